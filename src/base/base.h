@@ -1,0 +1,165 @@
+/*
+ * base.h - what every module of Flashback stands on.
+ *
+ * Error reporting (one clear line, then a defined exit status), checked
+ * allocation, whole-file reading, the virtual clock with its timers and
+ * bottom halves, interrupt lines between devices, and the few requests a
+ * device may make of the machine (reset, exit, A20).
+ *
+ * Flashback is single-threaded: the clock, the timer list and the hooks are
+ * process-wide on purpose.  Everything that runs reads time only from here.
+ */
+#ifndef FB_BASE_H
+#define FB_BASE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+/* ---- errors ---------------------------------------------------------- */
+
+/* Exit statuses used by the command line (documented in README). */
+enum {
+	EXIT_USAGE = 2,	     /* bad option, missing or malformed input file */
+	EXIT_DIVERGENCE = 3, /* replay did not match the recording */
+	EXIT_INTERNAL = 4,   /* host failure: out of memory, disk full */
+};
+
+/* Print "flashback: <message>" on stderr and exit with @status. */
+_Noreturn void fatal(int status, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Print "flashback: <message>" on stderr and go on. */
+void warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* Allocation that never returns NULL: out of memory is fatal(EXIT_INTERNAL). */
+void *xmalloc(size_t n);
+void *xcalloc(size_t n, size_t size);
+void *xrealloc(void *p, size_t n);
+char *xstrdup(const char *s);
+
+/*
+ * Read a whole file.  On failure returns NULL and leaves a one-line reason
+ * (naming the file) in @err, which must hold 256 bytes.
+ */
+uint8_t *read_file(const char *path, size_t *len, char *err);
+
+/* ---- little-endian access to byte buffers ---------------------------- */
+
+static inline uint16_t ld16(const void *p)
+{
+	const uint8_t *b = p;
+	return (uint16_t)(b[0] | b[1] << 8);
+}
+static inline uint32_t ld32(const void *p)
+{
+	const uint8_t *b = p;
+	return (uint32_t)b[0] | (uint32_t)b[1] << 8 | (uint32_t)b[2] << 16 | (uint32_t)b[3] << 24;
+}
+static inline uint64_t ld64(const void *p)
+{
+	return ld32(p) | (uint64_t)ld32((const uint8_t *)p + 4) << 32;
+}
+static inline void st16(void *p, uint16_t v)
+{
+	uint8_t *b = p;
+	b[0] = (uint8_t)v;
+	b[1] = (uint8_t)(v >> 8);
+}
+static inline void st32(void *p, uint32_t v)
+{
+	st16(p, (uint16_t)v);
+	st16((uint8_t *)p + 2, (uint16_t)(v >> 16));
+}
+static inline void st64(void *p, uint64_t v)
+{
+	st32(p, (uint32_t)v);
+	st32((uint8_t *)p + 4, (uint32_t)(v >> 32));
+}
+
+#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+
+/* ---- the virtual clock ------------------------------------------------
+ *
+ * Virtual time in nanoseconds = (icount << shift) + bias.  icount is the
+ * number of retired guest instructions (owned by the CPU, read through the
+ * pointer given to clock_init); bias grows only when the CPU halts and the
+ * loop skips ahead to the next timer deadline (clock_warp).  Devices read
+ * time only through clock_ns(), so two runs of the same guest see the same
+ * times.
+ */
+void clock_init(const uint64_t *icount, int shift);
+int64_t clock_ns(void);
+int clock_shift(void);
+/* Advance virtual time by @ns without retiring instructions (halt, tests). */
+void clock_warp(int64_t ns);
+/* The icount at which virtual time reaches @ns (rounded up). */
+uint64_t clock_icount_at(int64_t ns);
+
+/* ---- timers on the virtual clock ------------------------------------- */
+
+typedef void TimerFn(void *opaque);
+typedef struct Timer Timer;
+
+Timer *timer_new(TimerFn *fn, void *opaque);
+void timer_free(Timer *t);
+/* Arm (or re-arm) @t to fire once virtual time >= @expire_ns. */
+void timer_mod(Timer *t, int64_t expire_ns);
+void timer_del(Timer *t);
+bool timer_pending(const Timer *t);
+int64_t timer_expire(const Timer *t);
+/* Earliest armed expiry, or INT64_MAX when no timer is armed. */
+int64_t timers_deadline(void);
+/* Fire every timer whose expiry is <= clock_ns(), in expiry order. */
+void timers_run(void);
+
+/* ---- bottom halves: work deferred to the next loop iteration --------- */
+
+void bh_schedule(TimerFn *fn, void *opaque);
+/* Run all scheduled bottom halves (including ones they schedule). */
+void bh_run(void);
+
+/* ---- interrupt lines -------------------------------------------------- */
+
+typedef void IRQHandler(void *opaque, int n, int level);
+
+/* One input line of an interrupt sink (a PIC pin, the CPU INTR pin...). */
+typedef struct IRQ {
+	IRQHandler *handler;
+	void *opaque;
+	int n;
+} IRQ;
+
+static inline void irq_set(const IRQ *irq, int level)
+{
+	if (irq && irq->handler)
+		irq->handler(irq->opaque, irq->n, level);
+}
+static inline void irq_raise(const IRQ *irq)
+{
+	irq_set(irq, 1);
+}
+static inline void irq_lower(const IRQ *irq)
+{
+	irq_set(irq, 0);
+}
+static inline void irq_pulse(const IRQ *irq)
+{
+	irq_set(irq, 1);
+	irq_set(irq, 0);
+}
+
+/* ---- requests from devices to the machine ----------------------------
+ *
+ * The machine fills these in; unit tests install their own.  A NULL hook is
+ * ignored.  Each may be called in the middle of an instruction's I/O access:
+ * the machine only notes the request and acts on it between instructions.
+ */
+struct machine_hooks {
+	void (*reset)(void);	   /* 8042 pulse (0xFE), port 0x92 bit 0, triple fault */
+	void (*exit)(int status);  /* isa-debug-exit, power off */
+	void (*set_a20)(bool on);  /* 8042 output port bit 1, port 0x92 bit 1 */
+	void (*kick)(void);	   /* something changed: end the CPU slice early */
+};
+extern struct machine_hooks machine_hooks;
+
+#endif

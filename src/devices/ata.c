@@ -1,0 +1,2 @@
+/* ata.c - placeholder until the device lands. */
+#include "devices.h"

@@ -1,0 +1,2 @@
+/* debugports.c - placeholder until the device lands. */
+#include "devices.h"

@@ -1,0 +1,131 @@
+/*
+ * devices.h - the PC's devices.
+ *
+ * Each device is one file in src/devices/ and is driven only through its
+ * I/O ports or MMIO registers (registered as MMIO regions in the "io" or
+ * "memory" address space root handed to its constructor), its interrupt
+ * lines (IRQ, base.h) and the virtual clock (base.h).  No device reads host
+ * time.  Devices reach guest RAM only through cpu_physical_memory_rw().
+ *
+ * Every device keeps its state in one struct; *_reset() puts it back to
+ * the power-on state.
+ */
+#ifndef FB_DEVICES_H
+#define FB_DEVICES_H
+
+#include "../base/base.h"
+#include "../memory/memory.h"
+
+/* ---- 8259A pair: master at 0x20, slave at 0xA0 (cascade on IR2), ELCR
+ * at 0x4D0/0x4D1 ---- */
+typedef struct PIC PIC;
+PIC *pic_new(MemoryRegion *io, const IRQ *cpu_intr);
+void pic_reset(PIC *p);
+/* Input line @n (0-15); IRQ 2 is the cascade and is wired to IRQ 9 as on PC/AT. */
+const IRQ *pic_irq(PIC *p, int n);
+/* The INTA cycle: the vector to deliver (spurious IRQ 7/15 if none). */
+int pic_intack(PIC *p);
+/* Whether the master's INT output is asserted. */
+bool pic_int_output(PIC *p);
+
+/* ---- 8254 PIT at 0x40-0x43 (1.193182 MHz), channel 0 drives @irq0;
+ * port 0x61 (channel 2 gate, speaker enable, OUT2 and refresh toggle) ---- */
+typedef struct PIT PIT;
+PIT *pit_new(MemoryRegion *io, const IRQ *irq0);
+void pit_reset(PIT *p);
+
+/* ---- 16550A UART ---- */
+typedef struct UART UART;
+typedef void UARTOutFn(void *opaque, uint8_t byte);
+UART *uart_new(MemoryRegion *io, uint16_t base, const IRQ *irq, UARTOutFn *out, void *opaque);
+void uart_reset(UART *u);
+/* Host input: how many bytes the receive FIFO can take now, and deliver them. */
+int uart_can_receive(UART *u);
+void uart_receive(UART *u, const uint8_t *buf, int len);
+
+/* ---- MC146818 CMOS/RTC at 0x70/0x71, IRQ 8 ---- */
+typedef struct RTC RTC;
+/* @base_time: seconds since the Unix epoch the clock reads at virtual time 0. */
+RTC *rtc_new(MemoryRegion *io, const IRQ *irq8, int64_t base_time);
+void rtc_reset(RTC *r);
+/* Set a CMOS byte (0-127), e.g. the memory size bytes written by the machine. */
+void rtc_set_cmos(RTC *r, int index, uint8_t value);
+
+/* ---- i8042 keyboard controller at 0x60/0x64, IRQ 1 (keyboard), IRQ 12 ---- */
+typedef struct KBD KBD;
+KBD *kbd_new(MemoryRegion *io, const IRQ *irq1, const IRQ *irq12);
+void kbd_reset(KBD *k);
+/* A set-1 scancode byte from the host keyboard. */
+void kbd_put_scancode(KBD *k, uint8_t code);
+
+/* ---- port 0x92 (System Control Port A: fast A20, fast reset) ---- */
+typedef struct Port92 Port92;
+Port92 *port92_new(MemoryRegion *io);
+
+/* ---- debug ports: 0x80 POST code, 0xE9 and 0x402 debug consoles, 0xF4
+ * isa-debug-exit (exit status (value << 1) | 1) ---- */
+typedef struct DebugPorts DebugPorts;
+/* Bytes written to 0xE9 / 0x402 go to @out (may be NULL). */
+DebugPorts *debugports_new(MemoryRegion *io, UARTOutFn *out, void *opaque);
+uint8_t debugports_post_code(DebugPorts *d);
+
+/* ---- local APIC at 0xFEE00000 and IOAPIC at 0xFEC00000 ---- */
+typedef struct LAPIC LAPIC;
+/* @cpu_intr is raised while the APIC has a deliverable interrupt. */
+LAPIC *lapic_new(MemoryRegion *memory, const IRQ *cpu_intr);
+void lapic_reset(LAPIC *a);
+/* IA32_APIC_BASE MSR. */
+uint64_t lapic_get_base(LAPIC *a);
+void lapic_set_base(LAPIC *a, uint64_t value);
+/* Whether the APIC has a fixed interrupt to deliver (above the TPR/PPR). */
+bool lapic_has_interrupt(LAPIC *a);
+/* Accept the highest pending interrupt: IRR -> ISR; returns its vector. */
+int lapic_intack(LAPIC *a);
+/* Deliver a fixed interrupt with @vector (from the IOAPIC or an IPI);
+ * @level says whether the source is level-triggered (for the TMR). */
+void lapic_deliver(LAPIC *a, int vector, bool level);
+/* Registers an EOI handler the IOAPIC uses to clear Remote IRR. */
+void lapic_set_eoi_notify(LAPIC *a, void (*fn)(void *opaque, int vector), void *opaque);
+
+typedef struct IOAPIC IOAPIC;
+IOAPIC *ioapic_new(MemoryRegion *memory, LAPIC *lapic);
+void ioapic_reset(IOAPIC *io);
+/* Input pin @n (0-23). */
+const IRQ *ioapic_irq(IOAPIC *io, int n);
+
+/* ---- PCI host bridge: config mechanism #1 at 0xCF8/0xCFC ---- */
+typedef struct PCIBus PCIBus;
+typedef struct PCIDevice PCIDevice;
+/* Config-space callbacks of a device; NULL means plain 256-byte storage. */
+typedef struct PCIDeviceOps {
+	uint32_t (*config_read)(PCIDevice *d, int offset, int size);
+	void (*config_write)(PCIDevice *d, int offset, uint32_t value, int size);
+} PCIDeviceOps;
+struct PCIDevice {
+	PCIBus *bus;
+	int devfn;		/* device << 3 | function */
+	uint8_t config[256];
+	uint32_t wmask[64];	/* writable bits of each config dword */
+	const PCIDeviceOps *ops;
+	void *opaque;
+	/* Called after a BAR or the command register changes. */
+	void (*bars_changed)(PCIDevice *d);
+};
+PCIBus *pci_new(MemoryRegion *io);
+/* Adds the host bridge (00:00.0) and the ISA bridge (00:01.0). */
+PCIDevice *pci_add(PCIBus *bus, int devfn, uint16_t vendor, uint16_t device, uint32_t class_rev,
+		   const PCIDeviceOps *ops, void *opaque);
+/* Declares BAR @n as I/O of @size bytes (writable bits follow). */
+void pci_declare_io_bar(PCIDevice *d, int n, uint32_t size);
+/* The I/O base BAR @n decodes, or 0 if I/O decoding is off. */
+uint32_t pci_io_bar(PCIDevice *d, int n);
+
+/* ---- ATA disk on the primary channel (0x1F0-0x1F7, 0x3F6, IRQ 14) with
+ * a PIIX-style bus-master IDE function on the PCI bus ---- */
+typedef struct ATA ATA;
+/* @image is the disk (a whole number of 512-byte sectors; may be NULL for no
+ * disk); writes change @image in memory only (a copy-on-write view). */
+ATA *ata_new(MemoryRegion *io, PCIBus *pci, const IRQ *irq14, uint8_t *image, uint64_t size);
+void ata_reset(ATA *a);
+
+#endif

@@ -1,0 +1,2 @@
+/* kbd.c - placeholder until the device lands. */
+#include "devices.h"

@@ -1,0 +1,2 @@
+/* lapic.c - placeholder until the device lands. */
+#include "devices.h"

@@ -1,0 +1,2 @@
+/* pci.c - placeholder until the device lands. */
+#include "devices.h"

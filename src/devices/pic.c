@@ -1,0 +1,2 @@
+/* pic.c - placeholder until the device lands. */
+#include "devices.h"

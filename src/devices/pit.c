@@ -1,0 +1,2 @@
+/* pit.c - placeholder until the device lands. */
+#include "devices.h"

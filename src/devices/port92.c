@@ -1,0 +1,2 @@
+/* port92.c - placeholder until the device lands. */
+#include "devices.h"

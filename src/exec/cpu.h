@@ -1,0 +1,160 @@
+/*
+ * cpu.h - the i686 CPU: state, the execution loop and its boundary.
+ *
+ * The CPU executes guest instructions until its instruction count (icount)
+ * reaches a limit.  Everything that enters the CPU from outside goes through
+ * the CPUBus callbacks - port reads, MMIO reads, interrupt acknowledge, time
+ * reads - which is exactly the set of events the recorder journals and the
+ * replayer feeds back.  RAM is reached directly through host pointers found
+ * in the "memory" address space.
+ *
+ * icount: +1 per retired instruction; each iteration of a REP string
+ * instruction counts as one; an instruction that faults does not retire
+ * (delivering the exception does not count either).  External interrupts are
+ * taken only between instructions.
+ */
+#ifndef FB_CPU_H
+#define FB_CPU_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "../memory/memory.h"
+
+enum { R_EAX, R_ECX, R_EDX, R_EBX, R_ESP, R_EBP, R_ESI, R_EDI };
+enum { S_ES, S_CS, S_SS, S_DS, S_FS, S_GS, S_NONE = -1 };
+
+/* EFLAGS bits */
+#define F_CF 0x00000001u
+#define F_PF 0x00000004u
+#define F_AF 0x00000010u
+#define F_ZF 0x00000040u
+#define F_SF 0x00000080u
+#define F_TF 0x00000100u
+#define F_IF 0x00000200u
+#define F_DF 0x00000400u
+#define F_OF 0x00000800u
+#define F_IOPL 0x00003000u
+#define F_NT 0x00004000u
+#define F_RF 0x00010000u
+#define F_VM 0x00020000u
+#define F_AC 0x00040000u
+#define F_ID 0x00200000u
+
+/* CR0 / CR4 bits */
+#define CR0_PE 0x00000001u
+#define CR0_MP 0x00000002u
+#define CR0_EM 0x00000004u
+#define CR0_TS 0x00000008u
+#define CR0_ET 0x00000010u
+#define CR0_NE 0x00000020u
+#define CR0_WP 0x00010000u
+#define CR0_AM 0x00040000u
+#define CR0_NW 0x20000000u
+#define CR0_CD 0x40000000u
+#define CR0_PG 0x80000000u
+#define CR4_VME 0x0001u
+#define CR4_PVI 0x0002u
+#define CR4_TSD 0x0004u
+#define CR4_DE 0x0008u
+#define CR4_PSE 0x0010u
+#define CR4_PGE 0x0080u
+
+/* A segment register with its hidden descriptor cache. */
+typedef struct SegReg {
+	uint16_t sel;
+	uint32_t base;
+	uint32_t limit; /* byte granular, already scaled by G */
+	uint32_t attr;	/* descriptor bits 8-23 of the high dword: type, S, DPL, P, AVL, L, D/B, G */
+} SegReg;
+
+typedef struct DescTable {
+	uint32_t base;
+	uint16_t limit;
+} DescTable;
+
+/* Why cpu_exec() returned. */
+enum cpu_exit {
+	CPU_EXIT_LIMIT,	       /* icount reached the limit */
+	CPU_EXIT_HALT,	       /* HLT with nothing to wake it */
+	CPU_EXIT_REQUEST,      /* cpu_request_exit() or a device kick */
+	CPU_EXIT_TRIPLE_FAULT, /* shutdown: the machine resets */
+	CPU_EXIT_BREAKPOINT,   /* a debugger breakpoint or watchpoint (gdb) */
+};
+
+/* The CPU's view of the outside world: the nondeterminism boundary. */
+typedef struct CPUBus {
+	void *opaque;
+	AddressSpace *memory; /* for RAM lookups; non-RAM goes to mmio_* */
+	uint32_t (*io_read)(void *opaque, uint16_t port, unsigned size);
+	void (*io_write)(void *opaque, uint16_t port, uint32_t value, unsigned size);
+	uint64_t (*mmio_read)(void *opaque, uint64_t addr, unsigned size);
+	void (*mmio_write)(void *opaque, uint64_t addr, uint64_t value, unsigned size);
+	int (*intack)(void *opaque); /* the vector of the pending external interrupt */
+	uint64_t (*rdtsc)(void *opaque);
+	/* MSRs the machine owns (APIC base); return false for #GP. */
+	bool (*rdmsr)(void *opaque, uint32_t msr, uint64_t *value);
+	bool (*wrmsr)(void *opaque, uint32_t msr, uint64_t value);
+} CPUBus;
+
+typedef struct CPU CPU;
+
+CPU *cpu_new(const CPUBus *bus);
+void cpu_free(CPU *cpu);
+/* Power-on / RESET state: real mode, CS:IP = F000:FFF0 with CS base FFFF0000. */
+void cpu_reset(CPU *cpu);
+
+/*
+ * Run until icount == @limit or another exit.  Returns at once with
+ * CPU_EXIT_LIMIT if icount >= limit.
+ */
+enum cpu_exit cpu_exec(CPU *cpu, uint64_t limit);
+/* Make the running cpu_exec() return after the current instruction. */
+void cpu_request_exit(CPU *cpu);
+
+/* The INTR pin (level) and the NMI pin (edge). */
+void cpu_set_intr(CPU *cpu, bool level);
+void cpu_nmi(CPU *cpu);
+/* A20 gate: when off, physical address bit 20 is forced to 0. */
+void cpu_set_a20(CPU *cpu, bool on);
+
+/* ---- state access, for loaders, the replayer and the gdb stub -------- */
+
+uint64_t cpu_icount(const CPU *cpu);
+const uint64_t *cpu_icount_ptr(const CPU *cpu);
+void cpu_set_icount(CPU *cpu, uint64_t icount);
+bool cpu_halted(const CPU *cpu);
+
+uint32_t cpu_get_reg(const CPU *cpu, int r);
+void cpu_set_reg(CPU *cpu, int r, uint32_t v);
+uint32_t cpu_get_eip(const CPU *cpu);
+void cpu_set_eip(CPU *cpu, uint32_t eip);
+uint32_t cpu_get_eflags(const CPU *cpu);
+void cpu_set_eflags(CPU *cpu, uint32_t eflags);
+SegReg cpu_get_seg(const CPU *cpu, int s);
+/* Loads the hidden part as given (no descriptor table access). */
+void cpu_set_seg(CPU *cpu, int s, SegReg seg);
+uint32_t cpu_get_cr(const CPU *cpu, int n);
+void cpu_set_cr(CPU *cpu, int n, uint32_t v);
+DescTable cpu_get_gdtr(const CPU *cpu);
+void cpu_set_gdtr(CPU *cpu, DescTable t);
+DescTable cpu_get_idtr(const CPU *cpu);
+void cpu_set_idtr(CPU *cpu, DescTable t);
+
+/*
+ * Put the CPU in the state a multiboot loader leaves: protected mode, flat
+ * 4 GiB 32-bit code and data segments, paging and interrupts off.
+ */
+void cpu_set_flat32(CPU *cpu, uint32_t eip);
+
+/* Read guest memory at a linear address (through paging if on), for the
+ * debugger and tools; returns false if some byte is not mapped. */
+bool cpu_read_linear(CPU *cpu, uint32_t addr, void *buf, uint32_t len);
+
+/* Print the registers in the form QEMU's "info registers" uses. */
+void cpu_dump(const CPU *cpu, FILE *out);
+/* A hash of the architectural state (registers, flags, segments, control
+ * and FPU registers); the check events of the journal compare it. */
+uint64_t cpu_state_hash(const CPU *cpu);
+
+#endif

@@ -1,0 +1,99 @@
+/*
+ * machine.h - the PC: options, assembly of devices and memory, loaders and
+ * the main loop.
+ *
+ * A Machine is built from MachineOptions (the QEMU-style command line),
+ * loads its guest (multiboot / Linux kernel, BIOS image, disk) and runs the
+ * single-threaded loop: CPU slices up to the next deadline, host descriptor
+ * polling, timers and bottom halves.
+ */
+#ifndef FB_MACHINE_H
+#define FB_MACHINE_H
+
+#include "../base/base.h"
+#include "../memory/memory.h"
+#include "../devices/devices.h"
+#include "../exec/cpu.h"
+
+enum serial_kind { SERIAL_STDIO, SERIAL_FILE, SERIAL_NULL };
+
+typedef struct MachineOptions {
+	const char *kernel, *initrd, *append, *bios, *hda;
+	uint64_t ram_mb;	/* -m */
+	enum serial_kind serial;
+	const char *serial_path; /* -serial file:PATH */
+	int gdb_port;		/* -gdb tcp::PORT or -s (1234); 0 = none */
+	bool gdb_wait;		/* -S */
+	int icount_shift;	/* -icount shift=N */
+	int64_t rtc_base;	/* -rtc base=...: seconds since the epoch */
+	bool no_reboot;
+	uint64_t max_insns;	/* --max-insns, 0 = no limit */
+	bool dump_mtree;	/* --dump-mtree: print the memory tree and exit */
+	/* A kernel image already in memory (the embedded demo) instead of -kernel. */
+	const uint8_t *kernel_image;
+	size_t kernel_image_len;
+	/* A disk image already in memory instead of -hda. */
+	const uint8_t *disk_image;
+	size_t disk_image_len;
+} MachineOptions;
+
+/* The largest -m we accept: RAM stays below the PCI/APIC hole at 3.5 GiB. */
+#define MACHINE_MAX_RAM_MB 3584u
+
+/* How a run ended. */
+enum run_end {
+	RUN_EXIT,	/* guest exited (isa-debug-exit, power off): see exit_status */
+	RUN_MAX_INSNS,	/* --max-insns reached */
+	RUN_RESET,	/* guest reset with -no-reboot */
+	RUN_QUIT,	/* the user quit (Ctrl-A x) */
+};
+
+typedef struct Machine {
+	MachineOptions opt;
+	CPU *cpu;
+	MemoryRegion *sysmem, *sysio; /* roots of the two address spaces */
+	AddressSpace *memory, *io;
+	MemoryRegion *ram;
+	uint8_t *ram_host;
+	uint64_t ram_size;
+	PIC *pic;
+	PIT *pit;
+	UART *uart;
+	RTC *rtc;
+	KBD *kbd;
+	Port92 *port92;
+	DebugPorts *debug;
+	LAPIC *lapic;
+	IOAPIC *ioapic;
+	PCIBus *pci;
+	ATA *ata;
+	uint8_t *disk;		/* private copy of the disk image */
+	uint64_t disk_size;
+	FILE *serial_out;
+	bool reset_requested, exit_requested;
+	int exit_status;
+	enum run_end end;
+} Machine;
+
+/* Parse the MACHINE options in argv[0..argc); prints one line and exits 2 on error. */
+void machine_options_parse(MachineOptions *o, int argc, char **argv);
+void machine_options_usage(FILE *out);
+
+/* Build the PC and load the guest; one line and exit 2 on a bad input file. */
+Machine *machine_new(const MachineOptions *o);
+void machine_free(Machine *m);
+/* Run the main loop until the guest exits, --max-insns, reset with
+ * -no-reboot, or the user quits.  Returns the process exit status. */
+int machine_run(Machine *m);
+
+/* ---- loaders (src/machine/loader_*.c) ----------------------------------
+ * Each returns false with a one-line reason naming the file in @err (256
+ * bytes) when the image is not what it must be.
+ */
+/* Multiboot v1 ELF, Linux bzImage, or a plain 32-bit ELF: chosen by content. */
+bool load_kernel(Machine *m, const char *name, const uint8_t *img, size_t len,
+		 const uint8_t *initrd, size_t initrd_len, const char *cmdline, char *err);
+/* A BIOS image mapped at the top of 4 GiB, its last 128 KiB also at 0xE0000. */
+bool load_bios(Machine *m, const char *name, const uint8_t *img, size_t len, char *err);
+
+#endif

@@ -1,0 +1,2 @@
+/* memory.c - placeholder. */
+#include "memory.h"

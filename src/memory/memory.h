@@ -1,0 +1,131 @@
+/*
+ * memory.h - the guest's physical address spaces.
+ *
+ * A tree of regions (RAM, ROM, MMIO with callbacks, aliases, containers),
+ * each placed at an offset in its parent with a priority that decides
+ * overlaps, is flattened into a sorted array of ranges (the flat view) that
+ * dispatch binary-searches.  The flat view is rebuilt whenever the tree
+ * changes, and listeners (the CPU's TLB) are told.
+ *
+ * The machine has two address spaces built this way: "memory" (4 GiB,
+ * physical memory) and "io" (64 KiB, x86 I/O ports).  Devices register their
+ * port ranges as MMIO regions in the io space.
+ *
+ * Overlap rules: among siblings the higher priority wins; at equal
+ * priority the one added later wins.  A container contributes only where one
+ * of its children (recursively) covers; where it has none, lower-priority
+ * siblings show through.  Disabled regions contribute nothing.  An alias
+ * shows a window [offset, offset+size) of another region.  Unassigned
+ * addresses read as all ones and ignore writes.
+ *
+ * Devices touch guest RAM only through cpu_physical_memory_rw().
+ */
+#ifndef FB_MEMORY_H
+#define FB_MEMORY_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+typedef struct MemoryRegion MemoryRegion;
+typedef struct AddressSpace AddressSpace;
+
+/* Callbacks of an MMIO region; @offset is relative to the region start. */
+typedef struct MemoryRegionOps {
+	uint64_t (*read)(void *opaque, uint64_t offset, unsigned size);
+	void (*write)(void *opaque, uint64_t offset, uint64_t value, unsigned size);
+} MemoryRegionOps;
+
+enum mr_kind { MR_CONTAINER, MR_RAM, MR_ROM, MR_MMIO, MR_ALIAS };
+
+/* ---- building the tree ------------------------------------------------ */
+
+MemoryRegion *mr_container(const char *name, uint64_t size);
+/* Zero-filled RAM; returns NULL if the host cannot provide @size bytes. */
+MemoryRegion *mr_ram(const char *name, uint64_t size);
+/* Like RAM, but guest writes are ignored; fill it through mr_host(). */
+MemoryRegion *mr_rom(const char *name, uint64_t size);
+MemoryRegion *mr_mmio(const char *name, uint64_t size, const MemoryRegionOps *ops, void *opaque);
+MemoryRegion *mr_alias(const char *name, MemoryRegion *target, uint64_t offset, uint64_t size);
+/* Frees @mr (which must not be in a tree) and, for a container, its children. */
+void mr_free(MemoryRegion *mr);
+
+void mr_add(MemoryRegion *parent, MemoryRegion *child, uint64_t offset, int priority);
+void mr_remove(MemoryRegion *parent, MemoryRegion *child);
+void mr_set_enabled(MemoryRegion *mr, bool enabled);
+void mr_set_offset(MemoryRegion *mr, uint64_t offset);	/* move within parent */
+void mr_set_alias_offset(MemoryRegion *alias, uint64_t offset);
+
+const char *mr_name(const MemoryRegion *mr);
+enum mr_kind mr_kind(const MemoryRegion *mr);
+uint64_t mr_size(const MemoryRegion *mr);
+/* Host backing of a RAM or ROM region, NULL for others. */
+uint8_t *mr_host(const MemoryRegion *mr);
+
+/* ---- address spaces and the flat view ---------------------------------- */
+
+/* One piece of the flat view: [start, end] is inclusive. */
+typedef struct FlatRange {
+	uint64_t start, end;
+	MemoryRegion *mr;     /* RAM, ROM or MMIO (aliases are resolved) */
+	uint64_t mr_offset;   /* offset in @mr that corresponds to @start */
+} FlatRange;
+
+AddressSpace *as_new(const char *name, MemoryRegion *root);
+void as_free(AddressSpace *as);
+MemoryRegion *as_root(AddressSpace *as);
+
+/* The range covering @addr, or NULL for an unassigned address. */
+const FlatRange *as_lookup(AddressSpace *as, uint64_t addr);
+/* All ranges, sorted by start. */
+const FlatRange *as_ranges(AddressSpace *as, size_t *count);
+/* Bumped each time the flat view is rebuilt. */
+uint64_t as_generation(AddressSpace *as);
+
+/*
+ * Read or write @size (1, 2, 4 or 8) bytes, little-endian, going through
+ * RAM, ROM or MMIO callbacks; an access that spans ranges is split into
+ * bytes.  Unassigned reads give all ones.
+ */
+uint64_t as_read(AddressSpace *as, uint64_t addr, unsigned size);
+void as_write(AddressSpace *as, uint64_t addr, uint64_t value, unsigned size);
+
+/* Called after each rebuild of the flat view. */
+typedef void ASListener(void *opaque, AddressSpace *as);
+void as_add_listener(AddressSpace *as, ASListener *fn, void *opaque);
+
+/* The printable views: what QEMU's "info mtree" and "info mtree -f" show. */
+void as_dump_tree(AddressSpace *as, FILE *out);
+void as_dump_flat(AddressSpace *as, FILE *out);
+
+/* ---- dirty tracking ----------------------------------------------------
+ *
+ * Every RAM region keeps one bit per 4 KiB page for each client.  All writes
+ * that go through as_write() or cpu_physical_memory_rw() mark pages; the CPU,
+ * which writes RAM through host pointers, calls ram_mark_dirty() itself.
+ */
+enum dirty_client { DIRTY_SNAPSHOT, DIRTY_CODE, DIRTY_CLIENTS };
+
+#define PAGE_BITS 12
+#define PAGE_SIZE (1u << PAGE_BITS)
+
+void ram_mark_dirty(MemoryRegion *ram, uint64_t offset, uint64_t len);
+bool ram_is_dirty(MemoryRegion *ram, uint64_t offset, enum dirty_client c);
+/* Returns whether any page in [offset, offset+len) was dirty, and clears them. */
+bool ram_test_and_clear_dirty(MemoryRegion *ram, uint64_t offset, uint64_t len, enum dirty_client c);
+
+/* ---- device DMA ---------------------------------------------------------
+ *
+ * The one way for devices to read or write guest memory.  Goes to RAM
+ * only: bytes that fall on ROM writes, MMIO or holes are dropped (reads of
+ * them give 0xff).  Returns false if any byte was dropped.  Each RAM byte
+ * written is reported to the DMA hook (the recorder) and marks pages dirty.
+ */
+void physmem_init(AddressSpace *memory);
+AddressSpace *physmem(void);
+typedef void DMAHook(void *opaque, uint64_t addr, const void *buf, size_t len);
+void physmem_set_dma_hook(DMAHook *fn, void *opaque);
+bool cpu_physical_memory_rw(uint64_t addr, void *buf, size_t len, bool is_write);
+
+#endif

@@ -1,0 +1,2 @@
+/* physmem.c - placeholder. */
+#include "memory.h"
