@@ -1,0 +1,73 @@
+/*
+ * fpu.h - the x87 FPU, computed in software (interface inside src/exec/).
+ *
+ * Results never depend on the host FPU: all arithmetic is done on integers
+ * in the 80-bit extended format with the rounding mode and precision of the
+ * control word.  The CPU decodes the escape opcodes (D8-DF), computes the
+ * effective address of a memory operand, does the #NM checks (CR0.EM/TS)
+ * and the pending-exception check, then calls fpu_exec().
+ */
+#ifndef FB_FPU_H
+#define FB_FPU_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+/* An 80-bit extended value: 64-bit significand (explicit integer bit) and
+ * sign + 15-bit exponent. */
+typedef struct F80 {
+	uint64_t mant;
+	uint16_t se;
+} F80;
+
+typedef struct FPU {
+	F80 st[8];     /* physical registers R0-R7; ST(i) = st[(top + i) & 7] */
+	uint16_t cw;   /* control word */
+	uint16_t sw;   /* status word, TOP kept in bits 11-13 */
+	uint16_t tw;   /* full tag word: 2 bits per physical register */
+	uint16_t fop;  /* last non-control opcode (11 bits) */
+	uint32_t fip, fdp; /* last instruction / operand pointer (offsets) */
+	uint16_t fcs, fds; /* their selectors */
+} FPU;
+
+/*
+ * The memory operand of an x87 instruction.  read/write access @len bytes
+ * at seg:off + @disp; they may not return (a guest fault unwinds the
+ * instruction), so fpu_exec() reads all its operands before it changes any
+ * FPU state and changes state only after its writes succeeded.
+ */
+typedef struct FPUMem {
+	void *cpu;
+	int seg;
+	uint32_t off;
+	void (*read)(void *cpu, int seg, uint32_t off, void *buf, unsigned len);
+	void (*write)(void *cpu, int seg, uint32_t off, const void *buf, unsigned len);
+} FPUMem;
+
+/* The execution context fpu_exec() needs beyond the operand. */
+typedef struct FPUCtx {
+	bool op32;	  /* 32-bit operand size (FSTENV/FSAVE layouts) */
+	bool pmode;	  /* protected mode (not real / V86) layouts */
+	uint32_t ip;	  /* offset of the instruction (for FIP) */
+	uint16_t cs;
+	uint32_t dp;	  /* offset of the memory operand (for FDP) */
+	uint16_t ds;	  /* selector of the operand's segment */
+} FPUCtx;
+
+enum fpu_result {
+	FPU_OK,
+	FPU_UD, /* not an x87 instruction the FPU implements: #UD */
+};
+
+void fpu_reset(FPU *f); /* FNINIT state (also the power-on state, with tw = 0xFFFF) */
+/*
+ * Execute one escape: @opcode is D8-DF, @modrm the ModRM byte; @mem is the
+ * memory operand (NULL for the register forms, modrm >= 0xC0).
+ */
+enum fpu_result fpu_exec(FPU *f, unsigned opcode, unsigned modrm, const FPUMem *mem,
+			 const FPUCtx *ctx);
+/* An unmasked exception is pending (SW.ES): the next waiting x87
+ * instruction or FWAIT must raise #MF (CR0.NE=1) or assert FERR (IRQ 13). */
+bool fpu_exception_pending(const FPU *f);
+
+#endif
