@@ -90,7 +90,7 @@ int machine_run(Machine *m);
  * Each returns false with a one-line reason naming the file in @err (256
  * bytes) when the image is not what it must be.
  */
-/* Multiboot v1 ELF, Linux bzImage, or a plain 32-bit ELF: chosen by content. */
+/* A multiboot v1 kernel or a Linux bzImage, recognised by content. */
 bool load_kernel(Machine *m, const char *name, const uint8_t *img, size_t len,
 		 const uint8_t *initrd, size_t initrd_len, const char *cmdline, char *err);
 /* A BIOS image mapped at the top of 4 GiB, its last 128 KiB also at 0xE0000. */
