@@ -82,6 +82,8 @@ void machine_options_usage(FILE *out);
 /* Build the PC and load the guest; one line and exit 2 on a bad input file. */
 Machine *machine_new(const MachineOptions *o);
 void machine_free(Machine *m);
+/* System reset: devices and CPU to power-on state, RAM cleared, guest reloaded. */
+void machine_reset(Machine *m);
 /* Run the main loop until the guest exits, --max-insns, reset with
  * -no-reboot, or the user quits.  Returns the process exit status. */
 int machine_run(Machine *m);

@@ -1,0 +1,260 @@
+/*
+ * loop.c - the main loop: CPU slices, host input, timers and bottom halves.
+ *
+ * One thread.  Each iteration runs the CPU up to the next deadline (the next
+ * virtual timer, the end of the slice, --max-insns), then polls host input
+ * without blocking, fires expired timers and runs bottom halves.  When the
+ * CPU halts, virtual time jumps to the next timer deadline; only while the
+ * guest could be waiting for host input (an open stdin on -serial stdio)
+ * does the loop sleep for that time on the host clock instead, so that what
+ * the user types arrives at a plausible moment.  With no host input two runs
+ * are identical.
+ *
+ * On a terminal, stdin is put in raw mode and Ctrl-A is the escape key, as
+ * in QEMU: Ctrl-A x quits, Ctrl-A h prints help, Ctrl-A Ctrl-A sends Ctrl-A.
+ */
+#include "machine.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <termios.h>
+#include <time.h>
+#include <unistd.h>
+
+/* Instructions per slice when no deadline is nearer: bounds input latency. */
+#define SLICE_INSNS (1u << 20)
+
+static struct termios saved_tio;
+static bool tio_saved;
+
+static void restore_terminal(void)
+{
+	if (tio_saved)
+		tcsetattr(STDIN_FILENO, TCSANOW, &saved_tio);
+	tio_saved = false;
+}
+
+static void raw_terminal(void)
+{
+	struct termios tio;
+
+	if (!isatty(STDIN_FILENO) || tcgetattr(STDIN_FILENO, &saved_tio) != 0)
+		return;
+	tio = saved_tio;
+	tio.c_iflag &= ~(unsigned)(IGNBRK | BRKINT | PARMRK | ISTRIP | INLCR | IGNCR | ICRNL | IXON);
+	tio.c_lflag &= ~(unsigned)(ECHO | ECHONL | ICANON | ISIG | IEXTEN);
+	tio.c_cflag |= CS8;
+	tio.c_cc[VMIN] = 1;
+	tio.c_cc[VTIME] = 0;
+	if (tcsetattr(STDIN_FILENO, TCSANOW, &tio) == 0) {
+		tio_saved = true;
+		atexit(restore_terminal);
+	}
+}
+
+/* ---- host input -------------------------------------------------------- */
+
+struct input {
+	bool open;	    /* stdin may still deliver bytes */
+	bool escape;	    /* the last byte was Ctrl-A */
+	uint8_t buf[256];   /* bytes read but not yet taken by the UART */
+	int len;
+};
+
+static int64_t host_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+/* Returns false when the user asked to quit. */
+static bool take_byte(Machine *m, struct input *in, uint8_t c)
+{
+	if (in->escape) {
+		in->escape = false;
+		switch (c) {
+		case 'x':
+		case 'X':
+			return false;
+		case 'h':
+		case 'H':
+			fprintf(stderr, "\r\nC-a h    print this help\r\nC-a x    exit flashback\r\n"
+					"C-a C-a  send C-a\r\n");
+			return true;
+		case 1:
+			break;
+		default:
+			return true;
+		}
+	} else if (c == 1 && tio_saved) {
+		in->escape = true;
+		return true;
+	}
+	if (in->len < (int)sizeof(in->buf))
+		in->buf[in->len++] = c;
+	return true;
+}
+
+/* Move buffered bytes into the UART's receive FIFO as it has room. */
+static void feed_uart(Machine *m, struct input *in)
+{
+	int n = uart_can_receive(m->uart);
+
+	if (n > in->len)
+		n = in->len;
+	if (n <= 0)
+		return;
+	uart_receive(m->uart, in->buf, n);
+	memmove(in->buf, in->buf + n, (size_t)(in->len - n));
+	in->len -= n;
+}
+
+/*
+ * Poll stdin for up to @timeout_ms (0: don't wait).  Returns false when the
+ * user quit with Ctrl-A x.
+ */
+static bool poll_input(Machine *m, struct input *in, int timeout_ms)
+{
+	struct pollfd pfd = {STDIN_FILENO, POLLIN, 0};
+	uint8_t buf[64];
+	ssize_t n, i;
+
+	if (!in->open || in->len >= (int)sizeof(in->buf) - (int)sizeof(buf))
+		return true;
+	if (poll(&pfd, 1, timeout_ms) <= 0)
+		return true;
+	n = read(STDIN_FILENO, buf, sizeof(buf));
+	if (n <= 0) {
+		if (n == 0 || (errno != EINTR && errno != EAGAIN))
+			in->open = false;
+		return true;
+	}
+	for (i = 0; i < n; i++)
+		if (!take_byte(m, in, buf[i]))
+			return false;
+	return true;
+}
+
+/* ---- the loop ------------------------------------------------------------ */
+
+static uint64_t slice_limit(Machine *m)
+{
+	uint64_t now = cpu_icount(m->cpu);
+	uint64_t limit = now + SLICE_INSNS;
+	int64_t deadline = timers_deadline();
+
+	if (deadline != INT64_MAX) {
+		uint64_t at = clock_icount_at(deadline);
+		if (at < limit)
+			limit = at > now ? at : now + 1;
+	}
+	if (m->opt.max_insns && limit > m->opt.max_insns)
+		limit = m->opt.max_insns;
+	return limit;
+}
+
+/*
+ * The CPU is halted.  Advance virtual time to the next timer deadline:
+ * at once, or - while host input could arrive - by sleeping on the host
+ * clock until then or until input comes.  Returns false if nothing can ever
+ * wake the guest, or the user quit.
+ */
+static bool idle(Machine *m, struct input *in, bool *quit)
+{
+	int64_t deadline = timers_deadline(), now = clock_ns();
+
+	if (!in->open || m->opt.serial != SERIAL_STDIO) {
+		if (deadline == INT64_MAX)
+			return false;
+		clock_warp(deadline - now);
+		return true;
+	}
+	/* Sleep on the host clock for as long as virtual time must pass. */
+	{
+		int64_t start = host_ns(), wait_ns = deadline == INT64_MAX ? 100000000 : deadline - now;
+		int ms = (int)(wait_ns > 100000000 ? 100 : (wait_ns + 999999) / 1000000);
+		int64_t spent;
+
+		if (!poll_input(m, in, ms)) {
+			*quit = true;
+			return true;
+		}
+		spent = host_ns() - start;
+		if (deadline != INT64_MAX && spent > deadline - now)
+			spent = deadline - now;
+		clock_warp(spent > 0 ? spent : 0);
+	}
+	return true;
+}
+
+static int finish(Machine *m, enum run_end end, int status)
+{
+	m->end = end;
+	if (m->serial_out)
+		fflush(m->serial_out);
+	restore_terminal();
+	return status;
+}
+
+int machine_run(Machine *m)
+{
+	struct input in = {.open = m->opt.serial == SERIAL_STDIO};
+	bool quit = false;
+
+	if (m->opt.serial == SERIAL_STDIO)
+		raw_terminal();
+	signal(SIGPIPE, SIG_IGN);
+
+	for (;;) {
+		enum cpu_exit why;
+
+		bh_run();
+		timers_run();
+		if (m->exit_requested)
+			return finish(m, RUN_EXIT, m->exit_status);
+		if (m->reset_requested) {
+			if (m->opt.no_reboot) {
+				warn("guest reset at icount %" PRIu64 " (-no-reboot: exiting)",
+				     cpu_icount(m->cpu));
+				return finish(m, RUN_RESET, 0);
+			}
+			machine_reset(m);
+		}
+		if (m->opt.max_insns && cpu_icount(m->cpu) >= m->opt.max_insns) {
+			warn("stopped at --max-insns %" PRIu64, m->opt.max_insns);
+			return finish(m, RUN_MAX_INSNS, 0);
+		}
+		if (!poll_input(m, &in, 0))
+			return finish(m, RUN_QUIT, 0);
+		feed_uart(m, &in);
+		if (m->serial_out)
+			fflush(m->serial_out);
+
+		why = cpu_exec(m->cpu, slice_limit(m));
+		switch (why) {
+		case CPU_EXIT_HALT:
+			if (!idle(m, &in, &quit)) {
+				warn("guest halted with nothing left to wake it, at icount %" PRIu64,
+				     cpu_icount(m->cpu));
+				return finish(m, RUN_EXIT, 0);
+			}
+			if (quit)
+				return finish(m, RUN_QUIT, 0);
+			break;
+		case CPU_EXIT_TRIPLE_FAULT:
+			warn("triple fault at icount %" PRIu64 ": the machine resets",
+			     cpu_icount(m->cpu));
+			m->reset_requested = true;
+			break;
+		case CPU_EXIT_LIMIT:
+		case CPU_EXIT_REQUEST:
+		case CPU_EXIT_BREAKPOINT:
+			break;
+		}
+	}
+}

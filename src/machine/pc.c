@@ -1,0 +1,368 @@
+/*
+ * pc.c - assembling the PC: memory map, devices, interrupt wiring, the CPU's
+ * bus, and loading the guest.
+ *
+ * Interrupt wiring follows the PC/AT with an APIC: each ISA line goes both to
+ * its 8259 input and to the IOAPIC pin of the same number (IRQ 0 to pin 2,
+ * as firmware tables describe it).  The CPU's INTR pin is the OR of the
+ * master 8259's output and the local APIC's "interrupt deliverable" line;
+ * at INTA the local APIC is asked first.
+ */
+#include "machine.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+/* The one machine of this process: device hooks reach it here. */
+static Machine *the_machine;
+
+/* ---- requests from devices -------------------------------------------- */
+
+static void hook_reset(void)
+{
+	the_machine->reset_requested = true;
+	cpu_request_exit(the_machine->cpu);
+}
+
+static void hook_exit(int status)
+{
+	if (!the_machine->exit_requested) {
+		the_machine->exit_requested = true;
+		the_machine->exit_status = status;
+	}
+	cpu_request_exit(the_machine->cpu);
+}
+
+static void hook_set_a20(bool on)
+{
+	cpu_set_a20(the_machine->cpu, on);
+}
+
+static void hook_kick(void)
+{
+	cpu_request_exit(the_machine->cpu);
+}
+
+/* ---- interrupt wiring -------------------------------------------------- */
+
+static void update_intr(Machine *m)
+{
+	bool level = pic_int_output(m->pic) || lapic_has_interrupt(m->lapic);
+	cpu_set_intr(m->cpu, level);
+}
+
+static void cpu_intr_changed(void *opaque, int n, int level)
+{
+	update_intr(opaque);
+}
+
+/* ISA line n -> 8259 input n and IOAPIC pin n (IRQ 0 -> pin 2). */
+static IRQ isa_irq[16];
+
+static void isa_irq_set(void *opaque, int n, int level)
+{
+	Machine *m = opaque;
+
+	irq_set(pic_irq(m->pic, n), level);
+	irq_set(ioapic_irq(m->ioapic, n == 0 ? 2 : n), level);
+}
+
+/* ---- the CPU's bus: live devices ----------------------------------------
+ * The recorder wraps these same functions; the replayer replaces them.
+ */
+
+static uint32_t bus_io_read(void *opaque, uint16_t port, unsigned size)
+{
+	Machine *m = opaque;
+	return (uint32_t)as_read(m->io, port, size);
+}
+
+static void bus_io_write(void *opaque, uint16_t port, uint32_t value, unsigned size)
+{
+	Machine *m = opaque;
+	as_write(m->io, port, value, size);
+}
+
+static uint64_t bus_mmio_read(void *opaque, uint64_t addr, unsigned size)
+{
+	Machine *m = opaque;
+	return as_read(m->memory, addr, size);
+}
+
+static void bus_mmio_write(void *opaque, uint64_t addr, uint64_t value, unsigned size)
+{
+	Machine *m = opaque;
+	as_write(m->memory, addr, value, size);
+}
+
+static int bus_intack(void *opaque)
+{
+	Machine *m = opaque;
+	int vector;
+
+	if (lapic_has_interrupt(m->lapic))
+		vector = lapic_intack(m->lapic);
+	else
+		vector = pic_intack(m->pic);
+	update_intr(m);
+	return vector;
+}
+
+/* The TSC counts virtual nanoseconds: a 1 GHz clock, deterministic. */
+static uint64_t bus_rdtsc(void *opaque)
+{
+	return (uint64_t)clock_ns();
+}
+
+#define MSR_APIC_BASE 0x1b
+
+static bool bus_rdmsr(void *opaque, uint32_t msr, uint64_t *value)
+{
+	Machine *m = opaque;
+
+	if (msr != MSR_APIC_BASE)
+		return false;
+	*value = lapic_get_base(m->lapic);
+	return true;
+}
+
+static bool bus_wrmsr(void *opaque, uint32_t msr, uint64_t value)
+{
+	Machine *m = opaque;
+
+	if (msr != MSR_APIC_BASE)
+		return false;
+	lapic_set_base(m->lapic, value);
+	return true;
+}
+
+/* ---- serial output --------------------------------------------------------- */
+
+static void serial_out(void *opaque, uint8_t byte)
+{
+	Machine *m = opaque;
+
+	if (m->serial_out)
+		fputc(byte, m->serial_out);
+}
+
+/* The debug console (0xE9, 0x402) shares the serial output. */
+static void debugcon_out(void *opaque, uint8_t byte)
+{
+	serial_out(opaque, byte);
+}
+
+/* ---- CMOS: what firmware reads to size memory -------------------------- */
+
+static void cmos_memory_size(Machine *m)
+{
+	uint64_t kb = m->ram_size / 1024;
+	uint64_t ext_kb = kb > 1024 ? kb - 1024 : 0;
+	uint64_t above16 = m->ram_size > (16u << 20) ? (m->ram_size - (16u << 20)) >> 16 : 0;
+
+	if (ext_kb > 0xffff)
+		ext_kb = 0xffff;
+	if (above16 > 0xffff)
+		above16 = 0xffff;
+	rtc_set_cmos(m->rtc, 0x15, 640 & 0xff); /* base memory, KB */
+	rtc_set_cmos(m->rtc, 0x16, 640 >> 8);
+	rtc_set_cmos(m->rtc, 0x17, ext_kb & 0xff); /* memory above 1 MiB, KB */
+	rtc_set_cmos(m->rtc, 0x18, ext_kb >> 8);
+	rtc_set_cmos(m->rtc, 0x30, ext_kb & 0xff);
+	rtc_set_cmos(m->rtc, 0x31, ext_kb >> 8);
+	rtc_set_cmos(m->rtc, 0x34, above16 & 0xff); /* above 16 MiB, 64 KB units */
+	rtc_set_cmos(m->rtc, 0x35, above16 >> 8);
+	rtc_set_cmos(m->rtc, 0x3d, 0x02); /* boot from the hard disk first */
+}
+
+/* ---- building ------------------------------------------------------------ */
+
+static void build_devices(Machine *m)
+{
+	static IRQ cpu_pin;
+	int i;
+
+	cpu_pin = (IRQ){cpu_intr_changed, m, 0};
+	for (i = 0; i < 16; i++)
+		isa_irq[i] = (IRQ){isa_irq_set, m, i};
+
+	m->pic = pic_new(m->sysio, &cpu_pin);
+	m->lapic = lapic_new(m->sysmem, &cpu_pin);
+	m->ioapic = ioapic_new(m->sysmem, m->lapic);
+	m->pit = pit_new(m->sysio, &isa_irq[0]);
+	m->kbd = kbd_new(m->sysio, &isa_irq[1], &isa_irq[12]);
+	m->uart = uart_new(m->sysio, 0x3f8, &isa_irq[4], serial_out, m);
+	m->rtc = rtc_new(m->sysio, &isa_irq[8], m->opt.rtc_base);
+	m->port92 = port92_new(m->sysio);
+	m->debug = debugports_new(m->sysio, debugcon_out, m);
+	m->pci = pci_new(m->sysio);
+	m->ata = ata_new(m->sysio, m->pci, &isa_irq[14], m->disk, m->disk_size);
+	cmos_memory_size(m);
+}
+
+static void open_serial(Machine *m)
+{
+	switch (m->opt.serial) {
+	case SERIAL_STDIO:
+		m->serial_out = stdout;
+		break;
+	case SERIAL_FILE:
+		m->serial_out = fopen(m->opt.serial_path, "wb");
+		if (!m->serial_out)
+			fatal(EXIT_USAGE, "-serial file:%s: cannot create the file", m->opt.serial_path);
+		break;
+	case SERIAL_NULL:
+		m->serial_out = NULL;
+		break;
+	}
+}
+
+static void load_disk(Machine *m)
+{
+	const MachineOptions *o = &m->opt;
+	char err[256];
+	size_t len;
+	uint8_t *img;
+
+	if (o->hda) {
+		img = read_file(o->hda, &len, err);
+		if (!img)
+			fatal(EXIT_USAGE, "-hda %s", err);
+	} else if (o->disk_image) {
+		len = o->disk_image_len;
+		img = xmalloc(len);
+		memcpy(img, o->disk_image, len);
+	} else {
+		return;
+	}
+	if (len == 0 || len % 512 != 0)
+		fatal(EXIT_USAGE, "-hda %s: size %zu is not a whole number of 512-byte sectors",
+		      o->hda ? o->hda : "(built-in)", len);
+	m->disk = img;
+	m->disk_size = len;
+}
+
+/* Load (or, after a reset, reload) the guest into RAM and set the CPU. */
+static void load_guest(Machine *m)
+{
+	const MachineOptions *o = &m->opt;
+	uint8_t *kernel = NULL, *initrd = NULL;
+	const uint8_t *kimg = o->kernel_image;
+	size_t klen = o->kernel_image_len, ilen = 0;
+	char err[256];
+
+	cpu_reset(m->cpu);
+	if (o->kernel) {
+		kernel = read_file(o->kernel, &klen, err);
+		if (!kernel)
+			fatal(EXIT_USAGE, "-kernel %s", err);
+		kimg = kernel;
+	}
+	if (o->initrd) {
+		initrd = read_file(o->initrd, &ilen, err);
+		if (!initrd)
+			fatal(EXIT_USAGE, "-initrd %s", err);
+	}
+	if (kimg) {
+		if (!load_kernel(m, o->kernel ? o->kernel : "(built-in demo)", kimg, klen, initrd,
+				 ilen, o->append ? o->append : "", err))
+			fatal(EXIT_USAGE, "%s", err);
+	}
+	free(kernel);
+	free(initrd);
+}
+
+Machine *machine_new(const MachineOptions *o)
+{
+	Machine *m = xcalloc(1, sizeof(*m));
+	CPUBus bus;
+	char err[256];
+
+	m->opt = *o;
+	the_machine = m;
+	machine_hooks = (struct machine_hooks){hook_reset, hook_exit, hook_set_a20, hook_kick};
+
+	if (!o->kernel && !o->kernel_image && !o->bios)
+		fatal(EXIT_USAGE, "no guest to run: give -kernel FILE or -bios FILE (see --help)");
+
+	m->sysmem = mr_container("system", 1ull << 32);
+	m->sysio = mr_container("io", 1u << 16);
+	m->memory = as_new("memory", m->sysmem);
+	m->io = as_new("I/O", m->sysio);
+	physmem_init(m->memory);
+
+	m->ram_size = o->ram_mb << 20;
+	m->ram = mr_ram("pc.ram", m->ram_size);
+	if (!m->ram)
+		fatal(EXIT_USAGE, "-m %llu: the host cannot provide that much memory",
+		      (unsigned long long)o->ram_mb);
+	m->ram_host = mr_host(m->ram);
+	mr_add(m->sysmem, m->ram, 0, 0);
+
+	bus = (CPUBus){
+		.opaque = m,
+		.memory = m->memory,
+		.io_read = bus_io_read,
+		.io_write = bus_io_write,
+		.mmio_read = bus_mmio_read,
+		.mmio_write = bus_mmio_write,
+		.intack = bus_intack,
+		.rdtsc = bus_rdtsc,
+		.rdmsr = bus_rdmsr,
+		.wrmsr = bus_wrmsr,
+	};
+	m->cpu = cpu_new(&bus);
+	clock_init(cpu_icount_ptr(m->cpu), o->icount_shift);
+
+	load_disk(m);
+	open_serial(m);
+	build_devices(m);
+
+	if (o->bios) {
+		size_t len;
+		uint8_t *img = read_file(o->bios, &len, err);
+		if (!img)
+			fatal(EXIT_USAGE, "-bios %s", err);
+		if (!load_bios(m, o->bios, img, len, err))
+			fatal(EXIT_USAGE, "%s", err);
+		free(img);
+	}
+	load_guest(m);
+	return m;
+}
+
+/* A system reset: devices and CPU to power-on state, RAM cleared, guest reloaded. */
+void machine_reset(Machine *m)
+{
+	memset(m->ram_host, 0, m->ram_size);
+	pic_reset(m->pic);
+	pit_reset(m->pit);
+	uart_reset(m->uart);
+	rtc_reset(m->rtc);
+	kbd_reset(m->kbd);
+	lapic_reset(m->lapic);
+	ioapic_reset(m->ioapic);
+	ata_reset(m->ata);
+	cmos_memory_size(m);
+	cpu_set_a20(m->cpu, true);
+	load_guest(m);
+	m->reset_requested = false;
+}
+
+void machine_free(Machine *m)
+{
+	if (!m)
+		return;
+	if (m->serial_out && m->serial_out != stdout)
+		fclose(m->serial_out);
+	else if (m->serial_out)
+		fflush(m->serial_out);
+	free(m->disk);
+	cpu_free(m->cpu);
+	if (the_machine == m) {
+		the_machine = NULL;
+		machine_hooks = (struct machine_hooks){0};
+	}
+	/* The address spaces and regions live until exit: the process ends here. */
+	free(m);
+}

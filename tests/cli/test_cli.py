@@ -1,0 +1,174 @@
+#!/usr/bin/env python3
+"""test_cli.py - the command line and bad input files.
+
+usage: test_cli.py FLASHBACK CASE
+
+Each CASE runs flashback once and checks its exit status and that stderr is
+exactly one line saying what is wrong (naming the file or option).  Input
+files are made in a temporary directory by the case itself.
+"""
+import os
+import struct
+import subprocess
+import sys
+import tempfile
+
+FB = None
+TMP = None
+
+
+def run(*args, stdin=subprocess.DEVNULL, timeout=30):
+    p = subprocess.run([FB] + list(args), stdin=stdin, capture_output=True, timeout=timeout)
+    return p.returncode, p.stdout.decode(errors='replace'), p.stderr.decode(errors='replace')
+
+
+def expect_error(args, *needles, status=2):
+    code, out, err = run(*args)
+    lines = err.strip().splitlines()
+    assert code == status, 'exit status %d, expected %d; stderr: %r' % (code, status, err)
+    assert len(lines) == 1, 'expected one line on stderr, got %r' % err
+    for n in needles:
+        assert n in lines[0], '%r not in %r' % (n, lines[0])
+    assert lines[0].startswith('flashback: '), lines[0]
+
+
+def tmpfile(name, data):
+    path = os.path.join(TMP, name)
+    with open(path, 'wb') as f:
+        f.write(data)
+    return path
+
+
+def multiboot_elf(paddr, memsz=0x1000, payload=b'\xf4'):
+    """A minimal ELF32 i386 with a multiboot header in its one PT_LOAD segment."""
+    magic, flags = 0x1BADB002, 0
+    mb = struct.pack('<III', magic, flags, (-(magic + flags)) & 0xffffffff)
+    body = mb + payload
+    ehsize, phsize = 52, 32
+    off = ehsize + phsize
+    eh = b'\x7fELF' + bytes([1, 1, 1, 0]) + bytes(8)
+    eh += struct.pack('<HHIIIIIHHHHHH', 2, 3, 1, paddr + len(mb), ehsize, 0, 0, ehsize,
+                      phsize, 1, 40, 0, 0)
+    ph = struct.pack('<IIIIIIII', 1, off, paddr, paddr, len(body), max(memsz, len(body)), 7, 4)
+    return eh + ph + body
+
+
+# ---- cases ----------------------------------------------------------------
+
+def case_help():
+    code, out, err = run('--help')
+    assert code == 0 and 'flashback run' in out and '-kernel' in out and '-icount' in out, out
+
+
+def case_no_args():
+    code, out, err = run()
+    assert code == 2 and 'usage' in out
+
+
+def case_unknown_command():
+    expect_error(['frobnicate'], "unknown command 'frobnicate'")
+
+
+def case_unknown_option():
+    expect_error(['run', '-frob'], "unknown option '-frob'")
+
+
+def case_missing_value():
+    expect_error(['run', '-kernel'], '-kernel', 'needs a value')
+
+
+def case_missing_file():
+    expect_error(['run', '-kernel', os.path.join(TMP, 'nope.elf')], 'nope.elf',
+                 'No such file')
+
+
+def case_directory_as_kernel():
+    expect_error(['run', '-kernel', TMP], TMP, 'not a regular file')
+
+
+def case_not_a_kernel():
+    path = tmpfile('random.bin', bytes((i * 37 + 11) & 0xff for i in range(20000)))
+    expect_error(['run', '-kernel', path], 'random.bin', 'not a multiboot or Linux kernel')
+
+
+def case_empty_kernel():
+    path = tmpfile('empty.elf', b'')
+    expect_error(['run', '-kernel', path], 'empty.elf')
+
+
+def case_truncated_elf():
+    img = multiboot_elf(0x100000)
+    path = tmpfile('trunc.elf', img[:60])  # program header cut off
+    expect_error(['run', '-kernel', path], 'trunc.elf')
+
+
+def case_segment_outside_ram():
+    path = tmpfile('high.elf', multiboot_elf(0x40000000))
+    expect_error(['run', '-m', '16', '-kernel', path], 'high.elf')
+
+
+def case_mem_zero():
+    expect_error(['run', '-m', '0', '-kernel', '/dev/null'], '-m', "'0'")
+
+
+def case_mem_too_large():
+    expect_error(['run', '-m', '100000', '-kernel', '/dev/null'], '-m', 'max')
+
+
+def case_mem_malformed():
+    expect_error(['run', '-m', '12x', '-kernel', '/dev/null'], '-m', "'12x'")
+
+
+def case_disk_not_sectors():
+    k = tmpfile('k.elf', multiboot_elf(0x100000))
+    d = tmpfile('odd.img', bytes(1000))
+    expect_error(['run', '-kernel', k, '-hda', d], 'odd.img', 'sectors')
+
+
+def case_bad_icount():
+    expect_error(['run', '-icount', 'shift=99', '-kernel', '/dev/null'], '-icount')
+
+
+def case_bad_serial():
+    expect_error(['run', '-serial', 'tcp:1', '-kernel', '/dev/null'], '-serial')
+
+
+def case_bad_rtc():
+    expect_error(['run', '-rtc', 'base=2024-13-01', '-kernel', '/dev/null'], '-rtc')
+
+
+def case_no_guest():
+    expect_error(['run'], 'no guest')
+
+
+def case_bad_bios_size():
+    b = tmpfile('bios.bin', bytes(1000))
+    expect_error(['run', '-bios', b], 'bios.bin')
+
+
+def case_dump_mtree():
+    k = tmpfile('k.elf', multiboot_elf(0x100000))
+    code, out, err = run('run', '-m', '64', '-kernel', k, '--dump-mtree')
+    assert code == 0, err
+    for needle in ('address-space: memory', 'pc.ram', 'address-space: I/O'):
+        assert needle in out, '%r missing from:\n%s' % (needle, out)
+
+
+def main():
+    global FB, TMP
+    FB, name = sys.argv[1], sys.argv[2]
+    with tempfile.TemporaryDirectory() as TMP:
+        try:
+            globals()['case_' + name]()
+        except AssertionError as e:
+            print('FAIL %s: %s' % (name, e))
+            return 1
+        except subprocess.TimeoutExpired:
+            print('FAIL %s: timed out' % name)
+            return 1
+    print('PASS %s' % name)
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())
