@@ -119,6 +119,16 @@ PCIDevice *pci_add(PCIBus *bus, int devfn, uint16_t vendor, uint16_t device, uin
 void pci_declare_io_bar(PCIDevice *d, int n, uint32_t size);
 /* The I/O base BAR @n decodes, or 0 if I/O decoding is off. */
 uint32_t pci_io_bar(PCIDevice *d, int n);
+/* The device at @devfn, or NULL. */
+PCIDevice *pci_find(PCIBus *bus, int devfn);
+/* Subsystem vendor / ID (default: the device's own vendor and device ID). */
+void pci_set_subsystem(PCIDevice *d, uint16_t vendor, uint16_t id);
+/* Plain config storage with the write mask applied; config ops that
+ * override only some registers fall back to these. */
+uint32_t pci_default_config_read(PCIDevice *d, int offset, int size);
+void pci_default_config_write(PCIDevice *d, int offset, uint32_t value, int size);
+/* Called after one of the 440FX PAM registers (0x59-0x5F) changes. */
+void pci_set_pam_hook(PCIBus *bus, void (*fn)(void *opaque, const uint8_t pam[7]), void *opaque);
 
 /* ---- ATA disk on the primary channel (0x1F0-0x1F7, 0x3F6, IRQ 14) with
  * a PIIX-style bus-master IDE function on the PCI bus ---- */
