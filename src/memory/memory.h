@@ -44,7 +44,10 @@ enum mr_kind { MR_CONTAINER, MR_RAM, MR_ROM, MR_MMIO, MR_ALIAS };
 MemoryRegion *mr_container(const char *name, uint64_t size);
 /* Zero-filled RAM; returns NULL if the host cannot provide @size bytes. */
 MemoryRegion *mr_ram(const char *name, uint64_t size);
-/* Like RAM, but guest writes are ignored; fill it through mr_host(). */
+/*
+ * Like RAM, but guest writes are ignored; fill it through mr_host().  ROMs
+ * are small, so failing to back one is fatal(EXIT_INTERNAL) rather than NULL.
+ */
 MemoryRegion *mr_rom(const char *name, uint64_t size);
 MemoryRegion *mr_mmio(const char *name, uint64_t size, const MemoryRegionOps *ops, void *opaque);
 MemoryRegion *mr_alias(const char *name, MemoryRegion *target, uint64_t offset, uint64_t size);
@@ -54,8 +57,17 @@ void mr_free(MemoryRegion *mr);
 void mr_add(MemoryRegion *parent, MemoryRegion *child, uint64_t offset, int priority);
 void mr_remove(MemoryRegion *parent, MemoryRegion *child);
 void mr_set_enabled(MemoryRegion *mr, bool enabled);
-void mr_set_offset(MemoryRegion *mr, uint64_t offset);	/* move within parent */
+/* Move within the parent; keeps its place among equal-priority siblings. */
+void mr_set_offset(MemoryRegion *mr, uint64_t offset);
 void mr_set_alias_offset(MemoryRegion *alias, uint64_t offset);
+
+/*
+ * Batch changes: between begin and the matching commit (they nest), changes
+ * only mark the affected address spaces; the outermost commit rebuilds each
+ * of them once (one generation bump, one listener call each).
+ */
+void mr_begin_update(void);
+void mr_commit_update(void);
 
 const char *mr_name(const MemoryRegion *mr);
 enum mr_kind mr_kind(const MemoryRegion *mr);
@@ -73,14 +85,21 @@ typedef struct FlatRange {
 } FlatRange;
 
 AddressSpace *as_new(const char *name, MemoryRegion *root);
+/* Frees the address space only: the root region belongs to the caller. */
 void as_free(AddressSpace *as);
 MemoryRegion *as_root(AddressSpace *as);
+const char *as_name(const AddressSpace *as);
 
-/* The range covering @addr, or NULL for an unassigned address. */
+/*
+ * The range covering @addr, or NULL for an unassigned address.  Pointers
+ * into the flat view stay valid until the next rebuild (see listeners).
+ */
 const FlatRange *as_lookup(AddressSpace *as, uint64_t addr);
+/* The range covering @addr, else the first one above it, else NULL. */
+const FlatRange *as_lookup_next(AddressSpace *as, uint64_t addr);
 /* All ranges, sorted by start. */
 const FlatRange *as_ranges(AddressSpace *as, size_t *count);
-/* Bumped each time the flat view is rebuilt. */
+/* Bumped each time the flat view is rebuilt (it is 1 after as_new). */
 uint64_t as_generation(AddressSpace *as);
 
 /*
