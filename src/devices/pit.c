@@ -29,6 +29,7 @@ struct counter {
 	uint8_t mode;	    /* 0-5 */
 	uint8_t rw;	    /* RW_LSB, RW_MSB, RW_WORD */
 	bool bcd;
+	uint8_t ctrl;	    /* bits 5-0 of the last control word, for status */
 	uint32_t count;	    /* 1..65536 (binary) or 1..10000 (BCD) */
 	bool started;	    /* counting (loaded, or triggered) */
 	uint64_t start;	    /* tick of the count write / trigger / gate edge */
@@ -332,8 +333,10 @@ static void load_count(struct counter *c, uint32_t raw)
 	c->start = t;
 	c->paused = false;
 	if ((c->mode == 0 || c->mode == 4) && !c->gate) {
+		/* The count is loaded on the next clock, gate or not; it
+		 * only decrements once the gate is high. */
 		c->paused = true;
-		c->paused_d = 0;
+		c->paused_d = 1;
 	}
 	c->held = n % modulus(c);
 	counter_changed(c);
@@ -405,8 +408,8 @@ static void latch_status(struct counter *c)
 	loaded = c->started && !c->pending && elapsed(c, t) >= 1;
 	if (loaded)
 		c->null_count = false;
-	c->status = (uint8_t)(counter_out(c, t) << 7 | c->null_count << 6 | c->rw << 4 |
-			      c->mode << 1 | c->bcd);
+	/* Bits 5-0 are the control word as written (mode 6 stays 6). */
+	c->status = (uint8_t)(counter_out(c, t) << 7 | c->null_count << 6 | c->ctrl);
 	c->status_latched = true;
 }
 
@@ -414,6 +417,7 @@ static void set_mode(struct counter *c, uint8_t v)
 {
 	uint8_t mode = v >> 1 & 7;
 
+	c->ctrl = v & 0x3f;
 	c->rw = v >> 4 & 3;
 	c->mode = mode > 5 ? mode - 4 : mode; /* 6, 7 are 2, 3 */
 	c->bcd = v & 1;
@@ -577,6 +581,7 @@ void pit_reset(PIT *p)
 		*c = (struct counter){ .pit = p, .index = i };
 		c->mode = 3;
 		c->rw = RW_WORD;
+		c->ctrl = 0x36;
 		c->count = 65536;
 		c->held = 0;
 		c->gate = i != 2;
