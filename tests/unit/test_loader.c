@@ -192,7 +192,8 @@ static void test_multiboot_elf(void)
 	fill_pattern(img, sizeof(img), 1);
 	make_elf(img, 0x100010, ph, ARRAY_SIZE(ph));
 	fill_pattern(initrd, sizeof(initrd), 2);
-	memset(m->ram_host + 0x102000, 0xCC, 0x2000); /* bss must be cleared */
+	memset(m->ram_host + 0x100100, 0xCC, 0x1F00); /* a gap: stays as it is */
+	memset(m->ram_host + 0x102000, 0xCC, 0x1000); /* bss must be cleared */
 
 	ok = load_kernel(m, "mb.elf", img, sizeof(img), initrd, sizeof(initrd), cmd, err);
 	CHECK(ok);
@@ -208,7 +209,8 @@ static void test_multiboot_elf(void)
 			CHECK_EQ(a, 0); /* bss byte not zeroed */
 			break;
 		}
-	CHECK_EQ(m->ram_host[0x103000], 0xCC); /* nothing past the segment */
+	CHECK_EQ(m->ram_host[0x100100], 0xCC); /* nothing between the segments */
+	CHECK_EQ(m->ram_host[0x101FFF], 0xCC);
 
 	/* CPU: flat protected mode at the entry, the multiboot registers */
 	CHECK_EQ(cpu_get_eip(m->cpu), 0x100010);
@@ -588,7 +590,7 @@ static void test_bios(void)
 	uint64_t before;
 
 	fill_pattern(img, len, 8);
-	memset(m->ram_host + 0xE0000, 0x11, 0x20000);
+	memset(m->ram_host + 0xD0000, 0x11, 0x30000);
 	check_bios_at(m, img, len, "bios.bin");
 	/* 128 KiB of it below 1 MiB, RAM below that */
 	CHECK_EQ(as_read(m->memory, 0xE0000, 4), ld32(img + len - (128u << 10)));
