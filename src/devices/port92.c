@@ -1,2 +1,51 @@
-/* port92.c - placeholder until the device lands. */
+/*
+ * port92.c - System Control Port A (0x92): fast A20 gate and fast reset.
+ *
+ * Bit 1 gates address line 20 (the machine is asked to change A20 when the
+ * bit changes); a 0 -> 1 transition of bit 0 resets the CPU.  The other
+ * bits (the hard-disk LED, the CMOS lock) are kept and read back as
+ * written, so reads return the latched byte.
+ */
 #include "devices.h"
+
+#define P92_RESET 0x01
+#define P92_A20	  0x02
+
+struct Port92 {
+	MemoryRegion *port;
+	uint8_t value;
+};
+
+static uint64_t port92_read(void *opaque, uint64_t offset, unsigned size)
+{
+	Port92 *p = opaque;
+
+	return p->value;
+}
+
+static void port92_write(void *opaque, uint64_t offset, uint64_t value, unsigned size)
+{
+	Port92 *p = opaque;
+	uint8_t old = p->value;
+	uint8_t v = (uint8_t)value;
+
+	p->value = v;
+	if (((old ^ v) & P92_A20) && machine_hooks.set_a20)
+		machine_hooks.set_a20(v & P92_A20);
+	if (!(old & P92_RESET) && (v & P92_RESET) && machine_hooks.reset)
+		machine_hooks.reset();
+}
+
+static const MemoryRegionOps port92_ops = {
+	.read = port92_read,
+	.write = port92_write,
+};
+
+Port92 *port92_new(MemoryRegion *io)
+{
+	Port92 *p = xcalloc(1, sizeof(*p));
+
+	p->port = mr_mmio("port92", 1, &port92_ops, p);
+	mr_add(io, p->port, 0x92, 0);
+	return p;
+}
