@@ -96,6 +96,22 @@ static void fill_pattern(uint8_t *p, size_t n, uint32_t seed)
 	}
 }
 
+/*
+ * load_kernel() on an exact-size heap copy of @img[0..len), so that the
+ * sanitizer catches any read past the end of a truncated file.
+ */
+static bool load_copy(Machine *m, const char *name, const uint8_t *img, size_t len,
+		      const uint8_t *initrd, size_t initrd_len, char *err)
+{
+	uint8_t *copy = malloc(len ? len : 1);
+	bool ok;
+
+	memcpy(copy, img, len);
+	ok = load_kernel(m, name, copy, len, initrd, initrd_len, "", err);
+	free(copy);
+	return ok;
+}
+
 /* ---- building kernels ------------------------------------------------- */
 
 static void put_multiboot_header(uint8_t *p, uint32_t flags)
@@ -470,18 +486,18 @@ static void test_bad_kernels(void)
 	CHECK_REFUSED(ok, err, "empty.img");
 
 	fill_pattern(rnd, sizeof(rnd), 7);
-	ok = load_kernel(m, "random.bin", rnd, sizeof(rnd), NULL, 0, "", err);
+	ok = load_copy(m, "random.bin", rnd, sizeof(rnd), NULL, 0, err);
 	CHECK_REFUSED(ok, err, "random.bin");
 	CHECK(strstr(err, "not a multiboot or Linux kernel") != NULL);
 
 	/* Program headers past the end of a truncated file */
 	make_elf(img, 0x100000, ph, 1);
 	st16(img + 44, 20);
-	ok = load_kernel(m, "trunc.elf", img, 0x10C, NULL, 0, "", err);
+	ok = load_copy(m, "trunc.elf", img, 0x10C, NULL, 0, err);
 	CHECK_REFUSED(ok, err, "trunc.elf");
 	/* A segment whose bytes are past the end of the file */
 	st16(img + 44, 1);
-	ok = load_kernel(m, "trunc.elf", img, 0x1080, NULL, 0, "", err);
+	ok = load_copy(m, "trunc.elf", img, 0x1080, NULL, 0, err);
 	CHECK_REFUSED(ok, err, "trunc.elf");
 
 	/* A segment beyond RAM, and one in the VGA hole */
@@ -530,11 +546,11 @@ static void test_bad_kernels(void)
 	CHECK(strstr(err, "2.01") != NULL);
 	free(bz);
 	bz = make_bzimage(&len, 0x20F, 0);
-	ok = load_kernel(m, "cut.bz", bz, len - 16, NULL, 0, "", err);
+	ok = load_copy(m, "cut.bz", bz, len - 16, NULL, 0, err);
 	CHECK_REFUSED(ok, err, "cut.bz");
-	ok = load_kernel(m, "cut.bz", bz, 0x300, NULL, 0, "", err);
+	ok = load_copy(m, "cut.bz", bz, 0x300, NULL, 0, err);
 	CHECK_REFUSED(ok, err, "cut.bz");
-	ok = load_kernel(m, "cut.bz", bz, 0x210, NULL, 0, "", err);
+	ok = load_copy(m, "cut.bz", bz, 0x210, NULL, 0, err);
 	CHECK_REFUSED(ok, err, "cut.bz");
 	{
 		size_t n = 0x800000; /* more than fits below initrd_addr_max (8 MiB) */
@@ -555,8 +571,70 @@ static void test_bad_kernels(void)
 
 	/* A boot sector without a setup header */
 	memset(big, 0, sizeof(big));
-	ok = load_kernel(m, "tiny.bin", big, sizeof(big), NULL, 0, "", err);
+	ok = load_copy(m, "tiny.bin", big, sizeof(big), NULL, 0, err);
 	CHECK_REFUSED(ok, err, "tiny.bin");
+	machine_drop(m);
+}
+
+/*
+ * Damaged headers and truncations of good kernels: whatever the loader
+ * decides, it must not read outside the file (the sanitizer watches) and a
+ * refusal must name the file.
+ */
+static void fuzz_one(Machine *m, const uint8_t *good, size_t len, size_t hdr_span, uint32_t seed)
+{
+	uint8_t *img = malloc(len), initrd[300];
+	char err[256];
+
+	memset(initrd, 0x42, sizeof(initrd));
+	for (int iter = 0; iter < 300; iter++) {
+		size_t cut = len;
+		int flips;
+
+		memcpy(img, good, len);
+		seed = seed * 1103515245u + 12345u;
+		flips = 1 + (int)(seed >> 16) % 4;
+		for (int i = 0; i < flips; i++) {
+			seed = seed * 1103515245u + 12345u;
+			img[(seed >> 8) % hdr_span] = (uint8_t)(seed >> 24);
+		}
+		seed = seed * 1103515245u + 12345u;
+		if ((seed >> 16) % 4 == 0)
+			cut = (seed >> 4) % len;
+		err[0] = 0;
+		if (!load_copy(m, "fuzz.img", img, cut, iter % 2 ? initrd : NULL, sizeof(initrd),
+			       err)) {
+			CHECK(strncmp(err, "fuzz.img: ", 10) == 0);
+		}
+	}
+	free(img);
+}
+
+static void test_fuzz(void)
+{
+	Machine *m = machine_make(RAM_SIZE);
+	static uint8_t elf[0x1120];
+	const Phdr ph[] = {
+		{1, 0x1000, 0x100000, 0x100, 0x100},
+		{1, 0x1100, 0x102000, 0x20, 0x1000},
+	};
+	uint8_t aout[0x300];
+	uint8_t *bz;
+	size_t len;
+
+	make_elf(elf, 0x100000, ph, ARRAY_SIZE(ph));
+	fuzz_one(m, elf, sizeof(elf), 0x110, 10);
+	memset(aout, 0, sizeof(aout));
+	put_multiboot_header(aout + 0x40, 0x00010002);
+	st32(aout + 0x4C, 0x200040);
+	st32(aout + 0x50, 0x200000);
+	st32(aout + 0x54, 0x200200);
+	st32(aout + 0x58, 0x201000);
+	st32(aout + 0x5C, 0x200060);
+	fuzz_one(m, aout, sizeof(aout), 0x60, 11);
+	bz = make_bzimage(&len, 0x20F, 0x300000);
+	fuzz_one(m, bz, len, 0x270, 12);
+	free(bz);
 	machine_drop(m);
 }
 
@@ -652,6 +730,7 @@ int main(void)
 	test_linux();
 	test_linux_old_cmdline();
 	test_bad_kernels();
+	test_fuzz();
 	test_bios();
 	test_bad_bios();
 	return unit_done("loader");
