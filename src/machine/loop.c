@@ -198,6 +198,9 @@ static int finish(Machine *m, enum run_end end, int status)
 	if (m->serial_out)
 		fflush(m->serial_out);
 	restore_terminal();
+	if (m->opt.stats)
+		fprintf(stderr, "flashback: icount %" PRIu64 ", virtual time %" PRId64 " ns, exit status %d\n",
+			cpu_icount(m->cpu), clock_ns(), status);
 	return status;
 }
 

@@ -29,6 +29,7 @@ typedef struct MachineOptions {
 	bool no_reboot;
 	uint64_t max_insns;	/* --max-insns, 0 = no limit */
 	bool dump_mtree;	/* --dump-mtree: print the memory tree and exit */
+	bool stats;		/* --stats: print icount and virtual time at the end */
 	/* A kernel image already in memory (the embedded demo) instead of -kernel. */
 	const uint8_t *kernel_image;
 	size_t kernel_image_len;

@@ -198,6 +198,11 @@ static void opt_dump_mtree(MachineOptions *o, const char *opt, const char *val)
 	o->dump_mtree = true;
 }
 
+static void opt_stats(MachineOptions *o, const char *opt, const char *val)
+{
+	o->stats = true;
+}
+
 static void opt_nographic(MachineOptions *o, const char *opt, const char *val)
 {
 	o->serial = SERIAL_STDIO;
@@ -233,6 +238,7 @@ static const struct option_row {
 	{"no-reboot", false, opt_no_reboot, "        exit instead of rebooting on reset"},
 	{"max-insns", true, opt_max_insns, "N     stop after N instructions"},
 	{"dump-mtree", false, opt_dump_mtree, "      print the memory map and exit"},
+	{"stats", false, opt_stats, "           at the end, print the icount and virtual time"},
 };
 
 void machine_options_usage(FILE *out)

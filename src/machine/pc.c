@@ -175,6 +175,51 @@ static void cmos_memory_size(Machine *m)
 	rtc_set_cmos(m->rtc, 0x3d, 0x02); /* boot from the hard disk first */
 }
 
+/* ---- BIOS shadowing: the 440FX PAM registers ----------------------------
+ *
+ * PAM0 bits 4-5 govern 0xF0000-0xFFFFF; PAM1-6 govern 0xC0000-0xEFFFF in
+ * 16 KiB pieces, low nibble first.  When a piece's read-enable bit is set,
+ * reads go to DRAM instead of the BIOS ROM: we then lay an alias of RAM over
+ * the piece, above the isa-bios window.  (Write-protect of shadowed DRAM is
+ * not modelled: with read enabled, writes reach RAM too.)
+ */
+#define PAM_PIECES 13
+
+static MemoryRegion *pam_shadow[PAM_PIECES];
+
+static void pam_piece(int i, uint64_t *base, uint64_t *size)
+{
+	if (i == PAM_PIECES - 1) {
+		*base = 0xf0000;
+		*size = 0x10000;
+	} else {
+		*base = 0xc0000 + (uint64_t)i * 0x4000;
+		*size = 0x4000;
+	}
+}
+
+static void pam_changed(void *opaque, const uint8_t pam[7])
+{
+	Machine *m = opaque;
+	int i;
+
+	for (i = 0; i < PAM_PIECES; i++) {
+		uint8_t bits = i == PAM_PIECES - 1 ? pam[0] >> 4 : pam[1 + i / 2] >> (i % 2 * 4);
+		bool dram = bits & 1;
+		uint64_t base, size;
+
+		pam_piece(i, &base, &size);
+		if (dram && !pam_shadow[i]) {
+			pam_shadow[i] = mr_alias("pam-ram", m->ram, base, size);
+			mr_add(m->sysmem, pam_shadow[i], base, 10);
+		} else if (!dram && pam_shadow[i]) {
+			mr_remove(m->sysmem, pam_shadow[i]);
+			mr_free(pam_shadow[i]);
+			pam_shadow[i] = NULL;
+		}
+	}
+}
+
 /* ---- building ------------------------------------------------------------ */
 
 static void build_devices(Machine *m)
@@ -196,6 +241,7 @@ static void build_devices(Machine *m)
 	m->port92 = port92_new(m->sysio);
 	m->debug = debugports_new(m->sysio, debugcon_out, m);
 	m->pci = pci_new(m->sysio);
+	pci_set_pam_hook(m->pci, pam_changed, m);
 	m->ata = ata_new(m->sysio, m->pci, &isa_irq[14], m->disk, m->disk_size);
 	cmos_memory_size(m);
 }
