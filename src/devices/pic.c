@@ -16,39 +16,39 @@
 
 /* ELCR bits that may be set: IRQ 0, 1, 2 (master) and 8, 13 (slave) are
  * always edge-triggered on the PC. */
-static const uint8_t elcr_writable[2] = { 0xf8, 0xde };
+static const uint8_t elcr_writable[2] = {0xf8, 0xde};
 
 /* Init state machine: which ICW the next odd-port write is. */
 enum icw_step { ICW_DONE, ICW_2, ICW_3, ICW_4 };
 
 /* One 8259A. */
 struct i8259 {
-	uint8_t irr;	   /* interrupt requests */
-	uint8_t isr;	   /* in service */
-	uint8_t imr;	   /* mask (OCW1) */
-	uint8_t elcr;	   /* level-triggered lines */
-	uint8_t input;	   /* current level of each IR pin */
-	uint8_t vector;	   /* ICW2, low 3 bits clear */
-	uint8_t icw3;	   /* cascade wiring, kept for completeness */
-	uint8_t lowest;	   /* line with the lowest priority (rotation) */
+	uint8_t irr;	/* interrupt requests */
+	uint8_t isr;	/* in service */
+	uint8_t imr;	/* mask (OCW1) */
+	uint8_t elcr;	/* level-triggered lines */
+	uint8_t input;	/* current level of each IR pin */
+	uint8_t vector; /* ICW2, low 3 bits clear */
+	uint8_t icw3;	/* cascade wiring, kept for completeness */
+	uint8_t lowest; /* line with the lowest priority (rotation) */
 	enum icw_step step;
 	bool icw4_needed;
 	bool single;
-	bool ltim;	   /* ICW1: every line level-triggered */
+	bool ltim; /* ICW1: every line level-triggered */
 	bool auto_eoi;
 	bool rotate_aeoi;
-	bool sfnm;	   /* special fully nested mode (ICW4) */
+	bool sfnm; /* special fully nested mode (ICW4) */
 	bool special_mask;
-	bool read_isr;	   /* OCW3: even-port read gives ISR, not IRR */
-	bool poll;	   /* OCW3: next even-port read is a poll */
-	bool int_out;	   /* level of the INT pin */
+	bool read_isr; /* OCW3: even-port read gives ISR, not IRR */
+	bool poll;     /* OCW3: next even-port read is a poll */
+	bool int_out;  /* level of the INT pin */
 };
 
 struct PIC {
 	struct i8259 chip[2]; /* 0 = master, 1 = slave */
 	IRQ in[16];
 	IRQ cpu_intr;
-	bool intr;	      /* last level given to cpu_intr */
+	bool intr; /* last level given to cpu_intr */
 };
 
 enum { MASTER, SLAVE, CASCADE_LINE = 2 };
@@ -91,7 +91,7 @@ static int pending_line(const struct i8259 *c, bool is_master)
 		in_service &= ~c->imr;
 	/* SFNM: the slave may interrupt while its cascade line is in service. */
 	if (is_master && c->sfnm)
-		in_service &= (uint8_t)~(1u << CASCADE_LINE);
+		in_service &= (uint8_t) ~(1u << CASCADE_LINE);
 	if (req < best_priority(c, in_service))
 		return line_of_priority(c, req);
 	return -1;
@@ -272,13 +272,13 @@ static void chip_ocw2(struct i8259 *c, uint8_t v)
 		line = highest_in_service(c);
 		if (line < 0)
 			break;
-		c->isr &= (uint8_t)~(1u << line);
+		c->isr &= (uint8_t) ~(1u << line);
 		if (v >> 5 == 5)
 			c->lowest = (uint8_t)line;
 		break;
 	case 3: /* specific EOI */
 	case 7: /* rotate on specific EOI */
-		c->isr &= (uint8_t)~(1u << level);
+		c->isr &= (uint8_t) ~(1u << level);
 		if (v >> 5 == 7)
 			c->lowest = (uint8_t)level;
 		break;
@@ -342,15 +342,21 @@ static uint8_t chip_read(struct i8259 *c, int port, bool is_master)
 
 /* ---- port callbacks ---------------------------------------------------- */
 
-/* A 16-bit access to 0x20 reaches 0x20 then 0x21, one byte each. */
-#define FOR_EACH_BYTE(i, off, size) for (unsigned i = 0; i < (size) && (off) + i < 2; i++)
+/*
+ * A 16-bit access to 0x20 reaches 0x20 then 0x21, one byte each; every
+ * region here is two ports wide.
+ */
+static unsigned bytes_in(uint64_t off, unsigned size)
+{
+	return off >= 2 ? 0 : size < 2 - off ? size : (unsigned)(2 - off);
+}
 
 static uint64_t master_read(void *opaque, uint64_t off, unsigned size)
 {
 	PIC *p = opaque;
 	uint64_t v = 0;
 
-	FOR_EACH_BYTE(i, off, size)
+	for (unsigned i = 0; i < bytes_in(off, size); i++)
 		v |= (uint64_t)chip_read(&p->chip[MASTER], (int)(off + i), true) << (8 * i);
 	pic_update(p);
 	return v;
@@ -360,7 +366,7 @@ static void master_write(void *opaque, uint64_t off, uint64_t value, unsigned si
 {
 	PIC *p = opaque;
 
-	FOR_EACH_BYTE(i, off, size)
+	for (unsigned i = 0; i < bytes_in(off, size); i++)
 		chip_write(&p->chip[MASTER], (int)(off + i), (uint8_t)(value >> (8 * i)));
 	pic_update(p);
 }
@@ -370,7 +376,7 @@ static uint64_t slave_read(void *opaque, uint64_t off, unsigned size)
 	PIC *p = opaque;
 	uint64_t v = 0;
 
-	FOR_EACH_BYTE(i, off, size)
+	for (unsigned i = 0; i < bytes_in(off, size); i++)
 		v |= (uint64_t)chip_read(&p->chip[SLAVE], (int)(off + i), false) << (8 * i);
 	pic_update(p);
 	return v;
@@ -380,7 +386,7 @@ static void slave_write(void *opaque, uint64_t off, uint64_t value, unsigned siz
 {
 	PIC *p = opaque;
 
-	FOR_EACH_BYTE(i, off, size)
+	for (unsigned i = 0; i < bytes_in(off, size); i++)
 		chip_write(&p->chip[SLAVE], (int)(off + i), (uint8_t)(value >> (8 * i)));
 	pic_update(p);
 }
@@ -390,7 +396,7 @@ static uint64_t elcr_read(void *opaque, uint64_t off, unsigned size)
 	PIC *p = opaque;
 	uint64_t v = 0;
 
-	FOR_EACH_BYTE(i, off, size)
+	for (unsigned i = 0; i < bytes_in(off, size); i++)
 		v |= (uint64_t)p->chip[off + i].elcr << (8 * i);
 	return v;
 }
@@ -409,14 +415,14 @@ static void elcr_write(void *opaque, uint64_t off, uint64_t value, unsigned size
 {
 	PIC *p = opaque;
 
-	FOR_EACH_BYTE(i, off, size)
+	for (unsigned i = 0; i < bytes_in(off, size); i++)
 		elcr_set(&p->chip[off + i], elcr_writable[off + i], (uint8_t)(value >> (8 * i)));
 	pic_update(p);
 }
 
-static const MemoryRegionOps master_ops = { master_read, master_write };
-static const MemoryRegionOps slave_ops = { slave_read, slave_write };
-static const MemoryRegionOps elcr_ops = { elcr_read, elcr_write };
+static const MemoryRegionOps master_ops = {master_read, master_write};
+static const MemoryRegionOps slave_ops = {slave_read, slave_write};
+static const MemoryRegionOps elcr_ops = {elcr_read, elcr_write};
 
 /* ---- life cycle -------------------------------------------------------- */
 
@@ -424,7 +430,7 @@ static void chip_reset(struct i8259 *c)
 {
 	uint8_t input = c->input;
 
-	*c = (struct i8259){ 0 };
+	*c = (struct i8259){0};
 	/* The pins are wires outside the chip: reset does not change them. */
 	c->input = input;
 	c->lowest = 7;
@@ -445,7 +451,7 @@ PIC *pic_new(MemoryRegion *io, const IRQ *cpu_intr)
 		p->cpu_intr = *cpu_intr;
 	for (int n = 0; n < 16; n++) {
 		/* PC/AT: the cascade input is taken; IRQ 2 devices sit on 9. */
-		p->in[n] = (IRQ){ pic_set_irq, p, n == CASCADE_LINE ? 9 : n };
+		p->in[n] = (IRQ){pic_set_irq, p, n == CASCADE_LINE ? 9 : n};
 	}
 	chip_reset(&p->chip[MASTER]);
 	chip_reset(&p->chip[SLAVE]);

@@ -16,7 +16,7 @@
 
 #include <stdlib.h>
 
-#define PIT_HZ 1193182u
+#define PIT_HZ	   1193182u
 #define NS_PER_SEC 1000000000u
 /* DRAM refresh request period: port 0x61 bit 4 toggles this often. */
 #define REFRESH_NS 15085
@@ -26,22 +26,22 @@ enum { RW_LATCH, RW_LSB, RW_MSB, RW_WORD };
 struct counter {
 	struct PIT *pit;
 	int index;
-	uint8_t mode;	    /* 0-5 */
-	uint8_t rw;	    /* RW_LSB, RW_MSB, RW_WORD */
+	uint8_t mode; /* 0-5 */
+	uint8_t rw;   /* RW_LSB, RW_MSB, RW_WORD */
 	bool bcd;
-	uint8_t ctrl;	    /* bits 5-0 of the last control word, for status */
-	uint32_t count;	    /* 1..65536 (binary) or 1..10000 (BCD) */
-	bool started;	    /* counting (loaded, or triggered) */
-	uint64_t start;	    /* tick of the count write / trigger / gate edge */
-	bool paused;	    /* modes 0 and 4 with the gate low */
-	uint64_t paused_d;  /* elapsed ticks when paused */
-	uint32_t held;	    /* count shown while stopped in modes 2 and 3 */
-	bool pending;	    /* a new count waits for the end of the period */
+	uint8_t ctrl;	   /* bits 5-0 of the last control word, for status */
+	uint32_t count;	   /* 1..65536 (binary) or 1..10000 (BCD) */
+	bool started;	   /* counting (loaded, or triggered) */
+	uint64_t start;	   /* tick of the count write / trigger / gate edge */
+	bool paused;	   /* modes 0 and 4 with the gate low */
+	uint64_t paused_d; /* elapsed ticks when paused */
+	uint32_t held;	   /* count shown while stopped in modes 2 and 3 */
+	bool pending;	   /* a new count waits for the end of the period */
 	uint32_t next_count;
 	uint64_t next_start; /* its start: it loads one tick later */
 	bool null_count;
 	bool gate;
-	uint8_t write_lsb;  /* RW_WORD: LSB written, MSB expected */
+	uint8_t write_lsb; /* RW_WORD: LSB written, MSB expected */
 	bool write_msb_next;
 	bool read_lsb_done; /* RW_WORD read flip-flop (unlatched reads) */
 	/* Counter latch: up to two bytes waiting to be read. */
@@ -55,10 +55,10 @@ struct counter {
 struct PIT {
 	struct counter ch[3];
 	IRQ irq0;
-	Timer *timer;	  /* next OUT edge of channel 0 */
-	uint64_t edge;	  /* tick of that edge */
-	bool out0;	  /* level last given to irq0 */
-	uint8_t port61;	  /* bits 0-3 as written */
+	Timer *timer;	/* next OUT edge of channel 0 */
+	uint64_t edge;	/* tick of that edge */
+	bool out0;	/* level last given to irq0 */
+	uint8_t port61; /* bits 0-3 as written */
 };
 
 /* ---- time ---------------------------------------------------------------- */
@@ -562,8 +562,8 @@ static void port61_write(void *opaque, uint64_t off, uint64_t value, unsigned si
 	set_gate(&p->ch[2], value & 1);
 }
 
-static const MemoryRegionOps pit_ops = { pit_read, pit_write };
-static const MemoryRegionOps port61_ops = { port61_read, port61_write };
+static const MemoryRegionOps pit_ops = {pit_read, pit_write};
+static const MemoryRegionOps port61_ops = {port61_read, port61_write};
 
 /* ---- life cycle --------------------------------------------------------- */
 
@@ -578,7 +578,7 @@ void pit_reset(PIT *p)
 	for (int i = 0; i < 3; i++) {
 		struct counter *c = &p->ch[i];
 
-		*c = (struct counter){ .pit = p, .index = i };
+		*c = (struct counter){.pit = p, .index = i};
 		c->mode = 3;
 		c->rw = RW_WORD;
 		c->ctrl = 0x36;

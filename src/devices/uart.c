@@ -18,64 +18,64 @@
 
 #include <stdlib.h>
 
-#define FIFO_SIZE 16
+#define FIFO_SIZE     16
 #define UART_CLOCK_HZ 115200u /* 1.8432 MHz / 16: the baud rate of divisor 1 */
 
 /* Register offsets. */
 enum { RBR_THR, IER, IIR_FCR, LCR, MCR, LSR, MSR, SCR };
 
 /* LSR */
-#define LSR_DR 0x01
-#define LSR_OE 0x02
-#define LSR_PE 0x04
-#define LSR_FE 0x08
-#define LSR_BI 0x10
-#define LSR_THRE 0x20
-#define LSR_TEMT 0x40
+#define LSR_DR	   0x01
+#define LSR_OE	   0x02
+#define LSR_PE	   0x04
+#define LSR_FE	   0x08
+#define LSR_BI	   0x10
+#define LSR_THRE   0x20
+#define LSR_TEMT   0x40
 #define LSR_ERRORS (LSR_OE | LSR_PE | LSR_FE | LSR_BI)
 
 /* IER */
-#define IER_RDA 0x01
+#define IER_RDA	 0x01
 #define IER_THRE 0x02
-#define IER_RLS 0x04
-#define IER_MSI 0x08
+#define IER_RLS	 0x04
+#define IER_MSI	 0x08
 
 /* IIR interrupt identification, highest priority first. */
-#define IIR_NONE 0x01
-#define IIR_RLS 0x06
-#define IIR_RDA 0x04
+#define IIR_NONE    0x01
+#define IIR_RLS	    0x06
+#define IIR_RDA	    0x04
 #define IIR_TIMEOUT 0x0c
-#define IIR_THRE 0x02
-#define IIR_MSI 0x00
+#define IIR_THRE    0x02
+#define IIR_MSI	    0x00
 #define IIR_FIFO_ON 0xc0
 
 /* FCR */
-#define FCR_ENABLE 0x01
+#define FCR_ENABLE   0x01
 #define FCR_CLEAR_RX 0x02
 #define FCR_CLEAR_TX 0x04
 
 /* MCR */
-#define MCR_DTR 0x01
-#define MCR_RTS 0x02
+#define MCR_DTR	 0x01
+#define MCR_RTS	 0x02
 #define MCR_OUT1 0x04
 #define MCR_OUT2 0x08
 #define MCR_LOOP 0x10
 
 /* MSR */
-#define MSR_DCTS 0x01
-#define MSR_DDSR 0x02
-#define MSR_TERI 0x04
-#define MSR_DDCD 0x08
-#define MSR_CTS 0x10
-#define MSR_DSR 0x20
-#define MSR_RI 0x40
-#define MSR_DCD 0x80
+#define MSR_DCTS   0x01
+#define MSR_DDSR   0x02
+#define MSR_TERI   0x04
+#define MSR_DDCD   0x08
+#define MSR_CTS	   0x10
+#define MSR_DSR	   0x20
+#define MSR_RI	   0x40
+#define MSR_DCD	   0x80
 #define MSR_DELTAS 0x0f
 
 #define LCR_DLAB 0x80
 
 /* FCR bits 7-6 choose the receive trigger level. */
-static const int rx_trigger_levels[4] = { 1, 4, 8, 14 };
+static const int rx_trigger_levels[4] = {1, 4, 8, 14};
 
 struct UART {
 	IRQ irq;
@@ -405,7 +405,7 @@ static void uart_write(void *opaque, uint64_t off, uint64_t value, unsigned size
 		uart_write_reg(opaque, (int)(off + i), (uint8_t)(value >> (8 * i)));
 }
 
-static const MemoryRegionOps uart_ops = { uart_read, uart_write };
+static const MemoryRegionOps uart_ops = {uart_read, uart_write};
 
 /* ---- life cycle --------------------------------------------------------- */
 

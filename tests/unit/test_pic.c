@@ -120,6 +120,8 @@ static void test_imr(void)
 	init_pair(0x01);
 	outb(0x21, 0x08); /* mask IRQ 3 */
 	CHECK_EQ(inb(0x21), 0x08);
+	/* A 16-bit read covers both ports: IRR, then IMR. */
+	CHECK_EQ(as_read(io, 0x20, 2), 0x0800);
 	irq(3, 1);
 	CHECK_EQ(intr_level, 0);
 	CHECK_EQ(read_irr(0x20), 0x08); /* requested, but masked */
@@ -392,7 +394,7 @@ static void test_intr_tracking(void)
 int main(void)
 {
 	MemoryRegion *root = mr_container("io", 0x10000);
-	IRQ intr = { cpu_intr, NULL, 0 };
+	IRQ intr = {cpu_intr, NULL, 0};
 
 	pic = pic_new(root, &intr);
 	io = as_new("io", root);

@@ -431,7 +431,7 @@ static void test_reset_state(void)
 int main(void)
 {
 	MemoryRegion *root = mr_container("io", 0x10000);
-	IRQ line = { irq0, NULL, 0 };
+	IRQ line = {irq0, NULL, 0};
 
 	icount = 12345;
 	clock_init(&icount, 0);

@@ -65,7 +65,7 @@ static void test_registers(void)
 {
 	uart_reset(uart);
 	CHECK_EQ(inb(IIR), 0x01);
-	CHECK_EQ(inb(LSR), 0x60); /* THRE and TEMT: nothing to send */
+	CHECK_EQ(inb(LSR), 0x60);	 /* THRE and TEMT: nothing to send */
 	CHECK_EQ(inb(MSR) & 0xf0, 0xb0); /* CTS, DSR, DCD: a terminal is there */
 
 	outb(SCR, 0x5a);
@@ -268,7 +268,7 @@ static void test_overrun(void)
 	CHECK_EQ(uart_can_receive(uart), 0);
 	CHECK_EQ(inb(IIR), 0xc4);
 	CHECK_EQ(inb(LSR) & 0x02, 0x00);
-	receive("X"); /* one too many: lost */
+	receive("X");		  /* one too many: lost */
 	CHECK_EQ(inb(IIR), 0xc6); /* line status outranks data */
 	CHECK_EQ(inb(LSR) & 0x03, 0x03);
 	CHECK_EQ(inb(LSR) & 0x02, 0x00); /* OE clears when read */
@@ -339,7 +339,7 @@ static void test_wide_access(void)
 int main(void)
 {
 	MemoryRegion *root = mr_container("io", 0x10000);
-	IRQ line = { irq4, NULL, 4 };
+	IRQ line = {irq4, NULL, 4};
 
 	icount = 1000;
 	clock_init(&icount, 0);
