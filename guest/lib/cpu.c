@@ -91,7 +91,7 @@ static __attribute__((noreturn)) void fatal_exception(struct regs *r)
 		printf(" cr2=0x%08x", read_cr2());
 	printf("\n  eax=%08x ebx=%08x ecx=%08x edx=%08x esi=%08x edi=%08x ebp=%08x eflags=%08x\n",
 	       r->eax, r->ebx, r->ecx, r->edx, r->esi, r->edi, r->ebp, r->eflags);
-	printf("FAIL unhandled exception\n");
+	printf("unhandled exception: exit code 0x%x\n", EXIT_EXCEPTION);
 	exit_guest(EXIT_EXCEPTION);
 }
 
