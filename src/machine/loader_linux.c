@@ -101,7 +101,8 @@ static bool parse_setup(const char *name, const uint8_t *img, size_t len, Setup 
 	if (!(s->loadflags & LOADED_HIGH))
 		return loader_fail(err, name, "a zImage (loaded low) is not supported, only bzImage");
 	s->pm_len = len - s->pm_off;
-	syssize = (uint64_t)ld32(img + BP_SYSSIZE) * 16;
+	/* syssize was 16 bits wide before protocol 2.04 */
+	syssize = (s->version >= 0x204 ? ld32(img + BP_SYSSIZE) : ld16(img + BP_SYSSIZE)) * 16ull;
 	if (syssize > s->pm_len)
 		return loader_fail(err, name,
 				   "truncated bzImage: the kernel needs %llu bytes after the setup, "
@@ -234,6 +235,8 @@ bool load_linux(Machine *m, const char *name, const uint8_t *img, size_t len,
 	bp[BP_TYPE_OF_LOADER] = 0xFF; /* a loader with no assigned id */
 	bp[BP_LOADFLAGS] = s.loadflags | CAN_USE_HEAP;
 	st16(bp + BP_HEAP_END_PTR, HEAP_END_PTR);
+	st32(bp + BP_RAMDISK_IMAGE, 0);
+	st32(bp + BP_RAMDISK_SIZE, 0);
 	if (initrd && !place_initrd(m, name, &s, bp, initrd, initrd_len, err)) {
 		free(bp);
 		return false;

@@ -459,12 +459,23 @@ static void test_linux_old_cmdline(void)
 	memset(cmd, 'a', sizeof(cmd) - 1);
 	cmd[sizeof(cmd) - 1] = 0;
 	st32(img + 0x238, 4000); /* not a field before 2.06: ignored */
+	st32(img + 0x218, 0x400000); /* stale ramdisk fields: no initrd given */
+	st32(img + 0x21C, 77);
 	ok = load_kernel(m, "old.bz", img, len, NULL, 0, cmd, err);
 	CHECK(ok);
 	bp = cpu_get_reg(m->cpu, R_ESI);
 	CHECK_EQ(strlen((char *)m->ram_host + ram32(m, bp + 0x228)), 255);
 	CHECK_EQ(ram32(m, bp + 0x218), 0);
 	CHECK_EQ(ram32(m, bp + 0x21C), 0);
+
+	/* Before 2.04 syssize is 16 bits: the next two bytes are another field */
+	st16(img + 0x206, 0x203);
+	st16(img + 0x1F6, 0xFFFF);
+	ok = load_kernel(m, "old.bz", img, len, NULL, 0, "", err);
+	CHECK(ok);
+	st16(img + 0x206, 0x204);
+	ok = load_kernel(m, "old.bz", img, len, NULL, 0, "", err);
+	CHECK_REFUSED(ok, err, "old.bz");
 	free(img);
 	machine_drop(m);
 }
