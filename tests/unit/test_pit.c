@@ -130,6 +130,33 @@ static void test_mode2_periodic(void)
 	CHECK_EQ(inb(0x40), 0xbc);
 }
 
+static void test_mode2_new_count_and_late_timers(void)
+{
+	uint64_t t0;
+
+	outb(0x43, 0x34);
+	t0 = tick_of((int64_t)icount);
+	write_count(0, 1000);
+	run_until(inside(t0 + 300));
+	/* A new count while running takes over at the end of the period. */
+	write_count(0, 400);
+	clear_edges();
+	run_until(ns_of(t0 + 1 + 1000 + 2 * 400) + 10);
+	CHECK_EQ(nrises, 3);
+	CHECK_EQ(rises[0], ns_of(t0 + 1 + 1000));
+	CHECK_EQ(rises[1], ns_of(t0 + 1 + 1000 + 400));
+	CHECK_EQ(rises[2], ns_of(t0 + 1 + 1000 + 800));
+	CHECK_EQ(falls[1], ns_of(t0 + 1000 + 400));
+
+	/* Timers run late (one big step): every pulse still reaches the PIC. */
+	clear_edges();
+	icount += 4000000;
+	timers_run();
+	CHECK(nrises >= 11 && nrises <= 12); /* 4 ms at 335 us */
+	CHECK_EQ(nrises, nfalls);
+	CHECK_EQ(irq0_level, 1);
+}
+
 static void test_mode3_square(void)
 {
 	uint64_t t0;
@@ -439,6 +466,7 @@ int main(void)
 	io = as_new("io", root);
 
 	test_mode2_periodic();
+	test_mode2_new_count_and_late_timers();
 	test_mode3_square();
 	test_counter_reads();
 	test_read_back();
