@@ -65,6 +65,7 @@ enum {
 	EH_SIZE = 52,
 	PH_TYPE = 0,
 	PH_OFFSET = 4,
+	PH_VADDR = 8,
 	PH_PADDR = 12,
 	PH_FILESZ = 16,
 	PH_MEMSZ = 20,
@@ -111,12 +112,24 @@ static bool check_in_ram(Machine *m, const char *name, const Segment *s, char *e
 			   (unsigned long long)(m->ram_size > HIGH_MEM ? m->ram_size - 1 : HIGH_MEM));
 }
 
+/*
+ * e_entry is a virtual address; paging is off at entry, so a kernel linked
+ * higher than it is loaded (p_vaddr != p_paddr) is entered at the physical
+ * address of its entry point, found in the segment that holds it.
+ */
+static void entry_to_physical(Kernel *k, uint32_t vaddr, const Segment *s, uint32_t entry)
+{
+	if (vaddr != s->addr && entry >= vaddr && entry - vaddr < s->memsz && k->entry == entry)
+		k->entry = (uint32_t)(s->addr + (entry - vaddr));
+}
+
 /* The PT_LOAD segments of an ELF32 i386 executable. */
 static bool parse_elf(Machine *m, const char *name, const uint8_t *img, size_t len, Kernel *k,
 		      char *err)
 {
 	static const uint8_t ident[7] = {0x7F, 'E', 'L', 'F', 1 /* 32-bit */, 1 /* LSB */, 1};
 	uint64_t phoff, phentsize, phnum;
+	uint32_t entry;
 
 	if (len < EH_SIZE || memcmp(img, ident, sizeof(ident)))
 		return loader_fail(err, name,
@@ -136,7 +149,8 @@ static bool parse_elf(Machine *m, const char *name, const uint8_t *img, size_t l
 				   "file (%zu bytes)",
 				   (unsigned long long)phoff,
 				   (unsigned long long)(phoff + phnum * phentsize), len);
-	k->entry = ld32(img + EH_ENTRY);
+	entry = ld32(img + EH_ENTRY);
+	k->entry = entry;
 	for (uint64_t i = 0; i < phnum; i++) {
 		const uint8_t *ph = img + phoff + i * phentsize;
 		uint64_t off = ld32(ph + PH_OFFSET);
@@ -160,6 +174,7 @@ static bool parse_elf(Machine *m, const char *name, const uint8_t *img, size_t l
 			return false;
 		s.data = img + off;
 		add_segment(k, s);
+		entry_to_physical(k, ld32(ph + PH_VADDR), &s, entry);
 	}
 	if (!k->nseg)
 		return loader_fail(err, name, "ELF file has no loadable segment");

@@ -284,6 +284,13 @@ static void test_multiboot_info_collision(void)
 	CHECK(end > info && (info >= 0x9800 || end <= 0x8800));
 	CHECK(!(ram32(m, info) & 0x8)); /* no module without an initrd */
 	CHECK(!strcmp((char *)m->ram_host + ram32(m, info + 16), ""));
+
+	/* Linked at 0xC0008800, loaded at 0x8800: entered at the physical address */
+	st32(img + 52 + 8, 0xC0008800);
+	st32(img + 24, 0xC0008810);
+	ok = load_kernel(m, "high.elf", img, sizeof(img), NULL, 0, "", err);
+	CHECK(ok);
+	CHECK_EQ(cpu_get_eip(m->cpu), 0x8810);
 	machine_drop(m);
 }
 
