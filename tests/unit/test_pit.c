@@ -416,6 +416,59 @@ static void test_channel2_port61(void)
 	CHECK(!out2());
 }
 
+static void test_modes_1_4_5(void)
+{
+	uint64_t t0;
+
+	/* Mode 1: the gate's rising edge starts a low pulse of N ticks. */
+	outb(0x61, 0x00);
+	outb(0x43, 0xb2);
+	write_count(2, 50);
+	run_until((int64_t)icount + 100000);
+	CHECK(out2()); /* no trigger yet */
+	outb(0x61, 0x01);
+	t0 = tick_of((int64_t)icount);
+	run_until(inside(t0 + 10));
+	CHECK(!out2());
+	CHECK_EQ(latch_read(2), 50 - 9);
+	run_until(inside(t0 + 50));
+	CHECK(!out2());
+	run_until(inside(t0 + 52));
+	CHECK(out2());
+	/* Retriggered: low again for another N. */
+	outb(0x61, 0x00);
+	outb(0x61, 0x01);
+	t0 = tick_of((int64_t)icount);
+	run_until(inside(t0 + 30));
+	CHECK(!out2());
+
+	/* Mode 4: software strobe, one tick low at terminal count. */
+	outb(0x43, 0xb8);
+	write_count(2, 30);
+	t0 = tick_of((int64_t)icount);
+	run_until(inside(t0 + 30));
+	CHECK(out2());
+	run_until(inside(t0 + 31));
+	CHECK(!out2());
+	run_until(inside(t0 + 32));
+	CHECK(out2());
+
+	/* Mode 5: the same strobe, started by the gate. */
+	outb(0x61, 0x00);
+	outb(0x43, 0xba);
+	write_count(2, 20);
+	run_until((int64_t)icount + 100000);
+	outb(0x61, 0x01);
+	t0 = tick_of((int64_t)icount);
+	run_until(inside(t0 + 20));
+	CHECK(out2());
+	run_until(inside(t0 + 21));
+	CHECK(!out2());
+	run_until(inside(t0 + 22));
+	CHECK(out2());
+	outb(0x61, 0x00);
+}
+
 static void test_port61_bits(void)
 {
 	int64_t base;
@@ -473,6 +526,7 @@ int main(void)
 	test_mode0_one_shot();
 	test_byte_modes_and_bcd();
 	test_channel2_port61();
+	test_modes_1_4_5();
 	test_port61_bits();
 	test_reset_state();
 	return unit_done("pit");
