@@ -39,7 +39,7 @@ bool loader_put(Machine *m, uint64_t addr, const void *src, uint64_t len);
 
 /* Format "NAME: reason" into @err (256 bytes); always returns false. */
 bool loader_fail(char *err, const char *name, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+    __attribute__((format(printf, 3, 4)));
 
 static inline uint64_t align_up(uint64_t v, uint64_t a)
 {
@@ -47,16 +47,15 @@ static inline uint64_t align_up(uint64_t v, uint64_t a)
 }
 
 /* The format loaders: @img has been recognised as their format. */
-bool load_multiboot(Machine *m, const char *name, const uint8_t *img, size_t len,
-		    size_t hdr_off, const uint8_t *initrd, size_t initrd_len, const char *cmdline,
-		    char *err);
-bool load_linux(Machine *m, const char *name, const uint8_t *img, size_t len,
-		const uint8_t *initrd, size_t initrd_len, const char *cmdline, char *err);
+bool load_multiboot(Machine *m, const char *name, const uint8_t *img, size_t len, size_t hdr_off,
+		    const uint8_t *initrd, size_t initrd_len, const char *cmdline, char *err);
+bool load_linux(Machine *m, const char *name, const uint8_t *img, size_t len, const uint8_t *initrd,
+		size_t initrd_len, const char *cmdline, char *err);
 
 /* Multiboot v1 header magic (in the image) and the magic left in EAX. */
 #define MULTIBOOT_HEADER_MAGIC 0x1BADB002u
 #define MULTIBOOT_BOOT_MAGIC   0x2BADB002u
 /* The multiboot header must lie within the image's first 8 KiB. */
-#define MULTIBOOT_SEARCH       8192u
+#define MULTIBOOT_SEARCH 8192u
 
 #endif

@@ -11,10 +11,10 @@
 
 #include <string.h>
 
-#define BIOS_UNIT     (64u << 10)
-#define BIOS_MAX      (16u << 20)
-#define ISA_BIOS_MAX  (128u << 10)
-#define ONE_MIB	      (1u << 20)
+#define BIOS_UNIT    (64u << 10)
+#define BIOS_MAX     (16u << 20)
+#define ISA_BIOS_MAX (128u << 10)
+#define ONE_MIB	     (1u << 20)
 /* Above RAM (priority 0) so that the ROM shows through. */
 #define BIOS_PRIORITY 1
 
@@ -33,7 +33,8 @@ bool load_bios(Machine *m, const char *name, const uint8_t *img, size_t len, cha
 	isa_len = len < ISA_BIOS_MAX ? len : ISA_BIOS_MAX;
 	rom = mr_rom("pc.bios", len);
 	if (!rom)
-		return loader_fail(err, name, "the host cannot provide %zu bytes for the BIOS", len);
+		return loader_fail(err, name, "the host cannot provide %zu bytes for the BIOS",
+				   len);
 	memcpy(mr_host(rom), img, len);
 	alias = mr_alias("isa-bios", rom, len - isa_len, isa_len);
 	mr_add(m->sysmem, rom, (1ull << 32) - len, BIOS_PRIORITY);

@@ -16,9 +16,9 @@
 /* ---- the physical memory map ---------------------------------------- */
 
 /* Placeholders in the table for values known only at run time. */
-#define AT_RAM_END   UINT64_MAX	      /* end of RAM (ram_size) */
-#define AT_BIOS	     (UINT64_MAX - 1) /* start of the BIOS ROM below 4 GiB */
-#define FOUR_GIB     (1ull << 32)
+#define AT_RAM_END UINT64_MAX	    /* end of RAM (ram_size) */
+#define AT_BIOS	   (UINT64_MAX - 1) /* start of the BIOS ROM below 4 GiB */
+#define FOUR_GIB   (1ull << 32)
 
 /*
  * The PC below 4 GiB, sorted by address.  Usable rows are clipped to RAM;
@@ -29,13 +29,13 @@ static const struct map_row {
 	uint64_t start, end; /* [start, end) */
 	uint32_t type;
 } pc_map[] = {
-	{0x00000000, 0x0009FC00, MEM_USABLE},	/* conventional memory */
-	{0x0009FC00, 0x000A0000, MEM_RESERVED}, /* extended BIOS data area */
-	{0x000F0000, 0x00100000, MEM_RESERVED}, /* BIOS area */
-	{0x00100000, AT_RAM_END, MEM_USABLE},	/* extended memory */
-	{0xFEC00000, 0xFEC01000, MEM_RESERVED}, /* IOAPIC */
-	{0xFEE00000, 0xFEE01000, MEM_RESERVED}, /* local APIC */
-	{AT_BIOS, FOUR_GIB, MEM_RESERVED},	/* BIOS ROM, when there is one */
+    {0x00000000, 0x0009FC00, MEM_USABLE},   /* conventional memory */
+    {0x0009FC00, 0x000A0000, MEM_RESERVED}, /* extended BIOS data area */
+    {0x000F0000, 0x00100000, MEM_RESERVED}, /* BIOS area */
+    {0x00100000, AT_RAM_END, MEM_USABLE},   /* extended memory */
+    {0xFEC00000, 0xFEC01000, MEM_RESERVED}, /* IOAPIC */
+    {0xFEE00000, 0xFEE01000, MEM_RESERVED}, /* local APIC */
+    {AT_BIOS, FOUR_GIB, MEM_RESERVED},	    /* BIOS ROM, when there is one */
 };
 
 /*

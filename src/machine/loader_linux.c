@@ -19,32 +19,32 @@
 
 /* Offsets in the image's first sector and in boot_params (they coincide). */
 enum {
-	BP_EXT_MEM_K = 0x002,	   /* u16, in screen_info */
-	BP_ALT_MEM_K = 0x1E0,	   /* u32 */
-	BP_E820_ENTRIES = 0x1E8,   /* u8 */
-	BP_SETUP_SECTS = 0x1F1,	   /* u8: the setup header starts here */
-	BP_SYSSIZE = 0x1F4,	   /* u32, in 16-byte units */
-	BP_JUMP = 0x200,	   /* EB xx: xx + 0x202 is the header's end */
-	BP_VERSION = 0x206,	   /* u16 */
-	BP_TYPE_OF_LOADER = 0x210, /* u8 */
-	BP_LOADFLAGS = 0x211,	   /* u8 */
-	BP_CODE32_START = 0x214,   /* u32 */
-	BP_RAMDISK_IMAGE = 0x218,  /* u32 */
-	BP_RAMDISK_SIZE = 0x21C,   /* u32 */
-	BP_HEAP_END_PTR = 0x224,   /* u16 */
-	BP_CMD_LINE_PTR = 0x228,   /* u32 (2.02+) */
+	BP_EXT_MEM_K = 0x002,	    /* u16, in screen_info */
+	BP_ALT_MEM_K = 0x1E0,	    /* u32 */
+	BP_E820_ENTRIES = 0x1E8,    /* u8 */
+	BP_SETUP_SECTS = 0x1F1,	    /* u8: the setup header starts here */
+	BP_SYSSIZE = 0x1F4,	    /* u32, in 16-byte units */
+	BP_JUMP = 0x200,	    /* EB xx: xx + 0x202 is the header's end */
+	BP_VERSION = 0x206,	    /* u16 */
+	BP_TYPE_OF_LOADER = 0x210,  /* u8 */
+	BP_LOADFLAGS = 0x211,	    /* u8 */
+	BP_CODE32_START = 0x214,    /* u32 */
+	BP_RAMDISK_IMAGE = 0x218,   /* u32 */
+	BP_RAMDISK_SIZE = 0x21C,    /* u32 */
+	BP_HEAP_END_PTR = 0x224,    /* u16 */
+	BP_CMD_LINE_PTR = 0x228,    /* u32 (2.02+) */
 	BP_INITRD_ADDR_MAX = 0x22C, /* u32 (2.03+) */
-	BP_CMDLINE_SIZE = 0x238,   /* u32 (2.06+) */
-	BP_INIT_SIZE = 0x260,	   /* u32 (2.10+) */
-	BP_E820_TABLE = 0x2D0,	   /* 20-byte entries */
+	BP_CMDLINE_SIZE = 0x238,    /* u32 (2.06+) */
+	BP_INIT_SIZE = 0x260,	    /* u32 (2.10+) */
+	BP_E820_TABLE = 0x2D0,	    /* 20-byte entries */
 	BP_SIZE = 0x1000,
 };
 #define E820_ENTRY_SIZE	 20
 #define E820_MAX_ENTRIES 128
 
 /* loadflags */
-#define LOADED_HIGH   0x01
-#define CAN_USE_HEAP  0x80
+#define LOADED_HIGH  0x01
+#define CAN_USE_HEAP 0x80
 
 /* Where things go in guest memory. */
 #define BOOT_PARAMS_ADDR 0x10000u /* the zero page */
@@ -55,26 +55,26 @@ enum {
 #define PAGE		 4096u
 
 /* The setup heap ends 0x200 below the end of a 64 KiB real-mode segment. */
-#define HEAP_END_PTR	 0xFE00u
+#define HEAP_END_PTR 0xFE00u
 
 /* Boot GDT: null, null, __BOOT_CS (flat code, execute/read), __BOOT_DS (flat data). */
 #define BOOT_CS 0x10
 #define BOOT_DS 0x18
 static const uint64_t boot_gdt[] = {
-	0,
-	0,
-	0x00CF9B000000FFFFull,
-	0x00CF93000000FFFFull,
+    0,
+    0,
+    0x00CF9B000000FFFFull,
+    0x00CF93000000FFFFull,
 };
 
 /* What the setup header says, checked against the file. */
 typedef struct Setup {
 	uint16_t version;
 	uint8_t loadflags;
-	size_t hdr_end;	     /* end of the setup header in the image */
+	size_t hdr_end;	       /* end of the setup header in the image */
 	size_t pm_off, pm_len; /* the protected-mode part */
 	uint32_t code32_start, initrd_addr_max, cmdline_size;
-	uint64_t init_size;   /* what the kernel occupies from 1 MiB while it boots */
+	uint64_t init_size; /* what the kernel occupies from 1 MiB while it boots */
 } Setup;
 
 static bool parse_setup(const char *name, const uint8_t *img, size_t len, Setup *s, char *err)
@@ -99,15 +99,17 @@ static bool parse_setup(const char *name, const uint8_t *img, size_t len, Setup 
 				   s->pm_off, len);
 	s->loadflags = img[BP_LOADFLAGS];
 	if (!(s->loadflags & LOADED_HIGH))
-		return loader_fail(err, name, "a zImage (loaded low) is not supported, only bzImage");
+		return loader_fail(err, name,
+				   "a zImage (loaded low) is not supported, only bzImage");
 	s->pm_len = len - s->pm_off;
 	/* syssize was 16 bits wide before protocol 2.04 */
 	syssize = (s->version >= 0x204 ? ld32(img + BP_SYSSIZE) : ld16(img + BP_SYSSIZE)) * 16ull;
 	if (syssize > s->pm_len)
-		return loader_fail(err, name,
-				   "truncated bzImage: the kernel needs %llu bytes after the setup, "
-				   "the file has %zu",
-				   (unsigned long long)syssize, s->pm_len);
+		return loader_fail(
+		    err, name,
+		    "truncated bzImage: the kernel needs %llu bytes after the setup, "
+		    "the file has %zu",
+		    (unsigned long long)syssize, s->pm_len);
 	s->code32_start = ld32(img + BP_CODE32_START);
 	s->initrd_addr_max = 0x37FFFFFF;
 	if (s->version >= 0x203 && s->hdr_end >= BP_INITRD_ADDR_MAX + 4)
@@ -212,8 +214,8 @@ static void set_cpu(Machine *m, uint32_t entry)
 	cpu_set_eip(m->cpu, entry);
 }
 
-bool load_linux(Machine *m, const char *name, const uint8_t *img, size_t len,
-		const uint8_t *initrd, size_t initrd_len, const char *cmdline, char *err)
+bool load_linux(Machine *m, const char *name, const uint8_t *img, size_t len, const uint8_t *initrd,
+		size_t initrd_len, const char *cmdline, char *err)
 {
 	uint8_t *bp;
 	Setup s = {0};
@@ -221,14 +223,13 @@ bool load_linux(Machine *m, const char *name, const uint8_t *img, size_t len,
 	if (!parse_setup(name, img, len, &s, err))
 		return false;
 	if (m->ram_size < KERNEL_ADDR || s.init_size > m->ram_size - KERNEL_ADDR)
-		return loader_fail(err, name,
-				   "RAM too small for the kernel: it needs %llu bytes from 1 MiB, "
-				   "RAM (%llu MiB) has %llu",
-				   (unsigned long long)s.init_size,
-				   (unsigned long long)(m->ram_size >> 20),
-				   (unsigned long long)(m->ram_size > KERNEL_ADDR
-							       ? m->ram_size - KERNEL_ADDR
-							       : 0));
+		return loader_fail(
+		    err, name,
+		    "RAM too small for the kernel: it needs %llu bytes from 1 MiB, "
+		    "RAM (%llu MiB) has %llu",
+		    (unsigned long long)s.init_size, (unsigned long long)(m->ram_size >> 20),
+		    (unsigned long long)(m->ram_size > KERNEL_ADDR ? m->ram_size - KERNEL_ADDR
+								   : 0));
 
 	bp = xcalloc(1, BP_SIZE);
 	memcpy(bp + BP_SETUP_SECTS, img + BP_SETUP_SECTS, s.hdr_end - BP_SETUP_SECTS);

@@ -25,11 +25,11 @@
 #define MBH_KNOWN	(MBH_PAGE_ALIGN | MBH_MEMORY_INFO | MBH_VIDEO_MODE)
 
 /* Boot information flags and layout. */
-#define MBI_MEMORY    0x001u
-#define MBI_CMDLINE   0x004u
-#define MBI_MODS      0x008u
-#define MBI_MMAP      0x040u
-#define MBI_LOADER    0x200u
+#define MBI_MEMORY  0x001u
+#define MBI_CMDLINE 0x004u
+#define MBI_MODS    0x008u
+#define MBI_MMAP    0x040u
+#define MBI_LOADER  0x200u
 
 enum {
 	MBI_FLAGS = 0,
@@ -45,14 +45,14 @@ enum {
 	MBI_SIZE = 120, /* through the framebuffer fields, all zero */
 };
 
-#define MB_MODULE_SIZE	16 /* mod_start, mod_end, string, reserved */
-#define MB_MMAP_ENTRY	24 /* size (= 20), base_addr, length, type */
-#define MB_LOADER_NAME	"flashback"
+#define MB_MODULE_SIZE 16 /* mod_start, mod_end, string, reserved */
+#define MB_MMAP_ENTRY  24 /* size (= 20), base_addr, length, type */
+#define MB_LOADER_NAME "flashback"
 
 /* Where the information structure goes if the kernel leaves it free. */
-#define MBI_LOW_ADDR	0x9000u
-#define HIGH_MEM	0x100000u
-#define MB_PAGE		4096u
+#define MBI_LOW_ADDR 0x9000u
+#define HIGH_MEM     0x100000u
+#define MB_PAGE	     4096u
 
 /* ELF32 header and program header offsets. */
 enum {
@@ -71,9 +71,9 @@ enum {
 	PH_MEMSZ = 20,
 	PH_SIZE = 32,
 };
-#define ET_EXEC	 2
-#define EM_386	 3
-#define PT_LOAD	 1
+#define ET_EXEC 2
+#define EM_386	3
+#define PT_LOAD 1
 
 /* A piece of the image to put in RAM: @filesz bytes from the file, then zeros. */
 typedef struct Segment {
@@ -105,11 +105,11 @@ static bool check_in_ram(Machine *m, const char *name, const Segment *s, char *e
 {
 	if (loader_usable(m, s->addr, s->memsz))
 		return true;
-	return loader_fail(err, name,
-			   "segment 0x%llx-0x%llx is outside usable RAM (0-0x%llx, 0x%x-0x%llx)",
-			   (unsigned long long)s->addr, (unsigned long long)(s->addr + s->memsz - 1),
-			   (unsigned long long)loader_usable_at(m, 0) - 1, HIGH_MEM,
-			   (unsigned long long)(m->ram_size > HIGH_MEM ? m->ram_size - 1 : HIGH_MEM));
+	return loader_fail(
+	    err, name, "segment 0x%llx-0x%llx is outside usable RAM (0-0x%llx, 0x%x-0x%llx)",
+	    (unsigned long long)s->addr, (unsigned long long)(s->addr + s->memsz - 1),
+	    (unsigned long long)loader_usable_at(m, 0) - 1, HIGH_MEM,
+	    (unsigned long long)(m->ram_size > HIGH_MEM ? m->ram_size - 1 : HIGH_MEM));
 }
 
 /*
@@ -132,11 +132,13 @@ static bool parse_elf(Machine *m, const char *name, const uint8_t *img, size_t l
 	uint32_t entry;
 
 	if (len < EH_SIZE || memcmp(img, ident, sizeof(ident)))
-		return loader_fail(err, name,
-				   "multiboot kernel is not a 32-bit little-endian ELF file and its "
-				   "header has no load addresses (flag bit 16)");
+		return loader_fail(
+		    err, name,
+		    "multiboot kernel is not a 32-bit little-endian ELF file and its "
+		    "header has no load addresses (flag bit 16)");
 	if (ld16(img + EH_TYPE) != ET_EXEC || ld16(img + EH_MACHINE) != EM_386)
-		return loader_fail(err, name, "ELF file is not an i386 executable (type %u, machine %u)",
+		return loader_fail(err, name,
+				   "ELF file is not an i386 executable (type %u, machine %u)",
 				   ld16(img + EH_TYPE), ld16(img + EH_MACHINE));
 	phoff = ld32(img + EH_PHOFF);
 	phentsize = ld16(img + EH_PHENTSIZE);
@@ -159,17 +161,19 @@ static bool parse_elf(Machine *m, const char *name, const uint8_t *img, size_t l
 		if (ld32(ph + PH_TYPE) != PT_LOAD || s.memsz == 0)
 			continue;
 		if (s.filesz > s.memsz)
-			return loader_fail(err, name,
-					   "ELF segment %llu has more file bytes (0x%llx) than memory "
-					   "bytes (0x%llx)",
-					   (unsigned long long)i, (unsigned long long)s.filesz,
-					   (unsigned long long)s.memsz);
+			return loader_fail(
+			    err, name,
+			    "ELF segment %llu has more file bytes (0x%llx) than memory "
+			    "bytes (0x%llx)",
+			    (unsigned long long)i, (unsigned long long)s.filesz,
+			    (unsigned long long)s.memsz);
 		if (off > len || s.filesz > len - off)
-			return loader_fail(err, name,
-					   "ELF segment %llu (file 0x%llx-0x%llx) runs past the end of "
-					   "the file (%zu bytes)",
-					   (unsigned long long)i, (unsigned long long)off,
-					   (unsigned long long)(off + s.filesz), len);
+			return loader_fail(
+			    err, name,
+			    "ELF segment %llu (file 0x%llx-0x%llx) runs past the end of "
+			    "the file (%zu bytes)",
+			    (unsigned long long)i, (unsigned long long)off,
+			    (unsigned long long)(off + s.filesz), len);
 		if (!check_in_ram(m, name, &s, err))
 			return false;
 		s.data = img + off;
@@ -182,17 +186,17 @@ static bool parse_elf(Machine *m, const char *name, const uint8_t *img, size_t l
 }
 
 /* The one segment described by the header's address fields (flag bit 16). */
-static bool parse_aout(Machine *m, const char *name, const uint8_t *img, size_t len,
-		       size_t hdr_off, Kernel *k, char *err)
+static bool parse_aout(Machine *m, const char *name, const uint8_t *img, size_t len, size_t hdr_off,
+		       Kernel *k, char *err)
 {
 	const uint8_t *h = img + hdr_off;
 	uint64_t header_addr, load_addr, load_end, bss_end, file_off;
 	Segment s;
 
 	if (hdr_off + 32 > len || hdr_off + 32 > MULTIBOOT_SEARCH)
-		return loader_fail(err, name,
-				   "multiboot header at 0x%zx: its address fields run past %s", hdr_off,
-				   hdr_off + 32 > len ? "the end of the file" : "the first 8 KiB");
+		return loader_fail(
+		    err, name, "multiboot header at 0x%zx: its address fields run past %s", hdr_off,
+		    hdr_off + 32 > len ? "the end of the file" : "the first 8 KiB");
 	header_addr = ld32(h + 12);
 	load_addr = ld32(h + 16);
 	load_end = ld32(h + 20);
@@ -217,7 +221,8 @@ static bool parse_aout(Machine *m, const char *name, const uint8_t *img, size_t 
 	if (!bss_end)
 		bss_end = load_end;
 	if (bss_end < load_end)
-		return loader_fail(err, name, "multiboot bss_end_addr 0x%llx is below load_end_addr 0x%llx",
+		return loader_fail(err, name,
+				   "multiboot bss_end_addr 0x%llx is below load_end_addr 0x%llx",
 				   (unsigned long long)bss_end, (unsigned long long)load_end);
 	s = (Segment){load_addr, load_end - load_addr, bss_end - load_addr, img + file_off};
 	if (!s.memsz)
@@ -363,9 +368,8 @@ static void set_cpu(Machine *m, uint32_t entry, uint32_t info_addr)
 	cpu_set_reg(m->cpu, R_EBX, info_addr);
 }
 
-bool load_multiboot(Machine *m, const char *name, const uint8_t *img, size_t len,
-		    size_t hdr_off, const uint8_t *initrd, size_t initrd_len, const char *cmdline,
-		    char *err)
+bool load_multiboot(Machine *m, const char *name, const uint8_t *img, size_t len, size_t hdr_off,
+		    const uint8_t *initrd, size_t initrd_len, const char *cmdline, char *err)
 {
 	Kernel k = {0};
 	Info info = {0};

@@ -61,8 +61,8 @@ static Machine *machine_make(uint64_t ram_size)
 	m->ram = mr_ram("pc.ram", ram_size);
 	m->ram_host = mr_host(m->ram);
 	mr_add(m->sysmem, m->ram, 0, 0);
-	bus = (CPUBus){m, m->memory, no_io_read, no_io_write, no_mmio_read, no_mmio_write,
-		       no_intack, no_rdtsc, no_msr_read, no_msr_write};
+	bus = (CPUBus){m,	  m->memory, no_io_read,  no_io_write, no_mmio_read, no_mmio_write,
+		       no_intack, no_rdtsc,  no_msr_read, no_msr_write};
 	m->cpu = cpu_new(&bus);
 	return m;
 }
@@ -76,11 +76,11 @@ static void machine_drop(Machine *m)
 }
 
 /* A refused image: false, and a message that starts with the file name. */
-#define CHECK_REFUSED(ok, err, name)                                                   \
-	do {                                                                           \
-		CHECK(!(ok));                                                          \
-		CHECK(strncmp((err), (name), strlen(name)) == 0);                      \
-		CHECK(strlen(err) > strlen(name) + 2);                                 \
+#define CHECK_REFUSED(ok, err, name)                                                               \
+	do {                                                                                       \
+		CHECK(!(ok));                                                                      \
+		CHECK(strncmp((err), (name), strlen(name)) == 0);                                  \
+		CHECK(strlen(err) > strlen(name) + 2);                                             \
 	} while (0)
 
 static uint32_t ram32(Machine *m, uint64_t addr)
@@ -118,7 +118,7 @@ static void put_multiboot_header(uint8_t *p, uint32_t flags)
 {
 	st32(p, 0x1BADB002u);
 	st32(p + 4, flags);
-	st32(p + 8, (uint32_t)-(0x1BADB002u + flags));
+	st32(p + 8, (uint32_t) - (0x1BADB002u + flags));
 }
 
 typedef struct Phdr {
@@ -131,13 +131,13 @@ static void make_elf(uint8_t *img, uint32_t entry, const Phdr *ph, unsigned nph)
 	static const uint8_t ident[16] = {0x7F, 'E', 'L', 'F', 1, 1, 1};
 
 	memcpy(img, ident, sizeof(ident));
-	st16(img + 16, 2);	/* ET_EXEC */
-	st16(img + 18, 3);	/* EM_386 */
+	st16(img + 16, 2); /* ET_EXEC */
+	st16(img + 18, 3); /* EM_386 */
 	st32(img + 20, 1);
 	st32(img + 24, entry);
-	st32(img + 28, 52);	/* e_phoff */
-	st16(img + 40, 52);	/* e_ehsize */
-	st16(img + 42, 32);	/* e_phentsize */
+	st32(img + 28, 52); /* e_phoff */
+	st16(img + 40, 52); /* e_ehsize */
+	st16(img + 42, 32); /* e_phentsize */
 	st16(img + 44, (uint16_t)nph);
 	for (unsigned i = 0; i < nph; i++) {
 		uint8_t *p = img + 52 + 32 * i;
@@ -158,8 +158,9 @@ static void make_elf(uint8_t *img, uint32_t entry, const Phdr *ph, unsigned nph)
 static size_t expected_map(uint64_t (*e)[3], uint64_t bios)
 {
 	const uint64_t rows[][3] = {
-		{0, 0x9FC00, 1},	      {0x9FC00, 0x400, 2},   {0xF0000, 0x10000, 2},
-		{0x100000, RAM_SIZE - 0x100000, 1}, {0xFEC00000, 0x1000, 2}, {0xFEE00000, 0x1000, 2},
+	    {0, 0x9FC00, 1},	     {0x9FC00, 0x400, 2},
+	    {0xF0000, 0x10000, 2},   {0x100000, RAM_SIZE - 0x100000, 1},
+	    {0xFEC00000, 0x1000, 2}, {0xFEE00000, 0x1000, 2},
 	};
 	size_t n = ARRAY_SIZE(rows);
 
@@ -196,9 +197,9 @@ static void test_multiboot_elf(void)
 	static uint8_t img[0x1120];
 	uint8_t initrd[5000];
 	const Phdr ph[] = {
-		{1, 0x1000, 0x100000, 0x100, 0x100},
-		{4, 0x1000, 0x40000000, 0x10, 0x10}, /* PT_NOTE: not loaded */
-		{1, 0x1100, 0x102000, 0x20, 0x1000}, /* data + bss */
+	    {1, 0x1000, 0x100000, 0x100, 0x100},
+	    {4, 0x1000, 0x40000000, 0x10, 0x10}, /* PT_NOTE: not loaded */
+	    {1, 0x1100, 0x102000, 0x20, 0x1000}, /* data + bss */
 	};
 	char err[256] = "";
 	const char *cmd = "console=ttyS0 quiet";
@@ -306,11 +307,11 @@ static void test_multiboot_aout(void)
 	fill_pattern(img, sizeof(img), 4);
 	memset(img, 0x7F, 4); /* looks nothing like ELF: the header's fields decide */
 	put_multiboot_header(h, 0x00010002);
-	st32(h + 12, load + 0x40);  /* header_addr */
-	st32(h + 16, load);	    /* load_addr */
-	st32(h + 20, load + 0x200); /* load_end_addr: the rest of the file stays out */
+	st32(h + 12, load + 0x40);   /* header_addr */
+	st32(h + 16, load);	     /* load_addr */
+	st32(h + 20, load + 0x200);  /* load_end_addr: the rest of the file stays out */
 	st32(h + 24, load + 0x1000); /* bss_end_addr */
-	st32(h + 28, load + 0x60);  /* entry_addr */
+	st32(h + 28, load + 0x60);   /* entry_addr */
 	memset(m->ram_host + load, 0xEE, 0x2000);
 
 	ok = load_kernel(m, "aout.bin", img, sizeof(img), NULL, 0, "x", err);
@@ -356,10 +357,10 @@ static uint8_t *make_bzimage(size_t *len, uint16_t version, uint32_t init_size)
 	img[0x201] = 0x66; /* header ends at 0x268 */
 	memcpy(img + 0x202, "HdrS", 4);
 	st16(img + 0x206, version);
-	img[0x211] = 0x01;		/* LOADED_HIGH */
-	st32(img + 0x214, 0x100000);	/* code32_start */
-	st32(img + 0x22C, 0x7FFFFF);	/* initrd_addr_max: below 8 MiB */
-	st32(img + 0x238, 2047);	/* cmdline_size */
+	img[0x211] = 0x01;	     /* LOADED_HIGH */
+	st32(img + 0x214, 0x100000); /* code32_start */
+	st32(img + 0x22C, 0x7FFFFF); /* initrd_addr_max: below 8 MiB */
+	st32(img + 0x238, 2047);     /* cmdline_size */
 	st32(img + 0x260, init_size);
 	img[0x270] = 0x5A; /* past the header: must not reach boot_params */
 	return img;
@@ -396,8 +397,8 @@ static void test_linux(void)
 	CHECK_EQ(ld16(m->ram_host + bp + 0x206), 0x20F);
 	CHECK_EQ(ram32(m, bp + 0x214), 0x100000);
 	CHECK_EQ(m->ram_host[bp + 0x270], 0);
-	CHECK_EQ(m->ram_host[bp + 0x210], 0xFF);	  /* type_of_loader */
-	CHECK_EQ(m->ram_host[bp + 0x211], 0x81);	  /* LOADED_HIGH | CAN_USE_HEAP */
+	CHECK_EQ(m->ram_host[bp + 0x210], 0xFF);    /* type_of_loader */
+	CHECK_EQ(m->ram_host[bp + 0x211], 0x81);    /* LOADED_HIGH | CAN_USE_HEAP */
 	CHECK(ld16(m->ram_host + bp + 0x224) != 0); /* heap_end_ptr */
 	CHECK(!strcmp((char *)m->ram_host + ram32(m, bp + 0x228), cmd));
 
@@ -405,9 +406,9 @@ static void test_linux(void)
 	rd_size = ram32(m, bp + 0x21C);
 	CHECK_EQ(rd_size, sizeof(initrd));
 	CHECK_EQ(rd % 4096, 0);
-	CHECK(rd + rd_size <= 0x800000);     /* initrd_addr_max */
+	CHECK(rd + rd_size <= 0x800000);       /* initrd_addr_max */
 	CHECK(rd + rd_size > 0x800000 - 4096); /* as high as it may go */
-	CHECK(rd >= 0x100000 + 0x300000);    /* above init_size */
+	CHECK(rd >= 0x100000 + 0x300000);      /* above init_size */
 	CHECK(!memcmp(m->ram_host + rd, initrd, sizeof(initrd)));
 
 	CHECK_EQ(ld16(m->ram_host + bp + 0x002), (RAM_SIZE - 0x100000) / 1024);
@@ -465,7 +466,7 @@ static void test_linux_old_cmdline(void)
 
 	memset(cmd, 'a', sizeof(cmd) - 1);
 	cmd[sizeof(cmd) - 1] = 0;
-	st32(img + 0x238, 4000); /* not a field before 2.06: ignored */
+	st32(img + 0x238, 4000);     /* not a field before 2.06: ignored */
 	st32(img + 0x218, 0x400000); /* stale ramdisk fields: no initrd given */
 	st32(img + 0x21C, 77);
 	ok = load_kernel(m, "old.bz", img, len, NULL, 0, cmd, err);
@@ -633,8 +634,8 @@ static void test_fuzz(void)
 	Machine *m = machine_make(RAM_SIZE);
 	static uint8_t elf[0x1120];
 	const Phdr ph[] = {
-		{1, 0x1000, 0x100000, 0x100, 0x100},
-		{1, 0x1100, 0x102000, 0x20, 0x1000},
+	    {1, 0x1000, 0x100000, 0x100, 0x100},
+	    {1, 0x1100, 0x102000, 0x20, 0x1000},
 	};
 	uint8_t aout[0x300];
 	uint8_t *bz;
