@@ -12,8 +12,6 @@
  */
 #include "devices.h"
 
-#include <stdlib.h>
-
 /* ELCR bits that may be set: IRQ 0, 1, 2 (master) and 8, 13 (slave) are
  * always edge-triggered on the PC. */
 static const uint8_t elcr_writable[2] = {0xf8, 0xde};

@@ -14,8 +14,6 @@
  */
 #include "devices.h"
 
-#include <stdlib.h>
-
 #define PIT_HZ	   1193182u
 #define NS_PER_SEC 1000000000u
 /* DRAM refresh request period: port 0x61 bit 4 toggles this often. */

@@ -16,8 +16,6 @@
  */
 #include "devices.h"
 
-#include <stdlib.h>
-
 #define FIFO_SIZE     16
 #define UART_CLOCK_HZ 115200u /* 1.8432 MHz / 16: the baud rate of divisor 1 */
 
