@@ -288,6 +288,24 @@ static void load_disk(Machine *m)
 	m->disk_size = len;
 }
 
+/*
+ * Without a BIOS, do the little a PC BIOS leaves behind that kernels rely
+ * on: the 8259s initialised with vectors 0x08 and 0x70, every line masked
+ * but the cascade.  Done through the ports, as firmware would.
+ */
+static void firmware_pic_setup(Machine *m)
+{
+	static const uint8_t seq[][2] = {
+		{0x20, 0x11}, {0x21, 0x08}, {0x21, 0x04}, {0x21, 0x01}, /* master */
+		{0xa0, 0x11}, {0xa1, 0x70}, {0xa1, 0x02}, {0xa1, 0x01}, /* slave */
+		{0x21, 0xfb}, {0xa1, 0xff},				 /* masks */
+	};
+	size_t i;
+
+	for (i = 0; i < ARRAY_SIZE(seq); i++)
+		as_write(m->io, seq[i][0], seq[i][1], 1);
+}
+
 /* Load (or, after a reset, reload) the guest into RAM and set the CPU. */
 static void load_guest(Machine *m)
 {
@@ -313,6 +331,7 @@ static void load_guest(Machine *m)
 		if (!load_kernel(m, o->kernel ? o->kernel : "(built-in demo)", kimg, klen, initrd,
 				 ilen, o->append ? o->append : "", err))
 			fatal(EXIT_USAGE, "%s", err);
+		firmware_pic_setup(m);
 	}
 	free(kernel);
 	free(initrd);
