@@ -24,10 +24,13 @@ static int clk_shift;
 static int64_t clk_bias;
 static Timer *timer_list;
 
+/* Shifts outside [0, CLOCK_MAX_SHIFT] would make icount << shift undefined. */
+#define CLOCK_MAX_SHIFT 62
+
 void clock_init(const uint64_t *icount, int shift)
 {
 	clk_icount = icount ? icount : &zero_icount;
-	clk_shift = shift;
+	clk_shift = shift < 0 ? 0 : shift > CLOCK_MAX_SHIFT ? CLOCK_MAX_SHIFT : shift;
 	clk_bias = 0;
 }
 
@@ -52,12 +55,14 @@ uint64_t clock_icount_at(int64_t ns)
 {
 	uint64_t ic = clk_icount ? *clk_icount : 0;
 	int64_t now = clock_ns();
-	uint64_t d;
+	uint64_t d, n;
 
 	if (ns <= now)
 		return ic;
-	d = (uint64_t)(ns - now);
-	return ic + ((d + (1ull << clk_shift) - 1) >> clk_shift);
+	d = (uint64_t)ns - (uint64_t)now;
+	n = (d >> clk_shift) + ((d & ((1ull << clk_shift) - 1)) != 0);
+	/* Far deadlines (INT64_MAX means "none") saturate instead of wrapping. */
+	return n > UINT64_MAX - ic ? UINT64_MAX : ic + n;
 }
 
 Timer *timer_new(TimerFn *fn, void *opaque)
