@@ -151,6 +151,14 @@ void cpu_set_flat32(CPU *cpu, uint32_t eip);
  * debugger and tools; returns false if some byte is not mapped. */
 bool cpu_read_linear(CPU *cpu, uint32_t addr, void *buf, uint32_t len);
 
+/*
+ * Forget every cached translation.  The CPU writes RAM through host
+ * pointers and marks a page dirty only on the first write after it was
+ * clean, so whoever clears dirty bits (ram_test_and_clear_dirty) must call
+ * this before the CPU runs again.
+ */
+void cpu_flush_tlb(CPU *cpu);
+
 /* Print the registers in the form QEMU's "info registers" uses. */
 void cpu_dump(const CPU *cpu, FILE *out);
 /* A hash of the architectural state (registers, flags, segments, control

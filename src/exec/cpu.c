@@ -1,0 +1,462 @@
+/*
+ * cpu.c - the CPU object: creation, reset, the state accessors, the dump and
+ * state hash, and the execution loop with its interrupt checks.
+ *
+ * The loop checks at every instruction boundary, in this order: a pending
+ * exception to deliver, the icount limit, an exit request, NMI, INTR (unless
+ * in an interrupt shadow), HLT; then it executes one instruction.
+ * Exceptions unwind the instruction with longjmp back into cpu_exec().
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "x86.h"
+
+static const SegReg seg_reset = {0, 0, 0xffff, 0x93};
+
+CPU *cpu_new(const CPUBus *bus)
+{
+	CPU *cpu = xcalloc(1, sizeof(*cpu));
+
+	cpu->bus = *bus;
+	if (cpu->bus.memory)
+		as_add_listener(cpu->bus.memory, mmu_as_changed, cpu);
+	cpu_reset(cpu);
+	return cpu;
+}
+
+void cpu_free(CPU *cpu)
+{
+	free(cpu);
+}
+
+void cpu_reset(CPU *cpu)
+{
+	memset(cpu->r, 0, sizeof(cpu->r));
+	/* EDX holds the processor signature after RESET: family 6 model 1 */
+	cpu->r[R_EDX] = 0x00000619;
+	cpu->eip = 0xfff0;
+	cpu->flags = 0x2;
+	cpu->cc_op = CC_EAGER;
+	for (int s = 0; s < 6; s++)
+		cpu->seg[s] = seg_reset;
+	cpu->seg[S_CS] = (SegReg){0xf000, 0xffff0000, 0xffff, 0x9b};
+	cpu->ldtr = (SegReg){0, 0, 0xffff, 0x82};
+	cpu->tr = (SegReg){0, 0, 0xffff, 0x8b};
+	cpu->gdtr = (DescTable){0, 0xffff};
+	cpu->idtr = (DescTable){0, 0xffff};
+	cpu->cr0 = CR0_CD | CR0_NW | CR0_ET;
+	cpu->cr2 = cpu->cr3 = cpu->cr4 = 0;
+	memset(cpu->dr, 0, sizeof(cpu->dr));
+	cpu->dr[6] = 0xffff0ff0;
+	cpu->dr[7] = 0x400;
+	cpu->cpl = 0;
+	cpu->sysenter_cs = cpu->sysenter_esp = cpu->sysenter_eip = 0;
+	cpu->tsc_adjust = 0;
+#ifdef HAVE_FPU
+	fpu_reset(&cpu->fpu);
+	cpu->fpu.tw = 0xffff;
+#endif
+	cpu->a20 = true;
+	cpu->nmi_pending = cpu->nmi_blocked = false;
+	cpu->halted = cpu->exit_req = cpu->shadow = cpu->in_shadow = false;
+	cpu->triple = false;
+	cpu->pending_exc = -1;
+	cpu->delivering = -1;
+	tlb_flush(cpu);
+}
+
+/* ---- flags ----------------------------------------------------------- */
+
+uint32_t cpu_flags(CPU *cpu)
+{
+	if (cpu->cc_op != CC_EAGER) {
+		cpu->flags = (cpu->flags & ~FLAGS_ARITH) | cc_compute(cpu);
+		cpu->cc_op = CC_EAGER;
+	}
+	return cpu->flags;
+}
+
+/* Replace the EFLAGS bits in @mask with those of @v (bit 1 always set). */
+void cpu_load_flags(CPU *cpu, uint32_t v, uint32_t mask)
+{
+	uint32_t old = cpu_flags(cpu);
+
+	cpu->flags = ((old & ~mask) | (v & mask) | 2) & 0x003f7fd7u;
+	if ((old ^ cpu->flags) & F_VM)
+		cpu_mode_changed(cpu);
+}
+
+/* CPL, VM or paging mode changed: the TLB's user/supervisor split still
+ * holds, nothing is cached per mode yet beyond that. */
+void cpu_mode_changed(CPU *cpu)
+{
+	if (v86(cpu))
+		cpu->cpl = 3;
+}
+
+/* ---- the loop -------------------------------------------------------- */
+
+static void save_state(CPU *cpu)
+{
+	memcpy(cpu->save_r, cpu->r, sizeof(cpu->r));
+	cpu->save_flags = cpu->flags;
+	cpu->save_cc[0] = cpu->cc_op;
+	cpu->save_cc[1] = cpu->cc_bits;
+	cpu->save_cc[2] = cpu->cc_res;
+	cpu->save_cc[3] = cpu->cc_a;
+	cpu->save_cc[4] = cpu->cc_b;
+	cpu->save_cc[5] = cpu->cc_c;
+	cpu->start_eip = cpu->eip;
+}
+
+void cpu_restore_state(CPU *cpu)
+{
+	memcpy(cpu->r, cpu->save_r, sizeof(cpu->r));
+	cpu->flags = cpu->save_flags;
+	cpu->cc_op = cpu->save_cc[0];
+	cpu->cc_bits = cpu->save_cc[1];
+	cpu->cc_res = cpu->save_cc[2];
+	cpu->cc_a = cpu->save_cc[3];
+	cpu->cc_b = cpu->save_cc[4];
+	cpu->cc_c = cpu->save_cc[5];
+	cpu->eip = cpu->start_eip;
+}
+
+void cpu_begin(CPU *cpu)
+{
+	save_state(cpu);
+}
+
+static void step(CPU *cpu)
+{
+	bool tf = cpu->flags & F_TF;
+
+	cpu->in_shadow = cpu->shadow;
+	cpu->shadow = false;
+	save_state(cpu);
+	decode(cpu, &cpu->in);
+	cpu->eip += cpu->in.len;
+	if (!code32(cpu))
+		cpu->eip &= 0xffff;
+	insn_table[cpu->in.op](cpu, &cpu->in);
+	cpu->icount++;
+	if (tf && !cpu->halted) {
+		/* single-step trap after the instruction retired */
+		cpu->dr[6] |= 0x4000;
+		save_state(cpu);
+		cpu_interrupt(cpu, EX_DB, false, false, 0);
+	}
+}
+
+static bool take_interrupt(CPU *cpu)
+{
+	if (cpu->nmi_pending && !cpu->nmi_blocked) {
+		cpu->nmi_pending = false;
+		cpu->nmi_blocked = true;
+		cpu->halted = false;
+		save_state(cpu);
+		cpu_interrupt(cpu, EX_NMI, false, false, 0);
+		return true;
+	}
+	if (cpu->intr && (cpu->flags & F_IF) && cpu->bus.intack) {
+		int vec = cpu->bus.intack(cpu->bus.opaque);
+
+		if (vec < 0)
+			return false;
+		cpu->halted = false;
+		save_state(cpu);
+		cpu_interrupt(cpu, vec & 0xff, false, false, 0);
+		return true;
+	}
+	return false;
+}
+
+enum cpu_exit cpu_exec(CPU *cpu, uint64_t limit)
+{
+	setjmp(cpu->jb);
+	for (;;) {
+		if (cpu->triple)
+			return CPU_EXIT_TRIPLE_FAULT;
+		if (cpu->pending_exc >= 0) {
+			cpu_deliver_pending(cpu);
+			continue;
+		}
+		if (cpu->icount >= limit)
+			return CPU_EXIT_LIMIT;
+		if (cpu->exit_req) {
+			cpu->exit_req = false;
+			return CPU_EXIT_REQUEST;
+		}
+		if (cpu->shadow) {
+			/* the shadow covers exactly one boundary */
+			if (cpu->halted)
+				cpu->shadow = false;
+		} else if (take_interrupt(cpu)) {
+			continue;
+		}
+		if (cpu->halted)
+			return CPU_EXIT_HALT;
+		step(cpu);
+	}
+}
+
+void cpu_request_exit(CPU *cpu)
+{
+	cpu->exit_req = true;
+}
+
+void cpu_set_intr(CPU *cpu, bool level)
+{
+	cpu->intr = level;
+}
+
+void cpu_nmi(CPU *cpu)
+{
+	cpu->nmi_pending = true;
+}
+
+void cpu_set_a20(CPU *cpu, bool on)
+{
+	if (cpu->a20 != on) {
+		cpu->a20 = on;
+		tlb_flush(cpu);
+	}
+}
+
+/* ---- state access ---------------------------------------------------- */
+
+uint64_t cpu_icount(const CPU *cpu)
+{
+	return cpu->icount;
+}
+
+const uint64_t *cpu_icount_ptr(const CPU *cpu)
+{
+	return &cpu->icount;
+}
+
+void cpu_set_icount(CPU *cpu, uint64_t icount)
+{
+	cpu->icount = icount;
+}
+
+bool cpu_halted(const CPU *cpu)
+{
+	return cpu->halted;
+}
+
+uint32_t cpu_get_reg(const CPU *cpu, int r)
+{
+	return cpu->r[r & 7];
+}
+
+void cpu_set_reg(CPU *cpu, int r, uint32_t v)
+{
+	cpu->r[r & 7] = v;
+}
+
+uint32_t cpu_get_eip(const CPU *cpu)
+{
+	return cpu->eip;
+}
+
+void cpu_set_eip(CPU *cpu, uint32_t eip)
+{
+	cpu->eip = eip;
+	cpu->halted = false;
+}
+
+uint32_t cpu_get_eflags(const CPU *cpu)
+{
+	if (cpu->cc_op == CC_EAGER)
+		return cpu->flags;
+	return (cpu->flags & ~FLAGS_ARITH) | cc_compute(cpu);
+}
+
+void cpu_set_eflags(CPU *cpu, uint32_t eflags)
+{
+	cpu->cc_op = CC_EAGER;
+	cpu->flags = (eflags | 2) & 0x003f7fd7u;
+	cpu_mode_changed(cpu);
+}
+
+SegReg cpu_get_seg(const CPU *cpu, int s)
+{
+	return cpu->seg[s];
+}
+
+void cpu_set_seg(CPU *cpu, int s, SegReg seg)
+{
+	cpu->seg[s] = seg;
+	if (s == S_CS)
+		cpu->cpl = pmode(cpu) && !v86(cpu) ? (seg.attr >> 5) & 3 : v86(cpu) ? 3 : 0;
+}
+
+uint32_t cpu_get_cr(const CPU *cpu, int n)
+{
+	switch (n) {
+	case 0:
+		return cpu->cr0;
+	case 2:
+		return cpu->cr2;
+	case 3:
+		return cpu->cr3;
+	case 4:
+		return cpu->cr4;
+	}
+	return 0;
+}
+
+void cpu_set_cr(CPU *cpu, int n, uint32_t v)
+{
+	switch (n) {
+	case 0:
+		cpu->cr0 = v | CR0_ET;
+		break;
+	case 2:
+		cpu->cr2 = v;
+		break;
+	case 3:
+		cpu->cr3 = v;
+		break;
+	case 4:
+		cpu->cr4 = v;
+		break;
+	}
+	tlb_flush(cpu);
+}
+
+DescTable cpu_get_gdtr(const CPU *cpu)
+{
+	return cpu->gdtr;
+}
+
+void cpu_set_gdtr(CPU *cpu, DescTable t)
+{
+	cpu->gdtr = t;
+}
+
+DescTable cpu_get_idtr(const CPU *cpu)
+{
+	return cpu->idtr;
+}
+
+void cpu_set_idtr(CPU *cpu, DescTable t)
+{
+	cpu->idtr = t;
+}
+
+void cpu_set_flat32(CPU *cpu, uint32_t eip)
+{
+	cpu->cr0 = (cpu->cr0 | CR0_PE) & ~CR0_PG;
+	cpu->seg[S_CS] = (SegReg){0x10, 0, 0xffffffff, 0xc09b};
+	for (int s = 0; s < 6; s++)
+		if (s != S_CS)
+			cpu->seg[s] = (SegReg){0x18, 0, 0xffffffff, 0xc093};
+	cpu->cpl = 0;
+	cpu->eip = eip;
+	cpu_set_eflags(cpu, 2);
+	cpu->halted = false;
+	tlb_flush(cpu);
+}
+
+bool cpu_read_linear(CPU *cpu, uint32_t addr, void *buf, uint32_t len)
+{
+	uint8_t *out = buf;
+
+	for (uint32_t i = 0; i < len; i++) {
+		uint32_t phys;
+
+		if (!mmu_probe(cpu, addr + i, &phys))
+			return false;
+		out[i] = (uint8_t)as_read(cpu->bus.memory, phys, 1);
+	}
+	return true;
+}
+
+/* ---- dump and hash --------------------------------------------------- */
+
+static void dump_seg(FILE *out, const char *name, const SegReg *s)
+{
+	fprintf(out, "%s=%04x %08x %08x %08x\n", name, s->sel, s->base, s->limit,
+		(s->attr << 8) & 0x00f0ff00u);
+}
+
+void cpu_dump(const CPU *cpu, FILE *out)
+{
+	static const char *const names[6] = {"ES ", "CS ", "SS ", "DS ", "FS ", "GS "};
+	uint32_t fl = cpu_get_eflags(cpu);
+
+	fprintf(out, "EAX=%08x EBX=%08x ECX=%08x EDX=%08x\n", cpu->r[R_EAX], cpu->r[R_EBX],
+		cpu->r[R_ECX], cpu->r[R_EDX]);
+	fprintf(out, "ESI=%08x EDI=%08x EBP=%08x ESP=%08x\n", cpu->r[R_ESI], cpu->r[R_EDI],
+		cpu->r[R_EBP], cpu->r[R_ESP]);
+	fprintf(out, "EIP=%08x EFL=%08x [%c%c%c%c%c%c%c] CPL=%u II=%d A20=%d SMM=0 HLT=%d\n",
+		cpu->eip, fl, fl & F_DF ? 'D' : '-', fl & F_OF ? 'O' : '-', fl & F_SF ? 'S' : '-',
+		fl & F_ZF ? 'Z' : '-', fl & F_AF ? 'A' : '-', fl & F_PF ? 'P' : '-',
+		fl & F_CF ? 'C' : '-', cpu->cpl, cpu->shadow, cpu->a20, cpu->halted);
+	for (int s = 0; s < 6; s++)
+		dump_seg(out, names[s], &cpu->seg[s]);
+	dump_seg(out, "LDT", &cpu->ldtr);
+	dump_seg(out, "TR ", &cpu->tr);
+	fprintf(out, "GDT=     %08x %08x\n", cpu->gdtr.base, cpu->gdtr.limit);
+	fprintf(out, "IDT=     %08x %08x\n", cpu->idtr.base, cpu->idtr.limit);
+	fprintf(out, "CR0=%08x CR2=%08x CR3=%08x CR4=%08x\n", cpu->cr0, cpu->cr2, cpu->cr3,
+		cpu->cr4);
+	fprintf(out, "DR0=%08x DR1=%08x DR2=%08x DR3=%08x\n", cpu->dr[0], cpu->dr[1], cpu->dr[2],
+		cpu->dr[3]);
+	fprintf(out, "DR6=%08x DR7=%08x\n", cpu->dr[6], cpu->dr[7]);
+	fprintf(out, "FCW=%04x FSW=%04x FTW=%04x\n", cpu->fpu.cw, cpu->fpu.sw, cpu->fpu.tw);
+}
+
+/* FNV-1a, 64-bit, fed field by field so that padding never enters. */
+static uint64_t fnv(uint64_t h, uint64_t v, unsigned bytes)
+{
+	for (unsigned i = 0; i < bytes; i++) {
+		h ^= (v >> (8 * i)) & 0xff;
+		h *= 0x100000001b3ull;
+	}
+	return h;
+}
+
+static uint64_t hash_seg(uint64_t h, const SegReg *s)
+{
+	h = fnv(h, s->sel, 2);
+	h = fnv(h, s->base, 4);
+	h = fnv(h, s->limit, 4);
+	return fnv(h, s->attr, 4);
+}
+
+uint64_t cpu_state_hash(const CPU *cpu)
+{
+	uint64_t h = 0xcbf29ce484222325ull;
+
+	for (int i = 0; i < 8; i++)
+		h = fnv(h, cpu->r[i], 4);
+	h = fnv(h, cpu->eip, 4);
+	h = fnv(h, cpu_get_eflags(cpu), 4);
+	for (int s = 0; s < 6; s++)
+		h = hash_seg(h, &cpu->seg[s]);
+	h = hash_seg(h, &cpu->ldtr);
+	h = hash_seg(h, &cpu->tr);
+	h = fnv(h, cpu->gdtr.base, 4);
+	h = fnv(h, cpu->gdtr.limit, 2);
+	h = fnv(h, cpu->idtr.base, 4);
+	h = fnv(h, cpu->idtr.limit, 2);
+	h = fnv(h, cpu->cr0, 4);
+	h = fnv(h, cpu->cr2, 4);
+	h = fnv(h, cpu->cr3, 4);
+	h = fnv(h, cpu->cr4, 4);
+	for (int i = 0; i < 8; i++)
+		h = fnv(h, cpu->dr[i], 4);
+	h = fnv(h, cpu->halted, 1);
+	for (int i = 0; i < 8; i++) {
+		h = fnv(h, cpu->fpu.st[i].mant, 8);
+		h = fnv(h, cpu->fpu.st[i].se, 2);
+	}
+	h = fnv(h, cpu->fpu.cw, 2);
+	h = fnv(h, cpu->fpu.sw, 2);
+	h = fnv(h, cpu->fpu.tw, 2);
+	return h;
+}

@@ -1,0 +1,336 @@
+/*
+ * decode.c - instruction decoding: prefixes, opcode, ModRM/SIB for 16- and
+ * 32-bit addressing, displacement and immediates, into an Insn; the LOCK
+ * rules; the handler table indexed by opcode (0x100 + second byte for 0F xx).
+ *
+ * Decoding reads only code bytes, never registers, so an Insn depends only
+ * on the bytes and the code/default sizes: a decode cache keyed by physical
+ * address can keep them.
+ */
+#include "x86.h"
+
+/* Per-opcode decoding properties. */
+enum {
+	M = 0x01,  /* ModRM follows */
+	IB = 0x02, /* 8-bit immediate */
+	IZ = 0x04, /* 16/32-bit immediate (operand size) */
+	IW = 0x08, /* 16-bit immediate */
+	MO = 0x10, /* moffs: address-size offset */
+	FP = 0x20, /* far pointer: IZ + IW */
+	GI = 0x40, /* group: immediate depends on reg (F6/F7 /0 /1) */
+};
+
+static const uint8_t info1[256] = {
+	/* 00 */ M, M, M, M, IB, IZ, 0, 0, M, M, M, M, IB, IZ, 0, 0,
+	/* 10 */ M, M, M, M, IB, IZ, 0, 0, M, M, M, M, IB, IZ, 0, 0,
+	/* 20 */ M, M, M, M, IB, IZ, 0, 0, M, M, M, M, IB, IZ, 0, 0,
+	/* 30 */ M, M, M, M, IB, IZ, 0, 0, M, M, M, M, IB, IZ, 0, 0,
+	/* 40 */ 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+	/* 50 */ 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+	/* 60 */ 0, 0, M, M, 0, 0, 0, 0, IZ, M | IZ, IB, M | IB, 0, 0, 0, 0,
+	/* 70 */ IB, IB, IB, IB, IB, IB, IB, IB, IB, IB, IB, IB, IB, IB, IB, IB,
+	/* 80 */ M | IB, M | IZ, M | IB, M | IB, M, M, M, M, M, M, M, M, M, M, M, M,
+	/* 90 */ 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, FP, 0, 0, 0, 0, 0,
+	/* A0 */ MO, MO, MO, MO, 0, 0, 0, 0, IB, IZ, 0, 0, 0, 0, 0, 0,
+	/* B0 */ IB, IB, IB, IB, IB, IB, IB, IB, IZ, IZ, IZ, IZ, IZ, IZ, IZ, IZ,
+	/* C0 */ M | IB, M | IB, IW, 0, M, M, M | IB, M | IZ, IW | IB, 0, IW, 0, 0, IB, 0, 0,
+	/* D0 */ M, M, M, M, IB, IB, 0, 0, M, M, M, M, M, M, M, M,
+	/* E0 */ IB, IB, IB, IB, IB, IB, IB, IB, IZ, IZ, FP, IB, 0, 0, 0, 0,
+	/* F0 */ 0, 0, 0, 0, 0, 0, M | GI, M | GI, 0, 0, 0, 0, 0, 0, M, M,
+};
+
+static const uint8_t info2[256] = {
+	/* 00 */ M, M, M, M, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+	/* 10 */ 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, M,
+	/* 20 */ M, M, M, M, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+	/* 30 */ 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+	/* 40 */ M, M, M, M, M, M, M, M, M, M, M, M, M, M, M, M,
+	/* 50 */ 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+	/* 60 */ 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+	/* 70 */ 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+	/* 80 */ IZ, IZ, IZ, IZ, IZ, IZ, IZ, IZ, IZ, IZ, IZ, IZ, IZ, IZ, IZ, IZ,
+	/* 90 */ M, M, M, M, M, M, M, M, M, M, M, M, M, M, M, M,
+	/* A0 */ 0, 0, 0, M, M | IB, M, 0, 0, 0, 0, 0, M, M | IB, M, 0, M,
+	/* B0 */ M, M, M, M, M, M, M, M, 0, 0, M | IB, M, M, M, M, M,
+	/* C0 */ M, M, 0, 0, 0, 0, 0, M, 0, 0, 0, 0, 0, 0, 0, 0,
+	/* D0 */ 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+	/* E0 */ 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+	/* F0 */ 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+};
+
+/* Fetch state: the offset of the next byte in CS and the bytes taken. */
+typedef struct Fetch {
+	uint32_t off;
+	unsigned n;
+} Fetch;
+
+static uint8_t fetch(CPU *cpu, Fetch *f)
+{
+	const SegReg *cs = &cpu->seg[S_CS];
+	uint32_t off = f->off;
+
+	if (++f->n > 15)
+		cpu_raise(cpu, EX_GP, 0);
+	if (!code32(cpu))
+		off &= 0xffff;
+	if (off > cs->limit)
+		cpu_raise(cpu, EX_GP, 0);
+	f->off++;
+	return fetch8_lin(cpu, cs->base + off);
+}
+
+static uint32_t fetch16(CPU *cpu, Fetch *f)
+{
+	uint32_t v = fetch(cpu, f);
+
+	return v | (uint32_t)fetch(cpu, f) << 8;
+}
+
+static uint32_t fetch32(CPU *cpu, Fetch *f)
+{
+	uint32_t v = fetch16(cpu, f);
+
+	return v | fetch16(cpu, f) << 16;
+}
+
+static void decode_modrm16(CPU *cpu, Insn *in, Fetch *f)
+{
+	static const int8_t base[8] = {R_EBX, R_EBX, R_EBP, R_EBP, R_ESI, R_EDI, R_EBP, R_EBX};
+	static const int8_t index[8] = {R_ESI, R_EDI, R_ESI, R_EDI, -1, -1, -1, -1};
+
+	in->base = base[in->rm];
+	in->index = index[in->rm];
+	in->scale = 0;
+	in->ea_seg = (in->rm == 2 || in->rm == 3 || in->rm == 6) ? S_SS : S_DS;
+	if (in->mod == 0 && in->rm == 6) {
+		in->base = -1;
+		in->ea_seg = S_DS;
+		in->disp = fetch16(cpu, f);
+	} else if (in->mod == 1) {
+		in->disp = (uint32_t)(int32_t)(int8_t)fetch(cpu, f);
+	} else if (in->mod == 2) {
+		in->disp = fetch16(cpu, f);
+	} else {
+		in->disp = 0;
+	}
+}
+
+static void decode_modrm32(CPU *cpu, Insn *in, Fetch *f)
+{
+	in->index = -1;
+	in->scale = 0;
+	in->base = (int8_t)in->rm;
+	if (in->rm == 4) {
+		uint8_t sib = fetch(cpu, f);
+		unsigned idx = (sib >> 3) & 7;
+
+		in->scale = sib >> 6;
+		in->index = idx == 4 ? -1 : (int8_t)idx;
+		in->base = (int8_t)(sib & 7);
+		if (in->base == R_EBP && in->mod == 0)
+			in->base = -1;
+	} else if (in->rm == 5 && in->mod == 0) {
+		in->base = -1;
+	}
+	in->ea_seg = (in->base == R_ESP || in->base == R_EBP) ? S_SS : S_DS;
+	if (in->mod == 1)
+		in->disp = (uint32_t)(int32_t)(int8_t)fetch(cpu, f);
+	else if (in->mod == 2 || in->base == -1)
+		in->disp = fetch32(cpu, f);
+	else
+		in->disp = 0;
+}
+
+/* Can LOCK prefix this instruction?  Only read-modify-write forms with a
+ * memory destination. */
+static bool lockable(const Insn *in)
+{
+	unsigned op = in->op;
+
+	if (in->mod == 3)
+		return false;
+	if (op < 0x40)
+		return (op & 7) < 2 && (op & 0x38) != 0x38;
+	switch (op) {
+	case 0x80:
+	case 0x81:
+	case 0x82:
+	case 0x83:
+		return in->reg != 7;
+	case 0x86:
+	case 0x87:
+		return true;
+	case 0xf6:
+	case 0xf7:
+		return in->reg == 2 || in->reg == 3;
+	case 0xfe:
+	case 0xff:
+		return in->reg < 2;
+	case 0x1ab:
+	case 0x1b3:
+	case 0x1bb:
+	case 0x1b0:
+	case 0x1b1:
+	case 0x1c0:
+	case 0x1c1:
+		return true;
+	case 0x1ba:
+		return in->reg >= 5;
+	case 0x1c7:
+		return in->reg == 1;
+	}
+	return false;
+}
+
+void decode(CPU *cpu, Insn *in)
+{
+	Fetch f = {cpu->eip, 0};
+	bool c32 = code32(cpu);
+	uint8_t b;
+
+	in->o32 = c32;
+	in->a32 = c32;
+	in->lock = false;
+	in->rep = 0;
+	in->seg = S_NONE;
+	for (;;) {
+		b = fetch(cpu, &f);
+		switch (b) {
+		case 0x26:
+			in->seg = S_ES;
+			continue;
+		case 0x2e:
+			in->seg = S_CS;
+			continue;
+		case 0x36:
+			in->seg = S_SS;
+			continue;
+		case 0x3e:
+			in->seg = S_DS;
+			continue;
+		case 0x64:
+			in->seg = S_FS;
+			continue;
+		case 0x65:
+			in->seg = S_GS;
+			continue;
+		case 0x66:
+			in->o32 = !c32;
+			continue;
+		case 0x67:
+			in->a32 = !c32;
+			continue;
+		case 0xf0:
+			in->lock = true;
+			continue;
+		case 0xf2:
+		case 0xf3:
+			in->rep = b;
+			continue;
+		}
+		break;
+	}
+	uint8_t inf;
+
+	if (b == 0x0f) {
+		b = fetch(cpu, &f);
+		in->op = 0x100 | b;
+		inf = info2[b];
+	} else {
+		in->op = b;
+		inf = info1[b];
+	}
+	if (inf & M) {
+		in->modrm = fetch(cpu, &f);
+		in->mod = in->modrm >> 6;
+		in->reg = (in->modrm >> 3) & 7;
+		in->rm = in->modrm & 7;
+		if (in->mod != 3) {
+			if (in->a32)
+				decode_modrm32(cpu, in, &f);
+			else
+				decode_modrm16(cpu, in, &f);
+			if (in->seg != S_NONE)
+				in->ea_seg = in->seg;
+		}
+	} else {
+		in->mod = 3;
+		in->reg = in->rm = b & 7;
+		in->ea_seg = in->seg != S_NONE ? in->seg : S_DS;
+	}
+	if (inf & MO) {
+		in->base = in->index = -1;
+		in->disp = in->a32 ? fetch32(cpu, &f) : fetch16(cpu, &f);
+		in->mod = 0;
+	}
+	if (inf & (IW | FP)) {
+		if (inf & FP) {
+			in->imm = in->o32 ? fetch32(cpu, &f) : fetch16(cpu, &f);
+			in->imm2 = fetch16(cpu, &f);
+		} else {
+			in->imm = fetch16(cpu, &f);
+			if (inf & IB)
+				in->imm2 = fetch(cpu, &f);
+		}
+	} else if (inf & IB) {
+		in->imm = fetch(cpu, &f);
+	} else if (inf & IZ) {
+		in->imm = in->o32 ? fetch32(cpu, &f) : fetch16(cpu, &f);
+	} else if ((inf & GI) && in->reg < 2) {
+		in->imm = b == 0xf6 ? fetch(cpu, &f) : in->o32 ? fetch32(cpu, &f) : fetch16(cpu, &f);
+	}
+	in->len = (uint8_t)f.n;
+	if (in->lock && !lockable(in))
+		cpu_fault(cpu, EX_UD);
+}
+
+uint32_t ea_offset(CPU *cpu, const Insn *in)
+{
+	uint32_t v = in->disp;
+
+	if (in->base >= 0)
+		v += cpu->r[in->base];
+	if (in->index >= 0)
+		v += cpu->r[in->index] << in->scale;
+	return in->a32 ? v : v & 0xffff;
+}
+
+/* ---- operands -------------------------------------------------------- */
+
+uint32_t getr(CPU *cpu, unsigned r, unsigned bits)
+{
+	if (bits == 8)
+		return r < 4 ? cpu->r[r] & 0xff : (cpu->r[r - 4] >> 8) & 0xff;
+	if (bits == 16)
+		return cpu->r[r] & 0xffff;
+	return cpu->r[r];
+}
+
+void setr(CPU *cpu, unsigned r, uint32_t v, unsigned bits)
+{
+	if (bits == 8) {
+		if (r < 4)
+			cpu->r[r] = (cpu->r[r] & ~0xffu) | (v & 0xff);
+		else
+			cpu->r[r - 4] = (cpu->r[r - 4] & ~0xff00u) | (v & 0xff) << 8;
+	} else if (bits == 16) {
+		cpu->r[r] = (cpu->r[r] & ~0xffffu) | (v & 0xffff);
+	} else {
+		cpu->r[r] = v;
+	}
+}
+
+uint32_t rm_read(CPU *cpu, Insn *in, unsigned bits)
+{
+	if (in->mod == 3)
+		return getr(cpu, in->rm, bits);
+	return rdv(cpu, in->ea_seg, ea_offset(cpu, in), bits);
+}
+
+void rm_write(CPU *cpu, Insn *in, uint32_t v, unsigned bits)
+{
+	if (in->mod == 3)
+		setr(cpu, in->rm, v, bits);
+	else
+		wrv(cpu, in->ea_seg, ea_offset(cpu, in), v, bits);
+}

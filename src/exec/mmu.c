@@ -1,0 +1,448 @@
+/*
+ * mmu.c - guest memory as the CPU sees it: segment limit and type checks,
+ * paging (4 KiB and 4 MiB pages, U/S, R/W, CR0.WP, accessed/dirty bits,
+ * #PF), the A20 gate, and the software TLB that maps linear pages of RAM to
+ * host pointers.
+ *
+ * The TLB has separate entries for supervisor and user accesses and separate
+ * read and write tags.  A write tag is only filled once the page is dirty
+ * for every dirty-tracking client, so that stores through the TLB never
+ * need to mark anything; whoever clears dirty bits flushes the TLB
+ * (cpu_flush_tlb).  Non-RAM accesses go to the bus (mmio_read/mmio_write),
+ * which is the recording boundary.
+ */
+#include <string.h>
+
+#include "x86.h"
+
+#define PTE_P 0x001u
+#define PTE_W 0x002u
+#define PTE_U 0x004u
+#define PTE_A 0x020u
+#define PTE_D 0x040u
+#define PTE_PS 0x080u
+
+void tlb_flush(CPU *cpu)
+{
+	memset(cpu->tlb, 0, sizeof(cpu->tlb));
+}
+
+void cpu_flush_tlb(CPU *cpu)
+{
+	tlb_flush(cpu);
+}
+
+void tlb_flush_page(CPU *cpu, uint32_t lin)
+{
+	unsigned i = (lin >> PAGE_BITS) & (TLB_SIZE - 1);
+
+	/* a 4 MiB page may sit in many entries: flush all of them */
+	(void)i;
+	tlb_flush(cpu);
+}
+
+void mmu_as_changed(void *opaque, AddressSpace *as)
+{
+	(void)as;
+	tlb_flush(opaque);
+}
+
+static inline uint32_t a20_mask(const CPU *cpu, uint32_t phys)
+{
+	return cpu->a20 ? phys : phys & ~(1u << 20);
+}
+
+/* ---- physical memory ------------------------------------------------- */
+
+/* The host pointer for @phys if it is RAM or ROM, with the range. */
+static uint8_t *phys_host(CPU *cpu, uint32_t phys, const FlatRange **out)
+{
+	const FlatRange *fr = as_lookup(cpu->bus.memory, phys);
+
+	*out = fr;
+	if (!fr || (mr_kind(fr->mr) != MR_RAM && mr_kind(fr->mr) != MR_ROM))
+		return NULL;
+	return mr_host(fr->mr) + fr->mr_offset + (phys - fr->start);
+}
+
+static uint32_t phys_read(CPU *cpu, uint32_t phys, unsigned size)
+{
+	const FlatRange *fr;
+	uint8_t *p = phys_host(cpu, phys, &fr);
+
+	if (p && phys + size - 1 <= fr->end) {
+		uint32_t v = 0;
+
+		for (unsigned i = 0; i < size; i++)
+			v |= (uint32_t)p[i] << (8 * i);
+		return v;
+	}
+	if (fr && mr_kind(fr->mr) == MR_MMIO && phys + size - 1 <= fr->end)
+		return (uint32_t)cpu->bus.mmio_read(cpu->bus.opaque, phys, size);
+	if (size > 1) {
+		uint32_t v = 0;
+
+		for (unsigned i = 0; i < size; i++)
+			v |= phys_read(cpu, phys + i, 1) << (8 * i);
+		return v;
+	}
+	return 0xff;
+}
+
+static void phys_write(CPU *cpu, uint32_t phys, uint32_t v, unsigned size)
+{
+	const FlatRange *fr;
+	uint8_t *p = phys_host(cpu, phys, &fr);
+
+	if (p && phys + size - 1 <= fr->end) {
+		if (mr_kind(fr->mr) != MR_RAM)
+			return;
+		ram_mark_dirty(fr->mr, fr->mr_offset + (phys - fr->start), size);
+		for (unsigned i = 0; i < size; i++)
+			p[i] = (uint8_t)(v >> (8 * i));
+		return;
+	}
+	if (fr && mr_kind(fr->mr) == MR_MMIO && phys + size - 1 <= fr->end) {
+		cpu->bus.mmio_write(cpu->bus.opaque, phys, v, size);
+		return;
+	}
+	if (size > 1) {
+		for (unsigned i = 0; i < size; i++)
+			phys_write(cpu, phys + i, (v >> (8 * i)) & 0xff, 1);
+	}
+}
+
+/* ---- paging ---------------------------------------------------------- */
+
+_Noreturn static void page_fault(CPU *cpu, uint32_t lin, uint32_t err)
+{
+	cpu->cr2 = lin;
+	cpu_raise(cpu, EX_PF, err);
+}
+
+/* Set the accessed (and dirty) bits of a paging entry if not yet set. */
+static void pte_update(CPU *cpu, uint32_t addr, uint32_t pte, uint32_t bits)
+{
+	if ((pte & bits) != bits)
+		phys_write(cpu, addr, pte | bits, 4);
+}
+
+/*
+ * Translate @lin for an access; raises #PF.  *@wok says whether a write at
+ * this privilege would be allowed (for filling the TLB).
+ */
+static uint32_t translate(CPU *cpu, uint32_t lin, bool write, bool user)
+{
+	if (!(cpu->cr0 & CR0_PG))
+		return a20_mask(cpu, lin);
+
+	uint32_t err = (write ? 2 : 0) | (user ? 4 : 0);
+	uint32_t pde_addr = (cpu->cr3 & 0xfffff000u) | ((lin >> 20) & 0xffc);
+	uint32_t pde = phys_read(cpu, a20_mask(cpu, pde_addr), 4);
+
+	if (!(pde & PTE_P))
+		page_fault(cpu, lin, err);
+	bool big = (pde & PTE_PS) && (cpu->cr4 & CR4_PSE);
+	uint32_t pte_addr = 0, pte = pde, perm = pde;
+
+	if (!big) {
+		pte_addr = (pde & 0xfffff000u) | ((lin >> 10) & 0xffc);
+		pte = phys_read(cpu, a20_mask(cpu, pte_addr), 4);
+		if (!(pte & PTE_P))
+			page_fault(cpu, lin, err);
+		perm = pde & pte;
+	}
+	if (user && !(perm & PTE_U))
+		page_fault(cpu, lin, err | 1);
+	if (write && !(perm & PTE_W) && (user || (cpu->cr0 & CR0_WP)))
+		page_fault(cpu, lin, err | 1);
+	if (big) {
+		pte_update(cpu, a20_mask(cpu, pde_addr), pde, PTE_A | (write ? PTE_D : 0));
+		return a20_mask(cpu, (pde & 0xffc00000u) | (lin & 0x3fffffu));
+	}
+	pte_update(cpu, a20_mask(cpu, pde_addr), pde, PTE_A);
+	pte_update(cpu, a20_mask(cpu, pte_addr), pte, PTE_A | (write ? PTE_D : 0));
+	return a20_mask(cpu, (pte & 0xfffff000u) | (lin & 0xfff));
+}
+
+bool mmu_probe(CPU *cpu, uint32_t lin, uint32_t *phys)
+{
+	if (!(cpu->cr0 & CR0_PG)) {
+		*phys = a20_mask(cpu, lin);
+		return true;
+	}
+	uint32_t pde = phys_read(cpu, a20_mask(cpu, (cpu->cr3 & 0xfffff000u) | ((lin >> 20) & 0xffc)), 4);
+
+	if (!(pde & PTE_P))
+		return false;
+	if ((pde & PTE_PS) && (cpu->cr4 & CR4_PSE)) {
+		*phys = a20_mask(cpu, (pde & 0xffc00000u) | (lin & 0x3fffffu));
+		return true;
+	}
+	uint32_t pte = phys_read(cpu, a20_mask(cpu, (pde & 0xfffff000u) | ((lin >> 10) & 0xffc)), 4);
+
+	if (!(pte & PTE_P))
+		return false;
+	*phys = a20_mask(cpu, (pte & 0xfffff000u) | (lin & 0xfff));
+	return true;
+}
+
+/* ---- linear accesses ------------------------------------------------- */
+
+static inline TLBEntry *tlb_of(CPU *cpu, uint32_t lin, bool user)
+{
+	return &cpu->tlb[user][(lin >> PAGE_BITS) & (TLB_SIZE - 1)];
+}
+
+/* Try to make a TLB entry for the page of @lin that maps to @phys. */
+static void tlb_fill(CPU *cpu, uint32_t lin, uint32_t phys, bool write, bool user)
+{
+	uint32_t ppage = phys & ~(PAGE_SIZE - 1);
+	const FlatRange *fr;
+	uint8_t *host = phys_host(cpu, ppage, &fr);
+
+	if (!host || fr->end < ppage + PAGE_SIZE - 1)
+		return;
+	/* A20 off folds bit 20 of the page number: the whole page folds alike */
+	TLBEntry *e = tlb_of(cpu, lin, user);
+	uint32_t lpage = lin & ~(PAGE_SIZE - 1);
+	uintptr_t addend = (uintptr_t)host - (uintptr_t)lpage;
+
+	if (e->addend != addend || ((e->rtag | e->wtag) & ~1u) != lpage)
+		e->rtag = e->wtag = 0;
+	e->addend = addend;
+	e->ram = fr->mr;
+	e->ram_off = (uint32_t)(fr->mr_offset + (ppage - fr->start));
+	if (!write) {
+		e->rtag = lpage | 1;
+		return;
+	}
+	if (mr_kind(fr->mr) != MR_RAM)
+		return;
+	if (ram_is_dirty(fr->mr, e->ram_off, DIRTY_SNAPSHOT) &&
+	    ram_is_dirty(fr->mr, e->ram_off, DIRTY_CODE))
+		e->wtag = lpage | 1;
+}
+
+static uint32_t read_slow(CPU *cpu, uint32_t lin, unsigned size, bool user)
+{
+	if ((lin & (PAGE_SIZE - 1)) + size > PAGE_SIZE) {
+		uint32_t v = 0;
+
+		for (unsigned i = 0; i < size; i++)
+			v |= (uint32_t)lin_read8(cpu, lin + i, user) << (8 * i);
+		return v;
+	}
+	uint32_t phys = translate(cpu, lin, false, user);
+
+	tlb_fill(cpu, lin, phys, false, user);
+	return phys_read(cpu, phys, size);
+}
+
+static void write_slow(CPU *cpu, uint32_t lin, uint32_t v, unsigned size, bool user)
+{
+	uint32_t off = lin & (PAGE_SIZE - 1);
+
+	if (off + size > PAGE_SIZE) {
+		/* translate both pages first: a fault on the second writes nothing */
+		unsigned first = PAGE_SIZE - off;
+		uint32_t p1 = translate(cpu, lin, true, user);
+		uint32_t p2 = translate(cpu, lin + first, true, user);
+
+		for (unsigned i = 0; i < size; i++) {
+			uint32_t p = i < first ? p1 + i : p2 + (i - first);
+
+			phys_write(cpu, p, (v >> (8 * i)) & 0xff, 1);
+		}
+		return;
+	}
+	uint32_t phys = translate(cpu, lin, true, user);
+
+	phys_write(cpu, phys, v, size);
+	tlb_fill(cpu, lin, phys, true, user);
+}
+
+uint8_t lin_read8(CPU *cpu, uint32_t lin, bool user)
+{
+	TLBEntry *e = tlb_of(cpu, lin, user);
+
+	if (e->rtag == ((lin & ~(PAGE_SIZE - 1)) | 1))
+		return *(uint8_t *)(lin + e->addend);
+	return (uint8_t)read_slow(cpu, lin, 1, user);
+}
+
+uint16_t lin_read16(CPU *cpu, uint32_t lin, bool user)
+{
+	TLBEntry *e = tlb_of(cpu, lin, user);
+
+	if (e->rtag == ((lin & ~(PAGE_SIZE - 1)) | 1) && (lin & 0xfff) <= 0xffe)
+		return ld16((uint8_t *)(lin + e->addend));
+	return (uint16_t)read_slow(cpu, lin, 2, user);
+}
+
+uint32_t lin_read32(CPU *cpu, uint32_t lin, bool user)
+{
+	TLBEntry *e = tlb_of(cpu, lin, user);
+
+	if (e->rtag == ((lin & ~(PAGE_SIZE - 1)) | 1) && (lin & 0xfff) <= 0xffc)
+		return ld32((uint8_t *)(lin + e->addend));
+	return read_slow(cpu, lin, 4, user);
+}
+
+void lin_write8(CPU *cpu, uint32_t lin, uint8_t v, bool user)
+{
+	TLBEntry *e = tlb_of(cpu, lin, user);
+
+	if (e->wtag == ((lin & ~(PAGE_SIZE - 1)) | 1))
+		*(uint8_t *)(lin + e->addend) = v;
+	else
+		write_slow(cpu, lin, v, 1, user);
+}
+
+void lin_write16(CPU *cpu, uint32_t lin, uint16_t v, bool user)
+{
+	TLBEntry *e = tlb_of(cpu, lin, user);
+
+	if (e->wtag == ((lin & ~(PAGE_SIZE - 1)) | 1) && (lin & 0xfff) <= 0xffe)
+		st16((uint8_t *)(lin + e->addend), v);
+	else
+		write_slow(cpu, lin, v, 2, user);
+}
+
+void lin_write32(CPU *cpu, uint32_t lin, uint32_t v, bool user)
+{
+	TLBEntry *e = tlb_of(cpu, lin, user);
+
+	if (e->wtag == ((lin & ~(PAGE_SIZE - 1)) | 1) && (lin & 0xfff) <= 0xffc)
+		st32((uint8_t *)(lin + e->addend), v);
+	else
+		write_slow(cpu, lin, v, 4, user);
+}
+
+uint8_t fetch8_lin(CPU *cpu, uint32_t lin)
+{
+	return lin_read8(cpu, lin, cpu_user(cpu));
+}
+
+/* Descriptor tables and the TSS are accessed with supervisor rights. */
+uint32_t sys_read32(CPU *cpu, uint32_t lin)
+{
+	return lin_read32(cpu, lin, false);
+}
+
+uint16_t sys_read16(CPU *cpu, uint32_t lin)
+{
+	return lin_read16(cpu, lin, false);
+}
+
+uint8_t sys_read8(CPU *cpu, uint32_t lin)
+{
+	return lin_read8(cpu, lin, false);
+}
+
+void sys_write32(CPU *cpu, uint32_t lin, uint32_t v)
+{
+	lin_write32(cpu, lin, v, false);
+}
+
+void sys_write16(CPU *cpu, uint32_t lin, uint16_t v)
+{
+	lin_write16(cpu, lin, v, false);
+}
+
+void sys_write8(CPU *cpu, uint32_t lin, uint8_t v)
+{
+	lin_write8(cpu, lin, v, false);
+}
+
+/* ---- segmentation ---------------------------------------------------- */
+
+_Noreturn static void seg_fault(CPU *cpu, int s)
+{
+	cpu_raise(cpu, s == S_SS ? EX_SS : EX_GP, 0);
+}
+
+void seg_check(CPU *cpu, int s, uint32_t off, unsigned size, bool write)
+{
+	const SegReg *sr = &cpu->seg[s];
+	uint32_t last = off + size - 1;
+
+	if (pmode(cpu) && !v86(cpu)) {
+		if (!(sr->attr & A_P))
+			seg_fault(cpu, s);
+		if (sr->attr & A_CODE) {
+			if (write || !(sr->attr & A_RW))
+				seg_fault(cpu, s);
+		} else if (write && !(sr->attr & A_RW)) {
+			seg_fault(cpu, s);
+		}
+	}
+	if (!(sr->attr & A_CODE) && (sr->attr & A_EXPDOWN)) {
+		uint32_t top = (sr->attr & A_DB) ? 0xffffffffu : 0xffffu;
+
+		if (off <= sr->limit || last > top || last < off)
+			seg_fault(cpu, s);
+		return;
+	}
+	if (last > sr->limit || last < off)
+		seg_fault(cpu, s);
+}
+
+uint32_t seg_lin(CPU *cpu, int s, uint32_t off, unsigned size, bool write)
+{
+	const SegReg *sr = &cpu->seg[s];
+
+	/* the common case: a present, flat-enough, right-typed segment */
+	if (off + size - 1 <= sr->limit && off + size - 1 >= off &&
+	    (!pmode(cpu) || v86(cpu) ||
+	     ((sr->attr & (A_P | A_S | A_CODE | A_EXPDOWN | (write ? A_RW : 0))) ==
+	      (A_P | A_S | (write ? A_RW : 0)))))
+		return sr->base + off;
+	seg_check(cpu, s, off, size, write);
+	return sr->base + off;
+}
+
+uint8_t rd8(CPU *cpu, int s, uint32_t off)
+{
+	return lin_read8(cpu, seg_lin(cpu, s, off, 1, false), cpu_user(cpu));
+}
+
+uint16_t rd16(CPU *cpu, int s, uint32_t off)
+{
+	return lin_read16(cpu, seg_lin(cpu, s, off, 2, false), cpu_user(cpu));
+}
+
+uint32_t rd32(CPU *cpu, int s, uint32_t off)
+{
+	return lin_read32(cpu, seg_lin(cpu, s, off, 4, false), cpu_user(cpu));
+}
+
+void wr8(CPU *cpu, int s, uint32_t off, uint8_t v)
+{
+	lin_write8(cpu, seg_lin(cpu, s, off, 1, true), v, cpu_user(cpu));
+}
+
+void wr16(CPU *cpu, int s, uint32_t off, uint16_t v)
+{
+	lin_write16(cpu, seg_lin(cpu, s, off, 2, true), v, cpu_user(cpu));
+}
+
+void wr32(CPU *cpu, int s, uint32_t off, uint32_t v)
+{
+	lin_write32(cpu, seg_lin(cpu, s, off, 4, true), v, cpu_user(cpu));
+}
+
+uint32_t rdv(CPU *cpu, int s, uint32_t off, unsigned bits)
+{
+	return bits == 8 ? rd8(cpu, s, off) : bits == 16 ? rd16(cpu, s, off) : rd32(cpu, s, off);
+}
+
+void wrv(CPU *cpu, int s, uint32_t off, uint32_t v, unsigned bits)
+{
+	if (bits == 8)
+		wr8(cpu, s, off, (uint8_t)v);
+	else if (bits == 16)
+		wr16(cpu, s, off, (uint16_t)v);
+	else
+		wr32(cpu, s, off, v);
+}

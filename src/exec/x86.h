@@ -1,0 +1,265 @@
+/*
+ * x86.h - private header of the CPU interpreter: the CPU structure, the
+ * decoded-instruction form, lazy flags, and the functions the files of
+ * src/exec/ share (memory access, segmentation, exceptions).
+ */
+#ifndef FB_X86_H
+#define FB_X86_H
+
+#include <setjmp.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "../base/base.h"
+#include "cpu.h"
+#include "fpu.h"
+
+/* Exception vectors. */
+enum {
+	EX_DE = 0, EX_DB = 1, EX_NMI = 2, EX_BP = 3, EX_OF = 4, EX_BR = 5, EX_UD = 6, EX_NM = 7,
+	EX_DF = 8, EX_TS = 10, EX_NP = 11, EX_SS = 12, EX_GP = 13, EX_PF = 14, EX_MF = 16,
+	EX_AC = 17, EX_MC = 18,
+};
+
+/* Segment attribute bits (descriptor high dword bits 8-23, shifted down by 8). */
+#define A_TYPE 0x000fu
+#define A_S 0x0010u
+#define A_DPL 0x0060u
+#define A_P 0x0080u
+#define A_DB 0x4000u
+#define A_G 0x8000u
+#define A_CODE 0x0008u	   /* in type, with S: code segment */
+#define A_CONFORM 0x0004u  /* code: conforming */
+#define A_EXPDOWN 0x0004u  /* data: expand-down */
+#define A_RW 0x0002u	   /* code: readable; data: writable */
+#define A_ACCESSED 0x0001u
+
+/* Lazy flags: the last flag-setting operation, evaluated on demand. */
+enum cc_op {
+	CC_EAGER, /* arithmetic flags are in cpu->flags */
+	CC_ADD,
+	CC_SUB,	  /* also CMP and NEG (a = 0) */
+	CC_LOGIC,
+	CC_INC,	  /* CF taken from cc_c */
+	CC_DEC,
+};
+
+#define FLAGS_ARITH (F_CF | F_PF | F_AF | F_ZF | F_SF | F_OF)
+
+/* Software TLB: one entry per linear page, per privilege (0 = supervisor). */
+#define TLB_BITS 8
+#define TLB_SIZE (1u << TLB_BITS)
+typedef struct TLBEntry {
+	uint32_t rtag;	   /* linear page | 1 when readable through host pointer */
+	uint32_t wtag;	   /* same for writes */
+	uintptr_t addend;  /* host address = linear + addend */
+	MemoryRegion *ram; /* RAM region, for dirty marking */
+	uint32_t ram_off;  /* offset in ram of this page */
+} TLBEntry;
+
+/* A decoded instruction.  Decoding never depends on register values, so a
+ * decode cache keyed by physical address can hold these. */
+typedef struct Insn {
+	uint16_t op;	 /* opcode; 0x100 + second byte for 0F xx */
+	uint8_t len;
+	uint8_t modrm;
+	uint8_t mod, reg, rm;
+	bool o32;	 /* 32-bit operand size */
+	bool a32;	 /* 32-bit address size */
+	bool lock;
+	uint8_t rep;	 /* 0, 0xF2 (REPNE) or 0xF3 (REP/REPE) */
+	int8_t seg;	 /* override, or S_NONE */
+	/* effective address of a memory operand */
+	int8_t base, index; /* register numbers or -1 */
+	uint8_t scale;
+	int8_t ea_seg;	 /* segment after overrides */
+	uint32_t disp;
+	uint32_t imm, imm2;
+} Insn;
+
+struct CPU {
+	uint32_t r[8];
+	uint32_t eip;
+	uint32_t flags; /* EFLAGS; arithmetic bits stale unless cc_op == CC_EAGER */
+	uint32_t cc_op, cc_bits, cc_res, cc_a, cc_b, cc_c;
+
+	SegReg seg[6];
+	SegReg ldtr, tr;
+	DescTable gdtr, idtr;
+	uint32_t cr0, cr2, cr3, cr4;
+	uint32_t dr[8];
+	unsigned cpl;
+	uint64_t icount;
+	uint64_t sysenter_cs, sysenter_esp, sysenter_eip;
+	uint64_t tsc_adjust; /* written TSC minus the bus time at that moment */
+	FPU fpu;
+
+	CPUBus bus;
+	bool a20;
+	bool intr;	   /* INTR pin level */
+	bool nmi_pending;
+	bool nmi_blocked;  /* from NMI delivery until IRET */
+	bool halted;
+	bool exit_req;
+	bool shadow;	   /* interrupt shadow for the next boundary */
+	bool in_shadow;	   /* the current instruction began in a shadow */
+	bool triple;
+
+	/* execution of the current instruction */
+	Insn in;
+	uint32_t start_eip; /* EIP of the instruction being executed */
+	uint32_t save_r[8];
+	uint32_t save_flags, save_cc[6];
+	int pending_exc;     /* exception to deliver, -1 for none */
+	uint32_t pending_err;
+	bool pending_has_err;
+	bool pending_trap;   /* EIP already after the instruction */
+	int delivering;	     /* vector being delivered, -1 when not */
+	jmp_buf jb;
+
+	/* software TLB, [0] supervisor, [1] user */
+	TLBEntry tlb[2][TLB_SIZE];
+};
+
+/* ---- cpu.c ---- */
+uint32_t cpu_flags(CPU *cpu);		     /* EFLAGS with lazy flags folded in */
+void cpu_load_flags(CPU *cpu, uint32_t v, uint32_t mask);
+void cpu_mode_changed(CPU *cpu);
+void cpu_restore_state(CPU *cpu);
+void cpu_begin(CPU *cpu); /* snapshot registers: a fault now restores them */
+
+/* ---- alu.c: lazy flags and the arithmetic helpers ---- */
+uint32_t cc_compute(const CPU *cpu);		     /* the six arithmetic flags */
+bool cc_cf(CPU *cpu);
+bool cc_zf(CPU *cpu);
+bool cond_true(CPU *cpu, unsigned cc);	     /* Jcc/SETcc/CMOVcc condition 0-15 */
+uint32_t alu_op(CPU *cpu, unsigned op, uint32_t a, uint32_t b, unsigned bits);
+uint32_t alu_shift(CPU *cpu, unsigned op, uint32_t a, unsigned count, unsigned bits);
+uint32_t alu_inc(CPU *cpu, uint32_t a, unsigned bits, bool dec);
+uint32_t alu_shld(CPU *cpu, uint32_t dst, uint32_t src, unsigned count, unsigned bits, bool right);
+void set_flags_szp(CPU *cpu, uint32_t res, unsigned bits, uint32_t other);
+static inline uint32_t bits_mask(unsigned bits)
+{
+	return bits == 32 ? 0xffffffffu : (1u << bits) - 1;
+}
+static inline uint32_t sign_ext(uint32_t v, unsigned bits)
+{
+	return bits == 32 ? v : bits == 16 ? (uint32_t)(int32_t)(int16_t)v
+					   : (uint32_t)(int32_t)(int8_t)v;
+}
+
+/* ---- exception.c ---- */
+_Noreturn void cpu_raise(CPU *cpu, int vec, uint32_t err);	/* with error code */
+_Noreturn void cpu_fault(CPU *cpu, int vec);			/* without */
+_Noreturn void cpu_trap(CPU *cpu, int vec);			/* EIP after the insn */
+void cpu_interrupt(CPU *cpu, int vec, bool soft, bool has_err, uint32_t err);
+void cpu_deliver_pending(CPU *cpu);
+bool exc_has_error(int vec);
+
+/* ---- mmu.c: linear and virtual memory ---- */
+void tlb_flush(CPU *cpu);
+void tlb_flush_page(CPU *cpu, uint32_t lin);
+uint8_t lin_read8(CPU *cpu, uint32_t lin, bool user);
+uint16_t lin_read16(CPU *cpu, uint32_t lin, bool user);
+uint32_t lin_read32(CPU *cpu, uint32_t lin, bool user);
+void lin_write8(CPU *cpu, uint32_t lin, uint8_t v, bool user);
+void lin_write16(CPU *cpu, uint32_t lin, uint16_t v, bool user);
+void lin_write32(CPU *cpu, uint32_t lin, uint32_t v, bool user);
+uint8_t fetch8_lin(CPU *cpu, uint32_t lin);
+/* system accesses (descriptor tables, TSS): supervisor, whatever the CPL */
+uint32_t sys_read32(CPU *cpu, uint32_t lin);
+uint16_t sys_read16(CPU *cpu, uint32_t lin);
+uint8_t sys_read8(CPU *cpu, uint32_t lin);
+void sys_write32(CPU *cpu, uint32_t lin, uint32_t v);
+void sys_write16(CPU *cpu, uint32_t lin, uint16_t v);
+void sys_write8(CPU *cpu, uint32_t lin, uint8_t v);
+/* translate for a debugger: false if unmapped, no side effects */
+bool mmu_probe(CPU *cpu, uint32_t lin, uint32_t *phys);
+void mmu_as_changed(void *opaque, AddressSpace *as);
+
+/* segmented accesses with limit/type checks */
+uint32_t seg_lin(CPU *cpu, int s, uint32_t off, unsigned size, bool write);
+uint8_t rd8(CPU *cpu, int s, uint32_t off);
+uint16_t rd16(CPU *cpu, int s, uint32_t off);
+uint32_t rd32(CPU *cpu, int s, uint32_t off);
+void wr8(CPU *cpu, int s, uint32_t off, uint8_t v);
+void wr16(CPU *cpu, int s, uint32_t off, uint16_t v);
+void wr32(CPU *cpu, int s, uint32_t off, uint32_t v);
+uint32_t rdv(CPU *cpu, int s, uint32_t off, unsigned bits);
+void wrv(CPU *cpu, int s, uint32_t off, uint32_t v, unsigned bits);
+/* check that [off, off+size) is writable (for read-modify-write and pushes) */
+void seg_check(CPU *cpu, int s, uint32_t off, unsigned size, bool write);
+
+static inline bool cpu_user(const CPU *cpu)
+{
+	return cpu->cpl == 3;
+}
+static inline bool pmode(const CPU *cpu)
+{
+	return cpu->cr0 & CR0_PE;
+}
+static inline bool v86(const CPU *cpu)
+{
+	return cpu->flags & F_VM;
+}
+static inline bool code32(const CPU *cpu)
+{
+	return cpu->seg[S_CS].attr & A_DB;
+}
+static inline bool stack32(const CPU *cpu)
+{
+	return cpu->seg[S_SS].attr & A_DB;
+}
+static inline unsigned iopl(const CPU *cpu)
+{
+	return (cpu->flags >> 12) & 3;
+}
+
+/* ---- seg.c: segment loads, descriptors, far transfers ---- */
+void seg_load(CPU *cpu, int s, uint16_t sel);	/* MOV/POP/LxS semantics */
+void seg_load_real(CPU *cpu, int s, uint16_t sel);
+bool desc_read(CPU *cpu, uint16_t sel, uint32_t *lo, uint32_t *hi); /* false: beyond limit */
+void desc_set_accessed(CPU *cpu, uint16_t sel, uint32_t hi);
+void seg_from_desc(SegReg *sr, uint16_t sel, uint32_t lo, uint32_t hi);
+void far_jmp(CPU *cpu, uint16_t sel, uint32_t off, bool o32);
+void far_call(CPU *cpu, uint16_t sel, uint32_t off, bool o32);
+void far_ret(CPU *cpu, bool o32, uint16_t extra);
+void do_iret(CPU *cpu, bool o32);
+void load_ldt(CPU *cpu, uint16_t sel);
+void load_tr(CPU *cpu, uint16_t sel);
+void task_switch(CPU *cpu, uint16_t sel, uint32_t lo, uint32_t hi, int how, bool has_err,
+		 uint32_t err);
+enum { TS_JMP, TS_CALL, TS_IRET, TS_INT };
+void set_cpl(CPU *cpu, unsigned cpl);
+
+/* ---- stack helpers (insn.c) ---- */
+void push(CPU *cpu, uint32_t v, bool o32);
+uint32_t pop(CPU *cpu, bool o32);
+uint32_t sp_get(CPU *cpu);
+void sp_set(CPU *cpu, uint32_t v);
+void sp_add(CPU *cpu, uint32_t n);
+
+/* ---- decode.c ---- */
+void decode(CPU *cpu, Insn *in);
+uint32_t ea_offset(CPU *cpu, const Insn *in);
+typedef void InsnFn(CPU *cpu, Insn *in);
+extern InsnFn *const insn_table[0x200];
+
+/* operand access by ModRM */
+uint32_t getr(CPU *cpu, unsigned r, unsigned bits);
+void setr(CPU *cpu, unsigned r, uint32_t v, unsigned bits);
+uint32_t rm_read(CPU *cpu, Insn *in, unsigned bits);
+void rm_write(CPU *cpu, Insn *in, uint32_t v, unsigned bits);
+
+/* ---- per-file handler sets, referenced by the table in decode.c ---- */
+#define H(name) void name(CPU *cpu, Insn *in)
+
+/* system.c */
+H(op_ud);
+uint32_t cpuid_features(void);
+bool io_allowed(CPU *cpu, uint16_t port, unsigned size);
+uint32_t io_in(CPU *cpu, uint16_t port, unsigned size);
+void io_out(CPU *cpu, uint16_t port, uint32_t v, unsigned size);
+
+#endif
