@@ -328,6 +328,10 @@ void mr_add(MemoryRegion *parent, MemoryRegion *child, uint64_t offset, int prio
 		      child->name);
 	if (child->parent)
 		fatal(EXIT_INTERNAL, "mr_add: %s is already in %s", child->name, child->parent->name);
+	/* Aliases cannot be retargeted, so refusing cycles here keeps every tree acyclic. */
+	if (reaches(child, parent, 0))
+		fatal(EXIT_INTERNAL, "mr_add: %s inside %s would make a cycle", child->name,
+		      parent->name);
 	if (parent->nchildren == parent->cap) {
 		parent->cap = parent->cap ? parent->cap * 2 : 8;
 		parent->children = xrealloc(parent->children, parent->cap * sizeof(*parent->children));

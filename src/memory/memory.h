@@ -54,6 +54,10 @@ MemoryRegion *mr_alias(const char *name, MemoryRegion *target, uint64_t offset, 
 /* Frees @mr (which must not be in a tree) and, for a container, its children. */
 void mr_free(MemoryRegion *mr);
 
+/*
+ * @parent must be a container; @child must not be in another one, nor make
+ * a cycle (through aliases) with @parent: either is fatal(EXIT_INTERNAL).
+ */
 void mr_add(MemoryRegion *parent, MemoryRegion *child, uint64_t offset, int priority);
 void mr_remove(MemoryRegion *parent, MemoryRegion *child);
 void mr_set_enabled(MemoryRegion *mr, bool enabled);
@@ -114,7 +118,10 @@ void as_write(AddressSpace *as, uint64_t addr, uint64_t value, unsigned size);
 typedef void ASListener(void *opaque, AddressSpace *as);
 void as_add_listener(AddressSpace *as, ASListener *fn, void *opaque);
 
-/* The printable views: what QEMU's "info mtree" and "info mtree -f" show. */
+/*
+ * The printable views: what QEMU's "info mtree" and "info mtree -f" show.
+ * The exact text is described at the top of memory.c.
+ */
 void as_dump_tree(AddressSpace *as, FILE *out);
 void as_dump_flat(AddressSpace *as, FILE *out);
 

@@ -271,6 +271,14 @@ static void test_aliases(void)
 	mr_set_enabled(isa, true);
 	CHECK_EQ(as_read(as, 0xe0000, 1), 0x11);
 
+	/* The BIOS is in the tree itself: the dump needs no extra section for it. */
+	{
+		char *text = dump(as, false);
+		CHECK(strstr(text, "): alias isa-bios @pc.bios 0000000000020000-000000000003ffff\n"));
+		CHECK(strstr(text, "memory-region:") == NULL);
+		free(text);
+	}
+
 	/* Move the alias. */
 	mr_set_offset(isa, 0xc0000);
 	check_range(as, 0xc0000, 0xc0000, 0xdffff, bios, 0x20000);
@@ -909,14 +917,21 @@ static void compare_all(AddressSpace *as, int round)
 	CHECK_EQ(bad, 0);
 }
 
-static bool is_ancestor(int anc, int i)
+/* Does node @from reach node @to through children or alias targets? */
+static bool node_reaches(int from, int to, int depth)
 {
-	while (i >= 0 && i < NODES) {
-		if (i == anc)
+	int j;
+
+	if (from == to)
+		return true;
+	if (depth > 8)
+		return true; /* treat as a cycle: never place there */
+	if (nodes[from].kind == MR_ALIAS)
+		return node_reaches(nodes[from].target, to, depth + 1);
+	for (j = 0; j < NODES; j++)
+		if (nodes[j].parent == from && node_reaches(j, to, depth + 1))
 			return true;
-		i = nodes[i].parent;
-	}
-	return i == anc;
+	return false;
 }
 
 static void test_random_trees(void)
@@ -959,7 +974,7 @@ static void test_random_trees(void)
 				n->mr = mr_alias(name, nodes[n->target].mr, n->alias_off, n->size);
 			}
 		}
-		/* Place most nodes in the root or in a container (not in their own subtree). */
+		/* Place most nodes in the root or in a placed container. */
 		for (i = 0; i < NODES; i++) {
 			struct node *n = &nodes[i];
 			int p = NODES, tries;
@@ -970,8 +985,9 @@ static void test_random_trees(void)
 			}
 			for (tries = 0; tries < 4; tries++) {
 				int c = (int)rnd(NODES);
-				if (nodes[c].kind == MR_CONTAINER && !is_ancestor(i, c) &&
-				    nodes[c].parent != -2) {
+				/* Never inside something @i reaches: that would be a cycle. */
+				if (nodes[c].kind == MR_CONTAINER && nodes[c].parent != -2 &&
+				    !node_reaches(i, c, 0)) {
 					p = c;
 					break;
 				}
@@ -984,13 +1000,13 @@ static void test_random_trees(void)
 		}
 		compare_all(as, round);
 		/* Then some changes, each checked. */
-		for (i = 0; i < 8; i++) {
+		for (i = 0; i < 12; i++) {
 			int j = (int)rnd(NODES);
 			struct node *n = &nodes[j];
 
 			if (n->parent == -2)
 				continue;
-			switch (rnd(3)) {
+			switch (rnd(4)) {
 			case 0:
 				n->enabled = !n->enabled;
 				mr_set_enabled(n->mr, n->enabled);
@@ -1004,6 +1020,13 @@ static void test_random_trees(void)
 					n->alias_off = rnd(64);
 					mr_set_alias_offset(n->mr, n->alias_off);
 				}
+				break;
+			case 3: /* remove, and add again on top of the root's list */
+				mr_remove(nodes[n->parent].mr, n->mr);
+				n->parent = NODES;
+				n->prio = (int)rnd(3) - 1;
+				n->order = ++order;
+				mr_add(nodes[NODES].mr, n->mr, n->offset, n->prio);
 				break;
 			}
 			compare_all(as, round);
