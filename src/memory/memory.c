@@ -127,8 +127,8 @@ static uint8_t *host_alloc(uint64_t size, bool *mapped)
 		return NULL;
 	if (size < MMAP_THRESHOLD)
 		return calloc(1, size ? (size_t)size : 1);
-	p = mmap(NULL, (size_t)size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
-		 -1, 0);
+	p = mmap(NULL, (size_t)size, PROT_READ | PROT_WRITE,
+		 MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
 	if (p == MAP_FAILED)
 		return NULL;
 	*mapped = true;
@@ -327,14 +327,16 @@ void mr_add(MemoryRegion *parent, MemoryRegion *child, uint64_t offset, int prio
 		fatal(EXIT_INTERNAL, "mr_add: %s is not a container (adding %s)", parent->name,
 		      child->name);
 	if (child->parent)
-		fatal(EXIT_INTERNAL, "mr_add: %s is already in %s", child->name, child->parent->name);
+		fatal(EXIT_INTERNAL, "mr_add: %s is already in %s", child->name,
+		      child->parent->name);
 	/* Aliases cannot be retargeted, so refusing cycles here keeps every tree acyclic. */
 	if (reaches(child, parent, 0))
 		fatal(EXIT_INTERNAL, "mr_add: %s inside %s would make a cycle", child->name,
 		      parent->name);
 	if (parent->nchildren == parent->cap) {
 		parent->cap = parent->cap ? parent->cap * 2 : 8;
-		parent->children = xrealloc(parent->children, parent->cap * sizeof(*parent->children));
+		parent->children =
+		    xrealloc(parent->children, parent->cap * sizeof(*parent->children));
 	}
 	child->parent = parent;
 	child->offset = offset;
@@ -483,7 +485,8 @@ static void render(struct view *v, MemoryRegion *mr, uint64_t base, uint64_t lo,
 								      : c->offset + (c->size - 1);
 			if (cend < lo || c->offset > hi)
 				continue;
-			render(v, c, base + c->offset, (lo > c->offset ? lo : c->offset) - c->offset,
+			render(v, c, base + c->offset,
+			       (lo > c->offset ? lo : c->offset) - c->offset,
 			       (hi < cend ? hi : cend) - c->offset, depth + 1);
 		}
 		return;
@@ -722,6 +725,7 @@ void as_write(AddressSpace *as, uint64_t addr, uint64_t value, unsigned size)
 
 /* ---- dumps ---------------------------------------------------------------------- */
 
+/* clang-format off */
 static const char *const kind_names[] = {
 	[MR_CONTAINER] = "container",
 	[MR_RAM] = "ram",
@@ -729,6 +733,7 @@ static const char *const kind_names[] = {
 	[MR_MMIO] = "i/o",
 	[MR_ALIAS] = "alias",
 };
+/* clang-format on */
 
 /* The kind an alias finally shows. */
 static enum mr_kind resolved_kind(const MemoryRegion *mr)

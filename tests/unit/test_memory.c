@@ -274,7 +274,8 @@ static void test_aliases(void)
 	/* The BIOS is in the tree itself: the dump needs no extra section for it. */
 	{
 		char *text = dump(as, false);
-		CHECK(strstr(text, "): alias isa-bios @pc.bios 0000000000020000-000000000003ffff\n"));
+		CHECK(
+		    strstr(text, "): alias isa-bios @pc.bios 0000000000020000-000000000003ffff\n"));
 		CHECK(strstr(text, "memory-region:") == NULL);
 		free(text);
 	}
@@ -544,24 +545,26 @@ static void test_dumps(void)
 	mr_set_enabled(vga, false);
 
 	text = dump(as, false);
-	check_text(text, "address-space: memory\n"
-			 "  0000000000000000-00000000000fffff (prio 0, container): sys\n"
-			 "    0000000000000000-000000000009ffff (prio 0, ram): ram\n"
-			 "    00000000000a0000-00000000000bffff (prio 1, i/o): vga [disabled]\n"
-			 "    00000000000c0000-00000000000cffff (prio 0, container): pci\n"
-			 "      00000000000c0200-00000000000c02ff (prio 0, i/o): bar0\n"
-			 "    00000000000f0000-00000000000fffff (prio 1, rom): alias isa-bios @bios "
-			 "0000000000010000-000000000001ffff\n"
-			 "\n"
-			 "memory-region: bios\n"
-			 "  0000000000000000-000000000001ffff (prio 0, rom): bios\n");
+	check_text(text,
+		   "address-space: memory\n"
+		   "  0000000000000000-00000000000fffff (prio 0, container): sys\n"
+		   "    0000000000000000-000000000009ffff (prio 0, ram): ram\n"
+		   "    00000000000a0000-00000000000bffff (prio 1, i/o): vga [disabled]\n"
+		   "    00000000000c0000-00000000000cffff (prio 0, container): pci\n"
+		   "      00000000000c0200-00000000000c02ff (prio 0, i/o): bar0\n"
+		   "    00000000000f0000-00000000000fffff (prio 1, rom): alias isa-bios @bios "
+		   "0000000000010000-000000000001ffff\n"
+		   "\n"
+		   "memory-region: bios\n"
+		   "  0000000000000000-000000000001ffff (prio 0, rom): bios\n");
 	free(text);
 
 	text = dump(as, true);
-	check_text(text, "FlatView for memory\n"
-			 "  0000000000000000-000000000009ffff (prio 0, ram): ram\n"
-			 "  00000000000c0200-00000000000c02ff (prio 0, i/o): bar0\n"
-			 "  00000000000f0000-00000000000fffff (prio 0, rom): bios @0000000000010000\n");
+	check_text(text,
+		   "FlatView for memory\n"
+		   "  0000000000000000-000000000009ffff (prio 0, ram): ram\n"
+		   "  00000000000c0200-00000000000c02ff (prio 0, i/o): bar0\n"
+		   "  00000000000f0000-00000000000fffff (prio 0, rom): bios @0000000000010000\n");
 	free(text);
 
 	mr_set_enabled(vga, true);
@@ -910,7 +913,7 @@ static void compare_all(AddressSpace *as, int round)
 		const FlatRange *r = as_lookup(as, a);
 		bool ok = leaf < 0 ? r == NULL
 				   : r && r->mr == nodes[leaf].mr &&
-					     r->mr_offset + (a - r->start) == loff;
+					 r->mr_offset + (a - r->start) == loff;
 		if (!ok && bad++ == 0)
 			fprintf(stderr, "round %d: address 0x%" PRIx64 " differs\n", round, a);
 	}
@@ -944,8 +947,8 @@ static void test_random_trees(void)
 		int nloose = 0;
 
 		memset(nodes, 0, sizeof(nodes));
-		nodes[NODES] = (struct node){.kind = MR_CONTAINER, .parent = -2, .size = SPACE,
-					     .enabled = true};
+		nodes[NODES] = (struct node){
+		    .kind = MR_CONTAINER, .parent = -2, .size = SPACE, .enabled = true};
 		nodes[NODES].mr = mr_container("root", SPACE);
 		as = as_new("rand", nodes[NODES].mr);
 		for (i = 0; i < NODES; i++) {
@@ -1032,7 +1035,8 @@ static void test_random_trees(void)
 			compare_all(as, round);
 		}
 		as_free(as);
-		/* Children go with their containers; loose ones (and nodes placed under them) separately. */
+		/* Children go with their containers; loose ones (and nodes placed under them)
+		 * separately. */
 		mr_free(nodes[NODES].mr);
 		for (i = 0; i < nloose; i++)
 			mr_free(loose[i]);
