@@ -912,3 +912,13 @@ bool ram_test_and_clear_dirty(MemoryRegion *ram, uint64_t offset, uint64_t len, 
 		return false;
 	return bits_update(ram->dirty[c], first, last, false);
 }
+
+void ram_clear(MemoryRegion *ram)
+{
+	if (!ram || ram->kind != MR_RAM)
+		return;
+	/* A private anonymous mapping reads back as zeros once its pages are dropped. */
+	if (!ram->mapped || madvise(ram->host, (size_t)ram->size, MADV_DONTNEED) != 0)
+		memset(ram->host, 0, (size_t)ram->size);
+	ram_mark_dirty(ram, 0, ram->size);
+}

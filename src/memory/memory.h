@@ -140,6 +140,12 @@ void ram_mark_dirty(MemoryRegion *ram, uint64_t offset, uint64_t len);
 bool ram_is_dirty(MemoryRegion *ram, uint64_t offset, enum dirty_client c);
 /* Returns whether any page in [offset, offset+len) was dirty, and clears them. */
 bool ram_test_and_clear_dirty(MemoryRegion *ram, uint64_t offset, uint64_t len, enum dirty_client c);
+/*
+ * Zero all of @ram (a reset) and mark every page dirty.  Large regions give
+ * their pages back to the host instead of writing zeros, so -m 3584 stays
+ * cheap across resets.
+ */
+void ram_clear(MemoryRegion *ram);
 
 /* ---- device DMA ---------------------------------------------------------
  *

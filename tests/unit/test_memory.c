@@ -644,6 +644,21 @@ static void test_dirty(void)
 	CHECK(ram_is_dirty(ram, 0xfffff, DIRTY_SNAPSHOT));
 	CHECK(!ram_is_dirty(ram, 0x100000, DIRTY_SNAPSHOT));
 	CHECK(!ram_test_and_clear_dirty(ram, 0x100000, 0x1000, DIRTY_SNAPSHOT));
+	/* Clearing RAM, large (page-mapped) and small (heap) alike. */
+	as_write(as, 0x100010, 0xabcd, 2);
+	ram_test_and_clear_dirty(ram, 0, 0x100000, DIRTY_CODE);
+	ram_clear(ram);
+	CHECK_EQ(as_read(as, 0x100010, 2), 0);
+	CHECK(ram_is_dirty(ram, 0x80000, DIRTY_CODE));
+	{
+		MemoryRegion *small = mr_ram("small", 0x2000);
+
+		mr_host(small)[0x1fff] = 7;
+		ram_clear(small);
+		CHECK_EQ(mr_host(small)[0x1fff], 0);
+		CHECK(ram_is_dirty(small, 0x1000, DIRTY_SNAPSHOT));
+		mr_free(small);
+	}
 	physmem_init(NULL);
 	as_free(as);
 	mr_free(root);
@@ -805,6 +820,14 @@ static void test_big_ram(void)
 	CHECK_EQ(as_read(as, (3584ull << 20) - 4, 4), 0xcafef00d);
 	CHECK_EQ(as_read(as, 3584ull << 20, 4), 0xffffffff);
 	CHECK(ram_is_dirty(big, (3584ull << 20) - 1, DIRTY_CODE));
+	/* A reset clears it, dirtying every page. */
+	ram_test_and_clear_dirty(big, 0, UINT64_MAX, DIRTY_SNAPSHOT);
+	as_write(as, 0x1000, 0x1234, 2);
+	ram_clear(big);
+	CHECK_EQ(as_read(as, (3584ull << 20) - 4, 4), 0);
+	CHECK_EQ(as_read(as, 0x1000, 2), 0);
+	CHECK(ram_is_dirty(big, 0, DIRTY_SNAPSHOT));
+	CHECK(ram_is_dirty(big, 2000ull << 20, DIRTY_SNAPSHOT));
 	as_free(as);
 	mr_free(root);
 }
