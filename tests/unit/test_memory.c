@@ -106,6 +106,14 @@ static void test_priorities(void)
 	MemoryRegion *c = mr_ram("c", 0x1000);
 	AddressSpace *as = as_new("t", root);
 
+	CHECK(strcmp(mr_name(a), "a") == 0);
+	CHECK(strcmp(as_name(as), "t") == 0);
+	CHECK(as_root(as) == root);
+	CHECK_EQ(mr_kind(root), MR_CONTAINER);
+	CHECK_EQ(mr_kind(a), MR_RAM);
+	CHECK_EQ(mr_size(a), 0x4000);
+	CHECK(mr_host(root) == NULL);
+	CHECK(mr_host(a) != NULL && mr_host(a)[0x3fff] == 0); /* zero-filled */
 	paint(a, 0xaa);
 	paint(b, 0xbb);
 	paint(c, 0xcc);
@@ -228,6 +236,10 @@ static void test_aliases(void)
 	AddressSpace *as = as_new("t", root);
 	uint8_t *h = mr_host(ram);
 
+	CHECK_EQ(mr_kind(isa), MR_ALIAS);
+	CHECK(mr_host(isa) == NULL);
+	CHECK_EQ(mr_kind(bios), MR_ROM);
+	CHECK(mr_host(bios) != NULL);
 	mr_add(root, ram, 0, 0);
 	mr_add(root, bios, 0xfffc0000, 0);
 	mr_add(root, isa, 0xe0000, 1);
