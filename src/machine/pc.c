@@ -203,6 +203,7 @@ static void pam_changed(void *opaque, const uint8_t pam[7])
 	Machine *m = opaque;
 	int i;
 
+	mr_begin_update();
 	for (i = 0; i < PAM_PIECES; i++) {
 		uint8_t bits = i == PAM_PIECES - 1 ? pam[0] >> 4 : pam[1 + i / 2] >> (i % 2 * 4);
 		bool dram = bits & 1;
@@ -218,6 +219,7 @@ static void pam_changed(void *opaque, const uint8_t pam[7])
 			pam_shadow[i] = NULL;
 		}
 	}
+	mr_commit_update();
 }
 
 /* ---- building ------------------------------------------------------------ */
@@ -399,7 +401,7 @@ Machine *machine_new(const MachineOptions *o)
 /* A system reset: devices and CPU to power-on state, RAM cleared, guest reloaded. */
 void machine_reset(Machine *m)
 {
-	memset(m->ram_host, 0, m->ram_size);
+	ram_clear(m->ram);
 	pic_reset(m->pic);
 	pit_reset(m->pit);
 	uart_reset(m->uart);
