@@ -38,8 +38,8 @@ enum { REG_ID = 0x00, REG_VERSION = 0x01, REG_ARB = 0x02, REG_REDIR = 0x10 };
 #define RE_REMOTE_IRR (1u << 14)
 #define RE_LEVEL      (1u << 15)
 #define RE_MASKED     (1u << 16)
-#define RE_LO_WMASK   0x0001AFFFu	/* all but delivery status, remote IRR */
-#define RE_HI_WMASK   0xFF000000u	/* destination */
+#define RE_LO_WMASK   0x0001AFFFu /* all but delivery status, remote IRR */
+#define RE_HI_WMASK   0xFF000000u /* destination */
 
 enum { DM_FIXED = 0, DM_LOWEST = 1 };
 
@@ -49,7 +49,7 @@ struct IOAPIC {
 	uint32_t id;
 	uint8_t regsel;
 	uint32_t lo[IOAPIC_PINS], hi[IOAPIC_PINS];
-	uint32_t asserted;	/* one bit per pin */
+	uint32_t asserted; /* one bit per pin */
 	IRQ pins[IOAPIC_PINS];
 };
 
@@ -145,7 +145,7 @@ static void reg_write(IOAPIC *io, unsigned index, uint32_t v)
 		return;
 	}
 	if (index < REG_REDIR || pin >= IOAPIC_PINS)
-		return;	/* version, arbitration: read-only; others: nothing */
+		return; /* version, arbitration: read-only; others: nothing */
 	if (index & 1)
 		io->hi[pin] = v & RE_HI_WMASK;
 	else

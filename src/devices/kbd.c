@@ -29,8 +29,8 @@
 /* Status register. */
 #define ST_OBF	   0x01
 #define ST_SYS	   0x04
-#define ST_CMD	   0x08	/* last write went to 0x64 */
-#define ST_UNLOCK  0x10	/* keyboard not inhibited */
+#define ST_CMD	   0x08 /* last write went to 0x64 */
+#define ST_UNLOCK  0x10 /* keyboard not inhibited */
 #define ST_AUX_OBF 0x20
 
 /* Controller command byte (internal RAM byte 0). */
@@ -44,11 +44,11 @@
 #define CCB_DEFAULT (CCB_KBD_INT | CCB_SYS | CCB_TRANSLATE)
 
 /* Output port. */
-#define OUT_RESET    0x01	/* 0 holds the CPU in reset */
-#define OUT_A20	     0x02
-#define OUT_KBD_OBF  0x10
-#define OUT_AUX_OBF  0x20
-#define OUT_DEFAULT  (OUT_RESET | OUT_A20)
+#define OUT_RESET   0x01 /* 0 holds the CPU in reset */
+#define OUT_A20	    0x02
+#define OUT_KBD_OBF 0x10
+#define OUT_AUX_OBF 0x20
+#define OUT_DEFAULT (OUT_RESET | OUT_A20)
 
 /* Replies. */
 #define ACK	      0xFA
@@ -60,7 +60,7 @@
 
 struct queue {
 	uint8_t data[QUEUE_LEN];
-	bool aux[QUEUE_LEN];	/* controller queue: whose byte it looks like */
+	bool aux[QUEUE_LEN]; /* controller queue: whose byte it looks like */
 	int head, count;
 };
 
@@ -70,22 +70,22 @@ struct KBD {
 	bool irq1_level, irq12_level;
 
 	/* Controller. */
-	uint8_t ram[32];	/* ram[0] is the command byte */
-	uint8_t status_cmd;	/* ST_CMD */
+	uint8_t ram[32];    /* ram[0] is the command byte */
+	uint8_t status_cmd; /* ST_CMD */
 	uint8_t outport;
 	uint8_t obuf;
 	bool obf, obuf_aux;
-	uint8_t pending;	/* command waiting for its data byte, 0 if none */
+	uint8_t pending; /* command waiting for its data byte, 0 if none */
 	struct queue ctrl, kbd, aux;
 
 	/* Keyboard. */
 	bool kbd_scanning;
-	uint8_t kbd_pending;	/* ED, F3 or F0 waiting for its argument */
+	uint8_t kbd_pending; /* ED, F3 or F0 waiting for its argument */
 	uint8_t scan_set, leds, typematic, kbd_last;
 
 	/* Mouse. */
 	bool aux_enabled;
-	uint8_t aux_pending;	/* E8 or F3 waiting for its argument */
+	uint8_t aux_pending; /* E8 or F3 waiting for its argument */
 	uint8_t aux_rate, aux_resolution;
 };
 
@@ -96,7 +96,7 @@ static void queue_push(struct queue *q, uint8_t v, bool aux)
 	int tail;
 
 	if (q->count == QUEUE_LEN)
-		return;	/* overrun: the byte is lost, as on a real keyboard */
+		return; /* overrun: the byte is lost, as on a real keyboard */
 	tail = (q->head + q->count) % QUEUE_LEN;
 	q->data[tail] = v;
 	q->aux[tail] = aux;
@@ -185,7 +185,7 @@ static void aux_reply(KBD *k, uint8_t v)
 static void kbd_defaults(KBD *k)
 {
 	k->scan_set = 2;
-	k->typematic = 0x2B;	/* 10.9 characters/s, 500 ms delay */
+	k->typematic = 0x2B; /* 10.9 characters/s, 500 ms delay */
 	k->leds = 0;
 }
 
@@ -301,13 +301,13 @@ static void aux_command(KBD *k, uint8_t v)
 		aux_defaults(k);
 		aux_reply(k, ACK);
 		aux_reply(k, BAT_OK);
-		aux_reply(k, 0x00);	/* device ID: standard mouse */
+		aux_reply(k, 0x00); /* device ID: standard mouse */
 		break;
 	case 0xF2:
 		aux_reply(k, ACK);
 		aux_reply(k, 0x00);
 		break;
-	case 0xE9:	/* status request */
+	case 0xE9: /* status request */
 		aux_reply(k, ACK);
 		aux_reply(k, k->aux_enabled ? 0x20 : 0x00);
 		aux_reply(k, k->aux_resolution);
@@ -357,7 +357,7 @@ static void write_outport(KBD *k, uint8_t v)
 static void set_ccb(KBD *k, uint8_t v)
 {
 	k->ram[0] = v;
-	refill(k);	/* clocks or interrupts may have been enabled */
+	refill(k); /* clocks or interrupts may have been enabled */
 }
 
 /* The data byte of a controller command that takes one. */
@@ -432,11 +432,11 @@ static void ctrl_command(KBD *k, uint8_t cmd)
 	case 0xDF:
 		write_outport(k, k->outport | OUT_A20);
 		break;
-	case 0xE0:	/* test inputs: clock and data lines low */
+	case 0xE0: /* test inputs: clock and data lines low */
 		ctrl_reply(k, 0x00, false);
 		break;
 	default:
-		break;	/* unknown commands are ignored */
+		break; /* unknown commands are ignored */
 	}
 }
 
@@ -458,7 +458,7 @@ static uint8_t read_data(KBD *k)
 	/* With the buffer empty the last byte reads again. */
 	if (k->obf) {
 		k->obf = false;
-		update_irq(k);	/* the line drops before the next byte comes in */
+		update_irq(k); /* the line drops before the next byte comes in */
 		refill(k);
 	}
 	return v;

@@ -29,7 +29,7 @@
 
 #define LAPIC_DEFAULT_BASE 0xFEE00000u
 #define LAPIC_SIZE	   0x1000
-#define APIC_VERSION	   0x00040014u	/* max LVT entry 4, version 0x14 */
+#define APIC_VERSION	   0x00040014u /* max LVT entry 4, version 0x14 */
 
 /* IA32_APIC_BASE. */
 #define MSR_BSP	      (1u << 8)
@@ -48,13 +48,13 @@ enum {
 	R_LDR = 0x0D,
 	R_DFR = 0x0E,
 	R_SVR = 0x0F,
-	R_ISR = 0x10,	/* 8 registers */
+	R_ISR = 0x10, /* 8 registers */
 	R_TMR = 0x18,
 	R_IRR = 0x20,
 	R_ESR = 0x28,
 	R_ICR_LO = 0x30,
 	R_ICR_HI = 0x31,
-	R_LVT = 0x32,	/* 6 registers: timer, thermal, perf, LINT0, LINT1, error */
+	R_LVT = 0x32, /* 6 registers: timer, thermal, perf, LINT0, LINT1, error */
 	R_TIMER_INITIAL = 0x38,
 	R_TIMER_CURRENT = 0x39,
 	R_TIMER_DIVIDE = 0x3E,
@@ -63,6 +63,7 @@ enum {
 enum { LVT_TIMER, LVT_THERMAL, LVT_PERF, LVT_LINT0, LVT_LINT1, LVT_ERROR, LVT_COUNT };
 
 /* Writable bits of each LVT (delivery status and remote IRR are read-only). */
+/* clang-format off */
 static const uint32_t lvt_wmask[LVT_COUNT] = {
 	[LVT_TIMER] = 0x000300FF,	/* vector, mask, periodic */
 	[LVT_THERMAL] = 0x000107FF,	/* vector, delivery mode, mask */
@@ -71,25 +72,26 @@ static const uint32_t lvt_wmask[LVT_COUNT] = {
 	[LVT_LINT1] = 0x0001A7FF,
 	[LVT_ERROR] = 0x000100FF,
 };
+/* clang-format on */
 
 #define LVT_MASKED   (1u << 16)
 #define LVT_PERIODIC (1u << 17)
 
 #define SVR_ENABLE     (1u << 8)
-#define SVR_WMASK      0x000003F0u	/* bits 0-3 of the vector are 1 on P6 */
+#define SVR_WMASK      0x000003F0u /* bits 0-3 of the vector are 1 on P6 */
 #define SVR_FIXED_ONES 0x0000000Fu
 
-#define ID_MASK	 0x0F000000u	/* 4-bit APIC IDs on P6 */
-#define LDR_MASK 0xFF000000u
-#define DFR_MASK 0xF0000000u
+#define ID_MASK	     0x0F000000u /* 4-bit APIC IDs on P6 */
+#define LDR_MASK     0xFF000000u
+#define DFR_MASK     0xF0000000u
 #define ICR_LO_WMASK 0x000CCFFFu
 #define ICR_HI_MASK  0xFF000000u
 #define DCR_MASK     0x0000000Bu
 
 /* ICR fields. */
-#define ICR_DM_SHIFT	  8
-#define ICR_DEST_LOGICAL  (1u << 11)
-#define ICR_SHORTHAND(v)  (((v) >> 18) & 3)
+#define ICR_DM_SHIFT	 8
+#define ICR_DEST_LOGICAL (1u << 11)
+#define ICR_SHORTHAND(v) (((v) >> 18) & 3)
 enum { DM_FIXED = 0, DM_LOWEST = 1 };
 enum { SH_NONE, SH_SELF, SH_ALL_INCL_SELF, SH_ALL_EXCL_SELF };
 
@@ -111,7 +113,7 @@ struct LAPIC {
 	uint32_t isr[8], tmr[8], irr[8];
 
 	uint32_t timer_initial, dcr;
-	int64_t timer_start;	/* virtual time at which the count was initial */
+	int64_t timer_start; /* virtual time at which the count was initial */
 	Timer *timer;
 
 	void (*eoi_notify)(void *opaque, int vector);
@@ -313,7 +315,7 @@ static bool ipi_addressed_to_me(const LAPIC *a, uint32_t icr_lo, uint32_t dest)
 	}
 	if (!(icr_lo & ICR_DEST_LOGICAL))
 		return dest == 0xFF || dest == (a->id >> 24);
-	if ((a->dfr >> 28) == 0xF)	/* flat model: one bit per APIC */
+	if ((a->dfr >> 28) == 0xF) /* flat model: one bit per APIC */
 		return (dest & logical_id) != 0;
 	/* Cluster model: cluster in the high nibble, members in the low one. */
 	return ((dest >> 4) == 0xF || (dest >> 4) == (logical_id >> 4)) &&
@@ -488,7 +490,7 @@ static void reg_write(LAPIC *a, unsigned index, uint32_t v)
 	case R_PPR:
 	case R_RRD:
 	case R_TIMER_CURRENT:
-		break;	/* read-only */
+		break; /* read-only */
 	default:
 		if (index < R_ISR || index >= R_IRR + 8)
 			a->esr_pending |= ESR_ILLEGAL_REGISTER;

@@ -28,12 +28,12 @@
 
 #include <string.h>
 
-#define NS_PER_SEC  1000000000ll
-#define RTC_HZ	    32768	/* the divider chain's input */
-#define UIP_NS	    244000	/* UIP rises this long before an update */
-#define CMOS_SIZE   128
-#define PORT_INDEX  0
-#define PORT_DATA   1
+#define NS_PER_SEC 1000000000ll
+#define RTC_HZ	   32768  /* the divider chain's input */
+#define UIP_NS	   244000 /* UIP rises this long before an update */
+#define CMOS_SIZE  128
+#define PORT_INDEX 0
+#define PORT_DATA  1
 
 /* Register indices. */
 enum {
@@ -56,8 +56,8 @@ enum {
 
 #define A_UIP	  0x80
 #define A_DV_MASK 0x70
-#define A_DV_32K  0x20	/* divider in normal operation */
-#define A_DV_RST  0x60	/* 11x: divider chain held in reset */
+#define A_DV_32K  0x20 /* divider in normal operation */
+#define A_DV_RST  0x60 /* 11x: divider chain held in reset */
 #define A_RS_MASK 0x0F
 
 #define B_SET  0x80
@@ -65,7 +65,7 @@ enum {
 #define B_AIE  0x20
 #define B_UIE  0x10
 #define B_SQWE 0x08
-#define B_DM   0x04	/* 1: binary, 0: BCD */
+#define B_DM   0x04 /* 1: binary, 0: BCD */
 #define B_24H  0x02
 #define B_DSE  0x01
 
@@ -76,17 +76,17 @@ enum {
 
 #define D_VRT 0x80
 
-#define HOUR_PM	     0x80
-#define ALARM_ANY    0xC0	/* alarm bytes >= this match every value */
+#define HOUR_PM	  0x80
+#define ALARM_ANY 0xC0 /* alarm bytes >= this match every value */
 
 struct RTC {
 	MemoryRegion *ports;
 	const IRQ *irq;
 	uint8_t cmos[CMOS_SIZE];
-	uint8_t index_latch;	/* last byte written to 0x70 (index, NMI mask) */
+	uint8_t index_latch; /* last byte written to 0x70 (index, NMI mask) */
 	int64_t sec_base;
 	int64_t phase_ns;
-	int64_t pf_checked;	/* 32 kHz count up to which PF is accounted for */
+	int64_t pf_checked; /* 32 kHz count up to which PF is accounted for */
 	Timer *update_timer;
 	Timer *periodic_timer;
 };
@@ -94,7 +94,7 @@ struct RTC {
 /* A broken-down time, as the registers show it. */
 struct civil {
 	int64_t year;
-	int month, mday, wday;	/* wday: 0 = Sunday */
+	int month, mday, wday; /* wday: 0 = Sunday */
 	int hour, min, sec;
 };
 
@@ -106,8 +106,8 @@ struct civil {
  * the 400-year cycle (146097 days) repeats exactly.
  */
 
-#define DAYS_PER_ERA	 146097	/* 400 Gregorian years */
-#define EPOCH_FROM_0000	 719468	/* days from 0000-03-01 to 1970-01-01 */
+#define DAYS_PER_ERA	146097 /* 400 Gregorian years */
+#define EPOCH_FROM_0000 719468 /* days from 0000-03-01 to 1970-01-01 */
 
 static int64_t floor_div(int64_t a, int64_t b)
 {
@@ -119,9 +119,9 @@ static int64_t days_from_civil(int64_t year, int month, int mday)
 {
 	int64_t y = month <= 2 ? year - 1 : year;
 	int64_t era = floor_div(y, 400);
-	int64_t yoe = y - era * 400;			/* 0..399 */
-	int mp = month > 2 ? month - 3 : month + 9;	/* March = 0 */
-	int64_t doy = (153 * mp + 2) / 5 + mday - 1;	/* 0..365 */
+	int64_t yoe = y - era * 400;		     /* 0..399 */
+	int mp = month > 2 ? month - 3 : month + 9;  /* March = 0 */
+	int64_t doy = (153 * mp + 2) / 5 + mday - 1; /* 0..365 */
 	int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
 
 	return era * DAYS_PER_ERA + doe - EPOCH_FROM_0000;
@@ -131,7 +131,7 @@ static void civil_from_days(int64_t days, struct civil *c)
 {
 	int64_t z = days + EPOCH_FROM_0000;
 	int64_t era = floor_div(z, DAYS_PER_ERA);
-	int64_t doe = z - era * DAYS_PER_ERA;		/* 0..146096 */
+	int64_t doe = z - era * DAYS_PER_ERA; /* 0..146096 */
 	int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
 	int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
 	int mp = (int)((5 * doy + 2) / 153);
@@ -489,7 +489,7 @@ static void cmos_write(RTC *r, int index, uint8_t v)
 		break;
 	case REG_C:
 	case REG_D:
-		break;	/* read-only */
+		break; /* read-only */
 	default:
 		r->cmos[index] = v;
 	}
@@ -505,7 +505,7 @@ static uint8_t port_read(RTC *r, uint64_t port)
 static void port_write(RTC *r, uint64_t port, uint8_t v)
 {
 	if (port == PORT_INDEX)
-		r->index_latch = v;	/* bit 7 is the NMI mask, kept as written */
+		r->index_latch = v; /* bit 7 is the NMI mask, kept as written */
 	else
 		cmos_write(r, r->index_latch & (CMOS_SIZE - 1), v);
 }
@@ -562,7 +562,7 @@ RTC *rtc_new(MemoryRegion *io, const IRQ *irq8, int64_t base_time)
 
 	r->irq = irq8;
 	r->sec_base = base_time;
-	r->cmos[REG_A] = A_DV_32K | 0x06;	/* 32.768 kHz, 1024 Hz rate */
+	r->cmos[REG_A] = A_DV_32K | 0x06; /* 32.768 kHz, 1024 Hz rate */
 	r->cmos[REG_B] = B_24H;
 	r->cmos[REG_D] = D_VRT;
 	store_time(r, base_time);

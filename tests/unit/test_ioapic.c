@@ -66,7 +66,7 @@ static void test_registers(void)
 	io_wr(0x01, 0);
 	CHECK_EQ(io_rd(0x01), 0x00170011);
 	io_wr(0x00, 0x02000000);
-	CHECK_EQ(as_read(mem, IOAPIC_ADDR, 4), 0x00);	/* IOREGSEL reads back */
+	CHECK_EQ(as_read(mem, IOAPIC_ADDR, 4), 0x00); /* IOREGSEL reads back */
 
 	for (pin = 0; pin < 24; pin++) {
 		CHECK_EQ(io_rd(0x10 + 2 * (unsigned)pin), 0x00010000);
@@ -76,7 +76,7 @@ static void test_registers(void)
 	redir(5, 0xFFFFFFFF, 0xFFFFFFFF);
 	CHECK_EQ(io_rd(0x10 + 10), 0x0001AFFF);
 	CHECK_EQ(io_rd(0x11 + 10), 0xFF000000);
-	redir(5, 0x0000A935, 0x01000000);	/* level, low, logical, lowest prio */
+	redir(5, 0x0000A935, 0x01000000); /* level, low, logical, lowest prio */
 	CHECK_EQ(io_rd(0x10 + 10), 0x0000A935);
 	CHECK_EQ(io_rd(0x11 + 10), 0x01000000);
 	redir(5, 0x00010000, 0);
@@ -90,7 +90,7 @@ static void test_edge(void)
 	const IRQ *pin4 = ioapic_irq(ioapic, 4);
 
 	CHECK(ioapic_irq(ioapic, 24) == NULL);
-	redir(4, 0x00000034, 0);	/* edge, fixed, vector 0x34 */
+	redir(4, 0x00000034, 0); /* edge, fixed, vector 0x34 */
 	irq_raise(pin4);
 	CHECK(intr_level);
 	CHECK_EQ(take(), 0x34);
@@ -104,7 +104,7 @@ static void test_edge(void)
 	CHECK_EQ(take(), 0x34);
 	apic_eoi();
 	irq_lower(pin4);
-	CHECK_EQ(io_rd(0x10 + 8) & 0x4000, 0);	/* no Remote IRR on edge */
+	CHECK_EQ(io_rd(0x10 + 8) & 0x4000, 0); /* no Remote IRR on edge */
 
 	/* Masked: the edge is lost, unmasking does not bring it back. */
 	redir(4, 0x00010034, 0);
@@ -131,17 +131,17 @@ static void test_level(void)
 {
 	const IRQ *pin10 = ioapic_irq(ioapic, 10);
 
-	redir(10, 0x0000A0A1, 0);	/* level, active low, vector 0xA1 */
+	redir(10, 0x0000A0A1, 0); /* level, active low, vector 0xA1 */
 	irq_raise(pin10);
-	CHECK_EQ(io_rd(0x10 + 20) & 0x4000, 0x4000);	/* Remote IRR */
+	CHECK_EQ(io_rd(0x10 + 20) & 0x4000, 0x4000); /* Remote IRR */
 	CHECK_EQ(take(), 0xA1);
-	CHECK_EQ(as_read(mem, APIC_ADDR + 0x180 + 0x50, 4) & 2, 2);	/* TMR bit 0xA1 */
+	CHECK_EQ(as_read(mem, APIC_ADDR + 0x180 + 0x50, 4) & 2, 2); /* TMR bit 0xA1 */
 	/* Still asserted, but Remote IRR holds it back until the EOI. */
 	CHECK_EQ(take(), -1);
 	apic_eoi();
-	CHECK_EQ(io_rd(0x10 + 20) & 0x4000, 0x4000);	/* delivered again */
+	CHECK_EQ(io_rd(0x10 + 20) & 0x4000, 0x4000); /* delivered again */
 	CHECK_EQ(take(), 0xA1);
-	irq_lower(pin10);	/* the handler quietened the device */
+	irq_lower(pin10); /* the handler quietened the device */
 	apic_eoi();
 	CHECK_EQ(io_rd(0x10 + 20) & 0x4000, 0);
 	CHECK_EQ(take(), -1);
@@ -163,10 +163,10 @@ static void test_level(void)
 	CHECK_EQ(take(), 0xB2);
 	lapic_deliver(apic, 0xC3, false);
 	CHECK_EQ(take(), 0xC3);
-	apic_eoi();		/* ends 0xC3 */
+	apic_eoi(); /* ends 0xC3 */
 	CHECK_EQ(io_rd(0x10 + 22) & 0x4000, 0x4000);
 	irq_lower(ioapic_irq(ioapic, 11));
-	apic_eoi();		/* ends 0xB2 */
+	apic_eoi(); /* ends 0xB2 */
 	CHECK_EQ(io_rd(0x10 + 22) & 0x4000, 0);
 
 	/* Reset masks every entry. */
@@ -184,7 +184,7 @@ int main(void)
 	mem = as_new("memory", root);
 	apic = lapic_new(root, &cpu_intr);
 	ioapic = ioapic_new(root, apic);
-	as_write(mem, APIC_ADDR + 0xF0, 0x1FF, 4);	/* software-enable the APIC */
+	as_write(mem, APIC_ADDR + 0xF0, 0x1FF, 4); /* software-enable the APIC */
 
 	test_registers();
 	test_edge();

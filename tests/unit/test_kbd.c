@@ -61,7 +61,7 @@ static void test_controller(void)
 {
 	CHECK_EQ(status() & 0x01, 0);
 	command(0xAA);
-	CHECK_EQ(status() & 0x09, 0x09);	/* OBF, last write was a command */
+	CHECK_EQ(status() & 0x09, 0x09); /* OBF, last write was a command */
 	CHECK_EQ(next_byte(), 0x55);
 	CHECK_EQ(next_byte(), -1);
 	command(0xAB);
@@ -72,10 +72,10 @@ static void test_controller(void)
 	/* Command byte: the default after POST, then a write read back. */
 	command(0x20);
 	CHECK_EQ(next_byte(), 0x45);
-	CHECK_EQ(status() & 0x04, 0x04);	/* SYS follows CCB bit 2 */
+	CHECK_EQ(status() & 0x04, 0x04); /* SYS follows CCB bit 2 */
 	command(0x60);
 	data(0x30);
-	CHECK_EQ(status() & 0x08, 0x00);	/* last write was data */
+	CHECK_EQ(status() & 0x08, 0x00); /* last write was data */
 	command(0x20);
 	CHECK_EQ(next_byte(), 0x30);
 	CHECK_EQ(status() & 0x04, 0x00);
@@ -106,7 +106,7 @@ static void test_output_port(void)
 	CHECK_EQ(next_byte() & 0x03, 0x03);
 
 	command(0xD1);
-	data(0x01);	/* A20 off, not in reset */
+	data(0x01); /* A20 off, not in reset */
 	CHECK_EQ(a20_calls, 1);
 	CHECK(!a20_state);
 	CHECK_EQ(reset_calls, 0);
@@ -117,7 +117,7 @@ static void test_output_port(void)
 	CHECK_EQ(a20_calls, 2);
 	CHECK(a20_state);
 	command(0xD1);
-	data(0x03);	/* no change, no request */
+	data(0x03); /* no change, no request */
 	CHECK_EQ(a20_calls, 2);
 	command(0xDD);
 	CHECK_EQ(a20_calls, 3);
@@ -137,8 +137,8 @@ static void test_output_port(void)
 	/* The reset pulse: 0xFE, and any 0xF0-0xFF with bit 0 clear. */
 	command(0xFE);
 	CHECK_EQ(reset_calls, 2);
-	command(0xFF);	/* pulses nothing */
-	command(0xFD);	/* pulses line 1 only */
+	command(0xFF); /* pulses nothing */
+	command(0xFD); /* pulses line 1 only */
 	CHECK_EQ(reset_calls, 2);
 	command(0xF0);
 	CHECK_EQ(reset_calls, 3);
@@ -154,12 +154,12 @@ static void test_keyboard(void)
 	CHECK_EQ(next_byte(), -1);
 	CHECK_EQ(levels[1], 0);
 
-	data(0xF2);	/* identify, translated */
+	data(0xF2); /* identify, translated */
 	CHECK_EQ(next_byte(), 0xFA);
 	CHECK_EQ(next_byte(), 0xAB);
 	CHECK_EQ(next_byte(), 0x41);
 	command(0x60);
-	data(0x05);	/* translation off */
+	data(0x05); /* translation off */
 	data(0xF2);
 	CHECK_EQ(next_byte(), 0xFA);
 	CHECK_EQ(next_byte(), 0xAB);
@@ -168,19 +168,19 @@ static void test_keyboard(void)
 	data(0x00);
 	CHECK_EQ(next_byte(), 0xFA);
 	CHECK_EQ(next_byte(), 0xFA);
-	CHECK_EQ(next_byte(), 0x02);	/* scan set 2 */
+	CHECK_EQ(next_byte(), 0x02); /* scan set 2 */
 	command(0x60);
 	data(0x45);
 
-	data(0xED);	/* LEDs */
+	data(0xED); /* LEDs */
 	CHECK_EQ(next_byte(), 0xFA);
 	data(0x07);
 	CHECK_EQ(next_byte(), 0xFA);
-	data(0xF3);	/* typematic */
+	data(0xF3); /* typematic */
 	CHECK_EQ(next_byte(), 0xFA);
 	data(0x20);
 	CHECK_EQ(next_byte(), 0xFA);
-	data(0xF0);	/* set 1, then ask: 0x43 through translation */
+	data(0xF0); /* set 1, then ask: 0x43 through translation */
 	data(0x01);
 	CHECK_EQ(next_byte(), 0xFA);
 	CHECK_EQ(next_byte(), 0xFA);
@@ -190,12 +190,12 @@ static void test_keyboard(void)
 	CHECK_EQ(next_byte(), 0xFA);
 	CHECK_EQ(next_byte(), 0x43);
 	data(0xF0);
-	data(0x07);	/* no such set */
+	data(0x07); /* no such set */
 	CHECK_EQ(next_byte(), 0xFA);
 	CHECK_EQ(next_byte(), 0xFE);
 	data(0xEE);
 	CHECK_EQ(next_byte(), 0xEE);
-	data(0xAB);	/* unknown */
+	data(0xAB); /* unknown */
 	CHECK_EQ(next_byte(), 0xFE);
 	CHECK_EQ(next_byte(), -1);
 }
@@ -203,11 +203,11 @@ static void test_keyboard(void)
 static void test_scancodes(void)
 {
 	raises[1] = 0;
-	kbd_put_scancode(kbd, 0x1E);	/* 'a' make */
-	kbd_put_scancode(kbd, 0x9E);	/* 'a' break */
+	kbd_put_scancode(kbd, 0x1E); /* 'a' make */
+	kbd_put_scancode(kbd, 0x9E); /* 'a' break */
 	CHECK_EQ(levels[1], 1);
 	CHECK_EQ(raises[1], 1);
-	CHECK_EQ(status() & 0x21, 0x01);	/* keyboard byte, not aux */
+	CHECK_EQ(status() & 0x21, 0x01); /* keyboard byte, not aux */
 	CHECK_EQ(as_read(as, 0x60, 1), 0x1E);
 	/* The line dropped on the read and rose again for the next byte. */
 	CHECK_EQ(raises[1], 2);
@@ -215,7 +215,7 @@ static void test_scancodes(void)
 	CHECK_EQ(as_read(as, 0x60, 1), 0x9E);
 	CHECK_EQ(levels[1], 0);
 	CHECK_EQ(status() & 0x01, 0);
-	CHECK_EQ(as_read(as, 0x60, 1), 0x9E);	/* empty: the last byte again */
+	CHECK_EQ(as_read(as, 0x60, 1), 0x9E); /* empty: the last byte again */
 	CHECK_EQ(raises[1], 2);
 
 	/* Keyboard interrupt disabled: OBF without IRQ 1. */
@@ -266,7 +266,7 @@ static void test_mouse(void)
 	CHECK_EQ(next_byte(), 0x00);
 
 	command(0x60);
-	data(0x47);	/* + aux interrupt */
+	data(0x47); /* + aux interrupt */
 	command(0xD4);
 	data(0xFF);
 	CHECK_EQ(levels[12], 1);
@@ -278,7 +278,7 @@ static void test_mouse(void)
 	CHECK_EQ(raises[12], 3);
 
 	command(0xD4);
-	data(0xF3);	/* sample rate 40 */
+	data(0xF3); /* sample rate 40 */
 	CHECK_EQ(next_byte(), 0xFA);
 	command(0xD4);
 	data(40);
@@ -287,7 +287,7 @@ static void test_mouse(void)
 	data(0xF4);
 	CHECK_EQ(next_byte(), 0xFA);
 	command(0xD4);
-	data(0xE9);	/* status: enabled, resolution 2, rate 40 */
+	data(0xE9); /* status: enabled, resolution 2, rate 40 */
 	CHECK_EQ(next_byte(), 0xFA);
 	CHECK_EQ(next_byte(), 0x20);
 	CHECK_EQ(next_byte(), 0x02);

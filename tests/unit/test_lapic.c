@@ -104,7 +104,7 @@ static void test_register_masks(void)
 	CHECK_EQ(rd(0xE0), 0x0FFFFFFF);
 	wr(0xF0, 0xFFFFFFFF);
 	CHECK_EQ(rd(0xF0), 0x3FF);
-	wr(0xF0, 0x1E0);	/* bits 0-3 of the vector are hardwired on P6 */
+	wr(0xF0, 0x1E0); /* bits 0-3 of the vector are hardwired on P6 */
 	CHECK_EQ(rd(0xF0), 0x1EF);
 
 	wr(0x320, 0xFFFFFFFF);
@@ -115,7 +115,7 @@ static void test_register_masks(void)
 	CHECK_EQ(rd(0x340), 0x107FF);
 	wr(0x350, 0xFFFFFFFF);
 	CHECK_EQ(rd(0x350), 0x1A7FF);
-	wr(0x360, 0x00000400);	/* NMI, unmasked */
+	wr(0x360, 0x00000400); /* NMI, unmasked */
 	CHECK_EQ(rd(0x360), 0x400);
 	wr(0x370, 0xFFFFFFFF);
 	CHECK_EQ(rd(0x370), 0x100FF);
@@ -123,8 +123,8 @@ static void test_register_masks(void)
 	CHECK_EQ(rd(0x3E0), 0xB);
 	wr(0x310, 0xFFFFFFFF);
 	CHECK_EQ(rd(0x310), 0xFF000000);
-	wr(0x300, 0xFFF3FFFF & ~0xC0000u & ~0x700u);	/* fixed, vector 0xFF, no shorthand */
-	CHECK_EQ(rd(0x300) & 0x1000, 0);	/* delivery status idle */
+	wr(0x300, 0xFFF3FFFF & ~0xC0000u & ~0x700u); /* fixed, vector 0xFF, no shorthand */
+	CHECK_EQ(rd(0x300) & 0x1000, 0);	     /* delivery status idle */
 
 	/* Clearing the software enable masks every LVT. */
 	wr(0xF0, 0xFF);
@@ -137,9 +137,9 @@ static void test_register_masks(void)
 static void test_timer_one_shot(void)
 {
 	fresh();
-	wr(0x320, 0x40);	/* one-shot, vector 0x40 */
-	wr(0x3E0, 0x3);		/* divide by 16 */
-	wr(0x380, 1000);	/* 16000 ns */
+	wr(0x320, 0x40); /* one-shot, vector 0x40 */
+	wr(0x3E0, 0x3);	 /* divide by 16 */
+	wr(0x380, 1000); /* 16000 ns */
 	CHECK_EQ(rd(0x390), 1000);
 	run_to(8000);
 	CHECK_EQ(rd(0x390), 500);
@@ -155,7 +155,7 @@ static void test_timer_one_shot(void)
 	CHECK(!intr_level);
 	wr(0xB0, 0);
 	run_to(100000);
-	CHECK(!reg_bit(0x200, 0x40));	/* one shot only */
+	CHECK(!reg_bit(0x200, 0x40)); /* one shot only */
 
 	/* Divide by 1 (0xB) and by 2 (0x0). */
 	wr(0x3E0, 0xB);
@@ -187,10 +187,10 @@ static void test_timer_one_shot(void)
 	/* Divide by 128 (0xA) and a change of divisor in the middle. */
 	wr(0x320, 0x41);
 	wr(0x3E0, 0xA);
-	wr(0x380, 100);		/* 12800 ns */
+	wr(0x380, 100); /* 12800 ns */
 	run_to(100200 + 6400);
 	CHECK_EQ(rd(0x390), 50);
-	wr(0x3E0, 0xB);		/* the other 50 counts at 1 ns each */
+	wr(0x3E0, 0xB); /* the other 50 counts at 1 ns each */
 	CHECK_EQ(rd(0x390), 50);
 	run_to(100200 + 6449);
 	CHECK(!intr_level);
@@ -205,8 +205,8 @@ static void test_timer_periodic(void)
 	int i;
 
 	fresh();
-	wr(0x3E0, 0xB);		/* divide by 1 */
-	wr(0x320, 0x20050);	/* periodic, vector 0x50 */
+	wr(0x3E0, 0xB);	    /* divide by 1 */
+	wr(0x320, 0x20050); /* periodic, vector 0x50 */
 	wr(0x380, 100);
 	for (i = 1; i <= 3; i++) {
 		run_to(100 * i - 50);
@@ -215,7 +215,7 @@ static void test_timer_periodic(void)
 		CHECK(!intr_level);
 		run_to(100 * i);
 		CHECK(intr_level);
-		CHECK_EQ(rd(0x390), 100);	/* reloaded */
+		CHECK_EQ(rd(0x390), 100); /* reloaded */
 		CHECK_EQ(lapic_intack(apic), 0x50);
 		wr(0xB0, 0);
 	}
@@ -241,7 +241,7 @@ static void test_timer_periodic(void)
 static void test_self_ipi(void)
 {
 	fresh();
-	wr(0x300, 0x00040055);	/* self shorthand, fixed, vector 0x55 */
+	wr(0x300, 0x00040055); /* self shorthand, fixed, vector 0x55 */
 	CHECK(reg_bit(0x200, 0x55));
 	CHECK(!reg_bit(0x180, 0x55));
 	CHECK(intr_level);
@@ -303,15 +303,15 @@ static void test_priority(void)
 	lapic_deliver(apic, 0x61, false);
 	CHECK(lapic_has_interrupt(apic));
 	CHECK(intr_level);
-	wr(0x80, 0x60);		/* same class: blocked */
+	wr(0x80, 0x60); /* same class: blocked */
 	CHECK(!lapic_has_interrupt(apic));
 	CHECK(!intr_level);
-	CHECK_EQ(rd(0x90), 0x60);	/* APR = TPR */
+	CHECK_EQ(rd(0x90), 0x60); /* APR = TPR */
 	wr(0x80, 0x5F);
 	CHECK(intr_level);
-	CHECK_EQ(rd(0x90), 0x60);	/* APR: the IRR class */
+	CHECK_EQ(rd(0x90), 0x60); /* APR: the IRR class */
 	CHECK_EQ(lapic_intack(apic), 0x61);
-	CHECK_EQ(rd(0xA0), 0x60);	/* PPR: the ISR class */
+	CHECK_EQ(rd(0xA0), 0x60); /* PPR: the ISR class */
 	wr(0xB0, 0);
 	CHECK_EQ(rd(0xA0), 0x5F);
 	wr(0x80, 0);
@@ -329,11 +329,11 @@ static void test_nested_eoi(void)
 	CHECK(lapic_has_interrupt(apic));
 	CHECK_EQ(lapic_intack(apic), 0x80);
 	lapic_deliver(apic, 0x40, false);
-	CHECK(!lapic_has_interrupt(apic));	/* below the 0x80 in service */
+	CHECK(!lapic_has_interrupt(apic)); /* below the 0x80 in service */
 	CHECK(reg_bit(0x100, 0x30));
 	CHECK(reg_bit(0x100, 0x80));
 	CHECK_EQ(rd(0xA0), 0x80);
-	wr(0xB0, 0);		/* ends 0x80, the highest */
+	wr(0xB0, 0); /* ends 0x80, the highest */
 	CHECK(!reg_bit(0x100, 0x80));
 	CHECK(reg_bit(0x100, 0x30));
 	CHECK(lapic_has_interrupt(apic));
@@ -344,7 +344,7 @@ static void test_nested_eoi(void)
 	wr(0xB0, 0);
 	CHECK_EQ(rd(0x100 + 0x10), 0);
 	CHECK_EQ(rd(0xA0), 0);
-	wr(0xB0, 0);		/* EOI with nothing in service: harmless */
+	wr(0xB0, 0); /* EOI with nothing in service: harmless */
 	CHECK_EQ(eoi_calls, 0);
 
 	/* Same class while in service: waits (not above the PPR). */
@@ -363,14 +363,14 @@ static void test_spurious_and_level(void)
 	wr(0xF0, 0x1E0);
 	lapic_deliver(apic, 0x70, false);
 	CHECK(intr_level);
-	wr(0x80, 0x80);		/* raised between INTR and INTA */
+	wr(0x80, 0x80); /* raised between INTR and INTA */
 	CHECK_EQ(lapic_intack(apic), 0xEF);
 	CHECK(!reg_bit(0x100, 0x70));
 	CHECK(reg_bit(0x200, 0x70));
 	wr(0x80, 0);
 	CHECK_EQ(lapic_intack(apic), 0x70);
 	wr(0xB0, 0);
-	CHECK_EQ(eoi_calls, 0);	/* edge: no notification */
+	CHECK_EQ(eoi_calls, 0); /* edge: no notification */
 
 	lapic_deliver(apic, 0x90, true);
 	CHECK(reg_bit(0x180, 0x90));
@@ -390,14 +390,14 @@ static void test_spurious_and_level(void)
 static void test_base_msr(void)
 {
 	fresh();
-	lapic_set_base(apic, 0xFED00800);	/* moved; BSP stays */
+	lapic_set_base(apic, 0xFED00800); /* moved; BSP stays */
 	CHECK_EQ(lapic_get_base(apic), 0xFED00900);
 	CHECK_EQ(as_read(mem, 0xFED00030, 4), 0x00040014);
 	CHECK_EQ(as_read(mem, APIC + 0x30, 4), 0xFFFFFFFF);
 	as_write(mem, 0xFED00080, 0x33, 4);
 	CHECK_EQ(as_read(mem, 0xFED00080, 4), 0x33);
 
-	lapic_set_base(apic, 0xFED00000);	/* globally disabled: gone */
+	lapic_set_base(apic, 0xFED00000); /* globally disabled: gone */
 	CHECK_EQ(lapic_get_base(apic), 0xFED00100);
 	CHECK_EQ(as_read(mem, 0xFED00030, 4), 0xFFFFFFFF);
 	lapic_deliver(apic, 0x40, false);
@@ -406,7 +406,7 @@ static void test_base_msr(void)
 	lapic_set_base(apic, 0xFEE00800);
 	CHECK_EQ(lapic_get_base(apic), 0xFEE00900);
 	CHECK_EQ(rd(0x30), 0x00040014);
-	CHECK_EQ(rd(0x80), 0);	/* registers were reset by the disable */
+	CHECK_EQ(rd(0x80), 0); /* registers were reset by the disable */
 	CHECK_EQ(rd(0xF0), 0xFF);
 	lapic_reset(apic);
 	CHECK_EQ(lapic_get_base(apic), 0xFEE00900);

@@ -75,10 +75,10 @@ static void check_time(const struct regs *e, int line)
 	      g.century == e->century);
 }
 
-#define CHECK_TIME(...)                              \
-	do {                                         \
-		struct regs want_ = {__VA_ARGS__};   \
-		check_time(&want_, __LINE__);        \
+#define CHECK_TIME(...)                                                                            \
+	do {                                                                                       \
+		struct regs want_ = {__VA_ARGS__};                                                 \
+		check_time(&want_, __LINE__);                                                      \
 	} while (0)
 
 static void test_epoch(void)
@@ -93,16 +93,16 @@ static void test_epoch(void)
 
 static void test_leap_day_formats(void)
 {
-	setup(1709210096);	/* 2024-02-29 12:34:56 UTC, Thursday */
+	setup(1709210096); /* 2024-02-29 12:34:56 UTC, Thursday */
 	CHECK_TIME(0x56, 0x34, 0x12, 5, 0x29, 0x02, 0x24, 0x20);
 
-	wr(0x0B, 0x06);		/* binary, 24 h */
+	wr(0x0B, 0x06); /* binary, 24 h */
 	CHECK_TIME(56, 34, 12, 5, 29, 2, 24, 20);
 
-	wr(0x0B, 0x04);		/* binary, 12 h: 12:34 PM */
+	wr(0x0B, 0x04); /* binary, 12 h: 12:34 PM */
 	CHECK_EQ(rd(4), 0x80 | 12);
 
-	wr(0x0B, 0x00);		/* BCD, 12 h */
+	wr(0x0B, 0x00); /* BCD, 12 h */
 	CHECK_EQ(rd(4), 0x92);
 
 	/* 11.5 hours later: 00:04:56 on March 1st, 12 AM. */
@@ -110,7 +110,7 @@ static void test_leap_day_formats(void)
 	CHECK_EQ(rd(4), 0x12);
 	CHECK_EQ(rd(7), 0x01);
 	CHECK_EQ(rd(8), 0x03);
-	CHECK_EQ(rd(6), 6);	/* Friday */
+	CHECK_EQ(rd(6), 6); /* Friday */
 
 	/* 13 hours later still: 13:04:56 is 1 PM. */
 	run_to((41400 + 13 * 3600) * SEC);
@@ -121,7 +121,7 @@ static void test_leap_day_formats(void)
 
 static void test_century_rollover(void)
 {
-	setup(946684799);	/* 1999-12-31 23:59:59, Friday */
+	setup(946684799); /* 1999-12-31 23:59:59, Friday */
 	CHECK_TIME(0x59, 0x59, 0x23, 6, 0x31, 0x12, 0x99, 0x19);
 	run_to(SEC - 1);
 	CHECK_EQ(rd(0), 0x59);
@@ -145,7 +145,7 @@ static void test_uip(void)
 	CHECK_EQ(rd(0x0A) & 0x80, 0);
 	run_to(SEC + SEC - 244000);
 	CHECK_EQ(rd(0x0A) & 0x80, 0x80);
-	CHECK_EQ(rd(0), 0x01);	/* the update has not happened yet */
+	CHECK_EQ(rd(0), 0x01); /* the update has not happened yet */
 	run_to(2 * SEC - 1);
 	CHECK_EQ(rd(0x0A), 0xA6);
 	run_to(2 * SEC);
@@ -163,15 +163,15 @@ static void test_update_interrupt(void)
 	/* The default rate sets PF 1024 times a second even without PIE. */
 	run_to(SEC / 100);
 	CHECK_EQ(rd(0x0C), 0x40);
-	wr(0x0A, 0x20);		/* no periodic rate: only UF below */
+	wr(0x0A, 0x20); /* no periodic rate: only UF below */
 	CHECK_EQ(rd(0x0C), 0);
-	wr(0x0B, 0x12);		/* UIE */
+	wr(0x0B, 0x12); /* UIE */
 	run_to(SEC - 1);
 	CHECK_EQ(irq_level, 0);
 	run_to(SEC);
 	CHECK_EQ(irq_level, 1);
 	CHECK_EQ(irq_raises, 1);
-	CHECK_EQ(rd(0x0C), 0x90);	/* IRQF | UF */
+	CHECK_EQ(rd(0x0C), 0x90); /* IRQF | UF */
 	CHECK_EQ(irq_level, 0);
 	CHECK_EQ(rd(0x0C), 0x00);
 	run_to(2 * SEC);
@@ -190,13 +190,13 @@ static void test_update_interrupt(void)
 static void test_periodic_interrupt(void)
 {
 	setup(0);
-	wr(0x0A, 0x2F);		/* rate 15: 2 Hz */
-	wr(0x0B, 0x42);		/* PIE */
+	wr(0x0A, 0x2F); /* rate 15: 2 Hz */
+	wr(0x0B, 0x42); /* PIE */
 	run_to(SEC / 2 - 1);
 	CHECK_EQ(irq_level, 0);
 	run_to(SEC / 2);
 	CHECK_EQ(irq_level, 1);
-	CHECK_EQ(rd(0x0C), 0xC0);	/* IRQF | PF */
+	CHECK_EQ(rd(0x0C), 0xC0); /* IRQF | PF */
 	CHECK_EQ(irq_level, 0);
 	run_to(SEC - 1);
 	CHECK_EQ(irq_raises, 1);
@@ -227,7 +227,7 @@ static void test_periodic_interrupt(void)
 	wr(0x0A, 0x2F);
 	CHECK_EQ(rd(0x0C), 0x00);
 	run_to(2 * SEC + SEC / 2 - 1);
-	CHECK_EQ(rd(0x0C), 0x50);	/* the update and the 2 Hz edge at 2 s */
+	CHECK_EQ(rd(0x0C), 0x50); /* the update and the 2 Hz edge at 2 s */
 	run_to(2 * SEC + SEC / 2);
 	CHECK_EQ(rd(0x0C), 0x40);
 	run_to(3 * SEC - 1);
@@ -237,18 +237,18 @@ static void test_periodic_interrupt(void)
 
 static void test_alarm_interrupt(void)
 {
-	setup(3600 * 5 + 60 * 7 + 10);	/* 05:07:10 */
-	wr(0x0A, 0x20);			/* no periodic flag */
+	setup(3600 * 5 + 60 * 7 + 10); /* 05:07:10 */
+	wr(0x0A, 0x20);		       /* no periodic flag */
 	wr(0x01, 0x12);
 	wr(0x03, 0x07);
 	wr(0x05, 0x05);
-	wr(0x0B, 0x22);		/* AIE */
+	wr(0x0B, 0x22); /* AIE */
 	run_to(SEC);
 	CHECK_EQ(irq_raises, 0);
 	CHECK_EQ(rd(0x0C), 0x10);
 	run_to(2 * SEC);
 	CHECK_EQ(irq_raises, 1);
-	CHECK_EQ(rd(0x0C), 0xB0);	/* IRQF | AF | UF */
+	CHECK_EQ(rd(0x0C), 0xB0); /* IRQF | AF | UF */
 	run_to(3 * SEC);
 	CHECK_EQ(rd(0x0C), 0x10);
 
@@ -258,13 +258,13 @@ static void test_alarm_interrupt(void)
 	wr(0x05, 0xFF);
 	run_to(4 * SEC);
 	CHECK_EQ(irq_raises, 1);
-	run_to(5 * SEC);		/* 05:07:15 */
+	run_to(5 * SEC); /* 05:07:15 */
 	CHECK_EQ(irq_raises, 2);
 	CHECK_EQ(rd(0x0C), 0xB0);
 	run_to(64 * SEC);
 	CHECK_EQ(irq_raises, 2);
 	CHECK_EQ(rd(0x0C), 0x10);
-	run_to(65 * SEC);		/* 05:08:15 */
+	run_to(65 * SEC); /* 05:08:15 */
 	CHECK_EQ(irq_raises, 3);
 	CHECK_EQ(rd(0x0C), 0xB0);
 }
@@ -273,7 +273,7 @@ static void test_set_time(void)
 {
 	setup(0);
 	run_to(SEC / 4);
-	wr(0x0B, 0x82);		/* SET */
+	wr(0x0B, 0x82); /* SET */
 	wr(0x00, 0x30);
 	wr(0x02, 0x15);
 	wr(0x04, 0x10);
@@ -319,8 +319,8 @@ static void test_divider_reset(void)
 {
 	setup(100);
 	run_to(SEC / 3);
-	wr(0x0A, 0x66);		/* divider held in reset */
-	wr(0x0A, 0x26);		/* first update half a second from now */
+	wr(0x0A, 0x66); /* divider held in reset */
+	wr(0x0A, 0x26); /* first update half a second from now */
 	run_to(SEC / 3 + SEC / 2 - 1);
 	CHECK_EQ(rd(0x00), 0x40);
 	run_to(SEC / 3 + SEC / 2);
@@ -342,7 +342,7 @@ static void test_nmi_mask_and_ram(void)
 	rtc_set_cmos(r, 0x15, 0x80);
 	rtc_set_cmos(r, 0x16, 0x02);
 	rtc_set_cmos(r, 0x7F, 0x77);
-	rtc_set_cmos(r, 128, 0x11);	/* out of range: ignored */
+	rtc_set_cmos(r, 128, 0x11); /* out of range: ignored */
 	CHECK_EQ(rd(0x15), 0x80);
 	CHECK_EQ(rd(0x16), 0x02);
 	CHECK_EQ(rd(0x7F), 0x77);
