@@ -15,8 +15,10 @@
  * A20 gate (bit 1); changes are requests to the machine (machine_hooks).
  *
  * Host scancodes arrive in set 1, which is what a set-2 keyboard looks like
- * through the controller's translation (command byte bit 6, on by default);
- * they are passed on as they are even when the guest turns translation off.
+ * through the controller's translation (command byte bit 6, on by default).
+ * With translation off and scan set 2 (or 3) selected, the keyboard sends
+ * the set-2 codes of the same keys: a make code maps through a table, a
+ * break code becomes 0xF0 and the make code, and 0xE0 prefixes pass.
  */
 #include "devices.h"
 
@@ -82,6 +84,7 @@ struct KBD {
 	bool kbd_scanning;
 	uint8_t kbd_pending; /* ED, F3 or F0 waiting for its argument */
 	uint8_t scan_set, leds, typematic, kbd_last;
+	bool extended; /* the last host byte was an 0xE0 prefix */
 
 	/* Mouse. */
 	bool aux_enabled;
@@ -523,16 +526,75 @@ void kbd_reset(KBD *k)
 	k->kbd_scanning = true;
 	k->kbd_pending = 0;
 	k->kbd_last = 0;
+	k->extended = false;
 	aux_defaults(k);
 	k->aux_pending = 0;
 	update_irq(k);
+}
+
+/* Set-1 make code -> set-2 make code, for the keys of a 102-key keyboard. */
+/* clang-format off */
+static const uint8_t set1_to_set2[0x59] = {
+	0x00, 0x76, 0x16, 0x1E, 0x26, 0x25, 0x2E, 0x36,	/* 00-07 */
+	0x3D, 0x3E, 0x46, 0x45, 0x4E, 0x55, 0x66, 0x0D,	/* 08-0F */
+	0x15, 0x1D, 0x24, 0x2D, 0x2C, 0x35, 0x3C, 0x43,	/* 10-17 */
+	0x44, 0x4D, 0x54, 0x5B, 0x5A, 0x14, 0x1C, 0x1B,	/* 18-1F */
+	0x23, 0x2B, 0x34, 0x33, 0x3B, 0x42, 0x4B, 0x4C,	/* 20-27 */
+	0x52, 0x0E, 0x12, 0x5D, 0x1A, 0x22, 0x21, 0x2A,	/* 28-2F */
+	0x32, 0x31, 0x3A, 0x41, 0x49, 0x4A, 0x59, 0x7C,	/* 30-37 */
+	0x11, 0x29, 0x58, 0x05, 0x06, 0x04, 0x0C, 0x03,	/* 38-3F */
+	0x0B, 0x83, 0x0A, 0x01, 0x09, 0x77, 0x7E, 0x6C,	/* 40-47 */
+	0x75, 0x7D, 0x7B, 0x6B, 0x73, 0x74, 0x79, 0x69,	/* 48-4F */
+	0x72, 0x7A, 0x70, 0x71, 0x84, 0x00, 0x61, 0x78,	/* 50-57 */
+	0x07,						/* 58 */
+};
+/* clang-format on */
+
+/* The same for the keys that send an 0xE0 prefix. */
+static const struct {
+	uint8_t set1, set2;
+} e0_set1_to_set2[] = {
+	{0x1C, 0x5A}, {0x1D, 0x14}, {0x35, 0x4A}, {0x38, 0x11}, {0x47, 0x6C}, {0x48, 0x75},
+	{0x49, 0x7D}, {0x4B, 0x6B}, {0x4D, 0x74}, {0x4F, 0x69}, {0x50, 0x72}, {0x51, 0x7A},
+	{0x52, 0x70}, {0x53, 0x71}, {0x5B, 0x1F}, {0x5C, 0x27}, {0x5D, 0x2F},
+};
+
+static uint8_t to_set2(uint8_t make, bool extended)
+{
+	size_t i;
+
+	if (!extended)
+		return make < sizeof(set1_to_set2) ? set1_to_set2[make] : 0;
+	for (i = 0; i < ARRAY_SIZE(e0_set1_to_set2); i++)
+		if (e0_set1_to_set2[i].set1 == make)
+			return e0_set1_to_set2[i].set2;
+	return 0;
+}
+
+/* Queue a host byte as the keyboard sends it in its current mode. */
+static void queue_scancode(KBD *k, uint8_t code)
+{
+	uint8_t set2;
+
+	if ((ccb(k) & CCB_TRANSLATE) || k->scan_set == 1 || code == 0xE0 || code == 0xE1) {
+		k->extended = code == 0xE0;
+		queue_push(&k->kbd, code, false);
+		return;
+	}
+	set2 = to_set2(code & 0x7F, k->extended);
+	k->extended = false;
+	if (!set2)
+		return; /* no such key in set 2 */
+	if (code & 0x80)
+		queue_push(&k->kbd, 0xF0, false);
+	queue_push(&k->kbd, set2, false);
 }
 
 void kbd_put_scancode(KBD *k, uint8_t code)
 {
 	if (!k->kbd_scanning)
 		return;
-	queue_push(&k->kbd, code, false);
+	queue_scancode(k, code);
 	refill(k);
 }
 

@@ -247,6 +247,39 @@ static void test_scancodes(void)
 	kbd_put_scancode(kbd, 0x12);
 	CHECK_EQ(next_byte(), 0x12);
 
+	/* Translation off: the keyboard speaks scan set 2. */
+	command(0x60);
+	data(0x05);
+	kbd_put_scancode(kbd, 0x1E); /* 'a' */
+	kbd_put_scancode(kbd, 0x9E);
+	kbd_put_scancode(kbd, 0xE0); /* cursor up */
+	kbd_put_scancode(kbd, 0x48);
+	kbd_put_scancode(kbd, 0xE0);
+	kbd_put_scancode(kbd, 0xC8);
+	kbd_put_scancode(kbd, 0x58); /* F12 */
+	CHECK_EQ(next_byte(), 0x1C);
+	CHECK_EQ(next_byte(), 0xF0);
+	CHECK_EQ(next_byte(), 0x1C);
+	CHECK_EQ(next_byte(), 0xE0);
+	CHECK_EQ(next_byte(), 0x75);
+	CHECK_EQ(next_byte(), 0xE0);
+	CHECK_EQ(next_byte(), 0xF0);
+	CHECK_EQ(next_byte(), 0x75);
+	CHECK_EQ(next_byte(), 0x07);
+	CHECK_EQ(next_byte(), -1);
+	/* ... unless the guest selected set 1. */
+	data(0xF0);
+	data(0x01);
+	CHECK_EQ(next_byte(), 0xFA);
+	CHECK_EQ(next_byte(), 0xFA);
+	kbd_put_scancode(kbd, 0x9E);
+	CHECK_EQ(next_byte(), 0x9E);
+	data(0xFF);
+	CHECK_EQ(next_byte(), 0xFA);
+	CHECK_EQ(next_byte(), 0xAA);
+	command(0x60);
+	data(0x45);
+
 	/* 0xD2 puts a byte in the output buffer as if the keyboard sent it. */
 	command(0xD2);
 	data(0x5B);
