@@ -222,9 +222,11 @@ uint32_t alu_shift(CPU *cpu, unsigned op, uint32_t a, unsigned count, unsigned b
 		unsigned n = bits == 32 ? count : count % (bits + 1);
 		uint64_t v = (uint64_t)a | (uint64_t)cc_cf(cpu) << bits;
 
-		if (!n)
-			return a;
-		v = ((v << n) | (v >> (bits + 1 - n))) & (((uint64_t)1 << (bits + 1)) - 1);
+		/* a count that is a multiple of bits+1 still sets OF (undefined:
+		 * what the real chips do) */
+		if (n)
+			v = ((v << n) | (v >> (bits + 1 - n))) &
+			    (((uint64_t)1 << (bits + 1)) - 1);
 		res = (uint32_t)v & m;
 		cf = v >> bits & 1;
 		set_cf_of(cpu, cf, (res >> top & 1) ^ cf);
@@ -234,9 +236,9 @@ uint32_t alu_shift(CPU *cpu, unsigned op, uint32_t a, unsigned count, unsigned b
 		unsigned n = bits == 32 ? count : count % (bits + 1);
 		uint64_t v = (uint64_t)a | (uint64_t)cc_cf(cpu) << bits;
 
-		if (!n)
-			return a;
-		v = ((v >> n) | (v << (bits + 1 - n))) & (((uint64_t)1 << (bits + 1)) - 1);
+		if (n)
+			v = ((v >> n) | (v << (bits + 1 - n))) &
+			    (((uint64_t)1 << (bits + 1)) - 1);
 		res = (uint32_t)v & m;
 		cf = v >> bits & 1;
 		set_cf_of(cpu, cf, (res >> top & 1) ^ (res >> (top - 1) & 1));
@@ -251,7 +253,11 @@ uint32_t alu_shift(CPU *cpu, unsigned op, uint32_t a, unsigned count, unsigned b
 	case 5: /* SHR */
 		res = (uint32_t)((uint64_t)a >> count);
 		cf = ((uint64_t)a >> (count - 1)) & 1;
-		set_flags_szp(cpu, res, bits, (cf ? F_CF : 0) | ((a >> top & 1) ? F_OF : 0));
+		/* OF is defined for a count of 1 (the old sign); for larger counts
+		 * it is the sign before the last step, as the real chips leave it */
+		set_flags_szp(cpu, res, bits,
+			      (cf ? F_CF : 0) |
+				      ((((uint64_t)a >> (count - 1)) >> top & 1) ? F_OF : 0));
 		return res;
 	default: { /* SAR */
 		int64_t s = (int32_t)sign_ext(a, bits);
