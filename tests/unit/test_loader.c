@@ -454,6 +454,39 @@ out:
 	machine_drop(m);
 }
 
+/*
+ * The state the Linux loader leaves, run by the CPU: reload DS and CS from
+ * the loader's GDT, read cmd_line_ptr through ESI, store it, halt.
+ */
+static void test_linux_runs(void)
+{
+	static const uint8_t code[] = {
+	    0x66, 0xB8, 0x18, 0x00,					/* mov ax, 0x18 */
+	    0x8E, 0xD8,							/* mov ds, ax */
+	    0x8B, 0x86, 0x28, 0x02, 0x00, 0x00,				/* mov eax, [esi+0x228] */
+	    0xA3, 0x00, 0x05, 0x00, 0x00,				/* mov [0x500], eax */
+	    0xEA, 0x18, 0x00, 0x10, 0x00, 0x10, 0x00,			/* jmp 0x10:0x100018 */
+	    0xC7, 0x05, 0x04, 0x05, 0x00, 0x00, 0xEF, 0xBE, 0xAD, 0xDE, /* mov [0x504], .. */
+	    0xF4,							/* hlt */
+	};
+	Machine *m = machine_make(RAM_SIZE);
+	size_t len;
+	uint8_t *img = make_bzimage(&len, 0x20F, 0);
+	char err[256] = "";
+	enum cpu_exit why;
+
+	memcpy(img + BZ_PM_OFF, code, sizeof(code));
+	CHECK(load_kernel(m, "run.bz", img, len, NULL, 0, "ro", err));
+	why = cpu_exec(m->cpu, 100);
+	CHECK_EQ(why, CPU_EXIT_HALT);
+	CHECK_EQ(ram32(m, 0x500), ram32(m, cpu_get_reg(m->cpu, R_ESI) + 0x228));
+	CHECK(!strcmp((char *)m->ram_host + ram32(m, 0x500), "ro"));
+	CHECK_EQ(ram32(m, 0x504), 0xDEADBEEF);
+	CHECK_EQ(cpu_get_seg(m->cpu, S_CS).sel, 0x10);
+	free(img);
+	machine_drop(m);
+}
+
 /* Protocol 2.05: no cmdline_size field, 255 bytes at most; no initrd. */
 static void test_linux_old_cmdline(void)
 {
@@ -747,6 +780,7 @@ int main(void)
 	test_multiboot_info_collision();
 	test_multiboot_aout();
 	test_linux();
+	test_linux_runs();
 	test_linux_old_cmdline();
 	test_bad_kernels();
 	test_fuzz();
