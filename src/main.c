@@ -70,8 +70,8 @@ static int cmd_demo(int argc, char **argv)
 		o.disk_image_len = demo_disk_len;
 	}
 	status = run_machine(&o);
-	if (o.dump_mtree)
-		return status;
+	if (o.dump_mtree || o.max_insns)
+		return status; /* stopped on the user's word, not the guest's */
 	if (status != 1) {
 		fprintf(stderr, "flashback: demo guest ended with status %d (expected 1)\n", status);
 		return status ? status : 1;
