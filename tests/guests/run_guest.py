@@ -32,7 +32,7 @@ def command(args):
         if args.hda:
             cmd += ['-drive', 'file=%s,format=raw,if=ide,index=0,snapshot=on' % args.hda]
         if args.icount:
-            cmd += ['-icount', 'shift=0']
+            cmd += ['-icount', 'shift=0,sleep=off', '-rtc', 'clock=vm']
         return cmd
     cmd = [args.emulator, 'run', '-kernel', args.kernel, '-serial', 'stdio']
     if args.hda:
@@ -85,7 +85,9 @@ def main():
     ap.add_argument('--timeout', type=float, default=30.0, help='wall-clock seconds')
     ap.add_argument('--max-insns', type=int, default=2_000_000_000,
                     help='instruction limit for flashback')
-    ap.add_argument('--icount', action='store_true', help='QEMU: -icount shift=0')
+    ap.add_argument('--icount', action='store_true',
+                    help='QEMU: -icount shift=0,sleep=off -rtc clock=vm: guest time '
+                    'follows instructions and host load cannot skew it')
     args = ap.parse_args()
 
     name = os.path.splitext(os.path.basename(args.kernel))[0]
