@@ -52,6 +52,14 @@ typedef struct FPUCtx {
 	uint16_t cs;
 	uint32_t dp;	  /* offset of the memory operand (for FDP) */
 	uint16_t ds;	  /* selector of the operand's segment */
+	/*
+	 * EFLAGS of the CPU, in and out: FCMOVcc reads CF/ZF/PF; FCOMI,
+	 * FCOMIP, FUCOMI, FUCOMIP write ZF/PF/CF and clear OF/SF/AF.  Only
+	 * those instructions touch it; if it is NULL they give FPU_UD.
+	 */
+	uint32_t *eflags;
+	/* AX of the CPU, written by FNSTSW AX (DF E0); NULL -> FPU_UD. */
+	uint16_t *ax;
 } FPUCtx;
 
 enum fpu_result {
