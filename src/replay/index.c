@@ -1,0 +1,422 @@
+/*
+ * index.c - index.sqlite: metadata, chunks, events, counts, console lines,
+ * snapshots and bookmarks of a trace, in the schema traces/FORMAT.md
+ * documents.
+ *
+ * WAL mode with synchronous=NORMAL: a commit is durable against a process
+ * crash at once and against power loss by the next checkpoint; the journal,
+ * fsync'd first, is the truth either way, and trace_open() re-indexes what
+ * the index missed.  Each chunk is one transaction.  At most ix->limit
+ * events of each kind per chunk get an events row (a dense polling loop
+ * would otherwise make the index many times larger than the journal); the
+ * chunk_counts table has the exact numbers.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sqlite3.h>
+
+#include "../base/base.h"
+#include "index.h"
+
+#define LINE_MAX_BYTES 4096
+
+static const char schema[] =
+	"PRAGMA journal_mode=WAL;"
+	"PRAGMA synchronous=NORMAL;"
+	"BEGIN;"
+	"CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT);"
+	"CREATE TABLE kinds(kind INTEGER PRIMARY KEY, name TEXT NOT NULL);"
+	"CREATE TABLE chunks(number INTEGER PRIMARY KEY, first_icount INTEGER NOT NULL,"
+	" last_icount INTEGER NOT NULL, offset INTEGER NOT NULL,"
+	" compressed_size INTEGER NOT NULL, raw_size INTEGER NOT NULL,"
+	" events INTEGER NOT NULL, crc INTEGER NOT NULL);"
+	"CREATE TABLE events(icount INTEGER NOT NULL, kind INTEGER NOT NULL, port INTEGER,"
+	" address INTEGER, size INTEGER, value INTEGER, value2 INTEGER,"
+	" chunk INTEGER NOT NULL);"
+	"CREATE TABLE chunk_counts(chunk INTEGER NOT NULL, kind INTEGER NOT NULL,"
+	" count INTEGER NOT NULL, indexed INTEGER NOT NULL, PRIMARY KEY(chunk, kind));"
+	"CREATE VIEW counts AS SELECT kind, name, sum(count) AS count,"
+	" sum(indexed) AS indexed FROM chunk_counts JOIN kinds USING(kind) GROUP BY kind;"
+	"CREATE TABLE snapshots(icount INTEGER NOT NULL, file TEXT NOT NULL,"
+	" size INTEGER NOT NULL);"
+	"CREATE TABLE console(icount INTEGER NOT NULL, line TEXT NOT NULL);"
+	"CREATE TABLE bookmarks(icount INTEGER NOT NULL, name TEXT NOT NULL, note TEXT);"
+	"CREATE INDEX events_kind_icount ON events(kind, icount);"
+	"CREATE INDEX events_port ON events(port, icount) WHERE port IS NOT NULL;"
+	"CREATE INDEX events_address ON events(address, icount) WHERE address IS NOT NULL;"
+	"CREATE INDEX events_icount ON events(icount);"
+	"CREATE INDEX console_icount ON console(icount);"
+	"CREATE INDEX snapshots_icount ON snapshots(icount);"
+	"CREATE INDEX bookmarks_icount ON bookmarks(icount);"
+	"COMMIT;";
+
+static bool sql_fail(Index *ix, const char *what)
+{
+	snprintf(ix->err, sizeof(ix->err), "%s: %s: %s", ix->name, what,
+		 ix->db ? sqlite3_errmsg(ix->db) : "out of memory");
+	return false;
+}
+
+static bool exec(Index *ix, const char *sql)
+{
+	if (sqlite3_exec(ix->db, sql, NULL, NULL, NULL) != SQLITE_OK)
+		return sql_fail(ix, sql);
+	return true;
+}
+
+static bool prepare(Index *ix, const char *sql, sqlite3_stmt **st)
+{
+	if (sqlite3_prepare_v2(ix->db, sql, -1, st, NULL) != SQLITE_OK)
+		return sql_fail(ix, "prepare");
+	return true;
+}
+
+/* Run a prepared statement that returns no rows, and reset it. */
+static bool step_done(Index *ix, sqlite3_stmt *st, const char *what)
+{
+	int rc = sqlite3_step(st);
+	sqlite3_reset(st);
+	sqlite3_clear_bindings(st);
+	if (rc != SQLITE_DONE)
+		return sql_fail(ix, what);
+	return true;
+}
+
+static bool prepare_writes(Index *ix)
+{
+	sqlite3_busy_timeout(ix->db, 2000);
+	return prepare(ix,
+		       "INSERT INTO events(icount, kind, port, address, size, value, value2,"
+		       " chunk) VALUES(?,?,?,?,?,?,?,?)",
+		       &ix->ins_event) &&
+	       prepare(ix, "INSERT INTO console(icount, line) VALUES(?,?)", &ix->ins_console);
+}
+
+static bool open_db(Index *ix, const char *path, int flags)
+{
+	memset(ix, 0, sizeof(*ix));
+	ix->name = path;
+	if (sqlite3_open_v2(path, &ix->db, flags, NULL) != SQLITE_OK)
+		return sql_fail(ix, "cannot open");
+	return true;
+}
+
+bool index_create(Index *ix, const char *path, uint32_t limit)
+{
+	if (!open_db(ix, path, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE))
+		return false;
+	ix->limit = limit;
+	if (!exec(ix, schema) || !exec(ix, "BEGIN"))
+		return false;
+	for (unsigned k = 1; k < TEV_KIND_COUNT; k++) {
+		char sql[128];
+		snprintf(sql, sizeof(sql), "INSERT INTO kinds VALUES(%u, '%s')", k,
+			 trace_kind_name(k));
+		if (!exec(ix, sql))
+			return false;
+	}
+	char v[32];
+	snprintf(v, sizeof(v), "%u", limit);
+	return index_set_meta(ix, "index_limit", v) && exec(ix, "COMMIT") && prepare_writes(ix);
+}
+
+bool index_open(Index *ix, const char *path)
+{
+	char v[TRACE_ERR_LEN];
+
+	if (!open_db(ix, path, SQLITE_OPEN_READWRITE))
+		return false;
+	/* Reading a table proves the file is a database of ours. */
+	if (!index_get_meta(ix, "index_limit", v, sizeof(v))) {
+		if (!ix->err[0])
+			snprintf(ix->err, sizeof(ix->err), "%s: no index_limit in table meta",
+				 path);
+		return false;
+	}
+	ix->limit = (uint32_t)strtoul(v, NULL, 10);
+	/* Resume the console line an interrupted recording left open. */
+	if (index_get_meta(ix, "console_pending", v, sizeof(v)) && v[0]) {
+		ix->line = xmalloc(LINE_MAX_BYTES);
+		ix->line_len = strlen(v) < LINE_MAX_BYTES ? strlen(v) : LINE_MAX_BYTES - 1;
+		memcpy(ix->line, v, ix->line_len);
+		if (index_get_meta(ix, "console_pending_icount", v, sizeof(v)))
+			ix->line_icount = strtoull(v, NULL, 10);
+	}
+	return !exec(ix, "PRAGMA journal_mode=WAL") ? false : prepare_writes(ix);
+}
+
+bool index_set_meta(Index *ix, const char *key, const char *value)
+{
+	sqlite3_stmt *st;
+
+	if (!prepare(ix, "INSERT OR REPLACE INTO meta(key, value) VALUES(?,?)", &st))
+		return false;
+	sqlite3_bind_text(st, 1, key, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_text(st, 2, value, -1, SQLITE_TRANSIENT);
+	bool ok = step_done(ix, st, "writing table meta");
+	sqlite3_finalize(st);
+	return ok;
+}
+
+bool index_get_meta(Index *ix, const char *key, char *buf, size_t len)
+{
+	sqlite3_stmt *st;
+	bool found = false;
+
+	ix->err[0] = 0;
+	if (!prepare(ix, "SELECT value FROM meta WHERE key = ?", &st))
+		return false;
+	sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
+	int rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		const unsigned char *v = sqlite3_column_text(st, 0);
+		snprintf(buf, len, "%s", v ? (const char *)v : "");
+		found = true;
+	} else if (rc != SQLITE_DONE) {
+		sql_fail(ix, "reading table meta");
+	}
+	sqlite3_finalize(st);
+	return found;
+}
+
+static bool begin(Index *ix)
+{
+	if (ix->in_tx)
+		return true;
+	if (!exec(ix, "BEGIN"))
+		return false;
+	ix->in_tx = true;
+	return true;
+}
+
+static void bind_u64(sqlite3_stmt *st, int col, uint64_t v)
+{
+	sqlite3_bind_int64(st, col, (sqlite3_int64)v);
+}
+
+static bool emit_line(Index *ix)
+{
+	/* A carriage return before the newline is not part of the text. */
+	size_t n = ix->line_len;
+	if (n && ix->line[n - 1] == '\r')
+		n--;
+	bind_u64(ix->ins_console, 1, ix->line_icount);
+	sqlite3_bind_text(ix->ins_console, 2, ix->line, (int)n, SQLITE_STATIC);
+	ix->line_len = 0;
+	return step_done(ix, ix->ins_console, "writing table console");
+}
+
+/* Cut console bytes into lines, each stamped with the icount of its first byte. */
+static bool console_bytes(Index *ix, const TraceEvent *ev)
+{
+	if (!ix->line)
+		ix->line = xmalloc(LINE_MAX_BYTES);
+	for (uint32_t i = 0; i < ev->size; i++) {
+		uint8_t b = ev->data[i];
+		if (ix->line_len == 0)
+			ix->line_icount = ev->icount;
+		if (b == '\n') {
+			if (!emit_line(ix))
+				return false;
+			continue;
+		}
+		ix->line[ix->line_len++] = b ? (char)b : ' ';
+		if (ix->line_len == LINE_MAX_BYTES && !emit_line(ix))
+			return false;
+	}
+	return true;
+}
+
+bool index_event(Index *ix, const TraceEvent *ev, uint32_t chunk)
+{
+	sqlite3_stmt *st = ix->ins_event;
+
+	if (!begin(ix))
+		return false;
+	ix->count[ev->kind]++;
+	if (ev->kind == TEV_CONSOLE && !console_bytes(ix, ev))
+		return false;
+	if (ix->indexed[ev->kind] >= ix->limit)
+		return true;
+	ix->indexed[ev->kind]++;
+	bind_u64(st, 1, ev->icount);
+	sqlite3_bind_int(st, 2, ev->kind);
+	switch (ev->kind) {
+	case TEV_PORT_READ:
+		bind_u64(st, 3, ev->addr);
+		break;
+	case TEV_MMIO_READ:
+	case TEV_DMA_WRITE:
+	case TEV_MAP_CHANGE:
+		bind_u64(st, 4, ev->addr);
+		break;
+	case TEV_TIME_READ:
+		if (ev->addr)
+			bind_u64(st, 4, ev->addr);
+		break;
+	}
+	if (ev->size || ev->kind == TEV_DMA_WRITE || ev->kind == TEV_CONSOLE ||
+	    ev->kind == TEV_MAP_CHANGE)
+		sqlite3_bind_int64(st, 5, ev->size);
+	if (ev->kind != TEV_DMA_WRITE && ev->kind != TEV_CONSOLE && ev->kind != TEV_MAP_CHANGE)
+		bind_u64(st, 6, ev->value);
+	if (ev->flags & TRACE_CHECK_RAM)
+		bind_u64(st, 7, ev->value2);
+	sqlite3_bind_int64(st, 8, chunk);
+	return step_done(ix, st, "writing table events");
+}
+
+bool index_commit_chunk(Index *ix, const ChunkInfo *c)
+{
+	sqlite3_stmt *st;
+	char pending[32];
+
+	if (!begin(ix))
+		return false;
+	if (!prepare(ix, "INSERT INTO chunks VALUES(?,?,?,?,?,?,?,?)", &st))
+		return false;
+	bind_u64(st, 1, c->number);
+	bind_u64(st, 2, c->first_icount);
+	bind_u64(st, 3, c->last_icount);
+	bind_u64(st, 4, c->offset);
+	bind_u64(st, 5, c->csize);
+	bind_u64(st, 6, c->rsize);
+	bind_u64(st, 7, c->events);
+	bind_u64(st, 8, c->crc);
+	bool ok = step_done(ix, st, "writing table chunks");
+	sqlite3_finalize(st);
+	if (!ok || !prepare(ix, "INSERT INTO chunk_counts VALUES(?,?,?,?)", &st))
+		return false;
+	for (unsigned k = 1; ok && k < TEV_KIND_COUNT; k++) {
+		if (!ix->count[k])
+			continue;
+		bind_u64(st, 1, c->number);
+		bind_u64(st, 2, k);
+		bind_u64(st, 3, ix->count[k]);
+		bind_u64(st, 4, ix->indexed[k]);
+		ok = step_done(ix, st, "writing table chunk_counts");
+	}
+	sqlite3_finalize(st);
+	memset(ix->count, 0, sizeof(ix->count));
+	memset(ix->indexed, 0, sizeof(ix->indexed));
+	/* The open console line, so that re-indexing can resume it. */
+	if (ix->line)
+		ix->line[ix->line_len < LINE_MAX_BYTES ? ix->line_len : LINE_MAX_BYTES - 1] = 0;
+	snprintf(pending, sizeof(pending), "%llu", (unsigned long long)ix->line_icount);
+	ok = ok && index_set_meta(ix, "console_pending", ix->line ? ix->line : "") &&
+	     index_set_meta(ix, "console_pending_icount", pending) && exec(ix, "COMMIT");
+	if (ok)
+		ix->in_tx = false;
+	return ok;
+}
+
+void index_rollback(Index *ix)
+{
+	if (ix->in_tx)
+		sqlite3_exec(ix->db, "ROLLBACK", NULL, NULL, NULL);
+	ix->in_tx = false;
+	memset(ix->count, 0, sizeof(ix->count));
+	memset(ix->indexed, 0, sizeof(ix->indexed));
+}
+
+bool index_flush_console(Index *ix)
+{
+	if (!ix->line_len)
+		return index_set_meta(ix, "console_pending", "");
+	return emit_line(ix) && index_set_meta(ix, "console_pending", "");
+}
+
+bool index_chunks(Index *ix, ChunkInfo **out, size_t *n)
+{
+	sqlite3_stmt *st;
+	size_t cap = 64;
+	int rc;
+
+	*n = 0;
+	*out = xmalloc(cap * sizeof(**out));
+	if (!prepare(ix,
+		     "SELECT number, first_icount, last_icount, offset, compressed_size,"
+		     " raw_size, events, crc FROM chunks ORDER BY number",
+		     &st))
+		return false;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		if (*n == cap) {
+			cap *= 2;
+			*out = xrealloc(*out, cap * sizeof(**out));
+		}
+		ChunkInfo *c = &(*out)[(*n)++];
+		c->number = (uint32_t)sqlite3_column_int64(st, 0);
+		c->first_icount = (uint64_t)sqlite3_column_int64(st, 1);
+		c->last_icount = (uint64_t)sqlite3_column_int64(st, 2);
+		c->offset = (uint64_t)sqlite3_column_int64(st, 3);
+		c->csize = (uint32_t)sqlite3_column_int64(st, 4);
+		c->rsize = (uint32_t)sqlite3_column_int64(st, 5);
+		c->events = (uint32_t)sqlite3_column_int64(st, 6);
+		c->crc = (uint32_t)sqlite3_column_int64(st, 7);
+	}
+	sqlite3_finalize(st);
+	if (rc != SQLITE_DONE)
+		return sql_fail(ix, "reading table chunks");
+	return true;
+}
+
+bool index_counts(Index *ix, uint64_t counts[TEV_KIND_COUNT])
+{
+	sqlite3_stmt *st;
+	int rc;
+
+	memset(counts, 0, TEV_KIND_COUNT * sizeof(counts[0]));
+	if (!prepare(ix, "SELECT kind, count FROM counts", &st))
+		return false;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		int k = sqlite3_column_int(st, 0);
+		if (k > 0 && k < TEV_KIND_COUNT)
+			counts[k] = (uint64_t)sqlite3_column_int64(st, 1);
+	}
+	sqlite3_finalize(st);
+	if (rc != SQLITE_DONE)
+		return sql_fail(ix, "reading view counts");
+	return true;
+}
+
+static bool insert3(Index *ix, const char *sql, uint64_t icount, const char *a, const char *b,
+		    uint64_t n)
+{
+	sqlite3_stmt *st;
+
+	if (!prepare(ix, sql, &st))
+		return false;
+	bind_u64(st, 1, icount);
+	sqlite3_bind_text(st, 2, a, -1, SQLITE_TRANSIENT);
+	if (b)
+		sqlite3_bind_text(st, 3, b, -1, SQLITE_TRANSIENT);
+	else
+		bind_u64(st, 3, n);
+	bool ok = step_done(ix, st, sql);
+	sqlite3_finalize(st);
+	return ok;
+}
+
+bool index_add_snapshot(Index *ix, uint64_t icount, const char *file, uint64_t size)
+{
+	return insert3(ix, "INSERT INTO snapshots VALUES(?,?,?)", icount, file, NULL, size);
+}
+
+bool index_add_bookmark(Index *ix, uint64_t icount, const char *name, const char *note)
+{
+	return insert3(ix, "INSERT INTO bookmarks VALUES(?,?,?)", icount, name, note ? note : "",
+		       0);
+}
+
+void index_close(Index *ix)
+{
+	if (ix->in_tx)
+		index_rollback(ix);
+	sqlite3_finalize(ix->ins_event);
+	sqlite3_finalize(ix->ins_console);
+	if (ix->db)
+		sqlite3_close(ix->db);
+	free(ix->line);
+	memset(ix, 0, sizeof(*ix));
+}

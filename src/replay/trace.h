@@ -1,0 +1,168 @@
+/*
+ * trace.h - the on-disk trace of a recording: journal and SQLite index.
+ *
+ * A trace is a directory NAME.fbt/ holding journal.fbj (every
+ * nondeterministic input, in order, in independently decodable zstd chunks)
+ * and index.sqlite (metadata, the chunk list, events by kind / port /
+ * address / icount, exact counts by kind, console lines, snapshots and
+ * bookmarks).  traces/FORMAT.md describes both files byte by byte.
+ *
+ * Writing: trace_create(), trace_append() for each event in icount order,
+ * trace_close() at the end.  Each chunk is committed to the index as soon as
+ * it is written to the journal, so a recording killed at any point leaves a
+ * trace readable up to its last finished chunk.
+ *
+ * Reading: trace_open() checks the journal against the index (and re-indexes
+ * chunks the index missed), trace_info() says what the trace holds and
+ * whether it is truncated, a TraceCursor walks the events from any icount.
+ *
+ * Every function that can fail returns false / NULL / -1 and leaves one
+ * line naming the file, the byte offset and the chunk in a caller-supplied
+ * buffer of TRACE_ERR_LEN bytes or in trace_error().  Nothing here exits the
+ * process.  This module is independent of the CPU and the machine.
+ */
+#ifndef FB_TRACE_H
+#define FB_TRACE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+/* The journal format version this flashback writes and reads. */
+#define TRACE_FORMAT_VERSION 1
+#define TRACE_ERR_LEN 512
+
+/* Event kinds.  The numbers are part of the format (FORMAT.md). */
+enum trace_kind {
+	TEV_PORT_READ = 1, /* addr = port, size = 1/2/4, value */
+	TEV_MMIO_READ = 2, /* addr = physical address, size = 1/2/4/8, value */
+	TEV_INTERRUPT = 3, /* value = vector 0-255, or TRACE_NMI / TRACE_INIT / TRACE_SMI */
+	TEV_DMA_WRITE = 4, /* addr = physical address, data/size = the bytes written */
+	TEV_TIME_READ = 5, /* addr = 0 for RDTSC or the MSR number, value */
+	TEV_MAP_CHANGE = 6, /* addr = change kind (machine-defined), data/size = payload */
+	TEV_CHECK = 7,	    /* value = CPU state hash; value2 = RAM hash if TRACE_CHECK_RAM */
+	TEV_CONSOLE = 8,    /* data/size = bytes the guest wrote to the UART */
+	TEV_SNAPSHOT = 9,   /* value = snapshot number (a file listed in the index) */
+	TEV_END = 10,	    /* value = final CPU state hash; written by trace_close() */
+	TEV_KIND_COUNT
+};
+
+/* Interrupt "vectors" that are not INTR vectors. */
+enum { TRACE_NMI = 0x100, TRACE_INIT = 0x101, TRACE_SMI = 0x102 };
+
+/* TraceEvent.flags */
+#define TRACE_CHECK_RAM 0x01 /* a check event that carries a RAM hash in value2 */
+
+/* Largest payload (DMA bytes, console bytes, map-change payload) of one event. */
+#define TRACE_MAX_DATA (16u << 20)
+
+typedef struct TraceEvent {
+	uint8_t kind; /* enum trace_kind */
+	uint8_t flags;
+	uint32_t size; /* access size, or the length of data */
+	uint64_t icount;
+	uint64_t addr;
+	uint64_t value;
+	uint64_t value2;
+	const uint8_t *data; /* reading: valid until the next trace_next() */
+} TraceEvent;
+
+/* The name of a kind ("port-read", ...), or "?" for an unknown one. */
+const char *trace_kind_name(unsigned kind);
+
+/* What a recording is of; copied into the journal header and the index. */
+typedef struct TraceMeta {
+	const char *emulator_version; /* e.g. "flashback 0.1.0" */
+	const char *machine_options;  /* the command line that built the machine */
+	const char *cpu_model;
+	uint64_t ram_size; /* bytes */
+	int64_t start_time; /* Unix seconds; 0 = now */
+} TraceMeta;
+
+/* How to write; a zeroed struct (or NULL) gives the defaults. */
+typedef struct TraceOptions {
+	uint32_t chunk_bytes;  /* close a chunk at this many raw bytes (64 KiB) */
+	uint32_t chunk_events; /* ... or this many events (65536) */
+	uint32_t index_limit;  /* index at most this many events per kind per chunk (1024) */
+	int zstd_level;	       /* 0 = 3 */
+	bool no_fsync;	       /* skip fsync after each chunk (tests, tmpfs) */
+	/* Replaces write(2) on the journal; for tests of a full disk. */
+	ssize_t (*write_hook)(int fd, const void *buf, size_t len, void *opaque);
+	void *write_opaque;
+} TraceOptions;
+
+typedef struct Trace Trace;
+
+/* ---- writing --------------------------------------------------------- */
+
+/*
+ * Create the trace directory @dir (which must not hold a journal yet) with
+ * its journal and index.  NULL with a message in @err on failure.
+ */
+Trace *trace_create(const char *dir, const TraceMeta *meta, const TraceOptions *opt,
+		    char err[TRACE_ERR_LEN]);
+/*
+ * Append one event; icounts must not decrease.  false on failure (a write
+ * error, a full disk): the trace then refuses further events, and what was
+ * written before stays readable.  The message is in trace_error().
+ */
+bool trace_append(Trace *t, const TraceEvent *ev);
+/*
+ * Append the end event (icount @final_icount, @final_hash), write the last
+ * chunk, mark the index complete and free @t.  false (message in @err) if
+ * this or any earlier write failed; @t is freed either way.
+ */
+bool trace_close(Trace *t, uint64_t final_icount, uint64_t final_hash, char err[TRACE_ERR_LEN]);
+/* Record a snapshot file (relative to the trace directory) in the index. */
+bool trace_add_snapshot(Trace *t, uint64_t icount, const char *file, uint64_t size);
+/* Add a user bookmark to the index (works on a written or an opened trace). */
+bool trace_add_bookmark(Trace *t, uint64_t icount, const char *name, const char *note);
+
+/* ---- reading --------------------------------------------------------- */
+
+typedef struct TraceInfo {
+	uint32_t format_version;
+	uint32_t chunks;
+	uint64_t events;
+	uint64_t first_icount, last_icount; /* of the events in the journal */
+	bool complete;	/* an end event closes the journal */
+	bool truncated; /* the journal stops inside a chunk or without an end event */
+	bool reindexed; /* trace_open() added chunks the index was missing */
+	uint64_t final_icount, final_hash; /* of the end event, when complete */
+	/* One line saying where a truncated trace ends ("" when complete):
+	 * "truncated after chunk K at icount N". */
+	char truncation[TRACE_ERR_LEN];
+	/* From the journal header; "" when absent. */
+	char emulator_version[128], cpu_model[64], machine_options[256];
+	uint64_t ram_size;
+	int64_t start_time;
+} TraceInfo;
+
+/*
+ * Open the trace directory @dir: read the journal header and every chunk
+ * header, check the index against them (rebuilding it, or indexing chunks
+ * it is missing, from the journal), and say clearly which file is wrong
+ * when they disagree.  NULL with a message in @err on failure.
+ */
+Trace *trace_open(const char *dir, char err[TRACE_ERR_LEN]);
+const TraceInfo *trace_info(const Trace *t);
+/* The last error on @t, one line. */
+const char *trace_error(const Trace *t);
+/* Exact counts of events by kind (from the index), indexed by enum trace_kind. */
+bool trace_counts(Trace *t, uint64_t counts[TEV_KIND_COUNT]);
+void trace_free(Trace *t);
+
+typedef struct TraceCursor TraceCursor;
+
+/* A cursor on the first event whose icount is >= @icount. */
+TraceCursor *trace_cursor(Trace *t, uint64_t icount);
+/*
+ * The next event: 1 with *ev filled, 0 at the end of the journal, -1 on a
+ * damaged chunk (bad checksum, decompression, encoding), message in
+ * trace_error().
+ */
+int trace_next(TraceCursor *c, TraceEvent *ev);
+void trace_cursor_free(TraceCursor *c);
+
+#endif
