@@ -63,8 +63,10 @@ xcommon:
 	iretd
 
 ; int xcatch_run(void (*fn)(u32), u32 arg): calls fn(arg) and returns 0,
-; or 1 when xcatch_unwind() abandons it.  Nests: the outer catch's stack
-; pointer is kept on the stack.
+; or 1 when xcatch_unwind() abandons it, with EFLAGS as they were at the
+; call (the handler's frame, which held them, is dropped; NT matters to a
+; task that catches an exception and then IRETs).  Nests: the outer
+; catch's stack pointer is kept on the stack.
 section .bss
 catch_esp:	resd 1
 section .text
@@ -74,10 +76,11 @@ xcatch_run:
 	push esi
 	push edi
 	push dword [catch_esp]
+	pushfd
 	mov [catch_esp], esp
-	push dword [esp + 28]		; arg
-	call [esp + 28]			; fn (shifted by the push)
-	add esp, 4
+	push dword [esp + 32]		; arg
+	call [esp + 32]			; fn (shifted by the push)
+	add esp, 8			; arg, saved EFLAGS
 	xor eax, eax
 .out:
 	pop dword [catch_esp]
@@ -97,6 +100,7 @@ xcatch_unwind:
 	mov gs, ax
 	mov ss, ax
 	mov esp, [catch_esp]
+	popfd
 	mov eax, 1
 	jmp xcatch_run.out
 
