@@ -14,11 +14,11 @@
  */
 #include "guest.h"
 
-#define TICK_HZ 100
-#define TICK_PHASE 50		/* ticks shown in the timer phase */
-#define TICK_REPORT 10		/* a line every this many ticks */
-#define IDLE_TICKS 300		/* 3 s without input ends the echo */
-#define CTRL_D 0x04
+#define TICK_HZ	    100
+#define TICK_PHASE  50	/* ticks shown in the timer phase */
+#define TICK_REPORT 10	/* a line every this many ticks */
+#define IDLE_TICKS  300 /* 3 s without input ends the echo */
+#define CTRL_D	    0x04
 
 static u8 sector[ATA_SECTOR] __attribute__((aligned(16)));
 
@@ -88,7 +88,7 @@ static u32 echo_phase(void)
 
 	printf("[echo] type something (q or Ctrl-D to end):\n> ");
 	set_irq(4, uart_irq);
-	outb(COM1 + UART_IER, 0x01);	/* received data available */
+	outb(COM1 + UART_IER, 0x01); /* received data available */
 	pic_unmask(4);
 	for (;;) {
 		cli();
@@ -121,7 +121,7 @@ static u32 echo_phase(void)
 			serial_putc(c);
 			line_len++;
 		} else {
-			continue;	/* other control characters are ignored */
+			continue; /* other control characters are ignored */
 		}
 		echoed++;
 	}

@@ -5,37 +5,37 @@
  */
 #include "guest.h"
 
-#define ATA_DATA 0x1F0
-#define ATA_ERROR 0x1F1
-#define ATA_COUNT 0x1F2
-#define ATA_LBA0 0x1F3
-#define ATA_LBA1 0x1F4
-#define ATA_LBA2 0x1F5
-#define ATA_DEVICE 0x1F6
-#define ATA_STATUS 0x1F7	/* reading it acknowledges the interrupt */
+#define ATA_DATA    0x1F0
+#define ATA_ERROR   0x1F1
+#define ATA_COUNT   0x1F2
+#define ATA_LBA0    0x1F3
+#define ATA_LBA1    0x1F4
+#define ATA_LBA2    0x1F5
+#define ATA_DEVICE  0x1F6
+#define ATA_STATUS  0x1F7 /* reading it acknowledges the interrupt */
 #define ATA_COMMAND 0x1F7
-#define ATA_CTRL 0x3F6		/* device control (write), alternate status (read) */
+#define ATA_CTRL    0x3F6 /* device control (write), alternate status (read) */
 
-#define ST_ERR 0x01
-#define ST_DRQ 0x08
-#define ST_DF 0x20
-#define ST_BSY 0x80
+#define ST_ERR	  0x01
+#define ST_DRQ	  0x08
+#define ST_DF	  0x20
+#define ST_BSY	  0x80
 #define CTRL_NIEN 0x02
 
-#define CMD_READ_SECTORS 0x20
+#define CMD_READ_SECTORS  0x20
 #define CMD_WRITE_SECTORS 0x30
-#define CMD_READ_DMA 0xC8
-#define CMD_FLUSH_CACHE 0xE7
-#define CMD_IDENTIFY 0xEC
+#define CMD_READ_DMA	  0xC8
+#define CMD_FLUSH_CACHE	  0xE7
+#define CMD_IDENTIFY	  0xEC
 
 /* Bus-master IDE registers (primary channel) relative to BAR4. */
-#define BM_CMD 0
-#define BM_STATUS 2
-#define BM_PRDT 4
-#define BM_CMD_START 0x01
+#define BM_CMD		 0
+#define BM_STATUS	 2
+#define BM_PRDT		 4
+#define BM_CMD_START	 0x01
 #define BM_CMD_TO_MEMORY 0x08
-#define BM_ST_ERROR 0x02
-#define BM_ST_IRQ 0x04
+#define BM_ST_ERROR	 0x02
+#define BM_ST_IRQ	 0x04
 
 #define SPIN_LIMIT 10000000
 
@@ -88,7 +88,7 @@ int ata_identify(u16 id[256])
 	if (issue(CMD_IDENTIFY, 0, 0, false) < 0)
 		return -1;
 	if (inb(ATA_STATUS) == 0)
-		return -2;	/* no device */
+		return -2; /* no device */
 	err = wait_drq();
 	if (err)
 		return err;
@@ -156,7 +156,7 @@ u16 ata_dma_init(void)
 		return 0;
 	bar4 = pci_read32(bdf, 0x20);
 	if (!(bar4 & 1))
-		return 0;	/* not an I/O BAR */
+		return 0; /* not an I/O BAR */
 	/* Command: I/O space decoding and bus mastering. */
 	pci_write16(bdf, 0x04, pci_read16(bdf, 0x04) | 0x0005);
 	bm_base = bar4 & 0xFFFC;
@@ -165,8 +165,8 @@ u16 ata_dma_init(void)
 
 struct prd {
 	u32 addr;
-	u16 bytes;		/* 0 means 64 KiB */
-	u16 flags;		/* bit 15: last entry */
+	u16 bytes; /* 0 means 64 KiB */
+	u16 flags; /* bit 15: last entry */
 } __attribute__((packed));
 
 static struct prd prdt[1] __attribute__((aligned(8)));
@@ -176,7 +176,7 @@ static volatile u8 dma_ata_status, dma_bm_status;
 static void ide_irq(struct regs *r)
 {
 	dma_bm_status = inb(bm_base + BM_STATUS);
-	dma_ata_status = inb(ATA_STATUS);	/* acknowledges the device */
+	dma_ata_status = inb(ATA_STATUS); /* acknowledges the device */
 	dma_done = 1;
 }
 
@@ -188,12 +188,12 @@ int ata_dma_read(u32 lba, int count, void *buf, u32 timeout_ticks)
 	if (!bm_base || bytes == 0 || bytes > 0x10000)
 		return -2;
 	if (((u32)buf & 0xFFFF) + bytes > 0x10000)
-		return -2;	/* the PRD must not cross 64 KiB */
+		return -2; /* the PRD must not cross 64 KiB */
 	prdt[0].addr = (u32)buf;
 	prdt[0].bytes = (u16)bytes;
 	prdt[0].flags = 0x8000;
 
-	outb(bm_base + BM_CMD, 0);	/* stopped */
+	outb(bm_base + BM_CMD, 0); /* stopped */
 	outl(bm_base + BM_PRDT, (u32)prdt);
 	outb(bm_base + BM_STATUS, BM_ST_ERROR | BM_ST_IRQ); /* write 1 to clear */
 	outb(bm_base + BM_CMD, BM_CMD_TO_MEMORY);

@@ -22,9 +22,9 @@ struct idt_gate {
 } __attribute__((packed));
 
 static const u64 gdt[] __attribute__((aligned(8))) = {
-	0,			/* null */
-	0x00CF9A000000FFFFull,	/* 0x08: code, base 0, 4 GiB, 32-bit, ring 0 */
-	0x00CF92000000FFFFull,	/* 0x10: data, base 0, 4 GiB, writable */
+    0,			   /* null */
+    0x00CF9A000000FFFFull, /* 0x08: code, base 0, 4 GiB, 32-bit, ring 0 */
+    0x00CF92000000FFFFull, /* 0x10: data, base 0, 4 GiB, writable */
 };
 
 static struct idt_gate idt[256] __attribute__((aligned(8)));
@@ -34,15 +34,14 @@ volatile u32 unhandled_irqs;
 extern const u8 isr_stubs[];
 
 static const char *const exception_names[32] = {
-	"#DE", "#DB", "NMI", "#BP", "#OF", "#BR", "#UD", "#NM",
-	"#DF", "CSO", "#TS", "#NP", "#SS", "#GP", "#PF", "#15",
-	"#MF", "#AC", "#MC", "#XM", "#VE", "#CP", "#22", "#23",
-	"#24", "#25", "#26", "#27", "#28", "#VC", "#SX", "#31",
+    "#DE", "#DB", "NMI", "#BP", "#OF", "#BR", "#UD", "#NM", "#DF", "CSO", "#TS",
+    "#NP", "#SS", "#GP", "#PF", "#15", "#MF", "#AC", "#MC", "#XM", "#VE", "#CP",
+    "#22", "#23", "#24", "#25", "#26", "#27", "#28", "#VC", "#SX", "#31",
 };
 
 static void load_gdt(void)
 {
-	struct desc_ptr p = { sizeof(gdt) - 1, (u32)gdt };
+	struct desc_ptr p = {sizeof(gdt) - 1, (u32)gdt};
 
 	__asm__ volatile("lgdt %0\n\t"
 			 "ljmp %1, $1f\n"
@@ -53,12 +52,14 @@ static void load_gdt(void)
 			 "mov %%ax, %%fs\n\t"
 			 "mov %%ax, %%gs\n\t"
 			 "mov %%ax, %%ss"
-			 : : "m"(p), "i"(KERNEL_CS), "i"(KERNEL_DS) : "eax", "memory");
+			 :
+			 : "m"(p), "i"(KERNEL_CS), "i"(KERNEL_DS)
+			 : "eax", "memory");
 }
 
 static void load_idt(void)
 {
-	struct desc_ptr p = { sizeof(idt) - 1, (u32)idt };
+	struct desc_ptr p = {sizeof(idt) - 1, (u32)idt};
 
 	for (int v = 0; v < 256; v++) {
 		u32 addr = (u32)isr_stubs + v * ISR_STUB_SIZE;

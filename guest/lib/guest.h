@@ -17,16 +17,25 @@ typedef unsigned long long u64;
 typedef signed int s32;
 typedef unsigned int size_t;
 
-#define NULL ((void *)0)
+#define NULL	      ((void *)0)
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 #define bool _Bool
 #define true 1
 #define false 0
 
 /* ---- port I/O ---- */
-static inline void outb(u16 port, u8 v) { __asm__ volatile("outb %0, %1" : : "a"(v), "Nd"(port)); }
-static inline void outw(u16 port, u16 v) { __asm__ volatile("outw %0, %1" : : "a"(v), "Nd"(port)); }
-static inline void outl(u16 port, u32 v) { __asm__ volatile("outl %0, %1" : : "a"(v), "Nd"(port)); }
+static inline void outb(u16 port, u8 v)
+{
+	__asm__ volatile("outb %0, %1" : : "a"(v), "Nd"(port));
+}
+static inline void outw(u16 port, u16 v)
+{
+	__asm__ volatile("outw %0, %1" : : "a"(v), "Nd"(port));
+}
+static inline void outl(u16 port, u32 v)
+{
+	__asm__ volatile("outl %0, %1" : : "a"(v), "Nd"(port));
+}
 static inline u8 inb(u16 port)
 {
 	u8 v;
@@ -46,21 +55,63 @@ static inline u32 inl(u16 port)
 	return v;
 }
 /* A write to an unused port: a short delay for slow ISA devices. */
-static inline void io_delay(void) { outb(0x80, 0); }
+static inline void io_delay(void)
+{
+	outb(0x80, 0);
+}
 
-static inline void cli(void) { __asm__ volatile("cli" ::: "memory"); }
-static inline void sti(void) { __asm__ volatile("sti" ::: "memory"); }
-static inline void hlt(void) { __asm__ volatile("hlt" ::: "memory"); }
+static inline void cli(void)
+{
+	__asm__ volatile("cli" ::: "memory");
+}
+static inline void sti(void)
+{
+	__asm__ volatile("sti" ::: "memory");
+}
+static inline void hlt(void)
+{
+	__asm__ volatile("hlt" ::: "memory");
+}
 /* STI's interrupt shadow makes "sti; hlt" atomic: no wake-up is lost. */
-static inline void sti_hlt(void) { __asm__ volatile("sti; hlt" ::: "memory"); }
-static inline void barrier(void) { __asm__ volatile("" ::: "memory"); }
+static inline void sti_hlt(void)
+{
+	__asm__ volatile("sti; hlt" ::: "memory");
+}
+static inline void barrier(void)
+{
+	__asm__ volatile("" ::: "memory");
+}
 
-static inline u32 read_cr0(void) { u32 v; __asm__ volatile("mov %%cr0, %0" : "=r"(v)); return v; }
-static inline u32 read_cr2(void) { u32 v; __asm__ volatile("mov %%cr2, %0" : "=r"(v)); return v; }
-static inline u32 read_cr3(void) { u32 v; __asm__ volatile("mov %%cr3, %0" : "=r"(v)); return v; }
-static inline void write_cr0(u32 v) { __asm__ volatile("mov %0, %%cr0" : : "r"(v) : "memory"); }
-static inline void write_cr3(u32 v) { __asm__ volatile("mov %0, %%cr3" : : "r"(v) : "memory"); }
-static inline void invlpg(u32 va) { __asm__ volatile("invlpg (%0)" : : "r"(va) : "memory"); }
+static inline u32 read_cr0(void)
+{
+	u32 v;
+	__asm__ volatile("mov %%cr0, %0" : "=r"(v));
+	return v;
+}
+static inline u32 read_cr2(void)
+{
+	u32 v;
+	__asm__ volatile("mov %%cr2, %0" : "=r"(v));
+	return v;
+}
+static inline u32 read_cr3(void)
+{
+	u32 v;
+	__asm__ volatile("mov %%cr3, %0" : "=r"(v));
+	return v;
+}
+static inline void write_cr0(u32 v)
+{
+	__asm__ volatile("mov %0, %%cr0" : : "r"(v) : "memory");
+}
+static inline void write_cr3(u32 v)
+{
+	__asm__ volatile("mov %0, %%cr3" : : "r"(v) : "memory");
+}
+static inline void invlpg(u32 va)
+{
+	__asm__ volatile("invlpg (%0)" : : "r"(va) : "memory");
+}
 
 /* ---- entry, exit ---- */
 #define MULTIBOOT_MAGIC 0x2BADB002u
@@ -81,23 +132,34 @@ size_t strlen(const char *s);
 
 /* ---- UART (COM1, 0x3F8, IRQ 4) ---- */
 #define COM1 0x3F8
-enum { UART_RBR = 0, UART_THR = 0, UART_DLL = 0, UART_IER = 1, UART_DLM = 1,
-       UART_IIR = 2, UART_FCR = 2, UART_LCR = 3, UART_MCR = 4, UART_LSR = 5,
-       UART_MSR = 6, UART_SCR = 7 };
-#define LSR_DR 0x01
+enum {
+	UART_RBR = 0,
+	UART_THR = 0,
+	UART_DLL = 0,
+	UART_IER = 1,
+	UART_DLM = 1,
+	UART_IIR = 2,
+	UART_FCR = 2,
+	UART_LCR = 3,
+	UART_MCR = 4,
+	UART_LSR = 5,
+	UART_MSR = 6,
+	UART_SCR = 7
+};
+#define LSR_DR	 0x01
 #define LSR_THRE 0x20
 #define LSR_TEMT 0x40
 void serial_init(void);
-void serial_putc(char c);	/* polled; '\n' becomes "\r\n" */
+void serial_putc(char c); /* polled; '\n' becomes "\r\n" */
 void serial_puts(const char *s);
-int serial_getc_nowait(void);	/* -1 if nothing is waiting */
-void serial_flush(void);	/* waits until the transmitter is empty */
+int serial_getc_nowait(void); /* -1 if nothing is waiting */
+void serial_flush(void);      /* waits until the transmitter is empty */
 
 /* ---- printf: %d %i %u %x %X %s %c %p %%, '0' / '-' flags and a width ---- */
 typedef __builtin_va_list va_list;
 #define va_start(ap, last) __builtin_va_start(ap, last)
-#define va_arg(ap, type) __builtin_va_arg(ap, type)
-#define va_end(ap) __builtin_va_end(ap)
+#define va_arg(ap, type)   __builtin_va_arg(ap, type)
+#define va_end(ap)	   __builtin_va_end(ap)
 int printf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 int vprintf(const char *fmt, va_list ap);
 
@@ -108,7 +170,7 @@ int vprintf(const char *fmt, va_list ap);
 struct regs {
 	u32 edi, esi, ebp, esp0, ebx, edx, ecx, eax; /* PUSHAD */
 	u32 vector, error;
-	u32 eip, cs, eflags;	/* pushed by the CPU */
+	u32 eip, cs, eflags; /* pushed by the CPU */
 };
 typedef void (*isr_fn)(struct regs *r);
 /* Loads the GDT and the IDT (all 256 vectors have stubs). */
@@ -120,8 +182,8 @@ extern volatile u32 unhandled_irqs;
 
 /* ---- 8259A PICs: IRQ n arrives at vector IRQ_BASE + n ---- */
 #define IRQ_BASE 0x20
-void pic_init(void);		/* remap to 0x20-0x2F, everything masked */
-void pic_unmask(int irq);	/* (also opens the cascade for 8-15) */
+void pic_init(void);	  /* remap to 0x20-0x2F, everything masked */
+void pic_unmask(int irq); /* (also opens the cascade for 8-15) */
 void pic_mask(int irq);
 void pic_eoi(int irq);
 u16 pic_read_isr(void);
@@ -141,7 +203,8 @@ extern void (*timer_hook)(void);
 /* Latches and reads the count of channel @ch. */
 u16 pit_read_count(int ch);
 /* Halts until *@flag is nonzero or @ticks timer ticks pass (0: no limit;
- * the limit needs timer_start()).  Returns true if the flag was set. */
+ * the limit needs timer_start()).  Returns true if the flag was set.
+ * Interrupts are enabled when it returns. */
 bool wait_flag(volatile int *flag, u32 ticks);
 
 /* ---- PCI configuration mechanism #1 ---- */
@@ -170,10 +233,10 @@ u16 ata_dma_init(void);
 int ata_dma_read(u32 lba, int count, void *buf, u32 timeout_ticks);
 
 /* ---- paging: 4 KiB pages, identity map of the low 8 MiB ---- */
-#define PTE_P 0x001
-#define PTE_W 0x002
-#define PTE_A 0x020
-#define PTE_D 0x040
+#define PTE_P  0x001
+#define PTE_W  0x002
+#define PTE_A  0x020
+#define PTE_D  0x040
 #define CR0_WP 0x00010000u
 #define CR0_PG 0x80000000u
 /* Builds the identity map; does not enable paging. */
@@ -181,7 +244,7 @@ void paging_init(void);
 /* Maps virtual page @va to @pa with @flags (PTE_P...), allocating page
  * tables from a small pool; returns the PTE. */
 u32 *paging_map(u32 va, u32 pa, u32 flags);
-u32 *paging_pte(u32 va);	/* NULL if no page table covers @va */
+u32 *paging_pte(u32 va); /* NULL if no page table covers @va */
 void paging_enable(void);
 void paging_disable(void);
 

@@ -5,9 +5,9 @@
  */
 #include "guest.h"
 
-#define PAGE 4096u
-#define IDENTITY_TABLES 2	/* 2 x 4 MiB */
-#define POOL_TABLES 4
+#define PAGE		4096u
+#define IDENTITY_TABLES 2 /* 2 x 4 MiB */
+#define POOL_TABLES	4
 
 static u32 page_dir[1024] __attribute__((aligned(4096)));
 static u32 tables[IDENTITY_TABLES + POOL_TABLES][1024] __attribute__((aligned(4096)));

@@ -5,11 +5,11 @@
  */
 #include "guest.h"
 
-#define PIC1_CMD 0x20
-#define PIC1_DATA 0x21
-#define PIC2_CMD 0xA0
-#define PIC2_DATA 0xA1
-#define PIC_EOI 0x20
+#define PIC1_CMD      0x20
+#define PIC1_DATA     0x21
+#define PIC2_CMD      0xA0
+#define PIC2_DATA     0xA1
+#define PIC_EOI	      0x20
 #define OCW3_READ_IRR 0x0A
 #define OCW3_READ_ISR 0x0B
 
@@ -17,15 +17,15 @@ static isr_fn irq_handlers[16];
 
 void pic_init(void)
 {
-	outb(PIC1_CMD, 0x11);	/* ICW1: edge, cascade, ICW4 follows */
+	outb(PIC1_CMD, 0x11); /* ICW1: edge, cascade, ICW4 follows */
 	outb(PIC2_CMD, 0x11);
-	outb(PIC1_DATA, IRQ_BASE);	/* ICW2: vector base */
+	outb(PIC1_DATA, IRQ_BASE); /* ICW2: vector base */
 	outb(PIC2_DATA, IRQ_BASE + 8);
-	outb(PIC1_DATA, 0x04);	/* ICW3: slave on IRQ 2 */
-	outb(PIC2_DATA, 0x02);	/* ICW3: slave identity 2 */
-	outb(PIC1_DATA, 0x01);	/* ICW4: 8086 mode, normal EOI */
+	outb(PIC1_DATA, 0x04); /* ICW3: slave on IRQ 2 */
+	outb(PIC2_DATA, 0x02); /* ICW3: slave identity 2 */
+	outb(PIC1_DATA, 0x01); /* ICW4: 8086 mode, normal EOI */
 	outb(PIC2_DATA, 0x01);
-	outb(PIC1_DATA, 0xFF);	/* mask everything */
+	outb(PIC1_DATA, 0xFF); /* mask everything */
 	outb(PIC2_DATA, 0xFF);
 }
 
@@ -60,9 +60,18 @@ static u16 read_both(u8 ocw3)
 	return inb(PIC1_CMD) | inb(PIC2_CMD) << 8;
 }
 
-u16 pic_read_irr(void) { return read_both(OCW3_READ_IRR); }
-u16 pic_read_isr(void) { return read_both(OCW3_READ_ISR); }
-u16 pic_read_mask(void) { return inb(PIC1_DATA) | inb(PIC2_DATA) << 8; }
+u16 pic_read_irr(void)
+{
+	return read_both(OCW3_READ_IRR);
+}
+u16 pic_read_isr(void)
+{
+	return read_both(OCW3_READ_ISR);
+}
+u16 pic_read_mask(void)
+{
+	return inb(PIC1_DATA) | inb(PIC2_DATA) << 8;
+}
 
 /* IRQ 7 and 15 may be spurious: then the in-service bit is clear and only
  * the master (for 15, which the cascade put in service) wants an EOI. */

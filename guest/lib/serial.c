@@ -10,12 +10,12 @@
 void serial_init(void)
 {
 	outb(COM1 + UART_IER, 0x00);
-	outb(COM1 + UART_LCR, 0x80);	/* DLAB on */
-	outb(COM1 + UART_DLL, 0x01);	/* divisor 1: 115200 baud */
+	outb(COM1 + UART_LCR, 0x80); /* DLAB on */
+	outb(COM1 + UART_DLL, 0x01); /* divisor 1: 115200 baud */
 	outb(COM1 + UART_DLM, 0x00);
-	outb(COM1 + UART_LCR, 0x03);	/* 8N1, DLAB off */
-	outb(COM1 + UART_FCR, 0x07);	/* enable and clear both FIFOs */
-	outb(COM1 + UART_MCR, 0x0B);	/* DTR, RTS, OUT2 */
+	outb(COM1 + UART_LCR, 0x03); /* 8N1, DLAB off */
+	outb(COM1 + UART_FCR, 0x07); /* enable and clear both FIFOs */
+	outb(COM1 + UART_MCR, 0x0B); /* DTR, RTS, OUT2 */
 }
 
 static void put_raw(char c)

@@ -22,9 +22,9 @@ void timer_start(u32 hz)
 	u32 divisor = (PIT_HZ + hz / 2) / hz;
 
 	if (divisor > 0xFFFF)
-		divisor = 0;	/* 0 means 65536 */
+		divisor = 0; /* 0 means 65536 */
 	set_irq(0, tick);
-	outb(PIT_CMD, 0x34);	/* channel 0, lobyte/hibyte, mode 2, binary */
+	outb(PIT_CMD, 0x34); /* channel 0, lobyte/hibyte, mode 2, binary */
 	outb(PIT_CH0, divisor & 0xFF);
 	outb(PIT_CH0, divisor >> 8);
 	pic_unmask(0);
@@ -40,7 +40,7 @@ u16 pit_read_count(int ch)
 {
 	u8 lo, hi;
 
-	outb(PIT_CMD, (u8)(ch << 6));	/* counter latch command */
+	outb(PIT_CMD, (u8)(ch << 6)); /* counter latch command */
 	lo = inb(PIT_CH0 + ch);
 	hi = inb(PIT_CH0 + ch);
 	return lo | hi << 8;

@@ -11,7 +11,7 @@
 #include "guest.h"
 
 #define DISK_SECTORS 256
-#define WRITE_LBA 100
+#define WRITE_LBA    100
 
 static u8 buf[8 * ATA_SECTOR] __attribute__((aligned(4096)));
 static u8 wbuf[2 * ATA_SECTOR];
@@ -87,8 +87,8 @@ static void check_write(void)
 {
 	for (u32 i = 0; i < sizeof(wbuf); i++)
 		wbuf[i] = ~pattern_byte(WRITE_LBA + i / ATA_SECTOR, i % ATA_SECTOR) ^ 0x5A;
-	if (!check(ata_pio_write(WRITE_LBA, 2, wbuf) == 0, "PIO write of sectors %u-%u",
-		   WRITE_LBA, WRITE_LBA + 1))
+	if (!check(ata_pio_write(WRITE_LBA, 2, wbuf) == 0, "PIO write of sectors %u-%u", WRITE_LBA,
+		   WRITE_LBA + 1))
 		return;
 	check(ata_flush() == 0, "FLUSH CACHE");
 	memset(buf, 0, sizeof(buf));
@@ -120,7 +120,7 @@ static void check_dma(void)
 int guest_main(void)
 {
 	pic_init();
-	timer_start(100);	/* a time limit for the DMA waits */
+	timer_start(100); /* a time limit for the DMA waits */
 	sti();
 	check_identify();
 	check_pio();

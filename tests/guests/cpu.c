@@ -11,15 +11,15 @@
  */
 #include "guest.h"
 
-#define F_CF 0x001
-#define F_PF 0x004
-#define F_AF 0x010
-#define F_ZF 0x040
-#define F_SF 0x080
-#define F_OF 0x800
+#define F_CF	   0x001
+#define F_PF	   0x004
+#define F_AF	   0x010
+#define F_ZF	   0x040
+#define F_SF	   0x080
+#define F_OF	   0x800
 #define F_RESERVED 0x002
-#define F_ARITH (F_CF | F_PF | F_AF | F_ZF | F_SF | F_OF)
-#define F_LOGIC (F_ARITH & ~F_AF)
+#define F_ARITH	   (F_CF | F_PF | F_AF | F_ZF | F_SF | F_OF)
+#define F_LOGIC	   (F_ARITH & ~F_AF)
 
 struct res {
 	u32 r, r2, f;
@@ -35,49 +35,51 @@ static void mix(u32 v)
 }
 
 static const u32 operands[] = {
-	0, 1, 2, 0x7F, 0x80, 0xFF, 0x7FFF, 0x8000, 0xFFFF, 0x7FFFFFFF,
-	0x80000000, 0x80000001, 0xFFFFFFFF, 0x12345678, 0xDEADBEEF, 0x0F0F0F0F,
+    0,	    1,		2,	    0x7F,	0x80,	    0xFF,	0x7FFF,	    0x8000,
+    0xFFFF, 0x7FFFFFFF, 0x80000000, 0x80000001, 0xFFFFFFFF, 0x12345678, 0xDEADBEEF, 0x0F0F0F0F,
 };
-static const u32 counts[] = { 0, 1, 2, 7, 8, 9, 15, 16, 31, 32, 33 };
+static const u32 counts[] = {0, 1, 2, 7, 8, 9, 15, 16, 31, 32, 33};
 /* Input flags: all arithmetic flags clear, and all set. */
-static const u32 flag_inputs[] = { F_RESERVED, F_RESERVED | F_ARITH };
+static const u32 flag_inputs[] = {F_RESERVED, F_RESERVED | F_ARITH};
 
-#define FLAGS_IN "push %[f]\n\tpopf\n\t"
+#define FLAGS_IN  "push %[f]\n\tpopf\n\t"
 #define FLAGS_OUT "\n\tpushf\n\tpop %[f]"
 
-#define OP2(name, insn, size, cons)                                              \
-	static struct res name(u32 a, u32 b, u32 f)                              \
-	{                                                                        \
-		__asm__(FLAGS_IN insn " %" size "[b], %" size "[a]" FLAGS_OUT    \
-			: [a] "+" cons(a), [f] "+r"(f)                           \
-			: [b] cons(b)                                            \
-			: "cc");                                                 \
-		return (struct res){ a, 0, f };                                  \
+#define OP2(name, insn, size, cons)                                                                \
+	static struct res name(u32 a, u32 b, u32 f)                                                \
+	{                                                                                          \
+		__asm__(FLAGS_IN insn " %" size "[b], %" size "[a]" FLAGS_OUT                      \
+			: [a] "+" cons(a), [f] "+r"(f)                                             \
+			: [b] cons(b)                                                              \
+			: "cc");                                                                   \
+		return (struct res){a, 0, f};                                                      \
 	}
-#define OP1(name, insn, size, cons)                                              \
-	static struct res name(u32 a, u32 b, u32 f)                              \
-	{                                                                        \
-		__asm__(FLAGS_IN insn " %" size "[a]" FLAGS_OUT                  \
-			: [a] "+" cons(a), [f] "+r"(f) : : "cc");                \
-		return (struct res){ a, 0, f };                                  \
+#define OP1(name, insn, size, cons)                                                                \
+	static struct res name(u32 a, u32 b, u32 f)                                                \
+	{                                                                                          \
+		__asm__(FLAGS_IN insn " %" size "[a]" FLAGS_OUT                                    \
+			: [a] "+" cons(a), [f] "+r"(f)                                             \
+			:                                                                          \
+			: "cc");                                                                   \
+		return (struct res){a, 0, f};                                                      \
 	}
-#define OPCL(name, insn, size, cons)                                             \
-	static struct res name(u32 a, u32 b, u32 f)                              \
-	{                                                                        \
-		__asm__(FLAGS_IN insn " %%cl, %" size "[a]" FLAGS_OUT            \
-			: [a] "+" cons(a), [f] "+r"(f)                           \
-			: "c"(b)                                                 \
-			: "cc");                                                 \
-		return (struct res){ a, 0, f };                                  \
+#define OPCL(name, insn, size, cons)                                                               \
+	static struct res name(u32 a, u32 b, u32 f)                                                \
+	{                                                                                          \
+		__asm__(FLAGS_IN insn " %%cl, %" size "[a]" FLAGS_OUT                              \
+			: [a] "+" cons(a), [f] "+r"(f)                                             \
+			: "c"(b)                                                                   \
+			: "cc");                                                                   \
+		return (struct res){a, 0, f};                                                      \
 	}
-#define OPSHD(name, insn)                                                        \
-	static struct res name(u32 a, u32 b, u32 f)                              \
-	{                                                                        \
-		__asm__(FLAGS_IN insn " %%cl, %[src], %[a]" FLAGS_OUT            \
-			: [a] "+r"(a), [f] "+r"(f)                               \
-			: "c"(b), [src] "r"(a ^ 0x5A5AA5A5)                      \
-			: "cc");                                                 \
-		return (struct res){ a, 0, f };                                  \
+#define OPSHD(name, insn)                                                                          \
+	static struct res name(u32 a, u32 b, u32 f)                                                \
+	{                                                                                          \
+		__asm__(FLAGS_IN insn " %%cl, %[src], %[a]" FLAGS_OUT                              \
+			: [a] "+r"(a), [f] "+r"(f)                                                 \
+			: "c"(b), [src] "r"(a ^ 0x5A5AA5A5)                                        \
+			: "cc");                                                                   \
+		return (struct res){a, 0, f};                                                      \
 	}
 
 OP2(add32, "add", "", "r")
@@ -122,18 +124,18 @@ OPSHD(shrd32, "shrd")
 struct op {
 	const char *name;
 	op_fn fn;
-	u32 mask;	/* defined output flags */
+	u32 mask; /* defined output flags */
 };
 
 /* ---- ALU: every operand pair, both flag inputs ---- */
 static const struct op alu_ops[] = {
-	{ "add", add32, F_ARITH }, { "adc", adc32, F_ARITH }, { "sub", sub32, F_ARITH },
-	{ "sbb", sbb32, F_ARITH }, { "and", and32, F_LOGIC }, { "or", or32, F_LOGIC },
-	{ "xor", xor32, F_LOGIC }, { "cmp", cmp32, F_ARITH }, { "test", test32, F_LOGIC },
-	{ "addb", add8, F_ARITH }, { "sbbb", sbb8, F_ARITH }, { "adcw", adc16, F_ARITH },
-	{ "subw", sub16, F_ARITH }, { "inc", inc32, F_ARITH }, { "dec", dec32, F_ARITH },
-	{ "neg", neg32, F_ARITH }, { "not", not32, F_ARITH }, { "negb", neg8, F_ARITH },
-	{ "imul2", imul32, F_CF | F_OF },
+    {"add", add32, F_ARITH},	    {"adc", adc32, F_ARITH}, {"sub", sub32, F_ARITH},
+    {"sbb", sbb32, F_ARITH},	    {"and", and32, F_LOGIC}, {"or", or32, F_LOGIC},
+    {"xor", xor32, F_LOGIC},	    {"cmp", cmp32, F_ARITH}, {"test", test32, F_LOGIC},
+    {"addb", add8, F_ARITH},	    {"sbbb", sbb8, F_ARITH}, {"adcw", adc16, F_ARITH},
+    {"subw", sub16, F_ARITH},	    {"inc", inc32, F_ARITH}, {"dec", dec32, F_ARITH},
+    {"neg", neg32, F_ARITH},	    {"not", not32, F_ARITH}, {"negb", neg8, F_ARITH},
+    {"imul2", imul32, F_CF | F_OF},
 };
 
 static void run_pairs(const struct op *ops, u32 n)
@@ -142,8 +144,8 @@ static void run_pairs(const struct op *ops, u32 n)
 		for (u32 a = 0; a < ARRAY_SIZE(operands); a++)
 			for (u32 b = 0; b < ARRAY_SIZE(operands); b++)
 				for (u32 fi = 0; fi < ARRAY_SIZE(flag_inputs); fi++) {
-					struct res r = ops[i].fn(operands[a], operands[b],
-								 flag_inputs[fi]);
+					struct res r =
+					    ops[i].fn(operands[a], operands[b], flag_inputs[fi]);
 
 					mix(r.r);
 					mix(r.f & ops[i].mask);
@@ -158,11 +160,11 @@ static void group_alu(void)
 /* ---- shifts and rotates: operands x counts; OF only for count 1, no AF;
  * a zero (masked) count leaves every flag alone ---- */
 static const struct op shift_ops[] = {
-	{ "shl", shl32, F_LOGIC }, { "shr", shr32, F_LOGIC }, { "sar", sar32, F_LOGIC },
-	{ "rol", rol32, F_ARITH }, { "ror", ror32, F_ARITH }, { "rcl", rcl32, F_ARITH },
-	{ "rcr", rcr32, F_ARITH }, { "shlb", shl8, F_LOGIC }, { "sarw", sar16, F_LOGIC },
-	{ "rclb", rcl8, F_ARITH }, { "rolw", rol16, F_ARITH }, { "shld", shld32, F_LOGIC },
-	{ "shrd", shrd32, F_LOGIC },
+    {"shl", shl32, F_LOGIC},   {"shr", shr32, F_LOGIC},	 {"sar", sar32, F_LOGIC},
+    {"rol", rol32, F_ARITH},   {"ror", ror32, F_ARITH},	 {"rcl", rcl32, F_ARITH},
+    {"rcr", rcr32, F_ARITH},   {"shlb", shl8, F_LOGIC},	 {"sarw", sar16, F_LOGIC},
+    {"rclb", rcl8, F_ARITH},   {"rolw", rol16, F_ARITH}, {"shld", shld32, F_LOGIC},
+    {"shrd", shrd32, F_LOGIC},
 };
 
 static void group_shift(void)
@@ -200,33 +202,48 @@ static void group_muldiv(void)
 			u32 a = operands[i], b = operands[j], lo, hi, f = F_RESERVED;
 
 			__asm__(FLAGS_IN "mul %[b]" FLAGS_OUT
-				: "=a"(lo), "=d"(hi), [f] "+r"(f) : "a"(a), [b] "r"(b) : "cc");
+				: "=a"(lo), "=d"(hi), [f] "+r"(f)
+				: "a"(a), [b] "r"(b)
+				: "cc");
 			mix(lo), mix(hi), mix(f & (F_CF | F_OF));
 			f = F_RESERVED;
 			__asm__(FLAGS_IN "imul %[b]" FLAGS_OUT
-				: "=a"(lo), "=d"(hi), [f] "+r"(f) : "a"(a), [b] "r"(b) : "cc");
+				: "=a"(lo), "=d"(hi), [f] "+r"(f)
+				: "a"(a), [b] "r"(b)
+				: "cc");
 			mix(lo), mix(hi), mix(f & (F_CF | F_OF));
 			f = F_RESERVED;
 			__asm__(FLAGS_IN "imul $-12345, %[b], %[lo]" FLAGS_OUT
-				: [lo] "=r"(lo), [f] "+r"(f) : [b] "r"(b) : "cc");
+				: [lo] "=r"(lo), [f] "+r"(f)
+				: [b] "r"(b)
+				: "cc");
 			mix(lo), mix(f & (F_CF | F_OF));
 			f = F_RESERVED;
 			__asm__(FLAGS_IN "mulb %b[b]" FLAGS_OUT
-				: "=a"(lo), [f] "+r"(f) : "a"(a), [b] "q"(b) : "cc");
+				: "=a"(lo), [f] "+r"(f)
+				: "a"(a), [b] "q"(b)
+				: "cc");
 			mix(lo & 0xFFFF), mix(f & (F_CF | F_OF));
 			if (b == 0)
 				continue;
 			/* DIV of (a % b):a by b never overflows. */
-			__asm__("div %[b]" : "=a"(lo), "=d"(hi) : "a"(a), "d"(a % b), [b] "r"(b)
+			__asm__("div %[b]"
+				: "=a"(lo), "=d"(hi)
+				: "a"(a), "d"(a % b), [b] "r"(b)
 				: "cc");
 			mix(lo), mix(hi);
 			if (!(a == 0x80000000 && b == 0xFFFFFFFF)) {
-				__asm__("cltd\n\tidiv %[b]" : "=a"(lo), "=d"(hi) : "a"(a), [b] "r"(b)
+				__asm__("cltd\n\tidiv %[b]"
+					: "=a"(lo), "=d"(hi)
+					: "a"(a), [b] "r"(b)
 					: "cc");
 				mix(lo), mix(hi);
 			}
 			if ((a & 0xFFFF) / (b & 0xFF ? b & 0xFF : 1) <= 0xFF && (b & 0xFF)) {
-				__asm__("divb %b[b]" : "=a"(lo) : "a"(a & 0xFFFF), [b] "q"(b) : "cc");
+				__asm__("divb %b[b]"
+					: "=a"(lo)
+					: "a"(a & 0xFFFF), [b] "q"(b)
+					: "cc");
 				mix(lo & 0xFFFF);
 			}
 		}
@@ -279,7 +296,7 @@ static void group_bits(void)
 /* ---- SETcc: all 16 conditions over every combination of CF ZF SF OF PF ---- */
 static void group_setcc(void)
 {
-	static const u32 bits[] = { F_CF, F_ZF, F_SF, F_OF, F_PF };
+	static const u32 bits[] = {F_CF, F_ZF, F_SF, F_OF, F_PF};
 
 	for (u32 combo = 0; combo < 32; combo++) {
 		u32 f = F_RESERVED;
@@ -288,14 +305,15 @@ static void group_setcc(void)
 		for (u32 i = 0; i < ARRAY_SIZE(bits); i++)
 			if (combo & (1 << i))
 				f |= bits[i];
-		__asm__ volatile(FLAGS_IN
-				 "seto 0(%[p])\n\tsetno 1(%[p])\n\tsetb 2(%[p])\n\t"
-				 "setae 3(%[p])\n\tsete 4(%[p])\n\tsetne 5(%[p])\n\t"
-				 "setbe 6(%[p])\n\tseta 7(%[p])\n\tsets 8(%[p])\n\t"
-				 "setns 9(%[p])\n\tsetp 10(%[p])\n\tsetnp 11(%[p])\n\t"
-				 "setl 12(%[p])\n\tsetge 13(%[p])\n\tsetle 14(%[p])\n\t"
-				 "setg 15(%[p])"
-				 : [f] "+r"(f) : [p] "r"(out) : "cc", "memory");
+		__asm__ volatile(FLAGS_IN "seto 0(%[p])\n\tsetno 1(%[p])\n\tsetb 2(%[p])\n\t"
+					  "setae 3(%[p])\n\tsete 4(%[p])\n\tsetne 5(%[p])\n\t"
+					  "setbe 6(%[p])\n\tseta 7(%[p])\n\tsets 8(%[p])\n\t"
+					  "setns 9(%[p])\n\tsetp 10(%[p])\n\tsetnp 11(%[p])\n\t"
+					  "setl 12(%[p])\n\tsetge 13(%[p])\n\tsetle 14(%[p])\n\t"
+					  "setg 15(%[p])"
+				 : [f] "+r"(f)
+				 : [p] "r"(out)
+				 : "cc", "memory");
 		u32 m = 0;
 
 		for (int i = 0; i < 16; i++)
@@ -316,7 +334,9 @@ static void group_xchg(void)
 			f = F_RESERVED;
 			mem = a;
 			__asm__(FLAGS_IN "xadd %[b], %[m]" FLAGS_OUT
-				: [m] "+m"(mem), [b] "+r"(b), [f] "+r"(f) : : "cc");
+				: [m] "+m"(mem), [b] "+r"(b), [f] "+r"(f)
+				:
+				: "cc");
 			mix(mem), mix(b), mix(f & F_ARITH);
 			b = operands[j];
 			/* CMPXCHG: equal when the accumulator matches. */
@@ -326,7 +346,8 @@ static void group_xchg(void)
 				acc = k ? a : b;
 				__asm__(FLAGS_IN "cmpxchg %[n], %[m]" FLAGS_OUT
 					: [m] "+m"(mem), "+a"(acc), [f] "+r"(f)
-					: [n] "r"(~b) : "cc");
+					: [n] "r"(~b)
+					: "cc");
 				mix(mem), mix(acc), mix(f & F_ARITH);
 			}
 			/* CMPXCHG8B, matching and not. */
@@ -336,7 +357,8 @@ static void group_xchg(void)
 				lo = (u32)expect, hi = (u32)(expect >> 32), f = F_RESERVED;
 				__asm__(FLAGS_IN "cmpxchg8b %[m]" FLAGS_OUT
 					: [m] "+m"(m), "+a"(lo), "+d"(hi), [f] "+r"(f)
-					: "b"(~a), "c"(b ^ 0x01010101) : "cc", "memory");
+					: "b"(~a), "c"(b ^ 0x01010101)
+					: "cc", "memory");
 				mix((u32)m), mix((u32)(m >> 32)), mix(lo), mix(hi), mix(f & F_ZF);
 			}
 		}
@@ -389,7 +411,9 @@ static void group_string(void)
 		mix(si - (u32)src_buf), mix(di - (u32)dst_buf), mix(cx);
 		si = (u32)src_buf + 40, di = (u32)dst_buf + 60, cx = len;
 		__asm__ volatile("std\n\trep movsb\n\tcld"
-				 : "+S"(si), "+D"(di), "+c"(cx) : : "memory");
+				 : "+S"(si), "+D"(di), "+c"(cx)
+				 :
+				 : "memory");
 		mix(si - (u32)src_buf), mix(di - (u32)dst_buf), mix(cx);
 		di = (u32)dst_buf + 3, cx = len / 4;
 		__asm__ volatile("rep stosl" : "+D"(di), "+c"(cx) : "a"(0xA1B2C3D4u) : "memory");
@@ -401,12 +425,16 @@ static void group_string(void)
 		dst_buf[len] ^= 0x80;
 		si = (u32)src_buf, di = (u32)dst_buf, cx = 50, f = F_RESERVED;
 		__asm__ volatile(FLAGS_IN "repe cmpsb" FLAGS_OUT
-				 : "+S"(si), "+D"(di), "+c"(cx), [f] "+r"(f) : : "cc", "memory");
+				 : "+S"(si), "+D"(di), "+c"(cx), [f] "+r"(f)
+				 :
+				 : "cc", "memory");
 		mix(si - (u32)src_buf), mix(cx), mix(f & F_ARITH);
 		/* REPNE SCASB finds a byte. */
 		di = (u32)src_buf, cx = 64, f = F_RESERVED;
 		__asm__ volatile(FLAGS_IN "repne scasb" FLAGS_OUT
-				 : "+D"(di), "+c"(cx), [f] "+r"(f) : "a"(src_buf[len]) : "cc", "memory");
+				 : "+D"(di), "+c"(cx), [f] "+r"(f)
+				 : "a"(src_buf[len])
+				 : "cc", "memory");
 		mix(di - (u32)src_buf), mix(cx), mix(f & F_ARITH);
 	}
 }
@@ -418,14 +446,10 @@ struct group {
 };
 
 static const struct group groups[] = {
-	{ "alu", group_alu, 0xa2d2fbb9 },
-	{ "shift", group_shift, 0x84c501d1 },
-	{ "muldiv", group_muldiv, 0xd56aea0b },
-	{ "bits", group_bits, 0xec8f5f24 },
-	{ "setcc", group_setcc, 0x353331e5 },
-	{ "xchg", group_xchg, 0xa2280e2c },
-	{ "bcd", group_bcd, 0xf48ed2cd },
-	{ "string", group_string, 0x5a3a8161 },
+    {"alu", group_alu, 0xa2d2fbb9},	  {"shift", group_shift, 0x84c501d1},
+    {"muldiv", group_muldiv, 0xd56aea0b}, {"bits", group_bits, 0xec8f5f24},
+    {"setcc", group_setcc, 0x353331e5},	  {"xchg", group_xchg, 0xa2280e2c},
+    {"bcd", group_bcd, 0xf48ed2cd},	  {"string", group_string, 0x5a3a8161},
 };
 
 static void print_cpuid(void)
@@ -442,8 +466,8 @@ static void print_cpuid(void)
 	for (int i = 0; i < 12; i++)
 		printable &= vendor[i] >= 0x20 && vendor[i] < 0x7F;
 	__asm__ volatile("cpuid" : "=a"(sig), "=b"(b), "=c"(c), "=d"(d) : "a"(1));
-	printf("cpu: CPUID vendor \"%s\", max leaf %u, signature 0x%08x, features 0x%08x\n",
-	       vendor, max, sig, d);
+	printf("cpu: CPUID vendor \"%s\", max leaf %u, signature 0x%08x, features 0x%08x\n", vendor,
+	       max, sig, d);
 	check(printable, "the CPUID vendor is not 12 printable characters");
 	check(max >= 1, "CPUID max leaf %u", max);
 }
@@ -458,7 +482,8 @@ int guest_main(void)
 		groups[i].run();
 		printf("cpu: %-6s digest 0x%08x (QEMU: 0x%08x)\n", groups[i].name, digest,
 		       groups[i].expected);
-		check(digest == groups[i].expected, "%s digest differs from QEMU's", groups[i].name);
+		check(digest == groups[i].expected, "%s digest differs from QEMU's",
+		      groups[i].name);
 		all = (all ^ digest) * 16777619u;
 	}
 	printf("cpu: digest 0x%08x\n", all);

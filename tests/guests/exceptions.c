@@ -11,14 +11,14 @@
  */
 #include "guest.h"
 
-#define RO_PAGE 0x40000000u	/* mapped read-only */
-#define NO_PTE 0x40001000u	/* page table present, PTE not */
-#define NO_PDE 0x80000000u	/* no page table at all */
+#define RO_PAGE 0x40000000u /* mapped read-only */
+#define NO_PTE	0x40001000u /* page table present, PTE not */
+#define NO_PDE	0x80000000u /* no page table at all */
 
 /* Each trigger takes one argument (an address, for #PF) and returns. */
-#define TRIGGER(name, body)                                                    \
-	__asm__(".text\n.globl " #name "\n" #name ":\n" body);                 \
-	void name(u32 arg);                                                    \
+#define TRIGGER(name, body)                                                                        \
+	__asm__(".text\n.globl " #name "\n" #name ":\n" body);                                     \
+	void name(u32 arg);                                                                        \
 	extern const char name##_fault[], name##_resume[];
 
 TRIGGER(t_de, "mov $1, %eax\nxor %edx, %edx\nxor %ecx, %ecx\n"
@@ -41,10 +41,11 @@ struct xcase {
 	u32 arg;
 	const char *fault, *resume;
 	u32 vector, error;
-	bool trap;		/* saved EIP is the next instruction */
+	bool trap; /* saved EIP is the next instruction */
 	bool paging;
 };
 
+/* clang-format off */
 #define CASE(n, t, a, v, e, trap, pg) { n, t, a, t##_fault, t##_resume, v, e, trap, pg }
 
 static const struct xcase cases[] = {
@@ -59,6 +60,7 @@ static const struct xcase cases[] = {
 	CASE("#PF write, no page table", t_pf_write, NO_PDE + 0x234, 14, 2, false, true),
 	CASE("#PF write, read-only page", t_pf_write, RO_PAGE + 0xFFC, 14, 3, false, true),
 };
+/* clang-format on */
 
 static const struct xcase *current;
 static struct {
@@ -91,22 +93,20 @@ static void run_case(const struct xcase *c)
 		printf(" cr2 0x%08x", seen.cr2);
 	printf("\n");
 	check(seen.count == 1, "%s: %d exceptions", c->name, seen.count);
-	check(seen.vector == c->vector, "%s: vector %u, want %u", c->name, seen.vector,
-	      c->vector);
+	check(seen.vector == c->vector, "%s: vector %u, want %u", c->name, seen.vector, c->vector);
 	check(seen.error == c->error, "%s: error code 0x%x, want 0x%x", c->name, seen.error,
 	      c->error);
 	check(seen.eip == want_eip, "%s: EIP 0x%08x, want 0x%08x", c->name, seen.eip, want_eip);
 	check(seen.cs == KERNEL_CS, "%s: CS 0x%x", c->name, seen.cs);
 	if (c->vector == 14)
-		check(seen.cr2 == c->arg, "%s: CR2 0x%08x, want 0x%08x", c->name, seen.cr2,
-		      c->arg);
+		check(seen.cr2 == c->arg, "%s: CR2 0x%08x, want 0x%08x", c->name, seen.cr2, c->arg);
 }
 
 static u8 ro_page[4096] __attribute__((aligned(4096)));
 
 int guest_main(void)
 {
-	static const int vectors[] = { 0, 3, 4, 6, 13, 14 };
+	static const int vectors[] = {0, 3, 4, 6, 13, 14};
 	bool paging = false;
 	u16 ds;
 
@@ -122,7 +122,8 @@ int guest_main(void)
 			paging_enable();
 			write_cr0(read_cr0() | CR0_WP);
 			paging = true;
-			check(*(volatile u8 *)(RO_PAGE + 0xFFC) == 0xA5, "read-only page reads wrong");
+			check(*(volatile u8 *)(RO_PAGE + 0xFFC) == 0xA5,
+			      "read-only page reads wrong");
 		}
 		run_case(&cases[i]);
 	}

@@ -18,7 +18,8 @@ int guest_main(void)
 
 	printf("Hello from a Flashback test guest\n");
 	check(multiboot_magic == MULTIBOOT_MAGIC, "EAX at entry was 0x%08x", multiboot_magic);
-	if (check(mbi != NULL && (mbi->flags & MB_INFO_MEMORY), "no memory size in the multiboot info")) {
+	if (check(mbi != NULL && (mbi->flags & MB_INFO_MEMORY),
+		  "no memory size in the multiboot info")) {
 		printf("memory: %u KiB low, %u KiB high\n", mbi->mem_lower, mbi->mem_upper);
 		check(mbi->mem_lower >= 256 && mbi->mem_lower <= 640, "mem_lower %u KiB",
 		      mbi->mem_lower);

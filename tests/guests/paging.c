@@ -8,13 +8,16 @@
  */
 #include "guest.h"
 
-#define WINDOW 0x40000000u
-#define HIGH_PHYS 0x00900000u	/* 9 MiB: outside the identity map */
+#define WINDOW	  0x40000000u
+#define HIGH_PHYS 0x00900000u /* 9 MiB: outside the identity map */
 
 static u8 page_a[4096] __attribute__((aligned(4096)));
 static u8 page_b[4096] __attribute__((aligned(4096)));
 
-static volatile u32 *window(u32 off) { return (volatile u32 *)(WINDOW + off); }
+static volatile u32 *window(u32 off)
+{
+	return (volatile u32 *)(WINDOW + off);
+}
 
 static void fill(u8 *p, u8 seed)
 {

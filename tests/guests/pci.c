@@ -14,9 +14,9 @@ struct expected {
 };
 
 static const struct expected expected[] = {
-	{ PCI_BDF(0, 0, 0), 0x8086, 0x1237, 0x0600, "i440FX host bridge" },
-	{ PCI_BDF(0, 1, 0), 0x8086, 0x7000, 0x0601, "PIIX3 ISA bridge" },
-	{ PCI_BDF(0, 1, 1), 0x8086, 0x7010, 0x0101, "PIIX3 IDE" },
+    {PCI_BDF(0, 0, 0), 0x8086, 0x1237, 0x0600, "i440FX host bridge"},
+    {PCI_BDF(0, 1, 0), 0x8086, 0x7000, 0x0601, "PIIX3 ISA bridge"},
+    {PCI_BDF(0, 1, 1), 0x8086, 0x7010, 0x0101, "PIIX3 IDE"},
 };
 
 static int enumerate(void)

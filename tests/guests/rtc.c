@@ -12,25 +12,25 @@
  */
 #include "guest.h"
 
-#define CMOS_INDEX 0x70
-#define CMOS_DATA 0x71
-#define REG_SEC 0x00
-#define REG_MIN 0x02
-#define REG_HOUR 0x04
-#define REG_DAY 0x07
-#define REG_MONTH 0x08
-#define REG_YEAR 0x09
-#define REG_A 0x0A
-#define REG_B 0x0B
-#define REG_C 0x0C
+#define CMOS_INDEX  0x70
+#define CMOS_DATA   0x71
+#define REG_SEC	    0x00
+#define REG_MIN	    0x02
+#define REG_HOUR    0x04
+#define REG_DAY	    0x07
+#define REG_MONTH   0x08
+#define REG_YEAR    0x09
+#define REG_A	    0x0A
+#define REG_B	    0x0B
+#define REG_C	    0x0C
 #define REG_CENTURY 0x32
-#define A_UIP 0x80
-#define B_PIE 0x40
-#define B_BINARY 0x04
-#define B_24H 0x02
-#define C_IRQF 0x80
-#define C_PF 0x40
-#define C_UF 0x10
+#define A_UIP	    0x80
+#define B_PIE	    0x40
+#define B_BINARY    0x04
+#define B_24H	    0x02
+#define C_IRQF	    0x80
+#define C_PF	    0x40
+#define C_UF	    0x10
 #define RATE_8192HZ 3
 
 static volatile u32 periodic, updates;
@@ -63,7 +63,10 @@ static bool bcd_ok(u8 v, u8 lo, u8 hi)
 	return (v & 0x0F) <= 9 && (v >> 4) <= 9 && v >= lo && v <= hi;
 }
 
-static u32 bcd(u8 v) { return (v >> 4) * 10 + (v & 0x0F); }
+static u32 bcd(u8 v)
+{
+	return (v >> 4) * 10 + (v & 0x0F);
+}
 
 /* Halts until UIP falls (after having seen it high); false on time out.
  * The update-ended flag in register C (UF, latched until C is read, whether
@@ -140,7 +143,8 @@ int guest_main(void)
 			read_date(&second);
 			u32 np = periodic - periodic0, nt = timer_ticks - ticks0;
 
-			printf("rtc: one update cycle = %u periodic interrupts, %u PIT ticks\n", np, nt);
+			printf("rtc: one update cycle = %u periodic interrupts, %u PIT ticks\n", np,
+			       nt);
 			check_date(&first);
 			check_date(&second);
 			dsec = (bcd(second.sec) + 60 - bcd(first.sec)) % 60;

@@ -9,8 +9,8 @@
  */
 #include "guest.h"
 
-#define HZ 1000
-#define TICKS 100
+#define HZ	1000
+#define TICKS	100
 #define DIVISOR ((PIT_HZ + HZ / 2) / HZ)
 
 static void spin(u32 n)

@@ -7,10 +7,10 @@
 #include "guest.h"
 
 #define SPIN_LIMIT 1000000
-#define MCR_LOOP 0x10
-#define IIR_NONE 0x01
-#define IIR_THRE 0x02
-#define IIR_RDA 0x04
+#define MCR_LOOP   0x10
+#define IIR_NONE   0x01
+#define IIR_THRE   0x02
+#define IIR_RDA	   0x04
 
 /* Raw bytes on the line: the CR is ours to send. */
 static const char thre_line[] = "uart: this line was sent by THRE interrupts\r\n";
@@ -19,7 +19,7 @@ static volatile int thre_done;
 
 static void check_registers(void)
 {
-	static const u8 values[] = { 0x00, 0x55, 0xAA, 0xFF, 0x3C };
+	static const u8 values[] = {0x00, 0x55, 0xAA, 0xFF, 0x3C};
 	u8 iir;
 
 	for (u32 i = 0; i < sizeof(values); i++) {
@@ -56,7 +56,7 @@ struct loop_result {
 
 static void loopback(struct loop_result *res)
 {
-	static const u8 sent[8] = { 'L', 'o', 'o', 'p', 0x00, 0xFF, 0x80, 0x7F };
+	static const u8 sent[8] = {'L', 'o', 'o', 'p', 0x00, 0xFF, 0x80, 0x7F};
 
 	serial_flush();
 	while (inb(COM1 + UART_LSR) & LSR_DR)
@@ -136,7 +136,7 @@ int guest_main(void)
 	struct loop_result res;
 
 	pic_init();
-	timer_start(100);	/* only as a time limit for the waits */
+	timer_start(100); /* only as a time limit for the waits */
 	check_registers();
 	loopback(&res);
 	interrupt_transmit();
