@@ -8,7 +8,7 @@ set -e
 cd "$(dirname "$0")/.."
 
 PKGS="meson ninja-build gcc gcc-multilib nasm python3 pkg-config libcapstone-dev
-libzstd-dev libsqlite3-dev zlib1g-dev sqlite3 gdb qemu-system-x86"
+libzstd-dev libsqlite3-dev zlib1g-dev sqlite3 gdb qemu-system-x86 seabios"
 
 missing=""
 for p in $PKGS; do
