@@ -25,7 +25,7 @@ static void dump_mtree(Machine *m)
 	as_dump_flat(m->io, stdout);
 }
 
-static int run_machine(const MachineOptions *o)
+static int run_machine(const MachineOptions *o, enum run_end *end)
 {
 	Machine *m = machine_new(o);
 	int status;
@@ -33,11 +33,13 @@ static int run_machine(const MachineOptions *o)
 	if (o->dump_mtree) {
 		dump_mtree(m);
 		machine_free(m);
+		*end = RUN_QUIT;
 		return 0;
 	}
 	if (o->gdb_port)
 		fatal(EXIT_USAGE, "-gdb/-s: the gdb stub is not in this build yet");
 	status = machine_run(m);
+	*end = m->end;
 	machine_free(m);
 	return status;
 }
@@ -45,9 +47,10 @@ static int run_machine(const MachineOptions *o)
 static int cmd_run(int argc, char **argv)
 {
 	MachineOptions o;
+	enum run_end end;
 
 	machine_options_parse(&o, argc, argv);
-	return run_machine(&o);
+	return run_machine(&o, &end);
 }
 
 /*
@@ -58,6 +61,7 @@ static int cmd_run(int argc, char **argv)
 static int cmd_demo(int argc, char **argv)
 {
 	MachineOptions o;
+	enum run_end end;
 	int status;
 
 	machine_options_parse(&o, argc, argv);
@@ -69,8 +73,8 @@ static int cmd_demo(int argc, char **argv)
 		o.disk_image = demo_disk;
 		o.disk_image_len = demo_disk_len;
 	}
-	status = run_machine(&o);
-	if (o.dump_mtree || o.max_insns)
+	status = run_machine(&o, &end);
+	if (end != RUN_EXIT)
 		return status; /* stopped on the user's word, not the guest's */
 	if (status != 1) {
 		fprintf(stderr, "flashback: demo guest ended with status %d (expected 1)\n", status);

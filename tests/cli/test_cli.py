@@ -187,6 +187,41 @@ def case_demo_input():
     assert '[echo] end of input' in out, out
 
 
+def case_terminal_quit():
+    """On a terminal: keystrokes reach the guest, Ctrl-A x quits, the terminal is restored."""
+    import pty
+    import select
+    import termios
+    import time
+    pid, fd = pty.fork()
+    if pid == 0:
+        os.execv(FB, [FB, 'demo'])
+    out = b''
+    deadline = time.time() + 60
+
+    def read_until(needle):
+        nonlocal out
+        while needle not in out:
+            assert time.time() < deadline, 'timed out waiting for %r in %r' % (needle, out)
+            r, _, _ = select.select([fd], [], [], 1)
+            if r:
+                try:
+                    out += os.read(fd, 4096)
+                except OSError:
+                    break
+        return needle in out
+
+    assert read_until(b'type something'), out
+    assert not termios.tcgetattr(fd)[3] & termios.ECHO, 'terminal not in raw mode'
+    os.write(fd, b'xyz')
+    assert read_until(b'xyz'), out
+    os.write(fd, b'\x01x')
+    _, status = os.waitpid(pid, 0)
+    assert os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0, status
+    assert termios.tcgetattr(fd)[3] & termios.ECHO, 'terminal mode not restored'
+    assert b'[summary]' not in out, 'the guest should not have finished: %r' % out
+
+
 def case_deterministic():
     """Two runs with no host input: the same output, icount and virtual time."""
     runs = [run('demo', '--stats', timeout=120) for _ in range(2)]
