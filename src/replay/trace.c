@@ -125,7 +125,7 @@ static TraceOptions defaults(const TraceOptions *opt)
 	if (!o.chunk_events)
 		o.chunk_events = 65536;
 	if (!o.index_limit)
-		o.index_limit = 1024;
+		o.index_limit = 256;
 	if (!o.zstd_level)
 		o.zstd_level = 3;
 	return o;
@@ -458,7 +458,7 @@ static bool open_index(Trace *t)
 
 	if (access(t->ipath, F_OK) != 0) {
 		/* No index: build it from the journal. */
-		if (!index_create(&t->ix, t->ipath, 1024) || !index_meta(t, t->r.meta)) {
+		if (!index_create(&t->ix, t->ipath, 256) || !index_meta(t, t->r.meta)) {
 			terr(t, "%s", t->ix.err);
 			return false;
 		}

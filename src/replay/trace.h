@@ -84,7 +84,7 @@ typedef struct TraceMeta {
 typedef struct TraceOptions {
 	uint32_t chunk_bytes;  /* close a chunk at this many raw bytes (64 KiB) */
 	uint32_t chunk_events; /* ... or this many events (65536) */
-	uint32_t index_limit;  /* index at most this many events per kind per chunk (1024) */
+	uint32_t index_limit;  /* index at most this many events per kind per chunk (256) */
 	int zstd_level;	       /* 0 = 3 */
 	bool no_fsync;	       /* skip fsync after each chunk (tests, tmpfs) */
 	/* Replaces write(2) on the journal; for tests of a full disk. */

@@ -347,7 +347,7 @@ static void test_index_mismatch(void)
 	uint8_t *other = slurp(ipath(b, ix2), &len);
 	uint8_t *mine = slurp(ipath(a, ix), &len);
 	size_t mine_len = len;
-	slurp(ipath(b, ix2), &len);
+	free(slurp(ipath(b, ix2), &len));
 	spit(ipath(a, ix), other, len);
 	Trace *t = trace_open(a, err);
 	CHECK(t == NULL);
