@@ -8,6 +8,9 @@
 #include <errno.h>
 #include <sys/stat.h>
 
+#include <sqlite3.h>
+
+#include "journal.h"
 #include "../unit/unit.h"
 
 #define NEVENTS 20000
@@ -488,8 +491,47 @@ static void test_refused_events(void)
 	rm_scratch(dir);
 }
 
+/* Console bytes become lines stamped with the icount of their first byte. */
+static void test_console(void)
+{
+	char dir[256], err[TRACE_ERR_LEN], ix[300];
+	static const char *parts[] = {"abc", "de\nfg\r\n", "h"};
+	sqlite3 *db;
+	sqlite3_stmt *st;
+
+	CHECK_EQ(crc32c(0, "123456789", 9), 0xe3069283);
+	scratch(dir, sizeof(dir));
+	Trace *t = trace_create(dir, &meta, &(TraceOptions){.chunk_events = 1, .no_fsync = true},
+				err);
+	CHECK(t != NULL);
+	if (!t)
+		return;
+	for (int i = 0; i < 3; i++) {
+		TraceEvent ev = {.kind = TEV_CONSOLE, .icount = 100 * (i + 1),
+				 .size = (uint32_t)strlen(parts[i]), .data = (const uint8_t *)parts[i]};
+		CHECK(trace_append(t, &ev));
+	}
+	CHECK(trace_close(t, 400, 0, err));
+	CHECK(sqlite3_open(ipath(dir, ix), &db) == SQLITE_OK);
+	CHECK(sqlite3_prepare_v2(db, "SELECT icount, line FROM console ORDER BY rowid", -1, &st,
+				 NULL) == SQLITE_OK);
+	static const char *want[] = {"abcde", "fg", "h"};
+	static const int want_ic[] = {100, 200, 300};
+	int n = 0;
+	while (sqlite3_step(st) == SQLITE_ROW && n < 3) {
+		CHECK_EQ(sqlite3_column_int(st, 0), want_ic[n]);
+		CHECK(strcmp((const char *)sqlite3_column_text(st, 1), want[n]) == 0);
+		n++;
+	}
+	CHECK_EQ(n, 3);
+	sqlite3_finalize(st);
+	sqlite3_close(db);
+	rm_scratch(dir);
+}
+
 int main(void)
 {
+	test_console();
 	make_stream();
 	test_roundtrip();
 	test_chunk_boundaries();
