@@ -53,10 +53,8 @@ void cpu_reset(CPU *cpu)
 	cpu->cpl = 0;
 	cpu->sysenter_cs = cpu->sysenter_esp = cpu->sysenter_eip = 0;
 	cpu->tsc_adjust = 0;
-#ifdef HAVE_FPU
 	fpu_reset(&cpu->fpu);
 	cpu->fpu.tw = 0xffff;
-#endif
 	cpu->a20 = true;
 	cpu->nmi_pending = cpu->nmi_blocked = false;
 	cpu->halted = cpu->exit_req = cpu->shadow = cpu->in_shadow = false;

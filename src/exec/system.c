@@ -247,15 +247,13 @@ H(op_wrmsr)
 /* CPUID.1:EDX: only what this CPU implements. */
 uint32_t cpuid_features(void)
 {
-	uint32_t f = 1u << 3	/* PSE */
+	uint32_t f = 1u << 0	/* FPU */
+		     | 1u << 3	/* PSE */
 		     | 1u << 4	/* TSC */
 		     | 1u << 5	/* MSR */
 		     | 1u << 8	/* CX8 */
 		     | 1u << 9	/* APIC (the machine's local APIC) */
 		     | 1u << 15; /* CMOV */
-#ifdef HAVE_FPU
-	f |= 1u << 0; /* FPU */
-#endif
 	return f;
 }
 
@@ -483,7 +481,6 @@ H(op_arpl)
 
 /* ---- x87 escapes ------------------------------------------------------ */
 
-#ifdef HAVE_FPU
 static void fpu_mem_read(void *opaque, int seg, uint32_t off, void *buf, unsigned len)
 {
 	CPU *cpu = opaque;
@@ -525,21 +522,23 @@ static void fpu_check_pending(CPU *cpu)
 	if (fpu_exception_pending(&cpu->fpu) && (cpu->cr0 & CR0_NE))
 		cpu_fault(cpu, EX_MF);
 }
-#endif
 
 H(op_fpu)
 {
 	if (cpu->cr0 & (CR0_EM | CR0_TS))
 		cpu_fault(cpu, EX_NM);
-#ifdef HAVE_FPU
 	if (!fpu_nowait(in))
 		fpu_check_pending(cpu);
+	uint32_t fl = cpu_flags(cpu);
+	uint16_t ax = (uint16_t)cpu->r[R_EAX];
 	FPUMem mem, *mp = NULL;
 	FPUCtx ctx = {
 		.op32 = in->o32,
 		.pmode = pmode(cpu) && !v86(cpu),
 		.ip = cpu->start_eip,
 		.cs = cpu->seg[S_CS].sel,
+		.eflags = &fl,
+		.ax = &ax,
 	};
 
 	if (in->mod != 3) {
@@ -550,17 +549,14 @@ H(op_fpu)
 	}
 	if (fpu_exec(&cpu->fpu, in->op, in->modrm, mp, &ctx) != FPU_OK)
 		cpu_fault(cpu, EX_UD);
-#else
-	(void)in;
-	cpu_fault(cpu, EX_UD);
-#endif
+	/* FCOMI and friends set flags, FNSTSW AX sets AX */
+	cpu->flags = (cpu->flags & ~FLAGS_ARITH) | (fl & FLAGS_ARITH);
+	setr(cpu, R_EAX, ax, 16);
 }
 
 H(op_fwait)
 {
 	if ((cpu->cr0 & (CR0_MP | CR0_TS)) == (CR0_MP | CR0_TS))
 		cpu_fault(cpu, EX_NM);
-#ifdef HAVE_FPU
 	fpu_check_pending(cpu);
-#endif
 }
