@@ -96,9 +96,9 @@ static int64_t unzigzag(uint64_t v)
  * Bits 0-3: the kind.  Bits 4-5: log2 of the access size of port and MMIO
  * reads.  Bit 6: TRACE_CHECK_RAM on a check event.  Bit 7: reserved, 0.
  */
-#define KB_KIND 0x0f
+#define KB_KIND	      0x0f
 #define KB_SIZE_SHIFT 4
-#define KB_RAM 0x40
+#define KB_RAM	      0x40
 
 static unsigned size_code(uint32_t size)
 {
@@ -108,24 +108,24 @@ static unsigned size_code(uint32_t size)
 /* Which payload fields each kind carries. */
 enum { P_ADDR = 1, P_VALUE = 2, P_DATA = 4, P_HASH = 8, P_TIME = 16 };
 static const uint8_t payload[TEV_KIND_COUNT] = {
-	[TEV_PORT_READ] = P_ADDR | P_VALUE,
-	[TEV_MMIO_READ] = P_ADDR | P_VALUE,
-	[TEV_INTERRUPT] = P_VALUE,
-	[TEV_DMA_WRITE] = P_ADDR | P_DATA,
-	[TEV_TIME_READ] = P_ADDR | P_TIME,
-	[TEV_MAP_CHANGE] = P_ADDR | P_DATA,
-	[TEV_CHECK] = P_HASH,
-	[TEV_CONSOLE] = P_DATA,
-	[TEV_SNAPSHOT] = P_VALUE,
-	[TEV_END] = P_HASH,
+    [TEV_PORT_READ] = P_ADDR | P_VALUE,
+    [TEV_MMIO_READ] = P_ADDR | P_VALUE,
+    [TEV_INTERRUPT] = P_VALUE,
+    [TEV_DMA_WRITE] = P_ADDR | P_DATA,
+    [TEV_TIME_READ] = P_ADDR | P_TIME,
+    [TEV_MAP_CHANGE] = P_ADDR | P_DATA,
+    [TEV_CHECK] = P_HASH,
+    [TEV_CONSOLE] = P_DATA,
+    [TEV_SNAPSHOT] = P_VALUE,
+    [TEV_END] = P_HASH,
 };
 
 static const char *const kind_names[TEV_KIND_COUNT] = {
-	[TEV_PORT_READ] = "port-read",	 [TEV_MMIO_READ] = "mmio-read",
-	[TEV_INTERRUPT] = "interrupt",	 [TEV_DMA_WRITE] = "dma-write",
-	[TEV_TIME_READ] = "time-read",	 [TEV_MAP_CHANGE] = "map-change",
-	[TEV_CHECK] = "check",		 [TEV_CONSOLE] = "console",
-	[TEV_SNAPSHOT] = "snapshot",	 [TEV_END] = "end",
+    [TEV_PORT_READ] = "port-read", [TEV_MMIO_READ] = "mmio-read",
+    [TEV_INTERRUPT] = "interrupt", [TEV_DMA_WRITE] = "dma-write",
+    [TEV_TIME_READ] = "time-read", [TEV_MAP_CHANGE] = "map-change",
+    [TEV_CHECK] = "check",	   [TEV_CONSOLE] = "console",
+    [TEV_SNAPSHOT] = "snapshot",   [TEV_END] = "end",
 };
 
 const char *trace_kind_name(unsigned kind)
@@ -191,13 +191,15 @@ static bool event_valid(const TraceEvent *ev, char *why)
 	case TEV_MMIO_READ:
 		if (ev->size < 8 && ev->value >> (ev->size * 8)) {
 			snprintf(why, 128, "%s value 0x%llx wider than %u bytes",
-				 trace_kind_name(ev->kind), (unsigned long long)ev->value, ev->size);
+				 trace_kind_name(ev->kind), (unsigned long long)ev->value,
+				 ev->size);
 			return false;
 		}
 		return true;
 	case TEV_INTERRUPT:
 		if (ev->value > TRACE_SMI) {
-			snprintf(why, 128, "interrupt vector 0x%llx", (unsigned long long)ev->value);
+			snprintf(why, 128, "interrupt vector 0x%llx",
+				 (unsigned long long)ev->value);
 			return false;
 		}
 		return true;
@@ -206,8 +208,7 @@ static bool event_valid(const TraceEvent *ev, char *why)
 	}
 }
 
-bool event_decode(EventCodec *c, const uint8_t **pp, const uint8_t *end, TraceEvent *ev,
-		  char *why)
+bool event_decode(EventCodec *c, const uint8_t **pp, const uint8_t *end, TraceEvent *ev, char *why)
 {
 	const uint8_t *p = *pp;
 	uint64_t delta, v;

@@ -134,8 +134,9 @@ int journal_flush(JournalWriter *w, ChunkInfo *out)
 		w->cbuf = xrealloc(w->cbuf, bound);
 	}
 	uint8_t *hdr = w->cbuf;
-	size_t csize = ZSTD_compressCCtx(w->cctx, hdr + CHUNK_HEADER_SIZE, bound - CHUNK_HEADER_SIZE,
-					 w->raw, w->raw_len, w->opt.zstd_level);
+	size_t csize =
+	    ZSTD_compressCCtx(w->cctx, hdr + CHUNK_HEADER_SIZE, bound - CHUNK_HEADER_SIZE, w->raw,
+			      w->raw_len, w->opt.zstd_level);
 	if (ZSTD_isError(csize)) {
 		snprintf(w->err, sizeof(w->err), "%s: chunk %u: zstd: %s", w->name, w->next_chunk,
 			 ZSTD_getErrorName(csize));
@@ -143,14 +144,14 @@ int journal_flush(JournalWriter *w, ChunkInfo *out)
 		return -1;
 	}
 	ChunkInfo c = {
-		.number = w->next_chunk,
-		.events = w->events,
-		.first_icount = w->first_icount,
-		.last_icount = w->last_icount,
-		.offset = w->offset,
-		.csize = (uint32_t)csize,
-		.rsize = (uint32_t)w->raw_len,
-		.crc = crc32c(0, hdr + CHUNK_HEADER_SIZE, csize),
+	    .number = w->next_chunk,
+	    .events = w->events,
+	    .first_icount = w->first_icount,
+	    .last_icount = w->last_icount,
+	    .offset = w->offset,
+	    .csize = (uint32_t)csize,
+	    .rsize = (uint32_t)w->raw_len,
+	    .crc = crc32c(0, hdr + CHUNK_HEADER_SIZE, csize),
 	};
 	memcpy(hdr, CHUNK_MAGIC, 4);
 	st32(hdr + 4, c.number);
@@ -303,18 +304,22 @@ static bool parse_chunk_header(JournalReader *r, const uint8_t *h, uint64_t off,
 	}
 	if (!c->events || !c->csize || c->rsize > CHUNK_MAX_RAW ||
 	    c->csize > ZSTD_compressBound(c->rsize) || c->rsize < c->events * 2u) {
-		rerr(r, "%s: chunk %u at offset %llu: impossible sizes (%u events, %u compressed, %u raw bytes)",
+		rerr(r,
+		     "%s: chunk %u at offset %llu: impossible sizes (%u events, %u compressed, %u "
+		     "raw bytes)",
 		     r->name, n, (unsigned long long)off, c->events, c->csize, c->rsize);
 		return false;
 	}
 	if (c->first_icount > c->last_icount) {
-		rerr(r, "%s: chunk %u at offset %llu: icount going backwards (%llu..%llu)",
-		     r->name, n, (unsigned long long)off, (unsigned long long)c->first_icount,
+		rerr(r, "%s: chunk %u at offset %llu: icount going backwards (%llu..%llu)", r->name,
+		     n, (unsigned long long)off, (unsigned long long)c->first_icount,
 		     (unsigned long long)c->last_icount);
 		return false;
 	}
 	if (n && c->first_icount < r->chunks[n - 1].last_icount) {
-		rerr(r, "%s: chunk %u at offset %llu: icount going backwards (starts at %llu, chunk %u ended at %llu)",
+		rerr(r,
+		     "%s: chunk %u at offset %llu: icount going backwards (starts at %llu, chunk "
+		     "%u ended at %llu)",
 		     r->name, n, (unsigned long long)off, (unsigned long long)c->first_icount,
 		     n - 1, (unsigned long long)r->chunks[n - 1].last_icount);
 		return false;
@@ -386,7 +391,9 @@ bool journal_load(JournalReader *r, size_t i, const uint8_t **raw)
 		return false;
 	uint32_t crc = crc32c(0, r->cbuf, c->csize);
 	if (crc != c->crc) {
-		rerr(r, "%s: chunk %u at offset %llu: checksum mismatch (stored 0x%08x, computed 0x%08x)",
+		rerr(r,
+		     "%s: chunk %u at offset %llu: checksum mismatch (stored 0x%08x, computed "
+		     "0x%08x)",
 		     r->name, c->number, (unsigned long long)c->offset, c->crc, crc);
 		return false;
 	}
@@ -431,13 +438,17 @@ bool journal_decode(JournalReader *r, size_t i, const uint8_t *raw,
 			return false;
 		}
 		if (k == 0 && ev.icount != c->first_icount) {
-			rerr(r, "%s: chunk %u at offset %llu: first event at icount %llu, header says %llu",
+			rerr(r,
+			     "%s: chunk %u at offset %llu: first event at icount %llu, header says "
+			     "%llu",
 			     r->name, c->number, (unsigned long long)c->offset,
 			     (unsigned long long)ev.icount, (unsigned long long)c->first_icount);
 			return false;
 		}
 		if (ev.icount > c->last_icount) {
-			rerr(r, "%s: chunk %u at offset %llu: event %u at icount %llu is past the chunk's last icount %llu",
+			rerr(r,
+			     "%s: chunk %u at offset %llu: event %u at icount %llu is past the "
+			     "chunk's last icount %llu",
 			     r->name, c->number, (unsigned long long)c->offset, k,
 			     (unsigned long long)ev.icount, (unsigned long long)c->last_icount);
 			return false;
@@ -446,7 +457,9 @@ bool journal_decode(JournalReader *r, size_t i, const uint8_t *raw,
 			return false;
 	}
 	if (p != end || ev.icount != c->last_icount) {
-		rerr(r, "%s: chunk %u at offset %llu: events do not fill the chunk (%zu of %u bytes, last icount %llu of %llu)",
+		rerr(r,
+		     "%s: chunk %u at offset %llu: events do not fill the chunk (%zu of %u bytes, "
+		     "last icount %llu of %llu)",
 		     r->name, c->number, (unsigned long long)c->offset, (size_t)(p - raw), c->rsize,
 		     (unsigned long long)ev.icount, (unsigned long long)c->last_icount);
 		return false;

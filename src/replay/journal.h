@@ -10,12 +10,12 @@
 
 #include "trace.h"
 
-#define JOURNAL_MAGIC "FBTRACE\0"
+#define JOURNAL_MAGIC	    "FBTRACE\0"
 #define JOURNAL_HEADER_SIZE 24	  /* fixed part, before the metadata text */
-#define JOURNAL_MAX_META 65536	  /* metadata text */
-#define CHUNK_MAGIC "FBCK"
-#define CHUNK_HEADER_SIZE 48
-#define CHUNK_MAX_RAW (64u << 20) /* refuse larger chunks as damaged */
+#define JOURNAL_MAX_META    65536 /* metadata text */
+#define CHUNK_MAGIC	    "FBCK"
+#define CHUNK_HEADER_SIZE   48
+#define CHUNK_MAX_RAW	    (64u << 20) /* refuse larger chunks as damaged */
 
 /* ---- checksums and varints (codec.c) --------------------------------- */
 
@@ -28,8 +28,8 @@ size_t varint_put(uint8_t *p, uint64_t v);
 
 /* Encoder / decoder state: reset at every chunk so chunks stand alone. */
 typedef struct EventCodec {
-	uint64_t icount;    /* of the previous event (the chunk's first icount at start) */
-	uint64_t time;	    /* previous time-read value, 0 at start */
+	uint64_t icount; /* of the previous event (the chunk's first icount at start) */
+	uint64_t time;	 /* previous time-read value, 0 at start */
 } EventCodec;
 
 /* Upper bound of the encoded size of @ev. */
@@ -40,8 +40,7 @@ size_t event_encode(EventCodec *c, const TraceEvent *ev, uint8_t *p);
  * Decode one event from [*p, end): advances *p.  false with a reason
  * ("varint overflow", ...) in @why (128 bytes) on malformed input.
  */
-bool event_decode(EventCodec *c, const uint8_t **p, const uint8_t *end, TraceEvent *ev,
-		  char *why);
+bool event_decode(EventCodec *c, const uint8_t **p, const uint8_t *end, TraceEvent *ev, char *why);
 
 /* ---- the journal file (journal.c) ------------------------------------ */
 

@@ -170,8 +170,8 @@ Trace *trace_create(const char *dir, const TraceMeta *meta, const TraceOptions *
 
 	if (!journal_create(&t->w, t->jpath, text, &o)) {
 		if (errno == EEXIST)
-			snprintf(err, TRACE_ERR_LEN, "%s: already holds a trace (journal.fbj exists)",
-				 dir);
+			snprintf(err, TRACE_ERR_LEN,
+				 "%s: already holds a trace (journal.fbj exists)", dir);
 		else
 			snprintf(err, TRACE_ERR_LEN, "%s", t->w.err);
 		if (errno != EEXIST)
@@ -302,8 +302,8 @@ static bool reindex(Trace *t, size_t from)
 		const uint8_t *raw;
 		const ChunkInfo *c = &t->r.chunks[i];
 		t->reindex_chunk = c->number;
-		bool ok = journal_load(&t->r, i, &raw) &&
-			  journal_decode(&t->r, i, raw, index_chunk, t);
+		bool ok =
+		    journal_load(&t->r, i, &raw) && journal_decode(&t->r, i, raw, index_chunk, t);
 		if (!ok) {
 			index_rollback(&t->ix);
 			terr(t, "%s", t->r.err[0] ? t->r.err : t->ix.err);
@@ -321,9 +321,8 @@ static bool reindex(Trace *t, size_t from)
 static bool same_chunk(const ChunkInfo *a, const ChunkInfo *b)
 {
 	return a->number == b->number && a->first_icount == b->first_icount &&
-	       a->last_icount == b->last_icount && a->offset == b->offset &&
-	       a->csize == b->csize && a->rsize == b->rsize && a->events == b->events &&
-	       a->crc == b->crc;
+	       a->last_icount == b->last_icount && a->offset == b->offset && a->csize == b->csize &&
+	       a->rsize == b->rsize && a->events == b->events && a->crc == b->crc;
 }
 
 /* The index's chunk list must be a prefix of the journal's. */
@@ -342,7 +341,10 @@ static bool check_chunks(Trace *t, size_t *indexed)
 		const ChunkInfo *j = &t->r.chunks[i];
 		if (same_chunk(&ic[i], j))
 			continue;
-		terr(t, "%s does not match %s at chunk %zu: the journal has icount %llu..%llu at offset %llu, the index icount %llu..%llu at offset %llu; the index is wrong (delete it to rebuild it from the journal)",
+		terr(t,
+		     "%s does not match %s at chunk %zu: the journal has icount %llu..%llu at "
+		     "offset %llu, the index icount %llu..%llu at offset %llu; the index is wrong "
+		     "(delete it to rebuild it from the journal)",
 		     t->ipath, t->jpath, i, (unsigned long long)j->first_icount,
 		     (unsigned long long)j->last_icount, (unsigned long long)j->offset,
 		     (unsigned long long)ic[i].first_icount, (unsigned long long)ic[i].last_icount,
@@ -350,7 +352,9 @@ static bool check_chunks(Trace *t, size_t *indexed)
 		ok = false;
 	}
 	if (ok && n > t->r.nchunks) {
-		terr(t, "%s is shorter than its index: the index lists %zu chunks, the journal holds %zu whole chunks; the journal is wrong (truncated or replaced)",
+		terr(t,
+		     "%s is shorter than its index: the index lists %zu chunks, the journal holds "
+		     "%zu whole chunks; the journal is wrong (truncated or replaced)",
 		     t->jpath, n, t->r.nchunks);
 		ok = false;
 	}
@@ -399,8 +403,8 @@ static bool scan_end(Trace *t)
 			 (unsigned long long)r->end_offset);
 	else
 		snprintf(in->truncation, sizeof(in->truncation),
-			 "%s: truncated after chunk %zu at icount %llu%s", t->jpath,
-			 r->nchunks - 1, (unsigned long long)in->last_icount,
+			 "%s: truncated after chunk %zu at icount %llu%s", t->jpath, r->nchunks - 1,
+			 (unsigned long long)in->last_icount,
 			 r->truncated ? " (a partial chunk follows)" : " (no end event)");
 	return true;
 }
@@ -415,8 +419,7 @@ static bool check_final(Trace *t)
 			return true;
 		/* Killed between the last chunk and the final metadata. */
 		snprintf(v, sizeof(v), "%llu", (unsigned long long)t->info.final_icount);
-		bool ok = index_flush_console(&t->ix) &&
-			  index_set_meta(&t->ix, "final_icount", v);
+		bool ok = index_flush_console(&t->ix) && index_set_meta(&t->ix, "final_icount", v);
 		snprintf(v, sizeof(v), "%016llx", (unsigned long long)t->info.final_hash);
 		ok = ok && index_set_meta(&t->ix, "final_hash", v) &&
 		     index_set_meta(&t->ix, "complete", "1");
@@ -427,10 +430,13 @@ static bool check_final(Trace *t)
 	index_get_meta(&t->ix, "final_icount", v, sizeof(v));
 	unsigned long long fi = strtoull(v, NULL, 10);
 	if (!t->info.complete || fi != t->info.final_icount) {
-		terr(t, "%s says the recording ended at icount %llu, but %s %s %llu; the journal is wrong (truncated)",
-		     t->ipath, fi, t->jpath, t->info.complete ? "ends at icount" : "has no end event after icount",
+		terr(t,
+		     "%s says the recording ended at icount %llu, but %s %s %llu; the journal is "
+		     "wrong (truncated)",
+		     t->ipath, fi, t->jpath,
+		     t->info.complete ? "ends at icount" : "has no end event after icount",
 		     (unsigned long long)(t->info.complete ? t->info.final_icount
-							  : t->info.last_icount));
+							   : t->info.last_icount));
 		return false;
 	}
 	return true;
@@ -441,8 +447,7 @@ static void info_meta(Trace *t)
 	TraceInfo *in = &t->info;
 	char v[64];
 
-	meta_get(t->r.meta, "emulator_version", in->emulator_version,
-		 sizeof(in->emulator_version));
+	meta_get(t->r.meta, "emulator_version", in->emulator_version, sizeof(in->emulator_version));
 	meta_get(t->r.meta, "cpu_model", in->cpu_model, sizeof(in->cpu_model));
 	meta_get(t->r.meta, "machine_options", in->machine_options, sizeof(in->machine_options));
 	meta_get(t->r.meta, "ram_size", v, sizeof(v));
@@ -472,7 +477,9 @@ static bool open_index(Trace *t)
 	} else {
 		index_get_meta(&t->ix, "format_version", v, sizeof(v));
 		if (strtoul(v, NULL, 10) != t->r.version) {
-			terr(t, "%s is for format version %s but %s is version %u; the index is wrong (delete it to rebuild it from the journal)",
+			terr(t,
+			     "%s is for format version %s but %s is version %u; the index is wrong "
+			     "(delete it to rebuild it from the journal)",
 			     t->ipath, v, t->jpath, t->r.version);
 			return false;
 		}

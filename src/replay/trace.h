@@ -31,15 +31,15 @@
 
 /* The journal format version this flashback writes and reads. */
 #define TRACE_FORMAT_VERSION 1
-#define TRACE_ERR_LEN 512
+#define TRACE_ERR_LEN	     512
 
 /* Event kinds.  The numbers are part of the format (FORMAT.md). */
 enum trace_kind {
-	TEV_PORT_READ = 1, /* addr = port, size = 1/2/4, value */
-	TEV_MMIO_READ = 2, /* addr = physical address, size = 1/2/4/8, value */
-	TEV_INTERRUPT = 3, /* value = vector 0-255, or TRACE_NMI / TRACE_INIT / TRACE_SMI */
-	TEV_DMA_WRITE = 4, /* addr = physical address, data/size = the bytes written */
-	TEV_TIME_READ = 5, /* addr = 0 for RDTSC or the MSR number, value */
+	TEV_PORT_READ = 1,  /* addr = port, size = 1/2/4, value */
+	TEV_MMIO_READ = 2,  /* addr = physical address, size = 1/2/4/8, value */
+	TEV_INTERRUPT = 3,  /* value = vector 0-255, or TRACE_NMI / TRACE_INIT / TRACE_SMI */
+	TEV_DMA_WRITE = 4,  /* addr = physical address, data/size = the bytes written */
+	TEV_TIME_READ = 5,  /* addr = 0 for RDTSC or the MSR number, value */
 	TEV_MAP_CHANGE = 6, /* addr = change kind (machine-defined), data/size = payload */
 	TEV_CHECK = 7,	    /* value = CPU state hash; value2 = RAM hash if TRACE_CHECK_RAM */
 	TEV_CONSOLE = 8,    /* data/size = bytes the guest wrote to the UART */
@@ -76,7 +76,7 @@ typedef struct TraceMeta {
 	const char *emulator_version; /* e.g. "flashback 0.1.0" */
 	const char *machine_options;  /* the command line that built the machine */
 	const char *cpu_model;
-	uint64_t ram_size; /* bytes */
+	uint64_t ram_size;  /* bytes */
 	int64_t start_time; /* Unix seconds; 0 = now */
 } TraceMeta;
 
@@ -126,7 +126,7 @@ typedef struct TraceInfo {
 	uint32_t chunks;
 	uint64_t events;
 	uint64_t first_icount, last_icount; /* of the events in the journal */
-	bool complete;	/* an end event closes the journal */
+	bool complete;			    /* an end event closes the journal */
 	bool truncated; /* the journal stops inside a chunk or without an end event */
 	bool reindexed; /* trace_open() added chunks the index was missing */
 	uint64_t final_icount, final_hash; /* of the end event, when complete */

@@ -87,9 +87,9 @@ static inline void spit(const char *path, const void *buf, size_t len)
  */
 static inline void make_event(TraceEvent *ev, uint64_t *icount, uint8_t *data)
 {
-	static const uint8_t kinds[] = {TEV_PORT_READ, TEV_MMIO_READ,  TEV_INTERRUPT,
-					TEV_DMA_WRITE, TEV_TIME_READ,  TEV_MAP_CHANGE,
-					TEV_CHECK,     TEV_CONSOLE,    TEV_SNAPSHOT};
+	static const uint8_t kinds[] = {TEV_PORT_READ, TEV_MMIO_READ, TEV_INTERRUPT,
+					TEV_DMA_WRITE, TEV_TIME_READ, TEV_MAP_CHANGE,
+					TEV_CHECK,     TEV_CONSOLE,   TEV_SNAPSHOT};
 	static const uint8_t psize[] = {1, 2, 4};
 	uint64_t r = rng();
 
@@ -139,8 +139,8 @@ static inline void make_event(TraceEvent *ev, uint64_t *icount, uint8_t *data)
 
 static inline bool same_event(const TraceEvent *a, const TraceEvent *b)
 {
-	bool has_data = a->kind == TEV_DMA_WRITE || a->kind == TEV_MAP_CHANGE ||
-			a->kind == TEV_CONSOLE;
+	bool has_data =
+	    a->kind == TEV_DMA_WRITE || a->kind == TEV_MAP_CHANGE || a->kind == TEV_CONSOLE;
 	return a->kind == b->kind && a->icount == b->icount && a->addr == b->addr &&
 	       a->size == b->size && a->value == b->value && a->value2 == b->value2 &&
 	       a->flags == b->flags &&

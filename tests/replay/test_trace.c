@@ -21,11 +21,11 @@ static uint64_t final_icount;
 static const uint64_t final_hash = 0x0123456789abcdefull;
 
 static const TraceMeta meta = {
-	.emulator_version = "flashback test",
-	.machine_options = "-m 32 -kernel x.elf",
-	.cpu_model = "i686",
-	.ram_size = 32 << 20,
-	.start_time = 1700000000,
+    .emulator_version = "flashback test",
+    .machine_options = "-m 32 -kernel x.elf",
+    .cpu_model = "i686",
+    .ram_size = 32 << 20,
+    .start_time = 1700000000,
 };
 
 static void make_stream(void)
@@ -303,8 +303,8 @@ static void expect_refused(const char *dir, const void *bytes, size_t len, const
 static void test_bad_files(void)
 {
 	char dir[256], err[TRACE_ERR_LEN], j[300];
-	static const uint8_t png[] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n', 0, 0, 0, 13,
-				      'I', 'H', 'D', 'R', 0, 0, 0, 1, 0, 0, 0, 1, 8, 6};
+	static const uint8_t png[] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n', 0, 0, 0, 13, 'I',
+				      'H',  'D', 'R', 0,   0,	 0,    1,    0,	   0, 0, 1, 8,	6};
 	size_t len;
 
 	scratch(dir, sizeof(dir));
@@ -392,8 +392,9 @@ static void test_index_mismatch(void)
 	trace_free(t);
 
 	/* Not a database at all. */
-	spit(ipath(a, ix), "hello, not sqlite, padding padding padding padding padding padding "
-			   "padding padding padding padding padding padding padding padding",
+	spit(ipath(a, ix),
+	     "hello, not sqlite, padding padding padding padding padding padding "
+	     "padding padding padding padding padding padding padding padding",
 	     130);
 	t = trace_open(a, err);
 	CHECK(t == NULL);
@@ -426,7 +427,9 @@ static void test_disk_full(void)
 
 	for (size_t limit = 5000; limit < 60000; limit += 17000) {
 		size_t budget = limit;
-		TraceOptions o = {.chunk_bytes = 4096, .no_fsync = true, .write_hook = full_disk,
+		TraceOptions o = {.chunk_bytes = 4096,
+				  .no_fsync = true,
+				  .write_hook = full_disk,
 				  .write_opaque = &budget};
 		scratch(dir, sizeof(dir));
 		Trace *t = trace_create(dir, &meta, &o, err);
@@ -467,8 +470,8 @@ static void test_refused_events(void)
 	char dir[256], err[TRACE_ERR_LEN];
 	TraceEvent a = {.kind = TEV_PORT_READ, .icount = 10, .addr = 0x60, .size = 1, .value = 5};
 	TraceEvent back = {.kind = TEV_INTERRUPT, .icount = 9, .value = 8};
-	TraceEvent wide = {.kind = TEV_PORT_READ, .icount = 11, .addr = 0x60, .size = 1,
-			   .value = 0x100};
+	TraceEvent wide = {
+	    .kind = TEV_PORT_READ, .icount = 11, .addr = 0x60, .size = 1, .value = 0x100};
 
 	scratch(dir, sizeof(dir));
 	Trace *t = trace_create(dir, &meta, NULL, err);
@@ -501,14 +504,16 @@ static void test_console(void)
 
 	CHECK_EQ(crc32c(0, "123456789", 9), 0xe3069283);
 	scratch(dir, sizeof(dir));
-	Trace *t = trace_create(dir, &meta, &(TraceOptions){.chunk_events = 1, .no_fsync = true},
-				err);
+	Trace *t =
+	    trace_create(dir, &meta, &(TraceOptions){.chunk_events = 1, .no_fsync = true}, err);
 	CHECK(t != NULL);
 	if (!t)
 		return;
 	for (int i = 0; i < 3; i++) {
-		TraceEvent ev = {.kind = TEV_CONSOLE, .icount = 100 * (i + 1),
-				 .size = (uint32_t)strlen(parts[i]), .data = (const uint8_t *)parts[i]};
+		TraceEvent ev = {.kind = TEV_CONSOLE,
+				 .icount = 100 * (i + 1),
+				 .size = (uint32_t)strlen(parts[i]),
+				 .data = (const uint8_t *)parts[i]};
 		CHECK(trace_append(t, &ev));
 	}
 	CHECK(trace_close(t, 400, 0, err));

@@ -76,8 +76,9 @@ int main(void)
 	double per_minsn = (double)jb * 1e6 / (double)icount;
 	printf("synthetic CPU-bound stream: %d events over %llu instructions\n", EVENTS,
 	       (unsigned long long)icount);
-	printf("journal: %llu bytes = %.0f bytes per million events, %.0f per million instructions\n",
-	       (unsigned long long)jb, per_mev, per_minsn);
+	printf(
+	    "journal: %llu bytes = %.0f bytes per million events, %.0f per million instructions\n",
+	    (unsigned long long)jb, per_mev, per_minsn);
 	printf("index:   %llu bytes = %.0f bytes per million events\n", (unsigned long long)ib,
 	       (double)ib * 1e6 / EVENTS);
 	CHECK(jb > 0);
