@@ -1114,6 +1114,34 @@ static Xf xf_from_unp(Unp u)
 	return r;
 }
 
+/* a / d for a small integer d: long division on 5 limbs, then normalize. */
+static Xf xf_div_small(Xf a, uint64_t d)
+{
+	uint64_t x[XL + 1] = {0};
+	u128 rem = 0;
+	Xf r = {a.neg, a.exp, {0}};
+	int s;
+
+	memcpy(x + 1, a.m, sizeof(a.m));
+	for (int i = XL; i >= 0; i--) {
+		u128 cur = rem << 64 | x[i];
+		x[i] = (uint64_t)(cur / d);
+		rem = cur % d;
+	}
+	if (!x[XL]) { /* the quotient lost a whole limb (d >= the top limb) */
+		memmove(x + 1, x, XL * sizeof(x[0]));
+		x[0] = 0;
+		r.exp -= 64;
+	}
+	if (!x[XL])
+		return r.exp = 0, r;
+	s = __builtin_clzll(x[XL]);
+	for (int i = 0; i < XL; i++)
+		r.m[i] = s ? x[i + 1] << s | x[i] >> (64 - s) : x[i + 1];
+	r.exp -= s;
+	return r;
+}
+
 static Xf xf_small(uint64_t v)
 {
 	return xf_from_u128(false, v, 0);
@@ -1156,7 +1184,7 @@ static Xf xf_expm1(Xf t)
 	}
 	sum = term = t;
 	for (uint64_t n = 2;; n++) {
-		term = xf_div(xf_mul(term, t), xf_small(n));
+		term = xf_div_small(xf_mul(term, t), n);
 		if (xf_done(&term, &sum))
 			break;
 		sum = xf_add(sum, term);
@@ -1174,7 +1202,7 @@ static Xf xf_atanh2(Xf z)
 	for (uint64_t k = 3;; k += 2) {
 		Xf t;
 		p = xf_mul(p, z2);
-		t = xf_div(p, xf_small(k));
+		t = xf_div_small(p, k);
 		if (xf_done(&t, &sum))
 			break;
 		sum = xf_add(sum, t);
@@ -1233,7 +1261,7 @@ static Xf xf_atan01(Xf x)
 	y = xf_div(x2, d);
 	sum = t = xf_div(x, d);
 	for (uint64_t n = 0;; n++) {
-		t = xf_div(xf_mul(xf_mul(t, y), xf_small(2 * n + 2)), xf_small(2 * n + 3));
+		t = xf_div_small(xf_mul(xf_mul(t, y), xf_small(2 * n + 2)), 2 * n + 3);
 		if (xf_done(&t, &sum))
 			break;
 		sum = xf_add(sum, t);
@@ -1248,14 +1276,14 @@ static void xf_sincos_small(Xf r, Xf *s, Xf *c)
 
 	*s = term = r;
 	for (uint64_t n = 1;; n++) {
-		term = xf_div(xf_mul(term, r2), xf_small(2 * n * (2 * n + 1)));
+		term = xf_div_small(xf_mul(term, r2), 2 * n * (2 * n + 1));
 		if (xf_done(&term, s))
 			break;
 		*s = xf_add(*s, term);
 	}
 	*c = term = xf_one;
 	for (uint64_t n = 1;; n++) {
-		term = xf_div(xf_mul(term, r2), xf_small((2 * n - 1) * 2 * n));
+		term = xf_div_small(xf_mul(term, r2), (2 * n - 1) * 2 * n);
 		if (xf_done(&term, c))
 			break;
 		*c = xf_add(*c, term);
@@ -1376,12 +1404,8 @@ F80 f80_f2xm1(F80 a, F80Env *env)
 	if (f80_classify(a) == F80_ZERO)
 		return a;
 	u = unpack(a, env);
-	if (u.exp >= 15) { /* far outside the documented -1..1 */
-		Xf almost_one = {true, -1, {~0ull, ~0ull, ~0ull, ~0ull}};
-		if (u.sign)
-			return xf_to_f80(almost_one, false, env);
-		return finish(false, 1 << 20, 1, false, env);
-	}
+	if (u.exp > 0 || (u.exp == 0 && u.mant != 1ull << 63))
+		return a; /* |x| > 1: the operand stays, as on the hardware */
 	if (u.exp >= 0 && !(u.mant << (u.exp + 1))) { /* integer: exact */
 		int32_t n = (int32_t)(u.mant >> (63 - u.exp));
 		Xf p = xf_one;
