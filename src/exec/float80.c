@@ -16,9 +16,9 @@
 
 __extension__ typedef unsigned __int128 u128;
 
-#define EXP_BIAS 16383
-#define EXP_MIN	 (-16382) /* exponent of the smallest normal */
-#define EXP_MAX	 16383
+#define EXP_BIAS    16383
+#define EXP_MIN	    (-16382) /* exponent of the smallest normal */
+#define EXP_MAX	    16383
 #define BIAS_ADJUST 24576 /* unmasked OE/UE on a register destination */
 
 const F80 f80_indefinite = {0xC000000000000000ull, 0xFFFF};
@@ -224,8 +224,7 @@ static Res max_finite(bool sign, const Fmt *f)
  * destination the caller stores nothing).  Tininess is detected
  * after rounding with unbounded exponent (SDM vol. 1 4.9.1.5).
  */
-static Res round_to(const Fmt *f, bool sign, int32_t scale, u128 m, bool sticky,
-		    F80Env *env)
+static Res round_to(const Fmt *f, bool sign, int32_t scale, u128 m, bool sticky, F80Env *env)
 {
 	int n = clz128(m);
 	int32_t exp;
@@ -448,8 +447,8 @@ F80 f80_div(F80 a, F80 b, F80Env *env)
 	q2 = (r1 << 64) / ub.mant;
 	r2 = (r1 << 64) % ub.mant;
 	if (q1 >> 64)
-		return finish(sign, ua.exp - ub.exp - 127, (q1 << 63) | (q2 >> 1),
-			      (q2 & 1) || r2, env);
+		return finish(sign, ua.exp - ub.exp - 127, (q1 << 63) | (q2 >> 1), (q2 & 1) || r2,
+			      env);
 	return finish(sign, ua.exp - ub.exp - 128, (q1 << 64) | q2, r2 != 0, env);
 }
 
@@ -745,13 +744,13 @@ static const struct {
 	uint16_t se;
 	uint64_t hi, lo;
 } constants[7] = {
-	{0x3FFF, 0x8000000000000000ull, 0},			/* 1 */
-	{0x4000, 0xD49A784BCD1B8AFEull, 0x492BF6FF4DAFDB4Cull}, /* log2(10) */
-	{0x3FFF, 0xB8AA3B295C17F0BBull, 0xBE87FED0691D3E88ull}, /* log2(e) */
-	{0x4000, 0xC90FDAA22168C234ull, 0xC4C6628B80DC1CD1ull}, /* pi */
-	{0x3FFD, 0x9A209A84FBCFF798ull, 0x8F8959AC0B7C9178ull}, /* log10(2) */
-	{0x3FFE, 0xB17217F7D1CF79ABull, 0xC9E3B39803F2F6AFull}, /* ln(2) */
-	{0, 0, 0},						/* +0 */
+    {0x3FFF, 0x8000000000000000ull, 0},			    /* 1 */
+    {0x4000, 0xD49A784BCD1B8AFEull, 0x492BF6FF4DAFDB4Cull}, /* log2(10) */
+    {0x3FFF, 0xB8AA3B295C17F0BBull, 0xBE87FED0691D3E88ull}, /* log2(e) */
+    {0x4000, 0xC90FDAA22168C234ull, 0xC4C6628B80DC1CD1ull}, /* pi */
+    {0x3FFD, 0x9A209A84FBCFF798ull, 0x8F8959AC0B7C9178ull}, /* log10(2) */
+    {0x3FFE, 0xB17217F7D1CF79ABull, 0xC9E3B39803F2F6AFull}, /* ln(2) */
+    {0, 0, 0},						    /* +0 */
 };
 
 F80 f80_constant(unsigned idx, unsigned rc)
@@ -895,7 +894,6 @@ F80 f80_rem(F80 a, F80 b, bool ieee, F80Env *env, unsigned *quot, bool *partial)
 	return r;
 }
 
-
 /* ---- transcendental functions: a 256-bit software float ---- */
 
 #define XL    4 /* 64-bit limbs, m[XL - 1] the most significant */
@@ -911,12 +909,18 @@ typedef struct Xf {
 } Xf;
 
 static const Xf xf_one = {false, 0, {0, 0, 0, 1ull << 63}};
-static const Xf xf_ln2 = {false, -1, {0x8a0d175b8baafa2bull, 0x40f343267298b62dull,
-				     0xc9e3b39803f2f6afull, 0xb17217f7d1cf79abull}};
-static const Xf xf_log2e = {false, 0, {0x8b25166cd1a13247ull, 0xeb577aa8dd695a58ull,
-				       0xbe87fed0691d3e88ull, 0xb8aa3b295c17f0bbull}};
-static const Xf xf_pi = {false, 1, {0x020bbea63b139b22ull, 0x29024e088a67cc74ull,
-				    0xc4c6628b80dc1cd1ull, 0xc90fdaa22168c234ull}};
+static const Xf xf_ln2 = {
+    false,
+    -1,
+    {0x8a0d175b8baafa2bull, 0x40f343267298b62dull, 0xc9e3b39803f2f6afull, 0xb17217f7d1cf79abull}};
+static const Xf xf_log2e = {
+    false,
+    0,
+    {0x8b25166cd1a13247ull, 0xeb577aa8dd695a58ull, 0xbe87fed0691d3e88ull, 0xb8aa3b295c17f0bbull}};
+static const Xf xf_pi = {
+    false,
+    1,
+    {0x020bbea63b139b22ull, 0x29024e088a67cc74ull, 0xc4c6628b80dc1cd1ull, 0xc90fdaa22168c234ull}};
 
 static bool xf_is_zero(const Xf *a)
 {
@@ -1157,8 +1161,8 @@ static F80 xf_to_f80(Xf x, bool exact, F80Env *env)
 	if (xf_is_zero(&x))
 		return zero(x.neg);
 	e64.prec = 64;
-	r = finish(x.neg, x.exp - 127, (u128)x.m[3] << 64 | x.m[2],
-		   !exact || x.m[1] || x.m[0], &e64);
+	r = finish(x.neg, x.exp - 127, (u128)x.m[3] << 64 | x.m[2], !exact || x.m[1] || x.m[0],
+		   &e64);
 	env->flags = e64.flags;
 	env->c1 = e64.c1;
 	return r;
@@ -1482,8 +1486,8 @@ static F80 y_log2(F80 x, F80 y, bool plus1, F80Env *env)
 		zsign = plus1 && sx; /* log2(1 + -0) = -0 */
 	} else if (plus1) {
 		int vs1 = ux.exp > 0 || (ux.exp == 0 && ux.mant > 1ull << 63) ? 1
-			  : ux.exp == 0 && ux.mant == 1ull << 63	       ? 0
-										       : -1;
+			  : ux.exp == 0 && ux.mant == 1ull << 63	      ? 0
+									      : -1;
 		below = !sx ? 1 : vs1 > 0 ? -2 : -1;
 		log_inf = sx && vs1 == 0;
 	} else {

@@ -73,8 +73,8 @@ F80 f80_sqrt(F80 a, F80Env *env);
 /* FPREM (ieee = false) / FPREM1 (ieee = true): *quot gets the low 3 bits
  * of the quotient, *partial is set when the reduction is incomplete (C2). */
 F80 f80_rem(F80 a, F80 b, bool ieee, F80Env *env, unsigned *quot, bool *partial);
-F80 f80_round_int(F80 a, F80Env *env);	    /* FRNDINT */
-F80 f80_scale(F80 a, F80 b, F80Env *env);   /* FSCALE: a * 2^trunc(b) */
+F80 f80_round_int(F80 a, F80Env *env);	  /* FRNDINT */
+F80 f80_scale(F80 a, F80 b, F80Env *env); /* FSCALE: a * 2^trunc(b) */
 void f80_xtract(F80 a, F80Env *env, F80 *exponent, F80 *significand);
 
 /* Comparison: -1 (a < b), 0, 1 (a > b), 2 unordered.  quiet: only SNaNs

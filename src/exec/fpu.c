@@ -9,15 +9,15 @@
 #include "fpu.h"
 #include "float80.h"
 
-#define SW_ES	   0x0080
-#define SW_C0	   0x0100
-#define SW_C1	   0x0200
-#define SW_C2	   0x0400
-#define SW_C3	   0x4000
-#define SW_B	   0x8000
-#define SW_TOP	   0x3800
-#define SW_CC	   (SW_C0 | SW_C1 | SW_C2 | SW_C3)
-#define TOP_SHIFT  11
+#define SW_ES	  0x0080
+#define SW_C0	  0x0100
+#define SW_C1	  0x0200
+#define SW_C2	  0x0400
+#define SW_C3	  0x4000
+#define SW_B	  0x8000
+#define SW_TOP	  0x3800
+#define SW_CC	  (SW_C0 | SW_C1 | SW_C2 | SW_C3)
+#define TOP_SHIFT 11
 
 #define TAG_VALID   0
 #define TAG_ZERO    1
@@ -113,7 +113,7 @@ static void update_es(FPU *f)
 	if (f->sw & ~f->cw & 0x3F)
 		f->sw |= SW_ES | SW_B;
 	else
-		f->sw &= (uint16_t)~(SW_ES | SW_B);
+		f->sw &= (uint16_t) ~(SW_ES | SW_B);
 }
 
 static void raise_flags(FPU *f, unsigned flags)
@@ -262,7 +262,8 @@ static void do_compare(FPU *f, F80 y, bool y_empty, bool quiet, unsigned pops, u
 	}
 	/* rel: -1, 0, 1, 2 (unordered) -> index 0, 1(=: ZF/C3), 2, 3 */
 	if (eflags) {
-		uint32_t v = *eflags & ~(uint32_t)(EFL_CF | EFL_PF | EFL_ZF | EFL_OF | EFL_SF | EFL_AF);
+		uint32_t v =
+		    *eflags & ~(uint32_t)(EFL_CF | EFL_PF | EFL_ZF | EFL_OF | EFL_SF | EFL_AF);
 		*eflags = v | (rel == 0 ? EFL_ZF : efl[rel + 1]);
 	} else {
 		set_cc(f, SW_C0 | SW_C2 | SW_C3, rel == 0 ? SW_C3 : cc[rel + 1]);
@@ -451,13 +452,10 @@ static void do_xam(FPU *f)
 {
 	/* C3 C2 C0 per class, C1 = sign */
 	static const uint16_t cls[] = {
-		[F80_ZERO] = SW_C3,
-		[F80_DENORMAL] = SW_C3 | SW_C2,
-		[F80_NORMAL] = SW_C2,
-		[F80_INF] = SW_C2 | SW_C0,
-		[F80_QNAN] = SW_C0,
-		[F80_SNAN] = SW_C0,
-		[F80_UNSUPPORTED] = 0,
+	    [F80_ZERO] = SW_C3,	   [F80_DENORMAL] = SW_C3 | SW_C2,
+	    [F80_NORMAL] = SW_C2,  [F80_INF] = SW_C2 | SW_C0,
+	    [F80_QNAN] = SW_C0,	   [F80_SNAN] = SW_C0,
+	    [F80_UNSUPPORTED] = 0,
 	};
 	F80 v = get(f, 0);
 	uint16_t cc = empty(f, 0) ? SW_C3 | SW_C0 : cls[f80_classify(v)];
@@ -904,7 +902,10 @@ static void do_fcmov(FPU *f, unsigned i, bool cond)
 static int exec_d9(FPU *f, unsigned reg, unsigned i)
 {
 	static const unary_fn unary7[8] = {
-		[2] = f80_sqrt, [4] = f80_round_int, [6] = f80_sin, [7] = f80_cos,
+	    [2] = f80_sqrt,
+	    [4] = f80_round_int,
+	    [6] = f80_sin,
+	    [7] = f80_cos,
 	};
 
 	switch (reg) {
@@ -916,7 +917,7 @@ static int exec_d9(FPU *f, unsigned reg, unsigned i)
 		return 0;
 	case 2:
 		return i == 0 ? 0 : -1; /* FNOP */
-	case 3: /* FSTP1 */
+	case 3:				/* FSTP1 */
 		do_st_reg(f, i, true);
 		return 0;
 	case 4:

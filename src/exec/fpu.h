@@ -24,7 +24,9 @@ typedef struct FPU {
 	F80 st[8];     /* physical registers R0-R7; ST(i) = st[(top + i) & 7] */
 	uint16_t cw;   /* control word */
 	uint16_t sw;   /* status word, TOP kept in bits 11-13 */
-	uint16_t tw;   /* full tag word: 2 bits per physical register */
+	uint16_t tw;   /* full tag word: 2 bits per physical register (00 valid,
+			* 01 zero, 10 special, 11 empty), kept current on
+			* every register write */
 	uint16_t fop;  /* last non-control opcode (11 bits) */
 	uint32_t fip, fdp; /* last instruction / operand pointer (offsets) */
 	uint16_t fcs, fds; /* their selectors */
@@ -70,7 +72,15 @@ enum fpu_result {
 void fpu_reset(FPU *f); /* FNINIT state (also the power-on state, with tw = 0xFFFF) */
 /*
  * Execute one escape: @opcode is D8-DF, @modrm the ModRM byte; @mem is the
- * memory operand (NULL for the register forms, modrm >= 0xC0).
+ * memory operand (NULL for the register forms, modrm >= 0xC0).  FNINIT,
+ * FNCLEX, FNSTSW, FNSTCW, FNSTENV, FNSAVE are executed as the no-wait forms:
+ * the CPU does the FWAIT part (fpu_exception_pending) of FINIT & co itself.
+ * An unmasked exception sets SW.ES/B and, as the SDM says, leaves the
+ * destination and TOP alone for IE/DE/ZE (and for stores to memory also
+ * OE/UE); it returns FPU_OK: #MF comes with the next waiting instruction.
+ * FPU_UD: reserved encodings (including FISTTP, an SSE3 instruction), a
+ * memory form without @mem, FCMOVcc/FCOMI without ctx->eflags, FNSTSW AX
+ * without ctx->ax.  Nothing has changed when FPU_UD is returned.
  */
 enum fpu_result fpu_exec(FPU *f, unsigned opcode, unsigned modrm, const FPUMem *mem,
 			 const FPUCtx *ctx);

@@ -23,12 +23,12 @@
 #define PE 0x20
 #define SF 0x40
 
-#define CF 0x001
-#define PF 0x004
-#define AF 0x010
-#define ZF 0x040
+#define CF  0x001
+#define PF  0x004
+#define AF  0x010
+#define ZF  0x040
 #define SFL 0x080
-#define OF 0x800
+#define OF  0x800
 
 #define ONE   0x3fff, 0x8000000000000000ull
 #define TWO   0x4000, 0x8000000000000000ull
@@ -67,8 +67,13 @@ static void mem_write(void *cpu, int seg, uint32_t off, const void *buf, unsigne
 
 static void reset(void)
 {
-	FPUCtx c = {.op32 = true, .pmode = true, .ip = 0x1000, .cs = 0x08, .ds = 0x10,
-		    .eflags = &eflags, .ax = &ax};
+	FPUCtx c = {.op32 = true,
+		    .pmode = true,
+		    .ip = 0x1000,
+		    .cs = 0x08,
+		    .ds = 0x10,
+		    .eflags = &eflags,
+		    .ax = &ax};
 	fpu_reset(&fpu);
 	ctx = c;
 	eflags = 0x2;
@@ -133,17 +138,17 @@ static bool st_empty(unsigned i)
 }
 
 #define CHECK_ST(i, ...) CHECK_ST_(i, __VA_ARGS__)
-#define CHECK_ST_(i, se_, mant_)                                                         \
-	do {                                                                             \
-		CHECK_EQ(st(i).se, se_);                                                 \
-		CHECK_EQ(st(i).mant, mant_);                                             \
+#define CHECK_ST_(i, se_, mant_)                                                                   \
+	do {                                                                                       \
+		CHECK_EQ(st(i).se, se_);                                                           \
+		CHECK_EQ(st(i).mant, mant_);                                                       \
 	} while (0)
 
 #define CHECK_F80_AT(off, ...) CHECK_F80_AT_(off, __VA_ARGS__)
-#define CHECK_F80_AT_(off, se_, mant_)                                                   \
-	do {                                                                             \
-		CHECK_EQ(get_le(off, 8), mant_);                                         \
-		CHECK_EQ(get_le((off) + 8, 2), se_);                                     \
+#define CHECK_F80_AT_(off, se_, mant_)                                                             \
+	do {                                                                                       \
+		CHECK_EQ(get_le(off, 8), mant_);                                                   \
+		CHECK_EQ(get_le((off) + 8, 2), se_);                                               \
 	} while (0)
 
 /* FDIV under every rounding mode and precision: 1/3, 2/3, -2/3 (host x87). */
@@ -157,42 +162,42 @@ static void test_div_rounding(void)
 		uint64_t mant;
 		bool c1;
 	} t[] = {
-	{0, 0, 0x3fff, 0x8000000000000000ull, 0x3ffd, 0xaaaaab0000000000ull, 1},
-	{0, 0, 0x4000, 0x8000000000000000ull, 0x3ffe, 0xaaaaab0000000000ull, 1},
-	{0, 0, 0xc000, 0x8000000000000000ull, 0xbffe, 0xaaaaab0000000000ull, 1},
-	{0, 2, 0x3fff, 0x8000000000000000ull, 0x3ffd, 0xaaaaaaaaaaaaa800ull, 0},
-	{0, 2, 0x4000, 0x8000000000000000ull, 0x3ffe, 0xaaaaaaaaaaaaa800ull, 0},
-	{0, 2, 0xc000, 0x8000000000000000ull, 0xbffe, 0xaaaaaaaaaaaaa800ull, 0},
-	{0, 3, 0x3fff, 0x8000000000000000ull, 0x3ffd, 0xaaaaaaaaaaaaaaabull, 1},
-	{0, 3, 0x4000, 0x8000000000000000ull, 0x3ffe, 0xaaaaaaaaaaaaaaabull, 1},
-	{0, 3, 0xc000, 0x8000000000000000ull, 0xbffe, 0xaaaaaaaaaaaaaaabull, 1},
-	{1, 0, 0x3fff, 0x8000000000000000ull, 0x3ffd, 0xaaaaaa0000000000ull, 0},
-	{1, 0, 0x4000, 0x8000000000000000ull, 0x3ffe, 0xaaaaaa0000000000ull, 0},
-	{1, 0, 0xc000, 0x8000000000000000ull, 0xbffe, 0xaaaaab0000000000ull, 1},
-	{1, 2, 0x3fff, 0x8000000000000000ull, 0x3ffd, 0xaaaaaaaaaaaaa800ull, 0},
-	{1, 2, 0x4000, 0x8000000000000000ull, 0x3ffe, 0xaaaaaaaaaaaaa800ull, 0},
-	{1, 2, 0xc000, 0x8000000000000000ull, 0xbffe, 0xaaaaaaaaaaaab000ull, 1},
-	{1, 3, 0x3fff, 0x8000000000000000ull, 0x3ffd, 0xaaaaaaaaaaaaaaaaull, 0},
-	{1, 3, 0x4000, 0x8000000000000000ull, 0x3ffe, 0xaaaaaaaaaaaaaaaaull, 0},
-	{1, 3, 0xc000, 0x8000000000000000ull, 0xbffe, 0xaaaaaaaaaaaaaaabull, 1},
-	{2, 0, 0x3fff, 0x8000000000000000ull, 0x3ffd, 0xaaaaab0000000000ull, 1},
-	{2, 0, 0x4000, 0x8000000000000000ull, 0x3ffe, 0xaaaaab0000000000ull, 1},
-	{2, 0, 0xc000, 0x8000000000000000ull, 0xbffe, 0xaaaaaa0000000000ull, 0},
-	{2, 2, 0x3fff, 0x8000000000000000ull, 0x3ffd, 0xaaaaaaaaaaaab000ull, 1},
-	{2, 2, 0x4000, 0x8000000000000000ull, 0x3ffe, 0xaaaaaaaaaaaab000ull, 1},
-	{2, 2, 0xc000, 0x8000000000000000ull, 0xbffe, 0xaaaaaaaaaaaaa800ull, 0},
-	{2, 3, 0x3fff, 0x8000000000000000ull, 0x3ffd, 0xaaaaaaaaaaaaaaabull, 1},
-	{2, 3, 0x4000, 0x8000000000000000ull, 0x3ffe, 0xaaaaaaaaaaaaaaabull, 1},
-	{2, 3, 0xc000, 0x8000000000000000ull, 0xbffe, 0xaaaaaaaaaaaaaaaaull, 0},
-	{3, 0, 0x3fff, 0x8000000000000000ull, 0x3ffd, 0xaaaaaa0000000000ull, 0},
-	{3, 0, 0x4000, 0x8000000000000000ull, 0x3ffe, 0xaaaaaa0000000000ull, 0},
-	{3, 0, 0xc000, 0x8000000000000000ull, 0xbffe, 0xaaaaaa0000000000ull, 0},
-	{3, 2, 0x3fff, 0x8000000000000000ull, 0x3ffd, 0xaaaaaaaaaaaaa800ull, 0},
-	{3, 2, 0x4000, 0x8000000000000000ull, 0x3ffe, 0xaaaaaaaaaaaaa800ull, 0},
-	{3, 2, 0xc000, 0x8000000000000000ull, 0xbffe, 0xaaaaaaaaaaaaa800ull, 0},
-	{3, 3, 0x3fff, 0x8000000000000000ull, 0x3ffd, 0xaaaaaaaaaaaaaaaaull, 0},
-	{3, 3, 0x4000, 0x8000000000000000ull, 0x3ffe, 0xaaaaaaaaaaaaaaaaull, 0},
-	{3, 3, 0xc000, 0x8000000000000000ull, 0xbffe, 0xaaaaaaaaaaaaaaaaull, 0},
+	    {0, 0, 0x3fff, 0x8000000000000000ull, 0x3ffd, 0xaaaaab0000000000ull, 1},
+	    {0, 0, 0x4000, 0x8000000000000000ull, 0x3ffe, 0xaaaaab0000000000ull, 1},
+	    {0, 0, 0xc000, 0x8000000000000000ull, 0xbffe, 0xaaaaab0000000000ull, 1},
+	    {0, 2, 0x3fff, 0x8000000000000000ull, 0x3ffd, 0xaaaaaaaaaaaaa800ull, 0},
+	    {0, 2, 0x4000, 0x8000000000000000ull, 0x3ffe, 0xaaaaaaaaaaaaa800ull, 0},
+	    {0, 2, 0xc000, 0x8000000000000000ull, 0xbffe, 0xaaaaaaaaaaaaa800ull, 0},
+	    {0, 3, 0x3fff, 0x8000000000000000ull, 0x3ffd, 0xaaaaaaaaaaaaaaabull, 1},
+	    {0, 3, 0x4000, 0x8000000000000000ull, 0x3ffe, 0xaaaaaaaaaaaaaaabull, 1},
+	    {0, 3, 0xc000, 0x8000000000000000ull, 0xbffe, 0xaaaaaaaaaaaaaaabull, 1},
+	    {1, 0, 0x3fff, 0x8000000000000000ull, 0x3ffd, 0xaaaaaa0000000000ull, 0},
+	    {1, 0, 0x4000, 0x8000000000000000ull, 0x3ffe, 0xaaaaaa0000000000ull, 0},
+	    {1, 0, 0xc000, 0x8000000000000000ull, 0xbffe, 0xaaaaab0000000000ull, 1},
+	    {1, 2, 0x3fff, 0x8000000000000000ull, 0x3ffd, 0xaaaaaaaaaaaaa800ull, 0},
+	    {1, 2, 0x4000, 0x8000000000000000ull, 0x3ffe, 0xaaaaaaaaaaaaa800ull, 0},
+	    {1, 2, 0xc000, 0x8000000000000000ull, 0xbffe, 0xaaaaaaaaaaaab000ull, 1},
+	    {1, 3, 0x3fff, 0x8000000000000000ull, 0x3ffd, 0xaaaaaaaaaaaaaaaaull, 0},
+	    {1, 3, 0x4000, 0x8000000000000000ull, 0x3ffe, 0xaaaaaaaaaaaaaaaaull, 0},
+	    {1, 3, 0xc000, 0x8000000000000000ull, 0xbffe, 0xaaaaaaaaaaaaaaabull, 1},
+	    {2, 0, 0x3fff, 0x8000000000000000ull, 0x3ffd, 0xaaaaab0000000000ull, 1},
+	    {2, 0, 0x4000, 0x8000000000000000ull, 0x3ffe, 0xaaaaab0000000000ull, 1},
+	    {2, 0, 0xc000, 0x8000000000000000ull, 0xbffe, 0xaaaaaa0000000000ull, 0},
+	    {2, 2, 0x3fff, 0x8000000000000000ull, 0x3ffd, 0xaaaaaaaaaaaab000ull, 1},
+	    {2, 2, 0x4000, 0x8000000000000000ull, 0x3ffe, 0xaaaaaaaaaaaab000ull, 1},
+	    {2, 2, 0xc000, 0x8000000000000000ull, 0xbffe, 0xaaaaaaaaaaaaa800ull, 0},
+	    {2, 3, 0x3fff, 0x8000000000000000ull, 0x3ffd, 0xaaaaaaaaaaaaaaabull, 1},
+	    {2, 3, 0x4000, 0x8000000000000000ull, 0x3ffe, 0xaaaaaaaaaaaaaaabull, 1},
+	    {2, 3, 0xc000, 0x8000000000000000ull, 0xbffe, 0xaaaaaaaaaaaaaaaaull, 0},
+	    {3, 0, 0x3fff, 0x8000000000000000ull, 0x3ffd, 0xaaaaaa0000000000ull, 0},
+	    {3, 0, 0x4000, 0x8000000000000000ull, 0x3ffe, 0xaaaaaa0000000000ull, 0},
+	    {3, 0, 0xc000, 0x8000000000000000ull, 0xbffe, 0xaaaaaa0000000000ull, 0},
+	    {3, 2, 0x3fff, 0x8000000000000000ull, 0x3ffd, 0xaaaaaaaaaaaaa800ull, 0},
+	    {3, 2, 0x4000, 0x8000000000000000ull, 0x3ffe, 0xaaaaaaaaaaaaa800ull, 0},
+	    {3, 2, 0xc000, 0x8000000000000000ull, 0xbffe, 0xaaaaaaaaaaaaa800ull, 0},
+	    {3, 3, 0x3fff, 0x8000000000000000ull, 0x3ffd, 0xaaaaaaaaaaaaaaaaull, 0},
+	    {3, 3, 0x4000, 0x8000000000000000ull, 0x3ffe, 0xaaaaaaaaaaaaaaaaull, 0},
+	    {3, 3, 0xc000, 0x8000000000000000ull, 0xbffe, 0xaaaaaaaaaaaaaaaaull, 0},
 	};
 
 	for (unsigned i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
@@ -270,20 +275,20 @@ static void test_add_forms(void)
 	/* memory operands: m32fp, m64fp, m16int, m32int */
 	reset();
 	ld80(ONE);
-	put_le(0x10, 0x3FC00000, 4); /* 1.5f */
+	put_le(0x10, 0x3FC00000, 4);		 /* 1.5f */
 	CHECK_EQ(mem_op(0xD8, 0, 0x10), FPU_OK); /* FADD m32: 2.5 */
 	CHECK_ST(0, 0x4000, 0xa000000000000000ull);
 	put_le(0x10, 0xFFFD, 2); /* -3 */
-	mem_op(0xDE, 0, 0x10); /* FIADD m16: -0.5 */
+	mem_op(0xDE, 0, 0x10);	 /* FIADD m16: -0.5 */
 	CHECK_ST(0, 0xbffe, 0x8000000000000000ull);
 	put_le(0x10, 4, 4);
 	mem_op(0xDA, 5, 0x10); /* FISUBR m32: 4 - -0.5 = 4.5 */
 	CHECK_ST(0, 0x4001, 0x9000000000000000ull);
 	put_le(0x10, 0x4022000000000000ull, 8); /* 9.0 */
-	mem_op(0xDC, 7, 0x10); /* FDIVR m64: 9 / 4.5 = 2 */
+	mem_op(0xDC, 7, 0x10);			/* FDIVR m64: 9 / 4.5 = 2 */
 	CHECK_ST(0, TWO);
 	put_le(0x10, 0x40000000, 4); /* 2.0f */
-	mem_op(0xD8, 1, 0x10); /* FMUL m32 */
+	mem_op(0xD8, 1, 0x10);	     /* FMUL m32 */
 	CHECK_ST(0, 0x4001, 0x8000000000000000ull);
 }
 
@@ -484,10 +489,10 @@ static void test_store_float(void)
 		uint32_t f13, f23;
 		uint64_t d13, d23;
 	} t[4] = {
-		{0x3eaaaaab, 0xbf2aaaab, 0x3fd5555555555555ull, 0xbfe5555555555555ull},
-		{0x3eaaaaaa, 0xbf2aaaab, 0x3fd5555555555555ull, 0xbfe5555555555556ull},
-		{0x3eaaaaab, 0xbf2aaaaa, 0x3fd5555555555556ull, 0xbfe5555555555555ull},
-		{0x3eaaaaaa, 0xbf2aaaaa, 0x3fd5555555555555ull, 0xbfe5555555555555ull},
+	    {0x3eaaaaab, 0xbf2aaaab, 0x3fd5555555555555ull, 0xbfe5555555555555ull},
+	    {0x3eaaaaaa, 0xbf2aaaab, 0x3fd5555555555555ull, 0xbfe5555555555556ull},
+	    {0x3eaaaaab, 0xbf2aaaaa, 0x3fd5555555555556ull, 0xbfe5555555555555ull},
+	    {0x3eaaaaaa, 0xbf2aaaaa, 0x3fd5555555555555ull, 0xbfe5555555555555ull},
 	};
 
 	for (unsigned rc = 0; rc < 4; rc++) {
@@ -543,10 +548,10 @@ static void test_store_float(void)
 static void test_store_int(void)
 {
 	static const int16_t expect[4][3] = {
-		{2, -2, 4}, /* nearest even */
-		{2, -3, 3}, /* down */
-		{3, -2, 4}, /* up */
-		{2, -2, 3}, /* chop */
+	    {2, -2, 4}, /* nearest even */
+	    {2, -3, 3}, /* down */
+	    {3, -2, 4}, /* up */
+	    {2, -2, 3}, /* chop */
 	};
 
 	for (unsigned rc = 0; rc < 4; rc++) {
@@ -555,9 +560,9 @@ static void test_store_int(void)
 		ld80(0x4000, 0xe000000000000000ull); /* 3.5 */
 		ld80(0xc000, 0xa000000000000000ull); /* -2.5 */
 		ld80(0x4000, 0xa000000000000000ull); /* 2.5 */
-		mem_op(0xDF, 3, 0x60); /* FISTP m16 */
-		mem_op(0xDB, 3, 0x62); /* FISTP m32 */
-		mem_op(0xDF, 7, 0x66); /* FISTP m64 */
+		mem_op(0xDF, 3, 0x60);		     /* FISTP m16 */
+		mem_op(0xDB, 3, 0x62);		     /* FISTP m32 */
+		mem_op(0xDF, 7, 0x66);		     /* FISTP m64 */
 		CHECK_EQ((int16_t)get_le(0x60, 2), expect[rc][0]);
 		CHECK_EQ((int32_t)get_le(0x62, 4), expect[rc][1]);
 		CHECK_EQ((int64_t)get_le(0x66, 8), expect[rc][2]);
@@ -616,7 +621,7 @@ static void test_bcd(void)
 	CHECK_EQ(fpu.sw & 0x7F, 0);
 	mem_op(0xDD, 2, 0xA0); /* FST m64 for a look at the value */
 	CHECK_EQ(get_le(0xA0, 8), 0xc37b69b4ba630f35ull);
-	reg_op(0xD9, 0xC0); /* FLD ST(0) */
+	reg_op(0xD9, 0xC0);    /* FLD ST(0) */
 	mem_op(0xDF, 7, 0xA0); /* FISTP m64: exact */
 	CHECK_EQ((int64_t)get_le(0xA0, 8), -123456789012345678ll);
 	mem_op(0xDF, 6, 0x90); /* FBSTP */
@@ -681,14 +686,14 @@ static void test_fxam(void)
 		uint64_t mant;
 		uint16_t cc;
 	} t[] = {
-		{0x0000, 0, C3},
-		{0x8000, 0, C3 | C1},
-		{0xbfff, 0x8000000000000000ull, C2 | C1},
-		{0x0000, 0x0000000000000001ull, C3 | C2},
-		{0x7fff, 0x8000000000000000ull, C2 | C0},
-		{0xffff, 0xc000000000000000ull, C1 | C0},
-		{0x7fff, 0x8000000000000001ull, C0},
-		{0x4000, 0x4000000000000000ull, 0}, /* unnormal: unsupported */
+	    {0x0000, 0, C3},
+	    {0x8000, 0, C3 | C1},
+	    {0xbfff, 0x8000000000000000ull, C2 | C1},
+	    {0x0000, 0x0000000000000001ull, C3 | C2},
+	    {0x7fff, 0x8000000000000000ull, C2 | C0},
+	    {0xffff, 0xc000000000000000ull, C1 | C0},
+	    {0x7fff, 0x8000000000000001ull, C0},
+	    {0x4000, 0x4000000000000000ull, 0}, /* unnormal: unsupported */
 	};
 
 	reset();
@@ -709,10 +714,10 @@ static void test_compare(void)
 		uint64_t m0;
 		uint32_t flags;
 	} t[] = {
-		{ONE, CF},				    /* 1 < 2 */
-		{TWO, ZF},				    /* 2 = 2 */
-		{THREE, 0},				    /* 3 > 2 */
-		{0x7fff, 0xc000000000000000ull, ZF | PF | CF}, /* unordered */
+	    {ONE, CF},					   /* 1 < 2 */
+	    {TWO, ZF},					   /* 2 = 2 */
+	    {THREE, 0},					   /* 3 > 2 */
+	    {0x7fff, 0xc000000000000000ull, ZF | PF | CF}, /* unordered */
 	};
 
 	for (unsigned i = 0; i < 4; i++) {
@@ -801,7 +806,7 @@ static void setup_state(void)
 	ctx.ds = 0x23;
 	put_le(0x40, 0x3F800000, 4);
 	mem_op(0xD8, 1, 0x40); /* FMUL m32 by 1.0: FOP 0x008, FDP 0x40 */
-	ctx.ip = 0x9999; /* control instructions leave FIP alone */
+	ctx.ip = 0x9999;       /* control instructions leave FIP alone */
 }
 
 static void test_fsave(void)
@@ -1101,7 +1106,7 @@ static void test_control(void)
 	reset();
 	CHECK_EQ(fpu.cw, 0x037F);
 	CHECK_EQ(fpu.tw, 0xFFFF);
-	set_cw(0x0000); /* all unmasked; bit 6 reads as 1 */
+	set_cw(0x0000);	       /* all unmasked; bit 6 reads as 1 */
 	mem_op(0xD9, 7, 0x20); /* FNSTCW */
 	CHECK_EQ(get_le(0x20, 2), 0x0040);
 	ld80(ONE);
@@ -1152,13 +1157,12 @@ static void test_control(void)
 static void test_invalid_encodings(void)
 {
 	static const uint8_t regs[][2] = {
-		{0xD9, 0xD1}, {0xD9, 0xE2}, {0xD9, 0xE3}, {0xD9, 0xE6}, {0xD9, 0xE7},
-		{0xD9, 0xEF}, {0xDA, 0xE8}, {0xDA, 0xEA}, {0xDA, 0xF0}, {0xDB, 0xE5},
-		{0xDB, 0xF8}, {0xDD, 0xF0}, {0xDD, 0xF8}, {0xDE, 0xD8}, {0xDE, 0xDA},
-		{0xDF, 0xE1}, {0xDF, 0xF8},
+	    {0xD9, 0xD1}, {0xD9, 0xE2}, {0xD9, 0xE3}, {0xD9, 0xE6}, {0xD9, 0xE7}, {0xD9, 0xEF},
+	    {0xDA, 0xE8}, {0xDA, 0xEA}, {0xDA, 0xF0}, {0xDB, 0xE5}, {0xDB, 0xF8}, {0xDD, 0xF0},
+	    {0xDD, 0xF8}, {0xDE, 0xD8}, {0xDE, 0xDA}, {0xDF, 0xE1}, {0xDF, 0xF8},
 	};
 	static const uint8_t mems[][2] = {
-		{0xD9, 1}, {0xDB, 1}, {0xDB, 4}, {0xDB, 6}, {0xDD, 1}, {0xDD, 5}, {0xDF, 1},
+	    {0xD9, 1}, {0xDB, 1}, {0xDB, 4}, {0xDB, 6}, {0xDD, 1}, {0xDD, 5}, {0xDF, 1},
 	};
 
 	for (unsigned i = 0; i < sizeof(regs) / sizeof(regs[0]); i++) {
