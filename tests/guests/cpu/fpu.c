@@ -24,35 +24,57 @@
 
 struct ext {
 	u64 mant;
-	u16 se;			/* sign and biased exponent */
+	u16 se; /* sign and biased exponent */
 } __attribute__((packed));
 
-#define SW_IE 0x0001
-#define SW_ZE 0x0004
-#define SW_SF 0x0040
-#define SW_ES 0x0080
-#define SW_C0 0x0100
-#define SW_C1 0x0200
-#define SW_C2 0x0400
-#define SW_C3 0x4000
+#define SW_IE	   0x0001
+#define SW_ZE	   0x0004
+#define SW_SF	   0x0040
+#define SW_ES	   0x0080
+#define SW_C0	   0x0100
+#define SW_C1	   0x0200
+#define SW_C2	   0x0400
+#define SW_C3	   0x4000
 #define CW_DEFAULT 0x037F
-#define CW_RC(n) (CW_DEFAULT | (n) << 10)
-#define CW_PC53 (CW_DEFAULT & ~0x0100)
+#define CW_RC(n)   (CW_DEFAULT | (n) << 10)
+#define CW_PC53	   (CW_DEFAULT & ~0x0100)
 
-static void fninit(void) { __asm__ volatile("fninit"); }
-static u16 fnstsw(void) { u16 v; __asm__ volatile("fnstsw %0" : "=m"(v)); return v; }
-static u16 fnstcw(void) { u16 v; __asm__ volatile("fnstcw %0" : "=m"(v)); return v; }
-static void fldcw(u16 cw) { __asm__ volatile("fldcw %0" : : "m"(cw)); }
-static u64 bits_of(double d) { u64 v; memcpy(&v, &d, 8); return v; }
+static void fninit(void)
+{
+	__asm__ volatile("fninit");
+}
+static u16 fnstsw(void)
+{
+	u16 v;
+	__asm__ volatile("fnstsw %0" : "=m"(v));
+	return v;
+}
+static u16 fnstcw(void)
+{
+	u16 v;
+	__asm__ volatile("fnstcw %0" : "=m"(v));
+	return v;
+}
+static void fldcw(u16 cw)
+{
+	__asm__ volatile("fldcw %0" : : "m"(cw));
+}
+static u64 bits_of(double d)
+{
+	u64 v;
+	memcpy(&v, &d, 8);
+	return v;
+}
 
 /* Loads @a and @b (b ends on top), runs @op, stores ST(0) as extended. */
-#define BINOP(op, a, b, out)                                                   \
-	__asm__ volatile("fldt %1\n\tfldt %2\n\t" op "\n\tfstpt %0\n\tfstp %%st(0)" \
-			 : "=m"(out) : "m"(a), "m"(b))
+#define BINOP(op, a, b, out)                                                                       \
+	__asm__ volatile("fldt %1\n\tfldt %2\n\t" op "\n\tfstpt %0\n\tfstp %%st(0)"                \
+			 : "=m"(out)                                                               \
+			 : "m"(a), "m"(b))
 
-static const struct ext ONE = { 0x8000000000000000ull, 0x3FFF };
-static const struct ext TWO = { 0x8000000000000000ull, 0x4000 };
-static const struct ext THREE = { 0xC000000000000000ull, 0x4000 };
+static const struct ext ONE = {0x8000000000000000ull, 0x3FFF};
+static const struct ext TWO = {0x8000000000000000ull, 0x4000};
+static const struct ext THREE = {0xC000000000000000ull, 0x4000};
 
 static void check_ext(const char *what, struct ext got, u16 se, u64 mant)
 {
@@ -73,7 +95,7 @@ static void test_init(void)
 
 static void test_load_store(void)
 {
-	static const struct ext odd = { 0xDEADBEEFCAFEF00Dull, 0xC123 };
+	static const struct ext odd = {0xDEADBEEFCAFEF00Dull, 0xC123};
 	struct ext e;
 	float f;
 	double d;
@@ -84,7 +106,8 @@ static void test_load_store(void)
 	check_ext("FLD/FSTP extended round trip", e, odd.se, odd.mant);
 	/* 1/3 stored as float and double: round to nearest. */
 	__asm__ volatile("fld1\n\tfldt %2\n\tfdivrp\n\tfsts %0\n\tfstpl %1"
-			 : "=m"(f), "=m"(d) : "m"(THREE));
+			 : "=m"(f), "=m"(d)
+			 : "m"(THREE));
 	memcpy(&fb, &f, 4);
 	check(fb == 0x3EAAAAAB, "1/3 as float: 0x%08x", fb);
 	check(bits_of(d) == 0x3FD5555555555555ull, "1/3 as double: 0x%08x%08x",
@@ -122,11 +145,14 @@ static void test_arith(void)
 
 static void test_fist(void)
 {
-	static const double in[] = { 2.5, -2.5, 3.5, -0.5 };
-	static const char *const name[] = { "2.5", "-2.5", "3.5", "-0.5" };
+	static const double in[] = {2.5, -2.5, 3.5, -0.5};
+	static const char *const name[] = {"2.5", "-2.5", "3.5", "-0.5"};
 	/* Rows: nearest, down, up, toward zero. */
 	static const s32 want[4][4] = {
-		{ 2, -2, 4, 0 }, { 2, -3, 3, -1 }, { 3, -2, 4, 0 }, { 2, -2, 3, 0 },
+	    {2, -2, 4, 0},
+	    {2, -3, 3, -1},
+	    {3, -2, 4, 0},
+	    {2, -2, 3, 0},
 	};
 	double big = 3e9;
 	s32 v;
@@ -142,28 +168,30 @@ static void test_fist(void)
 	}
 	fninit();
 	__asm__ volatile("fldl %1\n\tfistpl %0" : "=m"(v) : "m"(big));
-	check((u32)v == 0x80000000u && (fnstsw() & SW_IE), "FIST of 3e9: 0x%x, status 0x%x",
-	      (u32)v, fnstsw());
+	check((u32)v == 0x80000000u && (fnstsw() & SW_IE), "FIST of 3e9: 0x%x, status 0x%x", (u32)v,
+	      fnstsw());
 }
 
 static void test_fprem(void)
 {
-	static const struct ext ten = { 0xA000000000000000ull, 0x4002 };
-	static const struct ext t23 = { 0xB800000000000000ull, 0x4003 };
-	static const struct ext four = { 0x8000000000000000ull, 0x4001 };
+	static const struct ext ten = {0xA000000000000000ull, 0x4002};
+	static const struct ext t23 = {0xB800000000000000ull, 0x4003};
+	static const struct ext four = {0x8000000000000000ull, 0x4001};
 	struct ext e;
 	u16 sw;
 
 	fninit();
 	/* 10 rem 3 = 1, quotient 3 = 0b011: C1 = Q0, C3 = Q1, C0 = Q2. */
 	__asm__ volatile("fldt %2\n\tfldt %3\n\tfprem\n\tfnstsw %1\n\tfstpt %0\n\tfstp %%st(0)"
-			 : "=m"(e), "=m"(sw) : "m"(THREE), "m"(ten));
+			 : "=m"(e), "=m"(sw)
+			 : "m"(THREE), "m"(ten));
 	check_ext("FPREM 10, 3", e, 0x3FFF, 0x8000000000000000ull);
 	check((sw & (SW_C0 | SW_C1 | SW_C2 | SW_C3)) == (SW_C1 | SW_C3),
 	      "FPREM 10, 3: status 0x%04x", sw);
 	/* 23 rem 4 = 3, quotient 5 = 0b101. */
 	__asm__ volatile("fldt %2\n\tfldt %3\n\tfprem\n\tfnstsw %1\n\tfstpt %0\n\tfstp %%st(0)"
-			 : "=m"(e), "=m"(sw) : "m"(four), "m"(t23));
+			 : "=m"(e), "=m"(sw)
+			 : "m"(four), "m"(t23));
 	check_ext("FPREM 23, 4", e, 0x4000, 0xC000000000000000ull);
 	check((sw & (SW_C0 | SW_C1 | SW_C2 | SW_C3)) == (SW_C0 | SW_C1),
 	      "FPREM 23, 4: status 0x%04x", sw);
@@ -184,12 +212,12 @@ static void test_fxam(void)
 		struct ext v;
 		u16 want;
 	} cases[] = {
-		{ "+0", { 0, 0 }, SW_C3 },
-		{ "-1", { 0x8000000000000000ull, 0xBFFF }, SW_C2 | SW_C1 },
-		{ "+inf", { 0x8000000000000000ull, 0x7FFF }, SW_C2 | SW_C0 },
-		{ "QNaN", { 0xC000000000000000ull, 0x7FFF }, SW_C0 },
-		{ "denormal", { 1, 0 }, SW_C3 | SW_C2 },
-		{ "-denormal", { 0x4000000000000000ull, 0x8000 }, SW_C3 | SW_C2 | SW_C1 },
+	    {"+0", {0, 0}, SW_C3},
+	    {"-1", {0x8000000000000000ull, 0xBFFF}, SW_C2 | SW_C1},
+	    {"+inf", {0x8000000000000000ull, 0x7FFF}, SW_C2 | SW_C0},
+	    {"QNaN", {0xC000000000000000ull, 0x7FFF}, SW_C0},
+	    {"denormal", {1, 0}, SW_C3 | SW_C2},
+	    {"-denormal", {0x4000000000000000ull, 0x8000}, SW_C3 | SW_C2 | SW_C1},
 	};
 	u16 sw;
 
@@ -212,28 +240,30 @@ static u32 comi(const char *insn_is_ucomi, const struct ext *a, const struct ext
 	if (insn_is_ucomi)
 		__asm__ volatile("fldt %2\n\tfldt %1\n\tfucomi %%st(1), %%st\n\tpushf\n\tpop %0\n\t"
 				 "fstp %%st(0)\n\tfstp %%st(0)"
-				 : "=r"(fl) : "m"(*a), "m"(*b) : "cc");
+				 : "=r"(fl)
+				 : "m"(*a), "m"(*b)
+				 : "cc");
 	else
 		__asm__ volatile("fldt %2\n\tfldt %1\n\tfcomi %%st(1), %%st\n\tpushf\n\tpop %0\n\t"
 				 "fstp %%st(0)\n\tfstp %%st(0)"
-				 : "=r"(fl) : "m"(*a), "m"(*b) : "cc");
+				 : "=r"(fl)
+				 : "m"(*a), "m"(*b)
+				 : "cc");
 	return fl & 0x45;
 }
 
 static void test_fcomi(void)
 {
-	static const struct ext qnan = { 0xC000000000000000ull, 0x7FFF };
+	static const struct ext qnan = {0xC000000000000000ull, 0x7FFF};
 
 	fninit();
 	check(comi(NULL, &ONE, &TWO) == 0x01, "FCOMI 1, 2: flags 0x%x", comi(NULL, &ONE, &TWO));
 	check(comi(NULL, &TWO, &ONE) == 0x00, "FCOMI 2, 1: flags 0x%x", comi(NULL, &TWO, &ONE));
 	check(comi(NULL, &TWO, &TWO) == 0x40, "FCOMI 2, 2: flags 0x%x", comi(NULL, &TWO, &TWO));
 	check(!(fnstsw() & SW_IE), "FCOMI of numbers raised IE");
-	check(comi("u", &qnan, &ONE) == 0x45, "FUCOMI QNaN: flags 0x%x",
-	      comi("u", &qnan, &ONE));
+	check(comi("u", &qnan, &ONE) == 0x45, "FUCOMI QNaN: flags 0x%x", comi("u", &qnan, &ONE));
 	check(!(fnstsw() & SW_IE), "FUCOMI of a QNaN raised IE");
-	check(comi(NULL, &qnan, &ONE) == 0x45, "FCOMI QNaN: flags 0x%x",
-	      comi(NULL, &qnan, &ONE));
+	check(comi(NULL, &qnan, &ONE) == 0x45, "FCOMI QNaN: flags 0x%x", comi(NULL, &qnan, &ONE));
 	check(fnstsw() & SW_IE, "FCOMI of a QNaN did not raise IE");
 }
 
@@ -253,18 +283,16 @@ static void test_fsave(void)
 	check(fnstcw() == CW_RC(3), "FRSTOR control word 0x%x", fnstcw());
 	check_ext("FRSTOR ST(0)", a, THREE.se, THREE.mant);
 	/* FLDPI rounds by RC: toward zero, the last bit is 4, not 5. */
-	check_ext("FRSTOR ST(1) (FLDPI rounded toward zero)", b, 0x4000,
-		  0xC90FDAA22168C234ull);
+	check_ext("FRSTOR ST(1) (FLDPI rounded toward zero)", b, 0x4000, 0xC90FDAA22168C234ull);
 	check_ext("FRSTOR ST(2)", c, ONE.se, ONE.mant);
-	check(((fnstsw() >> 11) & 7) == 0, "TOP %u after popping everything",
-	      (fnstsw() >> 11) & 7);
+	check(((fnstsw() >> 11) & 7) == 0, "TOP %u after popping everything", (fnstsw() >> 11) & 7);
 }
 
 static void test_bcd(void)
 {
-	static const u8 want1[10] = { 0x78, 0x56, 0x34, 0x12 };
-	static const u8 want2[10] = { 0x87, 0x09, 0, 0, 0, 0, 0, 0, 0, 0x80 };
-	static const u8 in[10] = { 0x21, 0x43, 0x65, 0x87, 0x09, 0, 0, 0, 0, 0x80 };
+	static const u8 want1[10] = {0x78, 0x56, 0x34, 0x12};
+	static const u8 want2[10] = {0x87, 0x09, 0, 0, 0, 0, 0, 0, 0, 0x80};
+	static const u8 in[10] = {0x21, 0x43, 0x65, 0x87, 0x09, 0, 0, 0, 0, 0x80};
 	s32 v1 = 12345678, v2 = -987, back;
 	u8 out[10];
 
@@ -273,8 +301,7 @@ static void test_bcd(void)
 	check(!memcmp(out, want1, 10), "FBSTP 12345678: %02x %02x %02x %02x ... %02x", out[0],
 	      out[1], out[2], out[3], out[9]);
 	__asm__ volatile("fildl %1\n\tfbstp %0" : "=m"(out) : "m"(v2));
-	check(!memcmp(out, want2, 10), "FBSTP -987: %02x %02x ... %02x", out[0], out[1],
-	      out[9]);
+	check(!memcmp(out, want2, 10), "FBSTP -987: %02x %02x ... %02x", out[0], out[1], out[9]);
 	__asm__ volatile("fbld %1\n\tfistpl %0" : "=m"(back) : "m"(in));
 	check(back == -987654321, "FBLD: %d", back);
 }
@@ -315,12 +342,11 @@ static void test_mf(void)
 
 	write_cr0(read_cr0() | 0x20); /* NE */
 	fninit();
-	fldcw(CW_DEFAULT & ~1);	/* IE unmasked */
+	fldcw(CW_DEFAULT & ~1); /* IE unmasked */
 	idt_set(16, GATE_INT, mf_handler);
 	f = xcatch(t_mf, 0);
 	check_fault("#MF FSQRT of -1, IE unmasked", f, 16, 0, (u32)t_mf_fault);
-	check((mf_status & (SW_IE | SW_ES)) == (SW_IE | SW_ES), "#MF: status 0x%04x",
-	      mf_status);
+	check((mf_status & (SW_IE | SW_ES)) == (SW_IE | SW_ES), "#MF: status 0x%04x", mf_status);
 	fninit();
 }
 
@@ -329,13 +355,13 @@ static void check_ulp(const char *what, struct ext got, u16 se, u64 mant)
 {
 	u64 diff = got.mant > mant ? got.mant - mant : mant - got.mant;
 
-	check(got.se == se && diff <= 1, "%s: %04x:%08x%08x, want %04x:%08x%08x +-1", what,
-	      got.se, (u32)(got.mant >> 32), (u32)got.mant, se, (u32)(mant >> 32), (u32)mant);
+	check(got.se == se && diff <= 1, "%s: %04x:%08x%08x, want %04x:%08x%08x +-1", what, got.se,
+	      (u32)(got.mant >> 32), (u32)got.mant, se, (u32)(mant >> 32), (u32)mant);
 }
 
 static __attribute__((unused)) void test_trig(void)
 {
-	static const struct ext half = { 0x8000000000000000ull, 0x3FFE };
+	static const struct ext half = {0x8000000000000000ull, 0x3FFE};
 	struct ext s, c;
 
 	fninit();

@@ -10,44 +10,44 @@
  */
 #include "xlib.h"
 
-#define SEL_CALLGATE 0x30	/* DPL 3 call gate to cg_target, 2 parameters */
-#define SEL_CONFORM 0x38	/* DPL 0 conforming code */
+#define SEL_CALLGATE 0x30 /* DPL 3 call gate to cg_target, 2 parameters */
+#define SEL_CONFORM  0x38 /* DPL 0 conforming code */
 #define PORT_ALLOWED (COM1 + UART_SCR)
-#define PORT_DENIED (COM1 + UART_MSR)
+#define PORT_DENIED  (COM1 + UART_MSR)
 
-#define U_TOP ((u32)user_stack + sizeof(user_stack))
+#define U_TOP  ((u32)user_stack + sizeof(user_stack))
 #define R0_TOP ((u32)ring0_stack + sizeof(ring0_stack))
 
-#define SNIPPET(name, body)                                                    \
-	__asm__(".text\n.globl " #name "\n" #name ":\n" body);                 \
+#define SNIPPET(name, body)                                                                        \
+	__asm__(".text\n.globl " #name "\n" #name ":\n" body);                                     \
 	extern const char name[], name##_fault[], name##_resume[];
 
 /* INT 0x80 with EAX = 1: the handler checks its frame, sets EBX. */
 SNIPPET(u_syscall, "mov $1, %eax\nmov $0x1111, %ebx\nu_syscall_fault: int $0x80\n"
-	"u_syscall_resume: mov %ebx, %esi\nmov %esp, %edi\nxor %eax, %eax\nint $0x80\n")
+		   "u_syscall_resume: mov %ebx, %esi\nmov %esp, %edi\nxor %eax, %eax\nint $0x80\n")
 /* Far call through the call gate with two parameters on the stack. */
 SNIPPET(u_callgate, "push $0x11111111\npush $0x22222222\nmov %esp, %esi\n"
-	"u_callgate_fault: lcall $0x33, $0\n"
-	"u_callgate_resume: mov %esp, %edi\nxor %eax, %eax\nint $0x80\n")
+		    "u_callgate_fault: lcall $0x33, $0\n"
+		    "u_callgate_resume: mov %esp, %edi\nxor %eax, %eax\nint $0x80\n")
 SNIPPET(u_cli, "u_cli_fault: cli\nu_cli_resume: xor %eax, %eax\nint $0x80\n")
 SNIPPET(u_hlt, "u_hlt_fault: hlt\nu_hlt_resume: xor %eax, %eax\nint $0x80\n")
 SNIPPET(u_cr0, "u_cr0_fault: mov %eax, %cr0\nu_cr0_resume: xor %eax, %eax\nint $0x80\n")
 SNIPPET(u_in_ok, "mov $0x3FF, %edx\nu_in_ok_fault: in %dx, %al\n"
-	"u_in_ok_resume: movzbl %al, %esi\nxor %eax, %eax\nint $0x80\n")
+		 "u_in_ok_resume: movzbl %al, %esi\nxor %eax, %eax\nint $0x80\n")
 SNIPPET(u_in_bad, "mov $0x3FE, %edx\nu_in_bad_fault: in %dx, %al\n"
-	"u_in_bad_resume: xor %eax, %eax\nint $0x80\n")
+		  "u_in_bad_resume: xor %eax, %eax\nint $0x80\n")
 SNIPPET(u_ds, "mov $0x10, %eax\nu_ds_fault: mov %ax, %ds\n"
-	"u_ds_resume: xor %eax, %eax\nint $0x80\n")
+	      "u_ds_resume: xor %eax, %eax\nint $0x80\n")
 SNIPPET(u_jmp, "u_jmp_fault: ljmp $0x08, $u_jmp_resume\n"
-	"u_jmp_resume: xor %eax, %eax\nint $0x80\n")
+	       "u_jmp_resume: xor %eax, %eax\nint $0x80\n")
 /* A conforming segment: entered at CPL 3, CS.RPL becomes 3. */
 SNIPPET(u_conform, "u_conform_fault: lcall $0x38, $conf_target\n"
-	"u_conform_resume: mov %ecx, %esi\nxor %eax, %eax\nint $0x80\n"
-	"conf_target: mov %cs, %ecx\nlret\n")
+		   "u_conform_resume: mov %ecx, %esi\nxor %eax, %eax\nint $0x80\n"
+		   "conf_target: mov %cs, %ecx\nlret\n")
 /* ... and still CPL 3 there: CLI faults with CS = 0x3B. */
 SNIPPET(u_conform_cli, "lcall $0x38, $u_conform_cli_fault\n"
-	"u_conform_cli_resume: xor %eax, %eax\nint $0x80\n"
-	"u_conform_cli_fault: cli\nlret\n")
+		       "u_conform_cli_resume: xor %eax, %eax\nint $0x80\n"
+		       "u_conform_cli_fault: cli\nlret\n")
 
 /* The call gate's ring-0 side: copies the frame it finds, returns. */
 u32 cg_frame[6], cg_cs, cg_ss;
@@ -90,12 +90,14 @@ static void test_syscall(void)
 	f = run_user((u32)u_syscall, U_TOP, 0x2 | EFLAGS_IF);
 	cli();
 	check(f.count == 0, "syscall: exception %u", f.vector);
-	check(sc.frame_addr == R0_TOP - 4, "syscall: SS pushed at 0x%x, want the top of the "
-	      "ring-0 stack 0x%x", sc.frame_addr, R0_TOP - 4);
+	check(sc.frame_addr == R0_TOP - 4,
+	      "syscall: SS pushed at 0x%x, want the top of the "
+	      "ring-0 stack 0x%x",
+	      sc.frame_addr, R0_TOP - 4);
 	check(sc.esp == U_TOP && sc.ss == USER_DS, "syscall: pushed SS:ESP %x:%x, want %x:%x",
 	      sc.ss, sc.esp, USER_DS, U_TOP);
-	check(sc.cs == USER_CS && sc.eip == (u32)u_syscall_resume,
-	      "syscall: pushed CS:EIP %x:%x", sc.cs, sc.eip);
+	check(sc.cs == USER_CS && sc.eip == (u32)u_syscall_resume, "syscall: pushed CS:EIP %x:%x",
+	      sc.cs, sc.eip);
 	check(sc.eflags & EFLAGS_IF, "syscall: pushed EFLAGS 0x%x lost IF", sc.eflags);
 	check(sc.handler_eflags & EFLAGS_IF, "syscall: a trap gate cleared IF (0x%x)",
 	      sc.handler_eflags);
@@ -113,20 +115,19 @@ static void test_callgate(void)
 	gdt_set_gate(SEL_CALLGATE / 8, KERNEL_CS, (u32)cg_target, 0xEC, 2);
 	f = run_user((u32)u_callgate, U_TOP, 0x2);
 	esp_at_call = U_TOP - 8;
-	check(f.count == 0, "call gate: exception %u err 0x%x at 0x%x", f.vector, f.error,
-	      f.eip);
-	check(cg_cs == KERNEL_CS && cg_ss == KERNEL_DS, "call gate: ran with CS %x SS %x",
-	      cg_cs, cg_ss);
+	check(f.count == 0, "call gate: exception %u err 0x%x at 0x%x", f.vector, f.error, f.eip);
+	check(cg_cs == KERNEL_CS && cg_ss == KERNEL_DS, "call gate: ran with CS %x SS %x", cg_cs,
+	      cg_ss);
 	check(cg_frame[0] == (u32)u_callgate_resume && cg_frame[1] == USER_CS,
 	      "call gate: return address %x:%x", cg_frame[1], cg_frame[0]);
-	check(cg_frame[2] == 0x22222222 && cg_frame[3] == 0x11111111,
-	      "call gate: parameters %x %x", cg_frame[2], cg_frame[3]);
+	check(cg_frame[2] == 0x22222222 && cg_frame[3] == 0x11111111, "call gate: parameters %x %x",
+	      cg_frame[2], cg_frame[3]);
 	check(cg_frame[4] == esp_at_call && cg_frame[5] == USER_DS,
-	      "call gate: caller's SS:ESP %x:%x, want %x:%x", cg_frame[5], cg_frame[4],
-	      USER_DS, esp_at_call);
+	      "call gate: caller's SS:ESP %x:%x, want %x:%x", cg_frame[5], cg_frame[4], USER_DS,
+	      esp_at_call);
 	check(user_regs.esi == esp_at_call && user_regs.edi == U_TOP,
-	      "call gate: ESP %x before the call, %x after RETF 8 (want %x)",
-	      user_regs.esi, user_regs.edi, U_TOP);
+	      "call gate: ESP %x before the call, %x after RETF 8 (want %x)", user_regs.esi,
+	      user_regs.edi, U_TOP);
 }
 
 struct ucase {
@@ -136,14 +137,13 @@ struct ucase {
 };
 
 static const struct ucase faults[] = {
-	{ "CLI, IOPL 0", u_cli, u_cli_fault, 0x2, 13, 0, USER_CS },
-	{ "HLT", u_hlt, u_hlt_fault, 0x2 | IOPL(3), 13, 0, USER_CS },
-	{ "MOV CR0", u_cr0, u_cr0_fault, 0x2 | IOPL(3), 13, 0, USER_CS },
-	{ "IN, port denied by the bitmap", u_in_bad, u_in_bad_fault, 0x2, 13, 0, USER_CS },
-	{ "MOV DS, DPL-0 data", u_ds, u_ds_fault, 0x2, 13, 0x10, USER_CS },
-	{ "JMP FAR to DPL-0 code", u_jmp, u_jmp_fault, 0x2, 13, 0x08, USER_CS },
-	{ "CLI in conforming code", u_conform_cli, u_conform_cli_fault, 0x2, 13, 0,
-	  SEL_CONFORM | 3 },
+    {"CLI, IOPL 0", u_cli, u_cli_fault, 0x2, 13, 0, USER_CS},
+    {"HLT", u_hlt, u_hlt_fault, 0x2 | IOPL(3), 13, 0, USER_CS},
+    {"MOV CR0", u_cr0, u_cr0_fault, 0x2 | IOPL(3), 13, 0, USER_CS},
+    {"IN, port denied by the bitmap", u_in_bad, u_in_bad_fault, 0x2, 13, 0, USER_CS},
+    {"MOV DS, DPL-0 data", u_ds, u_ds_fault, 0x2, 13, 0x10, USER_CS},
+    {"JMP FAR to DPL-0 code", u_jmp, u_jmp_fault, 0x2, 13, 0x08, USER_CS},
+    {"CLI in conforming code", u_conform_cli, u_conform_cli_fault, 0x2, 13, 0, SEL_CONFORM | 3},
 };
 
 static void test_faults(void)
@@ -156,8 +156,8 @@ static void test_faults(void)
 		check(f.cs == c->cs, "%s: CS 0x%x, want 0x%x", c->name, f.cs, c->cs);
 		/* The conforming case faults with its return address pushed. */
 		if (c->cs == USER_CS)
-			check(f.esp == U_TOP && f.ss == USER_DS, "%s: SS:ESP %x:%x", c->name,
-			      f.ss, f.esp);
+			check(f.esp == U_TOP && f.ss == USER_DS, "%s: SS:ESP %x:%x", c->name, f.ss,
+			      f.esp);
 	}
 }
 
@@ -168,8 +168,7 @@ static void test_allowed(void)
 	outb(PORT_ALLOWED, 0x5A);
 	f = run_user((u32)u_in_ok, U_TOP, 0x2);
 	check(f.count == 0 && user_regs.esi == 0x5A,
-	      "IN from a port the bitmap allows: exception %d, read 0x%x", f.count,
-	      user_regs.esi);
+	      "IN from a port the bitmap allows: exception %d, read 0x%x", f.count, user_regs.esi);
 
 	f = run_user((u32)u_cli, U_TOP, 0x2 | IOPL(3) | EFLAGS_IF);
 	cli();

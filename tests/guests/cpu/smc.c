@@ -42,7 +42,10 @@ static void put_ret(u8 *p, u32 v)
 	p[5] = 0xC3;
 }
 
-static u32 call_at(u32 addr) { return ((u32(*)(void))addr)(); }
+static u32 call_at(u32 addr)
+{
+	return ((u32(*)(void))addr)();
+}
 
 static void test_same_block(void)
 {
@@ -87,8 +90,8 @@ static void test_dma(void)
 		err = ata_dma_read(lba, 1, dma_page, 100);
 		check(err == 0, "READ DMA of sector %u: %d", lba, err);
 		u32 got = call_at((u32)dma_page);
-		check(got == 0x5EC70000 + lba, "code read by DMA from sector %u returned 0x%x",
-		      lba, got);
+		check(got == 0x5EC70000 + lba, "code read by DMA from sector %u returned 0x%x", lba,
+		      got);
 	}
 	/* And back to the first: the page is overwritten again. */
 	err = ata_dma_read(0, 1, dma_page, 100);

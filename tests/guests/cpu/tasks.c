@@ -12,11 +12,11 @@
  */
 #include "xlib.h"
 
-#define SEL_B 0x30		/* TSS of task B (JMP) */
-#define SEL_C 0x38		/* TSS of task C (CALL through GATE_C) */
-#define SEL_GATE_C 0x40		/* task gate to task C */
-#define SEL_D 0x48		/* TSS of task D (IDT task gate, INT 0x81) */
-#define SEL_DF 0x50		/* TSS of the double-fault task */
+#define SEL_B	   0x30 /* TSS of task B (JMP) */
+#define SEL_C	   0x38 /* TSS of task C (CALL through GATE_C) */
+#define SEL_GATE_C 0x40 /* task gate to task C */
+#define SEL_D	   0x48 /* TSS of task D (IDT task gate, INT 0x81) */
+#define SEL_DF	   0x50 /* TSS of the double-fault task */
 
 static struct tss tss_b, tss_c, tss_d, tss_df;
 static u8 stack_b[4096], stack_c[4096], stack_d[4096], stack_df[4096];
@@ -66,7 +66,10 @@ static u16 str(void)
 	return tr;
 }
 
-static bool busy(u16 sel) { return gdt_access(sel / 8) == ACC_TSS_BUSY; }
+static bool busy(u16 sel)
+{
+	return gdt_access(sel / 8) == ACC_TSS_BUSY;
+}
 
 static struct {
 	u32 tr, a_esi, a_eip, a_busy, b_busy;
@@ -144,13 +147,12 @@ static void test_jmp(void)
 	check(b_saw.a_esi == 0x51515151, "main task's saved ESI 0x%x", b_saw.a_esi);
 	check(b_saw.a_eip == (u32)jmp_b_resume, "main task's saved EIP 0x%x, want 0x%x",
 	      b_saw.a_eip, (u32)jmp_b_resume);
-	check(!b_saw.a_busy && b_saw.b_busy, "after JMP: main busy %u, B busy %u",
-	      b_saw.a_busy, b_saw.b_busy);
+	check(!b_saw.a_busy && b_saw.b_busy, "after JMP: main busy %u, B busy %u", b_saw.a_busy,
+	      b_saw.b_busy);
 	check(tss_b.link == 0, "JMP wrote a back link 0x%x", tss_b.link);
 	check(esi == 0x61616161, "ESI 0x%x: not reloaded from the TSS", esi);
 	check(str() == SEL_TSS && busy(SEL_TSS) && !busy(SEL_B),
-	      "back from B: TR 0x%x, main busy %u, B busy %u", str(), busy(SEL_TSS),
-	      busy(SEL_B));
+	      "back from B: TR 0x%x, main busy %u, B busy %u", str(), busy(SEL_TSS), busy(SEL_B));
 	check(tss_b.eip > (u32)task_b && tss_b.eip < (u32)task_c,
 	      "task B's saved EIP 0x%x is not after its JMP", tss_b.eip);
 }
@@ -164,21 +166,20 @@ static void test_call(void)
 	__asm__ volatile("pushf\n\tpop %0" : "=r"(fl));
 	check(c_in.eax == 0xC0C0C0C0, "task C started with EAX 0x%x", c_in.eax);
 	check(c_in.eflags & EFLAGS_NT, "CALL to a task did not set NT (0x%x)", c_in.eflags);
-	check(c_saw.tr == SEL_C && c_saw.link == SEL_TSS, "task C: TR 0x%x, link 0x%x",
-	      c_saw.tr, c_saw.link);
+	check(c_saw.tr == SEL_C && c_saw.link == SEL_TSS, "task C: TR 0x%x, link 0x%x", c_saw.tr,
+	      c_saw.link);
 	check(c_saw.a_busy && c_saw.c_busy, "in C: main busy %u, C busy %u", c_saw.a_busy,
 	      c_saw.c_busy);
 	check_fault("CALL to the busy main task", c_saw.call_busy, 13, SEL_TSS,
 		    (u32)t_call_a_fault);
-	check_fault("JMP to the busy main task", c_saw.jmp_busy, 13, SEL_TSS,
-		    (u32)t_jmp_a_fault);
+	check_fault("JMP to the busy main task", c_saw.jmp_busy, 13, SEL_TSS, (u32)t_jmp_a_fault);
 	check(!(fl & EFLAGS_NT), "NT set after IRET back (0x%x)", fl);
 	check(main_tss.eip == (u32)call_c_resume, "main task's saved EIP 0x%x, want 0x%x",
 	      main_tss.eip, (u32)call_c_resume);
 	check(str() == SEL_TSS && !busy(SEL_C), "after IRET: TR 0x%x, C busy %u", str(),
 	      busy(SEL_C));
-	check(tss_c.eip == (u32)c_iret_resume, "task C's saved EIP 0x%x, want 0x%x",
-	      tss_c.eip, (u32)c_iret_resume);
+	check(tss_c.eip == (u32)c_iret_resume, "task C's saved EIP 0x%x, want 0x%x", tss_c.eip,
+	      (u32)c_iret_resume);
 	/* C is free again: a second call starts it at its saved EIP. */
 	call_c();
 	check(c_saw.tr == SEL_C && str() == SEL_TSS, "second call to C");
@@ -188,8 +189,8 @@ static void test_idt_gate(void)
 {
 	idt_set_task(0x81, SEL_D, 0);
 	int_81();
-	check(d_runs == 1 && d_link == SEL_TSS, "INT 0x81 task gate: %u runs, link 0x%x",
-	      d_runs, d_link);
+	check(d_runs == 1 && d_link == SEL_TSS, "INT 0x81 task gate: %u runs, link 0x%x", d_runs,
+	      d_link);
 	check(d_in.eflags & EFLAGS_NT, "task D: NT clear (0x%x)", d_in.eflags);
 	check(str() == SEL_TSS && !busy(SEL_D), "after task D: TR 0x%x, D busy %u", str(),
 	      busy(SEL_D));
@@ -202,8 +203,8 @@ static void test_double_fault(void)
 	idt_set_task(8, SEL_DF, 0);
 	idt_set_present(13, false);
 	ebx = double_fault();
-	printf("double fault: task ran %u times, error 0x%x, main task's EIP 0x%x\n",
-	       df_saw.runs, df_in.error, df_saw.a_eip);
+	printf("double fault: task ran %u times, error 0x%x, main task's EIP 0x%x\n", df_saw.runs,
+	       df_in.error, df_saw.a_eip);
 	check(df_saw.runs == 1, "double-fault task ran %u times", df_saw.runs);
 	check(df_in.error == 0, "#DF error code 0x%x", df_in.error);
 	check(df_saw.link == SEL_TSS, "#DF task link 0x%x", df_saw.link);

@@ -107,7 +107,7 @@ void sys_handler(struct xregs *r)
 
 void xlib_init(void)
 {
-	struct desc_ptr p = { sizeof(gdt) - 1, (u32)gdt };
+	struct desc_ptr p = {sizeof(gdt) - 1, (u32)gdt};
 
 	gdt_set(1, 0, 0xFFFFF, ACC_CODE0, 0xC0);
 	gdt_set(2, 0, 0xFFFFF, ACC_DATA0, 0xC0);
@@ -126,7 +126,8 @@ void xlib_init(void)
 			 "mov %%ax, %%ss\n\t"
 			 "mov %3, %%ax\n\t"
 			 "ltr %%ax"
-			 : : "m"(p), "i"(KERNEL_CS), "i"(KERNEL_DS), "i"(SEL_TSS)
+			 :
+			 : "m"(p), "i"(KERNEL_CS), "i"(KERNEL_DS), "i"(SEL_TSS)
 			 : "eax", "memory");
 	for (int v = 0; v < 32; v++)
 		idt_set(v, GATE_INT, NULL);
@@ -162,8 +163,8 @@ void xdispatch(struct xregs *r)
 		return;
 	}
 	if (!catch_esp) {
-		printf("FAIL: unexpected exception %u err 0x%x at %x:%08x\n", r->vector,
-		       r->error, r->cs, r->eip);
+		printf("FAIL: unexpected exception %u err 0x%x at %x:%08x\n", r->vector, r->error,
+		       r->cs, r->eip);
 		exit_guest(EXIT_EXCEPTION);
 	}
 	xcatch_escape(r);

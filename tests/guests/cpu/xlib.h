@@ -12,18 +12,18 @@
 #include "guest.h"
 
 /* GDT slots (selector = index * 8).  0x08 and 0x10 are the runtime's. */
-#define SEL_UCODE 0x18		/* ring-3 code, flat (use with RPL 3) */
-#define SEL_UDATA 0x20		/* ring-3 data, flat (use with RPL 3) */
-#define SEL_TSS 0x28		/* the TSS of the main task */
-#define GDT_FREE 6		/* first slot a test may use */
+#define SEL_UCODE 0x18 /* ring-3 code, flat (use with RPL 3) */
+#define SEL_UDATA 0x20 /* ring-3 data, flat (use with RPL 3) */
+#define SEL_TSS	  0x28 /* the TSS of the main task */
+#define GDT_FREE  6    /* first slot a test may use */
 #define GDT_SLOTS 32
-#define USER_CS (SEL_UCODE | 3)
-#define USER_DS (SEL_UDATA | 3)
+#define USER_CS	  (SEL_UCODE | 3)
+#define USER_DS	  (SEL_UDATA | 3)
 
 /* Descriptor access bytes. */
-#define ACC_CODE0 0x9A		/* present, DPL 0, code, readable */
-#define ACC_DATA0 0x92		/* present, DPL 0, data, writable */
-#define ACC_TSS 0x89		/* present, DPL 0, available 32-bit TSS */
+#define ACC_CODE0    0x9A /* present, DPL 0, code, readable */
+#define ACC_DATA0    0x92 /* present, DPL 0, data, writable */
+#define ACC_TSS	     0x89 /* present, DPL 0, available 32-bit TSS */
 #define ACC_TSS_BUSY 0x8B
 
 extern u64 gdt[GDT_SLOTS];
@@ -32,7 +32,10 @@ void gdt_set(int slot, u32 base, u32 limit, u8 access, u8 flags);
 /* Writes a call or task gate: @access 0x8C call gate, 0x85 task gate. */
 void gdt_set_gate(int slot, u16 sel, u32 offset, u8 access, u8 params);
 /* The access byte of a slot (to look at busy bits). */
-static inline u8 gdt_access(int slot) { return (gdt[slot] >> 40) & 0xFF; }
+static inline u8 gdt_access(int slot)
+{
+	return (gdt[slot] >> 40) & 0xFF;
+}
 
 /* 32-bit TSS with an I/O permission bitmap for ports 0-0x3FF. */
 struct tss {
@@ -41,7 +44,7 @@ struct tss {
 	u32 es, cs, ss, ds, fs, gs, ldt;
 	u16 trap, iomap;
 	u8 iobits[0x400 / 8];
-	u8 iobits_end;		/* 0xFF, as the SDM asks */
+	u8 iobits_end; /* 0xFF, as the SDM asks */
 } __attribute__((packed, aligned(128)));
 #define TSS_LIMIT (sizeof(struct tss) - 1)
 
@@ -53,17 +56,17 @@ void tss_task(struct tss *t, void (*eip)(void), void *esp);
 
 /* The frame of xstubs.asm, lowest address first. */
 struct xregs {
-	u32 gs, fs, es, ds;	/* as they were when the stub started */
+	u32 gs, fs, es, ds;			     /* as they were when the stub started */
 	u32 edi, esi, ebp, esp0, ebx, edx, ecx, eax; /* PUSHAD */
 	u32 vector, error;
-	u32 eip, cs, eflags;	/* pushed by the CPU */
-	u32 esp, ss;		/* only from another privilege level */
+	u32 eip, cs, eflags;		    /* pushed by the CPU */
+	u32 esp, ss;			    /* only from another privilege level */
 	u32 v86_es, v86_ds, v86_fs, v86_gs; /* only from virtual-8086 mode */
 };
 typedef void (*xisr_fn)(struct xregs *r);
 
 /* Gate types for idt_set. */
-#define GATE_INT 0x8E
+#define GATE_INT  0x8E
 #define GATE_TRAP 0x8F
 #define GATE_TASK 0x85
 #define GATE_DPL3 0x60
@@ -79,7 +82,7 @@ void xlib_init(void);
 
 /* What an exception caught by xcatch() looked like. */
 struct fault {
-	int count;		/* 0: nothing happened */
+	int count; /* 0: nothing happened */
 	u32 vector, error, eip, cs, eflags, esp, ss, cr2, dr6;
 };
 extern struct fault last_fault;
@@ -109,9 +112,9 @@ extern u8 ring0_stack[8192], user_stack[8192];
 
 /* Trigger routines written in assembly inside C: a label on the
  * instruction that should fault and one after it. */
-#define TRIGGER(name, body)                                                    \
-	__asm__(".text\n.globl " #name "\n" #name ":\n" body);                 \
-	void name(u32 arg);                                                    \
+#define TRIGGER(name, body)                                                                        \
+	__asm__(".text\n.globl " #name "\n" #name ":\n" body);                                     \
+	void name(u32 arg);                                                                        \
 	extern const char name##_fault[], name##_resume[];
 
 #define EFLAGS_TF 0x100
@@ -120,6 +123,6 @@ extern u8 ring0_stack[8192], user_stack[8192];
 #define EFLAGS_RF 0x10000
 #define EFLAGS_VM 0x20000
 #define EFLAGS_AC 0x40000
-#define IOPL(n) ((n) << 12)
+#define IOPL(n)	  ((n) << 12)
 
 #endif
