@@ -50,6 +50,7 @@ void cpu_reset(CPU *cpu)
 	memset(cpu->dr, 0, sizeof(cpu->dr));
 	cpu->dr[6] = 0xffff0ff0;
 	cpu->dr[7] = 0x400;
+	dbg_update(cpu);
 	cpu->cpl = 0;
 	cpu->sysenter_cs = cpu->sysenter_esp = cpu->sysenter_eip = 0;
 	cpu->tsc_adjust = 0;
@@ -93,6 +94,70 @@ void cpu_mode_changed(CPU *cpu)
 		cpu->cpl = 3;
 }
 
+/* ---- debug registers ----------------------------------------------- */
+
+/* DR7 field of breakpoint @n: enabled (L or G), R/W type, length in bytes. */
+static bool dbg_enabled(const CPU *cpu, int n)
+{
+	return (cpu->dr[7] >> (2 * n)) & 3;
+}
+
+static unsigned dbg_type(const CPU *cpu, int n)
+{
+	return (cpu->dr[7] >> (16 + 4 * n)) & 3;
+}
+
+static unsigned dbg_len(const CPU *cpu, int n)
+{
+	static const uint8_t lens[4] = {1, 2, 8, 4};
+
+	return lens[(cpu->dr[7] >> (18 + 4 * n)) & 3];
+}
+
+void dbg_update(CPU *cpu)
+{
+	cpu->dbg_insn = cpu->dbg_data = false;
+	for (int n = 0; n < 4; n++) {
+		if (!dbg_enabled(cpu, n))
+			continue;
+		if (dbg_type(cpu, n) == 0)
+			cpu->dbg_insn = true;
+		else if (dbg_type(cpu, n) != 2) /* 2: I/O, needs CR4.DE; not supported */
+			cpu->dbg_data = true;
+	}
+}
+
+/* A data access at [lin, lin+size): note the breakpoints it hits; the #DB
+ * trap comes after the instruction. */
+void dbg_data_check(CPU *cpu, uint32_t lin, unsigned size, bool write)
+{
+	for (int n = 0; n < 4; n++) {
+		unsigned type = dbg_type(cpu, n), len = dbg_len(cpu, n);
+		uint32_t a = cpu->dr[n] & ~(len - 1);
+
+		if (!dbg_enabled(cpu, n) || type == 0 || type == 2 || (type == 1 && !write))
+			continue;
+		if (lin <= a + len - 1 && a <= lin + size - 1)
+			cpu->dbg_hits |= 1u << n;
+	}
+}
+
+/* An instruction breakpoint on the instruction about to run: a fault. */
+static void dbg_insn_check(CPU *cpu)
+{
+	uint32_t lin = cpu->seg[S_CS].base + cpu->eip, hits = 0;
+
+	if (cpu->flags & F_RF)
+		return;
+	for (int n = 0; n < 4; n++)
+		if (dbg_enabled(cpu, n) && dbg_type(cpu, n) == 0 && cpu->dr[n] == lin)
+			hits |= 1u << n;
+	if (hits) {
+		cpu->dr[6] = (cpu->dr[6] & ~0xfu) | hits;
+		cpu_fault(cpu, EX_DB);
+	}
+}
+
 /* ---- the loop -------------------------------------------------------- */
 
 static void save_state(CPU *cpu)
@@ -128,20 +193,26 @@ void cpu_begin(CPU *cpu)
 
 static void step(CPU *cpu)
 {
-	bool tf = cpu->flags & F_TF;
+	bool tf = cpu->flags & F_TF, rf = cpu->flags & F_RF;
 
 	cpu->in_shadow = cpu->shadow;
 	cpu->shadow = false;
 	save_state(cpu);
+	if (cpu->dbg_insn)
+		dbg_insn_check(cpu);
+	cpu->dbg_hits = 0;
 	decode(cpu, &cpu->in);
 	cpu->eip += cpu->in.len;
 	if (!code32(cpu))
 		cpu->eip &= 0xffff;
 	insn_table[cpu->in.op](cpu, &cpu->in);
 	cpu->icount++;
-	if (tf && !cpu->halted) {
-		/* single-step trap after the instruction retired */
-		cpu->dr[6] |= 0x4000;
+	if (rf)
+		cpu->flags &= ~F_RF; /* RF covers one instruction */
+	if ((tf || cpu->dbg_hits) && !cpu->halted) {
+		/* single-step and data breakpoint traps after the instruction */
+		cpu->dr[6] = (cpu->dr[6] & ~0xfu) | cpu->dbg_hits | (tf ? 0x4000 : 0);
+		cpu->dbg_hits = 0;
 		save_state(cpu);
 		cpu_interrupt(cpu, EX_DB, false, false, 0);
 	}

@@ -392,6 +392,13 @@ uint32_t seg_lin(CPU *cpu, int s, uint32_t off, unsigned size, bool write)
 {
 	const SegReg *sr = &cpu->seg[s];
 
+	if (__builtin_expect(cpu->dbg_data, 0))
+		dbg_data_check(cpu, sr->base + off, size, write);
+	/* alignment check: ring 3 with CR0.AM and EFLAGS.AC */
+	if (size <= 8 && ((sr->base + off) & (size - 1)) && cpu->cpl == 3 && (cpu->cr0 & CR0_AM) &&
+	    (cpu->flags & F_AC))
+		cpu_raise(cpu, EX_AC, 0);
+
 	/* the common case: a present, flat-enough, right-typed segment */
 	if (off + size - 1 <= sr->limit && off + size - 1 >= off &&
 	    (!pmode(cpu) || v86(cpu) ||

@@ -286,7 +286,7 @@ static void call_gate(CPU *cpu, uint16_t sel, uint32_t lo, uint32_t hi, bool o32
 		SegReg ss;
 
 		seg_from_desc(&ss, nss, slo, shi | 0x100);
-		unsigned nparams = lo & 0x1f;
+		unsigned nparams = hi & 0x1f;
 		uint32_t params[32];
 		uint32_t osp = cpu->r[R_ESP];
 

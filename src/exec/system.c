@@ -153,6 +153,7 @@ H(op_mov_dr)
 	else if (n == 7)
 		v = (v & 0xffff2bffu) | 0x400u;
 	cpu->dr[n] = v;
+	dbg_update(cpu);
 }
 
 H(op_clts)

@@ -89,6 +89,8 @@ struct CPU {
 	DescTable gdtr, idtr;
 	uint32_t cr0, cr2, cr3, cr4;
 	uint32_t dr[8];
+	bool dbg_insn, dbg_data; /* DR7 enables instruction / data breakpoints */
+	uint32_t dbg_hits;	 /* DR6 B0-B3 of data breakpoints hit by this insn */
 	unsigned cpl;
 	uint64_t icount;
 	uint64_t sysenter_cs, sysenter_esp, sysenter_eip;
@@ -156,6 +158,10 @@ _Noreturn void cpu_trap(CPU *cpu, int vec);			/* EIP after the insn */
 void cpu_interrupt(CPU *cpu, int vec, bool soft, bool has_err, uint32_t err);
 void cpu_deliver_pending(CPU *cpu);
 bool exc_has_error(int vec);
+
+/* debug registers (cpu.c) */
+void dbg_update(CPU *cpu);
+void dbg_data_check(CPU *cpu, uint32_t lin, unsigned size, bool write);
 
 /* ---- mmu.c: linear and virtual memory ---- */
 void tlb_flush(CPU *cpu);
