@@ -128,6 +128,14 @@ static void gp_gate_on(void)
 {
 	idt_set_present(13, true);
 }
+static void np_gate_off(void)
+{
+	idt_set_present(11, false);
+}
+static void np_gate_on(void)
+{
+	idt_set_present(11, true);
+}
 static void int41_off(void)
 {
 	idt_set_present(0x41, false);
@@ -179,6 +187,8 @@ static const struct xcase cases[] = {
     X("#MF unmasked divide by zero", t_mf, 0, 16, 0, false, 0, mf_on, fpu_reset),
     /* #GP finds its gate not present: #NP on top of #GP is a #DF(0). */
     X("#DF #GP with a not-present gate", t_gp_sel, 0, 8, 0, false, 0, gp_gate_off, gp_gate_on),
+    /* #NP whose own gate is not present: #NP while delivering #NP. */
+    X("#DF #NP with a not-present gate", t_np, 0, 8, 0, false, 0, np_gate_off, np_gate_on),
 };
 #endif
 
