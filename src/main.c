@@ -7,6 +7,7 @@
  * divergence, 4 for a host failure.
  */
 #include "machine/machine.h"
+#include "gdb/gdb.h"
 
 #include <inttypes.h>
 #include <stdlib.h>
@@ -36,12 +37,47 @@ static int run_machine(const MachineOptions *o, enum run_end *end)
 		*end = RUN_QUIT;
 		return 0;
 	}
-	if (o->gdb_port)
-		fatal(EXIT_USAGE, "-gdb/-s: the gdb stub is not in this build yet");
+	if (o->gdb_wait && !o->gdb_port)
+		fatal(EXIT_USAGE, "-S needs -s or -gdb: only gdb can start the CPU");
+	if (o->gdb_port) {
+		m->gdb = gdb_live_new(m, o->gdb_host, o->gdb_port, o->gdb_wait);
+		fprintf(stderr, "flashback: gdb stub on %s:%d%s\n",
+			o->gdb_host ? o->gdb_host : "127.0.0.1", o->gdb_port,
+			o->gdb_wait ? ", waiting for gdb to start the CPU" : "");
+	}
 	status = machine_run(m);
 	*end = m->end;
+	gdb_free(m->gdb);
+	m->gdb = NULL;
 	machine_free(m);
 	return status;
+}
+
+/*
+ * The host of -gdb tcp:HOST:PORT (the options parser keeps the port).
+ * An empty host, as in QEMU's tcp::PORT, means 127.0.0.1: the stub is
+ * reachable from other machines only when the user names an address.
+ */
+static const char *gdb_host_arg(int argc, char **argv)
+{
+	static char host[64];
+	const char *found = NULL;
+
+	for (int i = 0; i + 1 < argc; i++) {
+		const char *v = argv[i + 1], *colon;
+
+		if (strcmp(argv[i], "-gdb") != 0 && strcmp(argv[i], "--gdb") != 0)
+			continue;
+		colon = strrchr(v, ':');
+		found = NULL;
+		if (strncmp(v, "tcp:", 4) == 0 && colon > v + 4 &&
+		    (size_t)(colon - (v + 4)) < sizeof(host)) {
+			snprintf(host, sizeof(host), "%.*s", (int)(colon - (v + 4)), v + 4);
+			found = host;
+		}
+		i++;
+	}
+	return found;
 }
 
 static int cmd_run(int argc, char **argv)
@@ -50,6 +86,7 @@ static int cmd_run(int argc, char **argv)
 	enum run_end end;
 
 	machine_options_parse(&o, argc, argv);
+	o.gdb_host = gdb_host_arg(argc, argv);
 	return run_machine(&o, &end);
 }
 
@@ -65,6 +102,7 @@ static int cmd_demo(int argc, char **argv)
 	int status;
 
 	machine_options_parse(&o, argc, argv);
+	o.gdb_host = gdb_host_arg(argc, argv);
 	if (o.kernel || o.bios)
 		fatal(EXIT_USAGE, "demo: the demo brings its own guest (no -kernel or -bios)");
 	o.kernel_image = demo_kernel;

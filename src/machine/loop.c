@@ -14,6 +14,7 @@
  * in QEMU: Ctrl-A x quits, Ctrl-A h prints help, Ctrl-A Ctrl-A sends Ctrl-A.
  */
 #include "machine.h"
+#include "../gdb/gdb.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -198,6 +199,8 @@ static int finish(Machine *m, enum run_end end, int status)
 	if (m->serial_out)
 		fflush(m->serial_out);
 	restore_terminal();
+	if (m->gdb)
+		gdb_guest_exited(m->gdb, status);
 	if (m->opt.stats)
 		fprintf(stderr, "flashback: icount %" PRIu64 ", virtual time %" PRId64 " ns, exit status %d\n",
 			cpu_icount(m->cpu), clock_ns(), status);
@@ -238,7 +241,17 @@ int machine_run(Machine *m)
 		if (m->serial_out)
 			fflush(m->serial_out);
 
-		why = cpu_exec(m->cpu, slice_limit(m));
+		if (m->gdb) {
+			gdb_poll(m->gdb, 0);
+			if (gdb_kill_requested(m->gdb))
+				return finish(m, RUN_QUIT, 0);
+			if (!gdb_may_run(m->gdb)) {
+				gdb_poll(m->gdb, 50); /* gdb holds the CPU: wait for it */
+				continue;
+			}
+		}
+		/* With gdb, breakpoints and single steps may end the slice early. */
+		why = m->gdb ? gdb_exec(m->gdb, slice_limit(m)) : cpu_exec(m->cpu, slice_limit(m));
 		switch (why) {
 		case CPU_EXIT_HALT:
 			if (!idle(m, &in, &quit)) {

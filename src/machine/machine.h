@@ -23,6 +23,7 @@ typedef struct MachineOptions {
 	enum serial_kind serial;
 	const char *serial_path; /* -serial file:PATH */
 	int gdb_port;		/* -gdb tcp::PORT or -s (1234); 0 = none */
+	const char *gdb_host;	/* -gdb tcp:HOST:PORT; NULL = 127.0.0.1 */
 	bool gdb_wait;		/* -S */
 	int icount_shift;	/* -icount shift=N */
 	int64_t rtc_base;	/* -rtc base=...: seconds since the epoch */
@@ -74,6 +75,7 @@ typedef struct Machine {
 	bool reset_requested, exit_requested;
 	int exit_status;
 	enum run_end end;
+	struct GdbStub *gdb;	/* the gdb stub (src/gdb/gdb.h), NULL without -gdb/-s */
 } Machine;
 
 /* Parse the MACHINE options in argv[0..argc); prints one line and exits 2 on error. */

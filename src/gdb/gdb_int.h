@@ -1,0 +1,141 @@
+/*
+ * gdb_int.h - private header of the gdb stub: packet framing, hex helpers,
+ * the register table and the stub structure shared by src/gdb/ files.
+ */
+#ifndef FB_GDB_INT_H
+#define FB_GDB_INT_H
+
+#include "gdb.h"
+
+/* The largest packet we accept (advertised as PacketSize). */
+#define GDB_PACKET_SIZE 4096
+/* Reply bytes queued for a client that does not read: beyond this it is dropped. */
+#define GDB_OUT_MAX (1u << 20)
+#define GDB_MAX_BREAKPOINTS 64
+#define GDB_MAX_WATCHPOINTS 16
+#define GDB_MAX_WATCH_LEN 256
+
+/* ---- packet framing (packet.c) ------------------------------------------ */
+
+enum rx_state { RX_IDLE, RX_DATA, RX_CSUM1, RX_CSUM2 };
+
+/* What one received byte completed. */
+enum rx_event {
+	RX_NONE,
+	RX_PACKET,    /* a packet with a good checksum is in buf[0..len) */
+	RX_BAD_CSUM,  /* a packet whose checksum does not match */
+	RX_TOO_LONG,  /* a packet longer than GDB_PACKET_SIZE, discarded */
+	RX_ACK,	      /* '+' */
+	RX_NACK,      /* '-': retransmit */
+	RX_INTERRUPT, /* 0x03 outside a packet */
+};
+
+typedef struct GdbRx {
+	enum rx_state state;
+	char buf[GDB_PACKET_SIZE + 1]; /* NUL-terminated payload */
+	size_t len;
+	bool overflow;
+	uint8_t sum, csum;
+} GdbRx;
+
+void rx_reset(GdbRx *rx);
+enum rx_event rx_byte(GdbRx *rx, uint8_t c);
+
+int hex_digit(int c);
+/* Parse hex digits at *p (at most 16); false if there are none. */
+bool parse_hex(const char **p, uint64_t *v);
+/* @n bytes from 2n hex digits; false on a bad digit. */
+bool hex_to_bytes(const char *hex, uint8_t *out, size_t n);
+void bytes_to_hex(const uint8_t *in, size_t n, char *out);
+/* Undo the '}' escapes of binary data in place; returns the new length. */
+size_t unescape_binary(char *buf, size_t len);
+
+/* ---- registers (regs.c) -------------------------------------------------- */
+
+#define GDB_NUM_REGS 32
+extern const char gdb_target_xml[];
+/* Size in bytes of register @n, 0 if there is none. */
+unsigned reg_size(int n);
+void reg_read(CPU *cpu, int n, uint8_t *buf);
+/* False if the value cannot be loaded (a selector that names no descriptor). */
+bool reg_write(const GdbTarget *t, int n, const uint8_t *buf);
+
+/* ---- the x87 registers (fpu_regs.c) -------------------------------------- */
+
+/* gdb's st0-7 / fctrl..fop, in its order: index 0-7 st(i), 8-15 the rest. */
+void fpu_reg_read(CPU *cpu, int i, uint8_t *buf);
+void fpu_reg_write(CPU *cpu, int i, const uint8_t *buf);
+
+/* ---- the stub (stub.c, run.c, net.c) ------------------------------------ */
+
+enum run_state {
+	RS_STOPPED,  /* gdb holds the CPU */
+	RS_RUNNING,  /* continue: until a breakpoint, watchpoint or Ctrl-C */
+	RS_STEPPING, /* until icount passes step_from */
+	RS_FREE,     /* no debugger in charge (not yet attached, or detached) */
+};
+
+typedef struct Breakpoint {
+	uint32_t addr;
+	uint8_t type; /* 0 software, 1 hardware: the same for us */
+} Breakpoint;
+
+typedef struct Watchpoint {
+	uint32_t addr, len;
+	uint8_t type; /* 2 write, 3 read, 4 access */
+	bool valid;   /* old[] holds the bytes (they were mapped) */
+	uint8_t old[GDB_MAX_WATCH_LEN];
+} Watchpoint;
+
+struct GdbStub {
+	GdbTarget t;
+	int listen_fd, fd; /* -1 when absent */
+	bool socketless;   /* gdb_new(): always "connected" */
+	GdbRx rx;
+	bool no_ack;
+	char *out; /* framed bytes not yet written */
+	size_t out_len, out_cap;
+	char *last; /* the last packet sent, for '-' */
+	size_t last_len, last_cap;
+	enum run_state state;
+	uint64_t step_from;
+	GdbStop stop; /* why the target is (or last was) stopped */
+	Breakpoint bp[GDB_MAX_BREAKPOINTS];
+	int nbp;
+	Watchpoint wp[GDB_MAX_WATCHPOINTS];
+	int nwp;
+	bool kill, exited;
+	size_t capstone; /* csh for read watchpoints, 0 until first needed */
+};
+
+/* stub.c */
+void stub_init(GdbStub *s, const GdbTarget *t, bool wait);
+void stub_receive(GdbStub *s, const uint8_t *buf, size_t len);
+void stub_connected(GdbStub *s);
+void stub_disconnected(GdbStub *s);
+void send_packet(GdbStub *s, const char *data, size_t len);
+void send_stop(GdbStub *s);
+
+/* A read-watchpoint hit predicted by decoding the next instruction. */
+typedef struct ReadWatch {
+	bool hit;
+	GdbStop stop;
+} ReadWatch;
+
+/* read_watch.c */
+void read_watch_prepare(GdbStub *s, ReadWatch *rw);
+bool read_watch_hit(GdbStub *s, const ReadWatch *rw, GdbStop *why);
+void read_watch_free(GdbStub *s);
+
+/* run.c */
+void watch_snapshot_all(GdbStub *s);
+bool watch_insert(GdbStub *s, int type, uint32_t addr, uint32_t len);
+bool watch_remove(GdbStub *s, int type, uint32_t addr, uint32_t len);
+bool break_insert(GdbStub *s, int type, uint32_t addr);
+bool break_remove(GdbStub *s, int type, uint32_t addr);
+void resume(GdbStub *s, bool step);
+
+/* net.c: false once the client is gone */
+bool net_flush(GdbStub *s);
+
+#endif
