@@ -58,13 +58,15 @@ static const uint8_t info2[256] = {
 	/* F0 */ 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
 };
 
-/* Fetch state: the offset of the next byte in CS and the bytes taken. */
+/* Fetch state: the offset of the next byte in CS and the bytes taken;
+ * @host when all 15 possible bytes lie in one RAM page inside the limit. */
 typedef struct Fetch {
 	uint32_t off;
 	unsigned n;
+	const uint8_t *host;
 } Fetch;
 
-static uint8_t fetch(CPU *cpu, Fetch *f)
+static uint8_t fetch_slow(CPU *cpu, Fetch *f)
 {
 	const SegReg *cs = &cpu->seg[S_CS];
 	uint32_t off = f->off;
@@ -77,6 +79,31 @@ static uint8_t fetch(CPU *cpu, Fetch *f)
 		cpu_raise(cpu, EX_GP, 0);
 	f->off++;
 	return fetch8_lin(cpu, cs->base + off);
+}
+
+static inline uint8_t fetch(CPU *cpu, Fetch *f)
+{
+	if (f->host) {
+		if (f->n >= 15)
+			cpu_raise(cpu, EX_GP, 0);
+		return f->host[f->n++];
+	}
+	return fetch_slow(cpu, f);
+}
+
+static void fetch_start(CPU *cpu, Fetch *f)
+{
+	const SegReg *cs = &cpu->seg[S_CS];
+	uint32_t eip = cpu->eip, lin = cs->base + eip;
+
+	f->off = eip;
+	f->n = 0;
+	f->host = NULL;
+	if ((lin & (PAGE_SIZE - 1)) > PAGE_SIZE - 15 || eip > cs->limit || cs->limit - eip < 14)
+		return;
+	if (!code32(cpu) && eip > 0xffff - 14)
+		return;
+	f->host = tlb_read_ptr(cpu, lin);
 }
 
 static uint32_t fetch16(CPU *cpu, Fetch *f)
@@ -184,10 +211,11 @@ static bool lockable(const Insn *in)
 
 void decode(CPU *cpu, Insn *in)
 {
-	Fetch f = {cpu->eip, 0};
+	Fetch f;
 	bool c32 = code32(cpu);
 	uint8_t b;
 
+	fetch_start(cpu, &f);
 	in->o32 = c32;
 	in->a32 = c32;
 	in->lock = false;

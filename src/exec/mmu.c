@@ -319,6 +319,16 @@ void lin_write32(CPU *cpu, uint32_t lin, uint32_t v, bool user)
 		write_slow(cpu, lin, v, 4, user);
 }
 
+/* The host address of @lin for reading if the TLB holds it, else NULL. */
+const uint8_t *tlb_read_ptr(CPU *cpu, uint32_t lin)
+{
+	TLBEntry *e = tlb_of(cpu, lin, cpu_user(cpu));
+
+	if (e->rtag == ((lin & ~(PAGE_SIZE - 1)) | 1))
+		return (const uint8_t *)(lin + e->addend);
+	return NULL;
+}
+
 uint8_t fetch8_lin(CPU *cpu, uint32_t lin)
 {
 	return lin_read8(cpu, lin, cpu_user(cpu));

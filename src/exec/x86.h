@@ -173,6 +173,7 @@ void lin_write8(CPU *cpu, uint32_t lin, uint8_t v, bool user);
 void lin_write16(CPU *cpu, uint32_t lin, uint16_t v, bool user);
 void lin_write32(CPU *cpu, uint32_t lin, uint32_t v, bool user);
 uint8_t fetch8_lin(CPU *cpu, uint32_t lin);
+const uint8_t *tlb_read_ptr(CPU *cpu, uint32_t lin);
 /* system accesses (descriptor tables, TSS): supervisor, whatever the CPL */
 uint32_t sys_read32(CPU *cpu, uint32_t lin);
 uint16_t sys_read16(CPU *cpu, uint32_t lin);
