@@ -283,9 +283,11 @@ static void load_disk(Machine *m)
 	} else {
 		return;
 	}
-	if (len == 0 || len % 512 != 0)
+	if (len == 0 || len % 512 != 0) {
+		free(img); /* fatal() exits, but leave nothing for the leak checker */
 		fatal(EXIT_USAGE, "-hda %s: size %zu is not a whole number of 512-byte sectors",
 		      o->hda ? o->hda : "(built-in)", len);
+	}
 	m->disk = img;
 	m->disk_size = len;
 }
