@@ -129,8 +129,9 @@ static F80 quiet(F80 a)
 }
 
 /* x87 NaN propagation (SDM vol. 1 table 4-7): a QNaN wins over an SNaN,
- * between two NaNs of the same kind the larger significand wins (the first
- * operand on a tie); an SNaN raises IE and is delivered quiet. */
+ * between two NaNs of the same kind the larger significand wins (the
+ * positive one on a tie, as Intel parts do); an SNaN raises IE and is
+ * delivered quiet. */
 static F80 propagate_nan(F80 a, F80 b, F80Env *env)
 {
 	enum f80_class ca = f80_classify(a), cb = f80_classify(b);
@@ -142,6 +143,8 @@ static F80 propagate_nan(F80 a, F80 b, F80Env *env)
 	if (an && bn) {
 		if (ca != cb)
 			return ca == F80_QNAN ? a : b;
+		if (a.mant == b.mant) /* equal significands: the positive one */
+			return quiet(f80_sign(a) ? b : a);
 		return quiet(b.mant > a.mant ? b : a);
 	}
 	return quiet(an ? a : b);

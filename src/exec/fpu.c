@@ -275,13 +275,8 @@ static void do_compare(FPU *f, F80 y, bool y_empty, bool quiet, unsigned pops, u
 /* Push a loaded value; @flags are those of the conversion (IE, DE). */
 static void do_load(FPU *f, F80 v, bool v_empty, unsigned flags)
 {
-	if (!empty(f, 7)) {
-		if (stack_fault(f, true))
-			push(f, f80_indefinite);
-		return;
-	}
-	if (v_empty) {
-		if (stack_fault(f, false))
+	if (v_empty || !empty(f, 7)) { /* an empty source is reported first */
+		if (stack_fault(f, !v_empty))
 			push(f, f80_indefinite);
 		return;
 	}
@@ -336,6 +331,8 @@ static void do_two_results(FPU *f, int kind)
 	F80 a, r1, r2;
 
 	if (empty(f, 0) || !empty(f, 7)) {
+		if (kind != TWO_XTRACT)
+			set_cc(f, SW_C2, 0);
 		if (stack_fault(f, !empty(f, 0))) {
 			put(f, 0, f80_indefinite);
 			push(f, f80_indefinite);
@@ -433,6 +430,7 @@ static void do_prem(FPU *f, bool ieee)
 	F80 r;
 
 	if (empty(f, 0) || empty(f, 1)) {
+		set_cc(f, SW_C2, 0);
 		if (stack_fault(f, false))
 			put(f, 0, f80_indefinite);
 		return;
@@ -443,6 +441,8 @@ static void do_prem(FPU *f, bool ieee)
 		return;
 	if (partial) /* the quotient bits read as 0, as on current parts */
 		set_cc(f, SW_CC, SW_C2);
+	else if (f80_is_nan(r)) /* NaN or invalid: C0 and C3 stay */
+		set_cc(f, SW_C1 | SW_C2, 0);
 	else
 		set_cc(f, SW_CC, (q & 4 ? SW_C0 : 0) | (q & 2 ? SW_C3 : 0) | (q & 1 ? SW_C1 : 0));
 	put(f, 0, r);
@@ -739,6 +739,15 @@ static void mem_arith(FPU *f, unsigned op, unsigned reg, const FPUMem *m)
 		y = f80_from_int((int16_t)(uint16_t)v);
 		break;
 	}
+	/* An SNaN operand goes in as an SNaN: the operation raises IE and
+	 * picks the NaN to deliver (a QNaN in ST(0) wins over it). */
+	if (kind != 1 && kind != 3 && f80_is_nan(y) && (env.flags & FX_IE)) {
+		y.mant &= ~(1ull << 62);
+		env.flags &= ~(unsigned)FX_IE;
+	}
+	/* a NaN in ST(0) takes precedence over a denormal memory operand */
+	if (!empty(f, 0) && (f80_is_nan(get(f, 0)) || f80_classify(get(f, 0)) == F80_UNSUPPORTED))
+		env.flags &= ~(unsigned)FX_DE;
 	if (reg == 2 || reg == 3)
 		do_compare(f, y, false, false, reg == 3, env.flags, NULL);
 	else
@@ -917,8 +926,11 @@ static int exec_d9(FPU *f, unsigned reg, unsigned i)
 		return 0;
 	case 2:
 		return i == 0 ? 0 : -1; /* FNOP */
-	case 3:				/* FSTP1 */
-		do_st_reg(f, i, true);
+	case 3: /* FSTP1 (FSTPNCE): FSTP ST(i), but an empty ST(0) is no fault */
+		if (!empty(f, 0))
+			put(f, i, get(f, 0));
+		set_c1(f, false);
+		pop(f);
 		return 0;
 	case 4:
 		switch (i) {
@@ -1067,8 +1079,9 @@ static int exec_reg(FPU *f, unsigned op, unsigned reg, unsigned i, const FPUCtx 
 		return 0;
 	case 5: /* DD: FFREE, FXCH4, FST, FSTP, FUCOM, FUCOMP */
 		switch (reg) {
-		case 0:
+		case 0: /* FFREE */
 			set_tag(f, phys(f, i), TAG_EMPTY);
+			set_c1(f, false);
 			return 0;
 		case 1:
 			do_xch(f, i);
@@ -1086,8 +1099,9 @@ static int exec_reg(FPU *f, unsigned op, unsigned reg, unsigned i, const FPUCtx 
 		}
 	default: /* DF: FFREEP, FXCH7, FSTP8/9, FNSTSW AX, FUCOMIP, FCOMIP */
 		switch (reg) {
-		case 0:
+		case 0: /* FFREEP */
 			set_tag(f, phys(f, i), TAG_EMPTY);
+			set_c1(f, false);
 			pop(f);
 			return 0;
 		case 1:

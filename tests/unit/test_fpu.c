@@ -354,6 +354,19 @@ static void test_exceptions(void)
 	reg_op(0xD8, 0xC9);
 	CHECK_ST(0, 0xffff, 0xc000000000000002ull);
 	CHECK_EQ(fpu.sw & 0x7F, 0);
+	/* equal significands: the positive NaN (host x87) */
+	reset();
+	ld80(0x7fff, 0xc000000000000001ull);
+	ld80(0xffff, 0xc000000000000001ull);
+	reg_op(0xD8, 0xC1);
+	CHECK_ST(0, 0x7fff, 0xc000000000000001ull);
+	/* a QNaN in ST(0) wins over an SNaN m32 however large (host x87) */
+	reset();
+	ld80(INDEF);
+	put_le(0x10, 0xff8644a5, 4);
+	mem_op(0xD8, 1, 0x10);
+	CHECK_ST(0, INDEF);
+	CHECK_EQ(fpu.sw & 0x7F, IE);
 	/* an unnormal is invalid (P6), a pseudo-denormal a denormal */
 	reset();
 	ld80(ONE);
@@ -1092,6 +1105,19 @@ static void test_misc_ops(void)
 	reg_op(0xDF, 0xC0); /* FFREEP ST(0) */
 	CHECK_EQ(top(), 7);
 	CHECK(st_empty(7));
+	/* FSTP1 (D9 D8+i) is FSTP without the stack fault (host x87) */
+	reset();
+	ld80(ONE);
+	reg_op(0xD9, 0xEE);
+	reg_op(0xD9, 0xD9); /* FSTP1 ST(1): ST(1) = 0, pop */
+	CHECK_ST(0, 0x0000, 0);
+	CHECK_EQ(top(), 7);
+	reg_op(0xD9, 0xF7); /* FINCSTP: ST(0) empty now */
+	reg_op(0xD9, 0xDA); /* FSTP1 ST(2) of an empty ST(0): no fault, ST(2) kept */
+	CHECK_EQ(fpu.sw & 0x7F, 0);
+	CHECK_EQ(top(), 1);
+	CHECK_EQ(fpu.st[7].se, 0);
+	CHECK(!st_empty(6));
 	/* FXCH with an empty register: underflow, the indefinite moves in */
 	reset();
 	ld80(ONE);
