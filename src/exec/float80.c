@@ -1411,8 +1411,10 @@ F80 f80_f2xm1(F80 a, F80Env *env)
 	if (f80_classify(a) == F80_ZERO)
 		return a;
 	u = unpack(a, env);
-	if (u.exp > 0 || (u.exp == 0 && u.mant != 1ull << 63))
-		return a; /* |x| > 1: the operand stays, as on the hardware */
+	if (u.exp > 0 || (u.exp == 0 && u.mant != 1ull << 63)) {
+		env->flags |= FX_PE; /* |x| > 1: the operand stays, PE (host x87) */
+		return a;
+	}
 	if (u.exp >= 0 && !(u.mant << (u.exp + 1))) { /* integer: exact */
 		int32_t n = (int32_t)(u.mant >> (63 - u.exp));
 		Xf p = xf_one;

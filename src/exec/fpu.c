@@ -133,6 +133,16 @@ static bool blocked(const FPU *f, unsigned flags)
 	return (flags & ~f->cw & (FX_IE | FX_DE | FX_ZE)) != 0;
 }
 
+/* Raise the exceptions of an operation; true when an unmasked IE, DE or ZE
+ * stops it (the operation is not carried out, so its PE/UE/OE go). */
+static bool raise_op(FPU *f, unsigned flags)
+{
+	bool stop = blocked(f, flags);
+
+	raise_flags(f, stop ? flags & (FX_IE | FX_DE | FX_ZE) : flags);
+	return stop;
+}
+
 /* Stack overflow (push onto a full register) or underflow (empty source):
  * IE + SF, C1 tells which.  Returns true when IE is masked, i.e. the
  * instruction goes on with the real indefinite. */
@@ -228,8 +238,7 @@ static void do_arith(FPU *f, unsigned reg, F80 y, bool y_empty, unsigned dst, bo
 	} else {
 		env.flags = pre;
 		r = compute(reg, get(f, 0), y, &env);
-		raise_flags(f, env.flags);
-		if (blocked(f, env.flags))
+		if (raise_op(f, env.flags))
 			return;
 		set_c1(f, env.c1);
 	}
@@ -246,27 +255,32 @@ static void do_compare(FPU *f, F80 y, bool y_empty, bool quiet, unsigned pops, u
 	static const uint16_t cc[4] = {SW_C0, 0, 0, SW_C0 | SW_C2 | SW_C3};
 	static const uint32_t efl[4] = {EFL_CF, 0, 0, EFL_CF | EFL_PF | EFL_ZF};
 	F80Env env = env_for(f, false);
+	bool stop;
 	int rel;
 
 	if (empty(f, 0) || y_empty) {
-		if (!stack_fault(f, false))
-			return;
+		stop = !stack_fault(f, false);
 		rel = 2;
 	} else {
 		env.flags = pre;
 		rel = f80_compare(get(f, 0), y, quiet, &env);
-		raise_flags(f, env.flags);
-		if (blocked(f, env.flags))
-			return;
-		set_c1(f, false);
+		stop = raise_op(f, env.flags);
+		if (!stop)
+			set_c1(f, false);
 	}
 	/* rel: -1, 0, 1, 2 (unordered) -> index 0, 1(=: ZF/C3), 2, 3 */
 	if (eflags) {
-		uint32_t v =
-		    *eflags & ~(uint32_t)(EFL_CF | EFL_PF | EFL_ZF | EFL_OF | EFL_SF | EFL_AF);
+		uint32_t v;
+		if (stop) /* the SDM: EFLAGS are set only with IE masked */
+			return;
+		v = *eflags & ~(uint32_t)(EFL_CF | EFL_PF | EFL_ZF | EFL_OF | EFL_SF | EFL_AF);
 		*eflags = v | (rel == 0 ? EFL_ZF : efl[rel + 1]);
 	} else {
+		/* C3 C2 C0 are set even when an unmasked IE stops the pop
+		 * (what a host x87 does) */
 		set_cc(f, SW_C0 | SW_C2 | SW_C3, rel == 0 ? SW_C3 : cc[rel + 1]);
+		if (stop)
+			return;
 	}
 	while (pops--)
 		pop(f);
@@ -280,8 +294,10 @@ static void do_load(FPU *f, F80 v, bool v_empty, unsigned flags)
 			push(f, f80_indefinite);
 		return;
 	}
+	/* An unmasked IE (SNaN) stops a load; an unmasked DE does not (what a
+	 * host x87 does, though the SDM lists DE among the blocking ones). */
 	raise_flags(f, flags);
-	if (blocked(f, flags))
+	if (flags & ~f->cw & FX_IE)
 		return;
 	set_c1(f, false);
 	push(f, v);
@@ -315,8 +331,7 @@ static void do_unary(FPU *f, unary_fn fn, bool precision_control)
 		return;
 	}
 	r = fn(get(f, 0), &env);
-	raise_flags(f, env.flags);
-	if (blocked(f, env.flags))
+	if (raise_op(f, env.flags))
 		return;
 	set_c1(f, env.c1);
 	put(f, 0, r);
@@ -359,8 +374,7 @@ static void do_two_results(FPU *f, int kind)
 		f80_xtract(a, &env, &r1, &r2);
 		break;
 	}
-	raise_flags(f, env.flags);
-	if (blocked(f, env.flags))
+	if (raise_op(f, env.flags))
 		return;
 	set_c1(f, env.c1);
 	put(f, 0, r1);
@@ -412,8 +426,7 @@ static void do_binary(FPU *f, binary_fn fn, unsigned dst)
 		r = f80_indefinite;
 	} else {
 		r = fn(get(f, 0), get(f, 1), &env);
-		raise_flags(f, env.flags);
-		if (blocked(f, env.flags))
+		if (raise_op(f, env.flags))
 			return;
 		set_c1(f, env.c1);
 	}
@@ -436,8 +449,7 @@ static void do_prem(FPU *f, bool ieee)
 		return;
 	}
 	r = f80_rem(get(f, 0), get(f, 1), ieee, &env, &q, &partial);
-	raise_flags(f, env.flags);
-	if (blocked(f, env.flags))
+	if (raise_op(f, env.flags))
 		return;
 	if (partial) /* the quotient bits read as 0, as on current parts */
 		set_cc(f, SW_CC, SW_C2);
@@ -544,8 +556,8 @@ static void do_store(FPU *f, const FPUMem *m, enum store_kind kind, bool pop_aft
 		env.flags = 0; /* the indefinite itself raises nothing more */
 		env.c1 = false;
 	}
-	if (env.flags & ~f->cw & (FX_IE | FX_OE | FX_UE)) {
-		raise_flags(f, env.flags);
+	if (env.flags & ~f->cw & (FX_IE | FX_OE | FX_UE)) { /* nothing stored, no PE */
+		raise_flags(f, env.flags & (FX_IE | FX_OE | FX_UE));
 		return;
 	}
 	mem_write(m, 0, buf, size[kind]);

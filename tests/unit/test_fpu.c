@@ -481,12 +481,23 @@ static void test_under_overflow(void)
 	mem_op(0xD9, 0, 0x30);
 	CHECK_ST(0, 0x3f6a, 0x8000000000000000ull);
 	CHECK_EQ(fpu.sw & 0x7F, DE);
-	/* DE unmasked: not loaded */
+	/* DE unmasked: loaded all the same (host x87), DE pending */
 	reset();
 	set_cw(0x037D);
 	mem_op(0xD9, 0, 0x30);
-	CHECK(st_empty(0));
+	CHECK_ST(0, 0x3f6a, 0x8000000000000000ull);
 	CHECK_EQ(fpu.sw & (0x7F | ES), DE | ES);
+	/* but it stops arithmetic: FADD m32 leaves ST(0), and no PE */
+	mem_op(0xD8, 0, 0x30);
+	CHECK_ST(0, 0x3f6a, 0x8000000000000000ull);
+	CHECK_EQ(fpu.sw & 0x7F, DE);
+	/* an unmasked IE stops the load of an SNaN */
+	reset();
+	set_cw(0x037E);
+	put_le(0x30, 0x7f800001, 4);
+	mem_op(0xD9, 0, 0x30);
+	CHECK(st_empty(0));
+	CHECK_EQ(fpu.sw & (0x7F | ES), IE | ES);
 	/* FLD m64 of an SNaN: IE, loaded quiet */
 	reset();
 	put_le(0x30, 0x7FF0000000000001ull, 8);
