@@ -434,6 +434,13 @@ static void h_kill(GdbStub *s, char *args)
 	s->state = RS_STOPPED;
 }
 
+/* vKill wants an answer before the connection goes; k does not. */
+static void h_vkill(GdbStub *s, char *args)
+{
+	reply(s, "OK");
+	h_kill(s, args);
+}
+
 static void h_status(GdbStub *s, char *args)
 {
 	send_stop(s);
@@ -614,7 +621,7 @@ static const struct command {
 	{"vCont;", PREFIX, true, h_vcont},
 	{"D", PREFIX, false, h_detach},
 	{"k", EXACT, false, h_kill},
-	{"vKill;", PREFIX, false, h_kill},
+	{"vKill;", PREFIX, false, h_vkill},
 	{"H", PREFIX, false, h_set_thread},
 	{"T", PREFIX, false, h_thread_alive},
 	{"qSupported", PREFIX, false, h_supported},
