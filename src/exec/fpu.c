@@ -268,20 +268,18 @@ static void do_compare(FPU *f, F80 y, bool y_empty, bool quiet, unsigned pops, u
 		if (!stop)
 			set_c1(f, false);
 	}
-	/* rel: -1, 0, 1, 2 (unordered) -> index 0, 1(=: ZF/C3), 2, 3 */
+	/* rel: -1, 0, 1, 2 (unordered) -> index 0, 1(=: ZF/C3), 2, 3.  The
+	 * flags are set even when an unmasked IE stops the pop (a host x87
+	 * does so, though the SDM says they are left). */
 	if (eflags) {
-		uint32_t v;
-		if (stop) /* the SDM: EFLAGS are set only with IE masked */
-			return;
-		v = *eflags & ~(uint32_t)(EFL_CF | EFL_PF | EFL_ZF | EFL_OF | EFL_SF | EFL_AF);
+		uint32_t v =
+		    *eflags & ~(uint32_t)(EFL_CF | EFL_PF | EFL_ZF | EFL_OF | EFL_SF | EFL_AF);
 		*eflags = v | (rel == 0 ? EFL_ZF : efl[rel + 1]);
 	} else {
-		/* C3 C2 C0 are set even when an unmasked IE stops the pop
-		 * (what a host x87 does) */
 		set_cc(f, SW_C0 | SW_C2 | SW_C3, rel == 0 ? SW_C3 : cc[rel + 1]);
-		if (stop)
-			return;
 	}
+	if (stop)
+		return;
 	while (pops--)
 		pop(f);
 }
@@ -911,7 +909,8 @@ static bool fcmov_cond(unsigned reg, uint32_t efl)
 static void do_fcmov(FPU *f, unsigned i, bool cond)
 {
 	if (empty(f, 0) || empty(f, i)) {
-		if (stack_fault(f, false) && cond)
+		/* the indefinite goes to ST(0) whatever the condition (host x87) */
+		if (stack_fault(f, false))
 			put(f, 0, f80_indefinite);
 		return;
 	}
