@@ -785,6 +785,15 @@ static void test_compare(void)
 	ld80(0x8000, 0);
 	reg_op(0xDD, 0xE1); /* FUCOM */
 	CHECK_EQ(fpu.sw & (C0 | C2 | C3), C3);
+	/* IE unmasked: FCOMIP still reports unordered but does not pop */
+	reset();
+	set_cw(0x037E);
+	ld80(ONE);
+	eflags = 0x2 | OF;
+	reg_op(0xDF, 0xF1);
+	CHECK_EQ(eflags, 0x2 | ZF | PF | CF);
+	CHECK_EQ(top(), 7);
+	CHECK_EQ(fpu.sw & (IE | SF | ES), IE | SF | ES);
 	/* a missing EFLAGS pointer is refused */
 	ctx.eflags = NULL;
 	CHECK_EQ(reg_op(0xDB, 0xF1), FPU_UD);
@@ -815,6 +824,13 @@ static void test_fcmov(void)
 	reg_op(0xDB, 0xD9); /* FCMOVNU: PF clear, moves */
 	CHECK_ST(0, TWO);
 	CHECK_EQ(fpu.sw & 0x7F, 0);
+	/* stack underflow: ST(0) gets the indefinite even if no move (host) */
+	reset();
+	ld80(ONE);
+	eflags = 0x2;
+	reg_op(0xDA, 0xC1); /* FCMOVB ST(0), ST(1): CF clear, ST(1) empty */
+	CHECK_ST(0, INDEF);
+	CHECK_EQ(fpu.sw & 0x7F, IE | SF);
 }
 
 /* A state worth saving: ST(0) = 1, ST(1) = 0, ST(2) = denormal. */
@@ -893,6 +909,13 @@ static void test_fsave(void)
 	CHECK_EQ(get_le(0x408, 2), 0x1008);
 	CHECK_EQ(get_le(0x40A, 2), 0x0004);
 	CHECK_EQ(get_le(0x40C, 2), 0x2000);
+	ctx.op32 = true; /* 32-bit real mode: FIP 31:16 in bits 12-27 */
+	mem_op(0xD9, 6, 0x600);
+	CHECK_EQ(get_le(0x60C, 4), 0xFFFF2350);
+	CHECK_EQ(get_le(0x610, 4), 0x00001008);
+	CHECK_EQ(get_le(0x614, 4), 0xFFFF0004);
+	CHECK_EQ(get_le(0x618, 4), 0x00002000);
+	ctx.op32 = false;
 	mem_op(0xDD, 6, 0x500); /* 94-byte FSAVE */
 	CHECK_F80_AT(0x50E, ONE);
 	mem_op(0xDD, 4, 0x500);
@@ -1004,6 +1027,12 @@ static void test_transcendental(void)
 	reg_op(0xD9, 0xF2); /* FPTAN: no push either */
 	CHECK_EQ(top(), 7);
 	CHECK_EQ(fpu.sw & C2, C2);
+	/* F2XM1 outside -1..1: operand unchanged, PE (host x87) */
+	reset();
+	ld80(THREE);
+	reg_op(0xD9, 0xF0);
+	CHECK_ST(0, THREE);
+	CHECK_EQ(fpu.sw & 0x7F, PE);
 	/* exact cases: log2(8) * 3 = 9, 2^1 - 1 = 1, sin(-0) = -0 */
 	reset();
 	ld80(THREE);
