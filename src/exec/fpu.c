@@ -801,7 +801,8 @@ static void mem_load(FPU *f, const FPUMem *m, enum store_kind kind)
 	do_load(f, r, false, env.flags);
 }
 
-/* Returns true for a control instruction (FIP & co not updated), -1 #UD. */
+/* 0: done, FIP/FOP/FDP updated; 1: a control instruction (they are not);
+ * -1: #UD.  The same for exec_reg(). */
 static int exec_mem(FPU *f, unsigned op, unsigned reg, const FPUMem *m, const FPUCtx *c)
 {
 	uint8_t buf[108];
