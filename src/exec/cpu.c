@@ -27,6 +27,7 @@ CPU *cpu_new(const CPUBus *bus)
 
 void cpu_free(CPU *cpu)
 {
+	dc_free(cpu);
 	free(cpu);
 }
 
@@ -63,6 +64,7 @@ void cpu_reset(CPU *cpu)
 	cpu->pending_exc = -1;
 	cpu->delivering = -1;
 	tlb_flush(cpu);
+	dc_flush(cpu);
 }
 
 /* ---- flags ----------------------------------------------------------- */
@@ -201,12 +203,15 @@ static void step(CPU *cpu)
 	if (cpu->dbg_insn)
 		dbg_insn_check(cpu);
 	cpu->dbg_hits = 0;
-	decode(cpu, &cpu->in);
-	cpu->eip += cpu->in.len;
+	Insn *in = dc_fetch_decode(cpu);
+
+	cpu->eip += in->len;
 	if (!code32(cpu))
 		cpu->eip &= 0xffff;
-	insn_table[cpu->in.op](cpu, &cpu->in);
+	insn_table[in->op](cpu, in);
 	cpu->icount++;
+	if (cpu->io_done)
+		code_pages_check(cpu); /* a device may have written code by DMA */
 	if (rf)
 		cpu->flags &= ~F_RF; /* RF covers one instruction */
 	if ((tf || cpu->dbg_hits) && !cpu->halted) {
@@ -243,6 +248,8 @@ static bool take_interrupt(CPU *cpu)
 
 enum cpu_exit cpu_exec(CPU *cpu, uint64_t limit)
 {
+	/* devices ran since the last slice: DMA may have written code */
+	code_pages_check(cpu);
 	setjmp(cpu->jb);
 	for (;;) {
 		if (cpu->triple)

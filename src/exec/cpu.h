@@ -152,10 +152,13 @@ void cpu_set_flat32(CPU *cpu, uint32_t eip);
 bool cpu_read_linear(CPU *cpu, uint32_t addr, void *buf, uint32_t len);
 
 /*
- * Forget every cached translation.  The CPU writes RAM through host
- * pointers and marks a page dirty only on the first write after it was
- * clean, so whoever clears dirty bits (ram_test_and_clear_dirty) must call
- * this before the CPU runs again.
+ * Forget every cached translation and decoded instruction.  The CPU writes
+ * RAM through host pointers and marks a page dirty only on the first write
+ * after it was clean, so whoever clears dirty bits (ram_test_and_clear_dirty,
+ * DIRTY_SNAPSHOT) must call this before the CPU runs again; so must whoever
+ * writes guest RAM through mr_host() after the CPU has run (restoring a
+ * snapshot, a loader).  Writes through as_write() and
+ * cpu_physical_memory_rw() need nothing.
  */
 void cpu_flush_tlb(CPU *cpu);
 
@@ -164,5 +167,16 @@ void cpu_dump(const CPU *cpu, FILE *out);
 /* A hash of the architectural state (registers, flags, segments, control
  * and FPU registers); the check events of the journal compare it. */
 uint64_t cpu_state_hash(const CPU *cpu);
+
+/* ---- whole-state save and restore (state.c), for snapshots ------------
+ * Every architectural and hidden field (registers, lazy flags, segment
+ * caches, control/debug registers, MSRs, x87, icount, halted, interrupt
+ * shadow, NMI blocking, A20, a pending exception); no host pointers.
+ * cpu_state_load() checks the tag, version and size, flushes the TLB, and
+ * returns false (leaving the CPU alone) on a malformed buffer.
+ */
+size_t cpu_state_size(void);
+void cpu_state_save(const CPU *cpu, void *buf);
+bool cpu_state_load(CPU *cpu, const void *buf, size_t len);
 
 #endif

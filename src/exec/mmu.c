@@ -30,21 +30,32 @@ void tlb_flush(CPU *cpu)
 void cpu_flush_tlb(CPU *cpu)
 {
 	tlb_flush(cpu);
+	dc_flush(cpu);
+	code_pages_check(cpu);
 }
 
+/* INVLPG: drop every entry in the 4 MiB region of @lin (a large page may
+ * be cached as many 4 KiB entries). */
 void tlb_flush_page(CPU *cpu, uint32_t lin)
 {
-	unsigned i = (lin >> PAGE_BITS) & (TLB_SIZE - 1);
+	for (int u = 0; u < 2; u++) {
+		for (unsigned i = 0; i < TLB_SIZE; i++) {
+			TLBEntry *e = &cpu->tlb[u][i];
+			uint32_t page = (e->rtag | e->wtag) & ~1u;
 
-	/* a 4 MiB page may sit in many entries: flush all of them */
-	(void)i;
-	tlb_flush(cpu);
+			if ((e->rtag | e->wtag) && (page >> 22) == (lin >> 22))
+				e->rtag = e->wtag = 0;
+		}
+	}
 }
 
 void mmu_as_changed(void *opaque, AddressSpace *as)
 {
+	CPU *cpu = opaque;
+
 	(void)as;
-	tlb_flush(opaque);
+	tlb_flush(cpu);
+	dc_reset(cpu);
 }
 
 static inline uint32_t a20_mask(const CPU *cpu, uint32_t phys)
@@ -77,8 +88,10 @@ static uint32_t phys_read(CPU *cpu, uint32_t phys, unsigned size)
 			v |= (uint32_t)p[i] << (8 * i);
 		return v;
 	}
-	if (fr && mr_kind(fr->mr) == MR_MMIO && phys + size - 1 <= fr->end)
+	if (fr && mr_kind(fr->mr) == MR_MMIO && phys + size - 1 <= fr->end) {
+		cpu->io_done = true;
 		return (uint32_t)cpu->bus.mmio_read(cpu->bus.opaque, phys, size);
+	}
 	if (size > 1) {
 		uint32_t v = 0;
 
@@ -97,12 +110,17 @@ static void phys_write(CPU *cpu, uint32_t phys, uint32_t v, unsigned size)
 	if (p && phys + size - 1 <= fr->end) {
 		if (mr_kind(fr->mr) != MR_RAM)
 			return;
-		ram_mark_dirty(fr->mr, fr->mr_offset + (phys - fr->start), size);
+		uint64_t off = fr->mr_offset + (phys - fr->start);
+
+		if (!ram_is_dirty(fr->mr, off, DIRTY_CODE))
+			code_write(cpu, fr->mr, off);
+		ram_mark_dirty(fr->mr, off, size);
 		for (unsigned i = 0; i < size; i++)
 			p[i] = (uint8_t)(v >> (8 * i));
 		return;
 	}
 	if (fr && mr_kind(fr->mr) == MR_MMIO && phys + size - 1 <= fr->end) {
+		cpu->io_done = true;
 		cpu->bus.mmio_write(cpu->bus.opaque, phys, v, size);
 		return;
 	}
@@ -213,6 +231,7 @@ static void tlb_fill(CPU *cpu, uint32_t lin, uint32_t phys, bool write, bool use
 	e->addend = addend;
 	e->ram = fr->mr;
 	e->ram_off = (uint32_t)(fr->mr_offset + (ppage - fr->start));
+	e->ver = code_ver_slot(cpu, fr->mr, e->ram_off);
 	if (!write) {
 		e->rtag = lpage | 1;
 		return;

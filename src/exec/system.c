@@ -34,6 +34,7 @@ bool io_allowed(CPU *cpu, uint16_t port, unsigned size)
 
 uint32_t io_in(CPU *cpu, uint16_t port, unsigned size)
 {
+	cpu->io_done = true;
 	if (!cpu->bus.io_read)
 		return bits_mask(size * 8);
 	return cpu->bus.io_read(cpu->bus.opaque, port, size) & bits_mask(size * 8);
@@ -41,6 +42,7 @@ uint32_t io_in(CPU *cpu, uint16_t port, unsigned size)
 
 void io_out(CPU *cpu, uint16_t port, uint32_t v, unsigned size)
 {
+	cpu->io_done = true;
 	if (cpu->bus.io_write)
 		cpu->bus.io_write(cpu->bus.opaque, port, v & bits_mask(size * 8), size);
 }

@@ -54,8 +54,9 @@ typedef struct TLBEntry {
 	uint32_t rtag;	   /* linear page | 1 when readable through host pointer */
 	uint32_t wtag;	   /* same for writes */
 	uintptr_t addend;  /* host address = linear + addend */
-	MemoryRegion *ram; /* RAM region, for dirty marking */
+	MemoryRegion *ram; /* RAM or ROM region of the page */
 	uint32_t ram_off;  /* offset in ram of this page */
+	uint32_t *ver;	   /* code version of the page (dcache.c) */
 } TLBEntry;
 
 /* A decoded instruction.  Decoding never depends on register values, so a
@@ -77,6 +78,32 @@ typedef struct Insn {
 	uint32_t disp;
 	uint32_t imm, imm2;
 } Insn;
+
+/* The decode cache: instructions keyed by the host address of their first
+ * byte and the default size, valid while their page's code version holds. */
+#define DC_BITS 14
+#define DC_SIZE (1u << DC_BITS)
+typedef struct DCEntry {
+	const uint8_t *host;
+	uint32_t ver;
+	bool c32;
+	Insn in;
+} DCEntry;
+
+/* Code versions of the pages of one RAM/ROM region: bit 0 says the page is
+ * watched (its DIRTY_CODE bit was cleared when code was cached from it);
+ * the version steps by 2 whenever the page may have changed. */
+typedef struct CodeVers {
+	MemoryRegion *mr;
+	uint64_t pages;
+	uint32_t *ver;
+} CodeVers;
+
+typedef struct CodePage {
+	MemoryRegion *mr;
+	uint32_t off;
+	uint32_t *ver;
+} CodePage;
 
 struct CPU {
 	uint32_t r[8];
@@ -122,6 +149,14 @@ struct CPU {
 
 	/* software TLB, [0] supervisor, [1] user */
 	TLBEntry tlb[2][TLB_SIZE];
+
+	/* decode cache and the pages it watches */
+	DCEntry *dc;
+	CodeVers *vers;
+	size_t n_vers;
+	CodePage *code;
+	size_t n_code, cap_code;
+	bool io_done; /* port or MMIO access: DMA may have written code */
 };
 
 /* ---- cpu.c ---- */
@@ -246,6 +281,15 @@ uint32_t pop(CPU *cpu, bool o32);
 uint32_t sp_get(CPU *cpu);
 void sp_set(CPU *cpu, uint32_t v);
 void sp_add(CPU *cpu, uint32_t n);
+
+/* ---- dcache.c ---- */
+Insn *dc_fetch_decode(CPU *cpu);
+void dc_flush(CPU *cpu);
+void dc_reset(CPU *cpu); /* the memory map changed: forget regions too */
+uint32_t *code_ver_slot(CPU *cpu, MemoryRegion *mr, uint64_t off);
+void code_write(CPU *cpu, MemoryRegion *mr, uint64_t off); /* a slow-path RAM write */
+void code_pages_check(CPU *cpu);
+void dc_free(CPU *cpu);
 
 /* ---- decode.c ---- */
 void decode(CPU *cpu, Insn *in);

@@ -77,6 +77,7 @@ static void machine_new(void)
 		      .rdtsc = rdtsc};
 
 	ram = mr_host(ram_mr);
+	physmem_init(as);
 	cpu = cpu_new(&bus);
 }
 
@@ -378,6 +379,63 @@ static void test_triple_fault(void)
 	CHECK_EQ(cpu_icount(cpu), start);
 }
 
+/* ---- self-modifying code and the decode cache ------------------------ */
+
+static void test_smc(void)
+{
+	/* mov cx,2; L: mov al,0x11; mov [0x7c04],cl; loop L; hlt */
+	static const uint8_t code[] = {0xb9, 2, 0, 0xb0, 0x11, 0x88, 0x0e, 0x04, 0x7c,
+				       0xe2, 0xf8, 0xf4};
+
+	real_at(0x7c00, code, sizeof(code));
+	CHECK_EQ(cpu_exec(cpu, cpu_icount(cpu) + 100), CPU_EXIT_HALT);
+	CHECK_EQ(cpu_get_reg(cpu, R_EAX) & 0xff, 2); /* the patched immediate ran */
+	CHECK_EQ(ram[0x7c04], 1);
+
+	/* DMA into code that already ran: seen at the next cpu_exec */
+	static const uint8_t code2[] = {0xb0, 0x11, 0xf4};
+	uint8_t v = 0x33;
+
+	real_at(0x7c00, code2, sizeof(code2));
+	for (int i = 0; i < 2; i++) { /* the second time from the decode cache */
+		cpu_set_eip(cpu, 0x7c00);
+		CHECK_EQ(cpu_exec(cpu, cpu_icount(cpu) + 10), CPU_EXIT_HALT);
+		CHECK_EQ(cpu_get_reg(cpu, R_EAX) & 0xff, 0x11);
+	}
+	CHECK(cpu_physical_memory_rw(0x7c01, &v, 1, true));
+	cpu_set_eip(cpu, 0x7c00);
+	CHECK_EQ(cpu_exec(cpu, cpu_icount(cpu) + 10), CPU_EXIT_HALT);
+	CHECK_EQ(cpu_get_reg(cpu, R_EAX) & 0xff, 0x33);
+
+	/* the same RAM through a paging alias: write at one linear address,
+	 * execute at another */
+	static const uint8_t code3[] = {0xb0, 0x11, 0xf4};
+
+	machine_reset();
+	memcpy(ram + 0x20000, code3, sizeof(code3));
+	for (uint32_t i = 0; i < 1024; i++)
+		st32(ram + 0x41000 + 4 * i, i * 0x1000 | 3);
+	st32(ram + 0x41000 + 0x300 * 4, 0x20000 | 3); /* 0x300000 -> 0x20000 */
+	st32(ram + 0x40000, 0x41000 | 3);
+	cpu_set_flat32(cpu, 0x20000);
+	cpu_set_cr(cpu, 3, 0x40000);
+	cpu_set_cr(cpu, 0, cpu_get_cr(cpu, 0) | CR0_PG);
+	for (int i = 0; i < 2; i++) {
+		cpu_set_eip(cpu, 0x20000);
+		CHECK_EQ(cpu_exec(cpu, cpu_icount(cpu) + 10), CPU_EXIT_HALT);
+		CHECK_EQ(cpu_get_reg(cpu, R_EAX) & 0xff, 0x11);
+	}
+	/* mov byte [0x300001],0x44; jmp 0x20000 */
+	static const uint8_t patch[] = {0xc6, 0x05, 0x01, 0x00, 0x30, 0x00, 0x44,
+					0xe9, 0xf4, 0xff, 0xfe, 0xff};
+
+	memcpy(ram + 0x30000, patch, sizeof(patch)); /* a page not run yet */
+	cpu_set_eip(cpu, 0x30000);
+	CHECK_EQ(cpu_exec(cpu, cpu_icount(cpu) + 10), CPU_EXIT_HALT);
+	CHECK_EQ(ram[0x20001], 0x44);
+	CHECK_EQ(cpu_get_reg(cpu, R_EAX) & 0xff, 0x44);
+}
+
 /* ---- fuzz -------------------------------------------------------------- */
 
 static uint64_t rng = 0x9e3779b97f4a7c15ull;
@@ -461,6 +519,7 @@ int main(int argc, char **argv)
 	test_fault_icount();
 	test_hlt_wakeup();
 	test_triple_fault();
+	test_smc();
 	fuzz(false, 20);
 	fuzz(true, 20);
 	return unit_done("cpu");
