@@ -75,8 +75,61 @@ bool cc_zf(CPU *cpu)
 	return cpu->flags & F_ZF;
 }
 
+/* Conditions straight from a lazy CMP/SUB or logic result, the common
+ * case before a Jcc; -1 when the flags must be computed. */
+static int cond_fast(const CPU *cpu, unsigned cc)
+{
+	unsigned bits = cpu->cc_bits;
+	uint32_t m = bits_mask(bits), res = cpu->cc_res & m;
+	int32_t sres = (int32_t)sign_ext(res, bits);
+
+	if (cpu->cc_op == CC_LOGIC) {
+		switch (cc >> 1) {
+		case 0: /* O */
+		case 1: /* B */
+			return 0;
+		case 2: /* E */
+			return res == 0;
+		case 3: /* BE */
+			return res == 0;
+		case 4: /* S */
+		case 6: /* L: SF != OF(0) */
+			return sres < 0;
+		case 7: /* LE */
+			return res == 0 || sres < 0;
+		}
+		return -1;
+	}
+	if (cpu->cc_op == CC_SUB && !cpu->cc_c) {
+		uint32_t a = cpu->cc_a & m, b = cpu->cc_b & m;
+		int32_t sa = (int32_t)sign_ext(a, bits), sb = (int32_t)sign_ext(b, bits);
+
+		switch (cc >> 1) {
+		case 1:
+			return a < b;
+		case 2:
+			return a == b;
+		case 3:
+			return a <= b;
+		case 4:
+			return sres < 0;
+		case 6:
+			return sa < sb;
+		case 7:
+			return sa <= sb;
+		}
+	}
+	return -1;
+}
+
 bool cond_true(CPU *cpu, unsigned cc)
 {
+	if (cpu->cc_op == CC_LOGIC || cpu->cc_op == CC_SUB) {
+		int r = cond_fast(cpu, cc);
+
+		if (r >= 0)
+			return (bool)r != (cc & 1);
+	}
 	uint32_t f = cpu_flags(cpu);
 	bool r;
 

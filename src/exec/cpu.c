@@ -446,7 +446,12 @@ bool cpu_read_linear(CPU *cpu, uint32_t addr, void *buf, uint32_t len)
 
 		if (!mmu_probe(cpu, addr + i, &phys))
 			return false;
-		out[i] = (uint8_t)as_read(cpu->bus.memory, phys, 1);
+		/* RAM and ROM only: a device read would have side effects */
+		const FlatRange *fr = as_lookup(cpu->bus.memory, phys);
+
+		if (!fr || (mr_kind(fr->mr) != MR_RAM && mr_kind(fr->mr) != MR_ROM))
+			return false;
+		out[i] = mr_host(fr->mr)[fr->mr_offset + (phys - fr->start)];
 	}
 	return true;
 }

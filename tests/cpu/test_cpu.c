@@ -379,6 +379,80 @@ static void test_triple_fault(void)
 	CHECK_EQ(cpu_icount(cpu), start);
 }
 
+static uint32_t rnd(void);
+
+/* ---- lazy flags: SETcc after CMP/SUB/TEST/ADD against the pushed flags - */
+
+static bool cond_of(uint16_t f, unsigned cc)
+{
+	bool cf = f & 1, pf = f & 4, zf = f & 0x40, sf = f & 0x80, of = f & 0x800, r;
+
+	switch (cc >> 1) {
+	case 0: r = of; break;
+	case 1: r = cf; break;
+	case 2: r = zf; break;
+	case 3: r = cf || zf; break;
+	case 4: r = sf; break;
+	case 5: r = pf; break;
+	case 6: r = sf != of; break;
+	default: r = zf || sf != of; break;
+	}
+	return r != (cc & 1);
+}
+
+static void test_lazy_conditions(void)
+{
+	/* forms: cmp, sub, test, add, sbb (with CF set), 8/16/32-bit */
+	static const uint8_t ops[][3] = {
+		{0x39, 0, 16}, {0x29, 0, 16}, {0x85, 0, 16}, {0x01, 0, 16}, {0x19, 1, 16},
+		{0x38, 0, 8},  {0x28, 0, 8},  {0x84, 0, 8},  {0x39, 0, 32}, {0x85, 0, 32},
+		{0x19, 1, 32},
+	};
+	static const uint32_t edge[] = {0, 1, 0x7f, 0x80, 0xff, 0x7fff, 0x8000, 0xffff,
+					0x7fffffff, 0x80000000u, 0xffffffffu};
+	unsigned bad = 0;
+
+	for (unsigned t = 0; t < 600; t++) {
+		uint8_t code[128];
+		size_t n = 0;
+		unsigned k = t % ARRAY_SIZE(ops);
+		uint32_t a = t < 121 ? edge[t % 11] : rnd(), b = t < 121 ? edge[t / 11 % 11] : rnd();
+
+		if (rnd() & 1)
+			b = a; /* equal operands now and then */
+		/* mov eax,a; mov ebx,b; stc or clc */
+		code[n++] = 0x66, code[n++] = 0xb8, st32(code + n, a), n += 4;
+		code[n++] = 0x66, code[n++] = 0xbb, st32(code + n, b), n += 4;
+		code[n++] = ops[k][1] ? 0xf9 : 0xf8;
+		for (int pass = 0; pass < 2; pass++) {
+			if (ops[k][2] == 32)
+				code[n++] = 0x66;
+			code[n++] = ops[k][0];
+			code[n++] = 0xd8; /* op eax/ax/al, ebx/bx/bl */
+			if (pass == 0) {
+				for (unsigned cc = 0; cc < 16; cc++) {
+					code[n++] = 0x0f, code[n++] = 0x90 + cc, code[n++] = 0x06;
+					code[n++] = (uint8_t)cc, code[n++] = 0x10;
+				}
+				/* restore EAX and CF for the second pass */
+				code[n++] = 0x66, code[n++] = 0xb8, st32(code + n, a), n += 4;
+				code[n++] = ops[k][1] ? 0xf9 : 0xf8;
+			}
+		}
+		code[n++] = 0x9c; /* pushf; pop dx; hlt */
+		code[n++] = 0x5a;
+		code[n++] = 0xf4;
+		real_at(0x7c00, code, n);
+		cpu_exec(cpu, cpu_icount(cpu) + 100);
+		uint16_t f = (uint16_t)cpu_get_reg(cpu, R_EDX);
+
+		for (unsigned cc = 0; cc < 16; cc++)
+			if (ram[0x1000 + cc] != cond_of(f, cc))
+				bad++;
+	}
+	CHECK_EQ(bad, 0);
+}
+
 /* ---- self-modifying code and the decode cache ------------------------ */
 
 static void test_smc(void)
@@ -520,6 +594,7 @@ int main(int argc, char **argv)
 	test_hlt_wakeup();
 	test_triple_fault();
 	test_smc();
+	test_lazy_conditions();
 	fuzz(false, 20);
 	fuzz(true, 20);
 	return unit_done("cpu");
