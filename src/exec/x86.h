@@ -138,7 +138,7 @@ struct CPU {
 	/* execution of the current instruction */
 	Insn in;
 	uint32_t start_eip; /* EIP of the instruction being executed */
-	uint32_t save_r[8];
+	uint32_t save_esp; /* see save_state(): handlers change no other GPR before a fault */
 	uint32_t save_flags, save_cc[6];
 	int pending_exc;     /* exception to deliver, -1 for none */
 	uint32_t pending_err;
@@ -294,6 +294,11 @@ void dc_free(CPU *cpu);
 /* ---- decode.c ---- */
 void decode(CPU *cpu, Insn *in);
 uint32_t ea_offset(CPU *cpu, const Insn *in);
+/*
+ * An instruction handler.  Rule: it may change ESP, EFLAGS and memory before
+ * a fault, but no other general register (do all reads and writes of memory
+ * first); a fault restores ESP, EFLAGS and EIP only.
+ */
 typedef void InsnFn(CPU *cpu, Insn *in);
 extern InsnFn *const insn_table[0x200];
 
