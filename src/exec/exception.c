@@ -112,7 +112,7 @@ static uint32_t stack_push(CPU *cpu, const SegReg *sr, uint16_t ssel, uint32_t e
 		bad = off + size - 1 > sr->limit || off + size - 1 < off;
 	}
 	if (bad)
-		cpu_raise(cpu, EX_SS, cpu->delivering >= 0 || !user ? (ssel & ~3u) : (ssel & ~3u));
+		cpu_raise(cpu, EX_SS, ssel & ~3u);
 	if (g32)
 		lin_write32(cpu, sr->base + off, v, user);
 	else

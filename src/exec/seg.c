@@ -217,7 +217,8 @@ void far_jmp(CPU *cpu, uint16_t sel, uint32_t off, bool o32)
 }
 
 /* Push on a stack that is not loaded yet (privilege change). */
-static uint32_t push_on(CPU *cpu, const SegReg *ss, uint32_t esp, uint32_t v, bool g32)
+static uint32_t push_on(CPU *cpu, const SegReg *ss, uint32_t esp, uint32_t v, bool g32,
+		       bool user)
 {
 	unsigned size = g32 ? 4 : 2;
 	bool s32 = ss->attr & A_DB;
@@ -226,9 +227,9 @@ static uint32_t push_on(CPU *cpu, const SegReg *ss, uint32_t esp, uint32_t v, bo
 	if (nsp + size - 1 > ss->limit || nsp + size - 1 < nsp)
 		cpu_raise(cpu, EX_SS, ss->sel & ~3u);
 	if (g32)
-		lin_write32(cpu, ss->base + nsp, v, cpu->cpl == 3);
+		lin_write32(cpu, ss->base + nsp, v, user);
 	else
-		lin_write16(cpu, ss->base + nsp, (uint16_t)v, cpu->cpl == 3);
+		lin_write16(cpu, ss->base + nsp, (uint16_t)v, user);
 	return s32 ? nsp : (esp & 0xffff0000u) | nsp;
 }
 
@@ -296,17 +297,15 @@ static void call_gate(CPU *cpu, uint16_t sel, uint32_t lo, uint32_t hi, bool o32
 
 			params[i] = g32 ? rd32(cpu, S_SS, o) : rd16(cpu, S_SS, o);
 		}
-		unsigned save_cpl = cpu->cpl;
+		/* the pushes are writes at the new privilege */
+		bool user = tdpl == 3;
+		uint32_t esp = push_on(cpu, &ss, nesp, cpu->seg[S_SS].sel, g32, user);
 
-		cpu->cpl = tdpl; /* the pushes are supervisor writes */
-		uint32_t esp = push_on(cpu, &ss, nesp, cpu->seg[S_SS].sel, g32);
-
-		esp = push_on(cpu, &ss, esp, cpu->r[R_ESP], g32);
+		esp = push_on(cpu, &ss, esp, cpu->r[R_ESP], g32, user);
 		for (unsigned i = nparams; i-- > 0;)
-			esp = push_on(cpu, &ss, esp, params[i], g32);
-		esp = push_on(cpu, &ss, esp, old_cs, g32);
-		esp = push_on(cpu, &ss, esp, old_eip, g32);
-		cpu->cpl = save_cpl;
+			esp = push_on(cpu, &ss, esp, params[i], g32, user);
+		esp = push_on(cpu, &ss, esp, old_cs, g32, user);
+		esp = push_on(cpu, &ss, esp, old_eip, g32, user);
 		SegReg cs;
 
 		seg_from_desc(&cs, (tsel & ~3u) | tdpl, tlo, thi | 0x100);
@@ -322,9 +321,9 @@ static void call_gate(CPU *cpu, uint16_t sel, uint32_t lo, uint32_t hi, bool o32
 		return;
 	}
 	(void)o32;
-	uint32_t esp = push_on(cpu, &cpu->seg[S_SS], cpu->r[R_ESP], old_cs, g32);
+	uint32_t esp = push_on(cpu, &cpu->seg[S_SS], cpu->r[R_ESP], old_cs, g32, cpu_user(cpu));
 
-	esp = push_on(cpu, &cpu->seg[S_SS], esp, old_eip, g32);
+	esp = push_on(cpu, &cpu->seg[S_SS], esp, old_eip, g32, cpu_user(cpu));
 	load_cs(cpu, tsel, tlo, thi, cpu->cpl, toff);
 	cpu->r[R_ESP] = esp;
 }
@@ -351,9 +350,10 @@ void far_call(CPU *cpu, uint16_t sel, uint32_t off, bool o32)
 		cpu_raise(cpu, EX_GP, sel & ~3u);
 	if (hi & 0x1000) {
 		code_target_check(cpu, sel, hi, cpu->cpl);
-		uint32_t esp = push_on(cpu, &cpu->seg[S_SS], cpu->r[R_ESP], cpu->seg[S_CS].sel, o32);
+		uint32_t esp = push_on(cpu, &cpu->seg[S_SS], cpu->r[R_ESP], cpu->seg[S_CS].sel, o32,
+				       cpu_user(cpu));
 
-		esp = push_on(cpu, &cpu->seg[S_SS], esp, cpu->eip, o32);
+		esp = push_on(cpu, &cpu->seg[S_SS], esp, cpu->eip, o32, cpu_user(cpu));
 		load_cs(cpu, sel, lo, hi, cpu->cpl, o32 ? off : off & 0xffff);
 		cpu->r[R_ESP] = esp;
 		return;
@@ -388,10 +388,12 @@ static uint32_t stack_peek(CPU *cpu, uint32_t off, bool o32)
 	return o32 ? rd32(cpu, S_SS, sp) : rd16(cpu, S_SS, sp);
 }
 
-/* Return to an outer level: load SS:ESP popped from the old stack. */
-static void outer_stack(CPU *cpu, uint16_t nss, uint32_t nesp, unsigned rpl)
+/* Return to an outer level: check the SS popped from the old stack (all
+ * checks come before CS or SS change, so a fault leaves them alone). */
+static SegReg outer_stack_check(CPU *cpu, uint16_t nss, unsigned rpl)
 {
 	uint32_t lo, hi;
+	SegReg ss;
 
 	if (!(nss & ~3u))
 		cpu_raise(cpu, EX_GP, 0);
@@ -402,7 +404,13 @@ static void outer_stack(CPU *cpu, uint16_t nss, uint32_t nesp, unsigned rpl)
 	if (!(hi & 0x8000))
 		cpu_raise(cpu, EX_SS, nss & ~3u);
 	desc_set_accessed(cpu, nss, hi);
-	seg_from_desc(&cpu->seg[S_SS], nss, lo, hi | 0x100);
+	seg_from_desc(&ss, nss, lo, hi | 0x100);
+	return ss;
+}
+
+static void outer_stack(CPU *cpu, const SegReg *ss, uint32_t nesp)
+{
+	cpu->seg[S_SS] = *ss;
 	if (cpu->seg[S_SS].attr & A_DB)
 		cpu->r[R_ESP] = nesp;
 	else
@@ -441,9 +449,10 @@ void far_ret(CPU *cpu, bool o32, uint16_t extra)
 	}
 	uint32_t nesp = stack_peek(cpu, 2 * sz + extra, o32);
 	uint16_t nss = (uint16_t)stack_peek(cpu, 3 * sz + extra, o32);
+	SegReg ss = outer_stack_check(cpu, nss, rpl);
 
 	load_cs(cpu, sel, lo, hi, rpl, o32 ? off : off & 0xffff);
-	outer_stack(cpu, nss, nesp, rpl);
+	outer_stack(cpu, &ss, nesp);
 	sp_add(cpu, extra);
 	null_inaccessible(cpu);
 }
@@ -543,9 +552,10 @@ void do_iret(CPU *cpu, bool o32)
 	}
 	uint32_t nesp = stack_peek(cpu, 3 * sz, o32);
 	uint16_t nss = (uint16_t)stack_peek(cpu, 4 * sz, o32);
+	SegReg ss = outer_stack_check(cpu, nss, rpl);
 
 	load_cs(cpu, cs, lo, hi, rpl, o32 ? eip : eip & 0xffff);
-	outer_stack(cpu, nss, nesp, rpl);
+	outer_stack(cpu, &ss, nesp);
 	cpu_load_flags(cpu, fl, mask);
 	null_inaccessible(cpu);
 }
