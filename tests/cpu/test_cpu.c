@@ -5,7 +5,7 @@
  * rules (inside REP, after STI, after a faulting instruction), HLT with an
  * interrupt wake-up, and a random-code fuzz run in real and protected mode.
  *
- * Usage: test_cpu PMODE.bin PAGING.bin PRIV.bin
+ * Usage: test_cpu PMODE.bin PAGING.bin PRIV.bin INSN0F.bin
  */
 #include <stdlib.h>
 #include <string.h>
@@ -199,6 +199,37 @@ static void test_priv(const char *bin)
 	CHECK_EQ(cpu_get_reg(cpu, R_EBX), 0x1b); /* CS read back in ring 3 */
 	CHECK_EQ(cpu_get_seg(cpu, S_CS).sel, 0x08);
 	CHECK_EQ(cpu_get_seg(cpu, S_SS).sel, 0x10);
+}
+
+static void test_insn0f(const char *bin)
+{
+	static const uint32_t want[] = {
+		1, 2, 0x80000000u, 0, 8, 20, 23, 0x11234, 1, 0xbbbb, 0xaaaa, 9,
+		(12 << 8) | 9, 0x44332211, 0x3456789a, 0x01234567, 0xffffff80u, 0x8080, 2, 2,
+		(uint32_t)-42, (uint32_t)10000000000ull, 0x756e6547, 0x49656e69, 0x6c65746e,
+		0x619,
+	};
+
+	flat32(bin);
+	CHECK_EQ(cpu_exec(cpu, 100000), CPU_EXIT_HALT);
+	for (unsigned i = 0; i < ARRAY_SIZE(want); i++) {
+		if (rd32(0x50000 + 4 * i) != want[i])
+			fprintf(stderr, "insn0f result %u: %08x, want %08x\n", i,
+				rd32(0x50000 + 4 * i), want[i]);
+		CHECK_EQ(rd32(0x50000 + 4 * i), want[i]);
+	}
+	uint32_t feat = rd32(0x50000 + 4 * 26);
+
+	CHECK(feat & 1);	   /* FPU */
+	CHECK(feat & (1 << 8));	   /* CX8 */
+	CHECK(feat & (1 << 15));   /* CMOV */
+	CHECK(!(feat & (1 << 1))); /* no VME */
+	CHECK(!(feat & (1 << 6))); /* no PAE */
+	/* RDTSC goes to the bus: 3 per instruction here */
+	CHECK(rd32(0x50000 + 4 * 27) % 3 == 0 && rd32(0x50000 + 4 * 27) > 0);
+	CHECK(rd32(0x50000 + 4 * 28) >= 0x1000 && rd32(0x50000 + 4 * 28) < 0x1100);
+	CHECK_EQ(rd32(0x50000 + 4 * 29), 8);
+	CHECK_EQ(rd32(0x50000 + 4 * 30), 0x600d);
 }
 
 /* ---- exact icount ------------------------------------------------------- */
@@ -580,14 +611,15 @@ static void fuzz(bool protected_mode, unsigned rounds)
 
 int main(int argc, char **argv)
 {
-	if (argc < 4) {
-		fprintf(stderr, "usage: test_cpu PMODE.bin PAGING.bin PRIV.bin\n");
+	if (argc < 5) {
+		fprintf(stderr, "usage: test_cpu PMODE.bin PAGING.bin PRIV.bin INSN0F.bin\n");
 		return 2;
 	}
 	machine_new();
 	test_pmode(argv[1]);
 	test_paging(argv[2]);
 	test_priv(argv[3]);
+	test_insn0f(argv[4]);
 	test_rep_icount();
 	test_sti_shadow();
 	test_fault_icount();
