@@ -210,12 +210,16 @@ static void step(CPU *cpu)
 	if (cpu->dbg_insn)
 		dbg_insn_check(cpu);
 	cpu->dbg_hits = 0;
+	cpu->in_insn = true;
 	Insn *in = dc_fetch_decode(cpu);
 
 	cpu->eip += in->len;
 	if (!code32(cpu))
 		cpu->eip &= 0xffff;
 	insn_table[in->op](cpu, in);
+	cpu->in_insn = false;
+	if (cpu->dc_pending)
+		dc_settle(cpu);
 	cpu->icount++;
 	if (cpu->io_done)
 		code_pages_check(cpu); /* a device may have written code by DMA */
@@ -258,6 +262,8 @@ enum cpu_exit cpu_exec(CPU *cpu, uint64_t limit)
 	/* devices ran since the last slice: DMA may have written code */
 	code_pages_check(cpu);
 	setjmp(cpu->jb);
+	/* a fault may have left the instruction with flushes deferred */
+	dc_settle(cpu);
 	for (;;) {
 		if (cpu->triple)
 			return CPU_EXIT_TRIPLE_FAULT;

@@ -25,14 +25,41 @@ static DCEntry *dc_table(CPU *cpu)
 	return cpu->dc;
 }
 
+/*
+ * The running instruction's Insn lives in the cache; a device callback in
+ * its middle (a PCI BAR remap, a snapshot) must not wipe it, so flushes
+ * asked for then wait for the instruction's end (dc_settle).
+ */
 void dc_flush(CPU *cpu)
 {
+	if (cpu->in_insn) {
+		cpu->dc_pending |= 1;
+		return;
+	}
 	if (cpu->dc)
 		memset(cpu->dc, 0, DC_SIZE * sizeof(DCEntry));
 }
 
+void dc_settle(CPU *cpu)
+{
+	unsigned p = cpu->dc_pending;
+
+	cpu->in_insn = false;
+	cpu->dc_pending = 0;
+	if (p & 2) {
+		tlb_flush(cpu);
+		dc_reset(cpu);
+	} else if (p & 1) {
+		dc_flush(cpu);
+	}
+}
+
 void dc_reset(CPU *cpu)
 {
+	if (cpu->in_insn) {
+		cpu->dc_pending |= 2;
+		return;
+	}
 	dc_flush(cpu);
 	for (size_t i = 0; i < cpu->n_vers; i++)
 		free(cpu->vers[i].ver);
@@ -142,19 +169,14 @@ Insn *dc_fetch_decode(CPU *cpu)
 	const uint8_t *host = (const uint8_t *)(lin + e->addend);
 	DCEntry *d = &dc_table(cpu)[dc_hash(host)];
 
-	/* the copy in cpu->in survives a flush of the cache by a device
-	 * callback in the middle of the instruction */
-	if (d->host == host && d->c32 == c32 && d->ver == *e->ver) {
-		cpu->in = d->in;
-		return &cpu->in;
-	}
+	if (d->host == host && d->c32 == c32 && d->ver == *e->ver)
+		return &d->in;
 	if (mr_kind(e->ram) == MR_RAM)
 		watch_page(cpu, e);
 	d->host = NULL;
-	decode(cpu, &cpu->in);
-	d->in = cpu->in;
+	decode(cpu, &d->in);
 	d->host = host;
 	d->c32 = c32;
 	d->ver = *e->ver;
-	return &cpu->in;
+	return &d->in;
 }

@@ -157,6 +157,8 @@ struct CPU {
 	CodePage *code;
 	size_t n_code, cap_code;
 	bool io_done; /* port or MMIO access: DMA may have written code */
+	bool in_insn; /* an instruction runs from a cache entry: flushes wait */
+	unsigned dc_pending; /* 1: flush, 2: reset, asked for during it */
 };
 
 /* ---- cpu.c ---- */
@@ -285,6 +287,7 @@ void sp_add(CPU *cpu, uint32_t n);
 /* ---- dcache.c ---- */
 Insn *dc_fetch_decode(CPU *cpu);
 void dc_flush(CPU *cpu);
+void dc_settle(CPU *cpu); /* the instruction ended: do the flushes it deferred */
 void dc_reset(CPU *cpu); /* the memory map changed: forget regions too */
 uint32_t *code_ver_slot(CPU *cpu, MemoryRegion *mr, uint64_t off);
 void code_write(CPU *cpu, MemoryRegion *mr, uint64_t off); /* a slow-path RAM write */

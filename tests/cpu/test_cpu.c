@@ -39,6 +39,8 @@ static void io_write(void *o, uint16_t port, uint32_t v, unsigned size)
 	last_port = port;
 	if (port == 0x20) /* "EOI": drop the INTR line */
 		cpu_set_intr(cpu, false);
+	if (port == 0x99) /* as a memory map change would */
+		cpu_flush_tlb(cpu);
 }
 
 static uint64_t mmio_read(void *o, uint64_t a, unsigned size)
@@ -511,6 +513,21 @@ static void test_smc(void)
 	cpu_set_eip(cpu, 0x7c00);
 	CHECK_EQ(cpu_exec(cpu, cpu_icount(cpu) + 10), CPU_EXIT_HALT);
 	CHECK_EQ(cpu_get_reg(cpu, R_EAX) & 0xff, 0x33);
+
+	/* a device flushing everything in the middle of REP OUTSB: the
+	 * instruction goes on (its decoded form must survive) */
+	static const uint8_t outs[] = {0xb9, 3, 0, 0xbe, 0x00, 0x10, 0xba, 0x99, 0x00,
+				       0xf3, 0x6e, 0xf4};
+
+	real_at(0x7c00, outs, sizeof(outs));
+	for (int i = 0; i < 2; i++) {
+		cpu_set_eip(cpu, 0x7c00);
+		io_writes = 0;
+		CHECK_EQ(cpu_exec(cpu, cpu_icount(cpu) + 100), CPU_EXIT_HALT);
+		CHECK_EQ(io_writes, 3);
+		CHECK_EQ(cpu_get_reg(cpu, R_ESI) & 0xffff, 0x1003);
+		CHECK_EQ(cpu_get_eip(cpu), 0x7c0c);
+	}
 
 	/* the same RAM through a paging alias: write at one linear address,
 	 * execute at another */
