@@ -19,6 +19,7 @@ CPU *cpu_new(const CPUBus *bus)
 	CPU *cpu = xcalloc(1, sizeof(*cpu));
 
 	cpu->bus = *bus;
+	cpu->dc = xcalloc(DC_SIZE, sizeof(DCEntry));
 	if (cpu->bus.memory)
 		as_add_listener(cpu->bus.memory, mmu_as_changed, cpu);
 	cpu_reset(cpu);

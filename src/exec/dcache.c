@@ -144,33 +144,11 @@ void code_pages_check(CPU *cpu)
 	cpu->n_code = k;
 }
 
-static inline uint32_t dc_hash(const uint8_t *host)
+/* A cache miss at @host (the page of TLB entry @e): decode and keep it. */
+Insn *dc_miss(CPU *cpu, TLBEntry *e, const uint8_t *host, bool c32)
 {
-	uintptr_t h = (uintptr_t)host;
-
-	return (uint32_t)(h ^ (h >> DC_BITS)) & (DC_SIZE - 1);
-}
-
-/* Decode the instruction at CS:EIP, through the cache when possible. */
-Insn *dc_fetch_decode(CPU *cpu)
-{
-	const SegReg *cs = &cpu->seg[S_CS];
-	uint32_t eip = cpu->eip, lin = cs->base + eip;
-	bool c32 = code32(cpu);
-	TLBEntry *e = &cpu->tlb[cpu_user(cpu)][(lin >> PAGE_BITS) & (TLB_SIZE - 1)];
-
-	/* the fast fetch conditions of decode(): all 15 bytes in the page */
-	if (e->rtag != ((lin & ~(PAGE_SIZE - 1)) | 1) || !e->ver ||
-	    (lin & (PAGE_SIZE - 1)) > PAGE_SIZE - 15 || eip > cs->limit || cs->limit - eip < 14 ||
-	    (!c32 && eip > 0xffff - 14)) {
-		decode(cpu, &cpu->in);
-		return &cpu->in;
-	}
-	const uint8_t *host = (const uint8_t *)(lin + e->addend);
 	DCEntry *d = &dc_table(cpu)[dc_hash(host)];
 
-	if (d->host == host && d->c32 == c32 && d->ver == *e->ver)
-		return &d->in;
 	if (mr_kind(e->ram) == MR_RAM)
 		watch_page(cpu, e);
 	d->host = NULL;
@@ -179,4 +157,10 @@ Insn *dc_fetch_decode(CPU *cpu)
 	d->c32 = c32;
 	d->ver = *e->ver;
 	return &d->in;
+}
+
+Insn *dc_slow_decode(CPU *cpu)
+{
+	decode(cpu, &cpu->in);
+	return &cpu->in;
 }

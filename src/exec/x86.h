@@ -285,7 +285,38 @@ void sp_set(CPU *cpu, uint32_t v);
 void sp_add(CPU *cpu, uint32_t n);
 
 /* ---- dcache.c ---- */
-Insn *dc_fetch_decode(CPU *cpu);
+Insn *dc_miss(CPU *cpu, TLBEntry *e, const uint8_t *host, bool c32);
+Insn *dc_slow_decode(CPU *cpu);
+void decode(CPU *cpu, Insn *in);
+
+static inline uint32_t dc_hash(const uint8_t *host)
+{
+	uintptr_t h = (uintptr_t)host;
+
+	return (uint32_t)(h ^ (h >> DC_BITS)) & (DC_SIZE - 1);
+}
+
+/* Decode the instruction at CS:EIP, through the cache when possible: only
+ * instructions whose 15 possible bytes lie in one RAM/ROM page inside the
+ * CS limit are cached (decode()'s fast fetch conditions). */
+static inline Insn *dc_fetch_decode(CPU *cpu)
+{
+	const SegReg *cs = &cpu->seg[S_CS];
+	uint32_t eip = cpu->eip, lin = cs->base + eip;
+	bool c32 = cs->attr & A_DB;
+	TLBEntry *e = &cpu->tlb[cpu->cpl == 3][(lin >> PAGE_BITS) & (TLB_SIZE - 1)];
+
+	if (e->rtag != ((lin & ~(PAGE_SIZE - 1)) | 1) || !e->ver ||
+	    (lin & (PAGE_SIZE - 1)) > PAGE_SIZE - 15 || eip > cs->limit || cs->limit - eip < 14 ||
+	    (!c32 && eip > 0xffff - 14))
+		return dc_slow_decode(cpu);
+	const uint8_t *host = (const uint8_t *)(lin + e->addend);
+	DCEntry *d = &cpu->dc[dc_hash(host)];
+
+	if (d->host == host && d->c32 == c32 && d->ver == *e->ver)
+		return &d->in;
+	return dc_miss(cpu, e, host, c32);
+}
 void dc_flush(CPU *cpu);
 void dc_settle(CPU *cpu); /* the instruction ended: do the flushes it deferred */
 void dc_reset(CPU *cpu); /* the memory map changed: forget regions too */
