@@ -162,8 +162,8 @@ bool cond_true(CPU *cpu, unsigned cc)
 	return r != (cc & 1);
 }
 
-static inline void lazy(CPU *cpu, unsigned op, unsigned bits, uint32_t res, uint32_t a,
-			uint32_t b, uint32_t c)
+static inline void lazy(CPU *cpu, unsigned op, unsigned bits, uint32_t res, uint32_t a, uint32_t b,
+			uint32_t c)
 {
 	cpu->cc_op = op;
 	cpu->cc_bits = bits;
@@ -278,8 +278,7 @@ uint32_t alu_shift(CPU *cpu, unsigned op, uint32_t a, unsigned count, unsigned b
 		/* a count that is a multiple of bits+1 still sets OF (undefined:
 		 * what the real chips do) */
 		if (n)
-			v = ((v << n) | (v >> (bits + 1 - n))) &
-			    (((uint64_t)1 << (bits + 1)) - 1);
+			v = ((v << n) | (v >> (bits + 1 - n))) & (((uint64_t)1 << (bits + 1)) - 1);
 		res = (uint32_t)v & m;
 		cf = v >> bits & 1;
 		set_cf_of(cpu, cf, (res >> top & 1) ^ cf);
@@ -290,8 +289,7 @@ uint32_t alu_shift(CPU *cpu, unsigned op, uint32_t a, unsigned count, unsigned b
 		uint64_t v = (uint64_t)a | (uint64_t)cc_cf(cpu) << bits;
 
 		if (n)
-			v = ((v >> n) | (v << (bits + 1 - n))) &
-			    (((uint64_t)1 << (bits + 1)) - 1);
+			v = ((v >> n) | (v << (bits + 1 - n))) & (((uint64_t)1 << (bits + 1)) - 1);
 		res = (uint32_t)v & m;
 		cf = v >> bits & 1;
 		set_cf_of(cpu, cf, (res >> top & 1) ^ (res >> (top - 1) & 1));
@@ -301,7 +299,8 @@ uint32_t alu_shift(CPU *cpu, unsigned op, uint32_t a, unsigned count, unsigned b
 	case 6: /* SHL / SAL */
 		res = (uint32_t)((uint64_t)a << count) & m;
 		cf = ((uint64_t)a << (count - 1)) >> top & 1;
-		set_flags_szp(cpu, res, bits, (cf ? F_CF : 0) | (((res >> top & 1) ^ cf) ? F_OF : 0));
+		set_flags_szp(cpu, res, bits,
+			      (cf ? F_CF : 0) | (((res >> top & 1) ^ cf) ? F_OF : 0));
 		return res;
 	case 5: /* SHR */
 		res = (uint32_t)((uint64_t)a >> count);
@@ -310,7 +309,7 @@ uint32_t alu_shift(CPU *cpu, unsigned op, uint32_t a, unsigned count, unsigned b
 		 * it is the sign before the last step, as the real chips leave it */
 		set_flags_szp(cpu, res, bits,
 			      (cf ? F_CF : 0) |
-				      ((((uint64_t)a >> (count - 1)) >> top & 1) ? F_OF : 0));
+				  ((((uint64_t)a >> (count - 1)) >> top & 1) ? F_OF : 0));
 		return res;
 	default: { /* SAR */
 		int64_t s = (int32_t)sign_ext(a, bits);
@@ -359,7 +358,6 @@ uint32_t alu_shld(CPU *cpu, uint32_t dst, uint32_t src, unsigned count, unsigned
 			cf = (v >> (count - 1)) & 1;
 		}
 	}
-	set_flags_szp(cpu, res, bits,
-		      (cf ? F_CF : 0) | (((res ^ dst) >> top & 1) ? F_OF : 0));
+	set_flags_szp(cpu, res, bits, (cf ? F_CF : 0) | (((res ^ dst) >> top & 1) ? F_OF : 0));
 	return res;
 }

@@ -84,8 +84,8 @@ uint32_t *code_ver_slot(CPU *cpu, MemoryRegion *mr, uint64_t off)
 	for (size_t i = 0; i < cpu->n_vers; i++)
 		if (cpu->vers[i].mr == mr)
 			return off >> PAGE_BITS < cpu->vers[i].pages
-				       ? &cpu->vers[i].ver[off >> PAGE_BITS]
-				       : NULL;
+				   ? &cpu->vers[i].ver[off >> PAGE_BITS]
+				   : NULL;
 	uint64_t pages = (mr_size(mr) + PAGE_SIZE - 1) >> PAGE_BITS;
 
 	cpu->vers = xrealloc(cpu->vers, (cpu->n_vers + 1) * sizeof(*cpu->vers));

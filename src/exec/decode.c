@@ -20,6 +20,7 @@ enum {
 	GI = 0x40, /* group: immediate depends on reg (F6/F7 /0 /1) */
 };
 
+/* clang-format off */
 static const uint8_t info1[256] = {
 	/* 00 */ M, M, M, M, IB, IZ, 0, 0, M, M, M, M, IB, IZ, 0, 0,
 	/* 10 */ M, M, M, M, IB, IZ, 0, 0, M, M, M, M, IB, IZ, 0, 0,
@@ -57,6 +58,7 @@ static const uint8_t info2[256] = {
 	/* E0 */ 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
 	/* F0 */ 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
 };
+/* clang-format on */
 
 /* Fetch state: the offset of the next byte in CS and the bytes taken;
  * @host when all 15 possible bytes lie in one RAM page inside the limit. */
@@ -305,7 +307,9 @@ void decode(CPU *cpu, Insn *in)
 	} else if (inf & IZ) {
 		in->imm = in->o32 ? fetch32(cpu, &f) : fetch16(cpu, &f);
 	} else if ((inf & GI) && in->reg < 2) {
-		in->imm = b == 0xf6 ? fetch(cpu, &f) : in->o32 ? fetch32(cpu, &f) : fetch16(cpu, &f);
+		in->imm = b == 0xf6 ? fetch(cpu, &f)
+			  : in->o32 ? fetch32(cpu, &f)
+				    : fetch16(cpu, &f);
 	}
 	in->len = (uint8_t)f.n;
 	if (in->lock && !lockable(in))

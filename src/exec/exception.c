@@ -252,7 +252,8 @@ static void pm_interrupt(CPU *cpu, int vec, bool soft, bool has_err, uint32_t er
 		esp = stack_push(cpu, &cpu->seg[S_SS], cpu->seg[S_SS].sel, esp, fl, g32, user);
 		esp = stack_push(cpu, &cpu->seg[S_SS], cpu->seg[S_SS].sel, esp, cpu->seg[S_CS].sel,
 				 g32, user);
-		esp = stack_push(cpu, &cpu->seg[S_SS], cpu->seg[S_SS].sel, esp, cpu->eip, g32, user);
+		esp =
+		    stack_push(cpu, &cpu->seg[S_SS], cpu->seg[S_SS].sel, esp, cpu->eip, g32, user);
 		if (has_err)
 			esp = stack_push(cpu, &cpu->seg[S_SS], cpu->seg[S_SS].sel, esp, err, g32,
 					 user);

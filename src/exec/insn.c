@@ -66,21 +66,24 @@ static H(op_alu_rm)
 	unsigned op = (in->op >> 3) & 7, bits = in->op & 1 ? OPB(in) : 8;
 
 	if (in->op & 2) {
-		uint32_t res = alu_op(cpu, op, getr(cpu, in->reg, bits), rm_read(cpu, in, bits), bits);
+		uint32_t res =
+		    alu_op(cpu, op, getr(cpu, in->reg, bits), rm_read(cpu, in, bits), bits);
 
 		if (op != 7)
 			setr(cpu, in->reg, res, bits);
 		return;
 	}
 	if (in->mod == 3) {
-		uint32_t res = alu_op(cpu, op, getr(cpu, in->rm, bits), getr(cpu, in->reg, bits), bits);
+		uint32_t res =
+		    alu_op(cpu, op, getr(cpu, in->rm, bits), getr(cpu, in->reg, bits), bits);
 
 		if (op != 7)
 			setr(cpu, in->rm, res, bits);
 		return;
 	}
 	uint32_t off = ea_offset(cpu, in);
-	uint32_t res = alu_op(cpu, op, rdv(cpu, in->ea_seg, off, bits), getr(cpu, in->reg, bits), bits);
+	uint32_t res =
+	    alu_op(cpu, op, rdv(cpu, in->ea_seg, off, bits), getr(cpu, in->reg, bits), bits);
 
 	if (op != 7)
 		wrv(cpu, in->ea_seg, off, res, bits);
@@ -197,27 +200,25 @@ static void do_mul(CPU *cpu, uint32_t src, unsigned bits, bool sign)
 {
 	if (bits == 8) {
 		uint32_t a = cpu->r[R_EAX] & 0xff;
-		uint16_t r = sign ? (uint16_t)((int8_t)a * (int8_t)src) : (uint16_t)(a * (src & 0xff));
+		uint16_t r =
+		    sign ? (uint16_t)((int8_t)a * (int8_t)src) : (uint16_t)(a * (src & 0xff));
 
 		setr(cpu, R_EAX, r, 16);
-		mul_flags(cpu, r & 0xff, 8,
-			  sign ? (int16_t)r != (int8_t)r : (r >> 8) != 0);
+		mul_flags(cpu, r & 0xff, 8, sign ? (int16_t)r != (int8_t)r : (r >> 8) != 0);
 	} else if (bits == 16) {
 		uint32_t a = cpu->r[R_EAX] & 0xffff;
 		uint32_t r = sign ? (uint32_t)((int16_t)a * (int16_t)src) : a * (src & 0xffff);
 
 		setr(cpu, R_EAX, r, 16);
 		setr(cpu, R_EDX, r >> 16, 16);
-		mul_flags(cpu, r & 0xffff, 16,
-			  sign ? (int32_t)r != (int16_t)r : (r >> 16) != 0);
+		mul_flags(cpu, r & 0xffff, 16, sign ? (int32_t)r != (int16_t)r : (r >> 16) != 0);
 	} else {
 		uint64_t r = sign ? (uint64_t)((int64_t)(int32_t)cpu->r[R_EAX] * (int32_t)src)
 				  : (uint64_t)cpu->r[R_EAX] * src;
 
 		cpu->r[R_EAX] = (uint32_t)r;
 		cpu->r[R_EDX] = (uint32_t)(r >> 32);
-		mul_flags(cpu, (uint32_t)r, 32,
-			  sign ? (int64_t)r != (int32_t)r : (r >> 32) != 0);
+		mul_flags(cpu, (uint32_t)r, 32, sign ? (int64_t)r != (int32_t)r : (r >> 32) != 0);
 	}
 }
 
@@ -229,9 +230,10 @@ static void do_div(CPU *cpu, uint32_t src, unsigned bits, bool sign)
 	if (!src)
 		cpu_fault(cpu, EX_DE);
 	if (!sign) {
-		uint64_t n = bits == 8    ? cpu->r[R_EAX] & 0xffff
-			     : bits == 16 ? (cpu->r[R_EDX] & 0xffff) << 16 | (cpu->r[R_EAX] & 0xffff)
-					  : (uint64_t)cpu->r[R_EDX] << 32 | cpu->r[R_EAX];
+		uint64_t n = bits == 8 ? cpu->r[R_EAX] & 0xffff
+			     : bits == 16
+				 ? (cpu->r[R_EDX] & 0xffff) << 16 | (cpu->r[R_EAX] & 0xffff)
+				 : (uint64_t)cpu->r[R_EDX] << 32 | cpu->r[R_EAX];
 		uint64_t q = n / src, r = n % src;
 
 		if (q > m)
@@ -644,9 +646,8 @@ static H(op_bsf)
 		return;
 	}
 	cpu->flags &= ~F_ZF;
-	setr(cpu, in->reg, in->op == 0x1bc ? (uint32_t)__builtin_ctz(v)
-					   : 31u - (uint32_t)__builtin_clz(v),
-	     bits);
+	setr(cpu, in->reg,
+	     in->op == 0x1bc ? (uint32_t)__builtin_ctz(v) : 31u - (uint32_t)__builtin_clz(v), bits);
 }
 
 static H(op_shld)
@@ -1164,6 +1165,7 @@ H(op_rdmsr);
 H(op_rdtsc);
 H(op_cpuid);
 
+/* clang-format off */
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Woverride-init"
 #define R8(b, f) [b] = f, [b + 1] = f, [b + 2] = f, [b + 3] = f, [b + 4] = f, [b + 5] = f, \
@@ -1226,3 +1228,4 @@ InsnFn *const insn_table[0x200] = {
 	[0x1c7] = op_grp9, R8(0x1c8, op_bswap),
 };
 #pragma GCC diagnostic pop
+/* clang-format on */

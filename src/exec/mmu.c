@@ -15,11 +15,11 @@
 
 #include "x86.h"
 
-#define PTE_P 0x001u
-#define PTE_W 0x002u
-#define PTE_U 0x004u
-#define PTE_A 0x020u
-#define PTE_D 0x040u
+#define PTE_P  0x001u
+#define PTE_W  0x002u
+#define PTE_U  0x004u
+#define PTE_A  0x020u
+#define PTE_D  0x040u
 #define PTE_PS 0x080u
 
 void tlb_flush(CPU *cpu)
@@ -189,7 +189,8 @@ bool mmu_probe(CPU *cpu, uint32_t lin, uint32_t *phys)
 		*phys = a20_mask(cpu, lin);
 		return true;
 	}
-	uint32_t pde = phys_read(cpu, a20_mask(cpu, (cpu->cr3 & 0xfffff000u) | ((lin >> 20) & 0xffc)), 4);
+	uint32_t pde =
+	    phys_read(cpu, a20_mask(cpu, (cpu->cr3 & 0xfffff000u) | ((lin >> 20) & 0xffc)), 4);
 
 	if (!(pde & PTE_P))
 		return false;
@@ -197,7 +198,8 @@ bool mmu_probe(CPU *cpu, uint32_t lin, uint32_t *phys)
 		*phys = a20_mask(cpu, (pde & 0xffc00000u) | (lin & 0x3fffffu));
 		return true;
 	}
-	uint32_t pte = phys_read(cpu, a20_mask(cpu, (pde & 0xfffff000u) | ((lin >> 10) & 0xffc)), 4);
+	uint32_t pte =
+	    phys_read(cpu, a20_mask(cpu, (pde & 0xfffff000u) | ((lin >> 10) & 0xffc)), 4);
 
 	if (!(pte & PTE_P))
 		return false;

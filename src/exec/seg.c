@@ -141,8 +141,7 @@ static void code_target_check(CPU *cpu, uint16_t sel, uint32_t hi, unsigned rpl_
 		cpu_raise(cpu, EX_NP, sel & ~3u);
 }
 
-static void load_cs(CPU *cpu, uint16_t sel, uint32_t lo, uint32_t hi, unsigned cpl,
-		    uint32_t off)
+static void load_cs(CPU *cpu, uint16_t sel, uint32_t lo, uint32_t hi, unsigned cpl, uint32_t off)
 {
 	SegReg cs;
 
@@ -217,8 +216,7 @@ void far_jmp(CPU *cpu, uint16_t sel, uint32_t off, bool o32)
 }
 
 /* Push on a stack that is not loaded yet (privilege change). */
-static uint32_t push_on(CPU *cpu, const SegReg *ss, uint32_t esp, uint32_t v, bool g32,
-		       bool user)
+static uint32_t push_on(CPU *cpu, const SegReg *ss, uint32_t esp, uint32_t v, bool g32, bool user)
 {
 	unsigned size = g32 ? 4 : 2;
 	bool s32 = ss->attr & A_DB;
@@ -336,8 +334,8 @@ void far_call(CPU *cpu, uint16_t sel, uint32_t off, bool o32)
 		uint16_t old_cs = cpu->seg[S_CS].sel;
 		uint32_t old_eip = cpu->eip;
 
-		seg_check(cpu, S_SS, (stack32(cpu) ? cpu->r[R_ESP] : cpu->r[R_ESP] & 0xffff) -
-				     (o32 ? 8 : 4),
+		seg_check(cpu, S_SS,
+			  (stack32(cpu) ? cpu->r[R_ESP] : cpu->r[R_ESP] & 0xffff) - (o32 ? 8 : 4),
 			  o32 ? 8 : 4, true);
 		push(cpu, old_cs, o32);
 		push(cpu, old_eip, o32);
@@ -534,8 +532,8 @@ void do_iret(CPU *cpu, bool o32)
 		cpu_raise(cpu, EX_NP, cs & ~3u);
 
 	/* which flags the old privilege level may change */
-	uint32_t mask = F_CF | F_PF | F_AF | F_ZF | F_SF | F_TF | F_DF | F_OF | F_NT | F_RF | F_AC |
-			F_ID;
+	uint32_t mask =
+	    F_CF | F_PF | F_AF | F_ZF | F_SF | F_TF | F_DF | F_OF | F_NT | F_RF | F_AC | F_ID;
 	unsigned old_cpl = cpu->cpl;
 
 	if (old_cpl <= iopl(cpu))

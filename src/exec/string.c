@@ -21,7 +21,7 @@ static inline uint32_t idx(CPU *cpu, const Insn *in, int r)
 
 static inline void idx_step(CPU *cpu, const Insn *in, int r, unsigned bits)
 {
-	uint32_t d = (cpu->flags & F_DF) ? (uint32_t)-(int32_t)(bits / 8) : bits / 8;
+	uint32_t d = (cpu->flags & F_DF) ? (uint32_t) - (int32_t)(bits / 8) : bits / 8;
 
 	if (in->a32)
 		cpu->r[r] += d;

@@ -250,12 +250,12 @@ H(op_wrmsr)
 /* CPUID.1:EDX: only what this CPU implements. */
 uint32_t cpuid_features(void)
 {
-	uint32_t f = 1u << 0	/* FPU */
-		     | 1u << 3	/* PSE */
-		     | 1u << 4	/* TSC */
-		     | 1u << 5	/* MSR */
-		     | 1u << 8	/* CX8 */
-		     | 1u << 9	/* APIC (the machine's local APIC) */
+	uint32_t f = 1u << 0	 /* FPU */
+		     | 1u << 3	 /* PSE */
+		     | 1u << 4	 /* TSC */
+		     | 1u << 5	 /* MSR */
+		     | 1u << 8	 /* CX8 */
+		     | 1u << 9	 /* APIC (the machine's local APIC) */
 		     | 1u << 15; /* CMOV */
 	return f;
 }
@@ -422,8 +422,8 @@ static bool lar_lsl_ok(CPU *cpu, uint16_t sel, uint32_t *lo, uint32_t *hi, bool 
 		return false;
 	if (!(*hi & 0x1000)) {
 		unsigned type = (*hi >> 8) & 0xf;
-		static const uint16_t lar_types = 1 << 1 | 1 << 2 | 1 << 3 | 1 << 4 | 1 << 5 |
-						  1 << 9 | 1 << 11 | 1 << 12;
+		static const uint16_t lar_types =
+		    1 << 1 | 1 << 2 | 1 << 3 | 1 << 4 | 1 << 5 | 1 << 9 | 1 << 11 | 1 << 12;
 		static const uint16_t lsl_types = 1 << 1 | 1 << 2 | 1 << 3 | 1 << 9 | 1 << 11;
 
 		if (!(((lsl ? lsl_types : lar_types) >> type) & 1))
@@ -466,8 +466,7 @@ H(op_arpl)
 {
 	need_pmode(cpu);
 	uint32_t off = in->mod == 3 ? 0 : ea_offset(cpu, in);
-	uint16_t d = in->mod == 3 ? (uint16_t)getr(cpu, in->rm, 16)
-				  : rd16(cpu, in->ea_seg, off);
+	uint16_t d = in->mod == 3 ? (uint16_t)getr(cpu, in->rm, 16) : rd16(cpu, in->ea_seg, off);
 	uint16_t s = (uint16_t)getr(cpu, in->reg, 16);
 
 	if ((d & 3) < (s & 3)) {
@@ -536,12 +535,12 @@ H(op_fpu)
 	uint16_t ax = (uint16_t)cpu->r[R_EAX];
 	FPUMem mem, *mp = NULL;
 	FPUCtx ctx = {
-		.op32 = in->o32,
-		.pmode = pmode(cpu) && !v86(cpu),
-		.ip = cpu->start_eip,
-		.cs = cpu->seg[S_CS].sel,
-		.eflags = &fl,
-		.ax = &ax,
+	    .op32 = in->o32,
+	    .pmode = pmode(cpu) && !v86(cpu),
+	    .ip = cpu->start_eip,
+	    .cs = cpu->seg[S_CS].sel,
+	    .eflags = &fl,
+	    .ax = &ax,
 	};
 
 	if (in->mod != 3) {

@@ -17,31 +17,45 @@
 
 /* Exception vectors. */
 enum {
-	EX_DE = 0, EX_DB = 1, EX_NMI = 2, EX_BP = 3, EX_OF = 4, EX_BR = 5, EX_UD = 6, EX_NM = 7,
-	EX_DF = 8, EX_TS = 10, EX_NP = 11, EX_SS = 12, EX_GP = 13, EX_PF = 14, EX_MF = 16,
-	EX_AC = 17, EX_MC = 18,
+	EX_DE = 0,
+	EX_DB = 1,
+	EX_NMI = 2,
+	EX_BP = 3,
+	EX_OF = 4,
+	EX_BR = 5,
+	EX_UD = 6,
+	EX_NM = 7,
+	EX_DF = 8,
+	EX_TS = 10,
+	EX_NP = 11,
+	EX_SS = 12,
+	EX_GP = 13,
+	EX_PF = 14,
+	EX_MF = 16,
+	EX_AC = 17,
+	EX_MC = 18,
 };
 
 /* Segment attribute bits (descriptor high dword bits 8-23, shifted down by 8). */
-#define A_TYPE 0x000fu
-#define A_S 0x0010u
-#define A_DPL 0x0060u
-#define A_P 0x0080u
-#define A_DB 0x4000u
-#define A_G 0x8000u
-#define A_CODE 0x0008u	   /* in type, with S: code segment */
-#define A_CONFORM 0x0004u  /* code: conforming */
-#define A_EXPDOWN 0x0004u  /* data: expand-down */
-#define A_RW 0x0002u	   /* code: readable; data: writable */
+#define A_TYPE	   0x000fu
+#define A_S	   0x0010u
+#define A_DPL	   0x0060u
+#define A_P	   0x0080u
+#define A_DB	   0x4000u
+#define A_G	   0x8000u
+#define A_CODE	   0x0008u /* in type, with S: code segment */
+#define A_CONFORM  0x0004u /* code: conforming */
+#define A_EXPDOWN  0x0004u /* data: expand-down */
+#define A_RW	   0x0002u /* code: readable; data: writable */
 #define A_ACCESSED 0x0001u
 
 /* Lazy flags: the last flag-setting operation, evaluated on demand. */
 enum cc_op {
 	CC_EAGER, /* arithmetic flags are in cpu->flags */
 	CC_ADD,
-	CC_SUB,	  /* also CMP and NEG (a = 0) */
+	CC_SUB, /* also CMP and NEG (a = 0) */
 	CC_LOGIC,
-	CC_INC,	  /* CF taken from cc_c */
+	CC_INC, /* CF taken from cc_c */
 	CC_DEC,
 };
 
@@ -62,19 +76,19 @@ typedef struct TLBEntry {
 /* A decoded instruction.  Decoding never depends on register values, so a
  * decode cache keyed by physical address can hold these. */
 typedef struct Insn {
-	uint16_t op;	 /* opcode; 0x100 + second byte for 0F xx */
+	uint16_t op; /* opcode; 0x100 + second byte for 0F xx */
 	uint8_t len;
 	uint8_t modrm;
 	uint8_t mod, reg, rm;
-	bool o32;	 /* 32-bit operand size */
-	bool a32;	 /* 32-bit address size */
+	bool o32; /* 32-bit operand size */
+	bool a32; /* 32-bit address size */
 	bool lock;
-	uint8_t rep;	 /* 0, 0xF2 (REPNE) or 0xF3 (REP/REPE) */
-	int8_t seg;	 /* override, or S_NONE */
+	uint8_t rep; /* 0, 0xF2 (REPNE) or 0xF3 (REP/REPE) */
+	int8_t seg;  /* override, or S_NONE */
 	/* effective address of a memory operand */
 	int8_t base, index; /* register numbers or -1 */
 	uint8_t scale;
-	int8_t ea_seg;	 /* segment after overrides */
+	int8_t ea_seg; /* segment after overrides */
 	uint32_t disp;
 	uint32_t imm, imm2;
 } Insn;
@@ -126,25 +140,25 @@ struct CPU {
 
 	CPUBus bus;
 	bool a20;
-	bool intr;	   /* INTR pin level */
+	bool intr; /* INTR pin level */
 	bool nmi_pending;
-	bool nmi_blocked;  /* from NMI delivery until IRET */
+	bool nmi_blocked; /* from NMI delivery until IRET */
 	bool halted;
 	bool exit_req;
-	bool shadow;	   /* interrupt shadow for the next boundary */
-	bool in_shadow;	   /* the current instruction began in a shadow */
+	bool shadow;	/* interrupt shadow for the next boundary */
+	bool in_shadow; /* the current instruction began in a shadow */
 	bool triple;
 
 	/* execution of the current instruction */
 	Insn in;
 	uint32_t start_eip; /* EIP of the instruction being executed */
-	uint32_t save_esp; /* see save_state(): handlers change no other GPR before a fault */
+	uint32_t save_esp;  /* see save_state(): handlers change no other GPR before a fault */
 	uint32_t save_flags, save_cc[6];
-	int pending_exc;     /* exception to deliver, -1 for none */
+	int pending_exc; /* exception to deliver, -1 for none */
 	uint32_t pending_err;
 	bool pending_has_err;
-	bool pending_trap;   /* EIP already after the instruction */
-	int delivering;	     /* vector being delivered, -1 when not */
+	bool pending_trap; /* EIP already after the instruction */
+	int delivering;	   /* vector being delivered, -1 when not */
 	jmp_buf jb;
 
 	/* software TLB, [0] supervisor, [1] user */
@@ -156,23 +170,23 @@ struct CPU {
 	size_t n_vers;
 	CodePage *code;
 	size_t n_code, cap_code;
-	bool io_done; /* port or MMIO access: DMA may have written code */
-	bool in_insn; /* an instruction runs from a cache entry: flushes wait */
+	bool io_done;	     /* port or MMIO access: DMA may have written code */
+	bool in_insn;	     /* an instruction runs from a cache entry: flushes wait */
 	unsigned dc_pending; /* 1: flush, 2: reset, asked for during it */
 };
 
 /* ---- cpu.c ---- */
-uint32_t cpu_flags(CPU *cpu);		     /* EFLAGS with lazy flags folded in */
+uint32_t cpu_flags(CPU *cpu); /* EFLAGS with lazy flags folded in */
 void cpu_load_flags(CPU *cpu, uint32_t v, uint32_t mask);
 void cpu_mode_changed(CPU *cpu);
 void cpu_restore_state(CPU *cpu);
 void cpu_begin(CPU *cpu); /* snapshot registers: a fault now restores them */
 
 /* ---- alu.c: lazy flags and the arithmetic helpers ---- */
-uint32_t cc_compute(const CPU *cpu);		     /* the six arithmetic flags */
+uint32_t cc_compute(const CPU *cpu); /* the six arithmetic flags */
 bool cc_cf(CPU *cpu);
 bool cc_zf(CPU *cpu);
-bool cond_true(CPU *cpu, unsigned cc);	     /* Jcc/SETcc/CMOVcc condition 0-15 */
+bool cond_true(CPU *cpu, unsigned cc); /* Jcc/SETcc/CMOVcc condition 0-15 */
 uint32_t alu_op(CPU *cpu, unsigned op, uint32_t a, uint32_t b, unsigned bits);
 uint32_t alu_shift(CPU *cpu, unsigned op, uint32_t a, unsigned count, unsigned bits);
 uint32_t alu_inc(CPU *cpu, uint32_t a, unsigned bits, bool dec);
@@ -184,14 +198,15 @@ static inline uint32_t bits_mask(unsigned bits)
 }
 static inline uint32_t sign_ext(uint32_t v, unsigned bits)
 {
-	return bits == 32 ? v : bits == 16 ? (uint32_t)(int32_t)(int16_t)v
-					   : (uint32_t)(int32_t)(int8_t)v;
+	return bits == 32   ? v
+	       : bits == 16 ? (uint32_t)(int32_t)(int16_t)v
+			    : (uint32_t)(int32_t)(int8_t)v;
 }
 
 /* ---- exception.c ---- */
-_Noreturn void cpu_raise(CPU *cpu, int vec, uint32_t err);	/* with error code */
-_Noreturn void cpu_fault(CPU *cpu, int vec);			/* without */
-_Noreturn void cpu_trap(CPU *cpu, int vec);			/* EIP after the insn */
+_Noreturn void cpu_raise(CPU *cpu, int vec, uint32_t err); /* with error code */
+_Noreturn void cpu_fault(CPU *cpu, int vec);		   /* without */
+_Noreturn void cpu_trap(CPU *cpu, int vec);		   /* EIP after the insn */
 void cpu_interrupt(CPU *cpu, int vec, bool soft, bool has_err, uint32_t err);
 void cpu_deliver_pending(CPU *cpu);
 bool exc_has_error(int vec);
@@ -261,7 +276,7 @@ static inline unsigned iopl(const CPU *cpu)
 }
 
 /* ---- seg.c: segment loads, descriptors, far transfers ---- */
-void seg_load(CPU *cpu, int s, uint16_t sel);	/* MOV/POP/LxS semantics */
+void seg_load(CPU *cpu, int s, uint16_t sel); /* MOV/POP/LxS semantics */
 void seg_load_real(CPU *cpu, int s, uint16_t sel);
 bool desc_read(CPU *cpu, uint16_t sel, uint32_t *lo, uint32_t *hi); /* false: beyond limit */
 void desc_set_accessed(CPU *cpu, uint16_t sel, uint32_t hi);
@@ -319,7 +334,7 @@ static inline Insn *dc_fetch_decode(CPU *cpu)
 }
 void dc_flush(CPU *cpu);
 void dc_settle(CPU *cpu); /* the instruction ended: do the flushes it deferred */
-void dc_reset(CPU *cpu); /* the memory map changed: forget regions too */
+void dc_reset(CPU *cpu);  /* the memory map changed: forget regions too */
 uint32_t *code_ver_slot(CPU *cpu, MemoryRegion *mr, uint64_t off);
 void code_write(CPU *cpu, MemoryRegion *mr, uint64_t off); /* a slow-path RAM write */
 void code_pages_check(CPU *cpu);

@@ -24,7 +24,7 @@
 #include "../../src/memory/memory.h"
 
 #define RAM_SIZE 0x110000u
-#define UPPER 0x12340000u /* upper halves of the 32-bit registers */
+#define UPPER	 0x12340000u /* upper halves of the 32-bit registers */
 
 /* ---- metadata.json: just enough JSON to find the flag masks ----------- */
 
@@ -118,8 +118,8 @@ static void json_value(Json *j, const char *key)
 
 		if (end == j->p)
 			end++;
-		while (*end && (isalnum((unsigned char)*end) || *end == '.' || *end == '-' ||
-				*end == '+'))
+		while (*end &&
+		       (isalnum((unsigned char)*end) || *end == '.' || *end == '-' || *end == '+'))
 			end++;
 		j->p = end;
 		/* opcodes.XX.flags-mask or opcodes.XX.reg.R.flags-mask */
@@ -484,8 +484,8 @@ static bool run_test(const Test *t, uint16_t fmask, bool is_hlt, char *why, size
 
 			got = cpu_get_eflags(cpu);
 			if ((got & m & 0xffff) != (want & m)) {
-				snprintf(why, wn, "FLAGS %04x, expected %04x (mask %04x)", got & 0xffff,
-					 want, m);
+				snprintf(why, wn, "FLAGS %04x, expected %04x (mask %04x)",
+					 got & 0xffff, want, m);
 				return false;
 			}
 			continue;
@@ -551,9 +551,9 @@ static bool lock_invalid(const Test *t)
 
 	if (!has_prefix(t, 0xf0))
 		return false;
-	while (i < t->nbytes && (t->bytes[i] == 0x26 || t->bytes[i] == 0x2e || t->bytes[i] == 0x36 ||
-				 t->bytes[i] == 0x3e || t->bytes[i] == 0xf0 || t->bytes[i] == 0xf2 ||
-				 t->bytes[i] == 0xf3))
+	while (i < t->nbytes && (t->bytes[i] == 0x26 || t->bytes[i] == 0x2e ||
+				 t->bytes[i] == 0x36 || t->bytes[i] == 0x3e ||
+				 t->bytes[i] == 0xf0 || t->bytes[i] == 0xf2 || t->bytes[i] == 0xf3))
 		i++;
 	if (i + 1 >= t->nbytes)
 		return true;
@@ -578,15 +578,16 @@ static bool string_op(const Test *t)
 {
 	uint32_t i = 0;
 
-	while (i < t->nbytes && (t->bytes[i] == 0x26 || t->bytes[i] == 0x2e || t->bytes[i] == 0x36 ||
-				 t->bytes[i] == 0x3e || t->bytes[i] == 0xf0 || t->bytes[i] == 0xf2 ||
-				 t->bytes[i] == 0xf3))
+	while (i < t->nbytes && (t->bytes[i] == 0x26 || t->bytes[i] == 0x2e ||
+				 t->bytes[i] == 0x36 || t->bytes[i] == 0x3e ||
+				 t->bytes[i] == 0xf0 || t->bytes[i] == 0xf2 || t->bytes[i] == 0xf3))
 		i++;
 	if (i >= t->nbytes)
 		return false;
 	uint8_t op = t->bytes[i];
 
-	return (op >= 0x6c && op <= 0x6f) || (op >= 0xa4 && op <= 0xa7) || (op >= 0xaa && op <= 0xaf);
+	return (op >= 0x6c && op <= 0x6f) || (op >= 0xa4 && op <= 0xa7) ||
+	       (op >= 0xaa && op <= 0xaf);
 }
 
 static bool excluded(const char *stem, const Test *t)
@@ -597,14 +598,13 @@ static bool excluded(const char *stem, const Test *t)
 	for (size_t i = 0; i < n_excls; i++) {
 		Excl *e = &excls[i];
 		bool fmatch = !strcmp(e->file, "*") || !strcmp(e->file, stem);
-		bool smatch = !strcmp(e->sel, "*") || !strcmp(e->sel, idx) ||
-			      (!strcmp(e->sel, "lock") && lock_invalid(t)) ||
-			      (!strcmp(e->sel, "long") && t->nbytes - 1 > 10) ||
-			      (!strcmp(e->sel, "ss12") && t->has_excp && t->excp_vec == 13 &&
-			       took_ss) ||
-			      (!strcmp(e->sel, "nofpu") && !has_fpu) ||
-			      (!strcmp(e->sel, "str13") && t->has_excp && t->excp_vec == 13 &&
-			       string_op(t));
+		bool smatch =
+		    !strcmp(e->sel, "*") || !strcmp(e->sel, idx) ||
+		    (!strcmp(e->sel, "lock") && lock_invalid(t)) ||
+		    (!strcmp(e->sel, "long") && t->nbytes - 1 > 10) ||
+		    (!strcmp(e->sel, "ss12") && t->has_excp && t->excp_vec == 13 && took_ss) ||
+		    (!strcmp(e->sel, "nofpu") && !has_fpu) ||
+		    (!strcmp(e->sel, "str13") && t->has_excp && t->excp_vec == 13 && string_op(t));
 
 		if (fmatch && smatch) {
 			e->used++;
@@ -659,9 +659,10 @@ static void dump_test(const Test *t)
 	fprintf(stderr, "\n   got: ");
 	for (int i = 0; i < 14; i++) {
 		int g = gpr(i), s = sreg(i);
-		uint32_t v = g >= 0 ? cpu_get_reg(cpu, g) & 0xffff
-			     : s >= 0 ? cpu_get_seg(cpu, s).sel
-			     : i == RIP ? cpu_get_eip(cpu) : cpu_get_eflags(cpu) & 0xffff;
+		uint32_t v = g >= 0	? cpu_get_reg(cpu, g) & 0xffff
+			     : s >= 0	? cpu_get_seg(cpu, s).sel
+			     : i == RIP ? cpu_get_eip(cpu)
+					: cpu_get_eflags(cpu) & 0xffff;
 
 		fprintf(stderr, " %s=%04x", reg_names[i], v);
 	}
@@ -735,8 +736,7 @@ static void run_file(const char *dir, const char *name)
 		o += 8 + clen;
 	}
 	free(buf);
-	printf("%-6s %3u/%3u passed%s\n", stem, ok, n,
-	       excl ? " (rest excluded)" : "");
+	printf("%-6s %3u/%3u passed%s\n", stem, ok, n, excl ? " (rest excluded)" : "");
 	if (excl && ok + excl != n)
 		printf("       %u excluded\n", excl);
 	total += n;

@@ -162,14 +162,14 @@ static void test_paging(const char *bin)
 {
 	flat32(bin);
 	CHECK_EQ(cpu_exec(cpu, 100000), CPU_EXIT_HALT);
-	CHECK_EQ(rd32(0x50100), 3);		/* three page faults */
-	CHECK_EQ(rd32(0x50000), 2);		/* write, not present */
+	CHECK_EQ(rd32(0x50100), 3); /* three page faults */
+	CHECK_EQ(rd32(0x50000), 2); /* write, not present */
 	CHECK_EQ(rd32(0x50004), 0x200004);
-	CHECK_EQ(rd32(0x50008), 3);		/* write, protection (WP) */
+	CHECK_EQ(rd32(0x50008), 3); /* write, protection (WP) */
 	CHECK_EQ(rd32(0x5000c), 0x201008);
-	CHECK_EQ(rd32(0x50010), 2);		/* second page of a split write */
+	CHECK_EQ(rd32(0x50010), 2); /* second page of a split write */
 	CHECK(rd32(0x50014) >= 0x1ffffe && rd32(0x50014) <= 0x200001);
-	CHECK_EQ(rd32(0x1ffffc), 0x11111111);	/* nothing of it was written */
+	CHECK_EQ(rd32(0x1ffffc), 0x11111111); /* nothing of it was written */
 	CHECK_EQ(cpu_get_cr(cpu, 2), 0x200000 <= rd32(0x50014) ? rd32(0x50014) : 0);
 	/* accessed / dirty bits */
 	CHECK_EQ(rd32(0x41000 + 0x100 * 4) & 0x60, 0x60);
@@ -191,13 +191,13 @@ static void test_priv(const char *bin)
 	CHECK_EQ(cpu_exec(cpu, 100000), CPU_EXIT_HALT);
 	CHECK_EQ(rd32(0x50000), 0x80000 - 20);	/* ring-0 stack from the TSS */
 	CHECK_EQ(rd32(0x50004), 0x1b);		/* old CS: ring 3 */
-	CHECK_EQ(rd32(0x50008) & 0x200, 0x200);	/* old EFLAGS had IF */
+	CHECK_EQ(rd32(0x50008) & 0x200, 0x200); /* old EFLAGS had IF */
 	CHECK_EQ(rd32(0x5000c), 0x70000);	/* old ESP */
 	CHECK_EQ(rd32(0x50010), 0x23);		/* old SS */
 	CHECK_EQ(rd32(0x50014), 0x42);
-	CHECK_EQ(rd32(0x50018), 0x08);		/* handler ran in ring 0 */
-	CHECK_EQ(rd32(0x5001c) & 0x200, 0);	/* interrupt gate cleared IF */
-	CHECK_EQ(rd32(0x50020), 0x82 * 8 + 2);	/* #GP error code: IDT, vector */
+	CHECK_EQ(rd32(0x50018), 0x08);		 /* handler ran in ring 0 */
+	CHECK_EQ(rd32(0x5001c) & 0x200, 0);	 /* interrupt gate cleared IF */
+	CHECK_EQ(rd32(0x50020), 0x82 * 8 + 2);	 /* #GP error code: IDT, vector */
 	CHECK_EQ(cpu_get_reg(cpu, R_EBX), 0x1b); /* CS read back in ring 3 */
 	CHECK_EQ(cpu_get_seg(cpu, S_CS).sel, 0x08);
 	CHECK_EQ(cpu_get_seg(cpu, S_SS).sel, 0x10);
@@ -206,10 +206,32 @@ static void test_priv(const char *bin)
 static void test_insn0f(const char *bin)
 {
 	static const uint32_t want[] = {
-		1, 2, 0x80000000u, 0, 8, 20, 23, 0x11234, 1, 0xbbbb, 0xaaaa, 9,
-		(12 << 8) | 9, 0x44332211, 0x3456789a, 0x01234567, 0xffffff80u, 0x8080, 2, 2,
-		(uint32_t)-42, (uint32_t)10000000000ull, 0x756e6547, 0x49656e69, 0x6c65746e,
-		0x619,
+	    1,
+	    2,
+	    0x80000000u,
+	    0,
+	    8,
+	    20,
+	    23,
+	    0x11234,
+	    1,
+	    0xbbbb,
+	    0xaaaa,
+	    9,
+	    (12 << 8) | 9,
+	    0x44332211,
+	    0x3456789a,
+	    0x01234567,
+	    0xffffff80u,
+	    0x8080,
+	    2,
+	    2,
+	    (uint32_t)-42,
+	    (uint32_t)10000000000ull,
+	    0x756e6547,
+	    0x49656e69,
+	    0x6c65746e,
+	    0x619,
 	};
 
 	flat32(bin);
@@ -239,8 +261,8 @@ static void test_insn0f(const char *bin)
 static void test_rep_icount(void)
 {
 	/* mov cx,100; mov si,0x1000; mov di,0x2000; rep movsb; hlt */
-	static const uint8_t code[] = {0xb9, 100, 0, 0xbe, 0x00, 0x10, 0xbf, 0x00, 0x20,
-				       0xf3, 0xa4, 0xf4};
+	static const uint8_t code[] = {0xb9, 100,  0,	 0xbe, 0x00, 0x10,
+				       0xbf, 0x00, 0x20, 0xf3, 0xa4, 0xf4};
 
 	real_at(0x7c00, code, sizeof(code));
 	for (int i = 0; i < 100; i++)
@@ -335,8 +357,8 @@ static void test_fault_icount(void)
 	CHECK_EQ(cpu_get_reg(cpu, R_EAX) & 0xffff, 7);
 
 	/* a #GP in the middle of REP STOSW keeps the finished iterations */
-	static const uint8_t stos[] = {0xb9, 10, 0, 0xbf, 0xfb, 0xff, 0xb8, 0xaa, 0x55,
-				       0xf3, 0xab, 0xf4};
+	static const uint8_t stos[] = {0xb9, 10,   0,	 0xbf, 0xfb, 0xff,
+				       0xb8, 0xaa, 0x55, 0xf3, 0xab, 0xf4};
 
 	real_at(0x7c00, stos, sizeof(stos));
 	cpu_set_reg(cpu, R_ESP, 0x8000);
@@ -421,14 +443,30 @@ static bool cond_of(uint16_t f, unsigned cc)
 	bool cf = f & 1, pf = f & 4, zf = f & 0x40, sf = f & 0x80, of = f & 0x800, r;
 
 	switch (cc >> 1) {
-	case 0: r = of; break;
-	case 1: r = cf; break;
-	case 2: r = zf; break;
-	case 3: r = cf || zf; break;
-	case 4: r = sf; break;
-	case 5: r = pf; break;
-	case 6: r = sf != of; break;
-	default: r = zf || sf != of; break;
+	case 0:
+		r = of;
+		break;
+	case 1:
+		r = cf;
+		break;
+	case 2:
+		r = zf;
+		break;
+	case 3:
+		r = cf || zf;
+		break;
+	case 4:
+		r = sf;
+		break;
+	case 5:
+		r = pf;
+		break;
+	case 6:
+		r = sf != of;
+		break;
+	default:
+		r = zf || sf != of;
+		break;
 	}
 	return r != (cc & 1);
 }
@@ -437,19 +475,19 @@ static void test_lazy_conditions(void)
 {
 	/* forms: cmp, sub, test, add, sbb (with CF set), 8/16/32-bit */
 	static const uint8_t ops[][3] = {
-		{0x39, 0, 16}, {0x29, 0, 16}, {0x85, 0, 16}, {0x01, 0, 16}, {0x19, 1, 16},
-		{0x38, 0, 8},  {0x28, 0, 8},  {0x84, 0, 8},  {0x39, 0, 32}, {0x85, 0, 32},
-		{0x19, 1, 32},
+	    {0x39, 0, 16}, {0x29, 0, 16}, {0x85, 0, 16}, {0x01, 0, 16}, {0x19, 1, 16}, {0x38, 0, 8},
+	    {0x28, 0, 8},  {0x84, 0, 8},  {0x39, 0, 32}, {0x85, 0, 32}, {0x19, 1, 32},
 	};
-	static const uint32_t edge[] = {0, 1, 0x7f, 0x80, 0xff, 0x7fff, 0x8000, 0xffff,
-					0x7fffffff, 0x80000000u, 0xffffffffu};
+	static const uint32_t edge[] = {0,	1,	0x7f,	    0x80,	 0xff,	     0x7fff,
+					0x8000, 0xffff, 0x7fffffff, 0x80000000u, 0xffffffffu};
 	unsigned bad = 0;
 
 	for (unsigned t = 0; t < 600; t++) {
 		uint8_t code[128];
 		size_t n = 0;
 		unsigned k = t % ARRAY_SIZE(ops);
-		uint32_t a = t < 121 ? edge[t % 11] : rnd(), b = t < 121 ? edge[t / 11 % 11] : rnd();
+		uint32_t a = t < 121 ? edge[t % 11] : rnd(),
+			 b = t < 121 ? edge[t / 11 % 11] : rnd();
 
 		if (rnd() & 1)
 			b = a; /* equal operands now and then */
@@ -491,8 +529,8 @@ static void test_lazy_conditions(void)
 static void test_smc(void)
 {
 	/* mov cx,2; L: mov al,0x11; mov [0x7c04],cl; loop L; hlt */
-	static const uint8_t code[] = {0xb9, 2, 0, 0xb0, 0x11, 0x88, 0x0e, 0x04, 0x7c,
-				       0xe2, 0xf8, 0xf4};
+	static const uint8_t code[] = {0xb9, 2,	   0,	 0xb0, 0x11, 0x88,
+				       0x0e, 0x04, 0x7c, 0xe2, 0xf8, 0xf4};
 
 	real_at(0x7c00, code, sizeof(code));
 	CHECK_EQ(cpu_exec(cpu, cpu_icount(cpu) + 100), CPU_EXIT_HALT);
@@ -516,8 +554,8 @@ static void test_smc(void)
 
 	/* a device flushing everything in the middle of REP OUTSB: the
 	 * instruction goes on (its decoded form must survive) */
-	static const uint8_t outs[] = {0xb9, 3, 0, 0xbe, 0x00, 0x10, 0xba, 0x99, 0x00,
-				       0xf3, 0x6e, 0xf4};
+	static const uint8_t outs[] = {0xb9, 3,	   0,	 0xbe, 0x00, 0x10,
+				       0xba, 0x99, 0x00, 0xf3, 0x6e, 0xf4};
 
 	real_at(0x7c00, outs, sizeof(outs));
 	for (int i = 0; i < 2; i++) {
@@ -548,8 +586,8 @@ static void test_smc(void)
 		CHECK_EQ(cpu_get_reg(cpu, R_EAX) & 0xff, 0x11);
 	}
 	/* mov byte [0x300001],0x44; jmp 0x20000 */
-	static const uint8_t patch[] = {0xc6, 0x05, 0x01, 0x00, 0x30, 0x00, 0x44,
-					0xe9, 0xf4, 0xff, 0xfe, 0xff};
+	static const uint8_t patch[] = {0xc6, 0x05, 0x01, 0x00, 0x30, 0x00,
+					0x44, 0xe9, 0xf4, 0xff, 0xfe, 0xff};
 
 	memcpy(ram + 0x30000, patch, sizeof(patch)); /* a page not run yet */
 	cpu_set_eip(cpu, 0x30000);
