@@ -7,11 +7,13 @@
  * divergence, 4 for a host failure.
  */
 #include "machine/machine.h"
+#include "replay/replay.h"
 #include "gdb/gdb.h"
 
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 /* The built-in demo guest and its disk (guest/demo, embedded at build time). */
 extern const unsigned char demo_kernel[], demo_disk[];
@@ -90,19 +92,160 @@ static int cmd_run(int argc, char **argv)
 	return run_machine(&o, &end);
 }
 
+/* ---- record, replay, info (src/replay/replay.h) --------------------------- */
+
+/* A number option's value; one line and exit 2 if it is not a number. */
+static uint64_t number_arg(const char *opt, const char *v)
+{
+	char *end;
+	unsigned long long n;
+
+	if (!v)
+		fatal(EXIT_USAGE, "%s needs a value", opt);
+	n = strtoull(v, &end, 0);
+	if (!*v || *end)
+		fatal(EXIT_USAGE, "%s %s: not a number", opt, v);
+	return n;
+}
+
+/* The machine options as one line, for the trace's metadata. */
+static char *join_args(int argc, char **argv)
+{
+	size_t len = 1;
+	char *s;
+
+	for (int i = 0; i < argc; i++)
+		len += strlen(argv[i]) + 1;
+	s = xcalloc(1, len);
+	for (int i = 0; i < argc; i++) {
+		if (i)
+			strcat(s, " ");
+		strcat(s, argv[i]);
+	}
+	return s;
+}
+
+/*
+ * Run the machine of @o live while recording it into @ro->dir.  The guest's
+ * status is returned, as for run; *rec_ok says whether the trace was closed
+ * cleanly.  @console, if not NULL, gets the console bytes recorded.
+ */
+static int record_machine(const MachineOptions *o, const RecordOptions *ro, enum run_end *end,
+			  bool *rec_ok, char **console, size_t *console_len)
+{
+	Machine *m;
+	Recorder *r;
+	int status;
+
+	if (o->gdb_port)
+		fatal(EXIT_USAGE, "record: -gdb/-s is not supported while recording");
+	record_prepare();
+	m = machine_new(o);
+	r = record_start(m, ro);
+	status = machine_run(m);
+	*end = m->end;
+	*rec_ok = record_finish(r);
+	if (console) {
+		const uint8_t *c = record_console(r, console_len);
+		*console = xmalloc(*console_len + 1);
+		if (*console_len)
+			memcpy(*console, c, *console_len);
+	}
+	machine_free(m);
+	return status;
+}
+
+static int cmd_record(int argc, char **argv)
+{
+	MachineOptions o;
+	RecordOptions ro = {0};
+	char **rest = xcalloc((size_t)argc + 1, sizeof(*rest));
+	int nrest = 0, status;
+	enum run_end end;
+	bool ok;
+
+	for (int i = 0; i < argc; i++) {
+		if (strcmp(argv[i], "-o") == 0) {
+			if (i + 1 >= argc)
+				fatal(EXIT_USAGE, "-o needs a trace directory");
+			ro.dir = argv[++i];
+		} else if (strcmp(argv[i], "--check-interval") == 0) {
+			ro.check_interval = number_arg(argv[i], argv[i + 1]);
+			i++;
+		} else if (strcmp(argv[i], "--snapshot-interval") == 0) {
+			ro.snapshot_interval = number_arg(argv[i], argv[i + 1]);
+			i++;
+		} else {
+			rest[nrest++] = argv[i];
+		}
+	}
+	if (!ro.dir)
+		fatal(EXIT_USAGE, "record: give the trace directory with -o TRACE");
+	machine_options_parse(&o, nrest, rest);
+	ro.machine_options = join_args(nrest, rest);
+	status = record_machine(&o, &ro, &end, &ok, NULL, NULL);
+	free(rest);
+	if (!ok && status == 0)
+		return EXIT_INTERNAL;
+	return status;
+}
+
+static int cmd_replay(int argc, char **argv)
+{
+	ReplayOptions ro = {.snapshot = -1, .console = stdout};
+	const char *dir = NULL;
+
+	for (int i = 0; i < argc; i++) {
+		if (strcmp(argv[i], "--until") == 0) {
+			ro.has_until = true;
+			ro.until = number_arg(argv[i], argv[i + 1]);
+			i++;
+		} else if (strcmp(argv[i], "--verify") == 0) {
+			ro.verify = true;
+		} else if (strcmp(argv[i], "--snapshot") == 0) {
+			ro.snapshot = (int)number_arg(argv[i], argv[i + 1]);
+			i++;
+		} else if (argv[i][0] == '-') {
+			fatal(EXIT_USAGE, "replay: unknown option '%s'", argv[i]);
+		} else if (!dir) {
+			dir = argv[i];
+		} else {
+			fatal(EXIT_USAGE, "replay: one trace at a time ('%s')", argv[i]);
+		}
+	}
+	if (!dir)
+		fatal(EXIT_USAGE, "usage: flashback replay TRACE [--until N] [--verify]");
+	return replay_run(dir, &ro);
+}
+
+static int cmd_info(int argc, char **argv)
+{
+	if (argc != 1)
+		fatal(EXIT_USAGE, "usage: flashback info TRACE");
+	return replay_info(argv[0], stdout);
+}
+
 /*
  * The demo: the built-in guest prints a banner, takes timer interrupts,
  * reads a sector by DMA and echoes what is typed, then leaves through the
  * isa-debug-exit port with 0, which QEMU's convention turns into status 1.
+ * It is recorded into a fresh directory under $TMPDIR (kept, so that the
+ * user can replay it), then replayed, and both must agree.
  */
 static int cmd_demo(int argc, char **argv)
 {
 	MachineOptions o;
+	RecordOptions rec = {.machine_options = "(the built-in demo)"};
+	ReplayOptions rep = {.snapshot = -1};
 	enum run_end end;
-	int status;
+	int status, rstatus;
+	const char *tmp = getenv("TMPDIR");
+	char dir[4096], *console, *again = NULL;
+	size_t console_len, again_len = 0;
+	FILE *mem;
+	bool ok;
 
 	machine_options_parse(&o, argc, argv);
-	o.gdb_host = gdb_host_arg(argc, argv);
 	if (o.kernel || o.bios)
 		fatal(EXIT_USAGE, "demo: the demo brings its own guest (no -kernel or -bios)");
 	o.kernel_image = demo_kernel;
@@ -111,17 +254,50 @@ static int cmd_demo(int argc, char **argv)
 		o.disk_image = demo_disk;
 		o.disk_image_len = demo_disk_len;
 	}
-	status = run_machine(&o, &end);
-	if (end != RUN_EXIT)
+	snprintf(dir, sizeof(dir), "%s/flashback-demo-XXXXXX", tmp && *tmp ? tmp : "/tmp");
+	if (!mkdtemp(dir))
+		fatal(EXIT_INTERNAL, "demo: cannot create a directory for the trace in %s",
+		      tmp && *tmp ? tmp : "/tmp");
+	strncat(dir, "/demo.fbt", sizeof(dir) - strlen(dir) - 1);
+	rec.dir = dir;
+	status = record_machine(&o, &rec, &end, &ok, &console, &console_len);
+	if (end != RUN_EXIT) {
+		free(console);
 		return status; /* stopped on the user's word, not the guest's */
+	}
 	if (status != 1) {
 		fprintf(stderr, "flashback: demo guest ended with status %d (expected 1)\n", status);
+		free(console);
 		return status ? status : 1;
 	}
+	if (!ok)
+		fatal(EXIT_INTERNAL, "demo: the recording in %s could not be closed", dir);
+
+	mem = open_memstream(&again, &again_len);
+	rep.console = mem;
+	rstatus = replay_run(dir, &rep);
+	fclose(mem);
+	if (rstatus != 0) {
+		fprintf(stderr, "flashback: demo: the replay of %s did not match (status %d)\n", dir,
+			rstatus);
+		return rstatus;
+	}
+	if (again_len != console_len || memcmp(again, console, console_len) != 0) {
+		fprintf(stderr, "flashback: demo: the replay printed other console output\n");
+		return EXIT_DIVERGENCE;
+	}
 	printf("\n"
-	       "The demo guest ran to its end.  Next, try:\n"
-	       "  flashback run -kernel build/tests/guests/hello.elf -serial stdio\n"
-	       "  flashback run --help\n");
+	       "The demo guest ran to its end and was recorded into\n  %s\n"
+	       "Replayed from the trace alone: icount %" PRIu64 ", state hash %016" PRIx64
+	       ", %zu console bytes identical.\n"
+	       "Next, try:\n"
+	       "  flashback replay %s\n"
+	       "  flashback replay %s --until 100000\n"
+	       "  flashback info %s\n"
+	       "  flashback run -kernel build/tests/guests/hello.elf -serial stdio\n",
+	       dir, rep.final_icount, rep.final_hash, console_len, dir, dir, dir);
+	free(console);
+	free(again);
 	return 0;
 }
 
@@ -139,14 +315,17 @@ static const struct command {
 	int (*run)(int argc, char **argv);
 } commands[] = {
 	{"run", "run [MACHINE]                  run a guest live", cmd_run},
-	{"demo", "demo                           run the built-in demo guest", cmd_demo},
+	{"record", "record -o TRACE [MACHINE]      run a guest and record it", cmd_record},
+	{"replay", "replay TRACE [--until N] [--verify]  replay a recording", cmd_replay},
+	{"info", "info TRACE                     summary of a recording", cmd_info},
+	{"demo", "demo                           record and replay the built-in demo guest", cmd_demo},
 	{"help", "help                           this text", cmd_help},
 	{"version", "version                        print the version", cmd_version},
 };
 
 /* Planned subcommands: named so that users get a clear answer. */
-static const char *const planned[] = {"record", "replay", "gdb",    "info", "query",
-				      "events", "console", "disasm", "export", "trace"};
+static const char *const planned[] = {"gdb",	  "query",  "events", "console",
+				      "disasm", "export", "trace"};
 
 static int cmd_help(int argc, char **argv)
 {
@@ -158,7 +337,7 @@ static int cmd_help(int argc, char **argv)
 	printf("\n");
 	machine_options_usage(stdout);
 	printf("\nExit status: the guest's (isa-debug-exit: (value << 1) | 1), 2 bad usage or\n"
-	       "input, 4 host failure.  See README.md.\n");
+	       "input, 3 replay divergence, 4 host failure.  See README.md.\n");
 	return 0;
 }
 

@@ -91,6 +91,14 @@ void machine_reset(Machine *m);
  * -no-reboot, or the user quits.  Returns the process exit status. */
 int machine_run(Machine *m);
 
+/* ---- record and replay hooks (src/replay/record.c sets them) ------------
+ * machine_bus_hook: given the live bus before the CPU is created, so the
+ * recorder can wrap it.  machine_reset_hook: called at the end of
+ * machine_reset(), once RAM and the CPU hold the reloaded guest.
+ */
+extern void (*machine_bus_hook)(Machine *m, CPUBus *bus);
+extern void (*machine_reset_hook)(Machine *m);
+
 /* ---- loaders (src/machine/loader_*.c) ----------------------------------
  * Each returns false with a one-line reason naming the file in @err (256
  * bytes) when the image is not what it must be.

@@ -16,6 +16,10 @@
 /* The one machine of this process: device hooks reach it here. */
 static Machine *the_machine;
 
+/* Record and replay hooks (machine.h); NULL in a plain run. */
+void (*machine_bus_hook)(Machine *m, CPUBus *bus);
+void (*machine_reset_hook)(Machine *m);
+
 /* ---- requests from devices -------------------------------------------- */
 
 static void hook_reset(void)
@@ -380,6 +384,8 @@ Machine *machine_new(const MachineOptions *o)
 		.rdmsr = bus_rdmsr,
 		.wrmsr = bus_wrmsr,
 	};
+	if (machine_bus_hook)
+		machine_bus_hook(m, &bus);
 	m->cpu = cpu_new(&bus);
 	clock_init(cpu_icount_ptr(m->cpu), o->icount_shift);
 
@@ -416,6 +422,8 @@ void machine_reset(Machine *m)
 	cpu_set_a20(m->cpu, true);
 	load_guest(m);
 	m->reset_requested = false;
+	if (machine_reset_hook)
+		machine_reset_hook(m);
 }
 
 void machine_free(Machine *m)

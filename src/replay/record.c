@@ -1,0 +1,462 @@
+/*
+ * record.c - recording a live run into a trace.
+ *
+ * The recorder sits on the nondeterminism boundary: it wraps the machine's
+ * CPUBus (port and MMIO reads, interrupt acknowledge, RDTSC, RDMSR), the
+ * DMA hook of physmem, the A20 hook and the "memory" address space's
+ * listener, and appends one event per input, stamped with cpu_icount() (the
+ * instructions retired before the current one).  Writes are not journalled,
+ * except that bytes written to the UART's THR and the debug console ports
+ * become console events for the index.
+ *
+ * A virtual timer takes a check event (cpu_state_hash) every check interval
+ * and an incremental snapshot every snapshot interval, always between
+ * instructions.  The timer is not re-armed while the CPU halts (it would
+ * keep a halted guest alive); the next interrupt re-arms it.
+ */
+#include "replay.h"
+
+#include <inttypes.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <dirent.h>
+
+#define CONSOLE_MAX 256
+
+struct Recorder {
+	Machine *m;
+	Trace *t;
+	char *dir;
+	CPUBus live;
+	bool active, failed;
+	uint8_t lcr; /* UART line control: DLAB (bit 7) hides the THR */
+	uint8_t console[CONSOLE_MAX];
+	unsigned console_len;
+	uint64_t console_icount;
+	void (*live_a20)(bool on);
+	RRBlocks blocks;
+	unsigned snapshots;	/* snapshot files written */
+	unsigned blocks_at_snap; /* blocks known at the last snapshot */
+	Timer *tick;
+	uint64_t check_interval, snapshot_interval;
+	uint64_t last_check, last_snap;
+	RRBuf all_console; /* every console byte, for record_console() */
+};
+
+static Recorder *the_rec;
+static volatile sig_atomic_t stop_signal;
+
+/* ---- appending ------------------------------------------------------------- */
+
+static void fail(Recorder *r, const char *what)
+{
+	if (r->failed)
+		return;
+	r->failed = true;
+	warn("recording stopped: %s; the trace stays replayable up to its last chunk", what);
+	r->m->exit_requested = true;
+	r->m->exit_status = EXIT_INTERNAL;
+	cpu_request_exit(r->m->cpu);
+}
+
+static void append_raw(Recorder *r, const TraceEvent *ev)
+{
+	if (r->failed)
+		return;
+	if (!trace_append(r->t, ev))
+		fail(r, trace_error(r->t));
+}
+
+static void console_flush(Recorder *r)
+{
+	TraceEvent ev = {.kind = TEV_CONSOLE, .icount = r->console_icount};
+
+	if (!r->console_len)
+		return;
+	ev.size = r->console_len;
+	ev.data = r->console;
+	r->console_len = 0;
+	append_raw(r, &ev);
+}
+
+static void append(Recorder *r, const TraceEvent *ev)
+{
+	console_flush(r);
+	append_raw(r, ev);
+}
+
+static void append_simple(Recorder *r, uint8_t kind, uint64_t addr, unsigned size, uint64_t value)
+{
+	TraceEvent ev = {.kind = kind, .size = size, .addr = addr, .value = value};
+
+	ev.icount = cpu_icount(r->m->cpu);
+	append(r, &ev);
+}
+
+static void console_byte(Recorder *r, uint8_t c)
+{
+	if (!r->console_len)
+		r->console_icount = cpu_icount(r->m->cpu);
+	r->console[r->console_len++] = c;
+	rrbuf_u8(&r->all_console, c);
+	if (c == '\n' || r->console_len == CONSOLE_MAX)
+		console_flush(r);
+}
+
+/* ---- the wrapped bus ----------------------------------------------------------- */
+
+static uint32_t rec_io_read(void *opaque, uint16_t port, unsigned size)
+{
+	Recorder *r = opaque;
+	uint32_t v = r->live.io_read(r->live.opaque, port, size);
+
+	if (r->active)
+		append_simple(r, TEV_PORT_READ, port, size, v);
+	return v;
+}
+
+/* What the guest writes to COM1's THR or the debug console ports. */
+static void watch_console(Recorder *r, uint16_t port, uint32_t value, unsigned size)
+{
+	for (unsigned i = 0; i < size; i++) {
+		uint16_t p = (uint16_t)(port + i);
+		uint8_t b = (uint8_t)(value >> (8 * i));
+
+		if (p == 0x3fb)
+			r->lcr = b;
+		else if ((p == 0x3f8 && !(r->lcr & 0x80)) || p == 0xe9 || p == 0x402)
+			console_byte(r, b);
+	}
+}
+
+static void rec_io_write(void *opaque, uint16_t port, uint32_t value, unsigned size)
+{
+	Recorder *r = opaque;
+
+	if (r->active)
+		watch_console(r, port, value, size);
+	r->live.io_write(r->live.opaque, port, value, size);
+}
+
+static uint64_t rec_mmio_read(void *opaque, uint64_t addr, unsigned size)
+{
+	Recorder *r = opaque;
+	uint64_t v = r->live.mmio_read(r->live.opaque, addr, size);
+
+	if (r->active)
+		append_simple(r, TEV_MMIO_READ, addr, size, v);
+	return v;
+}
+
+static void rec_mmio_write(void *opaque, uint64_t addr, uint64_t value, unsigned size)
+{
+	Recorder *r = opaque;
+
+	r->live.mmio_write(r->live.opaque, addr, value, size);
+}
+
+static void arm_tick(Recorder *r);
+
+static int rec_intack(void *opaque)
+{
+	Recorder *r = opaque;
+	int vec = r->live.intack(r->live.opaque);
+
+	if (r->active && vec >= 0) {
+		append_simple(r, TEV_INTERRUPT, 0, 0, (uint64_t)vec);
+		if (!timer_pending(r->tick))
+			arm_tick(r); /* the CPU wakes: checks resume */
+	}
+	return vec;
+}
+
+static uint64_t rec_rdtsc(void *opaque)
+{
+	Recorder *r = opaque;
+	uint64_t v = r->live.rdtsc(r->live.opaque);
+
+	if (r->active)
+		append_simple(r, TEV_TIME_READ, 0, 0, v);
+	return v;
+}
+
+static bool rec_rdmsr(void *opaque, uint32_t msr, uint64_t *value)
+{
+	Recorder *r = opaque;
+	bool ok = r->live.rdmsr(r->live.opaque, msr, value);
+
+	if (r->active)
+		append_simple(r, TEV_TIME_READ, ok ? msr : msr | RR_MSR_REFUSED, 0, ok ? *value : 0);
+	return ok;
+}
+
+static bool rec_wrmsr(void *opaque, uint32_t msr, uint64_t value)
+{
+	Recorder *r = opaque;
+
+	return r->live.wrmsr(r->live.opaque, msr, value);
+}
+
+/* machine_new() hands us its bus before it creates the CPU. */
+static void wrap_bus(Machine *m, CPUBus *bus)
+{
+	Recorder *r = the_rec;
+
+	r->m = m;
+	r->live = *bus;
+	bus->opaque = r;
+	bus->io_read = rec_io_read;
+	bus->io_write = rec_io_write;
+	bus->mmio_read = rec_mmio_read;
+	bus->mmio_write = rec_mmio_write;
+	bus->intack = rec_intack;
+	bus->rdtsc = rec_rdtsc;
+	bus->rdmsr = rec_rdmsr;
+	bus->wrmsr = rec_wrmsr;
+}
+
+/* ---- DMA, A20, the memory map ------------------------------------------------------ */
+
+static void rec_dma(void *opaque, uint64_t addr, const void *buf, size_t len)
+{
+	Recorder *r = opaque;
+
+	while (r->active && len) {
+		size_t n = len > TRACE_MAX_DATA ? TRACE_MAX_DATA : len;
+		TraceEvent ev = {.kind = TEV_DMA_WRITE, .addr = addr, .size = (uint32_t)n};
+
+		ev.icount = cpu_icount(r->m->cpu);
+		ev.data = buf;
+		append(r, &ev);
+		addr += n;
+		buf = (const uint8_t *)buf + n;
+		len -= n;
+	}
+}
+
+static void rec_a20(bool on)
+{
+	Recorder *r = the_rec;
+	uint8_t b = on;
+	TraceEvent ev = {.kind = TEV_MAP_CHANGE, .addr = RR_MAP_A20, .size = 1, .data = &b};
+
+	r->live_a20(on);
+	if (!r->active)
+		return;
+	ev.icount = cpu_icount(r->m->cpu);
+	append(r, &ev);
+}
+
+static void rec_map_changed(void *opaque, AddressSpace *as)
+{
+	Recorder *r = opaque;
+	RRBuf buf = {0};
+	TraceEvent ev = {.kind = TEV_MAP_CHANGE, .addr = RR_MAP_VIEW};
+
+	if (!r->active)
+		return;
+	rr_view_encode(as, &r->blocks, &buf, true);
+	if (buf.len > TRACE_MAX_DATA) {
+		fail(r, "a memory map change is larger than an event can hold");
+	} else {
+		ev.icount = cpu_icount(r->m->cpu);
+		ev.size = (uint32_t)buf.len;
+		ev.data = buf.p;
+		append(r, &ev);
+	}
+	/* the inline blocks are in the trace: later snapshots need not repeat them */
+	r->blocks_at_snap = r->blocks.n;
+	free(buf.p);
+}
+
+/* ---- checks and snapshots ---------------------------------------------------------- */
+
+static bool take_snapshot(Recorder *r, bool full)
+{
+	char err[512];
+	char name[64];
+	unsigned number = r->snapshots;
+	uint64_t size;
+
+	console_flush(r);
+	size = rr_snapshot_write(r->dir, number, full, r->m->cpu, r->m->memory, &r->blocks,
+				 r->blocks_at_snap, err, sizeof(err));
+	if (!size) {
+		fail(r, err);
+		return false;
+	}
+	r->snapshots++;
+	r->blocks_at_snap = r->blocks.n;
+	r->last_snap = cpu_icount(r->m->cpu);
+	snprintf(name, sizeof(name), RR_SNAP_FMT, number);
+	if (!trace_add_snapshot(r->t, r->last_snap, name, size))
+		fail(r, trace_error(r->t));
+	return true;
+}
+
+static void check_event(Recorder *r, bool with_ram)
+{
+	TraceEvent ev = {.kind = TEV_CHECK};
+
+	ev.icount = cpu_icount(r->m->cpu);
+	ev.value = cpu_state_hash(r->m->cpu);
+	if (with_ram) {
+		ev.flags = TRACE_CHECK_RAM;
+		ev.value2 = rr_ram_hash(&r->blocks);
+	}
+	append(r, &ev);
+	r->last_check = ev.icount;
+}
+
+static void arm_tick(Recorder *r)
+{
+	timer_mod(r->tick, clock_ns() + (int64_t)(r->check_interval << clock_shift()));
+}
+
+static void tick(void *opaque)
+{
+	Recorder *r = opaque;
+	uint64_t now = cpu_icount(r->m->cpu);
+
+	if (!r->active)
+		return;
+	if (now != r->last_check)
+		check_event(r, false);
+	if (now - r->last_snap >= r->snapshot_interval && take_snapshot(r, false))
+		append_simple(r, TEV_SNAPSHOT, 0, 0, r->snapshots - 1);
+	if (!cpu_halted(r->m->cpu))
+		arm_tick(r);
+}
+
+/* A machine reset reloads RAM and the CPU outside the bus: a full snapshot. */
+static void rec_reset(Machine *m)
+{
+	Recorder *r = the_rec;
+	RRBuf buf = {0};
+	TraceEvent ev = {.kind = TEV_MAP_CHANGE, .addr = RR_MAP_RESET};
+
+	if (!r || !r->active || !take_snapshot(r, true))
+		return;
+	r->lcr = 0;
+	rrbuf_varint(&buf, r->snapshots - 1);
+	ev.icount = cpu_icount(m->cpu);
+	ev.size = (uint32_t)buf.len;
+	ev.data = buf.p;
+	append(r, &ev);
+	free(buf.p);
+}
+
+/* ---- starting and finishing -------------------------------------------------------- */
+
+static void on_signal(int sig)
+{
+	Recorder *r = the_rec;
+
+	stop_signal = sig;
+	if (r && r->m) {
+		r->m->exit_requested = true;
+		r->m->exit_status = 128 + sig;
+		cpu_request_exit(r->m->cpu);
+	}
+}
+
+void record_prepare(void)
+{
+	the_rec = xcalloc(1, sizeof(*the_rec));
+	machine_bus_hook = wrap_bus;
+	machine_reset_hook = rec_reset;
+}
+
+/* An existing -o is refused unless it is an empty directory. */
+static void check_target(const char *dir)
+{
+	struct stat st;
+	DIR *d;
+	struct dirent *e;
+
+	if (stat(dir, &st) != 0)
+		return;
+	if (!S_ISDIR(st.st_mode))
+		fatal(EXIT_USAGE, "-o %s: the file exists already (give a new name)", dir);
+	d = opendir(dir);
+	if (!d)
+		fatal(EXIT_USAGE, "-o %s: cannot read the directory", dir);
+	while ((e = readdir(d)) != NULL) {
+		if (strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0) {
+			closedir(d);
+			fatal(EXIT_USAGE, "-o %s: the directory exists and is not empty", dir);
+		}
+	}
+	closedir(d);
+}
+
+Recorder *record_start(Machine *m, const RecordOptions *o)
+{
+	Recorder *r = the_rec;
+	char err[TRACE_ERR_LEN];
+	TraceMeta meta = {
+		.emulator_version = "flashback 0.1.0",
+		.machine_options = o->machine_options,
+		.cpu_model = "i686",
+		.ram_size = m->ram_size,
+	};
+	struct sigaction sa;
+
+	if (!r || r->m != m)
+		fatal(EXIT_INTERNAL, "record_start: record_prepare() was not called before machine_new()");
+	check_target(o->dir);
+	r->t = trace_create(o->dir, &meta, NULL, err);
+	if (!r->t)
+		fatal(EXIT_USAGE, "-o %s", err);
+	r->dir = xstrdup(o->dir);
+	r->check_interval = o->check_interval ? o->check_interval : RR_CHECK_INTERVAL;
+	r->snapshot_interval = o->snapshot_interval ? o->snapshot_interval : RR_SNAPSHOT_INTERVAL;
+
+	/* The initial state: everything later events change starts here. */
+	if (!take_snapshot(r, true))
+		fatal(EXIT_INTERNAL, "cannot write the initial snapshot");
+	r->last_check = ~0ull;
+	r->live_a20 = machine_hooks.set_a20;
+	machine_hooks.set_a20 = rec_a20;
+	physmem_set_dma_hook(rec_dma, r);
+	as_add_listener(m->memory, rec_map_changed, r);
+	r->tick = timer_new(tick, r);
+	arm_tick(r);
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_signal;
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	r->active = true;
+	return r;
+}
+
+bool record_finish(Recorder *r)
+{
+	char err[TRACE_ERR_LEN];
+	CPU *cpu = r->m->cpu;
+	bool ok;
+
+	if (!r->failed)
+		check_event(r, true);
+	console_flush(r);
+	r->active = false;
+	timer_del(r->tick);
+	physmem_set_dma_hook(NULL, NULL);
+	ok = trace_close(r->t, cpu_icount(cpu), cpu_state_hash(cpu), err);
+	r->t = NULL;
+	if (!ok)
+		warn("%s", err);
+	if (stop_signal)
+		warn("recording ended by signal %d at icount %" PRIu64, (int)stop_signal,
+		     cpu_icount(cpu));
+	return ok && !r->failed;
+}
+
+const uint8_t *record_console(const Recorder *r, size_t *len)
+{
+	*len = r->all_console.len;
+	return r->all_console.p;
+}

@@ -1,0 +1,150 @@
+/*
+ * replay.h - record and replay on top of the trace library (trace.h).
+ *
+ * Recording (record.c) wraps the live machine's CPUBus, the DMA hook, the
+ * A20 hook and the memory map, and journals every input that enters CPU +
+ * RAM, plus periodic check events and snapshots.  Replay (replay.c) builds
+ * CPU + RAM alone from a snapshot and feeds every input back from the
+ * journal, stopping at the first divergence.  Snapshots (snapshot.c) hold
+ * the CPU state, RAM / ROM pages and the flat view of the memory map.
+ * docs/record-replay.md describes how it works; traces/FORMAT.md the files.
+ */
+#ifndef FB_REPLAY_H
+#define FB_REPLAY_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "../machine/machine.h"
+#include "trace.h"
+
+/* ---- recording ----------------------------------------------------------- */
+
+typedef struct RecordOptions {
+	const char *dir;	     /* the trace directory to create */
+	const char *machine_options; /* the command line, for the metadata */
+	uint64_t check_interval;     /* instructions between check events (0: default) */
+	uint64_t snapshot_interval;  /* instructions between snapshots (0: default) */
+} RecordOptions;
+
+/* Defaults: a check every 2^24 instructions, a snapshot every 2^26. */
+#define RR_CHECK_INTERVAL (1ull << 24)
+#define RR_SNAPSHOT_INTERVAL (1ull << 26)
+
+typedef struct Recorder Recorder;
+
+/* Install the machine hooks; call before machine_new(). */
+void record_prepare(void);
+/*
+ * Start recording @m (just built by machine_new) into o->dir: create the
+ * trace, write the initial snapshot, wrap the hooks, catch SIGINT/SIGTERM
+ * (they end the run cleanly).  One line and exit 2 or 4 on failure.
+ */
+Recorder *record_start(Machine *m, const RecordOptions *o);
+/* The final check (with RAM hash) and end event; false after an error. */
+bool record_finish(Recorder *r);
+/* Every console byte the guest wrote while recording (for the demo). */
+const uint8_t *record_console(const Recorder *r, size_t *len);
+
+/* ---- replay -------------------------------------------------------------- */
+
+typedef struct ReplayOptions {
+	bool has_until;
+	uint64_t until;	  /* stop at this icount and print the CPU state */
+	bool verify;	  /* check every check event and print a summary */
+	int snapshot;	  /* start from this snapshot; -1 = automatic */
+	FILE *console;	  /* where the guest's console goes again (NULL: nowhere) */
+	/* Results, for callers (the demo). */
+	uint64_t final_icount, final_hash;
+	uint64_t checks;
+} ReplayOptions;
+
+/* Replay the trace in @dir; returns the exit status (0, 2, 3 or 4). */
+int replay_run(const char *dir, ReplayOptions *o);
+/* `flashback info`: a summary of the trace; returns the exit status. */
+int replay_info(const char *dir, FILE *out);
+
+/* ---- shared by record.c, replay.c and snapshot.c -------------------------- */
+
+/* Map-change kinds (TraceEvent.addr of TEV_MAP_CHANGE). */
+enum { RR_MAP_VIEW = 1, RR_MAP_A20 = 2, RR_MAP_RESET = 3 };
+/* time-read addr bit: the rdmsr was refused (#GP) */
+#define RR_MSR_REFUSED (1ull << 32)
+
+/* A growable byte buffer. */
+typedef struct RRBuf {
+	uint8_t *p;
+	size_t len, cap;
+} RRBuf;
+void rrbuf_put(RRBuf *b, const void *data, size_t n);
+void rrbuf_u8(RRBuf *b, uint8_t v);
+void rrbuf_varint(RRBuf *b, uint64_t v);
+
+/* Reading: false when the bytes run out or a varint is malformed. */
+typedef struct RRReader {
+	const uint8_t *p;
+	size_t len, pos;
+} RRReader;
+bool rr_get_varint(RRReader *r, uint64_t *v);
+bool rr_get_u8(RRReader *r, uint8_t *v);
+const uint8_t *rr_get_bytes(RRReader *r, size_t n);
+
+/* The RAM and ROM blocks of a memory map, numbered in order of discovery. */
+enum { RR_BLOCK_RAM = 1, RR_BLOCK_ROM = 2 };
+typedef struct RRBlock {
+	MemoryRegion *mr;
+	uint8_t kind;
+	uint64_t size;
+} RRBlock;
+typedef struct RRBlocks {
+	RRBlock *b;
+	unsigned n;
+} RRBlocks;
+
+/*
+ * Encode the flat view of @as (see FORMAT.md, map-change payload),
+ * numbering RAM/ROM regions not yet in @blocks; with @inline_new, their
+ * contents go into the payload, else the caller writes them elsewhere.
+ */
+void rr_view_encode(AddressSpace *as, RRBlocks *blocks, RRBuf *out, bool inline_new);
+
+/* Replay's side of the memory map: blocks it owns and what is mapped. */
+typedef struct RRMemory {
+	RRBlocks blocks;
+	MemoryRegion *root;
+	AddressSpace *as;
+	MemoryRegion **mapped;
+	unsigned nmapped;
+} RRMemory;
+void rr_memory_init(RRMemory *mem);
+/* Apply a view payload; false with a message in @err on a malformed one. */
+bool rr_view_apply(RRMemory *mem, const uint8_t *p, size_t len, char *err, size_t errlen);
+
+/* A 64-bit hash of every RAM block, in block order. */
+uint64_t rr_ram_hash(const RRBlocks *blocks);
+
+/* Snapshot files: "snap-NNNNNN.fbs" in the trace directory. */
+#define RR_SNAP_FMT "snap-%06u.fbs"
+/*
+ * Write snapshot @number of @cpu and the memory (@full: every non-zero RAM
+ * page and all ROM; else the RAM pages dirty since the last snapshot and
+ * blocks numbered from @first_new on).  Clears DIRTY_SNAPSHOT, flushes the
+ * TLB.  Returns the file size, or 0 with a message in @err.
+ */
+uint64_t rr_snapshot_write(const char *dir, unsigned number, bool full, CPU *cpu,
+			   AddressSpace *as, RRBlocks *blocks, unsigned first_new, char *err,
+			   size_t errlen);
+typedef struct RRSnapHeader {
+	unsigned number;
+	bool full;
+	uint64_t icount;
+} RRSnapHeader;
+/* Read only the header of snapshot @number. */
+bool rr_snapshot_header(const char *dir, unsigned number, RRSnapHeader *h, char *err,
+			size_t errlen);
+/* Load snapshot @number into @cpu and @mem (a full one clears RAM first). */
+bool rr_snapshot_load(const char *dir, unsigned number, CPU *cpu, RRMemory *mem, char *err,
+		      size_t errlen);
+
+#endif
