@@ -636,6 +636,15 @@ static void fuzz(bool protected_mode, unsigned rounds)
 			cpu_set_idtr(cpu, (DescTable){0x1000, 0x7ff});
 			cpu_set_gdtr(cpu, (DescTable){0x2000, 0x17});
 			cpu_set_reg(cpu, R_ESP, 0x80000);
+			if (r & 1) {
+				/* paging: 4 MiB pages for the first 8 MiB, the rest of
+				 * the page directory random */
+				st32(ram + 0x5000, 0x83);
+				st32(ram + 0x5004, 0x400083);
+				cpu_set_cr(cpu, 4, CR4_PSE);
+				cpu_set_cr(cpu, 3, 0x5000);
+				cpu_set_cr(cpu, 0, cpu_get_cr(cpu, 0) | CR0_PG);
+			}
 		} else {
 			cpu_set_seg(cpu, S_CS, (SegReg){0x1000, 0x10000, 0xffff, 0x9b});
 			cpu_set_eip(cpu, rnd() & 0xffff);
@@ -682,7 +691,10 @@ int main(int argc, char **argv)
 	test_triple_fault();
 	test_smc();
 	test_lazy_conditions();
-	fuzz(false, 20);
-	fuzz(true, 20);
+	/* FUZZ_ROUNDS=N runs a longer fuzz (by hand, e.g. under ASan) */
+	unsigned rounds = getenv("FUZZ_ROUNDS") ? (unsigned)atoi(getenv("FUZZ_ROUNDS")) : 20;
+
+	fuzz(false, rounds);
+	fuzz(true, rounds);
 	return unit_done("cpu");
 }
