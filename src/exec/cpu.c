@@ -93,8 +93,8 @@ void cpu_load_flags(CPU *cpu, uint32_t v, uint32_t mask)
  * holds, nothing is cached per mode yet beyond that. */
 void cpu_mode_changed(CPU *cpu)
 {
-	if (v86(cpu))
-		cpu->cpl = 3;
+	/* CPL: 0 in real mode, 3 in virtual-8086 mode, else CS.RPL */
+	cpu->cpl = !pmode(cpu) ? 0 : v86(cpu) ? 3 : cpu->seg[S_CS].sel & 3u;
 }
 
 /* ---- debug registers ----------------------------------------------- */
@@ -380,7 +380,7 @@ void cpu_set_seg(CPU *cpu, int s, SegReg seg)
 {
 	cpu->seg[s] = seg;
 	if (s == S_CS)
-		cpu->cpl = pmode(cpu) && !v86(cpu) ? (seg.attr >> 5) & 3 : v86(cpu) ? 3 : 0;
+		cpu_mode_changed(cpu);
 }
 
 uint32_t cpu_get_cr(const CPU *cpu, int n)
@@ -403,6 +403,7 @@ void cpu_set_cr(CPU *cpu, int n, uint32_t v)
 	switch (n) {
 	case 0:
 		cpu->cr0 = v | CR0_ET;
+		cpu_mode_changed(cpu);
 		break;
 	case 2:
 		cpu->cr2 = v;

@@ -100,6 +100,8 @@ static void write_cr0(CPU *cpu, uint32_t v)
 	if ((v ^ cpu->cr0) & (CR0_PG | CR0_PE | CR0_WP))
 		tlb_flush(cpu);
 	cpu->cr0 = v;
+	if (!(v & CR0_PE))
+		cpu->cpl = 0; /* back in real mode */
 }
 
 H(op_mov_cr)
