@@ -14,6 +14,10 @@
 
 static const SegReg seg_reset = {0, 0, 0xffff, 0x93};
 
+/* Exceptions delivered in a row without a retired instruction before the
+ * CPU is declared stuck (reported as a shutdown). */
+#define STUCK_LIMIT 100000u
+
 CPU *cpu_new(const CPUBus *bus)
 {
 	CPU *cpu = xcalloc(1, sizeof(*cpu));
@@ -62,6 +66,7 @@ void cpu_reset(CPU *cpu)
 	cpu->nmi_pending = cpu->nmi_blocked = false;
 	cpu->halted = cpu->exit_req = cpu->shadow = cpu->in_shadow = false;
 	cpu->triple = false;
+	cpu->stuck = 0;
 	cpu->pending_exc = -1;
 	cpu->delivering = -1;
 	tlb_flush(cpu);
@@ -222,6 +227,7 @@ static void step(CPU *cpu)
 	if (cpu->dc_pending)
 		dc_settle(cpu);
 	cpu->icount++;
+	cpu->stuck = 0;
 	if (cpu->io_done)
 		code_pages_check(cpu); /* a device may have written code by DMA */
 	if (rf)
@@ -269,6 +275,14 @@ enum cpu_exit cpu_exec(CPU *cpu, uint64_t limit)
 		if (cpu->triple)
 			return CPU_EXIT_TRIPLE_FAULT;
 		if (cpu->pending_exc >= 0) {
+			/* a handler that faults at once, forever, retires nothing:
+			 * no icount limit would ever stop it, so call it a shutdown */
+			if (++cpu->stuck > STUCK_LIMIT) {
+				cpu->stuck = 0;
+				cpu->pending_exc = -1;
+				cpu->triple = true;
+				return CPU_EXIT_TRIPLE_FAULT;
+			}
 			cpu_deliver_pending(cpu);
 			continue;
 		}

@@ -159,6 +159,7 @@ struct CPU {
 	bool pending_has_err;
 	bool pending_trap; /* EIP already after the instruction */
 	int delivering;	   /* vector being delivered, -1 when not */
+	unsigned stuck;	   /* exceptions delivered since an instruction retired */
 	jmp_buf jb;
 
 	/* software TLB, [0] supervisor, [1] user */

@@ -596,6 +596,22 @@ static void test_smc(void)
 	CHECK_EQ(cpu_get_reg(cpu, R_EAX) & 0xff, 0x44);
 }
 
+/* A #UD handler that is itself an invalid opcode: exceptions forever, no
+ * instruction retires; cpu_exec() must still come back. */
+static void test_fault_loop(void)
+{
+	static const uint8_t code[] = {0x0f, 0x0b};
+
+	real_at(0x7c00, code, sizeof(code));
+	set_ivt(6, 0, 0x7c00);
+	/* the stack wraps in its own 64 KiB, never over the code */
+	cpu_set_seg(cpu, S_SS, (SegReg){0x2000, 0x20000, 0xffff, 0x93});
+	uint64_t start = cpu_icount(cpu);
+
+	CHECK_EQ(cpu_exec(cpu, start + 1000), CPU_EXIT_TRIPLE_FAULT);
+	CHECK_EQ(cpu_icount(cpu), start);
+}
+
 /* ---- fuzz -------------------------------------------------------------- */
 
 static uint64_t rng = 0x9e3779b97f4a7c15ull;
@@ -691,6 +707,7 @@ int main(int argc, char **argv)
 	test_triple_fault();
 	test_smc();
 	test_lazy_conditions();
+	test_fault_loop();
 	/* FUZZ_ROUNDS=N runs a longer fuzz (by hand, e.g. under ASan) */
 	unsigned rounds = getenv("FUZZ_ROUNDS") ? (unsigned)atoi(getenv("FUZZ_ROUNDS")) : 20;
 
