@@ -172,6 +172,9 @@ static int cmd_record(int argc, char **argv)
 		} else if (strcmp(argv[i], "--check-interval") == 0) {
 			ro.check_interval = number_arg(argv[i], argv[i + 1]);
 			i++;
+		} else if (strcmp(argv[i], "--chunk-events") == 0) {
+			ro.chunk_events = (uint32_t)number_arg(argv[i], argv[i + 1]);
+			i++;
 		} else if (strcmp(argv[i], "--snapshot-interval") == 0) {
 			ro.snapshot_interval = number_arg(argv[i], argv[i + 1]);
 			i++;
@@ -292,10 +295,11 @@ static int cmd_demo(int argc, char **argv)
 	       ", %zu console bytes identical.\n"
 	       "Next, try:\n"
 	       "  flashback replay %s\n"
-	       "  flashback replay %s --until 100000\n"
+	       "  flashback replay %s --until %" PRIu64 "\n"
 	       "  flashback info %s\n"
 	       "  flashback run -kernel build/tests/guests/hello.elf -serial stdio\n",
-	       dir, rep.final_icount, rep.final_hash, console_len, dir, dir, dir);
+	       dir, rep.final_icount, rep.final_hash, console_len, dir, dir, rep.final_icount / 2,
+	       dir);
 	free(console);
 	free(again);
 	return 0;

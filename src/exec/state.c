@@ -7,7 +7,7 @@
  * control and debug registers, MSRs, the x87, icount and the pins and
  * latches: halted, interrupt shadow, NMI blocking, A20, a pending
  * exception).  Host pointers, the bus, the TLB and the instruction being
- * decoded are not part of it; loading flushes the TLB.  The layout is part
+ * decoded are not part of it; loading flushes the TLB and decode cache.  The layout is part
  * of the trace format (snapshot files), so a change bumps STATE_VERSION.
  */
 #include <string.h>
@@ -172,6 +172,6 @@ bool cpu_state_load(CPU *cpu, const void *buf, size_t len)
 	*cpu = tmp;
 	cpu->exit_req = false;
 	dbg_update(cpu);
-	tlb_flush(cpu);
+	cpu_flush_tlb(cpu); /* the TLB and the decode cache */
 	return true;
 }

@@ -32,6 +32,7 @@ struct Recorder {
 	CPUBus live;
 	bool active, failed;
 	uint8_t lcr; /* UART line control: DLAB (bit 7) hides the THR */
+	uint8_t mcr; /* UART modem control: in loopback (bit 4) nothing is sent */
 	uint8_t console[CONSOLE_MAX];
 	unsigned console_len;
 	uint64_t console_icount;
@@ -126,7 +127,10 @@ static void watch_console(Recorder *r, uint16_t port, uint32_t value, unsigned s
 
 		if (p == 0x3fb)
 			r->lcr = b;
-		else if ((p == 0x3f8 && !(r->lcr & 0x80)) || p == 0xe9 || p == 0x402)
+		else if (p == 0x3fc)
+			r->mcr = b;
+		else if ((p == 0x3f8 && !(r->lcr & 0x80) && !(r->mcr & 0x10)) || p == 0xe9 ||
+			 p == 0x402)
 			console_byte(r, b);
 	}
 }
@@ -322,7 +326,8 @@ static void tick(void *opaque)
 
 	if (!r->active)
 		return;
-	if (now != r->last_check)
+	/* by icount: a halted guest's wake-ups must not each cost a check */
+	if (r->last_check == ~0ull || now - r->last_check >= r->check_interval)
 		check_event(r, false);
 	if (now - r->last_snap >= r->snapshot_interval && take_snapshot(r, false))
 		append_simple(r, TEV_SNAPSHOT, 0, 0, r->snapshots - 1);
@@ -339,7 +344,7 @@ static void rec_reset(Machine *m)
 
 	if (!r || !r->active || !take_snapshot(r, true))
 		return;
-	r->lcr = 0;
+	r->lcr = r->mcr = 0;
 	rrbuf_varint(&buf, r->snapshots - 1);
 	ev.icount = cpu_icount(m->cpu);
 	ev.size = (uint32_t)buf.len;
@@ -402,12 +407,14 @@ Recorder *record_start(Machine *m, const RecordOptions *o)
 		.cpu_model = "i686",
 		.ram_size = m->ram_size,
 	};
+	TraceOptions topt = {0};
 	struct sigaction sa;
 
 	if (!r || r->m != m)
 		fatal(EXIT_INTERNAL, "record_start: record_prepare() was not called before machine_new()");
 	check_target(o->dir);
-	r->t = trace_create(o->dir, &meta, NULL, err);
+	topt.chunk_events = o->chunk_events;
+	r->t = trace_create(o->dir, &meta, &topt, err);
 	if (!r->t)
 		fatal(EXIT_USAGE, "-o %s", err);
 	r->dir = xstrdup(o->dir);

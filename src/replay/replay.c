@@ -36,7 +36,7 @@ typedef struct Replayer {
 	CPU *cpu;
 	RRMemory mem;
 	FILE *console;
-	uint8_t lcr;
+	uint8_t lcr, mcr; /* UART line and modem control (DLAB, loopback) */
 	/* console bytes the journal announced and the CPU has not written yet */
 	uint8_t expect[4096];
 	unsigned expect_len, expect_pos;
@@ -145,7 +145,7 @@ static bool load_snapshot(Replayer *r, unsigned number)
 		r->damaged = true;
 		return false;
 	}
-	r->lcr = 0;
+	r->lcr = r->mcr = 0;
 	return true;
 }
 
@@ -319,7 +319,10 @@ static void rp_io_write(void *opaque, uint16_t port, uint32_t value, unsigned si
 
 		if (p == 0x3fb) {
 			r->lcr = b;
-		} else if ((p == 0x3f8 && !(r->lcr & 0x80)) || p == 0xe9 || p == 0x402) {
+		} else if (p == 0x3fc) {
+			r->mcr = b;
+		} else if ((p == 0x3f8 && !(r->lcr & 0x80) && !(r->mcr & 0x10)) || p == 0xe9 ||
+			   p == 0x402) {
 			if (r->expect_pos == r->expect_len)
 				apply_passive(r); /* the console event of this byte */
 			console_out(r, b);

@@ -26,6 +26,7 @@ typedef struct RecordOptions {
 	const char *machine_options; /* the command line, for the metadata */
 	uint64_t check_interval;     /* instructions between check events (0: default) */
 	uint64_t snapshot_interval;  /* instructions between snapshots (0: default) */
+	uint32_t chunk_events;	     /* events per journal chunk (0: the library's) */
 } RecordOptions;
 
 /* Defaults: a check every 2^24 instructions, a snapshot every 2^26. */

@@ -1,0 +1,339 @@
+#!/usr/bin/env python3
+"""test_rr.py - record and replay through the flashback command.
+
+usage: test_rr.py FLASHBACK RR_REWRITE GUEST_DIR GUEST_DISK CASE
+
+Each CASE records a guest (or the demo) into a trace in a temporary
+directory and replays it: the console printed again must equal the one of
+the recording, the final icount and hash must be those of the trace, the
+exit status 0.  Damaged traces are made with rr_rewrite (the trace library
+writes them, so the chunks are well-formed and only replay can notice) and
+must stop with exit status 3 and a one-line divergence message.
+"""
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+
+FB = REWRITE = GUESTS = DISK = TMP = None
+
+# guest : (expected status of the recording, needs the disk)
+GUEST_STATUS = {'hello': 0x43, 'timer': 1, 'uart': 1, 'rtc': 1, 'ata': 1, 'pci': 1,
+                'exceptions': 1, 'paging': 1, 'cpu': 1}
+
+
+def run(*args, stdin=subprocess.DEVNULL, timeout=120, cwd=None):
+    p = subprocess.run([FB] + [str(a) for a in args], stdin=stdin, capture_output=True,
+                       timeout=timeout, cwd=cwd)
+    return p.returncode, p.stdout.decode(errors='replace'), p.stderr.decode(errors='replace')
+
+
+def guest_args(name):
+    args = ['-kernel', os.path.join(GUESTS, name + '.elf'), '-serial', 'stdio']
+    if name == 'ata':
+        args += ['-hda', DISK]
+    return args
+
+
+def record(name, trace, *extra):
+    code, out, err = run('record', '-o', trace, '--check-interval', '50000',
+                         '--snapshot-interval', '400000', *extra, *guest_args(name))
+    assert code == GUEST_STATUS[name], 'record status %d; stderr %r' % (code, err)
+    return out
+
+
+def info(trace):
+    code, out, err = run('info', trace)
+    assert code == 0, 'info status %d: %r' % (code, err)
+    return out
+
+
+def final_of(trace):
+    m = re.search(r'complete, final icount (\d+) hash ([0-9a-f]{16})', info(trace))
+    assert m, info(trace)
+    return int(m.group(1)), m.group(2)
+
+
+VERIFIED = re.compile(r'verified: (\d+) checks, final icount (\d+) hash ([0-9a-f]{16})$', re.M)
+
+
+def replay_ok(trace, live_out, *extra):
+    code, out, err = run('replay', trace, '--verify', *extra)
+    assert code == 0, 'replay status %d; stderr %r' % (code, err)
+    m = VERIFIED.search(out)
+    assert m, 'no summary in %r' % out
+    console = out[:m.start()]
+    assert console == live_out, 'replay console differs:\n%r\n%r' % (console, live_out)
+    icount, h = final_of(trace)
+    assert int(m.group(2)) == icount and m.group(3) == h, (m.group(0), icount, h)
+    return int(m.group(1))
+
+
+def one_line_error(err):
+    lines = err.strip().splitlines()
+    assert len(lines) == 1, 'expected one line on stderr, got %r' % err
+    assert lines[0].startswith('flashback: '), lines[0]
+    return lines[0]
+
+
+def guest_case(name):
+    trace = os.path.join(TMP, name + '.fbt')
+    live = record(name, trace)
+    assert live, 'the guest printed nothing'
+    checks = replay_ok(trace, live)
+    assert checks >= 1
+    # twice: replay is deterministic
+    replay_ok(trace, live)
+
+
+def case_demo():
+    code, out, err = run('demo', timeout=180)
+    assert code == 0, 'status %d, stderr %r' % (code, err)
+    m = re.search(r'recorded into\n  (\S+)\n', out)
+    assert m, out
+    assert 'console bytes identical' in out, out
+    trace = m.group(1)
+    code2, out2, err2 = run('replay', trace)
+    assert code2 == 0, err2
+    assert '=== Flashback demo guest ===' in out2 and '[summary]' in out2, out2
+    shutil.rmtree(os.path.dirname(trace), ignore_errors=True)
+
+
+def case_snapshots():
+    """Incremental snapshots: replay from each gives the same end as from the start."""
+    trace = os.path.join(TMP, 't.fbt')
+    live = record('cpu', trace)
+    snaps = sorted(f for f in os.listdir(trace) if f.startswith('snap-'))
+    assert len(snaps) >= 3, snaps
+    icount, h = final_of(trace)
+    for k in range(len(snaps)):
+        code, out, err = run('replay', trace, '--snapshot', k, '--verify')
+        assert code == 0, 'from snapshot %d: status %d %r' % (k, code, err)
+        m = VERIFIED.search(out)
+        assert m and int(m.group(2)) == icount and m.group(3) == h, (k, out[-200:])
+        if k > 0:
+            assert out[:m.start()] != live, 'snapshot %d replays the whole console' % k
+            assert live.endswith(out[:m.start()]), 'snapshot %d: console is not a suffix' % k
+
+
+def case_portable():
+    """Moved elsewhere with the kernel and disk gone, the trace replays the same."""
+    trace = os.path.join(TMP, 'a.fbt')
+    kernel_dir = os.path.join(TMP, 'k')
+    os.mkdir(kernel_dir)
+    kernel = os.path.join(kernel_dir, 'ata.elf')
+    disk = os.path.join(kernel_dir, 'disk.img')
+    shutil.copy(os.path.join(GUESTS, 'ata.elf'), kernel)
+    shutil.copy(DISK, disk)
+    code, live, err = run('record', '-o', trace, '-kernel', kernel, '-hda', disk,
+                          '-serial', 'stdio')
+    assert code == 1, err
+    shutil.rmtree(kernel_dir)
+    other = os.path.join(TMP, 'elsewhere', 'b.fbt')
+    os.mkdir(os.path.dirname(other))
+    shutil.move(trace, other)
+    replay_ok(other, live)
+
+
+def dump_at(trace, n, *extra):
+    code, out, err = run('replay', trace, '--until', n, *extra)
+    assert code == 0, 'until %d: %r' % (n, err)
+    regs = out[out.find('EAX='):]
+    assert regs.startswith('EAX='), out[-500:]
+    return regs
+
+
+def case_until():
+    trace = os.path.join(TMP, 'u.fbt')
+    record('timer', trace)
+    icount, _ = final_of(trace)
+    seen = set()
+    for n in (1, icount // 3, icount // 2, icount - 1):
+        a = dump_at(trace, n)
+        b = dump_at(trace, n, '--snapshot', 0)  # from the start, not the nearest snapshot
+        assert a == b, 'state at %d differs with and without snapshots' % n
+        seen.add(a)
+    assert len(seen) == 4, 'different icounts gave the same state'
+
+
+def rewrite(mode, k, expect_msg):
+    trace = os.path.join(TMP, 'orig.fbt')
+    if not os.path.exists(trace):
+        record('timer', trace)
+    bad = os.path.join(TMP, 'bad-%s-%d.fbt' % (mode, k))
+    p = subprocess.run([REWRITE, trace, bad, mode, str(k)], capture_output=True, text=True)
+    if p.returncode != 0:
+        return None
+    at = int(p.stdout.strip())
+    code, out, err = run('replay', bad, '--verify')
+    assert code == 3, '%s %d: status %d, stderr %r' % (mode, k, code, err)
+    line = one_line_error(err)
+    assert re.search(r'divergence at icount \d+: the journal has .*, the CPU', line), line
+    if expect_msg:
+        assert re.search(expect_msg, line), '%r does not match %r' % (line, expect_msg)
+    return at, line
+
+
+def case_div_port_value():
+    assert rewrite('port-value', 3, None)
+
+
+def case_div_drop_interrupt():
+    r = rewrite('drop-interrupt', 2, None)
+    assert r
+
+
+def case_div_icount():
+    for k in range(2, 40):
+        r = rewrite('icount', k, r'the journal has port-read 0x[0-9a-f]+ size \d at icount \d+, '
+                    r'the CPU did port-read')
+        if r:
+            at, line = r
+            assert ('divergence at icount %d:' % at) in line, (at, line)
+            return
+    assert False, 'no port-read could be moved'
+
+
+def case_div_check_hash():
+    at, line = rewrite('check-hash', 1, r'the journal has check hash [0-9a-f]{16}, '
+                       r'the CPU state hashes to')
+    assert ('divergence at icount %d:' % at) in line, (at, line)
+
+
+def case_truncated_cut():
+    trace = os.path.join(TMP, 'c.fbt')
+    record('rtc', trace, '--chunk-events', '64')
+    journal = os.path.join(trace, 'journal.fbj')
+    size = os.path.getsize(journal)
+    with open(journal, 'r+b') as f:
+        f.truncate(size * 2 // 3)
+    # as after a crash before the index caught up: it is rebuilt from the journal
+    for f in os.listdir(trace):
+        if f.startswith('index.sqlite'):
+            os.unlink(os.path.join(trace, f))
+    out = info(trace)
+    m = re.search(r'truncated: .*truncated after chunk (\d+) at icount (\d+)', out)
+    assert m, out
+    last = int(m.group(2))
+    code, rout, err = run('replay', trace)
+    assert code == 0, 'status %d %r' % (code, err)
+    line = one_line_error(err)
+    assert 'truncated' in line, line
+    n = int(re.search(r'replayed to icount (\d+)', line).group(1))
+    assert n >= last, (n, last)
+
+
+def demo_args():
+    """The demo guest waits 3 s of host time for input on an open stdin pipe."""
+    d = os.path.join(GUESTS, '..', '..', 'guest')
+    return ['-kernel', os.path.join(d, 'demo.elf'), '-hda', os.path.join(d, 'demo-disk.img'),
+            '-serial', 'stdio']
+
+
+def case_truncated_kill():
+    """kill -9 while recording: the trace replays to its last chunk."""
+    trace = os.path.join(TMP, 'k.fbt')
+    p = subprocess.Popen([FB, 'record', '-o', trace, '--chunk-events', '8', *demo_args()],
+                         stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE)
+    out = b''
+    while b'type something' not in out:
+        chunk = p.stdout.read1(4096)
+        assert chunk, 'demo ended before its prompt: %r' % out
+        out += chunk
+    time.sleep(0.5)
+    p.send_signal(signal.SIGKILL)
+    p.wait()
+    text = info(trace)
+    m = re.search(r'truncated: (.*)', text)
+    assert m, text
+    code, rout, err = run('replay', trace)
+    assert code == 0, 'status %d %r' % (code, err)
+    assert 'truncated' in one_line_error(err)
+    assert '=== Flashback demo guest ===' in rout, rout
+
+
+def case_sigterm():
+    """SIGTERM ends the recording cleanly: a complete trace that replays."""
+    trace = os.path.join(TMP, 's.fbt')
+    p = subprocess.Popen([FB, 'record', '-o', trace, *demo_args()], stdin=subprocess.PIPE,
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    out = b''
+    while b'type something' not in out:
+        chunk = p.stdout.read1(4096)
+        assert chunk, 'demo ended before its prompt: %r' % out
+        out += chunk
+    p.send_signal(signal.SIGTERM)
+    rest, err = p.communicate(timeout=60)
+    assert p.returncode == 128 + signal.SIGTERM, (p.returncode, err)
+    final_of(trace)
+    replay_ok(trace, (out + rest).decode(errors='replace'))
+
+
+def case_future_version():
+    trace = os.path.join(TMP, 'f.fbt')
+    record('hello', trace)
+    with open(os.path.join(trace, 'journal.fbj'), 'r+b') as f:
+        f.seek(8)
+        f.write((99).to_bytes(4, 'little'))
+    code, out, err = run('replay', trace)
+    assert code == 2, (code, err)
+    assert 'version 99' in one_line_error(err), err
+    code, out, err = run('info', trace)
+    assert code == 2 and 'version 99' in one_line_error(err), err
+
+
+def case_foreign():
+    empty = os.path.join(TMP, 'empty')
+    os.mkdir(empty)
+    junk = os.path.join(TMP, 'junk.bin')
+    with open(junk, 'wb') as f:
+        f.write(os.urandom(1000))
+    for target in (empty, junk, os.path.join(TMP, 'missing')):
+        for cmd in ('replay', 'info'):
+            code, out, err = run(cmd, target)
+            assert code == 2, '%s %s: %d %r' % (cmd, target, code, err)
+            one_line_error(err)
+
+
+def case_record_target_exists():
+    full = os.path.join(TMP, 'full')
+    os.mkdir(full)
+    open(os.path.join(full, 'x'), 'w').close()
+    f = os.path.join(TMP, 'file')
+    open(f, 'w').close()
+    for target in (full, f):
+        code, out, err = run('record', '-o', target, *guest_args('hello'))
+        assert code == 2, (code, err)
+        assert target in one_line_error(err)
+    empty = os.path.join(TMP, 'emptydir')
+    os.mkdir(empty)
+    live = record('hello', empty)
+    replay_ok(empty, live)
+
+
+def main():
+    global FB, REWRITE, GUESTS, DISK, TMP
+    FB, REWRITE, GUESTS, DISK, name = sys.argv[1:6]
+    with tempfile.TemporaryDirectory() as TMP:
+        try:
+            if name.startswith('guest_'):
+                guest_case(name[6:])
+            else:
+                globals()['case_' + name]()
+        except AssertionError as e:
+            print('FAIL %s: %s' % (name, e))
+            return 1
+        except subprocess.TimeoutExpired:
+            print('FAIL %s: timed out' % name)
+            return 1
+    print('PASS %s' % name)
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())
