@@ -297,6 +297,12 @@ enum cpu_exit cpu_exec(CPU *cpu, uint64_t limit)
 			if (cpu->halted)
 				cpu->shadow = false;
 		} else if (take_interrupt(cpu)) {
+			/* a trap gate leaves IF set: nested deliveries count too */
+			if (++cpu->stuck > STUCK_LIMIT) {
+				cpu->stuck = 0;
+				cpu->triple = true;
+				return CPU_EXIT_TRIPLE_FAULT;
+			}
 			continue;
 		}
 		if (cpu->halted)
