@@ -10,10 +10,10 @@
 /* The largest packet we accept (advertised as PacketSize). */
 #define GDB_PACKET_SIZE 4096
 /* Reply bytes queued for a client that does not read: beyond this it is dropped. */
-#define GDB_OUT_MAX (1u << 20)
+#define GDB_OUT_MAX	    (1u << 20)
 #define GDB_MAX_BREAKPOINTS 64
 #define GDB_MAX_WATCHPOINTS 16
-#define GDB_MAX_WATCH_LEN 256
+#define GDB_MAX_WATCH_LEN   256
 
 /* ---- packet framing (packet.c) ------------------------------------------ */
 

@@ -123,12 +123,13 @@ static bool live_monitor(void *opaque, const char *cmd, FILE *out)
 GdbStub *gdb_live_new(struct Machine *m, const char *host, int port, bool wait)
 {
 	GdbTarget t = {
-		.opaque = m,
-		.cpu = m->cpu,
-		.read_mem = live_read,
-		.write_mem = live_write,
-		.monitor = live_monitor,
-		.monitor_help = "monitor info mtree       the memory and I/O region trees and flat views\n",
+	    .opaque = m,
+	    .cpu = m->cpu,
+	    .read_mem = live_read,
+	    .write_mem = live_write,
+	    .monitor = live_monitor,
+	    .monitor_help =
+		"monitor info mtree       the memory and I/O region trees and flat views\n",
 	};
 	char err[256];
 	GdbStub *s = gdb_listen(&t, host, port, wait, err);

@@ -54,7 +54,8 @@ GdbStub *gdb_listen(const GdbTarget *t, const char *host, int port, bool wait, c
 	if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) != 0 ||
 	    bind(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0 || listen(fd, 1) != 0 ||
 	    !set_nonblock(fd)) {
-		snprintf(err, 256, "gdb stub: cannot listen on %s:%d: %s", h, port, strerror(errno));
+		snprintf(err, 256, "gdb stub: cannot listen on %s:%d: %s", h, port,
+			 strerror(errno));
 		if (fd >= 0)
 			close(fd);
 		return NULL;

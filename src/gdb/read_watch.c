@@ -21,10 +21,10 @@ static bool addr_reg(CPU *cpu, x86_reg r, uint32_t *v)
 		x86_reg r32, r16;
 		int n;
 	} regs[] = {
-		{X86_REG_EAX, X86_REG_AX, R_EAX}, {X86_REG_ECX, X86_REG_CX, R_ECX},
-		{X86_REG_EDX, X86_REG_DX, R_EDX}, {X86_REG_EBX, X86_REG_BX, R_EBX},
-		{X86_REG_ESP, X86_REG_SP, R_ESP}, {X86_REG_EBP, X86_REG_BP, R_EBP},
-		{X86_REG_ESI, X86_REG_SI, R_ESI}, {X86_REG_EDI, X86_REG_DI, R_EDI},
+	    {X86_REG_EAX, X86_REG_AX, R_EAX}, {X86_REG_ECX, X86_REG_CX, R_ECX},
+	    {X86_REG_EDX, X86_REG_DX, R_EDX}, {X86_REG_EBX, X86_REG_BX, R_EBX},
+	    {X86_REG_ESP, X86_REG_SP, R_ESP}, {X86_REG_EBP, X86_REG_BP, R_EBP},
+	    {X86_REG_ESI, X86_REG_SI, R_ESI}, {X86_REG_EDI, X86_REG_DI, R_EDI},
 	};
 
 	*v = 0;
@@ -61,9 +61,9 @@ static int seg_of(x86_reg r, x86_reg base)
 	default:
 		/* the default segment: SS for (E)SP / (E)BP based addresses */
 		return base == X86_REG_ESP || base == X86_REG_EBP || base == X86_REG_SP ||
-				       base == X86_REG_BP
-			       ? S_SS
-			       : S_DS;
+			       base == X86_REG_BP
+			   ? S_SS
+			   : S_DS;
 	}
 }
 
@@ -131,8 +131,8 @@ void read_watch_prepare(GdbStub *s, ReadWatch *rw)
 {
 	CPU *cpu = s->t.cpu;
 	SegReg cs = cpu_get_seg(cpu, S_CS);
-	bool code32 = (cpu_get_cr(cpu, 0) & CR0_PE) && !(cpu_get_eflags(cpu) & F_VM) &&
-		      (cs.attr & 0x4000);
+	bool code32 =
+	    (cpu_get_cr(cpu, 0) & CR0_PE) && !(cpu_get_eflags(cpu) & F_VM) && (cs.attr & 0x4000);
 	uint8_t code[15];
 	cs_insn *insn;
 	size_t len;

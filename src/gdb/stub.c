@@ -19,12 +19,12 @@
 #include "../base/base.h"
 
 /* Error numbers of our "E NN" replies (errno values, as gdbserver uses). */
-#define E_BADARG "E16"	/* malformed or out-of-range argument */
-#define E_FAULT "E14"	/* memory not mapped */
-#define E_BUSY "E10"	/* the target is running */
+#define E_BADARG  "E16" /* malformed or out-of-range argument */
+#define E_FAULT	  "E14" /* memory not mapped */
+#define E_BUSY	  "E10" /* the target is running */
 #define E_TOOLONG "E01" /* the packet did not fit */
-#define E_RDONLY "E30"	/* a recording cannot be changed */
-#define E_FULL "E28"	/* no breakpoint / watchpoint slot left */
+#define E_RDONLY  "E30" /* a recording cannot be changed */
+#define E_FULL	  "E28" /* no breakpoint / watchpoint slot left */
 
 /* ---- output ---------------------------------------------------------------- */
 
@@ -94,7 +94,7 @@ static void replyf(GdbStub *s, const char *fmt, ...)
 void send_stop(GdbStub *s)
 {
 	static const char *const watch_kind[] = {
-		[GDB_STOP_WATCH] = "watch", [GDB_STOP_RWATCH] = "rwatch", [GDB_STOP_AWATCH] = "awatch"};
+	    [GDB_STOP_WATCH] = "watch", [GDB_STOP_RWATCH] = "rwatch", [GDB_STOP_AWATCH] = "awatch"};
 	const GdbStop *st = &s->stop;
 
 	switch (st->kind) {
@@ -375,7 +375,8 @@ static bool names_our_thread(const char *tid)
 	if (strcmp(tid, "-1") == 0)
 		return true;
 	if (*p == 'p')
-		return strcmp(p, "p1.1") == 0 || strcmp(p, "p1.-1") == 0 || strcmp(p, "p-1.-1") == 0;
+		return strcmp(p, "p1.1") == 0 || strcmp(p, "p1.-1") == 0 ||
+		       strcmp(p, "p-1.-1") == 0;
 	return parse_hex(&p, &v) && !*p && v == 1;
 }
 
@@ -592,7 +593,8 @@ static void h_rcmd(GdbStub *s, char *args)
 	free(text);
 }
 
-/* ---- dispatch --------------------------------------------------------------------------------- */
+/* ---- dispatch ---------------------------------------------------------------------------------
+ */
 
 enum match { EXACT, PREFIX };
 
@@ -602,37 +604,37 @@ static const struct command {
 	bool needs_stop; /* only while the target is stopped */
 	void (*fn)(GdbStub *s, char *args);
 } commands[] = {
-	{"?", EXACT, false, h_status},
-	{"g", EXACT, true, h_read_regs},
-	{"G", PREFIX, true, h_write_regs},
-	{"p", PREFIX, true, h_read_reg},
-	{"P", PREFIX, true, h_write_reg},
-	{"m", PREFIX, true, h_read_mem},
-	{"M", PREFIX, true, h_write_mem_hex},
-	{"Z", PREFIX, true, h_insert},
-	{"z", PREFIX, true, h_remove},
-	{"c", PREFIX, true, h_continue},
-	{"C", PREFIX, true, h_continue_sig},
-	{"s", PREFIX, true, h_step},
-	{"S", PREFIX, true, h_step_sig},
-	{"bs", EXACT, true, h_reverse_step},
-	{"bc", EXACT, true, h_reverse_continue},
-	{"vCont?", EXACT, false, h_vcont_query},
-	{"vCont;", PREFIX, true, h_vcont},
-	{"D", PREFIX, false, h_detach},
-	{"k", EXACT, false, h_kill},
-	{"vKill;", PREFIX, false, h_vkill},
-	{"H", PREFIX, false, h_set_thread},
-	{"T", PREFIX, false, h_thread_alive},
-	{"qSupported", PREFIX, false, h_supported},
-	{"QStartNoAckMode", EXACT, false, h_no_ack},
-	{"qXfer:features:read:", PREFIX, false, h_xfer_features},
-	{"qAttached", PREFIX, false, h_attached},
-	{"qC", EXACT, false, h_current_thread},
-	{"qfThreadInfo", EXACT, false, h_first_thread},
-	{"qsThreadInfo", EXACT, false, h_next_thread},
-	{"qOffsets", EXACT, false, h_offsets},
-	{"qRcmd,", PREFIX, true, h_rcmd},
+    {"?", EXACT, false, h_status},
+    {"g", EXACT, true, h_read_regs},
+    {"G", PREFIX, true, h_write_regs},
+    {"p", PREFIX, true, h_read_reg},
+    {"P", PREFIX, true, h_write_reg},
+    {"m", PREFIX, true, h_read_mem},
+    {"M", PREFIX, true, h_write_mem_hex},
+    {"Z", PREFIX, true, h_insert},
+    {"z", PREFIX, true, h_remove},
+    {"c", PREFIX, true, h_continue},
+    {"C", PREFIX, true, h_continue_sig},
+    {"s", PREFIX, true, h_step},
+    {"S", PREFIX, true, h_step_sig},
+    {"bs", EXACT, true, h_reverse_step},
+    {"bc", EXACT, true, h_reverse_continue},
+    {"vCont?", EXACT, false, h_vcont_query},
+    {"vCont;", PREFIX, true, h_vcont},
+    {"D", PREFIX, false, h_detach},
+    {"k", EXACT, false, h_kill},
+    {"vKill;", PREFIX, false, h_vkill},
+    {"H", PREFIX, false, h_set_thread},
+    {"T", PREFIX, false, h_thread_alive},
+    {"qSupported", PREFIX, false, h_supported},
+    {"QStartNoAckMode", EXACT, false, h_no_ack},
+    {"qXfer:features:read:", PREFIX, false, h_xfer_features},
+    {"qAttached", PREFIX, false, h_attached},
+    {"qC", EXACT, false, h_current_thread},
+    {"qfThreadInfo", EXACT, false, h_first_thread},
+    {"qsThreadInfo", EXACT, false, h_next_thread},
+    {"qOffsets", EXACT, false, h_offsets},
+    {"qRcmd,", PREFIX, true, h_rcmd},
 };
 
 static void dispatch(GdbStub *s, char *pkt, size_t len)

@@ -88,8 +88,8 @@ static bool fz_monitor(void *o, const char *cmd, FILE *out)
 
 static void setup(void)
 {
-	CPUBus bus = {NULL, NULL, io_read, io_write, mmio_read, mmio_write,
-		      intack, rdtsc, rdmsr, wrmsr};
+	CPUBus bus = {NULL,	  NULL,	  io_read, io_write, mmio_read,
+		      mmio_write, intack, rdtsc,   rdmsr,    wrmsr};
 
 	if (world.cpu)
 		return;
@@ -148,7 +148,9 @@ static void drain(GdbStub *s)
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	GdbTarget t = {.read_mem = fz_read, .write_mem = fz_write, .monitor = fz_monitor,
+	GdbTarget t = {.read_mem = fz_read,
+		       .write_mem = fz_write,
+		       .monitor = fz_monitor,
 		       .monitor_help = "monitor fuzz\n"};
 	GdbStub *s;
 
@@ -188,17 +190,68 @@ static uint32_t next(void)
 }
 
 static const char *const seeds[] = {
-	"qSupported:multiprocess+;swbreak+;hwbreak+;qRelocInsn+;fork-events+;vContSupported+",
-	"QStartNoAckMode", "qXfer:features:read:target.xml:0,ffb", "qXfer:features:read:x:0,10",
-	"?", "g", "G00112233", "p8", "p1f", "p20", "P0=44332211", "P10=00000000000000803fff",
-	"m1000,40", "m0,0", "mfffff000,2000", "M1000,4:90909090", "M1000,2:zz",
-	"X1000,3:\x7d\x03\x01\x02", "X1000,0:", "Z0,1004,1", "z0,1004,1", "Z1,1008,1",
-	"Z2,2000,4", "Z3,1000,4", "Z4,2000,100", "z2,2000,4", "Z2,ffffffff,8", "Z9,0,0",
-	"vCont?", "vCont;s:1", "vCont;c", "vCont;C05:1;c", "vCont;x", "s", "c", "c1000",
-	"S05", "C05;1000", "bs", "bc", "qRcmd,69636f756e74", "qRcmd,68656c70",
-	"qRcmd,696e666f207265676973746572730a", "qRcmd,66757a7a", "qRcmd,zz", "qRcmd,6",
-	"qAttached", "qC", "qfThreadInfo", "qsThreadInfo", "qOffsets", "Hg0", "Hc-1", "Hx",
-	"T1", "T2", "vMustReplyEmpty", "qTStatus", "D", "D;1", "k", "vKill;1",
+    "qSupported:multiprocess+;swbreak+;hwbreak+;qRelocInsn+;fork-events+;vContSupported+",
+    "QStartNoAckMode",
+    "qXfer:features:read:target.xml:0,ffb",
+    "qXfer:features:read:x:0,10",
+    "?",
+    "g",
+    "G00112233",
+    "p8",
+    "p1f",
+    "p20",
+    "P0=44332211",
+    "P10=00000000000000803fff",
+    "m1000,40",
+    "m0,0",
+    "mfffff000,2000",
+    "M1000,4:90909090",
+    "M1000,2:zz",
+    "X1000,3:\x7d\x03\x01\x02",
+    "X1000,0:",
+    "Z0,1004,1",
+    "z0,1004,1",
+    "Z1,1008,1",
+    "Z2,2000,4",
+    "Z3,1000,4",
+    "Z4,2000,100",
+    "z2,2000,4",
+    "Z2,ffffffff,8",
+    "Z9,0,0",
+    "vCont?",
+    "vCont;s:1",
+    "vCont;c",
+    "vCont;C05:1;c",
+    "vCont;x",
+    "s",
+    "c",
+    "c1000",
+    "S05",
+    "C05;1000",
+    "bs",
+    "bc",
+    "qRcmd,69636f756e74",
+    "qRcmd,68656c70",
+    "qRcmd,696e666f207265676973746572730a",
+    "qRcmd,66757a7a",
+    "qRcmd,zz",
+    "qRcmd,6",
+    "qAttached",
+    "qC",
+    "qfThreadInfo",
+    "qsThreadInfo",
+    "qOffsets",
+    "Hg0",
+    "Hc-1",
+    "Hx",
+    "T1",
+    "T2",
+    "vMustReplyEmpty",
+    "qTStatus",
+    "D",
+    "D;1",
+    "k",
+    "vKill;1",
 };
 
 static size_t frame(char *out, const char *payload, size_t len, bool good_sum)
