@@ -13,6 +13,7 @@
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
+#include <errno.h>
 #include <unistd.h>
 
 /* The built-in demo guest and its disk (guest/demo, embedded at build time). */
@@ -232,8 +233,10 @@ static int cmd_info(int argc, char **argv)
  * The demo: the built-in guest prints a banner, takes timer interrupts,
  * reads a sector by DMA and echoes what is typed, then leaves through the
  * isa-debug-exit port with 0, which QEMU's convention turns into status 1.
- * It is recorded into a fresh directory under $TMPDIR (kept, so that the
- * user can replay it), then replayed, and both must agree.
+ * It is recorded into a new $TMPDIR/flashback-demo-XXXXXX/demo.fbt (kept,
+ * so that the user can replay it), then replayed, and both must agree.
+ * The trace's name goes to stderr so that stdout stays the same from run
+ * to run.
  */
 static int cmd_demo(int argc, char **argv)
 {
@@ -242,7 +245,7 @@ static int cmd_demo(int argc, char **argv)
 	ReplayOptions rep = {.snapshot = -1};
 	enum run_end end;
 	int status, rstatus;
-	const char *tmp = getenv("TMPDIR");
+	const char *tmp = getenv("TMPDIR"), *base;
 	char dir[4096], *console, *again = NULL;
 	size_t console_len, again_len = 0;
 	FILE *mem;
@@ -257,10 +260,11 @@ static int cmd_demo(int argc, char **argv)
 		o.disk_image = demo_disk;
 		o.disk_image_len = demo_disk_len;
 	}
-	snprintf(dir, sizeof(dir), "%s/flashback-demo-XXXXXX", tmp && *tmp ? tmp : "/tmp");
+	base = tmp && *tmp ? tmp : "/tmp";
+	snprintf(dir, sizeof(dir), "%s/flashback-demo-XXXXXX", base);
 	if (!mkdtemp(dir))
-		fatal(EXIT_INTERNAL, "demo: cannot create a directory for the trace in %s",
-		      tmp && *tmp ? tmp : "/tmp");
+		fatal(EXIT_INTERNAL, "demo: cannot create a directory in %s: %s", base,
+		      strerror(errno));
 	strncat(dir, "/demo.fbt", sizeof(dir) - strlen(dir) - 1);
 	rec.dir = dir;
 	status = record_machine(&o, &rec, &end, &ok, &console, &console_len);
@@ -290,16 +294,16 @@ static int cmd_demo(int argc, char **argv)
 		return EXIT_DIVERGENCE;
 	}
 	printf("\n"
-	       "The demo guest ran to its end and was recorded into\n  %s\n"
-	       "Replayed from the trace alone: icount %" PRIu64 ", state hash %016" PRIx64
-	       ", %zu console bytes identical.\n"
-	       "Next, try:\n"
-	       "  flashback replay %s\n"
-	       "  flashback replay %s --until %" PRIu64 "\n"
-	       "  flashback info %s\n"
+	       "The demo guest ran to its end, recorded; replayed from the trace alone:\n"
+	       "icount %" PRIu64 ", state hash %016" PRIx64 ", %zu console bytes identical.\n"
+	       "Next, try (the trace's name is on stderr):\n"
+	       "  flashback replay TRACE\n"
+	       "  flashback replay TRACE --until %" PRIu64 "\n"
+	       "  flashback info TRACE\n"
 	       "  flashback run -kernel build/tests/guests/hello.elf -serial stdio\n",
-	       dir, rep.final_icount, rep.final_hash, console_len, dir, dir, rep.final_icount / 2,
-	       dir);
+	       rep.final_icount, rep.final_hash, console_len, rep.final_icount / 2);
+	fflush(stdout);
+	fprintf(stderr, "flashback: demo trace: %s\n", dir);
 	free(console);
 	free(again);
 	return 0;

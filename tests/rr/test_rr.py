@@ -93,8 +93,8 @@ def guest_case(name):
 def case_demo():
     code, out, err = run('demo', timeout=180)
     assert code == 0, 'status %d, stderr %r' % (code, err)
-    m = re.search(r'recorded into\n  (\S+)\n', out)
-    assert m, out
+    m = re.search(r'demo trace: (\S+)\n', err)
+    assert m, err
     assert 'console bytes identical' in out, out
     trace = m.group(1)
     code2, out2, err2 = run('replay', trace)
