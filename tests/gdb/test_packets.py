@@ -310,6 +310,22 @@ def case_binary_write():
     finish_hello(fb, c)
 
 
+def case_code_write():
+    """Code written by gdb over an instruction already executed (and so
+    decoded and cached) is what runs next."""
+    fb = Flashback(FLASHBACK, HELLO)
+    c = Client(fb.port)
+    entry = symbol(HELLO, '_start')
+    check(c.ask('s'), 'T05thread:01;', 'step over cli')
+    check(c.ask('P8=' + entry.to_bytes(4, 'little').hex()), 'OK', 'EIP back to the entry')
+    check(c.ask('M%x,1:40' % entry), 'OK', 'inc eax over cli')
+    check(c.ask('s'), 'T05thread:01;', 'step the new instruction')
+    check(c.ask('p0'), '03b0ad2b', 'EAX incremented')
+    check(c.ask('P0=02b0ad2b'), 'OK', 'EAX restored')
+    check(c.ask('M%x,1:fa' % entry), 'OK', 'cli restored')
+    finish_hello(fb, c)
+
+
 def case_localhost():
     fb = Flashback(FLASHBACK, HELLO)
     with open('/proc/net/tcp') as f:
