@@ -189,6 +189,7 @@ static int cmd_record(int argc, char **argv)
 	ro.machine_options = join_args(nrest, rest);
 	status = record_machine(&o, &ro, &end, &ok, NULL, NULL);
 	free(rest);
+	free((char *)ro.machine_options);
 	if (!ok && status == 0)
 		return EXIT_INTERNAL;
 	return status;

@@ -700,6 +700,7 @@ out:
 		trace_cursor_free(r->c);
 	trace_free(r->t);
 	cpu_free(r->cpu);
+	rr_memory_free(&r->mem);
 	free(r);
 	return status;
 }

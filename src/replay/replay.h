@@ -119,6 +119,8 @@ typedef struct RRMemory {
 	unsigned nmapped;
 } RRMemory;
 void rr_memory_init(RRMemory *mem);
+/* Free it all (the CPU using it must be freed first). */
+void rr_memory_free(RRMemory *mem);
 /* Apply a view payload; false with a message in @err on a malformed one. */
 bool rr_view_apply(RRMemory *mem, const uint8_t *p, size_t len, char *err, size_t errlen);
 

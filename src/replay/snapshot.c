@@ -151,6 +151,17 @@ void rr_memory_init(RRMemory *mem)
 	mem->as = as_new("memory", mem->root);
 }
 
+void rr_memory_free(RRMemory *mem)
+{
+	as_free(mem->as);
+	mr_free(mem->root); /* and the aliases and MMIO regions in it */
+	for (unsigned i = 0; i < mem->blocks.n; i++)
+		mr_free(mem->blocks.b[i].mr);
+	free(mem->blocks.b);
+	free(mem->mapped);
+	memset(mem, 0, sizeof(*mem));
+}
+
 /* MMIO in replay: the CPU sends non-RAM accesses to the bus, never here. */
 static uint64_t mmio_unused_read(void *opaque, uint64_t offset, unsigned size)
 {
