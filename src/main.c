@@ -9,6 +9,7 @@
 #include "machine/machine.h"
 #include "replay/replay.h"
 #include "gdb/gdb.h"
+#include "../tools/tools.h"
 
 #include <inttypes.h>
 #include <stdlib.h>
@@ -327,14 +328,19 @@ static const struct command {
 	{"record", "record -o TRACE [MACHINE]      run a guest and record it", cmd_record},
 	{"replay", "replay TRACE [--until N] [--verify]  replay a recording", cmd_replay},
 	{"info", "info TRACE                     summary of a recording", cmd_info},
+	{"query", "query TRACE [--csv|--json] SQL read-only SQL over the trace's index", tools_query},
+	{"events", "events TRACE [--kind K] [--port P] [--addr A] [--from N] [--to N]  recorded inputs",
+	 tools_events},
+	{"console", "console TRACE [--grep TEXT]    the guest's console lines with their icount",
+	 tools_console},
+	{"export", "export TRACE --perfetto FILE   a timeline for ui.perfetto.dev", tools_export},
 	{"demo", "demo                           record and replay the built-in demo guest", cmd_demo},
 	{"help", "help                           this text", cmd_help},
 	{"version", "version                        print the version", cmd_version},
 };
 
 /* Planned subcommands: named so that users get a clear answer. */
-static const char *const planned[] = {"gdb",	  "query",  "events", "console",
-				      "disasm", "export", "trace"};
+static const char *const planned[] = {"gdb", "disasm", "trace"};
 
 static int cmd_help(int argc, char **argv)
 {
