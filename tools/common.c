@@ -63,6 +63,21 @@ sqlite3_stmt *tt_prepare(ToolTrace *tt, const char *sql)
 	return st;
 }
 
+void tt_explain(ToolTrace *tt, sqlite3_stmt *st)
+{
+	size_t n = strlen(sqlite3_sql(st)) + sizeof("EXPLAIN QUERY PLAN ");
+	char *sql = xmalloc(n);
+	sqlite3_stmt *plan;
+
+	snprintf(sql, n, "EXPLAIN QUERY PLAN %s", sqlite3_sql(st));
+	plan = tt_prepare(tt, sql);
+	printf("plan: %s\n", sqlite3_sql(st));
+	while (tt_step(tt, plan))
+		printf("  %s\n", (const char *)sqlite3_column_text(plan, 3));
+	sqlite3_finalize(plan);
+	free(sql);
+}
+
 bool tt_step(ToolTrace *tt, sqlite3_stmt *st)
 {
 	int rc = sqlite3_step(st);
@@ -92,9 +107,9 @@ void tt_chunks(ToolTrace *tt)
 			tt->chunks = xrealloc(tt->chunks, cap * sizeof(*tt->chunks));
 		}
 		tt->chunks[tt->nchunks++] = (ToolChunk){
-			.first_icount = (uint64_t)sqlite3_column_int64(st, 1),
-			.last_icount = (uint64_t)sqlite3_column_int64(st, 2),
-			.events = (uint32_t)sqlite3_column_int64(st, 3),
+		    .first_icount = (uint64_t)sqlite3_column_int64(st, 1),
+		    .last_icount = (uint64_t)sqlite3_column_int64(st, 2),
+		    .events = (uint32_t)sqlite3_column_int64(st, 3),
 		};
 	}
 	sqlite3_finalize(st);
@@ -224,7 +239,8 @@ static sqlite3_stmt *index_rows(ToolTrace *tt, const EventFilter *f, uint32_t ki
 
 	for (unsigned k = 1; k < TEV_KIND_COUNT; k++)
 		if (kinds >> k & 1)
-			at += (size_t)snprintf(list + at, sizeof(list) - at, "%s%u", at ? "," : "", k);
+			at += (size_t)snprintf(list + at, sizeof(list) - at, "%s%u", at ? "," : "",
+					       k);
 	snprintf(sql, sizeof(sql),
 		 "SELECT icount, kind, port, address, size, value, value2 FROM events "
 		 "WHERE icount BETWEEN ?1 AND ?2 AND chunk BETWEEN ?3 AND ?4%s%s%s%s%s "
@@ -266,11 +282,11 @@ static void scan_index(Scan *s, size_t a, size_t b)
 	sqlite3_bind_int64(st, 4, (sqlite3_int64)b);
 	while (!s->stop && tt_step(s->tt, st)) {
 		TraceEvent ev = {
-			.icount = col_u64(st, 0),
-			.kind = (uint8_t)sqlite3_column_int(st, 1),
-			.size = (uint32_t)sqlite3_column_int64(st, 4),
-			.value = col_u64(st, 5),
-			.value2 = col_u64(st, 6),
+		    .icount = col_u64(st, 0),
+		    .kind = (uint8_t)sqlite3_column_int(st, 1),
+		    .size = (uint32_t)sqlite3_column_int64(st, 4),
+		    .value = col_u64(st, 5),
+		    .value2 = col_u64(st, 6),
 		};
 		ev.addr = ev.kind == TEV_PORT_READ ? col_u64(st, 2) : col_u64(st, 3);
 		if (ev.kind == TEV_CHECK && !col_null(st, 6))
@@ -300,7 +316,8 @@ static void scan_journal(Scan *s, size_t a, size_t b)
 			if (rc < 0)
 				fatal(EXIT_USAGE, "%s", trace_error(tt->t));
 			if (rc == 0)
-				fatal(EXIT_USAGE, "%s: the journal ends inside chunk %zu", tt->dir, i);
+				fatal(EXIT_USAGE, "%s: the journal ends inside chunk %zu", tt->dir,
+				      i);
 			if (event_passes(s->f, &ev))
 				s->stop = !s->fn(s->opaque, &ev, FROM_JOURNAL);
 		}
@@ -310,12 +327,14 @@ static void scan_journal(Scan *s, size_t a, size_t b)
 	trace_cursor_free(cur);
 }
 
+static const char sampled_sql[] = "SELECT DISTINCT chunk FROM chunk_counts "
+				  "WHERE chunk BETWEEN ?1 AND ?2 AND indexed < count "
+				  "AND (?3 >> kind) & 1";
+
 /* Mark the chunks in [a, b] whose events of @kinds the index samples. */
 static void mark_sampled(ToolTrace *tt, size_t a, size_t b, uint32_t kinds, bool *journal)
 {
-	sqlite3_stmt *st = tt_prepare(tt, "SELECT DISTINCT chunk FROM chunk_counts "
-					  "WHERE chunk BETWEEN ?1 AND ?2 AND indexed < count "
-					  "AND (?3 >> kind) & 1");
+	sqlite3_stmt *st = tt_prepare(tt, sampled_sql);
 
 	sqlite3_bind_int64(st, 1, (sqlite3_int64)a);
 	sqlite3_bind_int64(st, 2, (sqlite3_int64)b);
@@ -336,6 +355,15 @@ uint64_t tt_scan(ToolTrace *tt, const EventFilter *f, EventFn fn, void *opaque)
 	bool *journal;
 
 	tt_chunks(tt);
+	if (f->plan) {
+		sqlite3_stmt *st = tt_prepare(tt, sampled_sql);
+		tt_explain(tt, st);
+		sqlite3_finalize(st);
+		st = index_rows(tt, f, kinds);
+		tt_explain(tt, st);
+		sqlite3_finalize(st);
+		return 0;
+	}
 	if (!kinds || !tt->nchunks || f->from > f->to)
 		return 0;
 	/* Chunks [a, b) hold the icount range. */
@@ -357,7 +385,8 @@ uint64_t tt_scan(ToolTrace *tt, const EventFilter *f, EventFn fn, void *opaque)
 	 * are filtered out).
 	 */
 	for (i = b; i-- > 0;)
-		if (journal[i] && i > 0 && tt->chunks[i - 1].last_icount >= tt->chunks[i].first_icount)
+		if (journal[i] && i > 0 &&
+		    tt->chunks[i - 1].last_icount >= tt->chunks[i].first_icount)
 			journal[i - 1] = true;
 	if (journal[a])
 		while (a > 0 && journal[a - 1])

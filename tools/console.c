@@ -17,18 +17,21 @@
 #include <string.h>
 
 /* Used by the test that checks the query plan: keep in step with docs/tools.md. */
-static const char console_sql[] = "SELECT icount, line FROM console "
-				  "WHERE icount BETWEEN ?2 AND ?3 AND (?1 IS NULL OR instr(line, ?1) > 0) "
-				  "ORDER BY icount, rowid";
+static const char console_sql[] =
+    "SELECT icount, line FROM console "
+    "WHERE icount BETWEEN ?2 AND ?3 AND (?1 IS NULL OR instr(line, ?1) > 0) "
+    "ORDER BY icount, rowid";
 
 static void usage(void)
 {
-	fatal(EXIT_USAGE, "usage: flashback console TRACE [--grep TEXT] [--from N] [--to N]");
+	fatal(EXIT_USAGE,
+	      "usage: flashback console TRACE [--grep TEXT] [--from N] [--to N] [--plan]");
 }
 
 int tools_console(int argc, char **argv)
 {
 	const char *dir = NULL, *grep = NULL;
+	bool plan = false;
 	uint64_t from = 0, to = UINT64_MAX, lines = 0, first = 0;
 	sqlite3_stmt *st;
 	ToolTrace tt;
@@ -40,6 +43,8 @@ int tools_console(int argc, char **argv)
 				fatal(EXIT_USAGE, "--grep needs a text to look for");
 			grep = v;
 			i++;
+		} else if (strcmp(a, "--plan") == 0) {
+			plan = true;
 		} else if (strcmp(a, "--from") == 0) {
 			from = tool_number(a, v);
 			i++;
@@ -58,10 +63,17 @@ int tools_console(int argc, char **argv)
 		usage();
 	tt_open(&tt, dir);
 	if (from > tt_last_icount(&tt) || (to != UINT64_MAX && to > tt_last_icount(&tt)))
-		fatal(EXIT_USAGE, "--%s %" PRIu64 " is outside the recording (icount 0 to %" PRIu64 ")",
+		fatal(EXIT_USAGE,
+		      "--%s %" PRIu64 " is outside the recording (icount 0 to %" PRIu64 ")",
 		      from > tt_last_icount(&tt) ? "from" : "to",
 		      from > tt_last_icount(&tt) ? from : to, tt_last_icount(&tt));
 	st = tt_prepare(&tt, console_sql);
+	if (plan) {
+		tt_explain(&tt, st);
+		sqlite3_finalize(st);
+		tt_close(&tt);
+		return 0;
+	}
 	if (grep)
 		sqlite3_bind_text(st, 1, grep, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(st, 2, (sqlite3_int64)from);

@@ -18,7 +18,7 @@
 
 typedef struct EventsOut {
 	ToolTrace *tt;
-	sqlite3_stmt *line;  /* the console line that starts at an icount */
+	sqlite3_stmt *line; /* the console line that starts at an icount */
 	uint64_t limit, shown;
 } EventsOut;
 
@@ -95,7 +95,8 @@ static void put_console(EventsOut *o, FILE *out, const TraceEvent *ev)
 	sqlite3_bind_int64(o->line, 1, (sqlite3_int64)ev->icount);
 	if (tt_step(o->tt, o->line)) {
 		fputs(", line \"", out);
-		put_text(out, sqlite3_column_text(o->line, 0), (size_t)sqlite3_column_bytes(o->line, 0));
+		put_text(out, sqlite3_column_text(o->line, 0),
+			 (size_t)sqlite3_column_bytes(o->line, 0));
 		fputc('"', out);
 	}
 }
@@ -104,10 +105,12 @@ static void put_payload(EventsOut *o, FILE *out, const TraceEvent *ev)
 {
 	switch (ev->kind) {
 	case TEV_PORT_READ:
-		fprintf(out, "port 0x%" PRIx64 " size %u -> 0x%" PRIx64, ev->addr, ev->size, ev->value);
+		fprintf(out, "port 0x%" PRIx64 " size %u -> 0x%" PRIx64, ev->addr, ev->size,
+			ev->value);
 		break;
 	case TEV_MMIO_READ:
-		fprintf(out, "addr 0x%" PRIx64 " size %u -> 0x%" PRIx64, ev->addr, ev->size, ev->value);
+		fprintf(out, "addr 0x%" PRIx64 " size %u -> 0x%" PRIx64, ev->addr, ev->size,
+			ev->value);
 		break;
 	case TEV_INTERRUPT:
 		put_vector(out, ev->value);
@@ -156,7 +159,7 @@ static bool print_event(void *opaque, const TraceEvent *ev, enum event_source sr
 static void usage(void)
 {
 	fatal(EXIT_USAGE, "usage: flashback events TRACE [--kind K] [--port P] [--addr A] "
-			  "[--from N] [--to N] [--journal] [--limit N]");
+			  "[--from N] [--to N] [--journal] [--limit N] [--plan]");
 }
 
 /* The icount range must lie in the recording; one line otherwise. */
@@ -165,11 +168,13 @@ static void check_range(ToolTrace *tt, EventFilter *f, bool has_to)
 	uint64_t last = tt_last_icount(tt);
 
 	if (f->from > last)
-		fatal(EXIT_USAGE, "--from %" PRIu64 " is outside the recording (icount 0 to %" PRIu64
-				  ")", f->from, last);
+		fatal(EXIT_USAGE,
+		      "--from %" PRIu64 " is outside the recording (icount 0 to %" PRIu64 ")",
+		      f->from, last);
 	if (has_to && f->to > last)
-		fatal(EXIT_USAGE, "--to %" PRIu64 " is outside the recording (icount 0 to %" PRIu64
-				  ")", f->to, last);
+		fatal(EXIT_USAGE,
+		      "--to %" PRIu64 " is outside the recording (icount 0 to %" PRIu64 ")", f->to,
+		      last);
 	if (!has_to)
 		f->to = last;
 	if (f->from > f->to)
@@ -197,7 +202,8 @@ int tools_events(int argc, char **argv)
 			f.has_port = true;
 			i++;
 			if (f.port > 0xffff)
-				fatal(EXIT_USAGE, "--port: 0x%" PRIx64 " is not an I/O port (0-0xffff)",
+				fatal(EXIT_USAGE,
+				      "--port: 0x%" PRIx64 " is not an I/O port (0-0xffff)",
 				      f.port);
 		} else if (strcmp(a, "--addr") == 0) {
 			f.addr = tool_number(a, v);
@@ -213,6 +219,8 @@ int tools_events(int argc, char **argv)
 		} else if (strcmp(a, "--limit") == 0) {
 			o.limit = tool_number(a, v);
 			i++;
+		} else if (strcmp(a, "--plan") == 0) {
+			f.plan = true;
 		} else if (strcmp(a, "--journal") == 0) {
 			f.journal = true;
 		} else if (a[0] == '-' && a[1]) {
@@ -228,12 +236,20 @@ int tools_events(int argc, char **argv)
 	tt_open(&tt, dir);
 	check_range(&tt, &f, has_to);
 	o.tt = &tt;
-	o.line = tt_prepare(&tt, "SELECT line FROM console WHERE icount = ?1 ORDER BY rowid LIMIT 1");
+	o.line =
+	    tt_prepare(&tt, "SELECT line FROM console WHERE icount = ?1 ORDER BY rowid LIMIT 1");
 	journal_chunks = tt_scan(&tt, &f, print_event, &o);
+	if (f.plan) {
+		tt_explain(&tt, o.line);
+		sqlite3_finalize(o.line);
+		tt_close(&tt);
+		return 0;
+	}
 	if (fflush(stdout) != 0)
 		fatal(EXIT_INTERNAL, "events: cannot write the output");
-	fprintf(stderr, "flashback: %" PRIu64 " events; %" PRIu64 " of %zu chunks read from the "
-			"journal, the rest from the index\n",
+	fprintf(stderr,
+		"flashback: %" PRIu64 " events; %" PRIu64 " of %zu chunks read from the "
+		"journal, the rest from the index\n",
 		o.shown, journal_chunks, tt.nchunks);
 	sqlite3_finalize(o.line);
 	tt_close(&tt);

@@ -68,8 +68,8 @@ static void put_ts(Export *x, uint64_t icount)
 static void begin_event(Export *x, const char *ph, enum track tid, const char *name,
 			uint64_t icount)
 {
-	fprintf(x->out, "%s\n{\"ph\":\"%s\",\"pid\":1,\"tid\":%d,\"name\":", x->comma ? "," : "", ph,
-		(int)tid);
+	fprintf(x->out, "%s\n{\"ph\":\"%s\",\"pid\":1,\"tid\":%d,\"name\":", x->comma ? "," : "",
+		ph, (int)tid);
 	json_str(x->out, (const unsigned char *)name, strlen(name));
 	fputs(",\"ts\":", x->out);
 	put_ts(x, icount);
@@ -80,7 +80,8 @@ static void begin_event(Export *x, const char *ph, enum track tid, const char *n
 
 static void metadata(Export *x, const char *what, int tid, const char *name)
 {
-	fprintf(x->out, "%s\n{\"ph\":\"M\",\"pid\":1,\"tid\":%d,\"name\":\"%s\",\"args\":{\"name\":",
+	fprintf(x->out,
+		"%s\n{\"ph\":\"M\",\"pid\":1,\"tid\":%d,\"name\":\"%s\",\"args\":{\"name\":",
 		x->comma ? "," : "", tid, what);
 	json_str(x->out, (const unsigned char *)name, strlen(name));
 	fputs("}}", x->out);
@@ -121,9 +122,8 @@ static bool count_event(void *opaque, const TraceEvent *ev, enum event_source sr
 /* Interrupt counts (exact) and DMA instants, in one scan of the recording. */
 static void scan_interrupts_dma(Export *x)
 {
-	EventFilter f = {.kinds = 1u << TEV_INTERRUPT | 1u << TEV_DMA_WRITE,
-			 .from = x->first,
-			 .to = x->last};
+	EventFilter f = {
+	    .kinds = 1u << TEV_INTERRUPT | 1u << TEV_DMA_WRITE, .from = x->first, .to = x->last};
 
 	tt_scan(x->tt, &f, count_event, x);
 }

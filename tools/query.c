@@ -278,8 +278,9 @@ int tools_query(int argc, char **argv)
 		if (!st) /* only blanks or a comment were left */
 			break;
 		if (!sqlite3_stmt_readonly(st))
-			fatal(EXIT_USAGE, "query: only read-only SQL is allowed (refused: %.60s%s); "
-					  "use sqlite3 on %s/index.sqlite to change the index",
+			fatal(EXIT_USAGE,
+			      "query: only read-only SQL is allowed (refused: %.60s%s); "
+			      "use sqlite3 on %s/index.sqlite to change the index",
 			      sqlite3_sql(st), strlen(sqlite3_sql(st)) > 60 ? "..." : "", dir);
 		run_statement(&tt, st, fmt);
 		sqlite3_finalize(st);

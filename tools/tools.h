@@ -44,7 +44,7 @@ typedef struct ToolTrace {
 	const char *dir;
 	Trace *t;
 	const TraceInfo *info;
-	sqlite3 *db; /* index.sqlite, SQLITE_OPEN_READONLY */
+	sqlite3 *db;	   /* index.sqlite, SQLITE_OPEN_READONLY */
 	ToolChunk *chunks; /* loaded by tt_chunks() */
 	size_t nchunks;
 } ToolTrace;
@@ -54,6 +54,8 @@ void tt_open(ToolTrace *tt, const char *dir);
 void tt_close(ToolTrace *tt);
 /* Prepare @sql on the read-only connection or exit 2 naming the error. */
 sqlite3_stmt *tt_prepare(ToolTrace *tt, const char *sql);
+/* Print EXPLAIN QUERY PLAN of @st's SQL on stdout, one step a line. */
+void tt_explain(ToolTrace *tt, sqlite3_stmt *st);
 /* sqlite3_step(); exits 2 on an error.  true while there is a row. */
 bool tt_step(ToolTrace *tt, sqlite3_stmt *st);
 /* Load the chunk table (numbers are 0..n-1, as trace_open() checked). */
@@ -75,7 +77,7 @@ typedef struct EventFilter {
 	uint64_t port, addr;
 	uint64_t from, to; /* icount range, inclusive */
 	bool journal;	   /* take every chunk from the journal, not only sampled ones */
-	bool quiet;	   /* no progress line */
+	bool plan;	   /* print the SQLite query plans instead of the events */
 } EventFilter;
 
 /* Where tt_scan() found an event. */
