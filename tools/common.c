@@ -421,7 +421,11 @@ static double now(void)
 
 void progress_init(Progress *p, const char *what)
 {
-	*p = (Progress){.what = what, .tty = isatty(STDERR_FILENO) == 1};
+	const char *delay = getenv("FLASHBACK_PROGRESS_DELAY");
+
+	*p = (Progress){.what = what, .tty = isatty(STDERR_FILENO) == 1, .delay = 1.0};
+	if (delay && *delay)
+		p->delay = strtod(delay, NULL);
 	p->start = p->last = now();
 }
 
@@ -433,7 +437,7 @@ void progress_update(Progress *p, uint64_t done, uint64_t total, const char *uni
 		return;
 	t = now();
 	/* Only for work over a second, ten refreshes a second at most. */
-	if (t - p->start < 1.0 || (p->shown && t - p->last < 0.1))
+	if (t - p->start < p->delay || (p->shown && t - p->last < 0.1))
 		return;
 	p->last = t;
 	p->shown = true;

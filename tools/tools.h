@@ -101,6 +101,7 @@ typedef struct Progress {
 	const char *what;
 	bool tty, shown;
 	double start, last;
+	double delay; /* seconds before the first line: 1, or $FLASHBACK_PROGRESS_DELAY (tests) */
 } Progress;
 
 /* Progress lines appear on stderr, if it is a terminal, after one second. */

@@ -449,6 +449,33 @@ def case_export_perfetto():
           match='cannot create')
 
 
+def case_progress():
+    """A progress line on a terminal (after FLASHBACK_PROGRESS_DELAY seconds), none elsewhere."""
+    import pty
+    trace, truth = make()
+    env = dict(os.environ, FLASHBACK_PROGRESS_DELAY='0')
+    master, slave = pty.openpty()
+    p = subprocess.Popen([FB, 'events', trace, '--journal'], stdout=subprocess.DEVNULL,
+                         stderr=slave, env=env)
+    os.close(slave)
+    err = b''
+    while True:
+        try:
+            data = os.read(master, 65536)
+        except OSError:
+            break
+        if not data:
+            break
+        err += data
+    assert p.wait(timeout=60) == 0
+    os.close(master)
+    text = err.decode(errors='replace')
+    assert re.search(r'\rflashback: reading: +\d+% \(\d+/\d+ chunks\)\x1b\[K', text), repr(text)
+    assert '\r\x1b[K' in text, repr(text)  # erased at the end
+    p = subprocess.run([FB, 'events', trace, '--journal'], capture_output=True, env=env)
+    assert p.returncode == 0 and b'reading:' not in p.stderr, p.stderr
+
+
 # ---- bad traces --------------------------------------------------------------
 
 def case_bad_traces():
