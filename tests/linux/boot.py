@@ -1,0 +1,208 @@
+#!/usr/bin/env python3
+"""Boots Flashback's Linux test guest (bzImage + init.cpio from
+build-kernel.sh and mkinitramfs.py) under flashback or qemu-system-i386,
+types commands at the tiny shell's prompt one at a time (each after the
+previous prompt appeared, as a person would), checks their output, and ends
+the guest through the debug-exit port (`exit 0`) or a restart (`reboot`).
+
+Checks: the kernel reaches the prompt; uname, echo, ls, cat /proc/version
+and an unknown command answer as they should; `work` prints the checksum
+that this script computes itself (an independent model of init.c's
+workload); the emulator's exit status is the expected one.
+
+Prints the host time to the prompt and, with --stats (flashback), the
+emulator's icount line.  Exit status 0 when every check passed, 1 if not,
+77 (meson's "skipped") when the kernel or the emulator is missing.
+
+Usage:
+  boot.py --flashback BIN --kernel bzImage --initrd init.cpio [--end reboot]
+  boot.py --qemu BIN --kernel bzImage --initrd init.cpio
+"""
+import argparse
+import os
+import re
+import selectors
+import subprocess
+import sys
+import time
+
+PROMPT = re.compile(rb"(?:^|\n)# ")
+BANNER = b"Flashback tiny shell"
+
+
+def workload(rounds):
+    """init.c's workload, computed here so the guest's answer is checked
+    against an independent model, not a recorded value."""
+    size = 65536
+    crc, primes = 0xFFFFFFFF, 0
+    for _ in range(rounds):
+        composite = bytearray(size)
+        for i in range(2, size):
+            if composite[i]:
+                continue
+            primes += 1
+            composite[i * 2::i] = b"\1" * len(range(i * 2, size, i))
+        for i in range(size):
+            crc ^= composite[i] ^ (i & 0xFF)
+            for _ in range(8):
+                crc = (crc >> 1) ^ (0xEDB88320 if crc & 1 else 0)
+    x = crc ^ primes
+    for i in range(1, 100000 * rounds + 1):
+        x = (x * 2654435761 + i) & 0xFFFFFFFF
+        x ^= x // (i | 1)
+        x = ((x << 7) | (x >> 25)) & 0xFFFFFFFF
+    return x
+
+
+class Guest:
+    """The emulator as a child process whose console we read and type to."""
+
+    def __init__(self, argv, log):
+        self.proc = subprocess.Popen(argv, stdin=subprocess.PIPE,
+                                     stdout=subprocess.PIPE,
+                                     stderr=subprocess.STDOUT)
+        self.out = b""
+        self.log = log
+        self.sel = selectors.DefaultSelector()
+        self.sel.register(self.proc.stdout, selectors.EVENT_READ)
+        os.set_blocking(self.proc.stdout.fileno(), False)
+
+    def pump(self, deadline):
+        """Reads what is there; False at end of output or past deadline."""
+        left = deadline - time.monotonic()
+        if left <= 0:
+            return False
+        if not self.sel.select(timeout=min(left, 1.0)):
+            return True
+        data = self.proc.stdout.read()
+        if not data:
+            return False
+        self.out += data
+        self.log.write(data)
+        self.log.flush()
+        return True
+
+    def wait_for(self, pattern, start, deadline):
+        """Waits until pattern appears in the output after offset start;
+        returns the offset just after it, or None."""
+        while True:
+            m = pattern.search(self.out, start)
+            if m:
+                return m.end()
+            if not self.pump(deadline):
+                return None
+
+    def type(self, line):
+        self.proc.stdin.write(line.encode() + b"\n")
+        self.proc.stdin.flush()
+
+    def finish(self, deadline):
+        while self.pump(deadline):
+            pass
+        try:
+            return self.proc.wait(timeout=max(deadline - time.monotonic(), 1))
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+            return None
+
+
+def session(expected_work):
+    """(command, [texts its output must hold]) in the order typed."""
+    return [
+        ("uname", [b"Linux 6.1."]),
+        ("echo hello from flashback", [b"hello from flashback"]),
+        ("ls /", [b"init\r\n", b"proc/", b"dev/"]),
+        ("ls /dev", [b"console", b"ttyS0"]),
+        ("cat /proc/version", [b"Linux version 6.1."]),
+        ("work 1", [b"work: rounds 1 checksum 0x%08x" % expected_work]),
+        ("frobnicate", [b"sh: frobnicate: not found"]),
+    ]
+
+
+def emulator_argv(args):
+    common = ["-kernel", args.kernel, "-initrd", args.initrd,
+              "-append", args.append, "-no-reboot"]
+    if args.qemu:
+        return [args.qemu] + common + [
+            "-display", "none", "-serial", "stdio", "-monitor", "none",
+            "-device", "isa-debug-exit,iobase=0xf4,iosize=0x04",
+            "-icount", "shift=0"]
+    argv = [args.flashback, "run"] + common
+    argv += ["-serial", "stdio", "--max-insns", str(args.max_insns), "--stats"]
+    return argv
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    who = ap.add_mutually_exclusive_group(required=True)
+    who.add_argument("--flashback", help="the flashback binary")
+    who.add_argument("--qemu", help="the qemu-system-i386 binary")
+    ap.add_argument("--kernel", required=True)
+    ap.add_argument("--initrd", required=True)
+    ap.add_argument("--append", default="console=ttyS0")
+    ap.add_argument("--end", choices=["exit", "reboot"], default="exit",
+                    help="leave with `exit 0` (status 1) or `reboot`")
+    ap.add_argument("--max-insns", type=int, default=40_000_000_000)
+    ap.add_argument("--timeout", type=float, default=600,
+                    help="host seconds for the whole session")
+    ap.add_argument("--log", help="also write the console output here")
+    args = ap.parse_args()
+
+    for path in (args.kernel, args.initrd, args.flashback or args.qemu):
+        if not os.path.exists(path):
+            print(f"SKIP: {path} does not exist")
+            return 77
+
+    expected_work = workload(1)
+    log = open(args.log, "wb") if args.log else open(os.devnull, "wb")
+    start = time.monotonic()
+    deadline = start + args.timeout
+    guest = Guest(emulator_argv(args), log)
+    failures = []
+
+    pos = guest.wait_for(re.compile(re.escape(BANNER)), 0, deadline)
+    pos = pos and guest.wait_for(PROMPT, pos, deadline)
+    if pos is None:
+        failures.append("no prompt")
+    else:
+        print(f"prompt after {time.monotonic() - start:.1f} s host time")
+        for command, texts in session(expected_work):
+            guest.type(command)
+            end = guest.wait_for(PROMPT, pos, deadline)
+            if end is None:
+                failures.append(f"{command!r}: no prompt after it")
+                break
+            reply = guest.out[pos:end]
+            for text in texts:
+                if text not in reply:
+                    failures.append(f"{command!r}: {text!r} not in {reply!r}")
+            pos = end
+
+    if pos is not None and not failures:
+        guest.type("exit 0" if args.end == "exit" else "reboot")
+    else:
+        guest.proc.stdin.close()
+        deadline = min(deadline, time.monotonic() + 5)
+    status = guest.finish(deadline)
+    elapsed = time.monotonic() - start
+    want = 1 if args.end == "exit" else 0
+    if not failures and status != want:
+        failures.append(f"emulator exit status {status}, expected {want}")
+
+    for line in guest.out.decode(errors="replace").splitlines():
+        if line.startswith("flashback:"):
+            print(line)
+    print(f"session: {elapsed:.1f} s host time, emulator status {status}")
+    if failures:
+        print("--- console tail ---")
+        print(guest.out[-3000:].decode(errors="replace"))
+        for f in failures:
+            print("FAIL:", f)
+        return 1
+    print("PASS linux boot")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
