@@ -14,6 +14,10 @@ Prints the host time to the prompt and, with --stats (flashback), the
 emulator's icount line.  Exit status 0 when every check passed, 1 if not,
 77 (meson's "skipped") when the kernel or the emulator is missing.
 
+With --build-kernel SCRIPT, first runs `SCRIPT DIR` (build-kernel.sh,
+cached: quick when the kernel is built) where DIR is --kernel's folder: the
+kernel is built when the linux tests run, not by a plain `ninja`.
+
 Usage:
   boot.py --flashback BIN --kernel bzImage --initrd init.cpio [--end reboot]
   boot.py --qemu BIN --kernel bzImage --initrd init.cpio
@@ -147,7 +151,27 @@ def main():
     ap.add_argument("--timeout", type=float, default=600,
                     help="host seconds for the whole session")
     ap.add_argument("--log", help="also write the console output here")
+    ap.add_argument("--build-kernel", metavar="SCRIPT",
+                    help="build the kernel with SCRIPT first (cached)")
+    ap.add_argument("--build-kernel-tarball",
+                    default="/usr/src/linux-source-6.1.tar.xz")
     args = ap.parse_args()
+
+    if args.build_kernel:
+        if not os.path.exists(args.build_kernel_tarball):
+            print(f"SKIP: {args.build_kernel_tarball} does not exist")
+            return 77
+        t0 = time.monotonic()
+        r = subprocess.run([args.build_kernel, os.path.dirname(
+            os.path.abspath(args.kernel)), args.build_kernel_tarball],
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        out = r.stdout.decode(errors="replace")
+        if r.returncode != 0:
+            print(out[-5000:])
+            print("FAIL: the kernel build failed")
+            return 1
+        print(out.strip().splitlines()[-1])
+        print(f"kernel build step: {time.monotonic() - t0:.1f} s")
 
     for path in (args.kernel, args.initrd, args.flashback or args.qemu):
         if not os.path.exists(path):

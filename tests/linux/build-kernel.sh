@@ -7,7 +7,9 @@
 # and make rebuilds nothing when nothing changed.
 #
 # Usage: build-kernel.sh OUTDIR [TARBALL]
-# Environment: JOBS (default 2), KERNEL_TARBALL.
+# Environment: JOBS (default 2), KERNEL_TARBALL, and FB_LINUX_CACHE: a
+# directory for the unpacked and built source tree (default OUTDIR), so
+# that several build directories (plain, ASan) share one kernel build.
 set -eu
 
 if [ $# -lt 1 ]; then
@@ -18,7 +20,8 @@ here=$(cd "$(dirname "$0")" && pwd)
 out=$(mkdir -p "$1" && cd "$1" && pwd)
 tarball=${2:-${KERNEL_TARBALL:-/usr/src/linux-source-6.1.tar.xz}}
 jobs=${JOBS:-2}
-src=$out/linux-source-6.1
+cache=$(mkdir -p "${FB_LINUX_CACHE:-$out}" && cd "${FB_LINUX_CACHE:-$out}" && pwd)
+src=$cache/linux-source-6.1
 fragment=$here/kernel.config
 
 if [ ! -f "$tarball" ]; then
@@ -28,9 +31,9 @@ fi
 
 # Unpack once; the stamp tells a finished unpack from an interrupted one.
 if [ ! -f "$src/.flashback-unpacked" ]; then
-	echo "unpacking $tarball into $out"
+	echo "unpacking $tarball into $cache"
 	rm -rf "$src"
-	tar -C "$out" -xf "$tarball"
+	tar -C "$cache" -xf "$tarball"
 	touch "$src/.flashback-unpacked"
 fi
 
