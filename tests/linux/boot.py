@@ -18,6 +18,11 @@ With --build-kernel SCRIPT, first runs `SCRIPT DIR` (build-kernel.sh,
 cached: quick when the kernel is built) where DIR is --kernel's folder: the
 kernel is built when the linux tests run, not by a plain `ninja`.
 
+Bad input: with --corrupt-initrd the archive's first bytes are spoiled
+(a copy, in a temporary folder); with --panic-expect TEXT (repeatable) no
+shell is expected: the guest must print every TEXT and end with the reset
+that `panic=1` on the command line causes (status 0).
+
 Usage:
   boot.py --flashback BIN --kernel bzImage --initrd init.cpio [--end reboot]
   boot.py --qemu BIN --kernel bzImage --initrd init.cpio
@@ -28,6 +33,7 @@ import re
 import selectors
 import subprocess
 import sys
+import tempfile
 import time
 
 PROMPT = re.compile(rb"(?:^|\n)# ")
@@ -137,6 +143,32 @@ def emulator_argv(args):
     return argv
 
 
+def expect_panic(args):
+    """A boot that must fail as on hardware: the texts, then the reset."""
+    start = time.monotonic()
+    log = open(args.log, "wb") if args.log else open(os.devnull, "wb")
+    guest = Guest(emulator_argv(args), log)
+    guest.proc.stdin.close()
+    status = guest.finish(start + args.timeout)
+    failures = [f"{t!r} not in the console output" for t in args.panic_expect
+                if t.encode() not in guest.out]
+    if BANNER in guest.out:
+        failures.append("the shell started")
+    if status != 0:
+        failures.append(f"emulator exit status {status}, expected 0 (reset)")
+    for line in guest.out.decode(errors="replace").splitlines():
+        if line.startswith("flashback:"):
+            print(line)
+    print(f"session: {time.monotonic() - start:.1f} s host time")
+    if failures:
+        print(guest.out[-3000:].decode(errors="replace"))
+        for f in failures:
+            print("FAIL:", f)
+        return 1
+    print("PASS linux bad input")
+    return 0
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     who = ap.add_mutually_exclusive_group(required=True)
@@ -151,6 +183,10 @@ def main():
     ap.add_argument("--timeout", type=float, default=600,
                     help="host seconds for the whole session")
     ap.add_argument("--log", help="also write the console output here")
+    ap.add_argument("--corrupt-initrd", action="store_true",
+                    help="boot a copy of the initrd with a spoiled header")
+    ap.add_argument("--panic-expect", action="append", default=[],
+                    metavar="TEXT", help="expect a panic printing TEXT")
     ap.add_argument("--build-kernel", metavar="SCRIPT",
                     help="build the kernel with SCRIPT first (cached)")
     ap.add_argument("--build-kernel-tarball",
@@ -177,6 +213,17 @@ def main():
         if not os.path.exists(path):
             print(f"SKIP: {path} does not exist")
             return 77
+
+    if args.corrupt_initrd:
+        tmp = tempfile.TemporaryDirectory()
+        with open(args.initrd, "rb") as f:
+            data = bytearray(f.read())
+        data[0:6] = b"XXXXXX"
+        args.initrd = os.path.join(tmp.name, "corrupt.cpio")
+        with open(args.initrd, "wb") as f:
+            f.write(data)
+    if args.panic_expect:
+        return expect_panic(args)
 
     expected_work = workload(1)
     log = open(args.log, "wb") if args.log else open(os.devnull, "wb")
