@@ -8,7 +8,8 @@ set -e
 cd "$(dirname "$0")/.."
 
 PKGS="meson ninja-build gcc gcc-multilib nasm python3 pkg-config libcapstone-dev
-libzstd-dev libsqlite3-dev zlib1g-dev sqlite3 gdb qemu-system-x86 seabios"
+libzstd-dev libsqlite3-dev zlib1g-dev sqlite3 gdb qemu-system-x86 seabios memtest86+
+linux-source-6.1 bc bison flex libelf-dev libssl-dev cpio"
 
 missing=""
 for p in $PKGS; do

@@ -5,6 +5,8 @@
 set -e
 cd "$(dirname "$0")/.."
 tools/setup.sh --asan
+# Both builds share one Linux kernel tree for the linux suite (built once).
+export FB_LINUX_CACHE="${FB_LINUX_CACHE:-$PWD/build-linux-cache}"
 set +e
 meson test -C build --num-processes 2 --print-errorlogs $FB_TEST_ARGS
 meson test -C build-asan --num-processes 2 --print-errorlogs $FB_TEST_ARGS
