@@ -14,6 +14,7 @@
 #include "../base/base.h"
 #include "cpu.h"
 #include "fpu.h"
+#include "feat.h" /* cpufeat */
 
 /* Exception vectors. */
 enum {
@@ -137,6 +138,7 @@ struct CPU {
 	uint64_t sysenter_cs, sysenter_esp, sysenter_eip;
 	uint64_t tsc_adjust; /* written TSC minus the bus time at that moment */
 	FPU fpu;
+	CPUMsrs msrs; /* cpufeat: P6 MSRs (feat.h, system.c) */
 
 	CPUBus bus;
 	bool a20;
