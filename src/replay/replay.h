@@ -61,6 +61,66 @@ typedef struct ReplayOptions {
 	uint64_t checks;
 } ReplayOptions;
 
+/*
+ * The replay engine (engine.c): a recording opened as a machine that can be
+ * moved to any icount, forwards or backwards.  `flashback replay`, the gdb
+ * stub's replay target and the tools (disasm, trace) all stand on it.
+ *
+ * Moving backwards restores the latest snapshot at or before the target -
+ * one of the trace's own (snap-*.fbs) or one of the in-memory snapshot
+ * cache (cache.c) - and replays forwards from there.  The guest's console
+ * output goes to the session's console only the first time replay passes
+ * it, so that going back and forth does not print it twice.
+ */
+typedef struct ReplaySession ReplaySession;
+
+enum replay_status {
+	REPLAY_OK,	/* reached the requested icount */
+	REPLAY_END,	/* the recording ends first: the session is at its end */
+	REPLAY_STOPPED, /* the step hook asked to stop */
+	REPLAY_ERROR,	/* divergence or a damaged trace: see replay_error() */
+};
+
+/* Open the trace in @dir at its initial snapshot; NULL with a message in
+ * @err on failure.  @console receives the guest's console output (NULL: none). */
+ReplaySession *replay_open(const char *dir, FILE *console, char *err, size_t errlen);
+void replay_close(ReplaySession *s);
+
+CPU *replay_cpu(ReplaySession *s);
+AddressSpace *replay_address_space(ReplaySession *s);
+Trace *replay_trace(ReplaySession *s);
+uint64_t replay_icount(const ReplaySession *s);
+/* The icount where the recording ends: its end event, or for a truncated
+ * trace the last event in the journal. */
+uint64_t replay_end_icount(const ReplaySession *s);
+/* The icount of the initial snapshot (where replay_open() leaves the CPU). */
+uint64_t replay_start_icount(const ReplaySession *s);
+
+/*
+ * Run forwards until icount @target (nothing if already there or past it).
+ * At the end event the CPU state hash and the console are checked against
+ * the journal (a mismatch is a divergence).
+ */
+enum replay_status replay_forward(ReplaySession *s, uint64_t target);
+/* Be at exactly icount @target (or the end), forwards or backwards. */
+enum replay_status replay_goto(ReplaySession *s, uint64_t target);
+/* Restart from the trace's snapshot @number (`replay --snapshot K`). */
+enum replay_status replay_goto_snapshot(ReplaySession *s, unsigned number);
+
+/*
+ * A hook called after every instruction replay_forward() retires (the CPU
+ * then runs one instruction at a time: slower).  Returning true stops the
+ * replay with REPLAY_STOPPED right there.  NULL removes it.
+ */
+typedef bool (*replay_step_fn)(void *opaque);
+void replay_set_step_hook(ReplaySession *s, replay_step_fn fn, void *opaque);
+
+/* After REPLAY_ERROR: one line, and the exit status (3 divergence, 2 damage). */
+const char *replay_error(const ReplaySession *s);
+int replay_error_status(const ReplaySession *s);
+/* Check events compared so far. */
+uint64_t replay_checks(const ReplaySession *s);
+
 /* Replay the trace in @dir; returns the exit status (0, 2, 3 or 4). */
 int replay_run(const char *dir, ReplayOptions *o);
 /* `flashback info`: a summary of the trace; returns the exit status. */

@@ -1,0 +1,841 @@
+/*
+ * engine.c - the replay engine: a recording as a machine that can be moved
+ * to any icount (replay.h, "The replay engine").
+ *
+ * No device exists in replay.  The memory map is rebuilt from a snapshot
+ * and the journal's map-change events; the CPU's bus takes every read,
+ * interrupt vector and time value from the journal, in order, checking
+ * that the CPU asks for exactly what the recording saw (kind, port or
+ * address, size, icount).  Writes are dropped, except that bytes written
+ * to the UART's THR and the debug console ports are printed again.
+ *
+ * The loop runs the CPU up to the icount of the next event.  Between
+ * instructions it applies DMA writes and map changes, compares check
+ * hashes and raises INTR for an interrupt event (the CPU must take it at
+ * that boundary).  Inside a bus callback, DMA writes and map changes the
+ * journal puts right after the read (a device that acts synchronously)
+ * are applied before the callback returns.  The first mismatch stops the
+ * replay with one line (a divergence).
+ *
+ * Going backwards restores the latest snapshot at or before the target
+ * and replays forwards from it.
+ */
+#include "replay.h"
+
+#include <dirent.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define MSG_LEN 1024
+
+typedef struct ReplaySession {
+	char *dir;
+	Trace *t;
+	TraceCursor *c;
+	TraceEvent ev; /* the next event, when have_ev */
+	bool have_ev, eof, damaged;
+	uint64_t consumed; /* events taken so far */
+	CPU *cpu;
+	RRMemory mem;
+	FILE *console;
+	uint8_t lcr, mcr; /* UART line and modem control (DLAB, loopback) */
+	/* console bytes the journal announced and the CPU has not written yet */
+	uint8_t expect[4096];
+	unsigned expect_len, expect_pos;
+	bool diverged;
+	char msg[MSG_LEN];
+	uint64_t checks;
+	/* the journal position, for the snapshot cache: events consumed at
+	 * icount here_icount (all earlier ones are consumed) */
+	uint64_t here_icount, here_count;
+	/* console bytes are printed only past the furthest icount reached */
+	uint64_t high_water;
+	replay_step_fn hook;
+	void *hook_opaque;
+	/* the trace's snapshots, by number */
+	RRSnapHeader *snaps;
+	unsigned nsnaps;
+	uint64_t start_icount, end_icount;
+} ReplaySession;
+
+/* ---- the journal ------------------------------------------------------------ */
+
+static const TraceEvent *peek(ReplaySession *r)
+{
+	if (!r->have_ev && !r->eof) {
+		int rc = trace_next(r->c, &r->ev);
+
+		if (rc == 1) {
+			r->have_ev = true;
+		} else {
+			r->eof = true;
+			if (rc < 0) {
+				r->damaged = true;
+				snprintf(r->msg, sizeof(r->msg), "%s", trace_error(r->t));
+			}
+		}
+	}
+	return r->have_ev ? &r->ev : NULL;
+}
+
+static void consume(ReplaySession *r)
+{
+	r->have_ev = false;
+	r->consumed++;
+	if (r->ev.icount != r->here_icount) {
+		r->here_icount = r->ev.icount;
+		r->here_count = 0;
+	}
+	r->here_count++;
+}
+
+/* "port-read 0x3fd size 1" and friends. */
+static void describe(const TraceEvent *ev, char *buf, size_t len)
+{
+	const char *name = trace_kind_name(ev->kind);
+
+	switch (ev->kind) {
+	case TEV_PORT_READ:
+	case TEV_MMIO_READ:
+		snprintf(buf, len, "%s 0x%" PRIx64 " size %u", name, ev->addr, ev->size);
+		break;
+	case TEV_INTERRUPT:
+		snprintf(buf, len, "interrupt 0x%02" PRIx64, ev->value);
+		break;
+	case TEV_TIME_READ:
+		if (ev->addr == 0)
+			snprintf(buf, len, "time-read rdtsc");
+		else
+			snprintf(buf, len, "time-read rdmsr 0x%" PRIx64, ev->addr & 0xffffffffu);
+		break;
+	case TEV_CHECK:
+	case TEV_END:
+		snprintf(buf, len, "%s hash %016" PRIx64, name, ev->value);
+		break;
+	default:
+		snprintf(buf, len, "%s", name);
+	}
+}
+
+/* Stop at the first divergence: one line, kept for the caller. */
+static void diverge(ReplaySession *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void diverge(ReplaySession *r, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	if (r->diverged)
+		return;
+	r->diverged = true;
+	n = snprintf(r->msg, sizeof(r->msg), "divergence at icount %" PRIu64 ": ",
+		     cpu_icount(r->cpu));
+	va_start(ap, fmt);
+	vsnprintf(r->msg + n, sizeof(r->msg) - (size_t)n, fmt, ap);
+	va_end(ap);
+	cpu_request_exit(r->cpu);
+}
+
+/* What the journal holds next, for a message. */
+static void journal_says(ReplaySession *r, char *buf, size_t len)
+{
+	const TraceEvent *ev = peek(r);
+	uint64_t now = cpu_icount(r->cpu);
+
+	if (!ev) {
+		snprintf(buf, len, "no more events");
+		return;
+	}
+	describe(ev, buf, len);
+	if (ev->icount != now) {
+		size_t n = strlen(buf);
+		snprintf(buf + n, len - n, " at icount %" PRIu64, ev->icount);
+	}
+}
+
+/* ---- applying events -------------------------------------------------------- */
+
+static bool load_snapshot(ReplaySession *r, unsigned number)
+{
+	char err[512];
+
+	if (!rr_snapshot_load(r->dir, number, r->cpu, &r->mem, err, sizeof(err))) {
+		snprintf(r->msg, sizeof(r->msg), "%s", err);
+		r->damaged = true;
+		return false;
+	}
+	r->lcr = r->mcr = 0;
+	return true;
+}
+
+static bool apply_map_change(ReplaySession *r, const TraceEvent *ev)
+{
+	char err[256];
+	RRReader rd = {ev->data, ev->size, 0};
+	uint64_t number;
+
+	switch (ev->addr) {
+	case RR_MAP_VIEW:
+		if (rr_view_apply(&r->mem, ev->data, ev->size, err, sizeof(err)))
+			return true;
+		snprintf(r->msg, sizeof(r->msg), "map-change at icount %" PRIu64 ": %s", ev->icount,
+			 err);
+		break;
+	case RR_MAP_A20:
+		if (ev->size == 1) {
+			cpu_set_a20(r->cpu, ev->data[0] != 0);
+			return true;
+		}
+		snprintf(r->msg, sizeof(r->msg), "malformed A20 change at icount %" PRIu64,
+			 ev->icount);
+		break;
+	case RR_MAP_RESET:
+		if (rr_get_varint(&rd, &number) && number < 1000000)
+			return load_snapshot(r, (unsigned)number);
+		snprintf(r->msg, sizeof(r->msg), "malformed reset at icount %" PRIu64, ev->icount);
+		break;
+	default:
+		snprintf(r->msg, sizeof(r->msg), "unknown map-change kind %" PRIu64 " at icount %" PRIu64,
+			 ev->addr, ev->icount);
+	}
+	r->damaged = true;
+	return false;
+}
+
+static void expect_console(ReplaySession *r, const TraceEvent *ev)
+{
+	if (r->expect_pos == r->expect_len)
+		r->expect_pos = r->expect_len = 0;
+	if (r->expect_len + ev->size > sizeof(r->expect)) {
+		/* far behind: stop cross-checking rather than grow without bound */
+		r->expect_pos = r->expect_len = 0;
+		return;
+	}
+	memcpy(r->expect + r->expect_len, ev->data, ev->size);
+	r->expect_len += ev->size;
+}
+
+/*
+ * Apply the events at the head that act on RAM, the map or the console
+ * expectations (DMA, map-change, console, snapshot marker) while their
+ * icount is now.  Returns false if replay must stop.
+ */
+static bool apply_passive(ReplaySession *r)
+{
+	const TraceEvent *ev;
+	uint64_t now = cpu_icount(r->cpu);
+
+	while (!r->diverged && (ev = peek(r)) && ev->icount == now) {
+		switch (ev->kind) {
+		case TEV_DMA_WRITE:
+			cpu_physical_memory_rw(ev->addr, (void *)ev->data, ev->size, true);
+			break;
+		case TEV_MAP_CHANGE:
+			if (!apply_map_change(r, ev)) {
+				cpu_request_exit(r->cpu);
+				return false;
+			}
+			break;
+		case TEV_CONSOLE:
+			expect_console(r, ev);
+			break;
+		case TEV_SNAPSHOT:
+			break;
+		default:
+			return true;
+		}
+		consume(r);
+	}
+	return !r->diverged;
+}
+
+/* The next event must be @kind at @addr with @size at the current icount. */
+static const TraceEvent *expect(ReplaySession *r, uint8_t kind, uint64_t addr, unsigned size,
+				const char *did)
+{
+	const TraceEvent *ev;
+	char says[160];
+
+	if (r->diverged || !apply_passive(r))
+		return NULL;
+	ev = peek(r);
+	if (ev && ev->kind == kind && ev->addr == addr && ev->size == size &&
+	    ev->icount == cpu_icount(r->cpu))
+		return ev;
+	if (!ev && !r->damaged && !trace_info(r->t)->complete) {
+		r->eof = true; /* a truncated trace ends here: not a divergence */
+		cpu_request_exit(r->cpu);
+		return NULL;
+	}
+	journal_says(r, says, sizeof(says));
+	diverge(r, "the journal has %s, the CPU did %s", says, did);
+	return NULL;
+}
+
+/* After a read: DMA and map changes of the same instruction follow it. */
+static void after_read(ReplaySession *r)
+{
+	apply_passive(r);
+}
+
+/* ---- the replay bus ------------------------------------------------------------ */
+
+static uint32_t rp_io_read(void *opaque, uint16_t port, unsigned size)
+{
+	ReplaySession *r = opaque;
+	char did[64];
+	const TraceEvent *ev;
+	uint32_t v;
+
+	snprintf(did, sizeof(did), "port-read 0x%x size %u", port, size);
+	ev = expect(r, TEV_PORT_READ, port, size, did);
+	if (!ev)
+		return 0xffffffffu;
+	v = (uint32_t)ev->value;
+	consume(r);
+	after_read(r);
+	return v;
+}
+
+static uint64_t rp_mmio_read(void *opaque, uint64_t addr, unsigned size)
+{
+	ReplaySession *r = opaque;
+	char did[64];
+	const TraceEvent *ev;
+	uint64_t v;
+
+	snprintf(did, sizeof(did), "mmio-read 0x%" PRIx64 " size %u", addr, size);
+	ev = expect(r, TEV_MMIO_READ, addr, size, did);
+	if (!ev)
+		return ~0ull;
+	v = ev->value;
+	consume(r);
+	after_read(r);
+	return v;
+}
+
+static void console_out(ReplaySession *r, uint8_t c)
+{
+	if (r->console && cpu_icount(r->cpu) >= r->high_water) {
+		fputc(c, r->console);
+		if (c == '\n')
+			fflush(r->console);
+	}
+	if (r->expect_pos < r->expect_len) {
+		uint8_t want = r->expect[r->expect_pos++];
+		if (want != c)
+			diverge(r, "the journal has console byte 0x%02x, the CPU wrote 0x%02x", want, c);
+	}
+}
+
+static void rp_io_write(void *opaque, uint16_t port, uint32_t value, unsigned size)
+{
+	ReplaySession *r = opaque;
+
+	for (unsigned i = 0; i < size; i++) {
+		uint16_t p = (uint16_t)(port + i);
+		uint8_t b = (uint8_t)(value >> (8 * i));
+
+		if (p == 0x3fb) {
+			r->lcr = b;
+		} else if (p == 0x3fc) {
+			r->mcr = b;
+		} else if ((p == 0x3f8 && !(r->lcr & 0x80) && !(r->mcr & 0x10)) || p == 0xe9 ||
+			   p == 0x402) {
+			if (r->expect_pos == r->expect_len)
+				apply_passive(r); /* the console event of this byte */
+			console_out(r, b);
+		}
+	}
+}
+
+static void rp_mmio_write(void *opaque, uint64_t addr, uint64_t value, unsigned size)
+{
+}
+
+static int rp_intack(void *opaque)
+{
+	ReplaySession *r = opaque;
+	const TraceEvent *ev;
+	int vec;
+
+	ev = expect(r, TEV_INTERRUPT, 0, 0, "interrupt acknowledge");
+	if (!ev) {
+		cpu_set_intr(r->cpu, false);
+		return -1;
+	}
+	vec = (int)ev->value;
+	consume(r);
+	/* Another interrupt at the same icount keeps INTR up; anything that is
+	 * not a read of the next instruction is handled between instructions. */
+	ev = peek(r);
+	cpu_set_intr(r->cpu, ev && ev->icount == cpu_icount(r->cpu) && ev->kind == TEV_INTERRUPT);
+	if (ev && ev->icount == cpu_icount(r->cpu) && ev->kind != TEV_PORT_READ &&
+	    ev->kind != TEV_MMIO_READ && ev->kind != TEV_TIME_READ)
+		cpu_request_exit(r->cpu);
+	return vec;
+}
+
+static uint64_t rp_rdtsc(void *opaque)
+{
+	ReplaySession *r = opaque;
+	const TraceEvent *ev = expect(r, TEV_TIME_READ, 0, 0, "time-read rdtsc");
+	uint64_t v;
+
+	if (!ev)
+		return 0;
+	v = ev->value;
+	consume(r);
+	after_read(r);
+	return v;
+}
+
+static bool rp_rdmsr(void *opaque, uint32_t msr, uint64_t *value)
+{
+	ReplaySession *r = opaque;
+	const TraceEvent *ev;
+	char did[64];
+	bool ok;
+
+	snprintf(did, sizeof(did), "time-read rdmsr 0x%x", msr);
+	if (!apply_passive(r))
+		return false;
+	ev = peek(r);
+	if (ev && ev->kind == TEV_TIME_READ && ev->addr == (msr | RR_MSR_REFUSED))
+		ev = expect(r, TEV_TIME_READ, msr | RR_MSR_REFUSED, 0, did);
+	else
+		ev = expect(r, TEV_TIME_READ, msr, 0, did);
+	if (!ev)
+		return false;
+	ok = !(ev->addr & RR_MSR_REFUSED);
+	*value = ev->value;
+	consume(r);
+	after_read(r);
+	return ok;
+}
+
+/* The PC's only writable bus MSR is the APIC base (writes are not journalled). */
+static bool rp_wrmsr(void *opaque, uint32_t msr, uint64_t value)
+{
+	return msr == 0x1b;
+}
+
+
+/* ---- snapshots ------------------------------------------------------------------ */
+
+static int cmp_snap(const void *a, const void *b)
+{
+	const RRSnapHeader *x = a, *y = b;
+
+	return x->number < y->number ? -1 : x->number > y->number;
+}
+
+/* The trace's snapshots, sorted by number (their icounts grow with it). */
+static void list_snapshots(ReplaySession *r)
+{
+	DIR *d = opendir(r->dir);
+	struct dirent *e;
+	unsigned cap = 0;
+
+	if (!d)
+		return;
+	while ((e = readdir(d)) != NULL) {
+		unsigned n;
+		char tail[8], err[256];
+		RRSnapHeader h;
+
+		if (sscanf(e->d_name, "snap-%6u.fb%1s", &n, tail) != 2 ||
+		    !rr_snapshot_header(r->dir, n, &h, err, sizeof(err)))
+			continue;
+		if (r->nsnaps == cap) {
+			cap = cap ? cap * 2 : 16;
+			r->snaps = xrealloc(r->snaps, cap * sizeof(*r->snaps));
+		}
+		r->snaps[r->nsnaps++] = h;
+	}
+	closedir(d);
+	qsort(r->snaps, r->nsnaps, sizeof(*r->snaps), cmp_snap);
+}
+
+/* Index in r->snaps of the latest snapshot at or before @icount; -1 if none. */
+static int pick_snapshot(const ReplaySession *r, uint64_t icount)
+{
+	int best = -1;
+
+	for (unsigned i = 0; i < r->nsnaps; i++)
+		if (r->snaps[i].icount <= icount)
+			best = (int)i;
+	return best;
+}
+
+/* Forget the journal position and everything read from it. */
+static void drop_cursor(ReplaySession *r)
+{
+	if (r->c)
+		trace_cursor_free(r->c);
+	r->c = NULL;
+	r->have_ev = r->eof = r->damaged = r->diverged = false;
+	r->expect_len = r->expect_pos = 0;
+	r->msg[0] = 0;
+}
+
+/* Restore snapshot @k: the full one before it and the increments up to it. */
+static bool restore(ReplaySession *r, unsigned k, uint64_t *icount)
+{
+	RRSnapHeader h;
+	char err[512];
+	unsigned base = k;
+
+	for (;;) {
+		if (!rr_snapshot_header(r->dir, base, &h, err, sizeof(err))) {
+			snprintf(r->msg, sizeof(r->msg), "%s", err);
+			return false;
+		}
+		if (h.full || base == 0)
+			break;
+		base--;
+	}
+	for (unsigned i = base; i <= k; i++)
+		if (!load_snapshot(r, i))
+			return false;
+	if (!rr_snapshot_header(r->dir, k, &h, err, sizeof(err)))
+		return false;
+	*icount = h.icount;
+	return true;
+}
+
+/* Move the cursor just past the journal's marker of snapshot @k. */
+static bool seek_snapshot(ReplaySession *r, unsigned k, uint64_t icount)
+{
+	const TraceEvent *ev;
+
+	r->c = trace_cursor(r->t, icount);
+	if (!r->c) {
+		snprintf(r->msg, sizeof(r->msg), "%s", trace_error(r->t));
+		return false;
+	}
+	r->here_icount = icount;
+	r->here_count = 0;
+	if (k == 0)
+		return true; /* the initial snapshot precedes every event */
+	while ((ev = peek(r)) && ev->icount == icount) {
+		RRReader rd = {ev->data, ev->size, 0};
+		uint64_t num;
+		bool marker = (ev->kind == TEV_SNAPSHOT && ev->value == k) ||
+			      (ev->kind == TEV_MAP_CHANGE && ev->addr == RR_MAP_RESET &&
+			       rr_get_varint(&rd, &num) && num == k);
+		consume(r);
+		if (marker)
+			return true;
+	}
+	snprintf(r->msg, sizeof(r->msg), "the journal has no marker for snapshot %u", k);
+	return false;
+}
+
+/* Start again from the trace's snapshot @k. */
+static bool start_at(ReplaySession *r, unsigned k)
+{
+	uint64_t icount;
+
+	drop_cursor(r);
+	if (restore(r, k, &icount) && seek_snapshot(r, k, icount))
+		return true;
+	r->damaged = true;
+	return false;
+}
+
+/* ---- the loop ------------------------------------------------------------------ */
+
+/* Handle the event at the head, whose icount is now. */
+static bool step_event(ReplaySession *r, const TraceEvent *ev)
+{
+	uint64_t now = cpu_icount(r->cpu);
+	uint64_t hash, before = r->consumed;
+	char says[160];
+
+	switch (ev->kind) {
+	case TEV_CHECK:
+		hash = cpu_state_hash(r->cpu);
+		if (hash != ev->value) {
+			diverge(r, "the journal has check hash %016" PRIx64
+				   ", the CPU state hashes to %016" PRIx64,
+				ev->value, hash);
+			return false;
+		}
+		if (ev->flags & TRACE_CHECK_RAM) {
+			hash = rr_ram_hash(&r->mem.blocks);
+			if (hash != ev->value2) {
+				diverge(r, "the journal has RAM hash %016" PRIx64
+					   ", the replayed RAM hashes to %016" PRIx64,
+					ev->value2, hash);
+				return false;
+			}
+		}
+		r->checks++;
+		consume(r);
+		return true;
+	case TEV_INTERRUPT:
+		cpu_set_intr(r->cpu, true);
+		cpu_exec(r->cpu, now + 1);
+		if (r->diverged || r->damaged)
+			return false;
+		if (r->consumed == before) {
+			diverge(r, "the journal has interrupt 0x%02" PRIx64
+				   ", the CPU could not take it (IF=%d)",
+				ev->value, (cpu_get_eflags(r->cpu) & F_IF) != 0);
+			return false;
+		}
+		return true;
+	case TEV_PORT_READ:
+	case TEV_MMIO_READ:
+	case TEV_TIME_READ:
+		cpu_exec(r->cpu, now + 1);
+		if (r->diverged || r->damaged)
+			return false;
+		if (r->consumed == before) {
+			journal_says(r, says, sizeof(says));
+			diverge(r, "the journal has %s at icount %" PRIu64 ", the CPU did no read",
+				says, now);
+			return false;
+		}
+		return true;
+	default:
+		return apply_passive(r);
+	}
+}
+
+/* The end event: the CPU state and the console must be where the recording left them. */
+static bool check_end(ReplaySession *r, const TraceEvent *ev)
+{
+	uint64_t hash = cpu_state_hash(r->cpu);
+
+	if (ev->value != hash) {
+		diverge(r, "the journal has end hash %016" PRIx64 ", the CPU state hashes to %016" PRIx64,
+			ev->value, hash);
+		return false;
+	}
+	if (r->expect_pos < r->expect_len) {
+		diverge(r, "the journal has %u console bytes the CPU never wrote",
+			r->expect_len - r->expect_pos);
+		return false;
+	}
+	return true;
+}
+
+/* After cpu_exec() stopped short of @limit: is that what the journal says? */
+static bool exec_exit_ok(ReplaySession *r, enum cpu_exit why, uint64_t limit)
+{
+	const TraceEvent *ev = peek(r);
+	char says[160];
+
+	if (why == CPU_EXIT_HALT && cpu_icount(r->cpu) < limit && ev) {
+		describe(ev, says, sizeof(says));
+		diverge(r, "the journal has %s at icount %" PRIu64 ", the CPU halted", says,
+			ev->icount);
+		return false;
+	}
+	if (why == CPU_EXIT_TRIPLE_FAULT &&
+	    (!ev || ev->kind != TEV_MAP_CHANGE || ev->addr != RR_MAP_RESET ||
+	     ev->icount != cpu_icount(r->cpu))) {
+		diverge(r, "the CPU triple-faulted, the journal has no reset here");
+		return false;
+	}
+	return true;
+}
+
+static enum replay_status stopped(ReplaySession *r, enum replay_status st)
+{
+	uint64_t now = cpu_icount(r->cpu);
+
+	if (now > r->high_water)
+		r->high_water = now;
+	if (r->console)
+		fflush(r->console);
+	return st;
+}
+
+enum replay_status replay_forward(ReplaySession *r, uint64_t target)
+{
+	for (;;) {
+		const TraceEvent *ev;
+		uint64_t now = cpu_icount(r->cpu), limit;
+		enum cpu_exit why;
+
+		if (r->diverged || r->damaged)
+			return stopped(r, REPLAY_ERROR);
+		if (now >= target)
+			return stopped(r, REPLAY_OK);
+		ev = peek(r);
+		if (r->damaged)
+			return stopped(r, REPLAY_ERROR);
+		if (!ev || r->eof)
+			return stopped(r, REPLAY_END); /* a truncated trace */
+		if (ev->icount < now) {
+			char says[160];
+
+			describe(ev, says, sizeof(says));
+			diverge(r, "the journal has %s at icount %" PRIu64 ", the CPU is past it",
+				says, ev->icount);
+			return stopped(r, REPLAY_ERROR);
+		}
+		if (ev->icount == now) {
+			if (ev->kind == TEV_END)
+				return stopped(r, check_end(r, ev) ? REPLAY_END : REPLAY_ERROR);
+			if (!step_event(r, ev))
+				return stopped(r, REPLAY_ERROR);
+			if (r->hook && cpu_icount(r->cpu) > now && r->hook(r->hook_opaque))
+				return stopped(r, REPLAY_STOPPED);
+			continue;
+		}
+		limit = ev->icount < target ? ev->icount : target;
+		if (r->hook)
+			limit = now + 1;
+		why = cpu_exec(r->cpu, limit);
+		if (r->diverged || r->damaged)
+			return stopped(r, REPLAY_ERROR);
+		if (r->eof)
+			return stopped(r, REPLAY_END);
+		if (!exec_exit_ok(r, why, limit))
+			return stopped(r, REPLAY_ERROR);
+		if (r->hook && cpu_icount(r->cpu) > now && r->hook(r->hook_opaque))
+			return stopped(r, REPLAY_STOPPED);
+	}
+}
+
+enum replay_status replay_goto_snapshot(ReplaySession *r, unsigned number)
+{
+	if (!start_at(r, number))
+		return REPLAY_ERROR;
+	return REPLAY_OK;
+}
+
+enum replay_status replay_goto(ReplaySession *r, uint64_t target)
+{
+	uint64_t now = cpu_icount(r->cpu);
+	int k = pick_snapshot(r, target);
+
+	if (r->diverged || r->damaged || target < now ||
+	    (k >= 0 && r->snaps[k].icount > now)) {
+		if (k < 0) {
+			snprintf(r->msg, sizeof(r->msg), "no snapshot before icount %" PRIu64, target);
+			r->damaged = true;
+			return REPLAY_ERROR;
+		}
+		if (!start_at(r, r->snaps[k].number))
+			return REPLAY_ERROR;
+	}
+	return replay_forward(r, target);
+}
+
+/* ---- the session ------------------------------------------------------------------ */
+
+ReplaySession *replay_open(const char *dir, FILE *console, char *err, size_t errlen)
+{
+	ReplaySession *r = xcalloc(1, sizeof(*r));
+	char terr[TRACE_ERR_LEN];
+	const TraceInfo *info;
+	CPUBus bus;
+
+	r->t = trace_open(dir, terr);
+	if (!r->t) {
+		snprintf(err, errlen, "%s", terr);
+		free(r);
+		return NULL;
+	}
+	r->dir = xstrdup(dir);
+	r->console = console;
+	rr_memory_init(&r->mem);
+	physmem_init(r->mem.as);
+	physmem_set_dma_hook(NULL, NULL);
+	bus = (CPUBus){
+		.opaque = r,
+		.memory = r->mem.as,
+		.io_read = rp_io_read,
+		.io_write = rp_io_write,
+		.mmio_read = rp_mmio_read,
+		.mmio_write = rp_mmio_write,
+		.intack = rp_intack,
+		.rdtsc = rp_rdtsc,
+		.rdmsr = rp_rdmsr,
+		.wrmsr = rp_wrmsr,
+	};
+	r->cpu = cpu_new(&bus);
+	clock_init(cpu_icount_ptr(r->cpu), 0);
+	list_snapshots(r);
+	info = trace_info(r->t);
+	r->end_icount = info->complete ? info->final_icount : info->last_icount;
+	if (r->nsnaps == 0 || r->snaps[0].number != 0 || !start_at(r, 0)) {
+		snprintf(err, errlen, "%s: %s", dir,
+			 r->msg[0] ? r->msg : "the initial snapshot snap-000000.fbs is missing");
+		replay_close(r);
+		return NULL;
+	}
+	r->start_icount = cpu_icount(r->cpu);
+	return r;
+}
+
+void replay_close(ReplaySession *r)
+{
+	if (!r)
+		return;
+	if (r->c)
+		trace_cursor_free(r->c);
+	trace_free(r->t);
+	cpu_free(r->cpu);
+	rr_memory_free(&r->mem);
+	free(r->snaps);
+	free(r->dir);
+	free(r);
+}
+
+CPU *replay_cpu(ReplaySession *r)
+{
+	return r->cpu;
+}
+
+AddressSpace *replay_address_space(ReplaySession *r)
+{
+	return r->mem.as;
+}
+
+Trace *replay_trace(ReplaySession *r)
+{
+	return r->t;
+}
+
+uint64_t replay_icount(const ReplaySession *r)
+{
+	return cpu_icount(r->cpu);
+}
+
+uint64_t replay_end_icount(const ReplaySession *r)
+{
+	return r->end_icount;
+}
+
+uint64_t replay_start_icount(const ReplaySession *r)
+{
+	return r->start_icount;
+}
+
+void replay_set_step_hook(ReplaySession *r, replay_step_fn fn, void *opaque)
+{
+	r->hook = fn;
+	r->hook_opaque = opaque;
+}
+
+const char *replay_error(const ReplaySession *r)
+{
+	return r->msg;
+}
+
+int replay_error_status(const ReplaySession *r)
+{
+	return r->diverged ? EXIT_DIVERGENCE : EXIT_USAGE;
+}
+
+uint64_t replay_checks(const ReplaySession *r)
+{
+	return r->checks;
+}
