@@ -13,7 +13,7 @@
 #define MTRR_FIXED_REGS 11 /* 0x250, 0x258, 0x259, 0x268-0x26F */
 
 typedef struct CPUMsrs {
-	uint32_t perfevtsel[2]; /* 0x186, 0x187 */
+	uint64_t perfevtsel[2]; /* 0x186, 0x187 */
 	uint64_t perfctr[2];	/* 0xC1, 0xC2 (40 bits) */
 	uint64_t mtrr_var[MTRR_VAR_REGS];
 	uint64_t mtrr_fixed[MTRR_FIXED_REGS];

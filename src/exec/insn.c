@@ -1216,6 +1216,7 @@ InsnFn *const insn_table[0x200] = {
 	[0x106] = op_clts, [0x108] = op_wbinvd, [0x109] = op_wbinvd, [0x11f] = op_nop,
 	[0x120] = op_mov_cr, [0x122] = op_mov_cr, [0x121] = op_mov_dr, [0x123] = op_mov_dr,
 	[0x130] = op_wrmsr, [0x131] = op_rdtsc, [0x132] = op_rdmsr,
+	[0x134] = op_sysenter, [0x135] = op_sysexit, /* cpufeat */
 	R8(0x140, op_cmov), R8(0x148, op_cmov), R8(0x180, op_jcc), R8(0x188, op_jcc),
 	R8(0x190, op_setcc), R8(0x198, op_setcc),
 	[0x1a0] = op_push_seg, [0x1a1] = op_pop_seg, [0x1a2] = op_cpuid, [0x1a3] = op_bt,

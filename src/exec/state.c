@@ -15,7 +15,7 @@
 #include "x86.h"
 
 #define STATE_TAG 0x55504346u /* "FCPU" */
-#define STATE_VERSION 1u
+#define STATE_VERSION 2u
 
 /* A cursor over the byte string, writing or reading. */
 struct sbuf {
@@ -81,6 +81,20 @@ static void walk_fpu(struct sbuf *b, FPU *f)
 	FIELD(f->fds, 2);
 }
 
+static void walk_msrs(struct sbuf *b, CPUMsrs *m)
+{
+	for (int i = 0; i < 2; i++) {
+		FIELD(m->perfevtsel[i], 8);
+		FIELD(m->perfctr[i], 8);
+	}
+	for (int i = 0; i < MTRR_VAR_REGS; i++)
+		FIELD(m->mtrr_var[i], 8);
+	for (int i = 0; i < MTRR_FIXED_REGS; i++)
+		FIELD(m->mtrr_fixed[i], 8);
+	FIELD(m->mtrr_def_type, 8);
+	FIELD(m->mcg_status, 8);
+}
+
 static void walk(struct sbuf *b, CPU *cpu)
 {
 	uint32_t tag = STATE_TAG, version = STATE_VERSION;
@@ -122,6 +136,7 @@ static void walk(struct sbuf *b, CPU *cpu)
 	FIELD(cpu->sysenter_esp, 8);
 	FIELD(cpu->sysenter_eip, 8);
 	FIELD(cpu->tsc_adjust, 8);
+	walk_msrs(b, &cpu->msrs);
 	walk_fpu(b, &cpu->fpu);
 	FIELD(cpu->a20, 1);
 	FIELD(cpu->intr, 1);

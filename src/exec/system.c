@@ -88,7 +88,8 @@ static void need_pmode(CPU *cpu)
 
 /* ---- control and debug registers ------------------------------------ */
 
-#define CR4_VALID (CR4_TSD | CR4_DE | CR4_PSE)
+#define CR4_MCE	  0x0040u
+#define CR4_VALID (CR4_TSD | CR4_DE | CR4_PSE | CR4_MCE | CR4_PGE)
 
 static void write_cr0(CPU *cpu, uint32_t v)
 {
@@ -129,7 +130,7 @@ H(op_mov_cr)
 	case 4:
 		if (v & ~CR4_VALID)
 			cpu_raise(cpu, EX_GP, 0);
-		if ((v ^ cpu->cr4) & CR4_PSE)
+		if ((v ^ cpu->cr4) & (CR4_PSE | CR4_PGE))
 			tlb_flush(cpu);
 		cpu->cr4 = v;
 		break;
@@ -175,10 +176,30 @@ H(op_wbinvd)
 
 enum {
 	MSR_TSC = 0x10,
+	MSR_PLATFORM_ID = 0x17,
+	MSR_BIOS_SIGN_ID = 0x8b, /* microcode revision */
+	MSR_PERFCTR0 = 0xc1,
+	MSR_MTRRCAP = 0xfe,
 	MSR_SYSENTER_CS = 0x174,
 	MSR_SYSENTER_ESP = 0x175,
 	MSR_SYSENTER_EIP = 0x176,
+	MSR_MCG_CAP = 0x179,
+	MSR_MCG_STATUS = 0x17a,
+	MSR_EVNTSEL0 = 0x186,
+	MSR_MTRR_PHYSBASE0 = 0x200,
+	MSR_MTRR_FIX64K = 0x250,
+	MSR_MTRR_FIX16K = 0x258,
+	MSR_MTRR_FIX4K = 0x268,
+	MSR_MTRR_DEF_TYPE = 0x2ff,
 };
+
+/* Read-only facts of this chip: a microcode revision, eight variable and
+ * the fixed MTRRs (no write-combining type), machine-check architecture
+ * with no error-reporting banks. */
+#define MICROCODE_REV 1u
+#define MTRRCAP	      (0x100u | MTRR_VAR_REGS / 2)
+#define MCG_CAP	      0u
+#define PHYS_RESERVED 0xfffffff000000000ull /* 36-bit physical addresses */
 
 static uint64_t tsc_now(CPU *cpu)
 {
@@ -197,29 +218,169 @@ H(op_rdtsc)
 	cpu->r[R_EDX] = (uint32_t)(t >> 32);
 }
 
+/* The memory types an MTRR may hold: UC, WC, WT, WP, WB. */
+static bool mtrr_type_ok(unsigned type)
+{
+	return type <= 1 || (type >= 4 && type <= 6);
+}
+
+static bool mtrr_fixed_ok(uint64_t v)
+{
+	for (int i = 0; i < 8; i++)
+		if (!mtrr_type_ok((v >> (8 * i)) & 0xff))
+			return false;
+	return true;
+}
+
+/* Index in msrs.mtrr_fixed of a fixed-range MTRR, or -1. */
+static int mtrr_fixed_index(uint32_t msr)
+{
+	if (msr == MSR_MTRR_FIX64K)
+		return 0;
+	if (msr == MSR_MTRR_FIX16K || msr == MSR_MTRR_FIX16K + 1)
+		return 1 + (int)(msr - MSR_MTRR_FIX16K);
+	if (msr >= MSR_MTRR_FIX4K && msr < MSR_MTRR_FIX4K + 8)
+		return 3 + (int)(msr - MSR_MTRR_FIX4K);
+	return -1;
+}
+
+/*
+ * The MSRs the CPU keeps itself: where each lives and whether @v is a
+ * value WRMSR accepts (reserved bits clear, valid memory types).  Returns
+ * NULL for an MSR that is not one of them.
+ */
+static uint64_t *msr_slot(CPU *cpu, uint32_t msr, uint64_t v, bool *ok)
+{
+	CPUMsrs *m = &cpu->msrs;
+	int fix = mtrr_fixed_index(msr);
+
+	if (msr == MSR_PERFCTR0 || msr == MSR_PERFCTR0 + 1) {
+		*ok = true;
+		return &m->perfctr[msr - MSR_PERFCTR0];
+	}
+	if (msr == MSR_EVNTSEL0 || msr == MSR_EVNTSEL0 + 1) {
+		*ok = !(v >> 32);
+		return &m->perfevtsel[msr - MSR_EVNTSEL0];
+	}
+	if (msr >= MSR_MTRR_PHYSBASE0 && msr < MSR_MTRR_PHYSBASE0 + MTRR_VAR_REGS) {
+		bool mask = msr & 1;
+
+		*ok = mask ? !(v & (PHYS_RESERVED | 0x7ff))
+			   : !(v & (PHYS_RESERVED | 0xf00)) && mtrr_type_ok(v & 0xff);
+		return &m->mtrr_var[msr - MSR_MTRR_PHYSBASE0];
+	}
+	if (fix >= 0) {
+		*ok = mtrr_fixed_ok(v);
+		return &m->mtrr_fixed[fix];
+	}
+	if (msr == MSR_MTRR_DEF_TYPE) {
+		*ok = !(v & ~0xcffull) && mtrr_type_ok(v & 0xff);
+		return &m->mtrr_def_type;
+	}
+	if (msr == MSR_MCG_STATUS) {
+		*ok = !(v & ~7ull);
+		return &m->mcg_status;
+	}
+	return NULL;
+}
+
+/* The read-only MSRs (and BIOS_SIGN_ID, whose writes only arm the update
+ * of the revision by the next CPUID: it is always loaded here).  Returns
+ * false if @msr is not one of them. */
+static bool msr_const(uint32_t msr, uint64_t *v, bool *writable)
+{
+	*writable = false;
+	switch (msr) {
+	case MSR_PLATFORM_ID:
+		*v = 0;
+		return true;
+	case MSR_BIOS_SIGN_ID:
+		*v = (uint64_t)MICROCODE_REV << 32;
+		*writable = true;
+		return true;
+	case MSR_MTRRCAP:
+		*v = MTRRCAP;
+		return true;
+	case MSR_MCG_CAP:
+		*v = MCG_CAP;
+		return true;
+	}
+	return false;
+}
+
+/* Reads a CPU-kept MSR; false if there is no such MSR here. */
+static bool msr_read(CPU *cpu, uint32_t msr, uint64_t *v)
+{
+	bool ok, writable;
+	uint64_t *slot = msr_slot(cpu, msr, 0, &ok);
+
+	if (slot) {
+		*v = *slot;
+		return true;
+	}
+	if (msr_const(msr, v, &writable))
+		return true;
+	switch (msr) {
+	case MSR_TSC:
+		*v = tsc_now(cpu);
+		return true;
+	case MSR_SYSENTER_CS:
+		*v = cpu->sysenter_cs;
+		return true;
+	case MSR_SYSENTER_ESP:
+		*v = cpu->sysenter_esp;
+		return true;
+	case MSR_SYSENTER_EIP:
+		*v = cpu->sysenter_eip;
+		return true;
+	}
+	return false;
+}
+
+/* Writes a CPU-kept MSR: 1 done, 0 no such MSR here, -1 #GP. */
+static int msr_write(CPU *cpu, uint32_t msr, uint64_t v)
+{
+	bool ok, writable;
+	uint64_t old;
+	uint64_t *slot = msr_slot(cpu, msr, v, &ok);
+
+	if (slot) {
+		if (!ok)
+			return -1;
+		/* P6 counters: bits 31-0 written, sign-extended to 40 bits */
+		if (msr == MSR_PERFCTR0 || msr == MSR_PERFCTR0 + 1)
+			v = (uint64_t)(int64_t)(int32_t)v & 0xffffffffffull;
+		*slot = v;
+		return 1;
+	}
+	if (msr_const(msr, &old, &writable))
+		return writable ? 1 : -1;
+	switch (msr) {
+	case MSR_TSC:
+		cpu->tsc_adjust = v - (tsc_now(cpu) - cpu->tsc_adjust);
+		return 1;
+	case MSR_SYSENTER_CS:
+		cpu->sysenter_cs = v & 0xffff;
+		return 1;
+	case MSR_SYSENTER_ESP:
+		cpu->sysenter_esp = (uint32_t)v;
+		return 1;
+	case MSR_SYSENTER_EIP:
+		cpu->sysenter_eip = (uint32_t)v;
+		return 1;
+	}
+	return 0;
+}
+
 H(op_rdmsr)
 {
 	uint32_t msr = cpu->r[R_ECX];
 	uint64_t v;
 
 	need_cpl0(cpu);
-	switch (msr) {
-	case MSR_TSC:
-		v = tsc_now(cpu);
-		break;
-	case MSR_SYSENTER_CS:
-		v = cpu->sysenter_cs;
-		break;
-	case MSR_SYSENTER_ESP:
-		v = cpu->sysenter_esp;
-		break;
-	case MSR_SYSENTER_EIP:
-		v = cpu->sysenter_eip;
-		break;
-	default:
-		if (!cpu->bus.rdmsr || !cpu->bus.rdmsr(cpu->bus.opaque, msr, &v))
-			cpu_raise(cpu, EX_GP, 0);
-	}
+	if (!msr_read(cpu, msr, &v) &&
+	    (!cpu->bus.rdmsr || !cpu->bus.rdmsr(cpu->bus.opaque, msr, &v)))
+		cpu_raise(cpu, EX_GP, 0);
 	cpu->r[R_EAX] = (uint32_t)v;
 	cpu->r[R_EDX] = (uint32_t)(v >> 32);
 }
@@ -228,25 +389,51 @@ H(op_wrmsr)
 {
 	uint32_t msr = cpu->r[R_ECX];
 	uint64_t v = (uint64_t)cpu->r[R_EDX] << 32 | cpu->r[R_EAX];
+	int done;
 
 	need_cpl0(cpu);
-	switch (msr) {
-	case MSR_TSC:
-		cpu->tsc_adjust = v - (tsc_now(cpu) - cpu->tsc_adjust);
-		break;
-	case MSR_SYSENTER_CS:
-		cpu->sysenter_cs = v & 0xffff;
-		break;
-	case MSR_SYSENTER_ESP:
-		cpu->sysenter_esp = (uint32_t)v;
-		break;
-	case MSR_SYSENTER_EIP:
-		cpu->sysenter_eip = (uint32_t)v;
-		break;
-	default:
-		if (!cpu->bus.wrmsr || !cpu->bus.wrmsr(cpu->bus.opaque, msr, v))
-			cpu_raise(cpu, EX_GP, 0);
-	}
+	done = msr_write(cpu, msr, v);
+	if (done < 0)
+		cpu_raise(cpu, EX_GP, 0);
+	if (!done && (!cpu->bus.wrmsr || !cpu->bus.wrmsr(cpu->bus.opaque, msr, v)))
+		cpu_raise(cpu, EX_GP, 0);
+}
+
+/* ---- SYSENTER / SYSEXIT: fast calls to ring 0 and back ------------- */
+
+/* A flat 4 GiB segment as SYSENTER and SYSEXIT load it (no descriptor
+ * table access): @type 0xB code, 0x3 data. */
+static void flat_seg(SegReg *sr, uint16_t sel, unsigned type, unsigned dpl)
+{
+	*sr = (SegReg){sel, 0, 0xffffffffu, type | A_S | dpl << 5 | A_P | A_DB | A_G};
+}
+
+H(op_sysenter)
+{
+	uint16_t cs = (uint16_t)cpu->sysenter_cs & 0xfffc;
+
+	if (!pmode(cpu) || !cs)
+		cpu_raise(cpu, EX_GP, 0);
+	cpu_flags(cpu);
+	cpu->flags &= ~(F_VM | F_IF | F_RF);
+	flat_seg(&cpu->seg[S_CS], cs, 0xb, 0);
+	flat_seg(&cpu->seg[S_SS], cs + 8, 0x3, 0);
+	set_cpl(cpu, 0);
+	cpu->r[R_ESP] = (uint32_t)cpu->sysenter_esp;
+	cpu->eip = (uint32_t)cpu->sysenter_eip;
+}
+
+H(op_sysexit)
+{
+	uint16_t cs = (uint16_t)cpu->sysenter_cs & 0xfffc;
+
+	if (!pmode(cpu) || v86(cpu) || cpu->cpl != 0 || !cs)
+		cpu_raise(cpu, EX_GP, 0);
+	flat_seg(&cpu->seg[S_CS], (cs + 16) | 3, 0xb, 3);
+	flat_seg(&cpu->seg[S_SS], (cs + 24) | 3, 0x3, 3);
+	set_cpl(cpu, 3);
+	cpu->r[R_ESP] = cpu->r[R_ECX];
+	cpu->eip = cpu->r[R_EDX];
 }
 
 /* CPUID.1:EDX: only what this CPU implements. */
@@ -256,8 +443,13 @@ uint32_t cpuid_features(void)
 		     | 1u << 3	 /* PSE */
 		     | 1u << 4	 /* TSC */
 		     | 1u << 5	 /* MSR */
+		     | 1u << 7	 /* MCE (no bank ever reports) */
 		     | 1u << 8	 /* CX8 */
 		     | 1u << 9	 /* APIC (the machine's local APIC) */
+		     | 1u << 11	 /* SEP: SYSENTER/SYSEXIT (model 1, stepping 9 >= 3) */
+		     | 1u << 12	 /* MTRR (kept, no cache to control) */
+		     | 1u << 13	 /* PGE (global pages flushed like others) */
+		     | 1u << 14	 /* MCA (MCG_CAP: no banks) */
 		     | 1u << 15; /* CMOV */
 	return f;
 }

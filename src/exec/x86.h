@@ -370,4 +370,9 @@ bool io_allowed(CPU *cpu, uint16_t port, unsigned size);
 uint32_t io_in(CPU *cpu, uint16_t port, unsigned size);
 void io_out(CPU *cpu, uint16_t port, uint32_t v, unsigned size);
 
+/* cpufeat: system.c */
+H(op_sysenter);
+H(op_sysexit);
+/* end cpufeat */
+
 #endif
