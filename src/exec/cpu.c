@@ -2,10 +2,18 @@
  * cpu.c - the CPU object: creation, reset, the state accessors, the dump and
  * state hash, and the execution loop with its interrupt checks.
  *
- * The loop checks at every instruction boundary, in this order: a pending
- * exception to deliver, the icount limit, an exit request, NMI, INTR (unless
- * in an interrupt shadow), HLT; then it executes one instruction.
- * Exceptions unwind the instruction with longjmp back into cpu_exec().
+ * The loop checks, in this order: a pending exception to deliver, the
+ * icount limit, an exit request, NMI, INTR (unless in an interrupt shadow),
+ * HLT; then it runs a block of decoded instructions (dcache.c).  Inside a
+ * block none of these can change: every instruction that could change them
+ * ends its block, and what devices do in the middle of an instruction (an
+ * MMIO access, cpu_set_intr, cpu_request_exit, a cache flush) sets cpu->brk,
+ * which stops the block after that instruction.  So the checks still happen
+ * at every boundary where their outcome could differ, and icount stays
+ * exact: the block is cut short at the limit, each instruction counts one.
+ * With TF, RF, debug registers or an interrupt shadow the loop runs one
+ * instruction at a time.  Exceptions unwind the instruction with longjmp
+ * back into cpu_exec().
  */
 #include <stdlib.h>
 #include <string.h>
@@ -23,7 +31,7 @@ CPU *cpu_new(const CPUBus *bus)
 	CPU *cpu = xcalloc(1, sizeof(*cpu));
 
 	cpu->bus = *bus;
-	cpu->dc = xcalloc(DC_SIZE, sizeof(DCEntry));
+	dc_alloc(cpu);
 	if (cpu->bus.memory)
 		as_add_listener(cpu->bus.memory, mmu_as_changed, cpu);
 	cpu_reset(cpu);
@@ -206,7 +214,9 @@ void cpu_begin(CPU *cpu)
 	save_state(cpu);
 }
 
-static void step(CPU *cpu)
+/* One instruction with the single-step, debug register and shadow rules;
+ * @tb: its block if cached. */
+static void step(CPU *cpu, TB *tb)
 {
 	bool tf = cpu->flags & F_TF, rf = cpu->flags & F_RF;
 
@@ -217,12 +227,12 @@ static void step(CPU *cpu)
 		dbg_insn_check(cpu);
 	cpu->dbg_hits = 0;
 	cpu->in_insn = true;
-	Insn *in = dc_fetch_decode(cpu);
+	Insn *in = tb ? tb->insn : dc_slow_decode(cpu);
 
 	cpu->eip += in->len;
 	if (!code32(cpu))
 		cpu->eip &= 0xffff;
-	insn_table[in->op](cpu, in);
+	in->fn(cpu, in);
 	cpu->in_insn = false;
 	if (cpu->dc_pending)
 		dc_settle(cpu);
@@ -239,6 +249,45 @@ static void step(CPU *cpu)
 		save_state(cpu);
 		cpu_interrupt(cpu, EX_DB, false, false, 0);
 	}
+}
+
+/*
+ * Run block @tb up to the icount @limit.  Its instructions lie inside the
+ * CS limit without wrapping (tb_find), so EIP just advances.  A REP string
+ * instruction at its end repeats in place, one iteration per count.
+ */
+static void run_block(CPU *cpu, TB *tb, uint64_t limit)
+{
+	Insn *in = tb->insn, *end = in + tb->n;
+
+	if (limit - cpu->icount < tb->n)
+		end = in + (limit - cpu->icount);
+	cpu->in_shadow = false;
+	cpu->brk = false;
+	cpu->in_insn = true;
+	for (;;) {
+		save_state(cpu);
+		cpu->eip += in->len;
+		in->fn(cpu, in);
+		cpu->icount++;
+		cpu->stuck = 0;
+		if (++in == end || cpu->brk)
+			break;
+	}
+	in--;
+	if (in->flow == FLOW_REP) {
+		while (cpu->eip == cpu->start_eip && !cpu->brk && cpu->icount < limit) {
+			save_state(cpu);
+			cpu->eip += in->len;
+			in->fn(cpu, in);
+			cpu->icount++;
+		}
+	}
+	cpu->in_insn = false;
+	if (cpu->dc_pending)
+		dc_settle(cpu);
+	if (cpu->io_done)
+		code_pages_check(cpu); /* a device may have written code by DMA */
 }
 
 static bool take_interrupt(CPU *cpu)
@@ -271,6 +320,8 @@ enum cpu_exit cpu_exec(CPU *cpu, uint64_t limit)
 	setjmp(cpu->jb);
 	/* a fault may have left the instruction with flushes deferred */
 	dc_settle(cpu);
+	if (cpu->io_done)
+		code_pages_check(cpu);
 	for (;;) {
 		if (cpu->triple)
 			return CPU_EXIT_TRIPLE_FAULT;
@@ -307,23 +358,34 @@ enum cpu_exit cpu_exec(CPU *cpu, uint64_t limit)
 		}
 		if (cpu->halted)
 			return CPU_EXIT_HALT;
-		step(cpu);
+		TB *tb = tb_find(cpu);
+
+		if (tb && !(cpu->flags & (F_TF | F_RF)) && !cpu->shadow && !cpu->dbg_insn &&
+		    !cpu->dbg_data)
+			run_block(cpu, tb, limit);
+		else
+			step(cpu, tb);
 	}
 }
 
+/* These three may come from a device in the middle of an instruction: the
+ * running block stops after it, so the loop sees them at the boundary. */
 void cpu_request_exit(CPU *cpu)
 {
 	cpu->exit_req = true;
+	cpu->brk = true;
 }
 
 void cpu_set_intr(CPU *cpu, bool level)
 {
 	cpu->intr = level;
+	cpu->brk = true;
 }
 
 void cpu_nmi(CPU *cpu)
 {
 	cpu->nmi_pending = true;
+	cpu->brk = true;
 }
 
 void cpu_set_a20(CPU *cpu, bool on)

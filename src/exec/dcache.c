@@ -1,43 +1,49 @@
 /*
- * dcache.c - the decode cache and self-modifying-code detection.
+ * dcache.c - the block cache and self-modifying-code detection.
  *
- * Decoded instructions are kept in a direct-mapped table keyed by the host
- * address of their first byte (so RAM aliases share entries) and the code
- * size.  Each entry records the code version of its page; the entry is
- * valid while the version is unchanged.  Versions change when:
+ * Decoded instructions are kept in blocks: straight runs of instructions
+ * in one page, ending after the first one that may jump or change what the
+ * execution loop checks between instructions (Insn.flow).  Blocks sit in a
+ * direct-mapped table keyed by the host address of their first byte (so
+ * RAM aliases share them) and the code size; their instructions live in a
+ * pool that is emptied, with the table, when it fills up.  Each block
+ * records the code version of its page and is valid while that holds.
+ * Versions change when:
  *  - the CPU writes a watched page: such pages never get write TLB entries
  *    (their DIRTY_CODE bit is clear, see tlb_fill), so every write reaches
  *    phys_write's slow path, which calls code_write();
  *  - anything else (device DMA) marks the page dirty: watched pages are
  *    checked after every port or MMIO access and at each cpu_exec() entry;
  *  - the memory map changes or cpu_flush_tlb() is called: all is dropped.
- * Only instructions that lie whole in one page of RAM/ROM are cached.
  */
 #include <stdlib.h>
 #include <string.h>
 
 #include "x86.h"
 
-static DCEntry *dc_table(CPU *cpu)
+void dc_alloc(CPU *cpu)
 {
-	if (!cpu->dc)
-		cpu->dc = xcalloc(DC_SIZE, sizeof(DCEntry));
-	return cpu->dc;
+	cpu->tb = xcalloc(TB_SIZE, sizeof(TB));
+	cpu->pool = xcalloc(POOL_INSNS, sizeof(Insn));
+	cpu->pool_used = 0;
 }
 
 /*
- * The running instruction's Insn lives in the cache; a device callback in
- * its middle (a PCI BAR remap, a snapshot) must not wipe it, so flushes
- * asked for then wait for the instruction's end (dc_settle).
+ * The running block's instructions live in the pool; a device callback in
+ * the middle of one (a PCI BAR remap, a snapshot) must not wipe them, so
+ * flushes asked for then wait for the block's end (dc_settle), and the
+ * block stops after the current instruction.
  */
 void dc_flush(CPU *cpu)
 {
 	if (cpu->in_insn) {
 		cpu->dc_pending |= 1;
+		cpu->brk = true;
 		return;
 	}
-	if (cpu->dc)
-		memset(cpu->dc, 0, DC_SIZE * sizeof(DCEntry));
+	if (cpu->tb)
+		memset(cpu->tb, 0, TB_SIZE * sizeof(TB));
+	cpu->pool_used = 0;
 }
 
 void dc_settle(CPU *cpu)
@@ -58,6 +64,7 @@ void dc_reset(CPU *cpu)
 {
 	if (cpu->in_insn) {
 		cpu->dc_pending |= 2;
+		cpu->brk = true;
 		return;
 	}
 	dc_flush(cpu);
@@ -72,9 +79,11 @@ void dc_reset(CPU *cpu)
 void dc_free(CPU *cpu)
 {
 	dc_reset(cpu);
-	free(cpu->dc);
+	free(cpu->tb);
+	free(cpu->pool);
 	free(cpu->code);
-	cpu->dc = NULL;
+	cpu->tb = NULL;
+	cpu->pool = NULL;
 	cpu->code = NULL;
 }
 
@@ -120,12 +129,16 @@ static void unwatch(uint32_t *ver)
 	*ver = (*ver + 2) & ~1u;
 }
 
+/* The CPU wrote a page it runs code from: the running block may be stale
+ * from here on, so it stops after this instruction. */
 void code_write(CPU *cpu, MemoryRegion *mr, uint64_t off)
 {
 	uint32_t *ver = code_ver_slot(cpu, mr, off);
 
-	if (ver && (*ver & 1))
+	if (ver && (*ver & 1)) {
 		unwatch(ver);
+		cpu->brk = true;
+	}
 }
 
 void code_pages_check(CPU *cpu)
@@ -144,19 +157,76 @@ void code_pages_check(CPU *cpu)
 	cpu->n_code = k;
 }
 
-/* A cache miss at @host (the page of TLB entry @e): decode and keep it. */
-Insn *dc_miss(CPU *cpu, TLBEntry *e, const uint8_t *host, bool c32)
+/* Decode the block at @host (offset @eip in CS, page of TLB entry @e). */
+static TB *tb_build(CPU *cpu, TB *tb, TLBEntry *e, const uint8_t *host, uint32_t eip, bool c32)
 {
-	DCEntry *d = &dc_table(cpu)[dc_hash(host)];
+	const SegReg *cs = &cpu->seg[S_CS];
+	uint32_t lin = cs->base + eip;
+	unsigned left = PAGE_SIZE - (lin & (PAGE_SIZE - 1)), pos = 0, n = 0;
 
+	/* stay inside the CS limit (and 64 KiB for 16-bit code) as it is now;
+	 * tb_find checks the limit again whenever the block is entered */
+	if (cs->limit - eip + 1 < left && cs->limit - eip + 1 != 0)
+		left = cs->limit - eip + 1;
+	if (!c32 && 0x10000 - eip < left)
+		left = 0x10000 - eip;
+	if (cpu->pool_used + TB_MAX > POOL_INSNS)
+		dc_flush(cpu);
+	Insn *insn = &cpu->pool[cpu->pool_used];
+
+	while (n < TB_MAX && pos < left) {
+		Insn *in = &insn[n];
+
+		if (!decode_soft(cpu, in, host + pos, left - pos, c32))
+			break;
+		pos += in->len;
+		n++;
+		if (in->flow != FLOW_NEXT)
+			break;
+	}
+	if (!n)
+		return NULL;
 	if (mr_kind(e->ram) == MR_RAM)
 		watch_page(cpu, e);
-	d->host = NULL;
-	decode(cpu, &d->in);
-	d->host = host;
-	d->c32 = c32;
-	d->ver = *e->ver;
-	return &d->in;
+	cpu->pool_used += n;
+	*tb = (TB){host, *e->ver, (uint16_t)pos, (uint8_t)n, c32, insn};
+	return tb;
+}
+
+static inline uint32_t tb_hash(const uint8_t *host)
+{
+	uintptr_t h = (uintptr_t)host;
+
+	return (uint32_t)(h ^ (h >> TB_BITS)) & (TB_SIZE - 1);
+}
+
+/*
+ * The block at CS:EIP, decoded now if need be; NULL when the code is not in
+ * a RAM/ROM page the TLB maps, or its first instruction does not fit in the
+ * page and the CS limit (the caller decodes it the slow way, which faults
+ * where the CPU must).
+ */
+TB *tb_find(CPU *cpu)
+{
+	const SegReg *cs = &cpu->seg[S_CS];
+	uint32_t eip = cpu->eip, lin = cs->base + eip;
+	bool c32 = cs->attr & A_DB;
+	TLBEntry *e = &cpu->tlb[cpu->cpl == 3][(lin >> PAGE_BITS) & (TLB_SIZE - 1)];
+
+	if (e->rtag != ((lin & ~(PAGE_SIZE - 1)) | 1) || !e->ver || eip > cs->limit || !cpu->tb)
+		return NULL;
+	const uint8_t *host = (const uint8_t *)(lin + e->addend);
+	TB *tb = &cpu->tb[tb_hash(host)];
+
+	if (tb->host != host || tb->c32 != c32 || tb->ver != *e->ver) {
+		tb = tb_build(cpu, tb, e, host, eip, c32);
+		if (!tb)
+			return NULL;
+	}
+	/* the whole block inside the limit: no instruction can fault on it */
+	if (cs->limit - eip < tb->bytes - 1u || (!c32 && eip + tb->bytes > 0xffff))
+		return NULL;
+	return tb;
 }
 
 Insn *dc_slow_decode(CPU *cpu)

@@ -42,7 +42,7 @@ static const uint8_t info1[256] = {
 
 static const uint8_t info2[256] = {
 	/* 00 */ M, M, M, M, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-	/* 10 */ 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, M,
+	/* 10 */ 0, 0, 0, 0, 0, 0, 0, 0, M, M, M, M, M, M, M, M,
 	/* 20 */ M, M, M, M, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
 	/* 30 */ 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
 	/* 40 */ M, M, M, M, M, M, M, M, M, M, M, M, M, M, M, M,
@@ -61,11 +61,13 @@ static const uint8_t info2[256] = {
 /* clang-format on */
 
 /* Fetch state: the offset of the next byte in CS and the bytes taken;
- * @host when all 15 possible bytes lie in one RAM page inside the limit. */
+ * @host when the @avail bytes there lie in one RAM page inside the limit.
+ * @soft: running out of bytes marks the decode @bad instead of faulting. */
 typedef struct Fetch {
 	uint32_t off;
-	unsigned n;
+	unsigned n, avail;
 	const uint8_t *host;
+	bool soft, bad;
 } Fetch;
 
 static uint8_t fetch_slow(CPU *cpu, Fetch *f)
@@ -73,6 +75,10 @@ static uint8_t fetch_slow(CPU *cpu, Fetch *f)
 	const SegReg *cs = &cpu->seg[S_CS];
 	uint32_t off = f->off;
 
+	if (f->soft) {
+		f->bad = true;
+		return 0;
+	}
 	if (++f->n > 15)
 		cpu_raise(cpu, EX_GP, 0);
 	if (!code32(cpu))
@@ -86,9 +92,12 @@ static uint8_t fetch_slow(CPU *cpu, Fetch *f)
 static inline uint8_t fetch(CPU *cpu, Fetch *f)
 {
 	if (f->host) {
-		if (f->n >= 15)
+		if (f->n < f->avail)
+			return f->host[f->n++];
+		if (!f->soft)
 			cpu_raise(cpu, EX_GP, 0);
-		return f->host[f->n++];
+		f->bad = true;
+		return 0;
 	}
 	return fetch_slow(cpu, f);
 }
@@ -100,7 +109,9 @@ static void fetch_start(CPU *cpu, Fetch *f)
 
 	f->off = eip;
 	f->n = 0;
+	f->avail = 15;
 	f->host = NULL;
+	f->soft = f->bad = false;
 	if ((lin & (PAGE_SIZE - 1)) > PAGE_SIZE - 15 || eip > cs->limit || cs->limit - eip < 14)
 		return;
 	if (!code32(cpu) && eip > 0xffff - 14)
@@ -211,20 +222,91 @@ static bool lockable(const Insn *in)
 	return false;
 }
 
+/* Does the instruction end a block?  Only the forms listed here run in the
+ * middle of one: they neither jump nor change modes, segments, IF, TF or
+ * the paging state, and touch devices only through MMIO (which stops the
+ * block, see mmu.c).  Everything else ends its block, so the loop's
+ * boundary checks run right after it. */
+static uint8_t insn_flow(const Insn *in)
+{
+	static const uint8_t next1[256 / 8] = {
+		/* 00-3F: the ALU forms, DAA DAS AAA AAS; not the segment pushes/pops */
+		0x3f, 0x3f, 0x3f, 0x3f, 0xbf, 0xbf, 0xbf, 0xbf,
+		/* 40-5F: INC DEC PUSH POP r */
+		0xff, 0xff, 0xff, 0xff,
+		/* 60 PUSHA 61 POPA 62 BOUND 68-6B PUSH/IMUL */
+		0x07, 0x0f,
+		/* 70-7F Jcc */
+		0x00, 0x00,
+		/* 80-8D, 8F (not 8E MOV Sreg) */
+		0xff, 0xbf,
+		/* 90-99, 9E 9F (not 9A CALLF 9B FWAIT 9C PUSHF 9D POPF) */
+		0xff, 0xc3,
+		/* A0-AF: MOV moffs, string forms (REP checked below), TEST */
+		0xff, 0xff,
+		/* B0-BF MOV r, imm */
+		0xff, 0xff,
+		/* C0 C1 C6 C7 C8 C9 */
+		0xc3, 0x03,
+		/* D0-D7, D8-DF x87 */
+		0xff, 0xff,
+		/* E0-EF: loops, I/O, calls, jumps */
+		0x00, 0x00,
+		/* F5 F6 F7, F8 F9 FC FD FE FF (FF: by reg, below) */
+		0xe0, 0xf3,
+	};
+	static const uint8_t next2[256 / 8] = {
+		/* 0F 18-1F hint NOPs */
+		0x00, 0x00, 0x00, 0xff, 0x00, 0x00, 0x00, 0x00,
+		/* 0F 40-4F CMOVcc */
+		0xff, 0xff, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
+		/* 0F 90-9F SETcc */
+		0x00, 0x00, 0xff, 0xff,
+		/* 0F A0 A3 A4 A5 A8 AB AC AD AF; B0 B1 B3 B6 B7 BA-BF */
+		0x39, 0xb9, 0xcb, 0xfc,
+		/* 0F C0 C1 C7, C8-CF BSWAP */
+		0x83, 0xff, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
+	};
+	unsigned op = in->op & 0xff;
+	const uint8_t *t = in->op < 0x100 ? next1 : next2;
+
+	if (!((t[op >> 3] >> (op & 7)) & 1))
+		return FLOW_END;
+	if (in->rep && in->op >= 0xa4 && in->op <= 0xaf && (in->op & 0xfe) != 0xa8)
+		return FLOW_REP; /* A8 A9 are TEST */
+	if (in->op == 0xff && in->reg >= 2 && in->reg <= 5)
+		return FLOW_END;
+	return FLOW_NEXT;
+}
+
+static bool decode_body(CPU *cpu, Insn *in, Fetch *f, bool c32);
+
 void decode(CPU *cpu, Insn *in)
 {
 	Fetch f;
-	bool c32 = code32(cpu);
-	uint8_t b;
 
 	fetch_start(cpu, &f);
+	decode_body(cpu, in, &f, code32(cpu));
+}
+
+bool decode_soft(CPU *cpu, Insn *in, const uint8_t *p, unsigned avail, bool c32)
+{
+	Fetch f = {.avail = avail < 15 ? avail : 15, .host = p, .soft = true};
+
+	return decode_body(cpu, in, &f, c32);
+}
+
+static bool decode_body(CPU *cpu, Insn *in, Fetch *f, bool c32)
+{
+	uint8_t b;
+
 	in->o32 = c32;
 	in->a32 = c32;
 	in->lock = false;
 	in->rep = 0;
 	in->seg = S_NONE;
 	for (;;) {
-		b = fetch(cpu, &f);
+		b = fetch(cpu, f);
 		switch (b) {
 		case 0x26:
 			in->seg = S_ES;
@@ -263,7 +345,7 @@ void decode(CPU *cpu, Insn *in)
 	uint8_t inf;
 
 	if (b == 0x0f) {
-		b = fetch(cpu, &f);
+		b = fetch(cpu, f);
 		in->op = 0x100 | b;
 		inf = info2[b];
 	} else {
@@ -271,15 +353,15 @@ void decode(CPU *cpu, Insn *in)
 		inf = info1[b];
 	}
 	if (inf & M) {
-		in->modrm = fetch(cpu, &f);
+		in->modrm = fetch(cpu, f);
 		in->mod = in->modrm >> 6;
 		in->reg = (in->modrm >> 3) & 7;
 		in->rm = in->modrm & 7;
 		if (in->mod != 3) {
 			if (in->a32)
-				decode_modrm32(cpu, in, &f);
+				decode_modrm32(cpu, in, f);
 			else
-				decode_modrm16(cpu, in, &f);
+				decode_modrm16(cpu, in, f);
 			if (in->seg != S_NONE)
 				in->ea_seg = in->seg;
 		}
@@ -290,30 +372,36 @@ void decode(CPU *cpu, Insn *in)
 	}
 	if (inf & MO) {
 		in->base = in->index = -1;
-		in->disp = in->a32 ? fetch32(cpu, &f) : fetch16(cpu, &f);
+		in->disp = in->a32 ? fetch32(cpu, f) : fetch16(cpu, f);
 		in->mod = 0;
 	}
 	if (inf & (IW | FP)) {
 		if (inf & FP) {
-			in->imm = in->o32 ? fetch32(cpu, &f) : fetch16(cpu, &f);
-			in->imm2 = fetch16(cpu, &f);
+			in->imm = in->o32 ? fetch32(cpu, f) : fetch16(cpu, f);
+			in->imm2 = fetch16(cpu, f);
 		} else {
-			in->imm = fetch16(cpu, &f);
+			in->imm = fetch16(cpu, f);
 			if (inf & IB)
-				in->imm2 = fetch(cpu, &f);
+				in->imm2 = fetch(cpu, f);
 		}
 	} else if (inf & IB) {
-		in->imm = fetch(cpu, &f);
+		in->imm = fetch(cpu, f);
 	} else if (inf & IZ) {
-		in->imm = in->o32 ? fetch32(cpu, &f) : fetch16(cpu, &f);
+		in->imm = in->o32 ? fetch32(cpu, f) : fetch16(cpu, f);
 	} else if ((inf & GI) && in->reg < 2) {
-		in->imm = b == 0xf6 ? fetch(cpu, &f)
-			  : in->o32 ? fetch32(cpu, &f)
-				    : fetch16(cpu, &f);
+		in->imm = b == 0xf6 ? fetch(cpu, f)
+			  : in->o32 ? fetch32(cpu, f)
+				    : fetch16(cpu, f);
 	}
-	in->len = (uint8_t)f.n;
-	if (in->lock && !lockable(in))
+	in->len = (uint8_t)f->n;
+	if (in->lock && !lockable(in)) {
+		if (f->soft)
+			return false;
 		cpu_fault(cpu, EX_UD);
+	}
+	in->fn = insn_table[in->op];
+	in->flow = insn_flow(in);
+	return !f->bad;
 }
 
 uint32_t ea_offset(CPU *cpu, const Insn *in)

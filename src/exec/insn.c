@@ -1213,7 +1213,7 @@ InsnFn *const insn_table[0x200] = {
 	[0xfc] = op_flagop, [0xfd] = op_flagop, [0xfe] = op_grp4, [0xff] = op_grp5,
 
 	[0x100] = op_grp6, [0x101] = op_grp7, [0x102] = op_lar, [0x103] = op_lsl,
-	[0x106] = op_clts, [0x108] = op_wbinvd, [0x109] = op_wbinvd, [0x11f] = op_nop,
+	[0x106] = op_clts, [0x108] = op_wbinvd, [0x109] = op_wbinvd, R8(0x118, op_nop),
 	[0x120] = op_mov_cr, [0x122] = op_mov_cr, [0x121] = op_mov_dr, [0x123] = op_mov_dr,
 	[0x130] = op_wrmsr, [0x131] = op_rdtsc, [0x132] = op_rdmsr,
 	[0x134] = op_sysenter, [0x135] = op_sysexit, /* cpufeat */

@@ -90,6 +90,7 @@ static uint32_t phys_read(CPU *cpu, uint32_t phys, unsigned size)
 	}
 	if (fr && mr_kind(fr->mr) == MR_MMIO && phys + size - 1 <= fr->end) {
 		cpu->io_done = true;
+		cpu->brk = true; /* the device may raise an interrupt */
 		return (uint32_t)cpu->bus.mmio_read(cpu->bus.opaque, phys, size);
 	}
 	if (size > 1) {
@@ -121,6 +122,7 @@ static void phys_write(CPU *cpu, uint32_t phys, uint32_t v, unsigned size)
 	}
 	if (fr && mr_kind(fr->mr) == MR_MMIO && phys + size - 1 <= fr->end) {
 		cpu->io_done = true;
+		cpu->brk = true;
 		cpu->bus.mmio_write(cpu->bus.opaque, phys, v, size);
 		return;
 	}

@@ -74,9 +74,25 @@ typedef struct TLBEntry {
 	uint32_t *ver;	   /* code version of the page (dcache.c) */
 } TLBEntry;
 
+/*
+ * An instruction handler.  Rule: it may change ESP, EFLAGS and memory before
+ * a fault, but no other general register (do all reads and writes of memory
+ * first); a fault restores ESP, EFLAGS and EIP only.
+ */
+typedef struct Insn Insn;
+typedef void InsnFn(CPU *cpu, Insn *in);
+
+/* Insn.flow: how an instruction ends a block (see dcache.c). */
+enum {
+	FLOW_NEXT = 0, /* falls through to the next instruction, changes no mode */
+	FLOW_END = 1,  /* may jump, change modes or flags that the loop checks */
+	FLOW_REP = 2,  /* a REP string instruction: may repeat itself */
+};
+
 /* A decoded instruction.  Decoding never depends on register values, so a
  * decode cache keyed by physical address can hold these. */
-typedef struct Insn {
+struct Insn {
+	InsnFn *fn; /* the handler (insn_table[op] or a specialised form) */
 	uint16_t op; /* opcode; 0x100 + second byte for 0F xx */
 	uint8_t len;
 	uint8_t modrm;
@@ -90,20 +106,29 @@ typedef struct Insn {
 	int8_t base, index; /* register numbers or -1 */
 	uint8_t scale;
 	int8_t ea_seg; /* segment after overrides */
+	uint8_t flow; /* FLOW_* */
 	uint32_t disp;
 	uint32_t imm, imm2;
-} Insn;
+};
 
-/* The decode cache: instructions keyed by the host address of their first
- * byte and the default size, valid while their page's code version holds. */
-#define DC_BITS 14
-#define DC_SIZE (1u << DC_BITS)
-typedef struct DCEntry {
+/*
+ * The block cache: straight-line runs of decoded instructions (blocks),
+ * keyed by the host address of their first byte and the default size,
+ * valid while their page's code version holds.  A block lies in one page
+ * and ends after the first instruction that is not FLOW_NEXT.
+ */
+#define TB_BITS	   13
+#define TB_SIZE	   (1u << TB_BITS)
+#define TB_MAX	   32	      /* instructions per block */
+#define POOL_INSNS (1u << 17) /* decoded instructions held by all blocks */
+typedef struct TB {
 	const uint8_t *host;
 	uint32_t ver;
+	uint16_t bytes; /* length of all its instructions */
+	uint8_t n;	/* instructions */
 	bool c32;
-	Insn in;
-} DCEntry;
+	Insn *insn;
+} TB;
 
 /* Code versions of the pages of one RAM/ROM region: bit 0 says the page is
  * watched (its DIRTY_CODE bit was cleared when code was cached from it);
@@ -167,8 +192,11 @@ struct CPU {
 	/* software TLB, [0] supervisor, [1] user */
 	TLBEntry tlb[2][TLB_SIZE];
 
-	/* decode cache and the pages it watches */
-	DCEntry *dc;
+	/* block cache, its instruction pool, and the pages it watches */
+	TB *tb;
+	Insn *pool;
+	size_t pool_used;
+	bool brk; /* stop the running block after this instruction */
 	CodeVers *vers;
 	size_t n_vers;
 	CodePage *code;
@@ -303,38 +331,9 @@ void sp_set(CPU *cpu, uint32_t v);
 void sp_add(CPU *cpu, uint32_t n);
 
 /* ---- dcache.c ---- */
-Insn *dc_miss(CPU *cpu, TLBEntry *e, const uint8_t *host, bool c32);
+void dc_alloc(CPU *cpu);
+TB *tb_find(CPU *cpu); /* the block at CS:EIP; NULL when it cannot be cached */
 Insn *dc_slow_decode(CPU *cpu);
-void decode(CPU *cpu, Insn *in);
-
-static inline uint32_t dc_hash(const uint8_t *host)
-{
-	uintptr_t h = (uintptr_t)host;
-
-	return (uint32_t)(h ^ (h >> DC_BITS)) & (DC_SIZE - 1);
-}
-
-/* Decode the instruction at CS:EIP, through the cache when possible: only
- * instructions whose 15 possible bytes lie in one RAM/ROM page inside the
- * CS limit are cached (decode()'s fast fetch conditions). */
-static inline Insn *dc_fetch_decode(CPU *cpu)
-{
-	const SegReg *cs = &cpu->seg[S_CS];
-	uint32_t eip = cpu->eip, lin = cs->base + eip;
-	bool c32 = cs->attr & A_DB;
-	TLBEntry *e = &cpu->tlb[cpu->cpl == 3][(lin >> PAGE_BITS) & (TLB_SIZE - 1)];
-
-	if (e->rtag != ((lin & ~(PAGE_SIZE - 1)) | 1) || !e->ver ||
-	    (lin & (PAGE_SIZE - 1)) > PAGE_SIZE - 15 || eip > cs->limit || cs->limit - eip < 14 ||
-	    (!c32 && eip > 0xffff - 14))
-		return dc_slow_decode(cpu);
-	const uint8_t *host = (const uint8_t *)(lin + e->addend);
-	DCEntry *d = &cpu->dc[dc_hash(host)];
-
-	if (d->host == host && d->c32 == c32 && d->ver == *e->ver)
-		return &d->in;
-	return dc_miss(cpu, e, host, c32);
-}
 void dc_flush(CPU *cpu);
 void dc_settle(CPU *cpu); /* the instruction ended: do the flushes it deferred */
 void dc_reset(CPU *cpu);  /* the memory map changed: forget regions too */
@@ -345,13 +344,10 @@ void dc_free(CPU *cpu);
 
 /* ---- decode.c ---- */
 void decode(CPU *cpu, Insn *in);
+/* Decode from @p with @avail bytes readable, without faulting: false when
+ * the instruction needs more bytes or is invalid (decode() then says how). */
+bool decode_soft(CPU *cpu, Insn *in, const uint8_t *p, unsigned avail, bool c32);
 uint32_t ea_offset(CPU *cpu, const Insn *in);
-/*
- * An instruction handler.  Rule: it may change ESP, EFLAGS and memory before
- * a fault, but no other general register (do all reads and writes of memory
- * first); a fault restores ESP, EFLAGS and EIP only.
- */
-typedef void InsnFn(CPU *cpu, Insn *in);
 extern InsnFn *const insn_table[0x200];
 
 /* operand access by ModRM */
