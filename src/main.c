@@ -57,40 +57,12 @@ static int run_machine(const MachineOptions *o, enum run_end *end)
 	return status;
 }
 
-/*
- * The host of -gdb tcp:HOST:PORT (the options parser keeps the port).
- * An empty host, as in QEMU's tcp::PORT, means 127.0.0.1: the stub is
- * reachable from other machines only when the user names an address.
- */
-static const char *gdb_host_arg(int argc, char **argv)
-{
-	static char host[64];
-	const char *found = NULL;
-
-	for (int i = 0; i + 1 < argc; i++) {
-		const char *v = argv[i + 1], *colon;
-
-		if (strcmp(argv[i], "-gdb") != 0 && strcmp(argv[i], "--gdb") != 0)
-			continue;
-		colon = strrchr(v, ':');
-		found = NULL;
-		if (strncmp(v, "tcp:", 4) == 0 && colon > v + 4 &&
-		    (size_t)(colon - (v + 4)) < sizeof(host)) {
-			snprintf(host, sizeof(host), "%.*s", (int)(colon - (v + 4)), v + 4);
-			found = host;
-		}
-		i++;
-	}
-	return found;
-}
-
 static int cmd_run(int argc, char **argv)
 {
 	MachineOptions o;
 	enum run_end end;
 
 	machine_options_parse(&o, argc, argv);
-	o.gdb_host = gdb_host_arg(argc, argv);
 	return run_machine(&o, &end);
 }
 
@@ -224,6 +196,44 @@ static int cmd_replay(int argc, char **argv)
 	return replay_run(dir, &ro);
 }
 
+/* `flashback gdb TRACE [--port P] [--host H] [--snapshot-memory MB]` */
+static int cmd_gdb(int argc, char **argv)
+{
+	GdbReplayOptions go = {.port = 1234};
+	uint64_t v;
+
+	for (int i = 0; i < argc; i++) {
+		if (strcmp(argv[i], "--port") == 0) {
+			v = number_arg(argv[i], argv[i + 1]);
+			if (v == 0 || v > 65535)
+				fatal(EXIT_USAGE, "--port %s: expected a TCP port 1-65535", argv[i + 1]);
+			go.port = (int)v;
+			i++;
+		} else if (strcmp(argv[i], "--host") == 0) {
+			if (!argv[i + 1])
+				fatal(EXIT_USAGE, "--host needs an address");
+			go.host = argv[++i];
+		} else if (strcmp(argv[i], "--snapshot-memory") == 0) {
+			v = number_arg(argv[i], argv[i + 1]);
+			if (v == 0 || v > ((uint64_t)SIZE_MAX >> 21))
+				fatal(EXIT_USAGE, "--snapshot-memory %s: expected megabytes (> 0)",
+				      argv[i + 1]);
+			go.cache_bytes = (size_t)v << 20;
+			i++;
+		} else if (argv[i][0] == '-') {
+			fatal(EXIT_USAGE, "gdb: unknown option '%s'", argv[i]);
+		} else if (!go.dir) {
+			go.dir = argv[i];
+		} else {
+			fatal(EXIT_USAGE, "gdb: one trace at a time ('%s')", argv[i]);
+		}
+	}
+	if (!go.dir)
+		fatal(EXIT_USAGE, "usage: flashback gdb TRACE [--port P] [--host H] "
+				  "[--snapshot-memory MB]");
+	return gdb_replay_serve(&go);
+}
+
 static int cmd_info(int argc, char **argv)
 {
 	if (argc != 1)
@@ -328,6 +338,8 @@ static const struct command {
 	{"record", "record -o TRACE [MACHINE]      run a guest and record it", cmd_record},
 	{"replay", "replay TRACE [--until N] [--verify]  replay a recording", cmd_replay},
 	{"info", "info TRACE                     summary of a recording", cmd_info},
+	{"gdb", "gdb TRACE [--port P] [--host H] [--snapshot-memory MB]  serve a recording to gdb",
+	 cmd_gdb},
 	{"query", "query TRACE [--csv|--json] SQL read-only SQL over the trace's index", tools_query},
 	{"events", "events TRACE [--kind K] [--port P] [--addr A] [--from N] [--to N]  recorded inputs",
 	 tools_events},
@@ -340,7 +352,7 @@ static const struct command {
 };
 
 /* Planned subcommands: named so that users get a clear answer. */
-static const char *const planned[] = {"gdb", "disasm", "trace"};
+static const char *const planned[] = {"disasm", "trace"};
 
 static int cmd_help(int argc, char **argv)
 {

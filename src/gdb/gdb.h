@@ -3,7 +3,8 @@
  *
  * The stub speaks the protocol over one TCP connection at a time (it keeps
  * listening when a client goes away) and debugs a *target*: the live
- * machine today (gdb_live_new, src/gdb/live.c), a recording later.  A
+ * machine (gdb_live_new, src/gdb/live.c) or a recording
+ * (gdb_replay_serve, src/gdb/replay_target.c).  A
  * target hands the stub its CPU (registers go through src/exec/cpu.h), its
  * guest memory, its own monitor commands and - only if it can - reverse
  * execution.  Breakpoints, watchpoints, single steps and stop replies are
@@ -109,6 +110,17 @@ void gdb_watch_snapshot(GdbStub *s);
 void gdb_guest_exited(GdbStub *s, int status);
 /* gdb sent "k": the run must end. */
 bool gdb_kill_requested(const GdbStub *s);
+
+/* A recording as a target (src/gdb/replay_target.c): `flashback gdb TRACE`. */
+typedef struct GdbReplayOptions {
+	const char *dir;  /* the trace directory */
+	const char *host; /* NULL: 127.0.0.1 */
+	int port;
+	size_t cache_bytes;	 /* the in-memory snapshot cache's budget (0: default) */
+	uint64_t cache_interval; /* instructions between cached snapshots (0: default) */
+} GdbReplayOptions;
+/* Serve the recording until gdb kills it; returns the exit status. */
+int gdb_replay_serve(const GdbReplayOptions *o);
 
 /* The live machine as a target (src/gdb/live.c). */
 struct Machine;

@@ -135,6 +135,18 @@ bool break_insert(GdbStub *s, int type, uint32_t addr);
 bool break_remove(GdbStub *s, int type, uint32_t addr);
 void resume(GdbStub *s, bool step);
 
+/* The stop checks of run.c, for the replay target's own run loops. */
+bool stub_should_stop(GdbStub *s, const ReadWatch *rw, GdbStop *why);
+/* Did a write/access watchpoint's bytes change?  Refreshes every copy. */
+bool watch_changed(GdbStub *s, GdbStop *why);
+/* Is there a breakpoint at @eip? */
+bool breakpoint_at(GdbStub *s, uint32_t eip, GdbStop *why);
+
+/* vmem.c: guest linear memory through the current paging, RAM/ROM only */
+bool vmem_page_ok(CPU *cpu, AddressSpace *as, uint32_t lin, bool write, uint32_t *phys);
+bool vmem_range_ok(CPU *cpu, AddressSpace *as, uint32_t addr, uint32_t len, bool write);
+bool vmem_read(CPU *cpu, AddressSpace *as, uint32_t addr, void *buf, uint32_t len);
+
 /* net.c: false once the client is gone */
 bool net_flush(GdbStub *s);
 

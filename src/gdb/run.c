@@ -76,8 +76,7 @@ bool watch_remove(GdbStub *s, int type, uint32_t addr, uint32_t len)
 	return true;
 }
 
-/* Did a write or access watchpoint's bytes change?  Refreshes every copy. */
-static bool watch_changed(GdbStub *s, GdbStop *why)
+bool watch_changed(GdbStub *s, GdbStop *why)
 {
 	uint8_t now[GDB_MAX_WATCH_LEN];
 	bool hit = false;
@@ -98,7 +97,7 @@ static bool watch_changed(GdbStub *s, GdbStop *why)
 	return hit;
 }
 
-static bool breakpoint_at(GdbStub *s, uint32_t eip, GdbStop *why)
+bool breakpoint_at(GdbStub *s, uint32_t eip, GdbStop *why)
 {
 	for (int i = 0; i < s->nbp; i++) {
 		if (s->bp[i].addr == eip) {
@@ -133,7 +132,7 @@ bool gdb_may_run(const GdbStub *s)
 }
 
 /* After one retired instruction: should we stop, and why? */
-static bool should_stop(GdbStub *s, const ReadWatch *rw, GdbStop *why)
+bool stub_should_stop(GdbStub *s, const ReadWatch *rw, GdbStop *why)
 {
 	if (watch_changed(s, why) || read_watch_hit(s, rw, why))
 		return true;
@@ -161,7 +160,7 @@ enum cpu_exit gdb_exec(GdbStub *s, uint64_t limit)
 		why = cpu_exec(cpu, before + 1);
 		if (cpu_icount(cpu) == before)
 			return why; /* halted, reset, or asked to exit: nothing retired */
-		if (should_stop(s, &rw, &s->stop)) {
+		if (stub_should_stop(s, &rw, &s->stop)) {
 			s->state = RS_STOPPED;
 			send_stop(s);
 			return CPU_EXIT_BREAKPOINT;

@@ -90,15 +90,27 @@ static int parse_port(const char *opt, const char *val, const char *s)
 	return (int)p;
 }
 
-/* -gdb tcp::PORT (or tcp:localhost:PORT). */
+/*
+ * -gdb tcp::PORT or tcp:HOST:PORT.  An empty host, as in QEMU's tcp::PORT,
+ * leaves gdb_host NULL (127.0.0.1): the stub is reachable from other
+ * machines only when the user names an address.
+ */
 static void opt_gdb(MachineOptions *o, const char *opt, const char *val)
 {
+	static char host[64];
 	const char *colon;
+	size_t len;
 
 	if (strncmp(val, "tcp:", 4) != 0)
 		bad(opt, val, "expected tcp::PORT");
 	colon = strrchr(val, ':');
 	o->gdb_port = parse_port(opt, val, colon + 1);
+	len = colon > val + 4 ? (size_t)(colon - (val + 4)) : 0; /* "tcp:PORT": none */
+	if (len >= sizeof(host))
+		bad(opt, val, "the host name is too long");
+	memcpy(host, val + 4, len);
+	host[len] = '\0';
+	o->gdb_host = len ? host : NULL;
 }
 
 /* -icount shift=N, or just N, as QEMU takes it. */
@@ -181,6 +193,7 @@ static void opt_append(MachineOptions *o, const char *opt, const char *val)
 static void opt_s(MachineOptions *o, const char *opt, const char *val)
 {
 	o->gdb_port = 1234;
+	o->gdb_host = NULL;
 }
 
 static void opt_S(MachineOptions *o, const char *opt, const char *val)

@@ -1,0 +1,445 @@
+/*
+ * replay_target.c - a recording as a gdb target: `flashback gdb TRACE`.
+ *
+ * The replay engine (src/replay/replay.h) holds the CPU and RAM of the
+ * recording at some icount and moves to any other icount.  This target
+ * gives the stub that CPU and RAM, read-only, and runs it:
+ *
+ *   forwards   replay_forward() in slices, one instruction at a time (the
+ *              engine's step hook) while breakpoints, watchpoints or a
+ *              single step are in force, so that the stub's stop checks run
+ *              after every instruction.  At the end of the recording gdb is
+ *              told "replaylog:end".
+ *   backwards  a reverse step is replay_goto(icount - 1).  A reverse
+ *              continue scans the history window by window, newest first:
+ *              it goes to the window's start, replays the window with a
+ *              step hook that notes the last position where a breakpoint
+ *              or watchpoint triggers before the current icount, and goes
+ *              there.  With nothing found back to the start of the
+ *              recording, gdb is told "replaylog:begin".
+ *
+ * Positions, in gdb's terms (as native reverse debugging does it):
+ *   - a breakpoint at X stops at the state where EIP = X, before the
+ *     instruction at X runs, in both directions;
+ *   - a write watchpoint going forwards stops just after the writing
+ *     instruction; going backwards just before it, so that gdb, which
+ *     remembers the value after the write, shows it as the old value and
+ *     the value before the write as the new one;
+ *   - a read watchpoint going backwards stops before the reading
+ *     instruction too.
+ */
+#include "gdb_int.h"
+
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../replay/replay.h"
+
+/* Instructions between two polls of the socket while running forwards. */
+#define SLICE_FREE (1ull << 22) /* no stop checks: full speed */
+#define SLICE_HOOK (1ull << 16) /* one instruction at a time */
+/* The reverse continue's scan window when the cache is off. */
+#define SCAN_WINDOW (1ull << 20)
+
+typedef struct ReplayTarget {
+	ReplaySession *rs;
+	GdbStub *stub;
+	const char *dir;
+	ReadWatch rw; /* decoded before the next instruction */
+	/* the reverse scan */
+	uint64_t limit; /* candidates must be before this icount */
+	bool found;
+	uint64_t found_icount;
+	GdbStop found_stop;
+} ReplayTarget;
+
+/* ---- memory and monitor ------------------------------------------------------ */
+
+static bool rt_read(void *opaque, uint32_t addr, void *buf, uint32_t len)
+{
+	ReplayTarget *rt = opaque;
+
+	return vmem_read(replay_cpu(rt->rs), replay_address_space(rt->rs), addr, buf, len);
+}
+
+static bool rt_write(void *opaque, uint32_t addr, const void *buf, uint32_t len)
+{
+	return false; /* never called: the target is read-only */
+}
+
+/* Say where a move ended; an error is one line from the engine. */
+static void report_status(ReplayTarget *rt, enum replay_status st, FILE *out)
+{
+	switch (st) {
+	case REPLAY_OK:
+	case REPLAY_STOPPED:
+		break;
+	case REPLAY_END:
+		fprintf(out, "the recording ends here\n");
+		break;
+	case REPLAY_ERROR:
+		fprintf(out, "replay error: %s\n", replay_error(rt->rs));
+		break;
+	}
+	fprintf(out, "icount %" PRIu64 "\n", replay_icount(rt->rs));
+}
+
+static void mon_when(ReplayTarget *rt, FILE *out)
+{
+	fprintf(out, "Current icount: %" PRIu64 " (recording from %" PRIu64 " to %" PRIu64 ")\n",
+		replay_icount(rt->rs), replay_start_icount(rt->rs), replay_end_icount(rt->rs));
+}
+
+static void mon_goto(ReplayTarget *rt, const char *arg, FILE *out)
+{
+	char *end;
+	unsigned long long n = strtoull(arg, &end, 0);
+
+	if (!*arg || *end) {
+		fprintf(out, "usage: monitor goto ICOUNT\n");
+		return;
+	}
+	if (n < replay_start_icount(rt->rs))
+		n = replay_start_icount(rt->rs);
+	report_status(rt, replay_goto(rt->rs, n), out);
+	gdb_watch_snapshot(rt->stub);
+	fprintf(out, "(gdb caches registers: run 'maintenance flush register-cache')\n");
+}
+
+static void print_event(const TraceEvent *ev, FILE *out)
+{
+	fprintf(out, "  %12" PRIu64 "  %-11s", ev->icount, trace_kind_name(ev->kind));
+	switch (ev->kind) {
+	case TEV_PORT_READ:
+	case TEV_MMIO_READ:
+	case TEV_TIME_READ:
+		fprintf(out, " addr 0x%" PRIx64 " size %u value 0x%" PRIx64 "\n", ev->addr,
+			ev->size, ev->value);
+		break;
+	case TEV_INTERRUPT:
+	case TEV_CHECK:
+	case TEV_SNAPSHOT:
+	case TEV_END:
+		fprintf(out, " value 0x%" PRIx64 "\n", ev->value);
+		break;
+	default:
+		fprintf(out, " addr 0x%" PRIx64 " %u bytes\n", ev->addr, ev->size);
+		break;
+	}
+}
+
+/*
+ * The journal events around the current icount: up to @n before it (looked
+ * for in the last 2^24 instructions) and @n from it on.
+ */
+static void mon_events(ReplayTarget *rt, const char *arg, FILE *out)
+{
+	enum { MAX_AROUND = 64 };
+	uint64_t now = replay_icount(rt->rs), from = now > (1u << 24) ? now - (1u << 24) : 0;
+	TraceEvent ring[MAX_AROUND], ev;
+	unsigned n = 5, have = 0, head = 0, after = 0;
+	TraceCursor *c;
+	int rc;
+
+	if (*arg) {
+		char *end;
+		unsigned long v = strtoul(arg, &end, 0);
+
+		if (*end || v == 0 || v > MAX_AROUND) {
+			fprintf(out, "usage: monitor events [N]  (N from 1 to %d)\n", MAX_AROUND);
+			return;
+		}
+		n = (unsigned)v;
+	}
+	c = trace_cursor(replay_trace(rt->rs), from);
+	while ((rc = trace_next(c, &ev)) == 1 && ev.icount < now) {
+		ev.data = NULL; /* not kept past the next trace_next() */
+		ring[head] = ev;
+		head = (head + 1) % n;
+		if (have < n)
+			have++;
+	}
+	for (unsigned i = 0; i < have; i++)
+		print_event(&ring[(head + n - have + i) % n], out);
+	fprintf(out, "  %12" PRIu64 "  <-- here\n", now);
+	while (rc == 1 && after < n) {
+		print_event(&ev, out);
+		after++;
+		if (after < n)
+			rc = trace_next(c, &ev);
+	}
+	if (rc < 0)
+		fprintf(out, "journal error: %s\n", trace_error(replay_trace(rt->rs)));
+	trace_cursor_free(c);
+}
+
+static void mon_snapshots(ReplayTarget *rt, FILE *out)
+{
+	ReplayCacheInfo ci;
+	RRSnapHeader h;
+	char err[256];
+
+	fprintf(out, "trace snapshots (%s):\n", rt->dir);
+	for (unsigned k = 0; rr_snapshot_header(rt->dir, k, &h, err, sizeof(err)); k++)
+		fprintf(out, "  snap-%06u  icount %12" PRIu64 "  %s\n", h.number, h.icount,
+			h.full ? "full" : "incremental");
+	replay_cache_info(rt->rs, &ci);
+	if (!ci.interval) {
+		fprintf(out, "in-memory cache: off\n");
+		return;
+	}
+	fprintf(out,
+		"in-memory cache: %u snapshots every %" PRIu64 " instructions, icount %" PRIu64
+		" to %" PRIu64 "\n"
+		"  %zu bytes in snapshots (limit %zu) + %zu bytes RAM mirror\n",
+		ci.entries, ci.interval, ci.first_icount, ci.last_icount, ci.bytes, ci.max_bytes,
+		ci.mirror_bytes);
+}
+
+static bool rt_monitor(void *opaque, const char *cmd, FILE *out)
+{
+	ReplayTarget *rt = opaque;
+
+	if (strcmp(cmd, "when") == 0)
+		mon_when(rt, out);
+	else if (strncmp(cmd, "goto ", 5) == 0 || strcmp(cmd, "goto") == 0)
+		mon_goto(rt, cmd + (cmd[4] ? 5 : 4), out);
+	else if (strcmp(cmd, "events") == 0 || strncmp(cmd, "events ", 7) == 0)
+		mon_events(rt, cmd + (cmd[6] ? 7 : 6), out);
+	else if (strcmp(cmd, "info snapshots") == 0)
+		mon_snapshots(rt, out);
+	else if (strcmp(cmd, "info mtree") == 0) {
+		as_dump_tree(replay_address_space(rt->rs), out);
+		fputc('\n', out);
+		as_dump_flat(replay_address_space(rt->rs), out);
+	} else
+		return false;
+	return true;
+}
+
+/* ---- backwards ------------------------------------------------------------------ */
+
+/* Land on @icount; a failure is reported on stderr and leaves us where the
+ * engine stopped. */
+static void land(ReplayTarget *rt, uint64_t icount)
+{
+	enum replay_status st = replay_goto(rt->rs, icount);
+
+	if (st == REPLAY_ERROR)
+		warn("gdb: replay to icount %" PRIu64 " failed: %s", icount, replay_error(rt->rs));
+	gdb_watch_snapshot(rt->stub);
+}
+
+static GdbStop reverse_step(ReplayTarget *rt)
+{
+	uint64_t now = replay_icount(rt->rs);
+	GdbStop why = {GDB_STOP_TRAP, 0};
+
+	if (now <= replay_start_icount(rt->rs))
+		return (GdbStop){GDB_STOP_HISTORY_BEGIN, 0};
+	gdb_watch_snapshot(rt->stub); /* the watched bytes after the instruction */
+	if (replay_goto(rt->rs, now - 1) == REPLAY_ERROR) {
+		warn("gdb: replay to icount %" PRIu64 " failed: %s", now - 1, replay_error(rt->rs));
+		return why;
+	}
+	/* the instruction we stepped back over wrote a watched byte */
+	if (!watch_changed(rt->stub, &why))
+		why = (GdbStop){GDB_STOP_TRAP, 0};
+	return why;
+}
+
+static void note(ReplayTarget *rt, uint64_t icount, GdbStop why)
+{
+	if (icount >= rt->limit)
+		return;
+	rt->found = true;
+	rt->found_icount = icount;
+	rt->found_stop = why;
+}
+
+/* After each instruction of the scan: candidates at this icount or the one before. */
+static bool scan_hook(void *opaque)
+{
+	ReplayTarget *rt = opaque;
+	GdbStub *s = rt->stub;
+	uint64_t now = replay_icount(rt->rs);
+	GdbStop why;
+
+	if (read_watch_hit(s, &rt->rw, &why) || watch_changed(s, &why))
+		note(rt, now - 1, why); /* before the accessing instruction */
+	if (breakpoint_at(s, cpu_get_eip(replay_cpu(rt->rs)), &why))
+		note(rt, now, why);
+	read_watch_prepare(s, &rt->rw);
+	return false;
+}
+
+/* Scan (@lo, @hi] for the last stop position before rt->limit. */
+static bool scan_window(ReplayTarget *rt, uint64_t lo, uint64_t hi)
+{
+	enum replay_status st;
+
+	if (replay_goto(rt->rs, lo) == REPLAY_ERROR)
+		return false;
+	gdb_watch_snapshot(rt->stub);
+	read_watch_prepare(rt->stub, &rt->rw);
+	rt->found = false;
+	replay_set_step_hook(rt->rs, scan_hook, rt);
+	st = replay_forward(rt->rs, hi);
+	replay_set_step_hook(rt->rs, NULL, NULL);
+	return st != REPLAY_ERROR;
+}
+
+static uint64_t scan_window_size(ReplayTarget *rt)
+{
+	ReplayCacheInfo ci;
+
+	replay_cache_info(rt->rs, &ci);
+	return ci.interval ? ci.interval : SCAN_WINDOW;
+}
+
+static GdbStop reverse_continue(ReplayTarget *rt)
+{
+	uint64_t start = replay_start_icount(rt->rs), hi = replay_icount(rt->rs);
+	uint64_t window = scan_window_size(rt);
+	GdbStub *s = rt->stub;
+	GdbStop why;
+
+	rt->limit = hi;
+	if (s->nbp || s->nwp) {
+		while (hi > start) {
+			/* windows on the grid of the cache, so that each start is cached */
+			uint64_t lo = (hi - 1) / window * window;
+
+			if (lo < start)
+				lo = start;
+			if (!scan_window(rt, lo, hi)) {
+				warn("gdb: reverse scan failed: %s", replay_error(rt->rs));
+				land(rt, rt->limit);
+				return (GdbStop){GDB_STOP_TRAP, 0};
+			}
+			if (rt->found) {
+				land(rt, rt->found_icount);
+				return rt->found_stop;
+			}
+			hi = lo;
+		}
+	}
+	land(rt, start);
+	if (breakpoint_at(s, cpu_get_eip(replay_cpu(rt->rs)), &why) && start < rt->limit)
+		return why;
+	return (GdbStop){GDB_STOP_HISTORY_BEGIN, 0};
+}
+
+static GdbStop rt_reverse(void *opaque, GdbStub *stub, bool step)
+{
+	ReplayTarget *rt = opaque;
+
+	return step ? reverse_step(rt) : reverse_continue(rt);
+}
+
+/* ---- forwards -------------------------------------------------------------------- */
+
+static bool forward_hook(void *opaque)
+{
+	ReplayTarget *rt = opaque;
+	GdbStub *s = rt->stub;
+
+	if (stub_should_stop(s, &rt->rw, &s->stop))
+		return true;
+	read_watch_prepare(s, &rt->rw);
+	return false;
+}
+
+static void stop_with(GdbStub *s, enum gdb_stop_kind kind)
+{
+	s->state = RS_STOPPED;
+	s->stop = (GdbStop){kind, 0};
+	send_stop(s);
+}
+
+/* Run one slice forwards for a continue or a step. */
+static void forward_slice(ReplayTarget *rt)
+{
+	GdbStub *s = rt->stub;
+	bool checks = s->state == RS_STEPPING || s->nbp || s->nwp;
+	uint64_t now = replay_icount(rt->rs);
+	enum replay_status st;
+
+	if (checks) {
+		read_watch_prepare(s, &rt->rw);
+		replay_set_step_hook(rt->rs, forward_hook, rt);
+	}
+	st = replay_forward(rt->rs, now + (checks ? SLICE_HOOK : SLICE_FREE));
+	replay_set_step_hook(rt->rs, NULL, NULL);
+	switch (st) {
+	case REPLAY_OK:
+		break;
+	case REPLAY_STOPPED:
+		s->state = RS_STOPPED;
+		send_stop(s);
+		break;
+	case REPLAY_END:
+		stop_with(s, GDB_STOP_HISTORY_END);
+		break;
+	case REPLAY_ERROR:
+		warn("gdb: replay stopped: %s", replay_error(rt->rs));
+		stop_with(s, GDB_STOP_TRAP);
+		break;
+	}
+}
+
+/* ---- the server ----------------------------------------------------------------- */
+
+static const char monitor_help[] =
+    "monitor when             the current icount and the recording's extent\n"
+    "monitor goto N           move to icount N, forwards or backwards\n"
+    "monitor events [N]       the N (5) journal events before and after here\n"
+    "monitor info snapshots   the trace's snapshots and the in-memory cache\n"
+    "monitor info mtree       the memory map here\n";
+
+int gdb_replay_serve(const GdbReplayOptions *o)
+{
+	ReplayTarget rt = {.dir = o->dir};
+	GdbTarget t = {
+	    .opaque = &rt,
+	    .can_reverse = true,
+	    .read_only = true,
+	    .read_mem = rt_read,
+	    .write_mem = rt_write,
+	    .monitor = rt_monitor,
+	    .monitor_help = monitor_help,
+	    .reverse = rt_reverse,
+	};
+	char err[1024];
+
+	rt.rs = replay_open(o->dir, stdout, err, sizeof(err));
+	if (!rt.rs) {
+		fprintf(stderr, "flashback: %s\n", err);
+		return EXIT_USAGE;
+	}
+	replay_set_cache(rt.rs, o->cache_interval ? o->cache_interval : REPLAY_CACHE_INTERVAL,
+			 o->cache_bytes ? o->cache_bytes : REPLAY_CACHE_BYTES);
+	t.cpu = replay_cpu(rt.rs);
+	rt.stub = gdb_listen(&t, o->host, o->port, true, err);
+	if (!rt.stub) {
+		fprintf(stderr, "flashback: %s\n", err);
+		replay_close(rt.rs);
+		return EXIT_USAGE;
+	}
+	fprintf(stderr,
+		"flashback: gdb stub on %s:%d, replaying %s (icount %" PRIu64 " to %" PRIu64 ")\n",
+		o->host ? o->host : "127.0.0.1", o->port, o->dir, replay_start_icount(rt.rs),
+		replay_end_icount(rt.rs));
+	while (!gdb_kill_requested(rt.stub)) {
+		bool running = rt.stub->state == RS_RUNNING || rt.stub->state == RS_STEPPING;
+
+		gdb_poll(rt.stub, running ? 0 : 200);
+		if (rt.stub->state == RS_RUNNING || rt.stub->state == RS_STEPPING)
+			forward_slice(&rt);
+	}
+	gdb_poll(rt.stub, 0); /* the last replies */
+	gdb_free(rt.stub);
+	replay_close(rt.rs);
+	return 0;
+}
