@@ -19,9 +19,19 @@ cached: quick when the kernel is built) where DIR is --kernel's folder: the
 kernel is built when the linux tests run, not by a plain `ninja`.
 
 Bad input: with --corrupt-initrd the archive's first bytes are spoiled
-(a copy, in a temporary folder); with --panic-expect TEXT (repeatable) no
+(a copy, in a temporary folder); --pad-initrd MB appends an MB MiB file to
+a copy (too large for a small -m); with --panic-expect TEXT (repeatable) no
 shell is expected: the guest must print every TEXT and end with the reset
 that `panic=1` on the command line causes (status 0).
+
+With --record TRACE the flashback session runs under `flashback record -o
+TRACE` instead of `run` (record_replay.py replays it); --icount-shift N
+and --mem MB pass -icount shift=N and -m MB; --expect-status S and
+--expect-output TEXT (repeatable) set what a failing boot must end with
+(status, and emulator lines such as "triple fault").
+
+Other scripts (record_replay.py, determinism.py) import this file for the
+guest options, the kernel build step and the session.
 
 Usage:
   boot.py --flashback BIN --kernel bzImage --initrd init.cpio [--end reboot]
@@ -133,32 +143,77 @@ def session(expected_work):
 def emulator_argv(args):
     common = ["-kernel", args.kernel, "-initrd", args.initrd,
               "-append", args.append, "-no-reboot"]
-    if args.qemu:
+    if args.mem:
+        common += ["-m", str(args.mem)]
+    if getattr(args, "qemu", None):
         return [args.qemu] + common + [
             "-display", "none", "-serial", "stdio", "-monitor", "none",
             "-device", "isa-debug-exit,iobase=0xf4,iosize=0x04",
-            "-icount", "shift=0"]
-    argv = [args.flashback, "run"] + common
+            "-icount", f"shift={args.icount_shift}"]
+    if getattr(args, "record", None):
+        argv = [args.flashback, "record", "-o", args.record] + common
+    else:
+        argv = [args.flashback, "run"] + common
     argv += ["-serial", "stdio", "--max-insns", str(args.max_insns), "--stats"]
+    if args.icount_shift:
+        argv += ["-icount", f"shift={args.icount_shift}"]
     return argv
 
 
+def open_log(args):
+    return open(args.log, "wb") if args.log else open(os.devnull, "wb")
+
+
+def flashback_lines(out):
+    """The emulator's own lines (stderr is merged into the output)."""
+    return [line for line in out.decode(errors="replace").splitlines()
+            if line.startswith("flashback:")]
+
+
+def final_icount(out):
+    """The icount of flashback's --stats line, or None."""
+    for line in flashback_lines(out):
+        m = re.match(r"flashback: icount (\d+),", line)
+        if m:
+            return int(m.group(1))
+    return None
+
+
+def padded_initrd(initrd, mib, folder):
+    """A copy of initrd followed by a second newc archive holding /big, a
+    file of mib MiB (the kernel unpacks concatenated archives in turn):
+    an initramfs too large for a small RAM."""
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    import mkinitramfs
+
+    big = mkinitramfs.entry(100, "big", mkinitramfs.S_IFREG | 0o644,
+                            b"\xa5" * (mib << 20))
+    big += mkinitramfs.entry(0, "TRAILER!!!", 0)
+    big += b"\0" * mkinitramfs.pad4(len(big))
+    path = os.path.join(folder, "padded.cpio")
+    with open(initrd, "rb") as f, open(path, "wb") as out:
+        out.write(f.read() + big)
+    return path
+
+
 def expect_panic(args):
-    """A boot that must fail as on hardware: the texts, then the reset."""
+    """A boot that must fail as on hardware: the guest's texts (and the
+    emulator's, --expect-output), then the expected exit (default: the
+    reset that panic=N causes, status 0 with -no-reboot)."""
     start = time.monotonic()
-    log = open(args.log, "wb") if args.log else open(os.devnull, "wb")
-    guest = Guest(emulator_argv(args), log)
+    guest = Guest(emulator_argv(args), open_log(args))
     guest.proc.stdin.close()
     status = guest.finish(start + args.timeout)
-    failures = [f"{t!r} not in the console output" for t in args.panic_expect
+    failures = [f"{t!r} not in the output" for t in
+                args.panic_expect + args.expect_output
                 if t.encode() not in guest.out]
     if BANNER in guest.out:
         failures.append("the shell started")
-    if status != 0:
-        failures.append(f"emulator exit status {status}, expected 0 (reset)")
-    for line in guest.out.decode(errors="replace").splitlines():
-        if line.startswith("flashback:"):
-            print(line)
+    if status != args.expect_status:
+        failures.append(f"emulator exit status {status}, "
+                        f"expected {args.expect_status}")
+    for line in flashback_lines(guest.out):
+        print(line)
     print(f"session: {time.monotonic() - start:.1f} s host time")
     if failures:
         print(guest.out[-3000:].decode(errors="replace"))
@@ -169,30 +224,28 @@ def expect_panic(args):
     return 0
 
 
-def main():
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    who = ap.add_mutually_exclusive_group(required=True)
-    who.add_argument("--flashback", help="the flashback binary")
-    who.add_argument("--qemu", help="the qemu-system-i386 binary")
+def add_guest_arguments(ap):
+    """The options every linux test script shares."""
     ap.add_argument("--kernel", required=True)
     ap.add_argument("--initrd", required=True)
     ap.add_argument("--append", default="console=ttyS0")
-    ap.add_argument("--end", choices=["exit", "reboot"], default="exit",
-                    help="leave with `exit 0` (status 1) or `reboot`")
+    ap.add_argument("--mem", type=int, help="RAM in MiB (-m)")
+    ap.add_argument("--icount-shift", type=int, default=0,
+                    help="-icount shift=N (QEMU: default 0 as well)")
     ap.add_argument("--max-insns", type=int, default=40_000_000_000)
     ap.add_argument("--timeout", type=float, default=600,
                     help="host seconds for the whole session")
     ap.add_argument("--log", help="also write the console output here")
-    ap.add_argument("--corrupt-initrd", action="store_true",
-                    help="boot a copy of the initrd with a spoiled header")
-    ap.add_argument("--panic-expect", action="append", default=[],
-                    metavar="TEXT", help="expect a panic printing TEXT")
     ap.add_argument("--build-kernel", metavar="SCRIPT",
                     help="build the kernel with SCRIPT first (cached)")
     ap.add_argument("--build-kernel-tarball",
                     default="/usr/src/linux-source-6.1.tar.xz")
-    args = ap.parse_args()
 
+
+def prepare(args, emulator):
+    """Builds the kernel if asked (cached), then checks that the kernel,
+    the initrd and the emulator exist.  None when ready, else the exit
+    status (77: skipped, 1: the build failed)."""
     if args.build_kernel:
         if not os.path.exists(args.build_kernel_tarball):
             print(f"SKIP: {args.build_kernel_tarball} does not exist")
@@ -209,10 +262,91 @@ def main():
         print(out.strip().splitlines()[-1])
         print(f"kernel build step: {time.monotonic() - t0:.1f} s")
 
-    for path in (args.kernel, args.initrd, args.flashback or args.qemu):
+    for path in (args.kernel, args.initrd, emulator):
         if not os.path.exists(path):
             print(f"SKIP: {path} does not exist")
             return 77
+    return None
+
+
+def run_session(args, end="exit"):
+    """Boots, types session() at the prompts, then `exit 0` or `reboot`.
+    Returns (failures, emulator status, output, host seconds to the
+    prompt or None)."""
+    expected_work = workload(1)
+    start = time.monotonic()
+    deadline = start + args.timeout
+    guest = Guest(emulator_argv(args), open_log(args))
+    failures = []
+    to_prompt = None
+
+    pos = guest.wait_for(re.compile(re.escape(BANNER)), 0, deadline)
+    pos = pos and guest.wait_for(PROMPT, pos, deadline)
+    if pos is None:
+        failures.append("no prompt")
+    else:
+        to_prompt = time.monotonic() - start
+        for command, texts in session(expected_work):
+            guest.type(command)
+            end_pos = guest.wait_for(PROMPT, pos, deadline)
+            if end_pos is None:
+                failures.append(f"{command!r}: no prompt after it")
+                break
+            reply = guest.out[pos:end_pos]
+            for text in texts:
+                if text not in reply:
+                    failures.append(f"{command!r}: {text!r} not in {reply!r}")
+            pos = end_pos
+
+    if pos is not None and not failures:
+        guest.type("exit 0" if end == "exit" else "reboot")
+    else:
+        guest.proc.stdin.close()
+        deadline = min(deadline, time.monotonic() + 5)
+    status = guest.finish(deadline)
+    want = 1 if end == "exit" else 0
+    if not failures and status != want:
+        failures.append(f"emulator exit status {status}, expected {want}")
+    return failures, status, guest.out, to_prompt
+
+
+def report(failures, out):
+    """Prints the failures with the console's tail; the exit status."""
+    if not failures:
+        return 0
+    print("--- console tail ---")
+    print(out[-3000:].decode(errors="replace"))
+    for f in failures:
+        print("FAIL:", f)
+    return 1
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    who = ap.add_mutually_exclusive_group(required=True)
+    who.add_argument("--flashback", help="the flashback binary")
+    who.add_argument("--qemu", help="the qemu-system-i386 binary")
+    add_guest_arguments(ap)
+    ap.add_argument("--end", choices=["exit", "reboot"], default="exit",
+                    help="leave with `exit 0` (status 1) or `reboot`")
+    ap.add_argument("--record", metavar="TRACE",
+                    help="flashback record -o TRACE instead of run")
+    ap.add_argument("--corrupt-initrd", action="store_true",
+                    help="boot a copy of the initrd with a spoiled header")
+    ap.add_argument("--pad-initrd", type=int, metavar="MB",
+                    help="boot a copy of the initrd with an extra MB MiB file")
+    ap.add_argument("--panic-expect", action="append", default=[],
+                    metavar="TEXT", help="expect a panic printing TEXT")
+    ap.add_argument("--expect-output", action="append", default=[],
+                    metavar="TEXT", help="with --panic-expect or "
+                    "--expect-status: a text the output must hold")
+    ap.add_argument("--expect-status", type=int,
+                    help="no shell: the boot must fail with this status")
+    args = ap.parse_args()
+
+    ready = prepare(args, args.flashback or args.qemu)
+    if ready is not None:
+        return ready
 
     if args.corrupt_initrd:
         tmp = tempfile.TemporaryDirectory()
@@ -222,54 +356,23 @@ def main():
         args.initrd = os.path.join(tmp.name, "corrupt.cpio")
         with open(args.initrd, "wb") as f:
             f.write(data)
-    if args.panic_expect:
+    if args.pad_initrd:
+        tmp = tempfile.TemporaryDirectory()
+        args.initrd = padded_initrd(args.initrd, args.pad_initrd, tmp.name)
+    if args.panic_expect or args.expect_status is not None:
+        if args.expect_status is None:
+            args.expect_status = 0
         return expect_panic(args)
 
-    expected_work = workload(1)
-    log = open(args.log, "wb") if args.log else open(os.devnull, "wb")
     start = time.monotonic()
-    deadline = start + args.timeout
-    guest = Guest(emulator_argv(args), log)
-    failures = []
-
-    pos = guest.wait_for(re.compile(re.escape(BANNER)), 0, deadline)
-    pos = pos and guest.wait_for(PROMPT, pos, deadline)
-    if pos is None:
-        failures.append("no prompt")
-    else:
-        print(f"prompt after {time.monotonic() - start:.1f} s host time")
-        for command, texts in session(expected_work):
-            guest.type(command)
-            end = guest.wait_for(PROMPT, pos, deadline)
-            if end is None:
-                failures.append(f"{command!r}: no prompt after it")
-                break
-            reply = guest.out[pos:end]
-            for text in texts:
-                if text not in reply:
-                    failures.append(f"{command!r}: {text!r} not in {reply!r}")
-            pos = end
-
-    if pos is not None and not failures:
-        guest.type("exit 0" if args.end == "exit" else "reboot")
-    else:
-        guest.proc.stdin.close()
-        deadline = min(deadline, time.monotonic() + 5)
-    status = guest.finish(deadline)
-    elapsed = time.monotonic() - start
-    want = 1 if args.end == "exit" else 0
-    if not failures and status != want:
-        failures.append(f"emulator exit status {status}, expected {want}")
-
-    for line in guest.out.decode(errors="replace").splitlines():
-        if line.startswith("flashback:"):
-            print(line)
-    print(f"session: {elapsed:.1f} s host time, emulator status {status}")
-    if failures:
-        print("--- console tail ---")
-        print(guest.out[-3000:].decode(errors="replace"))
-        for f in failures:
-            print("FAIL:", f)
+    failures, status, out, to_prompt = run_session(args, args.end)
+    if to_prompt is not None:
+        print(f"prompt after {to_prompt:.1f} s host time")
+    for line in flashback_lines(out):
+        print(line)
+    print(f"session: {time.monotonic() - start:.1f} s host time, "
+          f"emulator status {status}")
+    if report(failures, out):
         return 1
     print("PASS linux boot")
     return 0

@@ -4,7 +4,8 @@
 # tinyconfig plus tests/linux/kernel.config, builds bzImage, and copies
 # OUTDIR/bzImage and OUTDIR/vmlinux.  Reruns are incremental: the source is
 # unpacked once, the configuration redone only when kernel.config changes,
-# and make rebuilds nothing when nothing changed.
+# and make rebuilds nothing when nothing changed; when OUTDIR's copies were
+# built from the same kernel.config, script and tarball, make is skipped.
 #
 # Usage: build-kernel.sh OUTDIR [TARBALL]
 # Environment: JOBS (default 2), KERNEL_TARBALL, and FB_LINUX_CACHE: a
@@ -28,6 +29,20 @@ if [ ! -f "$tarball" ]; then
 	echo "$0: no kernel source at $tarball (apt-get install linux-source-6.1)" >&2
 	exit 1
 fi
+
+# What OUTDIR's kernel is built from: the fragment, this script and the
+# tarball.  When it matches the stamp of the last build into OUTDIR, there
+# is nothing to do: even a make that rebuilds nothing walks the whole tree
+# (30-50 s on a busy machine), and every linux test calls this script.
+key=$(cat "$fragment" "$0" | sha256sum | cut -d' ' -f1)
+key="$key $(stat -c '%n %s %Y' "$tarball")"
+stamp=$out/.flashback-built
+if [ -f "$out/bzImage" ] && [ -f "$out/vmlinux" ] && [ -f "$stamp" ] &&
+	[ "$(cat "$stamp")" = "$key" ]; then
+	echo "kernel: $out/bzImage ($(wc -c < "$out/bzImage") bytes), $out/vmlinux (up to date)"
+	exit 0
+fi
+rm -f "$stamp"
 
 # Unpack once; the stamp tells a finished unpack from an interrupted one.
 if [ ! -f "$src/.flashback-unpacked" ]; then
@@ -75,4 +90,5 @@ fi
 kmake -j"$jobs" bzImage
 cp "$src/arch/x86/boot/bzImage" "$out/bzImage.tmp" && mv "$out/bzImage.tmp" "$out/bzImage"
 cp "$src/vmlinux" "$out/vmlinux.tmp" && mv "$out/vmlinux.tmp" "$out/vmlinux"
+echo "$key" > "$stamp"
 echo "kernel: $out/bzImage ($(wc -c < "$out/bzImage") bytes), $out/vmlinux"
