@@ -346,13 +346,13 @@ static const struct command {
 	{"console", "console TRACE [--grep TEXT]    the guest's console lines with their icount",
 	 tools_console},
 	{"export", "export TRACE --perfetto FILE   a timeline for ui.perfetto.dev", tools_export},
+	{"disasm", "disasm TRACE --at N [-n COUNT]  the instructions executed from icount N",
+	 tools_disasm},
+	{"trace", "trace TRACE --from N --to M     an instruction trace of that range", tools_trace},
 	{"demo", "demo                           record and replay the built-in demo guest", cmd_demo},
 	{"help", "help                           this text", cmd_help},
 	{"version", "version                        print the version", cmd_version},
 };
-
-/* Planned subcommands: named so that users get a clear answer. */
-static const char *const planned[] = {"disasm", "trace"};
 
 static int cmd_help(int argc, char **argv)
 {
@@ -390,8 +390,5 @@ int main(int argc, char **argv)
 			return commands[i].run(argc - 2, argv + 2);
 		}
 	}
-	for (i = 0; i < ARRAY_SIZE(planned); i++)
-		if (strcmp(name, planned[i]) == 0)
-			fatal(EXIT_USAGE, "'%s' is not implemented yet (see README: status)", name);
 	fatal(EXIT_USAGE, "unknown command '%s' (see flashback --help)", name);
 }

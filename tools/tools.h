@@ -1,6 +1,7 @@
 /*
- * tools.h - the trace database tools: flashback query, events, console and
- * export, over the index (index.sqlite) and the journal of a recording.
+ * tools.h - the trace database tools: flashback query, events, console,
+ * export, disasm and trace, over the index (index.sqlite) and the journal
+ * of a recording (disasm and trace replay it).
  *
  * Each tool opens the trace with trace_open() (which checks the journal
  * against the index and says clearly what is wrong with a damaged trace),
@@ -27,6 +28,9 @@ int tools_query(int argc, char **argv);
 int tools_events(int argc, char **argv);
 int tools_console(int argc, char **argv);
 int tools_export(int argc, char **argv);
+/* disasm.c: the instructions as executed, replayed with src/replay's engine. */
+int tools_disasm(int argc, char **argv);
+int tools_trace(int argc, char **argv);
 
 /* ---- shared by the tools (common.c) ------------------------------------ */
 
