@@ -29,9 +29,9 @@
 #include <string.h>
 #include <time.h>
 
-#define MAX_INSN 15
-#define STEP_PROGRESS (1ull << 22) /* instructions between progress updates */
-#define A_DB (1u << 14)		   /* SegReg.attr: descriptor bit 22 (D/B) */
+#define MAX_INSN      15
+#define STEP_PROGRESS (1ull << 20) /* instructions between progress updates */
+#define A_DB	      (1u << 14)   /* SegReg.attr: descriptor bit 22 (D/B) */
 
 /* The state the listing compares before and after each instruction. */
 typedef struct Regs {
@@ -43,10 +43,10 @@ typedef struct Regs {
 typedef struct Where {
 	uint16_t cs;
 	uint32_t eip, linear;
-	int bits;		/* 16 or 32 */
+	int bits; /* 16 or 32 */
 	uint8_t bytes[MAX_INSN];
-	unsigned nbytes;	/* bytes that could be read */
-	cs_insn *insn;		/* NULL when capstone cannot decode it */
+	unsigned nbytes; /* bytes that could be read */
+	cs_insn *insn;	 /* NULL when capstone cannot decode it */
 } Where;
 
 typedef struct Lister {
@@ -60,14 +60,13 @@ typedef struct Lister {
 	FILE *out;
 } Lister;
 
-static const char *const reg_names[8] = {"eax", "ecx", "edx", "ebx",
-					 "esp", "ebp", "esi", "edi"};
+static const char *const reg_names[8] = {"eax", "ecx", "edx", "ebx", "esp", "ebp", "esi", "edi"};
 static const char *const seg_names[6] = {"es", "cs", "ss", "ds", "fs", "gs"};
 
 /* The architectural exceptions, by vector, for the delivery lines. */
 static const char *const exc_names[32] = {
-    "#DE", "#DB", "NMI", "#BP", "#OF", "#BR", "#UD", "#NM", "#DF", NULL, "#TS",
-    "#NP", "#SS", "#GP", "#PF", NULL,  "#MF", "#AC", "#MC", "#XM",
+    "#DE", "#DB", "NMI", "#BP", "#OF", "#BR", "#UD", "#NM", "#DF", NULL,
+    "#TS", "#NP", "#SS", "#GP", "#PF", NULL,  "#MF", "#AC", "#MC", "#XM",
 };
 
 /* EFLAGS bits worth naming when they change. */
@@ -157,7 +156,8 @@ static bool handler_of(CPU *cpu, unsigned vector, uint16_t *cs, uint32_t *base, 
 	uint16_t sel;
 
 	if (!(cpu_get_cr(cpu, 0) & CR0_PE)) {
-		if (vector * 4 + 3 > idt.limit || !cpu_read_linear(cpu, idt.base + vector * 4, g, 4))
+		if (vector * 4 + 3 > idt.limit ||
+		    !cpu_read_linear(cpu, idt.base + vector * 4, g, 4))
 			return false;
 		*eip = (uint32_t)(g[0] | g[1] << 8);
 		*cs = (uint16_t)(g[2] | g[3] << 8);
@@ -215,14 +215,14 @@ static bool flows_to(const Where *w, uint16_t cs, uint32_t eip)
 		    x->operands[0].type != X86_OP_IMM)
 			return true;
 		/* a near relative branch: its target or the next instruction */
-		return cs == w->cs &&
-		       (eip == next || eip == ((uint32_t)x->operands[0].imm & mask));
+		return cs == w->cs && (eip == next || eip == ((uint32_t)x->operands[0].imm & mask));
 	}
 	if (cs != w->cs) /* mov/pop to cs are #UD; lcall/ljmp are branches */
 		return false;
 	if (eip == next)
 		return true;
-	return eip == w->eip && (x->prefix[0] == X86_PREFIX_REP || x->prefix[0] == X86_PREFIX_REPNE);
+	return eip == w->eip &&
+	       (x->prefix[0] == X86_PREFIX_REP || x->prefix[0] == X86_PREFIX_REPNE);
 }
 
 /* ---- printing --------------------------------------------------------------- */
@@ -264,7 +264,8 @@ static void print_changes(Lister *l, const Regs *a, const Regs *b)
 		for (size_t i = 0; i < ARRAY_SIZE(flag_names); i++) {
 			uint32_t bit = flag_names[i].bit;
 			if ((a->eflags ^ b->eflags) & bit)
-				fprintf(l->out, " %c%s", b->eflags & bit ? '+' : '-', flag_names[i].name);
+				fprintf(l->out, " %c%s", b->eflags & bit ? '+' : '-',
+					flag_names[i].name);
 		}
 		if ((a->eflags ^ b->eflags) & F_IOPL)
 			fprintf(l->out, " IOPL=%u", (b->eflags & F_IOPL) >> 12);
@@ -381,8 +382,8 @@ static bool list_one(Lister *l, uint64_t icount)
 
 		for (unsigned i = 0; i < nirq && i < ARRAY_SIZE(vec); i++) {
 			vector_name(vec[i], name, sizeof(name));
-			fprintf(l->out, "%12s  -- interrupt %s delivered before %04x:%08x\n", "", name,
-				w.cs, w.eip);
+			fprintf(l->out, "%12s  -- interrupt %s delivered before %04x:%08x\n", "",
+				name, w.cs, w.eip);
 		}
 		if (nirq <= ARRAY_SIZE(vec) && vec[nirq - 1] < 256 &&
 		    handler_of(l->cpu, (unsigned)vec[nirq - 1], &sel, &base, &off, &bits)) {
@@ -477,8 +478,8 @@ static void go_to(Lister *l, const char *dir, uint64_t target)
 	progress_done(&p);
 	if (l->stats)
 		fprintf(stderr,
-			"flashback: replayed %" PRIu64 " instructions from snapshot %u at icount %" PRIu64
-			" in %.3f s\n",
+			"flashback: replayed %" PRIu64
+			" instructions from snapshot %u at icount %" PRIu64 " in %.3f s\n",
 			target - from, snap.number, from, seconds() - t0);
 }
 

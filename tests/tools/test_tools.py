@@ -561,6 +561,221 @@ def case_recording():
     assert any(n == 'interrupts' for n in names.values())
 
 
+# ---- disasm and trace ------------------------------------------------------------
+
+INSN = re.compile(r'^\s*(\d+)  ([0-9a-f]{4}):([0-9a-f]{4,8}) +\(([0-9a-f]{8})\)  '
+                  r'((?:[0-9a-f]{2} )*[0-9a-f]{2}) +(.*)$')
+NOTE = re.compile(r'^\s+-- (.*)$')
+CHANGE = re.compile(r'(\w+)=([0-9a-f]+) \(was ([0-9a-f]+)')
+GPRS = ['eax', 'ecx', 'edx', 'ebx', 'esp', 'ebp', 'esi', 'edi']
+
+
+class Insn:
+    def __init__(self, m):
+        self.icount, self.cs, self.eip = int(m.group(1)), int(m.group(2), 16), int(m.group(3), 16)
+        self.linear = int(m.group(4), 16)
+        self.bytes = bytes.fromhex(m.group(5))
+        rest = m.group(6)
+        self.text = re.split(r'  +', rest)[0]
+        self.changes = {c[0]: (int(c[1], 16), int(c[2], 16)) for c in CHANGE.findall(rest)}
+        self.retired = '(did not retire)' not in rest
+
+
+def listing(out):
+    """Lines of disasm / trace: Insn objects and notes (strings), in order."""
+    items = []
+    for line in out.splitlines():
+        m = INSN.match(line)
+        if m:
+            items.append(Insn(m))
+            continue
+        m = NOTE.match(line)
+        assert m, 'bad listing line %r' % line
+        items.append(m.group(1))
+    return items
+
+
+def record(name, *machine, status=1):
+    trace = os.path.join(TMP, name + '.fbt')
+    p = subprocess.run([FB, 'record', '-o', trace] + list(machine), capture_output=True,
+                       stdin=subprocess.DEVNULL, timeout=120)
+    assert p.returncode == status, (p.returncode, p.stderr)
+    return trace, p.stdout.decode(errors='replace')
+
+
+def guest(name):
+    elf = os.path.join(GUESTS, name + '.elf')
+    assert os.path.exists(elf), elf
+    return record(name, '-kernel', elf, '-serial', 'stdio')
+
+
+def cpu_at(trace, icount):
+    """Registers after replaying to @icount (flashback replay --until)."""
+    out, _ = ok('replay', trace, '--until', icount)
+    regs = {k.lower(): int(v, 16) for k, v in re.findall(r'\b([A-Z]{3})=([0-9a-f]{8})\b', out)}
+    regs['cs'] = int(re.search(r'^CS =([0-9a-f]{4})', out, re.M).group(1), 16)
+    return regs
+
+
+def case_disasm():
+    """Addresses, bytes and changed registers agree with replay --until, step by step;
+    the timer interrupt comes where the journal says."""
+    trace, _ = guest('timer')
+    irq = [r[0] for r in events(trace, '--kind', 'interrupt')[0]]
+    k = irq[2]
+    lo, hi = k - 6, k + 5
+    out, _ = ok('trace', trace, '--from', lo, '--to', hi)
+    items = listing(out)
+    insns = [i for i in items if isinstance(i, Insn)]
+    assert [i.icount for i in insns] == list(range(lo, hi + 1)), out
+    notes = [(n, items[j + 1]) for j, n in enumerate(items) if isinstance(n, str)]
+    assert len(notes) == 1 and notes[0][0].startswith('interrupt vector 0x20 delivered'), out
+    assert notes[0][1].icount == k, out
+    # disasm --at gives the same lines.
+    assert ok('disasm', trace, '--at', lo, '-n', hi - lo + 1)[0] == out
+    state = {i: cpu_at(trace, i) for i in range(lo, hi + 2)}
+    for i in insns:
+        before, after = state[i.icount], state[i.icount + 1]
+        if i.icount != k:  # before the interrupt: the instruction at CS:EIP
+            assert (i.cs, i.eip) == (before['cs'], before['eip']), (i.icount, hex(i.eip))
+        assert i.linear == i.eip  # flat segments
+        if not re.match(r'j|call|ret|iret|int', i.text):
+            assert after['eip'] == i.eip + len(i.bytes), (i.icount, i.text)
+        want = {r: (after[r], before[r]) for r in GPRS if after[r] != before[r]}
+        if after['efl'] != before['efl']:
+            want['eflags'] = (after['efl'], before['efl'])
+        assert i.changes == want, (i.icount, i.text, i.changes, want)
+    # The handler's first instruction took the interrupt frame (EFLAGS, CS, EIP).
+    h = [i for i in insns if i.icount == k][0]
+    assert h.changes['esp'][0] <= h.changes['esp'][1] - 12, h.changes
+    # The bytes are the guest's: the ELF holds them at that address (flat load).
+    code = open(os.path.join(GUESTS, 'timer.elf'), 'rb').read()
+    for i in insns[:3]:
+        assert i.bytes in code, (i.icount, i.bytes)
+
+
+def case_disasm_exceptions():
+    """Faults are found and named; their addresses are the ones the guest's handler saw."""
+    trace, live = guest('exceptions')
+    seen = [(int(v), int(e, 16)) for v, e in re.findall(r'vector +(\d+) err 0x[0-9a-f]+ eip 0x([0-9a-f]+)', live)]
+    assert len(seen) >= 8, live
+    end = int(re.search(r'final icount (\d+)', ok('info', trace)[0]).group(1))
+    items = listing(ok('trace', trace, '--from', 0, '--to', end - 1)[0])
+    faults = []
+    for j, n in enumerate(items):
+        if isinstance(n, str):
+            assert n.startswith('exception '), n
+            m = re.match(r'exception #\w+ \(vector 0x([0-9a-f]{2})\) delivered$', n)
+            assert m, n
+            bad = items[j - 1]
+            assert not bad.retired and bad.icount == items[j + 1].icount, (bad, items[j + 1])
+            faults.append((int(m.group(1), 16), bad.eip))
+    # Faults point at the instruction; traps (int3, into) come after it and are instructions.
+    assert faults == [(v, e) for v, e in seen if v not in (3, 4)], (faults, seen)
+    for v, e in seen:
+        if v in (3, 4):
+            assert any(isinstance(i, Insn) and i.eip + len(i.bytes) == e and
+                       i.text == ('int3' if v == 3 else 'into') for i in items), (v, e)
+    insns = [i for i in items if isinstance(i, Insn)]
+    assert [i.icount for i in insns if i.retired] == list(range(0, end))
+
+
+def case_disasm_modes():
+    """Real mode from the reset vector (16-bit decoding, CS:IP and linear address)."""
+    bios = '/usr/share/seabios/bios.bin'
+    assert os.path.exists(bios), 'seabios is not installed'
+    trace, _ = record('bios', '-bios', bios, '-max-insns', '3000', status=0)
+    items = listing(ok('disasm', trace, '--at', '0', '-n', '4')[0])
+    first = items[0]
+    assert (first.cs, first.eip, first.linear) == (0xf000, 0xfff0, 0xfffffff0), vars(first)
+    assert first.bytes == bytes.fromhex('ea5be000f0'), first.bytes
+    assert first.text == 'ljmp 0xf000:0xe05b', first.text
+    # The next instruction is where the far jump went, at CS base 0xf0000.
+    assert (items[1].cs, items[1].eip, items[1].linear) == (0xf000, 0xe05b, 0xfe05b)
+    state = cpu_at(trace, 1)
+    assert state['eip'] == 0xe05b and state['cs'] == 0xf000
+    out, _ = ok('trace', trace, '--from', 0, '--to', 2999)
+    insns = [i for i in listing(out) if isinstance(i, Insn)]
+    assert len(insns) == 3000
+    # 16-bit decoding: a 66h prefix means a 32-bit operand (e.g. mov esp, imm32).
+    for i in insns:
+        if i.cs == 0xf000 and i.bytes[:1] == b'\x66' and re.match(r'mov e[a-z]{2}, 0x', i.text):
+            break
+    else:
+        assert False, 'no operand-size prefixed move in 16-bit code'
+    out, _ = ok('disasm', trace, '--at', 2998, '-n', 5)
+    assert out.splitlines()[-1].strip() == '-- the recording ends at icount 3000', out
+
+
+def case_disasm_bad():
+    trace, _ = guest('timer')
+    end = int(re.search(r'final icount (\d+)', ok('info', trace)[0]).group(1))
+    fails('disasm', trace, '--at', end, match='icount %d is outside the recording' % end)
+    fails('disasm', trace, '--at', end + 1000, match='outside the recording')
+    fails('trace', trace, '--from', 10, '--to', end, match='icount %d is outside' % end)
+    fails('trace', trace, '--from', 20, '--to', 10, match='after')
+    fails('disasm', trace, '--at', 'x', match="'x' is not a number")
+    fails('disasm', trace, '--at', '-1', match='not a number')
+    fails('disasm', trace, '--at', 5, '-n', 0, match='at least one')
+    fails('disasm', trace, match='usage')
+    fails('trace', trace, '--from', 5, match='usage')
+    fails('disasm', trace, '--at', 5, '--bogus', match='unknown option')
+    fails('disasm', os.path.join(TMP, 'missing.fbt'), '--at', 5)
+    # A damaged chunk the replay must pass through: one line, status 2.
+    out, _ = ok('query', trace, '--csv', 'SELECT offset, compressed_size, first_icount '
+                'FROM chunks ORDER BY number DESC LIMIT 1')
+    off, size, first = map(int, out.splitlines()[1].split(','))
+    with open(os.path.join(trace, 'journal.fbj'), 'r+b') as f:
+        f.seek(off + 48 + size // 2)
+        b = f.read(1)
+        f.seek(off + 48 + size // 2)
+        f.write(bytes([b[0] ^ 0xff]))
+    line = fails('disasm', trace, '--at', end - 10, match='chunk')
+    assert 'journal.fbj' in line, line
+    # A snapshot file that is not one.
+    with open(os.path.join(trace, 'snap-000000.fbs'), 'wb') as f:
+        f.write(b'garbage' * 10)
+    fails('disasm', trace, '--at', 5)
+
+
+def read_pty(args, env):
+    import pty
+    master, slave = pty.openpty()
+    p = subprocess.Popen([FB] + [str(a) for a in args], stdout=subprocess.DEVNULL,
+                         stderr=slave, env=env)
+    os.close(slave)
+    err = b''
+    while True:
+        try:
+            data = os.read(master, 65536)
+        except OSError:
+            break
+        if not data:
+            break
+        err += data
+    assert p.wait(timeout=120) == 0, err
+    os.close(master)
+    return err.decode(errors='replace')
+
+
+def case_disasm_progress():
+    """Replaying to a position shows progress on a terminal, nothing in a pipe."""
+    trace, _ = guest('timer')
+    end = int(re.search(r'final icount (\d+)', ok('info', trace)[0]).group(1))
+    env = dict(os.environ, FLASHBACK_PROGRESS_DELAY='0')
+    text = read_pty(['disasm', trace, '--at', end - 5, '-n', 2], env)
+    assert re.search(r'\rflashback: replaying: +\d+% \(\d+/\d+ instructions\)\x1b\[K', text), \
+        repr(text)
+    assert text.endswith('\r\x1b[K'), repr(text)
+    p = subprocess.run([FB, 'disasm', trace, '--at', str(end - 5), '-n', '2'],
+                       capture_output=True, env=env)
+    assert p.returncode == 0 and p.stderr == b'', p.stderr
+    # With the default delay of a second, a short replay stays silent on a terminal too.
+    env = dict(os.environ)
+    env.pop('FLASHBACK_PROGRESS_DELAY', None)
+    assert 'replaying' not in read_pty(['disasm', trace, '--at', 100, '-n', 1], env)
+
+
 def main():
     global FB, MAKE, GUESTS, FORMAT_MD, TMP
     FB, MAKE, GUESTS, FORMAT_MD, case = sys.argv[1:6]
