@@ -65,6 +65,16 @@ void cpu_trap(CPU *cpu, int vec)
 	raise_full(cpu, vec, false, 0, true);
 }
 
+/* The instruction must wait for an interrupt before it can run (an x87
+ * instruction frozen on FERR#): unwind it like a fault, with nothing to
+ * deliver, and halt.  The interrupt's return address is the instruction. */
+_Noreturn void cpu_freeze(CPU *cpu)
+{
+	cpu_restore_state(cpu);
+	cpu->halted = true;
+	longjmp(cpu->jb, 1);
+}
+
 void cpu_deliver_pending(CPU *cpu)
 {
 	int vec = cpu->pending_exc;

@@ -689,6 +689,7 @@ void fpu_reset(FPU *f)
 {
 	memset(f->st, 0, sizeof(f->st));
 	finit(f);
+	f->ignne = false;
 }
 
 bool fpu_exception_pending(const FPU *f)

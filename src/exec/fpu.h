@@ -30,6 +30,10 @@ typedef struct FPU {
 	uint16_t fop;  /* last non-control opcode (11 bits) */
 	uint32_t fip, fdp; /* last instruction / operand pointer (offsets) */
 	uint16_t fcs, fds; /* their selectors */
+	/* MS-DOS compatibility mode (CR0.NE = 0, see system.c): IGNNE# is
+	 * asserted; it goes when SW.ES does. */
+	bool ignne;
+	const struct IRQ *ferr_line; /* where FERR# goes (not state: wiring) */
 } FPU;
 
 /*

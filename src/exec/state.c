@@ -15,7 +15,7 @@
 #include "x86.h"
 
 #define STATE_TAG 0x55504346u /* "FCPU" */
-#define STATE_VERSION 2u
+#define STATE_VERSION 3u
 
 /* A cursor over the byte string, writing or reading. */
 struct sbuf {
@@ -79,6 +79,7 @@ static void walk_fpu(struct sbuf *b, FPU *f)
 	FIELD(f->fdp, 4);
 	FIELD(f->fcs, 2);
 	FIELD(f->fds, 2);
+	FIELD(f->ignne, 1);
 }
 
 static void walk_msrs(struct sbuf *b, CPUMsrs *m)

@@ -40,9 +40,19 @@ uint32_t io_in(CPU *cpu, uint16_t port, unsigned size)
 	return cpu->bus.io_read(cpu->bus.opaque, port, size) & bits_mask(size * 8);
 }
 
+/* The PC's answer to a write of port 0xF0 (see fpu_check_pending()). */
+#define PORT_IGNNE 0xf0
+
+static bool ferr_active(CPU *cpu)
+{
+	return fpu_exception_pending(&cpu->fpu) && !(cpu->cr0 & CR0_NE);
+}
+
 void io_out(CPU *cpu, uint16_t port, uint32_t v, unsigned size)
 {
 	cpu->io_done = true;
+	if (port <= PORT_IGNNE && port + size > PORT_IGNNE && ferr_active(cpu))
+		cpu->fpu.ignne = true;
 	if (cpu->bus.io_write)
 		cpu->bus.io_write(cpu->bus.opaque, port, v & bits_mask(size * 8), size);
 }
@@ -713,10 +723,44 @@ static bool fpu_nowait(const Insn *in)
 	return false;
 }
 
+/*
+ * A waiting x87 instruction with an unmasked exception pending.  CR0.NE = 1:
+ * #MF.  CR0.NE = 0 (MS-DOS compatibility mode): unless IGNNE# is asserted,
+ * FERR# goes active, which the PC latches into IRQ 13, and the instruction
+ * freezes until an interrupt comes; it runs again after it (the IRQ 13
+ * handler clears the exception first).  The PC asserts IGNNE# when
+ * software writes port 0xF0 while FERR# is active, and releases it with
+ * FERR#.  That is the chipset's answer to our own OUT, so it is computed
+ * here (io_out()), from the FPU state alone: replay, which has no devices
+ * and may deliver the recorded IRQ 13 before the instruction froze, sees
+ * the same IGNNE#.  (So FERR# counts as active from the exception on, as on
+ * the 486, rather than from the waiting instruction: only a write to port
+ * 0xF0 in between could tell.)
+ */
 static void fpu_check_pending(CPU *cpu)
 {
-	if (fpu_exception_pending(&cpu->fpu) && (cpu->cr0 & CR0_NE))
+	FPU *f = &cpu->fpu;
+
+	if (!fpu_exception_pending(f))
+		return;
+	if (cpu->cr0 & CR0_NE)
 		cpu_fault(cpu, EX_MF);
+	if (f->ignne)
+		return;
+	irq_raise(f->ferr_line); /* a level: raising it again changes nothing */
+	cpu_freeze(cpu);
+}
+
+void cpu_set_ferr_line(CPU *cpu, const struct IRQ *line)
+{
+	cpu->fpu.ferr_line = line;
+}
+
+/* IGNNE# goes with FERR#, when SW.ES is cleared. */
+static void ferr_settle(FPU *f)
+{
+	if (!fpu_exception_pending(f))
+		f->ignne = false;
 }
 
 H(op_fpu)
@@ -745,6 +789,7 @@ H(op_fpu)
 	}
 	if (fpu_exec(&cpu->fpu, in->op, in->modrm, mp, &ctx) != FPU_OK)
 		cpu_fault(cpu, EX_UD);
+	ferr_settle(&cpu->fpu);
 	/* FCOMI and friends set flags, FNSTSW AX sets AX */
 	cpu->flags = (cpu->flags & ~FLAGS_ARITH) | (fl & FLAGS_ARITH);
 	setr(cpu, R_EAX, ax, 16);

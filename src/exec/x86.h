@@ -369,6 +369,7 @@ void io_out(CPU *cpu, uint16_t port, uint32_t v, unsigned size);
 /* cpufeat: system.c */
 H(op_sysenter);
 H(op_sysexit);
+_Noreturn void cpu_freeze(CPU *cpu); /* exception.c: wait for an interrupt */
 /* end cpufeat */
 
 #endif

@@ -71,6 +71,32 @@ static void isa_irq_set(void *opaque, int n, int level)
 	irq_set(ioapic_irq(m->ioapic, n == 0 ? 2 : n), level);
 }
 
+/*
+ * x87 errors in MS-DOS compatibility mode, as on the PC/AT: the CPU's FERR#
+ * going active sets a latch that drives IRQ 13; a write to port 0xF0
+ * clears it.  (The IGNNE# that the same write asserts is the CPU's side:
+ * see fpu_check_pending() in src/exec/system.c.)
+ */
+static void ferr_active(void *opaque, int n, int level)
+{
+	if (level)
+		irq_raise(&isa_irq[13]);
+}
+
+static IRQ ferr_line = {ferr_active, NULL, 0};
+
+static uint64_t ferr_port_read(void *opaque, uint64_t offset, unsigned size)
+{
+	return 0xff;
+}
+
+static void ferr_port_write(void *opaque, uint64_t offset, uint64_t value, unsigned size)
+{
+	irq_lower(&isa_irq[13]);
+}
+
+static const MemoryRegionOps ferr_port_ops = {ferr_port_read, ferr_port_write};
+
 /* ---- the CPU's bus: live devices ----------------------------------------
  * The recorder wraps these same functions; the replayer replaces them.
  */
@@ -249,6 +275,7 @@ static void build_devices(Machine *m)
 	m->pci = pci_new(m->sysio);
 	pci_set_pam_hook(m->pci, pam_changed, m);
 	m->ata = ata_new(m->sysio, m->pci, &isa_irq[14], m->disk, m->disk_size);
+	mr_add(m->sysio, mr_mmio("ferr", 1, &ferr_port_ops, m), 0xf0, 0);
 	cmos_memory_size(m);
 }
 
@@ -387,6 +414,7 @@ Machine *machine_new(const MachineOptions *o)
 	if (machine_bus_hook)
 		machine_bus_hook(m, &bus);
 	m->cpu = cpu_new(&bus);
+	cpu_set_ferr_line(m->cpu, &ferr_line);
 	clock_init(cpu_icount_ptr(m->cpu), o->icount_shift);
 
 	load_disk(m);
