@@ -118,9 +118,9 @@ void cpu_nmi(CPU *cpu);
 /* A20 gate: when off, physical address bit 20 is forced to 0. */
 void cpu_set_a20(CPU *cpu, bool on);
 /*
- * Connect the x87's FERR# output: @line is raised when FERR# goes active (a
- * waiting x87 instruction met an unmasked exception with CR0.NE = 0); NULL
- * disconnects.  A line rather than a CPUBus callback, so the recorder's
+ * Connect the x87's FERR# output: @line is raised whenever FERR# is active
+ * and a waiting x87 instruction freezes on it (an unmasked exception
+ * pending with CR0.NE = 0, IGNNE# deasserted); NULL disconnects.  A line rather than a CPUBus callback, so the recorder's
  * wrapping of the bus leaves it alone; the interrupt it leads to is
  * journaled like any other.
  */

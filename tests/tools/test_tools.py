@@ -216,6 +216,67 @@ def case_format_examples():
     assert got == want, (got, want)
 
 
+def case_format_sqlite3():
+    """FORMAT.md's example queries give the same rows through flashback query and the stock
+    sqlite3 shell; its table of tables names every table, column and index of index.sqlite."""
+    import csv
+    import io
+    import sqlite3
+    trace, _ = make()
+    with open(FORMAT_MD) as f:
+        text = f.read()
+    block = text.split('## Example queries')[1].split('```sql')[1].split('```')[0]
+    sql = '\n'.join(l for l in block.splitlines() if not l.strip().startswith('--'))
+    stmts = [s.strip() for s in sql.split(';') if s.strip()]
+    shell = shutil.which('sqlite3')
+    assert shell, 'the sqlite3 shell is not installed'
+    db = os.path.join(trace, 'index.sqlite')
+
+    def sqlite3_shell(path, s, readonly=True):
+        uri = 'file:%s?mode=ro' % path if readonly else path
+        p = subprocess.run([shell, '-csv', '-header', uri, s], capture_output=True,
+                           stdin=subprocess.DEVNULL, timeout=60)
+        assert p.returncode == 0 and not p.stderr, (s, p.stderr)
+        return list(csv.reader(io.StringIO(p.stdout.decode())))
+
+    compared = nonempty = 0
+    for s in stmts:
+        if s.upper().startswith('INSERT'):
+            continue
+        want = sqlite3_shell(db, s)
+        got = list(csv.reader(io.StringIO(ok('query', trace, '--csv', s)[0])))
+        # (the shell prints no header when there is no row)
+        assert got == want or (not want and len(got) == 1), (s, got[:3], want[:3])
+        compared += 1
+        nonempty += len(want) > 1
+    assert compared >= 10 and nonempty >= 8, (compared, nonempty)
+    # The INSERT works in sqlite3 (on a copy), and flashback then lists the bookmark.
+    copy = os.path.join(TMP, 'copy.fbt')
+    shutil.copytree(trace, copy)
+    insert = [s for s in stmts if s.upper().startswith('INSERT')]
+    assert insert, 'no INSERT example'
+    for s in insert:
+        sqlite3_shell(os.path.join(copy, 'index.sqlite'), s, readonly=False)
+    sel = [s for s in stmts if 'FROM bookmarks' in s][0]
+    got = list(csv.reader(io.StringIO(ok('query', copy, '--csv', sel)[0])))
+    assert got == sqlite3_shell(os.path.join(copy, 'index.sqlite'), sel) and len(got) == 2, got
+    # Every table and column is documented, and every index by its columns.
+    con = sqlite3.connect('file:%s?mode=ro' % db, uri=True)
+    objects = con.execute("SELECT type, name, tbl_name FROM sqlite_master "
+                          "WHERE name NOT LIKE 'sqlite_%'").fetchall()
+    assert any(t == 'table' for t, _, _ in objects)
+    for typ, name, table in objects:
+        if typ in ('table', 'view'):
+            assert '`%s`' % name in text, 'FORMAT.md does not name %s %s' % (typ, name)
+            for col in con.execute('PRAGMA table_info(%s)' % name).fetchall():
+                assert '`%s`' % col[1] in text, 'FORMAT.md: no column %s.%s' % (name, col[1])
+        elif typ == 'index':
+            cols = [r[2] for r in con.execute('PRAGMA index_info(%s)' % name)]
+            assert '%s(%s)' % (table, ', '.join(cols)) in text, \
+                'FORMAT.md does not list index %s on %s(%s)' % (name, table, ', '.join(cols))
+    con.close()
+
+
 # ---- events ----------------------------------------------------------------
 
 def case_events_all():
