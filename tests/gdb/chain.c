@@ -37,13 +37,17 @@ int guest_main(void)
 {
 	u32 total = 0;
 
+	cpu_init();
+	pic_init();
 	timer_start(1000);
+	sti();
 	for (u32 i = 1; i <= 4; i++) {
 		total += top(i);
 		/* some work between calls, long enough for timer ticks */
-		for (volatile u32 spin = 0; spin < 20000; spin++)
+		for (volatile u32 spin = 0; spin < 200000; spin++)
 			;
 	}
+	cli();
 	timer_stop();
 	watched = 0x1234;
 	printf("chain: total %u\n", total);

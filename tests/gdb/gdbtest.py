@@ -85,3 +85,114 @@ def symbol(elf, name):
         if len(parts) == 3 and parts[2] == name:
             return int(parts[0], 16)
     fail('no symbol %s in %s' % (name, elf))
+
+
+def checksum(data):
+    return sum(data) & 0xff
+
+
+class Client:
+    def __init__(self, port):
+        self.sock = socket.create_connection(('127.0.0.1', port), timeout=20)
+        self.buf = b''
+        self.ack = True
+
+    def send_raw(self, data):
+        self.sock.sendall(data)
+
+    def frame(self, payload):
+        if isinstance(payload, str):
+            payload = payload.encode('latin-1')
+        return b'$' + payload + b'#%02x' % checksum(payload)
+
+    def send(self, payload):
+        self.send_raw(self.frame(payload))
+
+    def read_byte(self):
+        while not self.buf:
+            data = self.sock.recv(65536)
+            if not data:
+                fail('the stub closed the connection')
+            self.buf += data
+        c, self.buf = self.buf[:1], self.buf[1:]
+        return c
+
+    def expect_ack(self, want=b'+'):
+        c = self.read_byte()
+        if c != want:
+            fail('expected %r, got %r' % (want, c))
+
+    def packet(self):
+        """The next packet (its checksum verified), acknowledged."""
+        c = self.read_byte()
+        while c in (b'+', b'-'):
+            c = self.read_byte()
+        if c != b'$':
+            fail('expected a packet, got %r' % c)
+        data = b''
+        while True:
+            c = self.read_byte()
+            if c == b'#':
+                break
+            data += c
+        cs = self.read_byte() + self.read_byte()
+        if int(cs, 16) != checksum(data):
+            fail('bad checksum from the stub on %r' % data)
+        if self.ack:
+            self.send_raw(b'+')
+        out, i = b'', 0
+        while i < len(data):  # undo '}' escapes
+            if data[i:i + 1] == b'}':
+                out += bytes([data[i + 1] ^ 0x20])
+                i += 2
+            else:
+                out += data[i:i + 1]
+                i += 1
+        return out.decode('latin-1')
+
+    def ask(self, payload):
+        self.send(payload)
+        if self.ack:
+            self.expect_ack()
+        return self.packet()
+
+    def close(self):
+        self.sock.close()
+
+
+def check(got, want, what):
+    if got != want:
+        fail('%s: got %r, expected %r' % (what, got, want))
+    print('ok: %s -> %r' % (what, got))
+
+
+def check_error(got, what):
+    if not (len(got) == 3 and got[0] == 'E'):
+        fail('%s: expected an error reply, got %r' % (what, got))
+    print('ok: %s -> %r' % (what, got))
+
+
+def record(flashback, guest, directory, extra=()):
+    """Record @guest into DIRECTORY/guest.fbt; the trace's path."""
+    trace = os.path.join(directory, 'guest.fbt')
+    r = subprocess.run([flashback, 'record', '-o', trace, '-kernel', guest] + list(extra),
+                       stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+                       timeout=600)
+    if not os.path.exists(os.path.join(trace, 'snap-000000.fbs')):
+        fail('recording %s failed (%d): %s' % (guest, r.returncode, r.stderr))
+    return trace
+
+
+class ReplayServer(Flashback):
+    """flashback gdb TRACE --port PORT: a recording served to gdb."""
+
+    def __init__(self, flashback, trace, extra=()):
+        self.dir = tempfile.mkdtemp(prefix='fbrev-')
+        self.serial = os.path.join(self.dir, 'console.txt')
+        self.errfile = os.path.join(self.dir, 'stderr.txt')
+        self.port = free_port()
+        args = [flashback, 'gdb', trace, '--port', str(self.port)] + list(extra)
+        self.err = open(self.errfile, 'w')
+        self.out = open(self.serial, 'w')
+        self.proc = subprocess.Popen(args, stdout=self.out, stderr=self.err)
+        self.wait_listening()
