@@ -447,6 +447,21 @@ void progress_update(Progress *p, uint64_t done, uint64_t total, const char *uni
 	fflush(stderr);
 }
 
+void progress_elapsed(Progress *p)
+{
+	double t;
+
+	if (!p->tty)
+		return;
+	t = now();
+	if (t - p->start < p->delay || (p->shown && t - p->last < 0.1))
+		return;
+	p->last = t;
+	p->shown = true;
+	fprintf(stderr, "\rflashback: %s: %.1f s\033[K", p->what, t - p->start);
+	fflush(stderr);
+}
+
 void progress_done(Progress *p)
 {
 	if (p->shown)

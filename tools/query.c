@@ -15,6 +15,7 @@
 #include <sqlite3.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 enum format { TABLE, CSV, JSON };
 
@@ -210,8 +211,34 @@ static void json_row(sqlite3_stmt *st, bool first)
 	putchar('}');
 }
 
+/*
+ * A long query shows the seconds it has taken on a terminal, until its
+ * first row is printed to a terminal too (the two would mix on one line).
+ */
+typedef struct QueryProgress {
+	Progress p;
+	bool quiet;
+} QueryProgress;
+
+static int query_progress(void *opaque)
+{
+	QueryProgress *q = opaque;
+
+	if (!q->quiet)
+		progress_elapsed(&q->p);
+	return 0;
+}
+
+static void before_row(QueryProgress *q)
+{
+	if (!q->quiet && isatty(STDOUT_FILENO)) {
+		progress_done(&q->p);
+		q->quiet = true;
+	}
+}
+
 /* Run one prepared statement, printing its rows. */
-static void run_statement(ToolTrace *tt, sqlite3_stmt *st, enum format fmt)
+static void run_statement(ToolTrace *tt, sqlite3_stmt *st, enum format fmt, QueryProgress *q)
 {
 	Table t = {0};
 	uint64_t rows = 0;
@@ -221,6 +248,7 @@ static void run_statement(ToolTrace *tt, sqlite3_stmt *st, enum format fmt)
 	if (fmt == CSV && sqlite3_column_count(st) > 0)
 		csv_row(st, true);
 	while (tt_step(tt, st)) {
+		before_row(q);
 		if (fmt == TABLE)
 			table_row(&t, st);
 		else if (fmt == CSV)
@@ -251,6 +279,7 @@ int tools_query(int argc, char **argv)
 	const char *dir = NULL, *sql = NULL, *tail;
 	enum format fmt = TABLE;
 	ToolTrace tt;
+	QueryProgress q = {0};
 
 	for (int i = 0; i < argc; i++) {
 		if (strcmp(argv[i], "--csv") == 0)
@@ -269,6 +298,8 @@ int tools_query(int argc, char **argv)
 	if (!dir || !sql)
 		usage();
 	tt_open(&tt, dir);
+	progress_init(&q.p, "querying");
+	sqlite3_progress_handler(tt.db, 10000, query_progress, &q);
 	for (tail = sql; *tail;) {
 		sqlite3_stmt *st = NULL;
 		const char *next;
@@ -282,10 +313,11 @@ int tools_query(int argc, char **argv)
 			      "query: only read-only SQL is allowed (refused: %.60s%s); "
 			      "use sqlite3 on %s/index.sqlite to change the index",
 			      sqlite3_sql(st), strlen(sqlite3_sql(st)) > 60 ? "..." : "", dir);
-		run_statement(&tt, st, fmt);
+		run_statement(&tt, st, fmt, &q);
 		sqlite3_finalize(st);
 		tail = next;
 	}
+	progress_done(&q.p);
 	if (fflush(stdout) != 0)
 		fatal(EXIT_INTERNAL, "query: cannot write the output");
 	tt_close(&tt);

@@ -111,6 +111,8 @@ typedef struct Progress {
 /* Progress lines appear on stderr, if it is a terminal, after one second. */
 void progress_init(Progress *p, const char *what);
 void progress_update(Progress *p, uint64_t done, uint64_t total, const char *unit);
+/* For work of unknown size (an SQL query): the seconds so far. */
+void progress_elapsed(Progress *p);
 void progress_done(Progress *p);
 
 #endif

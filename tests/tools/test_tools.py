@@ -537,6 +537,19 @@ def case_progress():
     assert p.returncode == 0 and b'reading:' not in p.stderr, p.stderr
 
 
+def case_query_progress():
+    """A long query shows its seconds on a terminal (stdout in a file), never in a pipe."""
+    trace, _ = make()
+    sql = ('WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 300000) '
+           'SELECT count(*) FROM c')
+    env = dict(os.environ, FLASHBACK_PROGRESS_DELAY='0')
+    text = read_pty(['query', trace, sql], env)
+    assert re.search(r'\rflashback: querying: \d+\.\d s\x1b\[K', text), repr(text)
+    assert text.endswith('\r\x1b[K'), repr(text)
+    p = subprocess.run([FB, 'query', trace, sql], capture_output=True, env=env)
+    assert p.returncode == 0 and p.stderr == b'' and p.stdout.split()[-1] == b'300000', p
+
+
 # ---- bad traces --------------------------------------------------------------
 
 def case_bad_traces():
