@@ -25,6 +25,7 @@
 
 #include <capstone/capstone.h>
 #include <inttypes.h>
+#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -58,6 +59,8 @@ typedef struct Lister {
 	bool have_ev;
 	bool stats;
 	FILE *out;
+	char line[1024]; /* the line being built: padded columns, trimmed at the end */
+	size_t len;
 } Lister;
 
 static const char *const reg_names[8] = {"eax", "ecx", "edx", "ebx", "esp", "ebp", "esi", "edi"};
@@ -227,6 +230,30 @@ static bool flows_to(const Where *w, uint16_t cs, uint32_t eip)
 
 /* ---- printing --------------------------------------------------------------- */
 
+static void lprintf(Lister *l, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void lprintf(Lister *l, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(l->line + l->len, sizeof(l->line) - l->len, fmt, ap);
+	va_end(ap);
+	if (n > 0)
+		l->len =
+		    l->len + (size_t)n < sizeof(l->line) ? l->len + (size_t)n : sizeof(l->line) - 1;
+}
+
+/* Write the line without the padding at its end. */
+static void lflush(Lister *l)
+{
+	while (l->len && l->line[l->len - 1] == ' ')
+		l->len--;
+	l->line[l->len] = 0;
+	fprintf(l->out, "%s\n", l->line);
+	l->len = 0;
+}
+
 static void print_where(Lister *l, uint64_t icount, const Where *w)
 {
 	char bytes[3 * MAX_INSN + 1] = "", text[192];
@@ -243,11 +270,11 @@ static void print_where(Lister *l, uint64_t icount, const Where *w)
 	else
 		snprintf(text, sizeof(text), "(not mapped)");
 	if (w->bits == 16)
-		fprintf(l->out, "%12" PRIu64 "  %04x:%04x     (%08x)  %-23s  %-34s", icount, w->cs,
+		lprintf(l, "%12" PRIu64 "  %04x:%04x     (%08x)  %-23s  %-34s", icount, w->cs,
 			w->eip & 0xffff, w->linear, bytes, text);
 	else
-		fprintf(l->out, "%12" PRIu64 "  %04x:%08x (%08x)  %-23s  %-34s", icount, w->cs,
-			w->eip, w->linear, bytes, text);
+		lprintf(l, "%12" PRIu64 "  %04x:%08x (%08x)  %-23s  %-34s", icount, w->cs, w->eip,
+			w->linear, bytes, text);
 }
 
 /* The registers that differ, "eax=00000003 (was 00000002)", then the newline. */
@@ -255,26 +282,26 @@ static void print_changes(Lister *l, const Regs *a, const Regs *b)
 {
 	for (int i = 0; i < 8; i++)
 		if (a->r[i] != b->r[i])
-			fprintf(l->out, "  %s=%08x (was %08x)", reg_names[i], b->r[i], a->r[i]);
+			lprintf(l, "  %s=%08x (was %08x)", reg_names[i], b->r[i], a->r[i]);
 	for (int i = 0; i < 6; i++)
 		if (a->sel[i] != b->sel[i])
-			fprintf(l->out, "  %s=%04x (was %04x)", seg_names[i], b->sel[i], a->sel[i]);
+			lprintf(l, "  %s=%04x (was %04x)", seg_names[i], b->sel[i], a->sel[i]);
 	if (a->eflags != b->eflags) {
-		fprintf(l->out, "  eflags=%08x (was %08x:", b->eflags, a->eflags);
+		lprintf(l, "  eflags=%08x (was %08x:", b->eflags, a->eflags);
 		for (size_t i = 0; i < ARRAY_SIZE(flag_names); i++) {
 			uint32_t bit = flag_names[i].bit;
 			if ((a->eflags ^ b->eflags) & bit)
-				fprintf(l->out, " %c%s", b->eflags & bit ? '+' : '-',
+				lprintf(l, " %c%s", b->eflags & bit ? '+' : '-',
 					flag_names[i].name);
 		}
 		if ((a->eflags ^ b->eflags) & F_IOPL)
-			fprintf(l->out, " IOPL=%u", (b->eflags & F_IOPL) >> 12);
-		fputc(')', l->out);
+			lprintf(l, " IOPL=%u", (b->eflags & F_IOPL) >> 12);
+		lprintf(l, ")");
 	}
 	for (int i = 0; i < 5; i++)
 		if (a->cr[i] != b->cr[i])
-			fprintf(l->out, "  cr%d=%08x (was %08x)", i, b->cr[i], a->cr[i]);
-	fputc('\n', l->out);
+			lprintf(l, "  cr%d=%08x (was %08x)", i, b->cr[i], a->cr[i]);
+	lflush(l);
 }
 
 static void vector_name(uint64_t v, char *buf, size_t len)
@@ -401,7 +428,8 @@ static bool list_one(Lister *l, uint64_t icount)
 		int v = guess_exception(l, &h);
 
 		print_where(l, icount, &w);
-		fprintf(l->out, "  (did not retire)\n");
+		lprintf(l, "  (did not retire)");
+		lflush(l);
 		if (v >= 0 && exc_names[v])
 			snprintf(name, sizeof(name), "%s (vector 0x%02x)", exc_names[v], v);
 		else if (v >= 0)
@@ -416,7 +444,7 @@ static bool list_one(Lister *l, uint64_t icount)
 			print_where(l, icount, &h);
 		} else {
 			/* the handler's first instruction ran somewhere we cannot name */
-			fprintf(l->out, "%12" PRIu64 "  %-61s  %-34s", icount,
+			lprintf(l, "%12" PRIu64 "  %-61s  %-34s", icount,
 				"(the handler's first instruction)", "");
 		}
 	} else {
