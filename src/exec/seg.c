@@ -221,8 +221,14 @@ static uint32_t push_on(CPU *cpu, const SegReg *ss, uint32_t esp, uint32_t v, bo
 	unsigned size = g32 ? 4 : 2;
 	bool s32 = ss->attr & A_DB;
 	uint32_t nsp = s32 ? esp - size : (esp - size) & 0xffff;
+	bool bad;
 
-	if (nsp + size - 1 > ss->limit || nsp + size - 1 < nsp)
+	if (ss->attr & A_EXPDOWN) /* valid offsets: limit+1 to the top (B bit) */
+		bad = nsp <= ss->limit || nsp + size - 1 > (s32 ? 0xffffffffu : 0xffffu) ||
+		      nsp + size - 1 < nsp;
+	else
+		bad = nsp + size - 1 > ss->limit || nsp + size - 1 < nsp;
+	if (bad)
 		cpu_raise(cpu, EX_SS, ss->sel & ~3u);
 	if (g32)
 		lin_write32(cpu, ss->base + nsp, v, user);
@@ -505,9 +511,8 @@ void do_iret(CPU *cpu, bool o32)
 		uint16_t back = sys_read16(cpu, cpu->tr.base);
 		uint32_t lo, hi;
 
+		/* the type (a busy TSS) is checked by task_switch() */
 		if ((back & 4) || !desc_read(cpu, back, &lo, &hi))
-			cpu_raise(cpu, EX_TS, back & ~3u);
-		if (((hi >> 8) & 0x1d) != 0x09 || !(hi & 0x1000) == 0)
 			cpu_raise(cpu, EX_TS, back & ~3u);
 		task_switch(cpu, back, lo, hi, TS_IRET, false, 0);
 		return;
@@ -594,9 +599,204 @@ void load_tr(CPU *cpu, uint16_t sel)
 	seg_from_desc(&cpu->tr, sel, lo, hi);
 }
 
+/* ---- hardware task switch ------------------------------------------- */
+
+/* Where a TSS keeps each field: 32-bit (types 9/B) and 16-bit (types 1/3). */
+typedef struct TSSLayout {
+	bool t32;
+	uint32_t min_limit;
+	uint32_t cr3; /* 0: none (16-bit) */
+	uint32_t eip, eflags, regs, seg, ldt;
+	unsigned width;	      /* bytes per IP, FLAGS and register slot */
+	unsigned seg_stride;  /* bytes between selector slots */
+	unsigned nseg;	      /* ES CS SS DS (FS GS) */
+} TSSLayout;
+
+static const TSSLayout tss32 = {true, 0x67, 0x1c, 0x20, 0x24, 0x28, 0x48, 0x60, 4, 4, 6};
+static const TSSLayout tss16 = {false, 0x2b, 0, 0x0e, 0x10, 0x12, 0x22, 0x2a, 2, 2, 4};
+
+static const TSSLayout *tss_layout(uint32_t type)
+{
+	return (type & 8) ? &tss32 : &tss16;
+}
+
+static bool tss_busy_type(unsigned type)
+{
+	return type == 0x03 || type == 0x0b;
+}
+
+static bool tss_avail_type(unsigned type)
+{
+	return type == 0x01 || type == 0x09;
+}
+
+static uint32_t tss_read(CPU *cpu, const TSSLayout *l, uint32_t lin)
+{
+	return l->t32 ? sys_read32(cpu, lin) : sys_read16(cpu, lin);
+}
+
+static void tss_write(CPU *cpu, const TSSLayout *l, uint32_t lin, uint32_t v)
+{
+	if (l->t32)
+		sys_write32(cpu, lin, v);
+	else
+		sys_write16(cpu, lin, (uint16_t)v);
+}
+
+/* Set or clear the busy bit of the TSS descriptor @sel in the GDT. */
+static void tss_set_busy(CPU *cpu, uint16_t sel, bool busy)
+{
+	uint32_t lin = cpu->gdtr.base + (sel & ~7u) + 4;
+	uint32_t hi = sys_read32(cpu, lin);
+
+	sys_write32(cpu, lin, busy ? hi | 0x200 : hi & ~0x200u);
+}
+
+/* The new task's LDT, after the point of no return: faults are #TS. */
+static void task_load_ldt(CPU *cpu, uint16_t sel)
+{
+	uint32_t lo, hi;
+
+	if (!(sel & ~3u)) {
+		cpu->ldtr = (SegReg){sel, 0, 0, 0};
+		return;
+	}
+	if ((sel & 4) || !desc_read(cpu, sel, &lo, &hi) || ((hi >> 8) & 0x1f) != 0x02)
+		cpu_raise(cpu, EX_TS, sel & ~3u);
+	if (!(hi & 0x8000))
+		cpu_raise(cpu, EX_TS, sel & ~3u);
+	seg_from_desc(&cpu->ldtr, sel, lo, hi);
+}
+
+/* The new task's CS: code, DPL = RPL (conforming: DPL <= RPL). */
+static void task_load_cs(CPU *cpu, uint16_t sel)
+{
+	uint32_t lo, hi;
+	unsigned dpl, rpl = sel & 3u;
+
+	if (!(sel & ~3u) || !desc_read(cpu, sel, &lo, &hi) || (hi & 0x1800) != 0x1800)
+		cpu_raise(cpu, EX_TS, sel & ~3u);
+	dpl = (hi >> 13) & 3;
+	if ((hi & 0x400) ? dpl > rpl : dpl != rpl)
+		cpu_raise(cpu, EX_TS, sel & ~3u);
+	if (!(hi & 0x8000))
+		cpu_raise(cpu, EX_NP, sel & ~3u);
+	desc_set_accessed(cpu, sel, hi);
+	seg_from_desc(&cpu->seg[S_CS], sel, lo, hi | 0x100);
+}
+
+/* The new task's SS and data segments: the checks of MOV, with #TS for
+ * invalid descriptors (#SS / #NP when not present). */
+static void task_load_data(CPU *cpu, int s, uint16_t sel)
+{
+	uint32_t lo, hi;
+	uint16_t esel = sel & ~3u;
+
+	if (!esel && s != S_SS) {
+		cpu->seg[s] = (SegReg){sel, 0, 0, 0};
+		return;
+	}
+	if (!esel || !desc_read(cpu, sel, &lo, &hi) || !(hi & 0x1000))
+		cpu_raise(cpu, EX_TS, esel);
+	unsigned dpl = (hi >> 13) & 3;
+	bool code = hi & 0x800;
+
+	if (s == S_SS) {
+		if ((sel & 3u) != cpu->cpl || dpl != cpu->cpl || code || !(hi & 0x200))
+			cpu_raise(cpu, EX_TS, esel);
+		if (!(hi & 0x8000))
+			cpu_raise(cpu, EX_SS, esel);
+	} else {
+		if (code && !(hi & 0x200))
+			cpu_raise(cpu, EX_TS, esel);
+		if ((!code || !(hi & 0x400)) && (dpl < cpu->cpl || dpl < (sel & 3u)))
+			cpu_raise(cpu, EX_TS, esel);
+		if (!(hi & 0x8000))
+			cpu_raise(cpu, EX_NP, esel);
+	}
+	desc_set_accessed(cpu, sel, hi);
+	seg_from_desc(&cpu->seg[s], sel, lo, hi | 0x100);
+}
+
+/* The state a task switch takes from the new TSS. */
+typedef struct TaskState {
+	uint32_t cr3, eip, eflags, regs[8];
+	uint16_t sel[6], ldt;
+} TaskState;
+
+static void task_read(CPU *cpu, const TSSLayout *l, uint32_t b, TaskState *t)
+{
+	t->cr3 = l->cr3 ? sys_read32(cpu, b + l->cr3) : cpu->cr3;
+	t->eip = tss_read(cpu, l, b + l->eip);
+	t->eflags = tss_read(cpu, l, b + l->eflags);
+	for (int i = 0; i < 8; i++) {
+		uint32_t v = tss_read(cpu, l, b + l->regs + l->width * i);
+
+		/* a 16-bit TSS holds the low halves; the high ones stay */
+		t->regs[i] = l->t32 ? v : (cpu->r[i] & 0xffff0000u) | v;
+	}
+	for (int i = 0; i < 6; i++)
+		t->sel[i] = i < (int)l->nseg ? sys_read16(cpu, b + l->seg + l->seg_stride * i)
+					    : cpu->seg[i].sel;
+	t->ldt = sys_read16(cpu, b + l->ldt);
+}
+
+static void task_save(CPU *cpu, const TSSLayout *l, uint32_t b, uint32_t eflags)
+{
+	tss_write(cpu, l, b + l->eip, cpu->eip);
+	tss_write(cpu, l, b + l->eflags, eflags);
+	for (int i = 0; i < 8; i++)
+		tss_write(cpu, l, b + l->regs + l->width * i, cpu->r[i]);
+	for (unsigned i = 0; i < l->nseg; i++)
+		sys_write16(cpu, b + l->seg + l->seg_stride * i, cpu->seg[i].sel);
+}
+
+/* Load the new task's registers and segments.  Runs after the point of no
+ * return: a fault here is taken in the new task. */
+static void task_load(CPU *cpu, const TSSLayout *l, const TaskState *t)
+{
+	cpu->cr0 |= CR0_TS;
+	if ((cpu->cr0 & CR0_PG) && l->cr3) {
+		cpu->cr3 = t->cr3 & 0xfffff018u;
+		tlb_flush(cpu);
+	}
+	memcpy(cpu->r, t->regs, sizeof(t->regs));
+	cpu->eip = t->eip;
+	cpu->cc_op = CC_EAGER;
+	cpu->flags = (t->eflags | 2) & (l->t32 ? 0x003f7fd7u : 0x7fd7u);
+	for (int i = 0; i < 6; i++)
+		cpu->seg[i].sel = t->sel[i];
+	if (v86(cpu)) {
+		set_cpl(cpu, 3);
+	} else {
+		set_cpl(cpu, t->sel[S_CS] & 3u);
+		/* the selectors are loaded: a fault below is reported with them */
+	}
+	cpu_begin(cpu); /* from here a fault is taken in the new task */
+	if (v86(cpu)) {
+		task_load_ldt(cpu, t->ldt);
+		for (int i = 0; i < 6; i++)
+			seg_load_real(cpu, i, t->sel[i]);
+		return;
+	}
+	task_load_ldt(cpu, t->ldt);
+	task_load_cs(cpu, t->sel[S_CS]);
+	task_load_data(cpu, S_SS, t->sel[S_SS]);
+	task_load_data(cpu, S_DS, t->sel[S_DS]);
+	task_load_data(cpu, S_ES, t->sel[S_ES]);
+	if (l->t32) {
+		task_load_data(cpu, S_FS, t->sel[S_FS]);
+		task_load_data(cpu, S_GS, t->sel[S_GS]);
+	}
+}
+
 /*
- * Hardware task switch (32-bit TSS only): save the state into the current
- * TSS, load the new one.  16-bit TSSes raise #TS.
+ * Hardware task switch to the TSS (or through the task gate) @sel with
+ * descriptor @lo/@hi, by JMP, CALL, IRET or an interrupt: 32-bit and 16-bit
+ * TSSes.  Every check that can fail before the old state is saved leaves
+ * the old task alone; the segment checks after the new state is loaded
+ * fault in the new task (the SDM's order).  A 16-bit TSS has no CR3, FS,
+ * GS: they stay; nor upper halves of the registers: they stay too.
  */
 void task_switch(CPU *cpu, uint16_t sel, uint32_t lo, uint32_t hi, int how, bool has_err,
 		 uint32_t err)
@@ -611,91 +811,42 @@ void task_switch(CPU *cpu, uint16_t sel, uint32_t lo, uint32_t hi, int how, bool
 	}
 	unsigned type = (hi2 >> 8) & 0x1f;
 
-	if (type != 0x09 && type != 0x0b)
-		cpu_raise(cpu, EX_GP, sel & ~3u);
-	if (how != TS_IRET && type == 0x0b)
-		cpu_raise(cpu, EX_GP, sel & ~3u);
+	if (how == TS_IRET ? !tss_busy_type(type) : !tss_avail_type(type))
+		cpu_raise(cpu, how == TS_IRET ? EX_TS : EX_GP, sel & ~3u);
 	if (!(hi2 & 0x8000))
 		cpu_raise(cpu, EX_NP, sel & ~3u);
+	const TSSLayout *nl = tss_layout(type), *ol = tss_layout(cpu->tr.attr);
 	SegReg nt;
 
 	seg_from_desc(&nt, sel, lo2, hi2);
-	if (nt.limit < 0x67)
+	if (nt.limit < nl->min_limit)
 		cpu_raise(cpu, EX_TS, sel & ~3u);
-	if ((cpu->tr.attr & 0xf) != 0xb)
+	if (!tss_busy_type(cpu->tr.attr & 0x1f) || cpu->tr.limit < ol->min_limit)
 		cpu_raise(cpu, EX_TS, cpu->tr.sel & ~3u);
 
 	/* read the whole new state first: faults here leave the old task intact */
-	uint32_t b = nt.base, regs[8], neip, nfl, ncr3;
-	uint16_t nsel[6], nldt;
+	TaskState t;
 
-	ncr3 = sys_read32(cpu, b + 0x1c);
-	neip = sys_read32(cpu, b + 0x20);
-	nfl = sys_read32(cpu, b + 0x24);
-	for (int i = 0; i < 8; i++)
-		regs[i] = sys_read32(cpu, b + 0x28 + 4 * i);
-	for (int i = 0; i < 6; i++)
-		nsel[i] = sys_read16(cpu, b + 0x48 + 4 * i);
-	nldt = sys_read16(cpu, b + 0x60);
+	task_read(cpu, nl, nt.base, &t);
 
 	/* save the old state */
-	uint32_t ob = cpu->tr.base;
 	uint32_t fl = cpu_flags(cpu);
 
 	if (how == TS_IRET)
 		fl &= ~F_NT;
-	sys_write32(cpu, ob + 0x20, cpu->eip);
-	sys_write32(cpu, ob + 0x24, fl);
-	for (int i = 0; i < 8; i++)
-		sys_write32(cpu, ob + 0x28 + 4 * i, cpu->r[i]);
-	for (int i = 0; i < 6; i++)
-		sys_write16(cpu, ob + 0x48 + 4 * i, cpu->seg[i].sel);
-
-	uint32_t gdt = cpu->gdtr.base;
-
-	if (how == TS_JMP || how == TS_IRET) {
-		uint32_t ohi = sys_read32(cpu, gdt + (cpu->tr.sel & ~7u) + 4);
-
-		sys_write32(cpu, gdt + (cpu->tr.sel & ~7u) + 4, ohi & ~0x200u);
-	}
+	task_save(cpu, ol, cpu->tr.base, fl);
+	if (how == TS_JMP || how == TS_IRET)
+		tss_set_busy(cpu, cpu->tr.sel, false);
 	if (how == TS_CALL || how == TS_INT) {
-		sys_write16(cpu, b, cpu->tr.sel);
-		nfl |= F_NT;
+		sys_write16(cpu, nt.base, cpu->tr.sel);
+		t.eflags |= F_NT;
 	}
 	if (how != TS_IRET)
-		sys_write32(cpu, gdt + (sel & ~7u) + 4, hi2 | 0x200);
+		tss_set_busy(cpu, sel, true);
+
+	/* the point of no return: TR names the new task */
 	seg_from_desc(&cpu->tr, sel, lo2, hi2 | 0x200);
-
-	/* load the new state */
-	cpu->cr0 |= CR0_TS;
-	if (cpu->cr0 & CR0_PG) {
-		cpu->cr3 = ncr3;
-		tlb_flush(cpu);
-	}
-	memcpy(cpu->r, regs, sizeof(regs));
-	cpu->eip = neip;
-	cpu->cc_op = CC_EAGER;
-	cpu->flags = (nfl | 2) & 0x003f7fd7u;
-	for (int i = 0; i < 6; i++)
-		cpu->seg[i].sel = nsel[i];
-	if (v86(cpu)) {
-		for (int i = 0; i < 6; i++)
-			seg_load_real(cpu, i, nsel[i]);
-		set_cpl(cpu, 3);
-	} else {
-		set_cpl(cpu, nsel[S_CS] & 3u);
-		load_ldt(cpu, nldt);
-		uint32_t clo, chi;
-
-		if (!desc_read(cpu, nsel[S_CS], &clo, &chi) || !(chi & 0x800))
-			cpu_raise(cpu, EX_TS, nsel[S_CS] & ~3u);
-		seg_from_desc(&cpu->seg[S_CS], nsel[S_CS], clo, chi);
-		seg_load(cpu, S_SS, nsel[S_SS]);
-		seg_load(cpu, S_DS, nsel[S_DS]);
-		seg_load(cpu, S_ES, nsel[S_ES]);
-		seg_load(cpu, S_FS, nsel[S_FS]);
-		seg_load(cpu, S_GS, nsel[S_GS]);
-	}
+	task_load(cpu, nl, &t);
 	if (has_err)
-		push(cpu, err, true);
+		push(cpu, err, nl->t32);
 }
