@@ -904,6 +904,28 @@ bool ram_is_dirty(MemoryRegion *ram, uint64_t offset, enum dirty_client c)
 	return (ram->dirty[c][page / 64] >> (page % 64)) & 1;
 }
 
+uint64_t ram_find_dirty(MemoryRegion *ram, uint64_t offset, enum dirty_client c)
+{
+	uint64_t page, pages, w;
+
+	if (!ram || ram->kind != MR_RAM || offset >= ram->size || (unsigned)c >= DIRTY_CLIENTS)
+		return ram ? ram->size : 0;
+	page = offset >> PAGE_BITS;
+	pages = (ram->size + PAGE_SIZE - 1) >> PAGE_BITS;
+	/* the rest of the first word, then whole words: most of RAM is clean */
+	w = ram->dirty[c][page / 64] >> (page % 64);
+	if (w)
+		return (page + (uint64_t)__builtin_ctzll(w)) << PAGE_BITS;
+	for (page = (page / 64 + 1) * 64; page < pages; page += 64) {
+		w = ram->dirty[c][page / 64];
+		if (w) {
+			page += (uint64_t)__builtin_ctzll(w);
+			return page < pages ? page << PAGE_BITS : ram->size;
+		}
+	}
+	return ram->size;
+}
+
 bool ram_test_and_clear_dirty(MemoryRegion *ram, uint64_t offset, uint64_t len, enum dirty_client c)
 {
 	uint64_t first, last;

@@ -58,6 +58,8 @@ typedef struct ReplaySession {
 	RRSnapHeader *snaps;
 	unsigned nsnaps;
 	uint64_t start_icount, end_icount;
+	RRCache *cache;	     /* NULL when off */
+	uint64_t cache_stop; /* the next icount to stop at for the cache */
 } ReplaySession;
 
 /* ---- the journal ------------------------------------------------------------ */
@@ -169,6 +171,15 @@ static bool load_snapshot(ReplaySession *r, unsigned number)
 	return true;
 }
 
+/* RAM changed without the dirty bits seeing it: the cache must know. */
+static void untracked(ReplaySession *r)
+{
+	if (r->cache) {
+		rr_cache_untracked(r->cache, &r->mem);
+		cpu_flush_tlb(r->cpu);
+	}
+}
+
 static bool apply_map_change(ReplaySession *r, const TraceEvent *ev)
 {
 	char err[256];
@@ -177,8 +188,12 @@ static bool apply_map_change(ReplaySession *r, const TraceEvent *ev)
 
 	switch (ev->addr) {
 	case RR_MAP_VIEW:
-		if (rr_view_apply(&r->mem, ev->data, ev->size, err, sizeof(err)))
+		if (rr_view_apply(&r->mem, ev->data, ev->size, err, sizeof(err))) {
+			/* blocks defined with their contents: RAM changed wholesale */
+			if (ev->size && ev->data[0] != 0)
+				untracked(r);
 			return true;
+		}
 		snprintf(r->msg, sizeof(r->msg), "map-change at icount %" PRIu64 ": %s", ev->icount,
 			 err);
 		break;
@@ -191,8 +206,12 @@ static bool apply_map_change(ReplaySession *r, const TraceEvent *ev)
 			 ev->icount);
 		break;
 	case RR_MAP_RESET:
-		if (rr_get_varint(&rd, &number) && number < 1000000)
-			return load_snapshot(r, (unsigned)number);
+		if (rr_get_varint(&rd, &number) && number < 1000000) {
+			if (!load_snapshot(r, (unsigned)number))
+				return false;
+			untracked(r);
+			return true;
+		}
 		snprintf(r->msg, sizeof(r->msg), "malformed reset at icount %" PRIu64, ev->icount);
 		break;
 	default:
@@ -250,12 +269,22 @@ static bool apply_passive(ReplaySession *r)
 	return !r->diverged;
 }
 
+/* What the CPU asked for, for a divergence message (formatted only then). */
+static void did_what(uint8_t kind, uint64_t addr, unsigned size, char *buf, size_t len)
+{
+	TraceEvent ev = {.kind = kind, .addr = addr, .size = size};
+
+	if (kind == TEV_INTERRUPT)
+		snprintf(buf, len, "interrupt acknowledge");
+	else
+		describe(&ev, buf, len);
+}
+
 /* The next event must be @kind at @addr with @size at the current icount. */
-static const TraceEvent *expect(ReplaySession *r, uint8_t kind, uint64_t addr, unsigned size,
-				const char *did)
+static const TraceEvent *expect(ReplaySession *r, uint8_t kind, uint64_t addr, unsigned size)
 {
 	const TraceEvent *ev;
-	char says[160];
+	char says[160], did[96];
 
 	if (r->diverged || !apply_passive(r))
 		return NULL;
@@ -269,6 +298,7 @@ static const TraceEvent *expect(ReplaySession *r, uint8_t kind, uint64_t addr, u
 		return NULL;
 	}
 	journal_says(r, says, sizeof(says));
+	did_what(kind, addr, size, did, sizeof(did));
 	diverge(r, "the journal has %s, the CPU did %s", says, did);
 	return NULL;
 }
@@ -284,12 +314,9 @@ static void after_read(ReplaySession *r)
 static uint32_t rp_io_read(void *opaque, uint16_t port, unsigned size)
 {
 	ReplaySession *r = opaque;
-	char did[64];
-	const TraceEvent *ev;
+	const TraceEvent *ev = expect(r, TEV_PORT_READ, port, size);
 	uint32_t v;
 
-	snprintf(did, sizeof(did), "port-read 0x%x size %u", port, size);
-	ev = expect(r, TEV_PORT_READ, port, size, did);
 	if (!ev)
 		return 0xffffffffu;
 	v = (uint32_t)ev->value;
@@ -301,12 +328,9 @@ static uint32_t rp_io_read(void *opaque, uint16_t port, unsigned size)
 static uint64_t rp_mmio_read(void *opaque, uint64_t addr, unsigned size)
 {
 	ReplaySession *r = opaque;
-	char did[64];
-	const TraceEvent *ev;
+	const TraceEvent *ev = expect(r, TEV_MMIO_READ, addr, size);
 	uint64_t v;
 
-	snprintf(did, sizeof(did), "mmio-read 0x%" PRIx64 " size %u", addr, size);
-	ev = expect(r, TEV_MMIO_READ, addr, size, did);
 	if (!ev)
 		return ~0ull;
 	v = ev->value;
@@ -360,7 +384,7 @@ static int rp_intack(void *opaque)
 	const TraceEvent *ev;
 	int vec;
 
-	ev = expect(r, TEV_INTERRUPT, 0, 0, "interrupt acknowledge");
+	ev = expect(r, TEV_INTERRUPT, 0, 0);
 	if (!ev) {
 		cpu_set_intr(r->cpu, false);
 		return -1;
@@ -380,7 +404,7 @@ static int rp_intack(void *opaque)
 static uint64_t rp_rdtsc(void *opaque)
 {
 	ReplaySession *r = opaque;
-	const TraceEvent *ev = expect(r, TEV_TIME_READ, 0, 0, "time-read rdtsc");
+	const TraceEvent *ev = expect(r, TEV_TIME_READ, 0, 0);
 	uint64_t v;
 
 	if (!ev)
@@ -395,17 +419,15 @@ static bool rp_rdmsr(void *opaque, uint32_t msr, uint64_t *value)
 {
 	ReplaySession *r = opaque;
 	const TraceEvent *ev;
-	char did[64];
 	bool ok;
 
-	snprintf(did, sizeof(did), "time-read rdmsr 0x%x", msr);
 	if (!apply_passive(r))
 		return false;
 	ev = peek(r);
 	if (ev && ev->kind == TEV_TIME_READ && ev->addr == (msr | RR_MSR_REFUSED))
-		ev = expect(r, TEV_TIME_READ, msr | RR_MSR_REFUSED, 0, did);
+		ev = expect(r, TEV_TIME_READ, msr | RR_MSR_REFUSED, 0);
 	else
-		ev = expect(r, TEV_TIME_READ, msr, 0, did);
+		ev = expect(r, TEV_TIME_READ, msr, 0);
 	if (!ev)
 		return false;
 	ok = !(ev->addr & RR_MSR_REFUSED);
@@ -533,14 +555,125 @@ static bool seek_snapshot(ReplaySession *r, unsigned k, uint64_t icount)
 	return false;
 }
 
+/* ---- the snapshot cache's entries: the engine's state apart from RAM ------------- */
+
+static void cache_reset_stop(ReplaySession *r)
+{
+	uint64_t iv, now = cpu_icount(r->cpu);
+
+	if (!r->cache)
+		return;
+	iv = rr_cache_interval(r->cache);
+	r->cache_stop = now % iv ? now + iv - now % iv : now;
+}
+
+/* Blob: events consumed here, LCR, MCR, view length and view, CPU state. */
+static void cache_pass(ReplaySession *r)
+{
+	RRBuf b = {0}, view = {0};
+	size_t cs = cpu_state_size();
+	uint8_t *state = xmalloc(cs);
+	uint64_t now = cpu_icount(r->cpu);
+
+	rrbuf_varint(&b, r->here_icount == now ? r->here_count : 0);
+	rrbuf_u8(&b, r->lcr);
+	rrbuf_u8(&b, r->mcr);
+	rr_view_encode(r->mem.as, &r->mem.blocks, &view, false);
+	rrbuf_varint(&b, view.len);
+	rrbuf_put(&b, view.p, view.len);
+	cpu_state_save(r->cpu, state);
+	rrbuf_put(&b, state, cs);
+	rr_cache_pass(r->cache, now, &r->mem, b.p, b.len);
+	cpu_flush_tlb(r->cpu); /* the dirty bits were cleared */
+	r->cache_stop = now + rr_cache_interval(r->cache);
+	free(state);
+	free(b.p);
+	free(view.p);
+}
+
+/* Restore a cache entry's blob (RAM is already back). */
+static bool cache_load(ReplaySession *r, const uint8_t *blob, size_t len)
+{
+	RRReader rd = {blob, len, 0};
+	RRBuf cur = {0};
+	uint64_t skip, view_len, icount;
+	uint8_t lcr, mcr;
+	const uint8_t *view, *state;
+	char err[256];
+	bool ok = false;
+
+	drop_cursor(r);
+	if (!rr_get_varint(&rd, &skip) || !rr_get_u8(&rd, &lcr) || !rr_get_u8(&rd, &mcr) ||
+	    !rr_get_varint(&rd, &view_len) || !(view = rr_get_bytes(&rd, view_len)) ||
+	    !(state = rr_get_bytes(&rd, cpu_state_size())) ||
+	    !cpu_state_load(r->cpu, state, cpu_state_size())) {
+		snprintf(r->msg, sizeof(r->msg), "a cached snapshot is damaged");
+		goto out;
+	}
+	rr_view_encode(r->mem.as, &r->mem.blocks, &cur, false);
+	if ((cur.len != view_len || memcmp(cur.p, view, view_len) != 0) &&
+	    !rr_view_apply(&r->mem, view, view_len, err, sizeof(err))) {
+		snprintf(r->msg, sizeof(r->msg), "a cached snapshot's map: %s", err);
+		goto out;
+	}
+	cpu_flush_tlb(r->cpu);
+	r->lcr = lcr;
+	r->mcr = mcr;
+	icount = cpu_icount(r->cpu);
+	r->c = trace_cursor(r->t, icount);
+	r->here_icount = icount;
+	r->here_count = 0;
+	while (skip-- > 0) {
+		const TraceEvent *ev = peek(r);
+
+		if (!ev || ev->icount != icount) {
+			snprintf(r->msg, sizeof(r->msg), "the journal lost events at icount %" PRIu64,
+				 icount);
+			goto out;
+		}
+		consume(r);
+	}
+	cache_reset_stop(r);
+	ok = true;
+out:
+	free(cur.p);
+	if (!ok)
+		r->damaged = true;
+	return ok;
+}
+
+void replay_set_cache(ReplaySession *r, uint64_t interval, size_t max_bytes)
+{
+	rr_cache_free(r->cache);
+	r->cache = NULL;
+	if (!interval)
+		return;
+	r->cache = rr_cache_new(interval, max_bytes);
+	rr_cache_untracked(r->cache, &r->mem);
+	cpu_flush_tlb(r->cpu);
+	cache_pass(r); /* an entry where we are */
+	cache_reset_stop(r);
+}
+
+void replay_cache_info(const ReplaySession *r, ReplayCacheInfo *info)
+{
+	if (r->cache)
+		rr_cache_info(r->cache, info);
+	else
+		memset(info, 0, sizeof(*info));
+}
+
 /* Start again from the trace's snapshot @k. */
 static bool start_at(ReplaySession *r, unsigned k)
 {
 	uint64_t icount;
 
 	drop_cursor(r);
-	if (restore(r, k, &icount) && seek_snapshot(r, k, icount))
+	if (restore(r, k, &icount) && seek_snapshot(r, k, icount)) {
+		untracked(r);
+		cache_reset_stop(r);
 		return true;
+	}
 	r->damaged = true;
 	return false;
 }
@@ -664,6 +797,8 @@ enum replay_status replay_forward(ReplaySession *r, uint64_t target)
 
 		if (r->diverged || r->damaged)
 			return stopped(r, REPLAY_ERROR);
+		if (r->cache && now == r->cache_stop)
+			cache_pass(r);
 		if (now >= target)
 			return stopped(r, REPLAY_OK);
 		ev = peek(r);
@@ -689,6 +824,8 @@ enum replay_status replay_forward(ReplaySession *r, uint64_t target)
 			continue;
 		}
 		limit = ev->icount < target ? ev->icount : target;
+		if (r->cache && r->cache_stop > now && r->cache_stop < limit)
+			limit = r->cache_stop;
 		if (r->hook)
 			limit = now + 1;
 		why = cpu_exec(r->cpu, limit);
@@ -712,11 +849,22 @@ enum replay_status replay_goto_snapshot(ReplaySession *r, unsigned number)
 
 enum replay_status replay_goto(ReplaySession *r, uint64_t target)
 {
-	uint64_t now = cpu_icount(r->cpu);
+	uint64_t now = cpu_icount(r->cpu), cached;
 	int k = pick_snapshot(r, target);
+	bool have_cached = r->cache && !r->diverged && !r->damaged &&
+			   rr_cache_find(r->cache, target, &cached);
 
 	if (r->diverged || r->damaged || target < now ||
 	    (k >= 0 && r->snaps[k].icount > now)) {
+		if (have_cached && (target >= now ? cached > now : true) &&
+		    (k < 0 || cached >= r->snaps[k].icount)) {
+			size_t len;
+			const uint8_t *blob = rr_cache_restore(r->cache, target, &r->mem, &len);
+
+			if (!blob || !cache_load(r, blob, len))
+				return REPLAY_ERROR;
+			return replay_forward(r, target);
+		}
 		if (k < 0) {
 			snprintf(r->msg, sizeof(r->msg), "no snapshot before icount %" PRIu64, target);
 			r->damaged = true;
@@ -783,6 +931,7 @@ void replay_close(ReplaySession *r)
 		trace_cursor_free(r->c);
 	trace_free(r->t);
 	cpu_free(r->cpu);
+	rr_cache_free(r->cache);
 	rr_memory_free(&r->mem);
 	free(r->snaps);
 	free(r->dir);

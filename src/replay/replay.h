@@ -121,6 +121,27 @@ int replay_error_status(const ReplaySession *s);
 /* Check events compared so far. */
 uint64_t replay_checks(const ReplaySession *s);
 
+/*
+ * The in-memory snapshot cache (cache.c): a snapshot every @interval
+ * instructions as replay goes forwards, their undo logs using at most
+ * @max_bytes (entries are thinned where densest beyond it), plus one copy
+ * of guest RAM (the mirror).  replay_set_cache(s, 0, 0) turns it off.
+ */
+void replay_set_cache(ReplaySession *s, uint64_t interval, size_t max_bytes);
+typedef struct ReplayCacheInfo {
+	unsigned entries;
+	size_t bytes;	     /* entries: CPU state, map, undo logs */
+	size_t mirror_bytes; /* the copy of RAM (its pages that hold data) */
+	size_t max_bytes;
+	uint64_t interval;
+	uint64_t first_icount, last_icount; /* of the cached snapshots */
+} ReplayCacheInfo;
+/* All zero when the cache is off. */
+void replay_cache_info(const ReplaySession *s, ReplayCacheInfo *info);
+/* Defaults for gdb: a snapshot every 2^21 instructions, 256 MiB. */
+#define REPLAY_CACHE_INTERVAL (1ull << 21)
+#define REPLAY_CACHE_BYTES ((size_t)256 << 20)
+
 /* Replay the trace in @dir; returns the exit status (0, 2, 3 or 4). */
 int replay_run(const char *dir, ReplayOptions *o);
 /* `flashback info`: a summary of the trace; returns the exit status. */
@@ -183,6 +204,22 @@ void rr_memory_init(RRMemory *mem);
 void rr_memory_free(RRMemory *mem);
 /* Apply a view payload; false with a message in @err on a malformed one. */
 bool rr_view_apply(RRMemory *mem, const uint8_t *p, size_t len, char *err, size_t errlen);
+
+/* The engine's side of the snapshot cache (cache.c); blobs are the
+ * engine's state apart from RAM. */
+typedef struct RRCache RRCache;
+RRCache *rr_cache_new(uint64_t interval, size_t max_bytes);
+void rr_cache_free(RRCache *c);
+uint64_t rr_cache_interval(const RRCache *c);
+/* RAM changed behind the dirty bits: copy the mirror afresh. */
+void rr_cache_untracked(RRCache *c, RRMemory *mem);
+/* Replay is at @icount between instructions: take or re-anchor an entry. */
+void rr_cache_pass(RRCache *c, uint64_t icount, RRMemory *mem, const void *blob, size_t len);
+/* The latest entry at or before @target that RAM can be taken back to. */
+bool rr_cache_find(const RRCache *c, uint64_t target, uint64_t *icount);
+/* Take RAM back to that entry and return its blob (NULL if none). */
+const uint8_t *rr_cache_restore(RRCache *c, uint64_t target, RRMemory *mem, size_t *len);
+void rr_cache_info(const RRCache *c, ReplayCacheInfo *info);
 
 /* A 64-bit hash of every RAM block, in block order. */
 uint64_t rr_ram_hash(const RRBlocks *blocks);

@@ -599,7 +599,7 @@ bool rr_snapshot_load(const char *dir, unsigned number, CPU *cpu, RRMemory *mem,
 	if (h.full) {
 		for (unsigned i = 0; i < mem->blocks.n; i++)
 			if (mem->blocks.b[i].kind == RR_BLOCK_RAM)
-				memset(mr_host(mem->blocks.b[i].mr), 0, mem->blocks.b[i].size);
+				ram_clear(mem->blocks.b[i].mr); /* gives the pages back: cheap */
 	}
 	r = (RRReader){raw, rawlen, 0};
 	while (!ended) {
@@ -618,7 +618,7 @@ bool rr_snapshot_load(const char *dir, unsigned number, CPU *cpu, RRMemory *mem,
 			if (!define_block(mem, blk, kind, ld64(sz), NULL, err, errlen))
 				goto out;
 			if (kind == RR_BLOCK_RAM)
-				memset(mr_host(mem->blocks.b[blk].mr), 0, ld64(sz));
+				ram_clear(mem->blocks.b[blk].mr);
 			break;
 		}
 		case REC_PAGE: {
