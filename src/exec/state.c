@@ -187,7 +187,7 @@ bool cpu_state_load(CPU *cpu, const void *buf, size_t len)
 		return false;
 	*cpu = tmp;
 	cpu->exit_req = false;
-	dbg_update(cpu);
+	dbg_refresh(cpu);
 	cpu_flush_tlb(cpu); /* the TLB and the decode cache */
 	return true;
 }

@@ -32,9 +32,57 @@ bool io_allowed(CPU *cpu, uint16_t port, unsigned size)
 	return !((bits >> (port & 7)) & ((1u << size) - 1));
 }
 
+/* ---- I/O breakpoints (DR7 R/W = 10b, with CR4.DE) ------------------ */
+
+static bool io_bp_enabled(const CPU *cpu, int n)
+{
+	return (cpu->dr[7] >> (2 * n)) & 3 && ((cpu->dr[7] >> (16 + 4 * n)) & 3) == 2;
+}
+
+static bool io_bp_armed(const CPU *cpu)
+{
+	if (!(cpu->cr4 & CR4_DE))
+		return false;
+	for (int n = 0; n < 4; n++)
+		if (io_bp_enabled(cpu, n))
+			return true;
+	return false;
+}
+
+/*
+ * DR7 or CR4.DE changed.  dbg_update() (cpu.c) knows the instruction and
+ * data breakpoints; an armed I/O breakpoint needs the same per-instruction
+ * path (dbg_data: the trap after the instruction is taken there), so it
+ * sets that too.
+ */
+void dbg_refresh(CPU *cpu)
+{
+	dbg_update(cpu);
+	if (io_bp_armed(cpu))
+		cpu->dbg_data = true;
+}
+
+/* An access to ports [port, port + size): note the I/O breakpoints it hits;
+ * the #DB trap comes after the instruction (as for data breakpoints). */
+static void io_bp_check(CPU *cpu, uint16_t port, unsigned size)
+{
+	static const uint8_t lens[4] = {1, 2, 8, 4};
+
+	if (!(cpu->cr4 & CR4_DE))
+		return;
+	for (int n = 0; n < 4; n++) {
+		unsigned len = lens[(cpu->dr[7] >> (18 + 4 * n)) & 3];
+		uint32_t a = cpu->dr[n] & 0xffff & ~(len - 1);
+
+		if (io_bp_enabled(cpu, n) && port <= a + len - 1 && a <= port + size - 1u)
+			cpu->dbg_hits |= 1u << n;
+	}
+}
+
 uint32_t io_in(CPU *cpu, uint16_t port, unsigned size)
 {
 	cpu->io_done = true;
+	io_bp_check(cpu, port, size);
 	if (!cpu->bus.io_read)
 		return bits_mask(size * 8);
 	return cpu->bus.io_read(cpu->bus.opaque, port, size) & bits_mask(size * 8);
@@ -51,6 +99,7 @@ static bool ferr_active(CPU *cpu)
 void io_out(CPU *cpu, uint16_t port, uint32_t v, unsigned size)
 {
 	cpu->io_done = true;
+	io_bp_check(cpu, port, size);
 	if (port <= PORT_IGNNE && port + size > PORT_IGNNE && ferr_active(cpu))
 		cpu->fpu.ignne = true;
 	if (cpu->bus.io_write)
@@ -143,6 +192,7 @@ H(op_mov_cr)
 		if ((v ^ cpu->cr4) & (CR4_PSE | CR4_PGE))
 			tlb_flush(cpu);
 		cpu->cr4 = v;
+		dbg_refresh(cpu); /* CR4.DE arms I/O breakpoints */
 		break;
 	}
 }
@@ -168,7 +218,7 @@ H(op_mov_dr)
 	else if (n == 7)
 		v = (v & 0xffff2bffu) | 0x400u;
 	cpu->dr[n] = v;
-	dbg_update(cpu);
+	dbg_refresh(cpu);
 }
 
 H(op_clts)
@@ -450,6 +500,7 @@ H(op_sysexit)
 uint32_t cpuid_features(void)
 {
 	uint32_t f = 1u << 0	 /* FPU */
+		     | 1u << 2	 /* DE: CR4.DE, I/O breakpoints */
 		     | 1u << 3	 /* PSE */
 		     | 1u << 4	 /* TSC */
 		     | 1u << 5	 /* MSR */

@@ -370,6 +370,7 @@ void io_out(CPU *cpu, uint16_t port, uint32_t v, unsigned size);
 H(op_sysenter);
 H(op_sysexit);
 _Noreturn void cpu_freeze(CPU *cpu); /* exception.c: wait for an interrupt */
+void dbg_refresh(CPU *cpu);	     /* dbg_update() plus I/O breakpoints */
 /* end cpufeat */
 
 #endif

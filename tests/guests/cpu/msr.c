@@ -140,8 +140,8 @@ static __attribute__((unused)) void test_cpuid(void)
 
 	cpuid(1, &a, &b, &c, &d);
 	check(a == 0x619, "CPUID.1:EAX 0x%x, want family 6 model 1 stepping 9", a);
-	/* FPU PSE TSC MSR MCE CX8 APIC SEP MTRR PGE MCA CMOV; no VME, DE, PAE */
-	check(d == 0xfbb9, "CPUID.1:EDX 0x%x, want 0xfbb9", d);
+	/* FPU DE PSE TSC MSR MCE CX8 APIC SEP MTRR PGE MCA CMOV; no VME, PAE */
+	check(d == 0xfbbd, "CPUID.1:EDX 0x%x, want 0xfbbd", d);
 	/* QEMU's qemu32 has no MTRRs: its MTRRcap reads 0 */
 	check((rdmsr(0xfe) & 0xff) == 8 && (rdmsr(0xfe) & 0x100),
 	      "MTRRcap 0x%x: want 8 variable and the fixed MTRRs", (u32)rdmsr(0xfe));
