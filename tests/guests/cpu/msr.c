@@ -9,6 +9,8 @@
  * cpu-msr-strict, plus what QEMU 7.2 does not do (meson.build marks its QEMU
  * run should_fail):
  *   - CPUID.1:EDX of this CPU (QEMU's qemu32 model advertises other bits);
+ *   - #GP for the CR4 bits of what this CPU does not have: VME, PVI, PAE
+ *     (QEMU takes VME and PVI although qemu32 does not advertise VME);
  *   - #GP for reserved bits and invalid memory types in MTRR writes, for
  *     writes to read-only MSRs and for MSRs that do not exist (QEMU reads
  *     them as 0 and ignores the writes);
@@ -132,6 +134,28 @@ static void test_sysenter(void)
 	check_fault("SYSENTER with SYSENTER_CS 0", f, 13, 0, (u32)t_sysenter_fault);
 }
 
+/* ---- CR4 --------------------------------------------------------------- */
+
+u32 cr4_bits;
+TRIGGER(t_cr4, "mov %cr4, %eax\nor cr4_bits, %eax\nt_cr4_fault: mov %eax, %cr4\n"
+	       "t_cr4_resume: ret\n")
+
+static void cr4_refused(const char *what, u32 bits)
+{
+	struct fault f;
+
+	cr4_bits = bits;
+	f = xcatch(t_cr4, 0);
+	check_fault(what, f, 13, 0, (u32)t_cr4_fault);
+}
+
+static __attribute__((unused)) void test_cr4(void)
+{
+	cr4_refused("CR4.VME", 0x1);
+	cr4_refused("CR4.PVI", 0x2);
+	cr4_refused("CR4.PAE", 0x20);
+}
+
 /* ---- what QEMU does not do --------------------------------------------- */
 
 static __attribute__((unused)) void test_cpuid(void)
@@ -200,6 +224,7 @@ int guest_main(void)
 	test_mtrr();
 	test_sysenter();
 #ifdef STRICT
+	test_cr4();
 	test_cpuid();
 	test_gp();
 	test_pmu();
