@@ -63,11 +63,6 @@ uint32_t cc_compute(const CPU *cpu)
 	return f;
 }
 
-bool cc_cf(CPU *cpu)
-{
-	return cpu_flags(cpu) & F_CF;
-}
-
 bool cc_zf(CPU *cpu)
 {
 	if (cpu->cc_op != CC_EAGER)
@@ -162,79 +157,12 @@ bool cond_true(CPU *cpu, unsigned cc)
 	return r != (cc & 1);
 }
 
-static inline void lazy(CPU *cpu, unsigned op, unsigned bits, uint32_t res, uint32_t a, uint32_t b,
-			uint32_t c)
-{
-	cpu->cc_op = op;
-	cpu->cc_bits = bits;
-	cpu->cc_res = res;
-	cpu->cc_a = a;
-	cpu->cc_b = b;
-	cpu->cc_c = c;
-}
-
-/* The eight ALU operations of opcodes 00-3F and group 1: ADD OR ADC SBB AND
- * SUB XOR CMP.  Returns the result (CMP returns @a unchanged). */
-uint32_t alu_op(CPU *cpu, unsigned op, uint32_t a, uint32_t b, unsigned bits)
-{
-	uint32_t m = bits_mask(bits), res, c;
-
-	a &= m;
-	b &= m;
-	switch (op) {
-	case 0:
-		res = (a + b) & m;
-		lazy(cpu, CC_ADD, bits, res, a, b, 0);
-		return res;
-	case 1:
-		res = a | b;
-		lazy(cpu, CC_LOGIC, bits, res, a, b, 0);
-		return res;
-	case 2:
-		c = cc_cf(cpu);
-		res = (a + b + c) & m;
-		lazy(cpu, CC_ADD, bits, res, a, b, c);
-		return res;
-	case 3:
-		c = cc_cf(cpu);
-		res = (a - b - c) & m;
-		lazy(cpu, CC_SUB, bits, res, a, b, c);
-		return res;
-	case 4:
-		res = a & b;
-		lazy(cpu, CC_LOGIC, bits, res, a, b, 0);
-		return res;
-	case 5:
-		res = (a - b) & m;
-		lazy(cpu, CC_SUB, bits, res, a, b, 0);
-		return res;
-	case 6:
-		res = a ^ b;
-		lazy(cpu, CC_LOGIC, bits, res, a, b, 0);
-		return res;
-	default:
-		res = (a - b) & m;
-		lazy(cpu, CC_SUB, bits, res, a, b, 0);
-		return a;
-	}
-}
-
-uint32_t alu_inc(CPU *cpu, uint32_t a, unsigned bits, bool dec)
-{
-	uint32_t m = bits_mask(bits);
-	uint32_t c = cc_cf(cpu);
-	uint32_t res = (dec ? a - 1 : a + 1) & m;
-
-	lazy(cpu, dec ? CC_DEC : CC_INC, bits, res, a & m, 1, c);
-	return res;
-}
-
 /* Store eagerly computed flags: SF/ZF/PF from @res, the rest from @other. */
 void set_flags_szp(CPU *cpu, uint32_t res, unsigned bits, uint32_t other)
 {
-	uint32_t f = cpu_flags(cpu);
-
-	cpu->flags = (f & ~FLAGS_ARITH) | szp(res, bits) | (other & (F_CF | F_AF | F_OF));
+	/* all six arithmetic flags are replaced: no need to evaluate them */
+	cpu->cc_op = CC_EAGER;
+	cpu->flags = (cpu->flags & ~FLAGS_ARITH) | szp(res, bits) | (other & (F_CF | F_AF | F_OF));
 }
 
 static void set_cf_of(CPU *cpu, bool cf, bool of)

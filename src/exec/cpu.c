@@ -183,21 +183,41 @@ static void dbg_insn_check(CPU *cpu)
  * save.  (Copying all eight registers costs a store-forwarding stall per
  * instruction.)
  */
-static void save_state(CPU *cpu)
+static inline uint32_t ld_word(const uint32_t *p)
 {
-	cpu->save_esp = cpu->r[R_ESP];
-	cpu->save_flags = cpu->flags;
-	cpu->save_cc[0] = cpu->cc_op;
-	cpu->save_cc[1] = cpu->cc_bits;
-	cpu->save_cc[2] = cpu->cc_res;
-	cpu->save_cc[3] = cpu->cc_a;
-	cpu->save_cc[4] = cpu->cc_b;
-	cpu->save_cc[5] = cpu->cc_c;
+	uint32_t v = *p;
+
+	/* one 32-bit load per field: the compiler would pair neighbours into
+	 * 64-bit loads, which cannot be forwarded from the handler's 32-bit
+	 * stores just before and stall */
+	__asm__("" : "+r"(v));
+	return v;
+}
+
+static inline __attribute__((always_inline)) void save_regs(CPU *cpu)
+{
+	cpu->saved = true;
+	cpu->save_esp = ld_word(&cpu->r[R_ESP]);
+	cpu->save_flags = ld_word(&cpu->flags);
+	cpu->save_cc[0] = ld_word(&cpu->cc_op);
+	cpu->save_cc[1] = ld_word(&cpu->cc_bits);
+	cpu->save_cc[2] = ld_word(&cpu->cc_res);
+	cpu->save_cc[3] = ld_word(&cpu->cc_a);
+	cpu->save_cc[4] = ld_word(&cpu->cc_b);
+	cpu->save_cc[5] = ld_word(&cpu->cc_c);
+}
+
+static inline __attribute__((always_inline)) void save_state(CPU *cpu)
+{
+	save_regs(cpu);
 	cpu->start_eip = cpu->eip;
 }
 
 void cpu_restore_state(CPU *cpu)
 {
+	cpu->eip = cpu->start_eip;
+	if (!cpu->saved)
+		return; /* the instruction changed neither (Insn.save) */
 	cpu->r[R_ESP] = cpu->save_esp;
 	cpu->flags = cpu->save_flags;
 	cpu->cc_op = cpu->save_cc[0];
@@ -206,7 +226,6 @@ void cpu_restore_state(CPU *cpu)
 	cpu->cc_a = cpu->save_cc[3];
 	cpu->cc_b = cpu->save_cc[4];
 	cpu->cc_c = cpu->save_cc[5];
-	cpu->eip = cpu->start_eip;
 }
 
 void cpu_begin(CPU *cpu)
@@ -266,7 +285,12 @@ static void run_block(CPU *cpu, TB *tb, uint64_t limit)
 	cpu->brk = false;
 	cpu->in_insn = true;
 	for (;;) {
-		save_state(cpu);
+		if (in->save) {
+			save_state(cpu);
+		} else {
+			cpu->saved = false;
+			cpu->start_eip = cpu->eip;
+		}
 		cpu->eip += in->len;
 		in->fn(cpu, in);
 		cpu->icount++;
@@ -277,13 +301,18 @@ static void run_block(CPU *cpu, TB *tb, uint64_t limit)
 	in--;
 	if (in->flow == FLOW_REP) {
 		while (cpu->eip == cpu->start_eip && !cpu->brk && cpu->icount < limit) {
-			save_state(cpu);
+			/* start_eip stays: the same instruction again */
+			if (in->save)
+				save_state(cpu);
 			cpu->eip += in->len;
 			in->fn(cpu, in);
 			cpu->icount++;
 		}
 	}
 	cpu->in_insn = false;
+	/* nothing stopped it and it ended with a near jump (or ran on): the
+	 * next block may be found from this one (tb_next) */
+	cpu->last_tb = cpu->brk || in->flow == FLOW_END ? NULL : tb;
 	if (cpu->dc_pending)
 		dc_settle(cpu);
 	if (cpu->io_done)
@@ -317,7 +346,9 @@ enum cpu_exit cpu_exec(CPU *cpu, uint64_t limit)
 {
 	/* devices ran since the last slice: DMA may have written code */
 	code_pages_check(cpu);
+	cpu->last_tb = NULL;
 	setjmp(cpu->jb);
+	cpu->last_tb = NULL;
 	/* a fault may have left the instruction with flushes deferred */
 	dc_settle(cpu);
 	if (cpu->io_done)
@@ -334,6 +365,11 @@ enum cpu_exit cpu_exec(CPU *cpu, uint64_t limit)
 				cpu->triple = true;
 				return CPU_EXIT_TRIPLE_FAULT;
 			}
+			/* the faulting instruction may have left only EIP saved
+			 * (Insn.save): a fault in the delivery restores this */
+			if (!cpu->saved)
+				save_regs(cpu);
+			cpu->last_tb = NULL;
 			cpu_deliver_pending(cpu);
 			continue;
 		}
@@ -348,6 +384,7 @@ enum cpu_exit cpu_exec(CPU *cpu, uint64_t limit)
 			if (cpu->halted)
 				cpu->shadow = false;
 		} else if (take_interrupt(cpu)) {
+			cpu->last_tb = NULL;
 			/* a trap gate leaves IF set: nested deliveries count too */
 			if (++cpu->stuck > STUCK_LIMIT) {
 				cpu->stuck = 0;
@@ -358,7 +395,7 @@ enum cpu_exit cpu_exec(CPU *cpu, uint64_t limit)
 		}
 		if (cpu->halted)
 			return CPU_EXIT_HALT;
-		TB *tb = tb_find(cpu);
+		TB *tb = cpu->last_tb ? tb_next(cpu) : tb_find(cpu);
 
 		if (tb && !(cpu->flags & (F_TF | F_RF)) && !cpu->shadow && !cpu->dbg_insn &&
 		    !cpu->dbg_data)

@@ -44,6 +44,7 @@ void dc_flush(CPU *cpu)
 	if (cpu->tb)
 		memset(cpu->tb, 0, TB_SIZE * sizeof(TB));
 	cpu->pool_used = 0;
+	cpu->last_tb = NULL;
 }
 
 void dc_settle(CPU *cpu)
@@ -189,7 +190,7 @@ static TB *tb_build(CPU *cpu, TB *tb, TLBEntry *e, const uint8_t *host, uint32_t
 	if (mr_kind(e->ram) == MR_RAM)
 		watch_page(cpu, e);
 	cpu->pool_used += n;
-	*tb = (TB){host, *e->ver, (uint16_t)pos, (uint8_t)n, c32, insn};
+	*tb = (TB){host, *e->ver, (uint16_t)pos, (uint8_t)n, c32, insn, 0, {NULL, NULL}};
 	return tb;
 }
 
@@ -226,6 +227,43 @@ TB *tb_find(CPU *cpu)
 	/* the whole block inside the limit: no instruction can fault on it */
 	if (cs->limit - eip < tb->bytes - 1u || (!c32 && eip + tb->bytes > 0xffff))
 		return NULL;
+	tb->lstart = lin;
+	return tb;
+}
+
+/*
+ * The block at CS:EIP right after cpu->last_tb ended with a near jump and
+ * nothing stopped it: CS, the paging state and the page's code version are
+ * what they were when that block was entered, so a block in the same linear
+ * page lies at the same distance in the same host page, and is valid if its
+ * version is that block's.  The links remember such blocks.
+ */
+TB *tb_next(CPU *cpu)
+{
+	TB *prev = cpu->last_tb;
+	const SegReg *cs = &cpu->seg[S_CS];
+	uint32_t eip = cpu->eip, lin = cs->base + eip;
+
+	cpu->last_tb = NULL;
+	if ((lin & ~(PAGE_SIZE - 1)) != (prev->lstart & ~(PAGE_SIZE - 1)))
+		return tb_find(cpu);
+	const uint8_t *host = prev->host + (int32_t)(lin - prev->lstart);
+	for (int k = 0; k < 2; k++) {
+		TB *tb = prev->link[k];
+
+		if (tb && tb->host == host && tb->c32 == prev->c32 && tb->ver == prev->ver &&
+		    cs->limit - eip >= tb->bytes - 1u && eip <= cs->limit &&
+		    (prev->c32 || eip + tb->bytes <= 0xffff)) {
+			tb->lstart = lin;
+			return tb;
+		}
+	}
+	TB *tb = tb_find(cpu);
+
+	if (tb && tb->host == host) {
+		prev->link[1] = prev->link[0];
+		prev->link[0] = tb;
+	}
 	return tb;
 }
 

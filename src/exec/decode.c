@@ -270,14 +270,54 @@ static uint8_t insn_flow(const Insn *in)
 	unsigned op = in->op & 0xff;
 	const uint8_t *t = in->op < 0x100 ? next1 : next2;
 
-	if (!((t[op >> 3] >> (op & 7)) & 1))
+	if (!((t[op >> 3] >> (op & 7)) & 1)) {
+		/* Jcc, JMP rel, CALL rel, RET near, LOOP/JCXZ */
+		if ((in->op >= 0x70 && in->op <= 0x7f) || (in->op >= 0x180 && in->op <= 0x18f) ||
+		    (in->op >= 0xe0 && in->op <= 0xe3) || in->op == 0xe8 || in->op == 0xe9 ||
+		    in->op == 0xeb || in->op == 0xc2 || in->op == 0xc3)
+			return FLOW_JUMP;
 		return FLOW_END;
+	}
 	if (in->rep && in->op >= 0xa4 && in->op <= 0xaf && (in->op & 0xfe) != 0xa8)
 		return FLOW_REP; /* A8 A9 are TEST */
-	if (in->op == 0xff && in->reg >= 2 && in->reg <= 5)
+	if (in->op == 0xff && (in->reg == 2 || in->reg == 4))
+		return FLOW_JUMP; /* near indirect CALL / JMP */
+	if (in->op == 0xff && (in->reg == 3 || in->reg == 5))
 		return FLOW_END;
 	return FLOW_NEXT;
 }
+
+/*
+ * Must the loop save ESP and EFLAGS before running the instruction?  Not
+ * for these: they cannot fault after changing either (they read and write
+ * memory first; folding lazy flags into EFLAGS changes no value), so a
+ * fault needs only EIP back.  SV_MEM: only the register forms (their memory
+ * forms write the result after setting the flags).
+ */
+enum { SV_ALWAYS, SV_NEVER, SV_MEM };
+#define SV2(b, v) [b] = v, [b + 1] = v
+#define SV4(b, v) SV2(b, v), SV2(b + 2, v)
+#define SV8(b, v) SV4(b, v), SV4(b + 4, v)
+#define SVALU(b) SV2(b, SV_MEM), SV4(b + 2, SV_NEVER)
+static const uint8_t save_rule[0x200] = {
+	SVALU(0x00), SVALU(0x08), SVALU(0x10), SVALU(0x18), SVALU(0x20), SVALU(0x28),
+	SVALU(0x30), SV4(0x38, SV_NEVER), SV2(0x3c, SV_NEVER),
+	[0x27] = SV_NEVER, [0x2f] = SV_NEVER, [0x37] = SV_NEVER, [0x3f] = SV_NEVER,
+	SV8(0x40, SV_NEVER), SV8(0x48, SV_NEVER), SV8(0x50, SV_NEVER), SV8(0x58, SV_NEVER),
+	SV2(0x60, SV_NEVER), SV4(0x68, SV_NEVER), SV8(0x70, SV_NEVER), SV8(0x78, SV_NEVER),
+	SV4(0x80, SV_MEM), SV8(0x84, SV_NEVER), [0x8d] = SV_NEVER, [0x8f] = SV_MEM,
+	SV8(0x90, SV_NEVER), SV2(0x98, SV_NEVER), [0x9c] = SV_NEVER, SV2(0x9e, SV_NEVER),
+	SV8(0xa0, SV_NEVER), SV8(0xa8, SV_NEVER), SV8(0xb0, SV_NEVER), SV8(0xb8, SV_NEVER),
+	SV2(0xc0, SV_MEM), SV2(0xc6, SV_NEVER), [0xc9] = SV_NEVER, SV4(0xd0, SV_MEM),
+	SV4(0xd4, SV_NEVER), [0xe8] = SV_NEVER, [0xe9] = SV_NEVER, [0xeb] = SV_NEVER,
+	[0xf5] = SV_NEVER, SV2(0xf6, SV_MEM), SV4(0xf8, SV_NEVER), SV2(0xfc, SV_NEVER),
+	SV2(0xfe, SV_MEM),
+	SV8(0x118, SV_NEVER), SV8(0x140, SV_NEVER), SV8(0x148, SV_NEVER),
+	SV8(0x180, SV_NEVER), SV8(0x188, SV_NEVER), SV8(0x190, SV_NEVER), SV8(0x198, SV_NEVER),
+	[0x1a3] = SV_NEVER, SV2(0x1a4, SV_MEM), [0x1ab] = SV_NEVER, SV2(0x1ac, SV_MEM),
+	[0x1af] = SV_NEVER, SV2(0x1b0, SV_NEVER), [0x1b3] = SV_NEVER, SV2(0x1b6, SV_NEVER),
+	SV4(0x1ba, SV_NEVER), SV2(0x1be, SV_NEVER), SV2(0x1c0, SV_MEM), SV8(0x1c8, SV_NEVER),
+};
 
 static bool decode_body(CPU *cpu, Insn *in, Fetch *f, bool c32);
 
@@ -401,56 +441,6 @@ static bool decode_body(CPU *cpu, Insn *in, Fetch *f, bool c32)
 	}
 	in->fn = insn_table[in->op];
 	in->flow = insn_flow(in);
+	in->save = save_rule[in->op] == SV_ALWAYS || (save_rule[in->op] == SV_MEM && in->mod != 3);
 	return !f->bad;
-}
-
-uint32_t ea_offset(CPU *cpu, const Insn *in)
-{
-	uint32_t v = in->disp;
-
-	if (in->base >= 0)
-		v += cpu->r[in->base];
-	if (in->index >= 0)
-		v += cpu->r[in->index] << in->scale;
-	return in->a32 ? v : v & 0xffff;
-}
-
-/* ---- operands -------------------------------------------------------- */
-
-uint32_t getr(CPU *cpu, unsigned r, unsigned bits)
-{
-	if (bits == 8)
-		return r < 4 ? cpu->r[r] & 0xff : (cpu->r[r - 4] >> 8) & 0xff;
-	if (bits == 16)
-		return cpu->r[r] & 0xffff;
-	return cpu->r[r];
-}
-
-void setr(CPU *cpu, unsigned r, uint32_t v, unsigned bits)
-{
-	if (bits == 8) {
-		if (r < 4)
-			cpu->r[r] = (cpu->r[r] & ~0xffu) | (v & 0xff);
-		else
-			cpu->r[r - 4] = (cpu->r[r - 4] & ~0xff00u) | (v & 0xff) << 8;
-	} else if (bits == 16) {
-		cpu->r[r] = (cpu->r[r] & ~0xffffu) | (v & 0xffff);
-	} else {
-		cpu->r[r] = v;
-	}
-}
-
-uint32_t rm_read(CPU *cpu, Insn *in, unsigned bits)
-{
-	if (in->mod == 3)
-		return getr(cpu, in->rm, bits);
-	return rdv(cpu, in->ea_seg, ea_offset(cpu, in), bits);
-}
-
-void rm_write(CPU *cpu, Insn *in, uint32_t v, unsigned bits)
-{
-	if (in->mod == 3)
-		setr(cpu, in->rm, v, bits);
-	else
-		wrv(cpu, in->ea_seg, ea_offset(cpu, in), v, bits);
 }

@@ -442,47 +442,26 @@ uint32_t seg_lin(CPU *cpu, int s, uint32_t off, unsigned size, bool write)
 	return sr->base + off;
 }
 
-uint8_t rd8(CPU *cpu, int s, uint32_t off)
+/* The accesses mem_fast() (x86.h) cannot do alone. */
+uint32_t rd_slow(CPU *cpu, int s, uint32_t off, unsigned size)
 {
-	return lin_read8(cpu, seg_lin(cpu, s, off, 1, false), cpu_user(cpu));
+	uint32_t lin = seg_lin(cpu, s, off, size, false);
+
+	if (size == 1)
+		return lin_read8(cpu, lin, cpu_user(cpu));
+	if (size == 2)
+		return lin_read16(cpu, lin, cpu_user(cpu));
+	return lin_read32(cpu, lin, cpu_user(cpu));
 }
 
-uint16_t rd16(CPU *cpu, int s, uint32_t off)
+void wr_slow(CPU *cpu, int s, uint32_t off, uint32_t v, unsigned size)
 {
-	return lin_read16(cpu, seg_lin(cpu, s, off, 2, false), cpu_user(cpu));
-}
+	uint32_t lin = seg_lin(cpu, s, off, size, true);
 
-uint32_t rd32(CPU *cpu, int s, uint32_t off)
-{
-	return lin_read32(cpu, seg_lin(cpu, s, off, 4, false), cpu_user(cpu));
-}
-
-void wr8(CPU *cpu, int s, uint32_t off, uint8_t v)
-{
-	lin_write8(cpu, seg_lin(cpu, s, off, 1, true), v, cpu_user(cpu));
-}
-
-void wr16(CPU *cpu, int s, uint32_t off, uint16_t v)
-{
-	lin_write16(cpu, seg_lin(cpu, s, off, 2, true), v, cpu_user(cpu));
-}
-
-void wr32(CPU *cpu, int s, uint32_t off, uint32_t v)
-{
-	lin_write32(cpu, seg_lin(cpu, s, off, 4, true), v, cpu_user(cpu));
-}
-
-uint32_t rdv(CPU *cpu, int s, uint32_t off, unsigned bits)
-{
-	return bits == 8 ? rd8(cpu, s, off) : bits == 16 ? rd16(cpu, s, off) : rd32(cpu, s, off);
-}
-
-void wrv(CPU *cpu, int s, uint32_t off, uint32_t v, unsigned bits)
-{
-	if (bits == 8)
-		wr8(cpu, s, off, (uint8_t)v);
-	else if (bits == 16)
-		wr16(cpu, s, off, (uint16_t)v);
+	if (size == 1)
+		lin_write8(cpu, lin, (uint8_t)v, cpu_user(cpu));
+	else if (size == 2)
+		lin_write16(cpu, lin, (uint16_t)v, cpu_user(cpu));
 	else
-		wr32(cpu, s, off, v);
+		lin_write32(cpu, lin, v, cpu_user(cpu));
 }

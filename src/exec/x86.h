@@ -50,6 +50,9 @@ enum {
 #define A_RW	   0x0002u /* code: readable; data: writable */
 #define A_ACCESSED 0x0001u
 
+/* For the few helpers every handler uses on its fast path. */
+#define FB_INLINE static inline __attribute__((always_inline))
+
 /* Lazy flags: the last flag-setting operation, evaluated on demand. */
 enum cc_op {
 	CC_EAGER, /* arithmetic flags are in cpu->flags */
@@ -87,6 +90,7 @@ enum {
 	FLOW_NEXT = 0, /* falls through to the next instruction, changes no mode */
 	FLOW_END = 1,  /* may jump, change modes or flags that the loop checks */
 	FLOW_REP = 2,  /* a REP string instruction: may repeat itself */
+	FLOW_JUMP = 3, /* a near jump, call or return: ends the block, changes no mode */
 };
 
 /* A decoded instruction.  Decoding never depends on register values, so a
@@ -107,6 +111,7 @@ struct Insn {
 	uint8_t scale;
 	int8_t ea_seg; /* segment after overrides */
 	uint8_t flow; /* FLOW_* */
+	bool save;    /* may change ESP or EFLAGS before it can fault (decode.c) */
 	uint32_t disp;
 	uint32_t imm, imm2;
 };
@@ -128,6 +133,8 @@ typedef struct TB {
 	uint8_t n;	/* instructions */
 	bool c32;
 	Insn *insn;
+	uint32_t lstart; /* linear address it was last entered at */
+	struct TB *link[2]; /* blocks seen to follow it in the same page: a hint */
 } TB;
 
 /* Code versions of the pages of one RAM/ROM region: bit 0 says the page is
@@ -181,6 +188,7 @@ struct CPU {
 	uint32_t start_eip; /* EIP of the instruction being executed */
 	uint32_t save_esp;  /* see save_state(): handlers change no other GPR before a fault */
 	uint32_t save_flags, save_cc[6];
+	bool saved; /* save_esp..save_cc hold this instruction's start */
 	int pending_exc; /* exception to deliver, -1 for none */
 	uint32_t pending_err;
 	bool pending_has_err;
@@ -196,7 +204,8 @@ struct CPU {
 	TB *tb;
 	Insn *pool;
 	size_t pool_used;
-	bool brk; /* stop the running block after this instruction */
+	bool brk;    /* stop the running block after this instruction */
+	TB *last_tb; /* the block that just ended with a near jump or none */
 	CodeVers *vers;
 	size_t n_vers;
 	CodePage *code;
@@ -215,17 +224,102 @@ void cpu_begin(CPU *cpu); /* snapshot registers: a fault now restores them */
 
 /* ---- alu.c: lazy flags and the arithmetic helpers ---- */
 uint32_t cc_compute(const CPU *cpu); /* the six arithmetic flags */
-bool cc_cf(CPU *cpu);
 bool cc_zf(CPU *cpu);
 bool cond_true(CPU *cpu, unsigned cc); /* Jcc/SETcc/CMOVcc condition 0-15 */
-uint32_t alu_op(CPU *cpu, unsigned op, uint32_t a, uint32_t b, unsigned bits);
 uint32_t alu_shift(CPU *cpu, unsigned op, uint32_t a, unsigned count, unsigned bits);
-uint32_t alu_inc(CPU *cpu, uint32_t a, unsigned bits, bool dec);
 uint32_t alu_shld(CPU *cpu, uint32_t dst, uint32_t src, unsigned count, unsigned bits, bool right);
 void set_flags_szp(CPU *cpu, uint32_t res, unsigned bits, uint32_t other);
 static inline uint32_t bits_mask(unsigned bits)
 {
 	return bits == 32 ? 0xffffffffu : (1u << bits) - 1;
+}
+
+/* CF alone, straight from the lazy state (ADC, SBB, INC and DEC need no
+ * more, and leave the other flags lazy). */
+static inline bool cc_cf(CPU *cpu)
+{
+	uint32_t m = bits_mask(cpu->cc_bits);
+
+	switch (cpu->cc_op) {
+	case CC_ADD:
+		return (uint64_t)(cpu->cc_a & m) + (cpu->cc_b & m) + cpu->cc_c > m;
+	case CC_SUB:
+		return (uint64_t)(cpu->cc_a & m) < (uint64_t)(cpu->cc_b & m) + cpu->cc_c;
+	case CC_LOGIC:
+		return false;
+	case CC_INC:
+	case CC_DEC:
+		return cpu->cc_c;
+	default:
+		return cpu->flags & F_CF;
+	}
+}
+
+static inline void cc_lazy(CPU *cpu, unsigned op, unsigned bits, uint32_t res, uint32_t a,
+			   uint32_t b, uint32_t c)
+{
+	cpu->cc_op = op;
+	cpu->cc_bits = bits;
+	cpu->cc_res = res;
+	cpu->cc_a = a;
+	cpu->cc_b = b;
+	cpu->cc_c = c;
+}
+
+/* The eight ALU operations of opcodes 00-3F and group 1: ADD OR ADC SBB AND
+ * SUB XOR CMP, with lazy flags.  Returns the result (CMP returns @a). */
+static inline uint32_t alu_op(CPU *cpu, unsigned op, uint32_t a, uint32_t b, unsigned bits)
+{
+	uint32_t m = bits_mask(bits), res, c;
+
+	a &= m;
+	b &= m;
+	switch (op) {
+	case 0:
+		res = (a + b) & m;
+		cc_lazy(cpu, CC_ADD, bits, res, a, b, 0);
+		return res;
+	case 1:
+		res = a | b;
+		cc_lazy(cpu, CC_LOGIC, bits, res, a, b, 0);
+		return res;
+	case 2:
+		c = cc_cf(cpu);
+		res = (a + b + c) & m;
+		cc_lazy(cpu, CC_ADD, bits, res, a, b, c);
+		return res;
+	case 3:
+		c = cc_cf(cpu);
+		res = (a - b - c) & m;
+		cc_lazy(cpu, CC_SUB, bits, res, a, b, c);
+		return res;
+	case 4:
+		res = a & b;
+		cc_lazy(cpu, CC_LOGIC, bits, res, a, b, 0);
+		return res;
+	case 5:
+		res = (a - b) & m;
+		cc_lazy(cpu, CC_SUB, bits, res, a, b, 0);
+		return res;
+	case 6:
+		res = a ^ b;
+		cc_lazy(cpu, CC_LOGIC, bits, res, a, b, 0);
+		return res;
+	default:
+		res = (a - b) & m;
+		cc_lazy(cpu, CC_SUB, bits, res, a, b, 0);
+		return a;
+	}
+}
+
+static inline uint32_t alu_inc(CPU *cpu, uint32_t a, unsigned bits, bool dec)
+{
+	uint32_t m = bits_mask(bits);
+	uint32_t c = cc_cf(cpu);
+	uint32_t res = (dec ? a - 1 : a + 1) & m;
+
+	cc_lazy(cpu, dec ? CC_DEC : CC_INC, bits, res, a & m, 1, c);
+	return res;
 }
 static inline uint32_t sign_ext(uint32_t v, unsigned bits)
 {
@@ -270,14 +364,8 @@ void mmu_as_changed(void *opaque, AddressSpace *as);
 
 /* segmented accesses with limit/type checks */
 uint32_t seg_lin(CPU *cpu, int s, uint32_t off, unsigned size, bool write);
-uint8_t rd8(CPU *cpu, int s, uint32_t off);
-uint16_t rd16(CPU *cpu, int s, uint32_t off);
-uint32_t rd32(CPU *cpu, int s, uint32_t off);
-void wr8(CPU *cpu, int s, uint32_t off, uint8_t v);
-void wr16(CPU *cpu, int s, uint32_t off, uint16_t v);
-void wr32(CPU *cpu, int s, uint32_t off, uint32_t v);
-uint32_t rdv(CPU *cpu, int s, uint32_t off, unsigned bits);
-void wrv(CPU *cpu, int s, uint32_t off, uint32_t v, unsigned bits);
+uint32_t rd_slow(CPU *cpu, int s, uint32_t off, unsigned size);
+void wr_slow(CPU *cpu, int s, uint32_t off, uint32_t v, unsigned size);
 /* check that [off, off+size) is writable (for read-modify-write and pushes) */
 void seg_check(CPU *cpu, int s, uint32_t off, unsigned size, bool write);
 
@@ -304,6 +392,99 @@ static inline bool stack32(const CPU *cpu)
 static inline unsigned iopl(const CPU *cpu)
 {
 	return (cpu->flags >> 12) & 3;
+}
+
+/*
+ * The host address of a @size-byte access at @s:@off when it needs no
+ * check beyond what is done here: inside the limit of a usable segment,
+ * no data breakpoints, no possible alignment check, one page of RAM the TLB
+ * maps for this access.  NULL: take rd_slow / wr_slow, which do the rest
+ * (and fault where they must).
+ */
+FB_INLINE uint8_t *mem_fast(CPU *cpu, int s, uint32_t off, unsigned size, bool write)
+{
+	const SegReg *sr = &cpu->seg[s];
+	uint32_t lin = sr->base + off, last = off + size - 1;
+	uint32_t want = A_P | A_S | (write ? A_RW : 0);
+
+	if (__builtin_expect(cpu->dbg_data, 0) || ((lin & (size - 1)) && cpu->cpl == 3))
+		return NULL;
+	if (last > sr->limit || last < off)
+		return NULL;
+	if (pmode(cpu) && !v86(cpu) && (sr->attr & (want | A_CODE | A_EXPDOWN)) != want)
+		return NULL;
+	const TLBEntry *e = &cpu->tlb[cpu->cpl == 3][(lin >> PAGE_BITS) & (TLB_SIZE - 1)];
+
+	if ((write ? e->wtag : e->rtag) != ((lin & ~(PAGE_SIZE - 1)) | 1) ||
+	    (lin & (PAGE_SIZE - 1)) > PAGE_SIZE - size)
+		return NULL;
+	return (uint8_t *)(lin + e->addend);
+}
+
+FB_INLINE uint8_t rd8(CPU *cpu, int s, uint32_t off)
+{
+	const uint8_t *p = mem_fast(cpu, s, off, 1, false);
+
+	return p ? *p : (uint8_t)rd_slow(cpu, s, off, 1);
+}
+
+FB_INLINE uint16_t rd16(CPU *cpu, int s, uint32_t off)
+{
+	const uint8_t *p = mem_fast(cpu, s, off, 2, false);
+
+	return p ? ld16(p) : (uint16_t)rd_slow(cpu, s, off, 2);
+}
+
+FB_INLINE uint32_t rd32(CPU *cpu, int s, uint32_t off)
+{
+	const uint8_t *p = mem_fast(cpu, s, off, 4, false);
+
+	return p ? ld32(p) : rd_slow(cpu, s, off, 4);
+}
+
+FB_INLINE void wr8(CPU *cpu, int s, uint32_t off, uint8_t v)
+{
+	uint8_t *p = mem_fast(cpu, s, off, 1, true);
+
+	if (p)
+		*p = v;
+	else
+		wr_slow(cpu, s, off, v, 1);
+}
+
+FB_INLINE void wr16(CPU *cpu, int s, uint32_t off, uint16_t v)
+{
+	uint8_t *p = mem_fast(cpu, s, off, 2, true);
+
+	if (p)
+		st16(p, v);
+	else
+		wr_slow(cpu, s, off, v, 2);
+}
+
+FB_INLINE void wr32(CPU *cpu, int s, uint32_t off, uint32_t v)
+{
+	uint8_t *p = mem_fast(cpu, s, off, 4, true);
+
+	if (p)
+		st32(p, v);
+	else
+		wr_slow(cpu, s, off, v, 4);
+}
+
+FB_INLINE uint32_t rdv(CPU *cpu, int s, uint32_t off, unsigned bits)
+{
+	return bits == 8 ? rd8(cpu, s, off) : bits == 16 ? rd16(cpu, s, off) : rd32(cpu, s, off);
+}
+
+FB_INLINE void wrv(CPU *cpu, int s, uint32_t off, uint32_t v, unsigned bits)
+{
+	if (bits == 8)
+		wr8(cpu, s, off, (uint8_t)v);
+	else if (bits == 16)
+		wr16(cpu, s, off, (uint16_t)v);
+	else
+		wr32(cpu, s, off, v);
 }
 
 /* ---- seg.c: segment loads, descriptors, far transfers ---- */
@@ -333,6 +514,7 @@ void sp_add(CPU *cpu, uint32_t n);
 /* ---- dcache.c ---- */
 void dc_alloc(CPU *cpu);
 TB *tb_find(CPU *cpu); /* the block at CS:EIP; NULL when it cannot be cached */
+TB *tb_next(CPU *cpu); /* the same, just after cpu->last_tb */
 Insn *dc_slow_decode(CPU *cpu);
 void dc_flush(CPU *cpu);
 void dc_settle(CPU *cpu); /* the instruction ended: do the flushes it deferred */
@@ -347,14 +529,57 @@ void decode(CPU *cpu, Insn *in);
 /* Decode from @p with @avail bytes readable, without faulting: false when
  * the instruction needs more bytes or is invalid (decode() then says how). */
 bool decode_soft(CPU *cpu, Insn *in, const uint8_t *p, unsigned avail, bool c32);
-uint32_t ea_offset(CPU *cpu, const Insn *in);
 extern InsnFn *const insn_table[0x200];
 
 /* operand access by ModRM */
-uint32_t getr(CPU *cpu, unsigned r, unsigned bits);
-void setr(CPU *cpu, unsigned r, uint32_t v, unsigned bits);
-uint32_t rm_read(CPU *cpu, Insn *in, unsigned bits);
-void rm_write(CPU *cpu, Insn *in, uint32_t v, unsigned bits);
+FB_INLINE uint32_t ea_offset(CPU *cpu, const Insn *in)
+{
+	uint32_t v = in->disp;
+
+	if (in->base >= 0)
+		v += cpu->r[in->base];
+	if (in->index >= 0)
+		v += cpu->r[in->index] << in->scale;
+	return in->a32 ? v : v & 0xffff;
+}
+
+FB_INLINE uint32_t getr(CPU *cpu, unsigned r, unsigned bits)
+{
+	if (bits == 8)
+		return r < 4 ? cpu->r[r] & 0xff : (cpu->r[r - 4] >> 8) & 0xff;
+	if (bits == 16)
+		return cpu->r[r] & 0xffff;
+	return cpu->r[r];
+}
+
+FB_INLINE void setr(CPU *cpu, unsigned r, uint32_t v, unsigned bits)
+{
+	if (bits == 8) {
+		if (r < 4)
+			cpu->r[r] = (cpu->r[r] & ~0xffu) | (v & 0xff);
+		else
+			cpu->r[r - 4] = (cpu->r[r - 4] & ~0xff00u) | (v & 0xff) << 8;
+	} else if (bits == 16) {
+		cpu->r[r] = (cpu->r[r] & ~0xffffu) | (v & 0xffff);
+	} else {
+		cpu->r[r] = v;
+	}
+}
+
+FB_INLINE uint32_t rm_read(CPU *cpu, Insn *in, unsigned bits)
+{
+	if (in->mod == 3)
+		return getr(cpu, in->rm, bits);
+	return rdv(cpu, in->ea_seg, ea_offset(cpu, in), bits);
+}
+
+FB_INLINE void rm_write(CPU *cpu, Insn *in, uint32_t v, unsigned bits)
+{
+	if (in->mod == 3)
+		setr(cpu, in->rm, v, bits);
+	else
+		wrv(cpu, in->ea_seg, ea_offset(cpu, in), v, bits);
+}
 
 /* ---- per-file handler sets, referenced by the table in decode.c ---- */
 #define H(name) void name(CPU *cpu, Insn *in)
