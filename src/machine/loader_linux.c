@@ -104,7 +104,8 @@ static bool parse_setup(const char *name, const uint8_t *img, size_t len, Setup 
 	s->pm_len = len - s->pm_off;
 	/* syssize was 16 bits wide before protocol 2.04 */
 	syssize = (s->version >= 0x204 ? ld32(img + BP_SYSSIZE) : ld16(img + BP_SYSSIZE)) * 16ull;
-	if (syssize > s->pm_len)
+	/* syssize counts 16-byte paragraphs: a file may end inside the last one */
+	if (syssize > ((s->pm_len + 15) & ~(size_t)15))
 		return loader_fail(
 		    err, name,
 		    "truncated bzImage: the kernel needs %llu bytes after the setup, "

@@ -22,6 +22,7 @@
 #include "replay.h"
 
 #define MAXPOS 400
+#define JUMPS 150
 
 typedef struct Pos {
 	uint64_t icount, cpu_hash, ram_hash;
@@ -127,7 +128,7 @@ static void jumps(const char *dir, uint64_t interval, size_t budget, const char 
 	/* go to the end first so that the cache fills, then jump around */
 	replay_goto(s, pos[npos - 1].icount);
 	check_here(s, &pos[npos - 1], how);
-	for (unsigned k = 0; k < 300; k++) {
+	for (unsigned k = 0; k < JUMPS; k++) {
 		const Pos *p = &pos[rnd(npos)];
 
 		if (replay_goto(s, p->icount) == REPLAY_ERROR) {
@@ -138,8 +139,8 @@ static void jumps(const char *dir, uint64_t interval, size_t budget, const char 
 		check_here(s, p, how);
 	}
 	replay_cache_info(s, &ci);
-	printf("%s: 300 jumps in %.2f s; %u cached snapshots, %zu + %zu bytes\n", how,
-	       seconds() - t0, ci.entries, ci.bytes, ci.mirror_bytes);
+	printf("%s: %d jumps in %.2f s; %u cached snapshots, %zu + %zu bytes\n", how,
+	       JUMPS, seconds() - t0, ci.entries, ci.bytes, ci.mirror_bytes);
 	replay_close(s);
 }
 
