@@ -2,6 +2,7 @@
 a free port, wait until it listens, and collect its exit status and serial
 output."""
 
+import atexit
 import os
 import socket
 import subprocess
@@ -195,4 +196,5 @@ class ReplayServer(Flashback):
         self.err = open(self.errfile, 'w')
         self.out = open(self.serial, 'w')
         self.proc = subprocess.Popen(args, stdout=self.out, stderr=self.err)
+        atexit.register(self.kill)  # a failing test must not leave a server behind
         self.wait_listening()

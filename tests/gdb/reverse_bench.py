@@ -1,0 +1,200 @@
+#!/usr/bin/env python3
+"""reverse_bench.py - figures for reverse debugging (not a test: it prints figures).
+
+usage: reverse_bench.py FLASHBACK LOOP_ELF [--trace DIR] [--samples N]
+                        [--qemu QEMU_SYSTEM_I386] [--snapshot-memory MB]
+
+Records tests/gdb/loop.c (5 rounds of ~2.4 * 10^8 instructions; `marker`
+written once at the start of each round) unless --trace names a recording
+of it, serves it with `flashback gdb`, and talks the remote protocol to it
+directly (the packets gdb sends, timed without gdb's own overhead):
+
+  - reverse-stepi: `monitor goto P` to N random positions, then `bs`;
+    median and worst latency of the `bs`, and of the goto;
+  - reverse-continue with a write watchpoint on `marker` from 10^8
+    instructions after its last write (`Z2`, `bc`);
+  - memory: the snapshot cache as `monitor info snapshots` reports it, and
+    the server's peak RSS.
+
+With --qemu it tries the same on QEMU's record/replay (-icount
+shift=0,rr=record|replay with a qcow2 overlay for rrsnapshot) and says where
+that does not work.
+"""
+
+import argparse
+import os
+import random
+import re
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from gdbtest import Client, ReplayServer, free_port, record, symbol  # noqa: E402
+
+
+def monitor(c, cmd):
+    """Run a monitor command; its text."""
+    c.send('qRcmd,' + cmd.encode().hex())
+    if c.ack:
+        c.expect_ack()
+    text = ''
+    while True:
+        p = c.packet()
+        if p == 'OK':
+            return text
+        if p.startswith('E'):
+            raise RuntimeError('monitor %s: %s' % (cmd, p))
+        text += bytes.fromhex(p[1:]).decode()
+
+
+def icount(c):
+    return int(monitor(c, 'icount').split()[0])
+
+
+def timed(fn):
+    t = time.perf_counter()
+    r = fn()
+    return r, time.perf_counter() - t
+
+
+def ms(s):
+    return '%.1f ms' % (s * 1000)
+
+
+def peak_rss(pid):
+    with open('/proc/%d/status' % pid) as f:
+        for line in f:
+            if line.startswith('VmHWM:'):
+                return int(line.split()[1]) * 1024
+    return 0
+
+
+def bench_flashback(args, trace, loop_elf):
+    extra = ['--snapshot-memory', str(args.snapshot_memory)] if args.snapshot_memory else []
+    srv = ReplayServer(args.flashback, trace, extra)
+    c = Client(srv.port)
+    c.sock.settimeout(3600)
+    c.ask('qSupported:swbreak+;hwbreak+')
+    c.ask('?')
+    when = monitor(c, 'when')
+    m = re.search(r'from (\d+) to (\d+)', when)
+    start, end = int(m.group(1)), int(m.group(2))
+    print('recording: icount %d to %d (%.2f * 10^9 instructions)' % (start, end, end / 1e9))
+
+    rng = random.Random(1)
+    gotos, steps = [], []
+    for i in range(args.samples):
+        p = rng.randrange(start + 1, end)
+        _, tg = timed(lambda: monitor(c, 'goto %d' % p))
+        reply, ts = timed(lambda: c.ask('bs'))
+        if reply != 'T05thread:01;' and 'watch' not in reply:
+            raise RuntimeError('bs at %d: %r' % (p, reply))
+        if i % 10 == 0 and icount(c) != p - 1:
+            raise RuntimeError('bs from %d did not land on %d' % (p, p - 1))
+        gotos.append(tg)
+        steps.append(ts)
+    print('reverse-stepi over %d random positions: median %s, worst %s '
+          '(the goto there first: median %s, worst %s)' %
+          (args.samples, ms(statistics.median(steps)), ms(max(steps)),
+           ms(statistics.median(gotos)), ms(max(gotos))))
+
+    # the last writes of marker, from the end backwards
+    marker = symbol(loop_elf, 'marker')
+    monitor(c, 'goto %d' % end)
+    c.ask('Z2,%x,4' % marker)
+    reply, t5 = timed(lambda: c.ask('bc'))
+    w5 = icount(c)
+    print('reverse-continue from the end to the last write of marker: %s back, %s (%s)' %
+          (end - w5, ms(t5), reply))
+    reply, t4 = timed(lambda: c.ask('bc'))
+    w4 = icount(c)
+    print('reverse-continue to the write before: %d back, %s (%s)' % (w5 - w4, ms(t4), reply))
+    target = w4 + 10 ** 8
+    monitor(c, 'goto %d' % target)
+    reply, t = timed(lambda: c.ask('bc'))
+    got = icount(c)
+    print('reverse-continue to a watchpoint hit 10^8 instructions back: %s, landed at %d '
+          '(write at %d: %s) %s' % (ms(t), got, w4, 'ok' if got == w4 else 'WRONG', reply))
+    c.ask('z2,%x,4' % marker)
+    print(monitor(c, 'info snapshots').rstrip().split('\n', 1)[0])
+    for line in monitor(c, 'info snapshots').splitlines():
+        if 'cache' in line or 'bytes' in line:
+            print(line)
+    print('flashback gdb peak RSS: %.0f MiB' % (peak_rss(srv.proc.pid) / 2 ** 20))
+    c.send('k')
+    c.close()
+    srv.finish()
+
+
+def bench_qemu(args, loop_elf):
+    """QEMU's reverse debugging on the same guest."""
+    work = tempfile.mkdtemp(prefix='fbrev-qemu-')
+    disk = os.path.join(work, 'empty.qcow2')
+    rr = os.path.join(work, 'replay.bin')
+    subprocess.run(['qemu-img', 'create', '-f', 'qcow2', disk, '16M'], check=True,
+                   capture_output=True)
+    common = [args.qemu, '-display', 'none', '-nodefaults', '-serial', 'null', '-m', '128',
+              '-kernel', loop_elf, '-device', 'isa-debug-exit,iobase=0xf4,iosize=0x04',
+              '-drive', 'file=%s,if=none,snapshot=off,id=img-direct' % disk,
+              '-drive', 'driver=blkreplay,if=none,image=img-direct,id=img-blkreplay',
+              '-device', 'ide-hd,drive=img-blkreplay', '-net', 'none']
+    t0 = time.perf_counter()
+    r = subprocess.run(common + ['-icount', 'shift=0,rr=record,rrfile=%s,rrsnapshot=init' % rr],
+                       capture_output=True, text=True, timeout=3600)
+    print('qemu record: %.1f s, exit %d %s' % (time.perf_counter() - t0, r.returncode,
+                                              r.stderr.strip()[:200]))
+    port = free_port()
+    q = subprocess.Popen(common + ['-icount', 'shift=0,rr=replay,rrfile=%s,rrsnapshot=init' % rr,
+                                   '-gdb', 'tcp::%d' % port, '-S'],
+                         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    time.sleep(1)
+    try:
+        c = Client(port)
+        c.ask('qSupported:swbreak+;hwbreak+')
+        c.ask('?')
+        rng = random.Random(1)
+        steps = []
+        for _ in range(min(args.samples, 10)):
+            # QEMU has no goto: run forwards with a single step count instead
+            n = rng.randrange(1, 1000)
+            for _ in range(n):
+                c.ask('s')
+            reply, t = timed(lambda: c.ask('bs'))
+            steps.append(t)
+        print('qemu reverse-stepi near the start (%d samples): median %s, worst %s' %
+              (len(steps), ms(statistics.median(steps)), ms(max(steps))))
+        marker = symbol(loop_elf, 'marker')
+        c.ask('Z2,%x,4' % marker)
+        reply, t = timed(lambda: c.ask('c'))
+        print('qemu continue to the first write of marker: %s (%s)' % (ms(t), reply))
+        c.close()
+    except Exception as e:  # report and go on: this part is a comparison
+        print('qemu reverse debugging failed: %r' % e)
+    q.kill()
+    q.wait()
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument('flashback')
+    ap.add_argument('loop_elf')
+    ap.add_argument('--trace')
+    ap.add_argument('--samples', type=int, default=100)
+    ap.add_argument('--snapshot-memory', type=int, default=0)
+    ap.add_argument('--qemu')
+    args = ap.parse_args()
+    trace = args.trace
+    if not trace:
+        work = tempfile.mkdtemp(prefix='fbrev-bench-')
+        t0 = time.perf_counter()
+        trace = record(args.flashback, args.loop_elf, work)
+        print('record: %.1f s (%s)' % (time.perf_counter() - t0, trace))
+    bench_flashback(args, trace, args.loop_elf)
+    if args.qemu:
+        bench_qemu(args, args.loop_elf)
+
+
+main()
