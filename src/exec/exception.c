@@ -121,8 +121,9 @@ static uint32_t stack_push(CPU *cpu, const SegReg *sr, uint16_t ssel, uint32_t e
 	} else {
 		bad = off + size - 1 > sr->limit || off + size - 1 < off;
 	}
+	/* #SS(0) on the current stack, #SS(selector) on a new one */
 	if (bad)
-		cpu_raise(cpu, EX_SS, ssel & ~3u);
+		cpu_raise(cpu, EX_SS, sr == &cpu->seg[S_SS] ? 0 : ssel & ~3u);
 	if (g32)
 		lin_write32(cpu, sr->base + off, v, user);
 	else

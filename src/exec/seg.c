@@ -228,8 +228,9 @@ static uint32_t push_on(CPU *cpu, const SegReg *ss, uint32_t esp, uint32_t v, bo
 		      nsp + size - 1 < nsp;
 	else
 		bad = nsp + size - 1 > ss->limit || nsp + size - 1 < nsp;
+	/* #SS(0) on the current stack, #SS(selector) on a new one */
 	if (bad)
-		cpu_raise(cpu, EX_SS, ss->sel & ~3u);
+		cpu_raise(cpu, EX_SS, ss == &cpu->seg[S_SS] ? 0 : ss->sel & ~3u);
 	if (g32)
 		lin_write32(cpu, ss->base + nsp, v, user);
 	else

@@ -4,12 +4,13 @@
  * 16-bit fields saved and loaded, busy bits, NT), a fault after the point
  * of no return (a bad DS selector in the new TSS: #TS taken in the new
  * task, at its first instruction), and far calls through a call gate and
- * to a code segment on an expand-down stack.
+ * to a code segment on an expand-down stack (and #SS(0) below its limit).
  *
  * Built twice: cpu-tasks16-strict also checks that the #TS after the point
- * of no return reports the new task's EIP (SDM vol. 3, "Task Switching");
- * QEMU 7.2 reports the old task's next instruction, so meson.build marks
- * that QEMU run should_fail.
+ * of no return reports the new task's EIP (SDM vol. 3, "Task Switching"),
+ * and the #SS(0) of a push below an expand-down stack's limit; QEMU 7.2
+ * reports the old task's next instruction and pushes below the limit, so
+ * meson.build marks that QEMU run should_fail.
  *
  * The 16-bit tasks run assembly at offsets below 64 KiB of a code segment
  * based on t16_code (IP is 16 bits), with a 16-bit stack segment, and
@@ -169,6 +170,26 @@ static void test_expand_down(void)
 	check(xd_esp < esp && esp - xd_esp < 64, "callee ESP %x, caller near %x", xd_esp, esp);
 }
 
+/* A ring-3 far CALL on a DPL-3 expand-down stack with ESP 0x1006: CS goes
+ * to 0x1002, EIP would go to 0xFFE, below the limit: #SS(0) (no stack
+ * switch), with nothing changed. */
+#define SEL_XDOWN3 0x70
+__asm__(".text\n"
+	"xd_user: mov $0x73, %ax\nmov %ax, %ss\nnop\n"
+	"xd_user_call: lcall $0x1b, $xd_user_exit\n"
+	"xd_user_exit: mov $0, %eax\nint $0x80\n");
+extern const char xd_user[], xd_user_call[];
+
+static __attribute__((unused)) void test_expand_down_fault(void)
+{
+	struct fault f;
+
+	gdt_set(SEL_XDOWN3 / 8, 0, 0x1000, 0xF6, 0x40);
+	f = run_user((u32)xd_user, 0x1006, 0);
+	check_fault("far CALL below an expand-down limit", f, 12, 0, (u32)xd_user_call);
+	check(f.esp == 0x1006, "#SS on the expand-down stack: ESP %x, want 0x1006", f.esp);
+}
+
 /* ---- a fault after the point of no return ------------------------------- */
 
 static void test_fault_in_new_task(void)
@@ -202,6 +223,9 @@ int guest_main(void)
 	test_jmp16();
 	test_call16();
 	test_expand_down();
+#ifdef STRICT
+	test_expand_down_fault();
+#endif
 	/* last: it leaves the CPU in the other task */
 	test_fault_in_new_task();
 #ifdef STRICT
