@@ -153,6 +153,28 @@ void gdb_poll(GdbStub *s, int timeout_ms)
 		net_flush(s);
 }
 
+/*
+ * During a long operation inside a packet (a reverse-continue): did gdb
+ * send Ctrl-C, or go away?  Only a 0x03 at the head of the input is taken;
+ * anything else stays for the packet layer.
+ */
+bool net_interrupt_pending(GdbStub *s)
+{
+	uint8_t c;
+	ssize_t n;
+
+	if (s->socketless || s->fd < 0)
+		return false;
+	n = recv(s->fd, &c, 1, MSG_PEEK | MSG_DONTWAIT);
+	if (n == 0)
+		return true; /* the client is gone: no one waits for the answer */
+	if (n == 1 && c == 0x03) {
+		n = recv(s->fd, &c, 1, MSG_DONTWAIT);
+		return n == 1;
+	}
+	return false;
+}
+
 GdbStub *gdb_new(const GdbTarget *t, bool wait)
 {
 	GdbStub *s = xmalloc(sizeof(*s));

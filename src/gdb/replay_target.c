@@ -323,6 +323,10 @@ static GdbStop reverse_continue(ReplayTarget *rt)
 				return rt->found_stop;
 			}
 			hi = lo;
+			if (net_interrupt_pending(s)) {
+				land(rt, lo); /* Ctrl-C: stop where the scan got to */
+				return (GdbStop){GDB_STOP_INTERRUPT, 0};
+			}
 		}
 	}
 	land(rt, start);

@@ -150,26 +150,22 @@ def bench_qemu(args, loop_elf):
     q = subprocess.Popen(common + ['-icount', 'shift=0,rr=replay,rrfile=%s,rrsnapshot=init' % rr,
                                    '-gdb', 'tcp::%d' % port, '-S'],
                          stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-    time.sleep(1)
+    time.sleep(2)
     try:
         c = Client(port)
+        c.sock.settimeout(600)
         c.ask('qSupported:swbreak+;hwbreak+')
         c.ask('?')
-        rng = random.Random(1)
-        steps = []
-        for _ in range(min(args.samples, 10)):
-            # QEMU has no goto: run forwards with a single step count instead
-            n = rng.randrange(1, 1000)
-            for _ in range(n):
-                c.ask('s')
-            reply, t = timed(lambda: c.ask('bs'))
-            steps.append(t)
-        print('qemu reverse-stepi near the start (%d samples): median %s, worst %s' %
-              (len(steps), ms(statistics.median(steps)), ms(max(steps))))
+        # QEMU has no goto: forwards to each round's write of marker (a
+        # write watchpoint), then one reverse-stepi there
         marker = symbol(loop_elf, 'marker')
-        c.ask('Z2,%x,4' % marker)
-        reply, t = timed(lambda: c.ask('c'))
-        print('qemu continue to the first write of marker: %s (%s)' % (ms(t), reply))
+        print('qemu Z2:', c.ask('Z2,%x,4' % marker))
+        for rnd in range(1, 6):
+            reply, tc = timed(lambda: c.ask('c'))
+            reply2, ts = timed(lambda: c.ask('bs'))
+            print('qemu round %d: continue to the write %s (%s); reverse-stepi %s (%s)' %
+                  (rnd, ms(tc), reply, ms(ts), reply2))
+            c.ask('s')
         c.close()
     except Exception as e:  # report and go on: this part is a comparison
         print('qemu reverse debugging failed: %r' % e)

@@ -17,6 +17,7 @@ import re
 import subprocess
 import sys
 import tempfile
+import time
 
 from gdbtest import Client, ReplayServer, check, check_error, fail, record, symbol
 
@@ -289,7 +290,9 @@ def case_monitor():
 def packets_server():
     work = tempfile.mkdtemp(prefix='fbrev-trace-')
     trace = record(FLASHBACK, CHAIN, work)
-    return ReplayServer(FLASHBACK, trace)
+    srv = ReplayServer(FLASHBACK, trace)
+    srv.trace = trace
+    return srv
 
 
 def kill_and_finish(srv, c):
@@ -362,6 +365,29 @@ def case_packets_bad_input():
     if 'icount 50000' not in text:
         fail('monitor goto 50000 said %r' % text)
     check(c.ask('bs'), 'T05thread:01;', 'reverse step after goto')
+    kill_and_finish(srv, c)
+
+
+def case_packets_interrupt():
+    """Ctrl-C during a long reverse-continue stops the scan where it got to."""
+    srv = packets_server()
+    c = Client(srv.port)
+    c.sock.settimeout(120)
+    check(c.ask('vCont;c'), 'T05replaylog:end;thread:01;', 'to the end')
+    check(c.ask('Z2,200000,4'), 'OK', 'a watchpoint on a byte nobody writes')
+    c.send('bc')
+    time.sleep(0.05)  # the scan of the first window takes longer than this
+    c.send_raw(b'\x03')
+    c.expect_ack()
+    check(c.packet(), 'T02thread:01;', 'Ctrl-C answered as SIGINT')
+    c.send('qRcmd,' + 'icount'.encode().hex())
+    c.expect_ack()
+    here = int(bytes.fromhex(c.packet()[1:]).decode())
+    check(c.packet(), 'OK', 'monitor icount')
+    if not 0 < here < end_icount(srv.trace):
+        fail('the interrupted scan stopped at %d, expected inside the recording' % here)
+    print('ok: stopped at icount %d' % here)
+    check(c.ask('bc'), 'T05replaylog:begin;thread:01;', 'bc again goes to the start')
     kill_and_finish(srv, c)
 
 
