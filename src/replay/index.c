@@ -11,6 +11,7 @@
  * would otherwise make the index many times larger than the journal); the
  * chunk_counts table has the exact numbers.
  */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -51,18 +52,40 @@ static const char schema[] =
     "CREATE INDEX bookmarks_icount ON bookmarks(icount);"
     "COMMIT;";
 
+/*
+ * One line: the file, what we were doing and SQLite's reason, with the
+ * system's when the file itself failed ("disk I/O error (File too large)"
+ * says more than SQLite alone).  Called right after the failing SQLite
+ * call: SQLite does not always keep the system error for a failed write
+ * (sqlite3_system_errno() is 0 after EFBIG), but errno still holds it.
+ */
 static bool sql_fail(Index *ix, const char *what)
 {
-	snprintf(ix->err, sizeof(ix->err), "%s: %s: %s", ix->name, what,
-		 ix->db ? sqlite3_errmsg(ix->db) : "out of memory");
+	int saved = errno;
+	int code = ix->db ? sqlite3_errcode(ix->db) & 0xff : SQLITE_NOMEM;
+	int sys = ix->db ? sqlite3_system_errno(ix->db) : 0;
+	char why[64] = "";
+
+	if (!sys)
+		sys = saved;
+
+	if (sys && (code == SQLITE_IOERR || code == SQLITE_FULL || code == SQLITE_CANTOPEN))
+		snprintf(why, sizeof(why), " (%s)", strerror(sys));
+	snprintf(ix->err, sizeof(ix->err), "%s: %s: %s%s", ix->name, what,
+		 ix->db ? sqlite3_errmsg(ix->db) : "out of memory", why);
 	return false;
+}
+
+static bool exec_as(Index *ix, const char *sql, const char *what)
+{
+	if (sqlite3_exec(ix->db, sql, NULL, NULL, NULL) != SQLITE_OK)
+		return sql_fail(ix, what);
+	return true;
 }
 
 static bool exec(Index *ix, const char *sql)
 {
-	if (sqlite3_exec(ix->db, sql, NULL, NULL, NULL) != SQLITE_OK)
-		return sql_fail(ix, sql);
-	return true;
+	return exec_as(ix, sql, sql);
 }
 
 static bool prepare(Index *ix, const char *sql, sqlite3_stmt **st)
@@ -76,8 +99,11 @@ static bool prepare(Index *ix, const char *sql, sqlite3_stmt **st)
 static bool step_done(Index *ix, sqlite3_stmt *st, const char *what)
 {
 	int rc = sqlite3_step(st);
+	int saved = errno;
+
 	sqlite3_reset(st);
 	sqlite3_clear_bindings(st);
+	errno = saved;
 	if (rc != SQLITE_DONE)
 		return sql_fail(ix, what);
 	return true;
@@ -107,7 +133,7 @@ bool index_create(Index *ix, const char *path, uint32_t limit)
 	if (!open_db(ix, path, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE))
 		return false;
 	ix->limit = limit;
-	if (!exec(ix, schema) || !exec(ix, "BEGIN"))
+	if (!exec_as(ix, schema, "creating the tables") || !exec(ix, "BEGIN"))
 		return false;
 	for (unsigned k = 1; k < TEV_KIND_COUNT; k++) {
 		char sql[128];

@@ -20,6 +20,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <dirent.h>
 
@@ -31,6 +32,8 @@ struct Recorder {
 	char *dir;
 	CPUBus live;
 	bool active, failed;
+	bool in_write;	     /* inside the live bus's io_write / mmio_write */
+	bool warned_dma;     /* said once that a DMA came from inside a write */
 	uint8_t lcr; /* UART line control: DLAB (bit 7) hides the THR */
 	uint8_t mcr; /* UART modem control: in loopback (bit 4) nothing is sent */
 	uint8_t console[CONSOLE_MAX];
@@ -141,7 +144,9 @@ static void rec_io_write(void *opaque, uint16_t port, uint32_t value, unsigned s
 
 	if (r->active)
 		watch_console(r, port, value, size);
+	r->in_write = true;
 	r->live.io_write(r->live.opaque, port, value, size);
+	r->in_write = false;
 }
 
 static uint64_t rec_mmio_read(void *opaque, uint64_t addr, unsigned size)
@@ -158,7 +163,9 @@ static void rec_mmio_write(void *opaque, uint64_t addr, uint64_t value, unsigned
 {
 	Recorder *r = opaque;
 
+	r->in_write = true;
 	r->live.mmio_write(r->live.opaque, addr, value, size);
+	r->in_write = false;
 }
 
 static void arm_tick(Recorder *r);
@@ -223,9 +230,30 @@ static void wrap_bus(Machine *m, CPUBus *bus)
 
 /* ---- DMA, A20, the memory map ------------------------------------------------------ */
 
+/*
+ * Replay applies a DMA before the instruction at its icount.  That is exact
+ * for DMA from timers and bottom halves (between instructions: the ATA bus
+ * master) and for DMA inside a read (replay applies it before the read
+ * returns), but not for one a device would do inside a port or MMIO write:
+ * a REP OUTS could then read memory the DMA has already changed.  No device
+ * of this machine does that; say so if one ever does (docs/record-replay.md).
+ */
+static void note_dma_in_write(Recorder *r)
+{
+	if (!r->in_write || r->warned_dma)
+		return;
+	r->warned_dma = true;
+	warn("a device wrote guest memory inside a port or MMIO write at icount %" PRIu64
+	     ": replay applies it before that instruction",
+	     cpu_icount(r->m->cpu));
+}
+
 static void rec_dma(void *opaque, uint64_t addr, const void *buf, size_t len)
 {
 	Recorder *r = opaque;
+
+	if (r->active)
+		note_dma_in_write(r);
 
 	while (r->active && len) {
 		size_t n = len > TRACE_MAX_DATA ? TRACE_MAX_DATA : len;
@@ -397,6 +425,42 @@ static void check_target(const char *dir)
 	closedir(d);
 }
 
+/*
+ * Snapshot 0 looks at every RAM page (to leave out the zero ones) and the
+ * last check hashes all of RAM.  Reading a page the guest never touched
+ * costs a page fault each, which for 128 MiB was most of what recording
+ * added to a plain run.  Transparent huge pages make the kernel map its
+ * huge zero page instead: one fault per 2 MiB.  Only a hint: the contents
+ * are unchanged, and nothing depends on whether the kernel takes it.
+ */
+static void back_ram_with_huge_pages(Machine *m)
+{
+	uintptr_t start = (uintptr_t)m->ram_host, end = start + m->ram_size;
+	uintptr_t huge = 2u << 20;
+
+	start = (start + huge - 1) & ~(huge - 1);
+	end &= ~(huge - 1);
+	if (m->ram_host && end > start)
+		madvise((void *)start, end - start, MADV_HUGEPAGE);
+}
+
+/*
+ * The start time in the trace's metadata: now, unless SOURCE_DATE_EPOCH (the
+ * reproducible-builds convention) fixes it, so that recording the same guest
+ * twice gives the same bytes (the golden traces of traces/golden).
+ */
+static int64_t start_time(void)
+{
+	const char *env = getenv("SOURCE_DATE_EPOCH");
+	char *end;
+	long long t;
+
+	if (!env || !*env)
+		return 0;
+	t = strtoll(env, &end, 10);
+	return *end || t <= 0 ? 0 : (int64_t)t;
+}
+
 Recorder *record_start(Machine *m, const RecordOptions *o)
 {
 	Recorder *r = the_rec;
@@ -406,6 +470,7 @@ Recorder *record_start(Machine *m, const RecordOptions *o)
 		.machine_options = o->machine_options,
 		.cpu_model = "i686",
 		.ram_size = m->ram_size,
+		.start_time = start_time(),
 	};
 	TraceOptions topt = {0};
 	struct sigaction sa;
@@ -421,6 +486,7 @@ Recorder *record_start(Machine *m, const RecordOptions *o)
 	r->check_interval = o->check_interval ? o->check_interval : RR_CHECK_INTERVAL;
 	r->snapshot_interval = o->snapshot_interval ? o->snapshot_interval : RR_SNAPSHOT_INTERVAL;
 
+	back_ram_with_huge_pages(m);
 	/* The initial state: everything later events change starts here. */
 	if (!take_snapshot(r, true))
 		fatal(EXIT_INTERNAL, "cannot write the initial snapshot");
@@ -454,7 +520,8 @@ bool record_finish(Recorder *r)
 	physmem_set_dma_hook(NULL, NULL);
 	ok = trace_close(r->t, cpu_icount(cpu), cpu_state_hash(cpu), err);
 	r->t = NULL;
-	if (!ok)
+	/* after a failed write, fail() has said it already: one line */
+	if (!ok && !r->failed)
 		warn("%s", err);
 	if (stop_signal)
 		warn("recording ended by signal %d at icount %" PRIu64, (int)stop_signal,

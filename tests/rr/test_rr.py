@@ -12,6 +12,7 @@ must stop with exit status 3 and a one-line divergence message.
 """
 import os
 import re
+import resource
 import shutil
 import signal
 import subprocess
@@ -257,6 +258,43 @@ def case_truncated_kill():
     assert '=== Flashback demo guest ===' in rout, rout
 
 
+def case_disk_full():
+    """A file size limit (RLIMIT_FSIZE, SIGXFSZ ignored: write() fails with
+    EFBIG, as on a full disk, and as root too) stops the recording with one
+    line and status 4; what was written replays, and info says truncated."""
+    opts = ['--chunk-events', '16', '--check-interval', '5000']
+    full = os.path.join(TMP, 'full.fbt')
+    live = record('timer', full, *opts)
+    limit = 256 * 1024
+    sizes = [os.path.getsize(os.path.join(full, f)) for f in os.listdir(full)]
+    assert max(sizes) > 2 * limit, 'the trace is too small to fill the limit: %r' % sizes
+
+    def limited():
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+        resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+
+    trace = os.path.join(TMP, 'limited.fbt')
+    p = subprocess.run([FB, 'record', '-o', trace, *opts, *guest_args('timer')],
+                       stdin=subprocess.DEVNULL, capture_output=True, timeout=120,
+                       preexec_fn=limited)
+    err = p.stderr.decode(errors='replace')
+    assert p.returncode == 4, 'status %d, stderr %r' % (p.returncode, err)
+    line = one_line_error(err)
+    assert re.search(r'recording stopped: .*(File too large|No space left)', line), line
+    assert 'replayable' in line, line
+
+    m = re.search(r'truncated: .*truncated after chunk (\d+) at icount (\d+)', info(trace))
+    assert m, info(trace)
+    last = int(m.group(2))
+    code, out, err = run('replay', trace)
+    assert code == 0, 'replay status %d %r' % (code, err)
+    line = one_line_error(err)
+    assert 'truncated' in line, line
+    assert int(re.search(r'replayed to icount (\d+)', line).group(1)) >= last, (line, last)
+    assert live.startswith(out), 'the replayed console is not a prefix:\n%r\n%r' % (out, live)
+    assert len(out) < len(live), 'the limited recording replays the whole console'
+
+
 def case_sigterm():
     """SIGTERM ends the recording cleanly: a complete trace that replays."""
     trace = os.path.join(TMP, 's.fbt')
@@ -298,6 +336,99 @@ def case_foreign():
             code, out, err = run(cmd, target)
             assert code == 2, '%s %s: %d %r' % (cmd, target, code, err)
             one_line_error(err)
+
+
+def refused(trace, want, *cmds):
+    """@cmds on @trace fail with status 2 and one line matching @want."""
+    for cmd in cmds or ('replay', 'info'):
+        code, out, err = run(cmd, trace)
+        assert code == 2, '%s: status %d, stderr %r' % (cmd, code, err)
+        line = one_line_error(err)
+        assert re.search(want, line), '%s: %r does not match %r' % (cmd, line, want)
+
+
+def chunk_offsets(journal):
+    """Byte offsets of the chunk headers of a journal (FORMAT.md)."""
+    with open(journal, 'rb') as f:
+        data = f.read()
+    at = 24 + int.from_bytes(data[16:20], 'little')
+    offsets = []
+    while at + 48 <= len(data) and data[at:at + 4] == b'FBCK':
+        offsets.append(at)
+        at += 48 + int.from_bytes(data[at + 28:at + 32], 'little')
+    return offsets
+
+
+def drop_index(trace):
+    for f in os.listdir(trace):
+        if f.startswith('index.sqlite'):
+            os.unlink(os.path.join(trace, f))
+
+
+def case_bad_input():
+    """Damaged traces through the command line: each gives one clear line
+    and status 2, never a crash (the trace library's own tests check the
+    same cases in detail, tests/replay/test_trace.c)."""
+    good = os.path.join(TMP, 'good.fbt')
+    record('hello', good, '--chunk-events', '16')
+    other = os.path.join(TMP, 'other.fbt')
+    record('timer', other, '--chunk-events', '16')
+
+    def copy(name):
+        t = os.path.join(TMP, name + '.fbt')
+        shutil.copytree(good, t)
+        return t, os.path.join(t, 'journal.fbj')
+
+    # a bit flipped in the compressed data of a chunk in the middle
+    t, j = copy('crc')
+    offs = chunk_offsets(j)
+    assert len(offs) >= 4, offs
+    with open(j, 'r+b') as f:
+        f.seek(offs[2] + 48 + 3)
+        b = f.read(1)[0]
+        f.seek(offs[2] + 48 + 3)
+        f.write(bytes([b ^ 0x10]))
+    refused(t, r'journal\.fbj: chunk 2 at offset %d: checksum mismatch' % offs[2], 'replay')
+
+    # a damaged chunk header, found when the trace is opened
+    t, j = copy('hdr')
+    with open(j, 'r+b') as f:
+        f.seek(offs[1] + 8)
+        f.write(b'\xff')
+    drop_index(t)
+    refused(t, r'journal\.fbj: chunk header checksum mismatch at offset %d' % offs[1])
+
+    # an empty journal, and one that is not a journal at all
+    t, j = copy('empty')
+    open(j, 'wb').close()
+    drop_index(t)
+    refused(t, r'journal\.fbj.*empty file')
+    t, j = copy('magic')
+    with open(j, 'r+b') as f:
+        f.write(b'\x89PNG\r\n')
+    drop_index(t)
+    refused(t, r'not a flashback journal')
+
+    # the index of another recording
+    t, j = copy('index')
+    drop_index(t)
+    shutil.copy(os.path.join(other, 'index.sqlite'), t)
+    refused(t, r'index\.sqlite does not match \S*journal\.fbj .*the index is wrong|'
+            r'journal\.fbj is shorter than its index')
+
+    # an index that is not a database
+    t, j = copy('notdb')
+    drop_index(t)
+    with open(os.path.join(t, 'index.sqlite'), 'wb') as f:
+        f.write(b'not a database ' * 100)
+    refused(t, r'index\.sqlite.*rebuild')
+
+    # the initial snapshot missing (later ones are there)
+    t = os.path.join(TMP, 'nosnap.fbt')
+    shutil.copytree(other, t)
+    assert os.path.exists(os.path.join(t, 'snap-000001.fbs'))
+    os.unlink(os.path.join(t, 'snap-000000.fbs'))
+    refused(t, r'snap-000000\.fbs', 'replay')
 
 
 def case_record_target_exists():

@@ -6,6 +6,9 @@ usage: run_bench.py FLASHBACK BENCH_ELF [--qemu PATH | --no-qemu] [--runs N]
 
 Runs the benchmark guest (tools/bench/bench.c) under
     FLASHBACK run -kernel BENCH_ELF -serial stdio -no-reboot --stats
+recorded and replayed by flashback:
+    FLASHBACK record -o TMP.fbt -kernel BENCH_ELF ... --stats
+    FLASHBACK replay TMP.fbt --verify
 and under qemu-system-i386 (TCG, one vCPU) in four ways:
     -icount shift=0,sleep=off                          plain, for reference
     -icount shift=0,sleep=off,rr=record,rrfile=TMP     the peer
@@ -31,6 +34,7 @@ not complete the benchmark (the other figures are still printed).
 import argparse
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -39,17 +43,20 @@ import threading
 import time
 
 STATS_RE = re.compile(r'flashback: icount (\d+), virtual time (-?\d+) ns, exit status (-?\d+)')
+VERIFIED_RE = re.compile(r'^verified: (\d+) checks, final icount (\d+) hash ([0-9a-f]{16})$', re.M)
 CHECKSUM_RE = re.compile(r'^bench: (\S+) checksum (0x[0-9a-fA-F]+)\s*$', re.M)
 TSC_RE = re.compile(r'^bench: (\S+) tsc (\d+)\s*$', re.M)
 DONE = 'bench: done'
 GUEST_OK = 1  # isa-debug-exit: the guest wrote 0 to port 0xF4
+REPLAY_OK = 0  # flashback replay: the trace replayed and verified
 
 
 class Result:
     """One run of one emulator."""
 
-    def __init__(self, status, wall, cpu, out, err):
+    def __init__(self, status, wall, cpu, out, err, want=GUEST_OK):
         self.status = status  # None: timed out
+        self.want = want  # the exit status of a completed run
         self.wall = wall
         self.cpu = cpu  # user + system seconds of the emulator process
         self.out = out
@@ -58,13 +65,17 @@ class Result:
         self.tsc = {k: int(v) for k, v in TSC_RE.findall(out)}
         m = STATS_RE.search(err)
         self.icount = int(m.group(1)) if m else None
+        m = VERIFIED_RE.search(out)  # a replay: the summary follows the console
+        if m:
+            self.icount = int(m.group(2))
+            self.out = out[:m.start()]
 
     def problem(self):
         """Why this run does not count (None: it completed)."""
         if self.status is None:
             return 'timed out'
-        if self.status != GUEST_OK:
-            return 'exit status %d (want %d)' % (self.status, GUEST_OK)
+        if self.status != self.want:
+            return 'exit status %d (want %d)' % (self.status, self.want)
         if DONE not in self.out:
             return 'no "%s" line' % DONE
         if not self.checksums:
@@ -80,7 +91,7 @@ class Result:
         return '(no output)'
 
 
-def run_once(cmd, timeout):
+def run_once(cmd, timeout, want=GUEST_OK):
     """Runs @cmd with stdin from /dev/null; returns a Result."""
     with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
         start = time.monotonic()
@@ -108,10 +119,10 @@ def run_once(cmd, timeout):
         err.seek(0)
         text = out.read().decode('utf-8', 'replace').replace('\r\n', '\n')
         return Result(status, wall, usage.ru_utime + usage.ru_stime, text,
-                      err.read().decode('utf-8', 'replace'))
+                      err.read().decode('utf-8', 'replace'), want)
 
 
-def best_of(name, cmd, runs, timeout, before=None):
+def best_of(name, cmd, runs, timeout, before=None, want=GUEST_OK):
     """Runs @cmd @runs times (@before() ahead of each); returns (best, all).
     Stops at the first run that does not complete."""
     results = []
@@ -119,7 +130,7 @@ def best_of(name, cmd, runs, timeout, before=None):
         if before:
             before()
         try:
-            r = run_once(cmd, timeout)
+            r = run_once(cmd, timeout, want)
         except OSError as e:
             print('%s: cannot run %s: %s' % (name, cmd[0], e.strerror))
             return None, results
@@ -145,11 +156,54 @@ def flashback_command(flashback, elf, scale):
             'stdio', '-no-reboot', '--stats', '--max-insns', str(20_000_000_000 * scale)]
 
 
+def flashback_record_command(flashback, elf, scale, trace):
+    cmd = flashback_command(flashback, elf, scale)
+    return cmd[:1] + ['record', '-o', trace] + cmd[2:]
+
+
+def flashback_replay_command(flashback, trace):
+    return [flashback, 'replay', trace, '--verify']
+
+
+def trace_sizes(trace):
+    """Bytes of a flashback trace: (journal, snapshots, index, total)."""
+    journal = snaps = index = 0
+    for name in os.listdir(trace):
+        size = os.path.getsize(os.path.join(trace, name))
+        if name == 'journal.fbj':
+            journal = size
+        elif name.startswith('snap-'):
+            snaps += size
+        else:
+            index += size
+    return journal, snaps, index, journal + snaps + index
+
+
 def remove(path):
     try:
         os.unlink(path)
     except FileNotFoundError:
         pass
+
+
+def print_rr_costs(by_label, plain_label, record_label, replay_label, wrong):
+    """What recording adds to a plain run of the same emulator, and how fast
+    its replay goes relative to that plain run (wall and cpu time)."""
+    plain = by_label.get(plain_label)
+    if plain is None or record_label not in by_label:
+        return
+    print()
+    for label in (record_label, replay_label):
+        r = by_label.get(label)
+        if r is None:
+            print('%s: pending (did not complete)' % label)
+            continue
+        invalid = ' (INVALID: the checksums differ)' if label in wrong else ''
+        print('%s: %+.1f %% time over %s by wall, %+.1f %% by cpu; '
+              'speed %.2f of it (wall), %.2f (cpu)%s' %
+              (label, 100 * (r.wall / plain.wall - 1), plain_label,
+               100 * (r.cpu / plain.cpu - 1), plain.wall / r.wall, plain.cpu / r.cpu,
+               invalid))
 
 
 def main():
@@ -174,7 +228,14 @@ def main():
     rows = []  # (label, command, best Result or None)
     print('bench: %s, scale %d, best of %d runs' % (args.elf, args.scale, args.runs))
 
-    configs = [('flashback', flashback_command(args.flashback, args.elf, args.scale), None)]
+    trace = os.path.join(tmpdir, 'bench.fbt')
+    configs = [
+        ('flashback', flashback_command(args.flashback, args.elf, args.scale), None),
+        ('flashback record', flashback_record_command(args.flashback, args.elf, args.scale,
+                                                      trace),
+         lambda: shutil.rmtree(trace, ignore_errors=True)),
+        ('flashback replay', flashback_replay_command(args.flashback, trace), None),
+    ]
     if not args.no_qemu:
         q = lambda icount: qemu_command(args.qemu, args.elf, args.scale, icount)
         configs += [
@@ -186,30 +247,40 @@ def main():
              lambda: remove(rrfile_sleep)),
         ]
     rr_sizes = {}
+    fb_sizes = None
     failed = []
     for label, cmd, before in configs:
+        if label == 'flashback replay' and not os.path.isfile(os.path.join(trace,
+                                                                           'journal.fbj')):
+            rows.append((label, cmd, None))
+            failed.append((label, 'no recording to replay'))
+            continue
         if label == 'qemu rr=replay' and not os.path.isfile(rrfile):
             rows.append((label, cmd, None))
             failed.append((label, 'no recording to replay'))
             continue
-        best, runs = best_of(label, cmd, args.runs, args.timeout, before)
+        want = REPLAY_OK if label == 'flashback replay' else GUEST_OK
+        best, runs = best_of(label, cmd, args.runs, args.timeout, before, want)
         rows.append((label, cmd, best))
         if best is None:
             last = runs[-1] if runs else None
             why = '%s: %s' % (last.problem(), last.last_words()) if last else 'did not start'
             failed.append((label, why))
+        if label == 'flashback record' and best is not None:
+            fb_sizes = trace_sizes(trace)
         if label == 'qemu rr=record' and os.path.isfile(rrfile):
             rr_sizes[label] = os.path.getsize(rrfile)
         if label == 'qemu rr=record sleep=on' and os.path.isfile(rrfile_sleep):
             rr_sizes[label] = os.path.getsize(rrfile_sleep)
     for path in (rrfile, rrfile_sleep):
         remove(path)
+    shutil.rmtree(trace, ignore_errors=True)
     os.rmdir(tmpdir)
 
     # The checksums: every completed run must agree with the reference, the
     # first QEMU row that completed (else flashback's).
     done = [(label, r) for label, _, r in rows if r is not None]
-    done.sort(key=lambda d: d[0] == 'flashback')
+    done.sort(key=lambda d: d[0].startswith('flashback'))
     wrong = set()
     if done:
         ref_label, ref = done[0]
@@ -261,6 +332,11 @@ def main():
     for label, size in rr_sizes.items():
         per = ' (%.1f bytes per million instructions)' % (size / (insns / 1e6)) if insns else ''
         print('%s rrfile: %d bytes%s' % (label, size, per))
+    if fb_sizes:
+        per = lambda n: ' (%.1f per million instructions)' % (n / (insns / 1e6)) if insns else ''
+        journal, snaps, index, total = fb_sizes
+        print('flashback record trace: journal %d bytes%s; snapshots %d, index %d; '
+              'in all %d bytes%s' % (journal, per(journal), snaps, index, total, per(total)))
     print('(ratio = speed relative to qemu rr=record; wall time includes emulator start-up;\n'
           ' cpu = user + system time of the emulator process, all threads: steadier than\n'
           ' wall time on a loaded host)')
@@ -273,6 +349,9 @@ def main():
                   (record.cpu / fb.cpu, invalid))
     elif record is not None:
         print('\nflashback / qemu(rr=record) = pending (flashback did not complete the run)')
+    by_label = {label: r for label, _, r in rows}
+    print_rr_costs(by_label, 'flashback', 'flashback record', 'flashback replay', wrong)
+    print_rr_costs(by_label, 'qemu -icount', 'qemu rr=record', 'qemu rr=replay', wrong)
     for label, why in failed:
         print('%s: did not complete the benchmark: %s' % (label, why))
         if label == 'flashback':
