@@ -2,7 +2,8 @@
 """reverse_bench.py - figures for reverse debugging (not a test: it prints figures).
 
 usage: reverse_bench.py FLASHBACK LOOP_ELF [--trace DIR] [--samples N]
-                        [--qemu QEMU_SYSTEM_I386] [--snapshot-memory MB]
+                        [--qemu QEMU_SYSTEM_I386 [--no-flashback]]
+                        [--snapshot-memory MB]
 
 Records tests/gdb/loop.c (5 rounds of ~2.4 * 10^8 instructions; `marker`
 written once at the start of each round) unless --trace names a recording
@@ -72,34 +73,52 @@ def peak_rss(pid):
     return 0
 
 
-def bench_flashback(args, trace, loop_elf):
+def serve(args, trace):
     extra = ['--snapshot-memory', str(args.snapshot_memory)] if args.snapshot_memory else []
     srv = ReplayServer(args.flashback, trace, extra)
     c = Client(srv.port)
     c.sock.settimeout(3600)
     c.ask('qSupported:swbreak+;hwbreak+')
     c.ask('?')
+    return srv, c
+
+
+def bench_flashback(args, trace, loop_elf):
+    srv, c = serve(args, trace)
     when = monitor(c, 'when')
     m = re.search(r'from (\d+) to (\d+)', when)
     start, end = int(m.group(1)), int(m.group(2))
     print('recording: icount %d to %d (%.2f * 10^9 instructions)' % (start, end, end / 1e9))
 
-    rng = random.Random(1)
-    gotos, steps = [], []
-    for i in range(args.samples):
-        p = rng.randrange(start + 1, end)
-        _, tg = timed(lambda: monitor(c, 'goto %d' % p))
-        reply, ts = timed(lambda: c.ask('bs'))
-        if reply != 'T05thread:01;' and 'watch' not in reply:
-            raise RuntimeError('bs at %d: %r' % (p, reply))
-        if i % 10 == 0 and icount(c) != p - 1:
-            raise RuntimeError('bs from %d did not land on %d' % (p, p - 1))
-        gotos.append(tg)
-        steps.append(ts)
-    print('reverse-stepi over %d random positions: median %s, worst %s '
-          '(the goto there first: median %s, worst %s)' %
-          (args.samples, ms(statistics.median(steps)), ms(max(steps)),
-           ms(statistics.median(gotos)), ms(max(gotos))))
+    def stepi_latency(label, samples, seed):
+        rng = random.Random(seed)
+        gotos, steps = [], []
+        for i in range(samples):
+            p = rng.randrange(start + 1, end)
+            _, tg = timed(lambda: monitor(c, 'goto %d' % p))
+            reply, ts = timed(lambda: c.ask('bs'))
+            if reply != 'T05thread:01;' and 'watch' not in reply:
+                raise RuntimeError('bs at %d: %r' % (p, reply))
+            if i % 10 == 0 and icount(c) != p - 1:
+                raise RuntimeError('bs from %d did not land on %d' % (p, p - 1))
+            gotos.append(tg)
+            steps.append(ts)
+        print('reverse-stepi, %s, %d random positions: median %s, worst %s '
+              '(the goto there first: median %s, worst %s)' %
+              (label, samples, ms(statistics.median(steps)), ms(max(steps)),
+               ms(statistics.median(gotos)), ms(max(gotos))))
+
+    # cold: nothing cached but the trace's own snapshots (every 2^26); the
+    # engine's cache only grows at its end, so a fresh server follows
+    stepi_latency('cold cache', max(args.samples // 5, 5), 2)
+    c.send('k')
+    c.close()
+    srv.finish()
+    srv, c = serve(args, trace)
+    # one forward pass over the whole recording fills the cache
+    reply, t = timed(lambda: c.ask('vCont;c'))
+    print('continue from the start to the end (fills the cache): %.1f s (%s)' % (t, reply))
+    stepi_latency('after one forward pass', args.samples, 1)
 
     # the last writes of marker, from the end backwards
     marker = symbol(loop_elf, 'marker')
@@ -181,14 +200,16 @@ def main():
     ap.add_argument('--samples', type=int, default=100)
     ap.add_argument('--snapshot-memory', type=int, default=0)
     ap.add_argument('--qemu')
+    ap.add_argument('--no-flashback', action='store_true', help='only the QEMU part')
     args = ap.parse_args()
     trace = args.trace
-    if not trace:
+    if not trace and not args.no_flashback:
         work = tempfile.mkdtemp(prefix='fbrev-bench-')
         t0 = time.perf_counter()
         trace = record(args.flashback, args.loop_elf, work)
         print('record: %.1f s (%s)' % (time.perf_counter() - t0, trace))
-    bench_flashback(args, trace, args.loop_elf)
+    if not args.no_flashback:
+        bench_flashback(args, trace, args.loop_elf)
     if args.qemu:
         bench_qemu(args, args.loop_elf)
 
