@@ -13,6 +13,9 @@ point 3).
    icount equals the record's --stats icount and `flashback info`'s; the
    final hash equals the one `info` read from the recording; the trace's
    console index (`flashback console`) holds the same lines.
+4. Replays to the icount where `work 1` was typed (after snapshot 1, at
+   2^26 instructions) twice: `--until N`, which starts from snapshot 1, and
+   `--until N --snapshot 0`, from the start: the CPU dumps are equal.
 
 Exit status 0 when all hold, 1 if not, 77 when the kernel is missing.
 
@@ -115,6 +118,38 @@ def compare(args, recorded, info, trace):
     return failures
 
 
+def cpu_dump(out):
+    """The register dump `replay --until` prints after the console."""
+    at = out.rfind(b"EAX=")
+    return out[at:] if at >= 0 else None
+
+
+def compare_until(args, trace):
+    """Replays to the `work 1` line from snapshot 1 and from snapshot 0;
+    the list of differences."""
+    r = subprocess.run([args.flashback, "console", trace, "--grep",
+                        "# work 1"], capture_output=True, text=True)
+    m = re.search(r"^\[(\d+)\] # work 1", r.stdout, re.M)
+    if not m:
+        return ["no '# work 1' line in `flashback console`"]
+    until = m.group(1)
+    dumps = []
+    for extra in ([], ["--snapshot", "0"]):
+        r = subprocess.run([args.flashback, "replay", trace, "--until",
+                            until] + extra, capture_output=True,
+                           timeout=args.timeout)
+        if r.returncode != 0 or cpu_dump(r.stdout) is None:
+            return [f"replay --until {until} {' '.join(extra)}: status "
+                    f"{r.returncode}, {r.stderr.decode()[-300:]}"]
+        dumps.append(cpu_dump(r.stdout))
+    print(f"replay --until {until}: same CPU state from snapshot 1 and 0")
+    if dumps[0] != dumps[1]:
+        return [f"replay --until {until}: the CPU state from the latest "
+                f"snapshot differs from the one from snapshot 0:\n"
+                f"{dumps[0].decode()}\n{dumps[1].decode()}"]
+    return []
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--flashback", required=True)
@@ -149,6 +184,7 @@ def main():
         shutil.copytree(trace, moved)
         shutil.rmtree(folder_a)
         failures = compare(args, recorded, info, moved)
+        failures += compare_until(args, moved)
     if boot.report(failures, out):
         return 1
     print("PASS linux record and replay")
