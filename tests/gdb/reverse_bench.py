@@ -148,6 +148,20 @@ def bench_flashback(args, trace, loop_elf):
     srv.finish()
 
 
+def store_address(elf, addr):
+    """The address of the instruction that stores to @addr (objdump)."""
+    out = subprocess.run(['objdump', '-d', elf], capture_output=True, text=True).stdout
+    for line in out.splitlines():
+        if re.search(r'\tmov\s+%%\w+,0x%x$' % addr, line):
+            return int(line.split(':')[0], 16)
+    raise RuntimeError('no store to %#x in %s' % (addr, elf))
+
+
+def qemu_icount(c):
+    m = re.search(r'instruction count = (\d+)', monitor(c, 'info replay'))
+    return int(m.group(1)) if m else None
+
+
 def bench_qemu(args, loop_elf):
     """QEMU's reverse debugging on the same guest."""
     work = tempfile.mkdtemp(prefix='fbrev-qemu-')
@@ -175,16 +189,30 @@ def bench_qemu(args, loop_elf):
         c.sock.settimeout(600)
         c.ask('qSupported:swbreak+;hwbreak+')
         c.ask('?')
-        # QEMU has no goto: forwards to each round's write of marker (a
-        # write watchpoint), then one reverse-stepi there
-        marker = symbol(loop_elf, 'marker')
-        print('qemu Z2:', c.ask('Z2,%x,4' % marker))
+        # QEMU has no goto, and its write watchpoints misfire in replay
+        # (after the first hit every continue advances one instruction and
+        # reports the watchpoint again): a breakpoint on the store to
+        # marker takes us to each round instead.
+        store = store_address(loop_elf, symbol(loop_elf, 'marker'))
+        c.ask('Z0,%x,1' % store)
         for rnd in range(1, 6):
             reply, tc = timed(lambda: c.ask('c'))
+            where = qemu_icount(c)
             reply2, ts = timed(lambda: c.ask('bs'))
-            print('qemu round %d: continue to the write %s (%s); reverse-stepi %s (%s)' %
-                  (rnd, ms(tc), reply, ms(ts), reply2))
+            print('qemu round %d: continue to the store %s (%s), icount %s; '
+                  'reverse-stepi %s (%s)' % (rnd, ms(tc), reply, where, ms(ts), reply2))
+            c.ask('s')  # back on the store, then over it as gdb does: without the breakpoint
+            c.ask('z0,%x,1' % store)
             c.ask('s')
+            c.ask('Z0,%x,1' % store)
+        reply, t = timed(lambda: c.ask('bc'))
+        print('qemu reverse-continue to the previous round\'s store (about 2.4 * 10^8 back): '
+              '%s (%s), icount %s' % (ms(t), reply, qemu_icount(c)))
+        c.ask('z0,%x,1' % store)
+        c.ask('Z2,%x,4' % symbol(loop_elf, 'marker'))
+        reply, t = timed(lambda: c.ask('bc'))
+        print('qemu reverse-continue with a write watchpoint on marker: %s (%s), icount %s' %
+              (ms(t), reply, qemu_icount(c)))
         c.close()
     except Exception as e:  # report and go on: this part is a comparison
         print('qemu reverse debugging failed: %r' % e)
