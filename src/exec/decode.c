@@ -439,7 +439,9 @@ static bool decode_body(CPU *cpu, Insn *in, Fetch *f, bool c32)
 			return false;
 		cpu_fault(cpu, EX_UD);
 	}
-	in->fn = insn_table[in->op];
+	in->fn = insn_specialise(in);
+	if (!in->fn)
+		in->fn = insn_table[in->op];
 	in->flow = insn_flow(in);
 	in->save = save_rule[in->op] == SV_ALWAYS || (save_rule[in->op] == SV_MEM && in->mod != 3);
 	return !f->bad;

@@ -531,6 +531,10 @@ void decode(CPU *cpu, Insn *in);
 bool decode_soft(CPU *cpu, Insn *in, const uint8_t *p, unsigned avail, bool c32);
 extern InsnFn *const insn_table[0x200];
 
+/* ---- fast.c ---- */
+/* A handler specialised for the decoded form, or NULL for the generic one. */
+InsnFn *insn_specialise(const Insn *in);
+
 /* operand access by ModRM */
 FB_INLINE uint32_t ea_offset(CPU *cpu, const Insn *in)
 {

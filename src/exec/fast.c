@@ -1,0 +1,393 @@
+/*
+ * fast.c - specialised handlers for the hot instruction forms, chosen once
+ * at decode time by insn_specialise().
+ *
+ * The generic handlers of insn.c work out at every execution the operand
+ * size, the direction, whether the ModRM operand is a register or memory,
+ * the ALU operation and the address size.  None of that depends on register
+ * values, so for the forms programs run most (32-bit MOV, ALU, TEST,
+ * INC/DEC, LEA, MOVZX/MOVSX, PUSH/POP, Jcc, and byte MOV to or from memory)
+ * the decoder picks a handler with all of it fixed.  Each does exactly what
+ * the generic handler does for that form, in the same order: memory is read
+ * and written before any general register changes (the rule in x86.h), and
+ * Insn.op, .flow and .save stay those of the generic form.
+ */
+#include "x86.h"
+
+/* The offset of a memory operand with 32-bit addressing. */
+FB_INLINE uint32_t ea32(CPU *cpu, const Insn *in)
+{
+	uint32_t v = in->disp;
+
+	if (in->base >= 0)
+		v += cpu->r[in->base];
+	if (in->index >= 0)
+		v += cpu->r[in->index] << in->scale;
+	return v;
+}
+
+/* ---- ALU: 01-3B (op r/m32, r32 and op r32, r/m32), 81 and 83 ------- */
+
+/* The immediate of group 1: 83 sign-extends a byte. */
+FB_INLINE uint32_t grp1_imm(const Insn *in)
+{
+	return in->op == 0x83 ? (uint32_t)(int32_t)(int8_t)in->imm : in->imm;
+}
+
+/* Six forms per operation; CMP (7) writes nothing back. */
+#define ALU_FORMS(OP)                                                                              \
+	static H(alu##OP##_rm_r) /* op r32(rm), r32 */                                             \
+	{                                                                                          \
+		uint32_t res = alu_op(cpu, OP, cpu->r[in->rm], cpu->r[in->reg], 32);               \
+		if (OP != 7)                                                                       \
+			cpu->r[in->rm] = res;                                                      \
+	}                                                                                          \
+	static H(alu##OP##_r_rm) /* op r32, r32(rm) */                                             \
+	{                                                                                          \
+		uint32_t res = alu_op(cpu, OP, cpu->r[in->reg], cpu->r[in->rm], 32);               \
+		if (OP != 7)                                                                       \
+			cpu->r[in->reg] = res;                                                     \
+	}                                                                                          \
+	static H(alu##OP##_r_m) /* op r32, m32 */                                                  \
+	{                                                                                          \
+		uint32_t v = rd32(cpu, in->ea_seg, ea32(cpu, in));                                 \
+		uint32_t res = alu_op(cpu, OP, cpu->r[in->reg], v, 32);                            \
+		if (OP != 7)                                                                       \
+			cpu->r[in->reg] = res;                                                     \
+	}                                                                                          \
+	static H(alu##OP##_m_r) /* op m32, r32 */                                                  \
+	{                                                                                          \
+		uint32_t off = ea32(cpu, in);                                                      \
+		uint32_t res = alu_op(cpu, OP, rd32(cpu, in->ea_seg, off), cpu->r[in->reg], 32);   \
+		if (OP != 7)                                                                       \
+			wr32(cpu, in->ea_seg, off, res);                                           \
+	}                                                                                          \
+	static H(alu##OP##_r_i) /* op r32, imm */                                                  \
+	{                                                                                          \
+		uint32_t res = alu_op(cpu, OP, cpu->r[in->rm], grp1_imm(in), 32);                  \
+		if (OP != 7)                                                                       \
+			cpu->r[in->rm] = res;                                                      \
+	}                                                                                          \
+	static H(alu##OP##_m_i) /* op m32, imm */                                                  \
+	{                                                                                          \
+		uint32_t off = ea32(cpu, in);                                                      \
+		uint32_t res = alu_op(cpu, OP, rd32(cpu, in->ea_seg, off), grp1_imm(in), 32);      \
+		if (OP != 7)                                                                       \
+			wr32(cpu, in->ea_seg, off, res);                                           \
+	}
+
+ALU_FORMS(0)
+ALU_FORMS(1)
+ALU_FORMS(2)
+ALU_FORMS(3)
+ALU_FORMS(4)
+ALU_FORMS(5)
+ALU_FORMS(6)
+ALU_FORMS(7)
+
+#define ALU_ROW(form)                                                                              \
+	{                                                                                          \
+		alu0_##form, alu1_##form, alu2_##form, alu3_##form, alu4_##form, alu5_##form,      \
+		    alu6_##form, alu7_##form                                                       \
+	}
+/* [form][operation]: forms in the order of enum alu_form */
+enum alu_form { AF_RM_R, AF_R_RM, AF_R_M, AF_M_R, AF_R_I, AF_M_I };
+static InsnFn *const alu_fns[6][8] = {
+    ALU_ROW(rm_r), ALU_ROW(r_rm), ALU_ROW(r_m), ALU_ROW(m_r), ALU_ROW(r_i), ALU_ROW(m_i),
+};
+
+static H(test_r_r)
+{
+	alu_op(cpu, 4, cpu->r[in->rm], cpu->r[in->reg], 32);
+}
+
+static H(test_m_r)
+{
+	alu_op(cpu, 4, rd32(cpu, in->ea_seg, ea32(cpu, in)), cpu->r[in->reg], 32);
+}
+
+static H(inc_r)
+{
+	unsigned r = in->op & 7;
+
+	cpu->r[r] = alu_inc(cpu, cpu->r[r], 32, false);
+}
+
+static H(dec_r)
+{
+	unsigned r = in->op & 7;
+
+	cpu->r[r] = alu_inc(cpu, cpu->r[r], 32, true);
+}
+
+/* ---- moves ------------------------------------------------------------ */
+
+static H(mov_rm_r) /* 89, register */
+{
+	cpu->r[in->rm] = cpu->r[in->reg];
+}
+
+static H(mov_r_rm) /* 8B, register */
+{
+	cpu->r[in->reg] = cpu->r[in->rm];
+}
+
+static H(mov_m_r) /* 89, memory */
+{
+	wr32(cpu, in->ea_seg, ea32(cpu, in), cpu->r[in->reg]);
+}
+
+static H(mov_r_m) /* 8B, memory */
+{
+	cpu->r[in->reg] = rd32(cpu, in->ea_seg, ea32(cpu, in));
+}
+
+static H(mov_m8_r8) /* 88, memory */
+{
+	wr8(cpu, in->ea_seg, ea32(cpu, in), (uint8_t)getr(cpu, in->reg, 8));
+}
+
+static H(mov_r8_m8) /* 8A, memory */
+{
+	setr(cpu, in->reg, rd8(cpu, in->ea_seg, ea32(cpu, in)), 8);
+}
+
+static H(mov_r_i) /* C7 /0, register */
+{
+	cpu->r[in->rm] = in->imm;
+}
+
+static H(mov_m_i) /* C7 /0, memory */
+{
+	wr32(cpu, in->ea_seg, ea32(cpu, in), in->imm);
+}
+
+static H(lea_r)
+{
+	cpu->r[in->reg] = ea32(cpu, in);
+}
+
+static H(movzx8_r)
+{
+	cpu->r[in->reg] = getr(cpu, in->rm, 8);
+}
+
+static H(movzx8_m)
+{
+	cpu->r[in->reg] = rd8(cpu, in->ea_seg, ea32(cpu, in));
+}
+
+static H(movzx16_r)
+{
+	cpu->r[in->reg] = cpu->r[in->rm] & 0xffff;
+}
+
+static H(movzx16_m)
+{
+	cpu->r[in->reg] = rd16(cpu, in->ea_seg, ea32(cpu, in));
+}
+
+static H(movsx8_r)
+{
+	cpu->r[in->reg] = (uint32_t)(int32_t)(int8_t)getr(cpu, in->rm, 8);
+}
+
+static H(movsx8_m)
+{
+	cpu->r[in->reg] = (uint32_t)(int32_t)(int8_t)rd8(cpu, in->ea_seg, ea32(cpu, in));
+}
+
+static H(movsx16_r)
+{
+	cpu->r[in->reg] = (uint32_t)(int32_t)(int16_t)cpu->r[in->rm];
+}
+
+static H(movsx16_m)
+{
+	cpu->r[in->reg] = (uint32_t)(int32_t)(int16_t)rd16(cpu, in->ea_seg, ea32(cpu, in));
+}
+
+/* ---- stack: the 32-bit stack inline, a 16-bit one the generic way ---- */
+
+static H(push_r)
+{
+	uint32_t v = cpu->r[in->op & 7];
+
+	if (!stack32(cpu)) {
+		push(cpu, v, true);
+		return;
+	}
+	uint32_t sp = cpu->r[R_ESP] - 4;
+
+	wr32(cpu, S_SS, sp, v);
+	cpu->r[R_ESP] = sp;
+}
+
+static H(pop_r)
+{
+	uint32_t v;
+
+	if (!stack32(cpu)) {
+		v = pop(cpu, true);
+	} else {
+		v = rd32(cpu, S_SS, cpu->r[R_ESP]);
+		cpu->r[R_ESP] += 4;
+	}
+	cpu->r[in->op & 7] = v; /* POP ESP: the value read wins */
+}
+
+/* ---- Jcc ------------------------------------------------------------- */
+
+/*
+ * Condition @cc straight from the lazy flags where that is quick: ZF and SF
+ * come from the result of any lazy operation, CF from cc_cf(), the signed
+ * and unsigned comparisons from a CMP/SUB without borrow in, and logic
+ * operations clear CF and OF.  Operands are shifted to the top of the word
+ * so that one 32-bit comparison serves every operand size.  Otherwise
+ * cond_true() computes the flags.
+ */
+FB_INLINE bool cond_quick(CPU *cpu, unsigned cc)
+{
+	unsigned op = cpu->cc_op, sh = (32 - cpu->cc_bits) & 31;
+	uint32_t res = cpu->cc_res << sh;
+	bool r;
+
+	if (op == CC_EAGER)
+		return cond_true(cpu, cc);
+	switch (cc >> 1) {
+	case 1: /* B */
+		r = cc_cf(cpu);
+		break;
+	case 2: /* E */
+		r = res == 0;
+		break;
+	case 3: /* BE */
+		r = res == 0 || cc_cf(cpu);
+		break;
+	case 4: /* S */
+		r = (int32_t)res < 0;
+		break;
+	case 6: /* L: SF != OF */
+	case 7: /* LE: ZF or SF != OF */
+		if (op == CC_LOGIC) {
+			r = (int32_t)res < 0 || ((cc >> 1) == 7 && res == 0);
+		} else if (op == CC_SUB && !cpu->cc_c) {
+			int32_t a = (int32_t)(cpu->cc_a << sh), b = (int32_t)(cpu->cc_b << sh);
+
+			r = (cc >> 1) == 6 ? a < b : a <= b;
+		} else {
+			return cond_true(cpu, cc);
+		}
+		break;
+	default: /* O, P */
+		return cond_true(cpu, cc);
+	}
+	return r != (cc & 1);
+}
+
+/* Taken: the target must lie inside CS (as jump_near in insn.c). */
+FB_INLINE void jcc32(CPU *cpu, const Insn *in, unsigned cc)
+{
+	uint32_t rel = in->op < 0x100 ? (uint32_t)(int32_t)(int8_t)in->imm : in->imm;
+
+	if (cond_quick(cpu, cc)) {
+		uint32_t target = cpu->eip + rel;
+
+		if (target > cpu->seg[S_CS].limit)
+			cpu_raise(cpu, EX_GP, 0);
+		cpu->eip = target;
+	}
+}
+
+#define JCC(cc)                                                                                    \
+	static H(jcc##cc)                                                                          \
+	{                                                                                          \
+		jcc32(cpu, in, cc);                                                                \
+	}
+JCC(0)
+JCC(1)
+JCC(2)
+JCC(3)
+JCC(4)
+JCC(5)
+JCC(6)
+JCC(7)
+JCC(8)
+JCC(9)
+JCC(10)
+JCC(11)
+JCC(12)
+JCC(13)
+JCC(14)
+JCC(15)
+
+static InsnFn *const jcc_fns[16] = {
+    jcc0, jcc1, jcc2,  jcc3,  jcc4,  jcc5,  jcc6,  jcc7,
+    jcc8, jcc9, jcc10, jcc11, jcc12, jcc13, jcc14, jcc15,
+};
+
+/* ---- the choice -------------------------------------------------------- */
+
+/* The ALU operation forms of opcodes 00-3F (low bits 0-3) with 32-bit
+ * operands. */
+static InsnFn *alu_form(const Insn *in, bool mem)
+{
+	unsigned op = (in->op >> 3) & 7;
+
+	if (in->op & 2)
+		return alu_fns[mem ? AF_R_M : AF_R_RM][op];
+	return alu_fns[mem ? AF_M_R : AF_RM_R][op];
+}
+
+static InsnFn *movx_form(const Insn *in, bool mem)
+{
+	static InsnFn *const fns[4][2] = {
+	    {movzx8_r, movzx8_m},
+	    {movzx16_r, movzx16_m},
+	    {movsx8_r, movsx8_m},
+	    {movsx16_r, movsx16_m},
+	};
+
+	return fns[(in->op & 1) | (in->op >= 0x1be ? 2 : 0)][mem];
+}
+
+InsnFn *insn_specialise(const Insn *in)
+{
+	unsigned op = in->op;
+	bool mem = in->mod != 3;
+
+	/* memory forms with 16-bit addressing keep the generic handlers */
+	if (mem && !in->a32)
+		return NULL;
+	if (op == 0x88 || op == 0x8a)
+		return !mem ? NULL : op == 0x88 ? mov_m8_r8 : mov_r8_m8;
+	if (!in->o32)
+		return NULL;
+	if (op < 0x40 && (op & 7) == 1)
+		return alu_form(in, mem);
+	if (op < 0x40 && (op & 7) == 3)
+		return alu_form(in, mem);
+	if (op == 0x81 || op == 0x83)
+		return alu_fns[mem ? AF_M_I : AF_R_I][in->reg];
+	if (op == 0x85)
+		return mem ? test_m_r : test_r_r;
+	if (op >= 0x40 && op < 0x50)
+		return op < 0x48 ? inc_r : dec_r;
+	if (op >= 0x50 && op < 0x58)
+		return push_r;
+	if (op >= 0x58 && op < 0x60)
+		return pop_r;
+	if ((op >= 0x70 && op < 0x80) || (op >= 0x180 && op < 0x190))
+		return jcc_fns[op & 15];
+	if (op == 0x89)
+		return mem ? mov_m_r : mov_rm_r;
+	if (op == 0x8b)
+		return mem ? mov_r_m : mov_r_rm;
+	if (op == 0xc7 && in->reg == 0)
+		return mem ? mov_m_i : mov_r_i;
+	if (op == 0x8d && mem)
+		return lea_r;
+	if (op == 0x1b6 || op == 0x1b7 || op == 0x1be || op == 0x1bf)
+		return movx_form(in, mem);
+	return NULL;
+}
