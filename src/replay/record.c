@@ -32,16 +32,16 @@ struct Recorder {
 	char *dir;
 	CPUBus live;
 	bool active, failed;
-	bool in_write;	     /* inside the live bus's io_write / mmio_write */
-	bool warned_dma;     /* said once that a DMA came from inside a write */
-	uint8_t lcr; /* UART line control: DLAB (bit 7) hides the THR */
-	uint8_t mcr; /* UART modem control: in loopback (bit 4) nothing is sent */
+	bool in_write;	 /* inside the live bus's io_write / mmio_write */
+	bool warned_dma; /* said once that a DMA came from inside a write */
+	uint8_t lcr;	 /* UART line control: DLAB (bit 7) hides the THR */
+	uint8_t mcr;	 /* UART modem control: in loopback (bit 4) nothing is sent */
 	uint8_t console[CONSOLE_MAX];
 	unsigned console_len;
 	uint64_t console_icount;
 	void (*live_a20)(bool on);
 	RRBlocks blocks;
-	unsigned snapshots;	/* snapshot files written */
+	unsigned snapshots;	 /* snapshot files written */
 	unsigned blocks_at_snap; /* blocks known at the last snapshot */
 	Timer *tick;
 	uint64_t check_interval, snapshot_interval;
@@ -199,7 +199,8 @@ static bool rec_rdmsr(void *opaque, uint32_t msr, uint64_t *value)
 	bool ok = r->live.rdmsr(r->live.opaque, msr, value);
 
 	if (r->active)
-		append_simple(r, TEV_TIME_READ, ok ? msr : msr | RR_MSR_REFUSED, 0, ok ? *value : 0);
+		append_simple(r, TEV_TIME_READ, ok ? msr : msr | RR_MSR_REFUSED, 0,
+			      ok ? *value : 0);
 	return ok;
 }
 
@@ -429,19 +430,37 @@ static void check_target(const char *dir)
  * Snapshot 0 looks at every RAM page (to leave out the zero ones) and the
  * last check hashes all of RAM.  Reading a page the guest never touched
  * costs a page fault each, which for 128 MiB was most of what recording
- * added to a plain run.  Transparent huge pages make the kernel map its
- * huge zero page instead: one fault per 2 MiB.  Only a hint: the contents
- * are unchanged, and nothing depends on whether the kernel takes it.
+ * added to a plain run.  With transparent huge pages for that first scan
+ * the kernel maps its huge zero page instead: one fault per 2 MiB.  After
+ * the scan the hint is taken back, so that the guest's first write to a
+ * region allocates a 4 KiB page as in a plain run, not a zeroed 2 MiB one
+ * (the kernel splits the zero mapping: reads stay fault-free), unless the
+ * host gives huge pages to everything anyway (a plain run has them then).
+ * Hints only: the contents are unchanged whatever the kernel does.
  */
-static void back_ram_with_huge_pages(Machine *m)
+static bool thp_always(void)
+{
+	char mode[128] = "";
+	FILE *f = fopen("/sys/kernel/mm/transparent_hugepage/enabled", "r");
+
+	if (f) {
+		if (!fgets(mode, sizeof(mode), f))
+			mode[0] = 0;
+		fclose(f);
+	}
+	return strstr(mode, "[always]") != NULL;
+}
+
+static void ram_huge_pages(Machine *m, bool on)
 {
 	uintptr_t start = (uintptr_t)m->ram_host, end = start + m->ram_size;
 	uintptr_t huge = 2u << 20;
 
 	start = (start + huge - 1) & ~(huge - 1);
 	end &= ~(huge - 1);
-	if (m->ram_host && end > start)
-		madvise((void *)start, end - start, MADV_HUGEPAGE);
+	if (!m->ram_host || end <= start || (!on && thp_always()))
+		return;
+	madvise((void *)start, end - start, on ? MADV_HUGEPAGE : MADV_NOHUGEPAGE);
 }
 
 /*
@@ -466,17 +485,18 @@ Recorder *record_start(Machine *m, const RecordOptions *o)
 	Recorder *r = the_rec;
 	char err[TRACE_ERR_LEN];
 	TraceMeta meta = {
-		.emulator_version = "flashback 0.1.0",
-		.machine_options = o->machine_options,
-		.cpu_model = "i686",
-		.ram_size = m->ram_size,
-		.start_time = start_time(),
+	    .emulator_version = "flashback 0.1.0",
+	    .machine_options = o->machine_options,
+	    .cpu_model = "i686",
+	    .ram_size = m->ram_size,
+	    .start_time = start_time(),
 	};
 	TraceOptions topt = {0};
 	struct sigaction sa;
 
 	if (!r || r->m != m)
-		fatal(EXIT_INTERNAL, "record_start: record_prepare() was not called before machine_new()");
+		fatal(EXIT_INTERNAL,
+		      "record_start: record_prepare() was not called before machine_new()");
 	check_target(o->dir);
 	topt.chunk_events = o->chunk_events;
 	r->t = trace_create(o->dir, &meta, &topt, err);
@@ -486,10 +506,11 @@ Recorder *record_start(Machine *m, const RecordOptions *o)
 	r->check_interval = o->check_interval ? o->check_interval : RR_CHECK_INTERVAL;
 	r->snapshot_interval = o->snapshot_interval ? o->snapshot_interval : RR_SNAPSHOT_INTERVAL;
 
-	back_ram_with_huge_pages(m);
 	/* The initial state: everything later events change starts here. */
+	ram_huge_pages(m, true);
 	if (!take_snapshot(r, true))
 		fatal(EXIT_INTERNAL, "cannot write the initial snapshot");
+	ram_huge_pages(m, false);
 	r->last_check = ~0ull;
 	r->live_a20 = machine_hooks.set_a20;
 	machine_hooks.set_a20 = rec_a20;
