@@ -36,10 +36,10 @@ GENERAL = ['eax', 'ecx', 'edx', 'ebx', 'esp', 'ebp', 'esi', 'edi', 'eip', 'eflag
            'cs', 'ss', 'ds', 'es', 'fs', 'gs']
 
 
-def serve():
+def serve(extra=()):
     work = tempfile.mkdtemp(prefix='fbrev-trace-')
     trace = record(FLASHBACK, CHAIN, work)
-    srv = ReplayServer(FLASHBACK, trace)
+    srv = ReplayServer(FLASHBACK, trace, extra)
     srv.trace = trace
     return trace, srv
 
@@ -265,11 +265,12 @@ def case_refused_writes():
 
 def case_monitor():
     """The replay target's monitor commands."""
-    _, srv = serve()
+    _, srv = serve(['--snapshot-memory', '64'])
     out = run_gdb(srv, ['monitor help', 'break leaf', 'continue', 'monitor when',
                         'monitor icount', 'monitor events 3', 'monitor events 999',
                         'monitor info snapshots', 'monitor info mtree',
-                        'monitor info registers', 'monitor nonsense'])
+                        'monitor info registers', 'monitor nonsense', 'delete', 'continue',
+                        'echo @@SNAP\\n', 'monitor info snapshots'])
     for cmd in ('when', 'goto N', 'events', 'info snapshots', 'info mtree', 'info registers'):
         expect(out, r'^monitor %s\b' % re.escape(cmd), 'help lists ' + cmd)
     here = int(expect(out, r'^Current icount: (\d+) \(recording from 0 to \d+\)', 'when').group(1))
@@ -282,6 +283,13 @@ def case_monitor():
     expect(out, r'ram', 'memory map')
     expect(out, r'CR0=', 'control registers')
     expect(out, r"^unknown monitor command 'nonsense'", 'unknown command')
+    # after a pass over the recording (4.8 * 10^6 instructions): an entry every 2^21
+    snap = out.split('@@SNAP\n')[1]
+    m = expect(snap, r'^in-memory cache: (\d+) snapshots every 2097152 instructions, '
+               r'icount 0 to (\d+)', 'the cache after a pass')
+    if int(m.group(1)) < 3 or int(m.group(2)) != 2 * 2097152:
+        fail('expected entries at 0, 2^21 and 2^22: %r' % m.group(0))
+    expect(snap, r'\(limit 67108864\)', '--snapshot-memory 64 is the limit')
 
 
 # ---- packet-level cases ------------------------------------------------------------
