@@ -5,9 +5,10 @@
  * The generic handlers of insn.c work out at every execution the operand
  * size, the direction, whether the ModRM operand is a register or memory,
  * the ALU operation and the address size.  None of that depends on register
- * values, so for the forms programs run most (32-bit MOV, ALU, TEST,
- * INC/DEC, LEA, MOVZX/MOVSX, PUSH/POP, Jcc, and byte MOV to or from memory)
- * the decoder picks a handler with all of it fixed.  Each does exactly what
+ * values, so for the forms programs run most (MOV, ALU and TEST of every
+ * size; 32-bit INC/DEC, LEA, MOVZX/MOVSX, PUSH/POP and Jcc) the decoder
+ * picks a handler with all of it fixed.  Memory forms need 32-bit
+ * addressing.  Each does exactly what
  * the generic handler does for that form, in the same order: memory is read
  * and written before any general register changes (the rule in x86.h), and
  * Insn.op, .flow and .save stay those of the generic form.
@@ -26,7 +27,7 @@ FB_INLINE uint32_t ea32(CPU *cpu, const Insn *in)
 	return v;
 }
 
-/* ---- ALU: 01-3B (op r/m32, r32 and op r32, r/m32), 81 and 83 ------- */
+/* ---- ALU: 00-3B (op r/m, r and op r, r/m), 80, 81 and 83 ------------ */
 
 /* The immediate of group 1: 83 sign-extends a byte. */
 FB_INLINE uint32_t grp1_imm(const Insn *in)
@@ -34,77 +35,87 @@ FB_INLINE uint32_t grp1_imm(const Insn *in)
 	return in->op == 0x83 ? (uint32_t)(int32_t)(int8_t)in->imm : in->imm;
 }
 
-/* Six forms per operation; CMP (7) writes nothing back. */
-#define ALU_FORMS(OP)                                                                              \
-	static H(alu##OP##_rm_r) /* op r32(rm), r32 */                                             \
+/* Six forms per operation and operand size B; CMP (7) writes nothing back. */
+#define ALU_FORMS(OP, B)                                                                           \
+	static H(alu##OP##_rm_r_##B) /* op r(rm), r */                                             \
 	{                                                                                          \
-		uint32_t res = alu_op(cpu, OP, cpu->r[in->rm], cpu->r[in->reg], 32);               \
+		uint32_t res = alu_op(cpu, OP, getr(cpu, in->rm, B), getr(cpu, in->reg, B), B);    \
 		if (OP != 7)                                                                       \
-			cpu->r[in->rm] = res;                                                      \
+			setr(cpu, in->rm, res, B);                                                 \
 	}                                                                                          \
-	static H(alu##OP##_r_rm) /* op r32, r32(rm) */                                             \
+	static H(alu##OP##_r_rm_##B) /* op r, r(rm) */                                             \
 	{                                                                                          \
-		uint32_t res = alu_op(cpu, OP, cpu->r[in->reg], cpu->r[in->rm], 32);               \
+		uint32_t res = alu_op(cpu, OP, getr(cpu, in->reg, B), getr(cpu, in->rm, B), B);    \
 		if (OP != 7)                                                                       \
-			cpu->r[in->reg] = res;                                                     \
+			setr(cpu, in->reg, res, B);                                                \
 	}                                                                                          \
-	static H(alu##OP##_r_m) /* op r32, m32 */                                                  \
+	static H(alu##OP##_r_m_##B) /* op r, m */                                                  \
 	{                                                                                          \
-		uint32_t v = rd32(cpu, in->ea_seg, ea32(cpu, in));                                 \
-		uint32_t res = alu_op(cpu, OP, cpu->r[in->reg], v, 32);                            \
+		uint32_t v = rdv(cpu, in->ea_seg, ea32(cpu, in), B);                               \
+		uint32_t res = alu_op(cpu, OP, getr(cpu, in->reg, B), v, B);                       \
 		if (OP != 7)                                                                       \
-			cpu->r[in->reg] = res;                                                     \
+			setr(cpu, in->reg, res, B);                                                \
 	}                                                                                          \
-	static H(alu##OP##_m_r) /* op m32, r32 */                                                  \
+	static H(alu##OP##_m_r_##B) /* op m, r */                                                  \
 	{                                                                                          \
 		uint32_t off = ea32(cpu, in);                                                      \
-		uint32_t res = alu_op(cpu, OP, rd32(cpu, in->ea_seg, off), cpu->r[in->reg], 32);   \
+		uint32_t res =                                                                     \
+		    alu_op(cpu, OP, rdv(cpu, in->ea_seg, off, B), getr(cpu, in->reg, B), B);       \
 		if (OP != 7)                                                                       \
-			wr32(cpu, in->ea_seg, off, res);                                           \
+			wrv(cpu, in->ea_seg, off, res, B);                                         \
 	}                                                                                          \
-	static H(alu##OP##_r_i) /* op r32, imm */                                                  \
+	static H(alu##OP##_r_i_##B) /* op r, imm */                                                \
 	{                                                                                          \
-		uint32_t res = alu_op(cpu, OP, cpu->r[in->rm], grp1_imm(in), 32);                  \
+		uint32_t res = alu_op(cpu, OP, getr(cpu, in->rm, B), grp1_imm(in), B);             \
 		if (OP != 7)                                                                       \
-			cpu->r[in->rm] = res;                                                      \
+			setr(cpu, in->rm, res, B);                                                 \
 	}                                                                                          \
-	static H(alu##OP##_m_i) /* op m32, imm */                                                  \
+	static H(alu##OP##_m_i_##B) /* op m, imm */                                                \
 	{                                                                                          \
 		uint32_t off = ea32(cpu, in);                                                      \
-		uint32_t res = alu_op(cpu, OP, rd32(cpu, in->ea_seg, off), grp1_imm(in), 32);      \
+		uint32_t res = alu_op(cpu, OP, rdv(cpu, in->ea_seg, off, B), grp1_imm(in), B);     \
 		if (OP != 7)                                                                       \
-			wr32(cpu, in->ea_seg, off, res);                                           \
+			wrv(cpu, in->ea_seg, off, res, B);                                         \
 	}
+#define ALU_SIZES(OP) ALU_FORMS(OP, 8) ALU_FORMS(OP, 16) ALU_FORMS(OP, 32)
 
-ALU_FORMS(0)
-ALU_FORMS(1)
-ALU_FORMS(2)
-ALU_FORMS(3)
-ALU_FORMS(4)
-ALU_FORMS(5)
-ALU_FORMS(6)
-ALU_FORMS(7)
+ALU_SIZES(0)
+ALU_SIZES(1)
+ALU_SIZES(2)
+ALU_SIZES(3)
+ALU_SIZES(4)
+ALU_SIZES(5)
+ALU_SIZES(6)
+ALU_SIZES(7)
 
-#define ALU_ROW(form)                                                                              \
+#define ALU_ROW(form, B)                                                                           \
 	{                                                                                          \
-		alu0_##form, alu1_##form, alu2_##form, alu3_##form, alu4_##form, alu5_##form,      \
-		    alu6_##form, alu7_##form                                                       \
+		alu0_##form##_##B, alu1_##form##_##B, alu2_##form##_##B, alu3_##form##_##B,        \
+		    alu4_##form##_##B, alu5_##form##_##B, alu6_##form##_##B, alu7_##form##_##B     \
 	}
-/* [form][operation]: forms in the order of enum alu_form */
+#define ALU_SIZE(B)                                                                                \
+	{                                                                                          \
+		ALU_ROW(rm_r, B), ALU_ROW(r_rm, B), ALU_ROW(r_m, B), ALU_ROW(m_r, B),              \
+		    ALU_ROW(r_i, B), ALU_ROW(m_i, B)                                               \
+	}
+/* [size: 8, 16, 32][form, in the order of enum alu_form][operation] */
 enum alu_form { AF_RM_R, AF_R_RM, AF_R_M, AF_M_R, AF_R_I, AF_M_I };
-static InsnFn *const alu_fns[6][8] = {
-    ALU_ROW(rm_r), ALU_ROW(r_rm), ALU_ROW(r_m), ALU_ROW(m_r), ALU_ROW(r_i), ALU_ROW(m_i),
-};
+static InsnFn *const alu_fns[3][6][8] = {ALU_SIZE(8), ALU_SIZE(16), ALU_SIZE(32)};
 
-static H(test_r_r)
-{
-	alu_op(cpu, 4, cpu->r[in->rm], cpu->r[in->reg], 32);
-}
-
-static H(test_m_r)
-{
-	alu_op(cpu, 4, rd32(cpu, in->ea_seg, ea32(cpu, in)), cpu->r[in->reg], 32);
-}
+#define TEST_FORMS(B)                                                                              \
+	static H(test_r_r_##B)                                                                     \
+	{                                                                                          \
+		alu_op(cpu, 4, getr(cpu, in->rm, B), getr(cpu, in->reg, B), B);                    \
+	}                                                                                          \
+	static H(test_m_r_##B)                                                                     \
+	{                                                                                          \
+		alu_op(cpu, 4, rdv(cpu, in->ea_seg, ea32(cpu, in), B), getr(cpu, in->reg, B), B);  \
+	}
+TEST_FORMS(8)
+TEST_FORMS(16)
+TEST_FORMS(32)
+static InsnFn *const test_fns[3][2] = {
+    {test_r_r_8, test_m_r_8}, {test_r_r_16, test_m_r_16}, {test_r_r_32, test_m_r_32}};
 
 static H(inc_r)
 {
@@ -122,45 +133,42 @@ static H(dec_r)
 
 /* ---- moves ------------------------------------------------------------ */
 
-static H(mov_rm_r) /* 89, register */
-{
-	cpu->r[in->rm] = cpu->r[in->reg];
-}
+/* 88-8B and C6/C7 /0 for operand size B */
+#define MOV_FORMS(B)                                                                               \
+	static H(mov_rm_r_##B) /* 88/89, register */                                               \
+	{                                                                                          \
+		setr(cpu, in->rm, getr(cpu, in->reg, B), B);                                       \
+	}                                                                                          \
+	static H(mov_r_rm_##B) /* 8A/8B, register */                                               \
+	{                                                                                          \
+		setr(cpu, in->reg, getr(cpu, in->rm, B), B);                                       \
+	}                                                                                          \
+	static H(mov_m_r_##B) /* 88/89, memory */                                                  \
+	{                                                                                          \
+		wrv(cpu, in->ea_seg, ea32(cpu, in), getr(cpu, in->reg, B), B);                     \
+	}                                                                                          \
+	static H(mov_r_m_##B) /* 8A/8B, memory */                                                  \
+	{                                                                                          \
+		setr(cpu, in->reg, rdv(cpu, in->ea_seg, ea32(cpu, in), B), B);                     \
+	}                                                                                          \
+	static H(mov_r_i_##B) /* C6/C7 /0, register */                                             \
+	{                                                                                          \
+		setr(cpu, in->rm, in->imm, B);                                                     \
+	}                                                                                          \
+	static H(mov_m_i_##B) /* C6/C7 /0, memory */                                               \
+	{                                                                                          \
+		wrv(cpu, in->ea_seg, ea32(cpu, in), in->imm, B);                                   \
+	}
+MOV_FORMS(8)
+MOV_FORMS(16)
+MOV_FORMS(32)
 
-static H(mov_r_rm) /* 8B, register */
-{
-	cpu->r[in->reg] = cpu->r[in->rm];
-}
-
-static H(mov_m_r) /* 89, memory */
-{
-	wr32(cpu, in->ea_seg, ea32(cpu, in), cpu->r[in->reg]);
-}
-
-static H(mov_r_m) /* 8B, memory */
-{
-	cpu->r[in->reg] = rd32(cpu, in->ea_seg, ea32(cpu, in));
-}
-
-static H(mov_m8_r8) /* 88, memory */
-{
-	wr8(cpu, in->ea_seg, ea32(cpu, in), (uint8_t)getr(cpu, in->reg, 8));
-}
-
-static H(mov_r8_m8) /* 8A, memory */
-{
-	setr(cpu, in->reg, rd8(cpu, in->ea_seg, ea32(cpu, in)), 8);
-}
-
-static H(mov_r_i) /* C7 /0, register */
-{
-	cpu->r[in->rm] = in->imm;
-}
-
-static H(mov_m_i) /* C7 /0, memory */
-{
-	wr32(cpu, in->ea_seg, ea32(cpu, in), in->imm);
-}
+#define MOV_SIZE(B)                                                                                \
+	{                                                                                          \
+		mov_rm_r_##B, mov_r_rm_##B, mov_r_m_##B, mov_m_r_##B, mov_r_i_##B, mov_m_i_##B     \
+	}
+/* [size: 8, 16, 32][form, in the order of enum alu_form] */
+static InsnFn *const mov_fns[3][6] = {MOV_SIZE(8), MOV_SIZE(16), MOV_SIZE(32)};
 
 static H(lea_r)
 {
@@ -328,15 +336,18 @@ static InsnFn *const jcc_fns[16] = {
 
 /* ---- the choice -------------------------------------------------------- */
 
-/* The ALU operation forms of opcodes 00-3F (low bits 0-3) with 32-bit
- * operands. */
-static InsnFn *alu_form(const Insn *in, bool mem)
+/* Operand size of an 8-bit/full-size opcode pair: 0, 1, 2 for 8, 16, 32. */
+static unsigned size_index(const Insn *in, bool full)
 {
-	unsigned op = (in->op >> 3) & 7;
+	return !full ? 0 : in->o32 ? 2 : 1;
+}
 
+/* The form of opcodes 00-3B, 88-8B (low bits: direction, width). */
+static enum alu_form dir_form(const Insn *in, bool mem)
+{
 	if (in->op & 2)
-		return alu_fns[mem ? AF_R_M : AF_R_RM][op];
-	return alu_fns[mem ? AF_M_R : AF_RM_R][op];
+		return mem ? AF_R_M : AF_R_RM;
+	return mem ? AF_M_R : AF_RM_R;
 }
 
 static InsnFn *movx_form(const Insn *in, bool mem)
@@ -359,18 +370,19 @@ InsnFn *insn_specialise(const Insn *in)
 	/* memory forms with 16-bit addressing keep the generic handlers */
 	if (mem && !in->a32)
 		return NULL;
-	if (op == 0x88 || op == 0x8a)
-		return !mem ? NULL : op == 0x88 ? mov_m8_r8 : mov_r8_m8;
+	if (op < 0x40 && (op & 7) < 4)
+		return alu_fns[size_index(in, op & 1)][dir_form(in, mem)][(op >> 3) & 7];
+	if (op >= 0x80 && op < 0x84)
+		return alu_fns[size_index(in, op & 1)][mem ? AF_M_I : AF_R_I][in->reg];
+	if (op == 0x84 || op == 0x85)
+		return test_fns[size_index(in, op & 1)][mem];
+	if (op >= 0x88 && op < 0x8c)
+		return mov_fns[size_index(in, op & 1)][dir_form(in, mem)];
+	if ((op == 0xc6 || op == 0xc7) && in->reg == 0)
+		return mov_fns[size_index(in, op & 1)][mem ? AF_M_I : AF_R_I];
+	/* the rest: 32-bit operands only */
 	if (!in->o32)
 		return NULL;
-	if (op < 0x40 && (op & 7) == 1)
-		return alu_form(in, mem);
-	if (op < 0x40 && (op & 7) == 3)
-		return alu_form(in, mem);
-	if (op == 0x81 || op == 0x83)
-		return alu_fns[mem ? AF_M_I : AF_R_I][in->reg];
-	if (op == 0x85)
-		return mem ? test_m_r : test_r_r;
 	if (op >= 0x40 && op < 0x50)
 		return op < 0x48 ? inc_r : dec_r;
 	if (op >= 0x50 && op < 0x58)
@@ -379,12 +391,6 @@ InsnFn *insn_specialise(const Insn *in)
 		return pop_r;
 	if ((op >= 0x70 && op < 0x80) || (op >= 0x180 && op < 0x190))
 		return jcc_fns[op & 15];
-	if (op == 0x89)
-		return mem ? mov_m_r : mov_rm_r;
-	if (op == 0x8b)
-		return mem ? mov_r_m : mov_r_rm;
-	if (op == 0xc7 && in->reg == 0)
-		return mem ? mov_m_i : mov_r_i;
 	if (op == 0x8d && mem)
 		return lea_r;
 	if (op == 0x1b6 || op == 0x1b7 || op == 0x1be || op == 0x1bf)
