@@ -258,6 +258,29 @@ def case_truncated_kill():
     assert '=== Flashback demo guest ===' in rout, rout
 
 
+def case_deterministic():
+    """Recording the same guest twice gives the same bytes (journal and
+    snapshots) once SOURCE_DATE_EPOCH fixes the start time: nothing else in
+    a trace depends on the host.  The ata guest: PIO, DMA and IRQ 14."""
+    env = dict(os.environ, SOURCE_DATE_EPOCH='1700000000')
+    files = []
+    for name in ('a.fbt', 'b.fbt'):
+        trace = os.path.join(TMP, name)
+        p = subprocess.run([FB, 'record', '-o', trace, '--check-interval', '20000',
+                            '--snapshot-interval', '100000', '--chunk-events', '64',
+                            *guest_args('ata')],
+                           stdin=subprocess.DEVNULL, capture_output=True, timeout=120, env=env)
+        assert p.returncode == GUEST_STATUS['ata'], (p.returncode, p.stderr)
+        names = sorted(f for f in os.listdir(trace)
+                       if f == 'journal.fbj' or f.startswith('snap-'))
+        assert len(names) >= 3, names
+        files.append({f: open(os.path.join(trace, f), 'rb').read() for f in names})
+    assert files[0].keys() == files[1].keys(), (files[0].keys(), files[1].keys())
+    differ = [f for f in files[0] if files[0][f] != files[1][f]]
+    assert not differ, 'two recordings differ in %s' % differ
+    assert b'start_time=1700000000\n' in files[0]['journal.fbj'][:4096]
+
+
 def case_disk_full():
     """A file size limit (RLIMIT_FSIZE, SIGXFSZ ignored: write() fails with
     EFBIG, as on a full disk, and as root too) stops the recording with one
