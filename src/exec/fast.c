@@ -5,13 +5,13 @@
  * The generic handlers of insn.c work out at every execution the operand
  * size, the direction, whether the ModRM operand is a register or memory,
  * the ALU operation and the address size.  None of that depends on register
- * values, so for the forms programs run most (MOV, ALU and TEST of every
- * size; 32-bit INC/DEC, LEA, MOVZX/MOVSX, PUSH/POP and Jcc) the decoder
- * picks a handler with all of it fixed.  Memory forms need 32-bit
- * addressing.  Each does exactly what
- * the generic handler does for that form, in the same order: memory is read
- * and written before any general register changes (the rule in x86.h), and
- * Insn.op, .flow and .save stay those of the generic form.
+ * values, so for the forms programs run most (MOV, ALU, TEST, shifts and
+ * rotates of every size; 32-bit INC/DEC, LEA, MOVZX/MOVSX, PUSH/POP and
+ * Jcc) the decoder picks a handler with all of it fixed.  Memory forms need
+ * 32-bit addressing.  Each does exactly what the generic handler does for
+ * that form, in the same order: memory is read and written before any
+ * general register changes (the rule in x86.h), and Insn.op, .flow and
+ * .save stay those of the generic form.
  */
 #include "x86.h"
 
@@ -130,6 +130,33 @@ static H(dec_r)
 
 	cpu->r[r] = alu_inc(cpu, cpu->r[r], 32, true);
 }
+
+/* ---- shifts and rotates: C0 C1 D0-D3 ------------------------------------ */
+
+/* The count: an immediate, 1, or CL; masked to 5 bits as for every size. */
+FB_INLINE unsigned shift_count(CPU *cpu, const Insn *in)
+{
+	unsigned count = in->op <= 0xc1 ? in->imm : in->op <= 0xd1 ? 1 : cpu->r[R_ECX];
+
+	return count & 31;
+}
+
+#define SHIFT_FORMS(B)                                                                             \
+	static H(shift_r_##B)                                                                      \
+	{                                                                                          \
+		uint32_t v = getr(cpu, in->rm, B);                                                 \
+		setr(cpu, in->rm, alu_shift(cpu, in->reg, v, shift_count(cpu, in), B), B);         \
+	}                                                                                          \
+	static H(shift_m_##B)                                                                      \
+	{                                                                                          \
+		uint32_t off = ea32(cpu, in), v = rdv(cpu, in->ea_seg, off, B);                    \
+		wrv(cpu, in->ea_seg, off, alu_shift(cpu, in->reg, v, shift_count(cpu, in), B), B); \
+	}
+SHIFT_FORMS(8)
+SHIFT_FORMS(16)
+SHIFT_FORMS(32)
+static InsnFn *const shift_fns[3][2] = {
+    {shift_r_8, shift_m_8}, {shift_r_16, shift_m_16}, {shift_r_32, shift_m_32}};
 
 /* ---- moves ------------------------------------------------------------ */
 
@@ -380,6 +407,8 @@ InsnFn *insn_specialise(const Insn *in)
 		return mov_fns[size_index(in, op & 1)][dir_form(in, mem)];
 	if ((op == 0xc6 || op == 0xc7) && in->reg == 0)
 		return mov_fns[size_index(in, op & 1)][mem ? AF_M_I : AF_R_I];
+	if (op == 0xc0 || op == 0xc1 || (op >= 0xd0 && op < 0xd4))
+		return shift_fns[size_index(in, op & 1)][mem];
 	/* the rest: 32-bit operands only */
 	if (!in->o32)
 		return NULL;
