@@ -7,21 +7,23 @@
  * instructions, as it replays.
  *
  * An entry holds what the engine needs apart from RAM (an opaque blob:
- * CPU state, memory map, journal position) and an undo log: the contents,
- * at the previous entry, of every RAM page that changed between the
- * previous entry and this one.  Page contents at the entry itself are not
- * kept; instead a mirror - a copy of RAM as it was at the anchor entry -
- * together with the DIRTY_SNAPSHOT bits gives the pages that changed since
- * the anchor and what they held.  Going back from the anchor to entry j
- * puts the dirty pages back from the mirror, then applies the undo logs of
- * the anchor, the entry before it, ..., down to j + 1.  Undo logs only
- * chain between entries taken one after the other by a replay that saw
- * every RAM change through the dirty bits: when RAM changes behind them
- * (a trace snapshot loaded, a block of RAM defined by the journal), the
- * mirror is copied afresh and the next entry starts a new chain.
+ * CPU state, memory map, journal position), a link to the entry replay
+ * came from (prev) and an undo log: the contents, at prev, of every RAM
+ * page that changed between prev and this entry.  Page contents at the
+ * entry itself are not kept; instead a mirror - a copy of RAM as it was at
+ * the anchor entry (the last one replay passed or restored) - together
+ * with the DIRTY_SNAPSHOT bits gives the pages that changed since the
+ * anchor and what they held.  Going back from the anchor to entry j puts
+ * the dirty pages back from the mirror, then applies the undo logs along
+ * the prev links down to j.  Links only exist where replay saw every RAM
+ * change through the dirty bits: when RAM changes behind them (a trace
+ * snapshot loaded, a block of RAM defined by the journal), the mirror is
+ * copied afresh and the next entry starts a new chain.  Entries can be
+ * added anywhere, so replay from a trace snapshot fills the gap after it
+ * and the links form a tree; jumping back only follows prev links.
  *
  * Over the memory budget, entries are thinned where they are densest, by
- * merging an entry's undo log into the next one's: the spacing grows
+ * merging an entry's undo log into its children's: the spacing grows
  * evenly, and every position keeps a bounded replay distance.
  */
 #include "replay.h"
@@ -33,7 +35,7 @@ typedef struct CacheEntry {
 	uint64_t icount;
 	uint8_t *blob;
 	size_t blob_len;
-	bool linked; /* the undo log leads back to the previous entry */
+	struct CacheEntry *prev; /* where the undo log leads back to; NULL: nowhere */
 	/* the undo log: pages sorted by key (block << 32 | page number) */
 	uint64_t *keys;
 	uint8_t *pages;
@@ -43,9 +45,9 @@ typedef struct CacheEntry {
 struct RRCache {
 	uint64_t interval;
 	size_t max_bytes, bytes;
-	CacheEntry *e;
+	CacheEntry **e; /* sorted by icount */
 	unsigned n, cap;
-	int anchor; /* the entry the mirror holds, -1 if none */
+	CacheEntry *anchor; /* the entry the mirror holds, NULL if none */
 	uint8_t **mirror;
 	uint64_t *mirror_size;
 	uint64_t **mirror_nz; /* per page: may hold non-zero bytes */
@@ -62,6 +64,7 @@ static void entry_free(CacheEntry *e)
 	free(e->blob);
 	free(e->keys);
 	free(e->pages);
+	free(e);
 }
 
 RRCache *rr_cache_new(uint64_t interval, size_t max_bytes)
@@ -70,7 +73,6 @@ RRCache *rr_cache_new(uint64_t interval, size_t max_bytes)
 
 	c->interval = interval ? interval : 1;
 	c->max_bytes = max_bytes;
-	c->anchor = -1;
 	return c;
 }
 
@@ -79,7 +81,7 @@ void rr_cache_free(RRCache *c)
 	if (!c)
 		return;
 	for (unsigned i = 0; i < c->n; i++)
-		entry_free(&c->e[i]);
+		entry_free(c->e[i]);
 	for (unsigned i = 0; i < c->nmirror; i++) {
 		free(c->mirror[i]);
 		free(c->mirror_nz[i]);
@@ -179,7 +181,7 @@ void rr_cache_untracked(RRCache *c, RRMemory *mem)
 				    b->size - off < PAGE_SIZE ? b->size - off : PAGE_SIZE);
 		ram_test_and_clear_dirty(b->mr, 0, b->size, DIRTY_SNAPSHOT);
 	}
-	c->anchor = -1;
+	c->anchor = NULL;
 }
 
 /*
@@ -218,8 +220,8 @@ static void sync_mirror(RRCache *c, RRMemory *mem, CacheEntry *undo)
 }
 
 /*
- * Fold entry @k's undo log into entry k + 1's: the result leads from
- * entry k - 1 to k + 1.  A page in both keeps k's (the older) contents.
+ * Fold entry @k's undo log into its child @next's: the result leads from
+ * k's prev to @next.  A page in both keeps k's (the older) contents.
  */
 static void merge_into_next(CacheEntry *k, CacheEntry *next)
 {
@@ -246,7 +248,36 @@ static void merge_into_next(CacheEntry *k, CacheEntry *next)
 	next->keys = keys;
 	next->pages = pages;
 	next->npages = o;
-	next->linked = next->linked && k->linked;
+	next->prev = k->prev;
+}
+
+/* Remove entry @k, its undo log going into its children's. */
+static void drop_entry(RRCache *c, unsigned k)
+{
+	CacheEntry *victim = c->e[k];
+
+	for (unsigned i = 0; i < c->n; i++) {
+		CacheEntry *child = c->e[i];
+
+		if (child->prev != victim)
+			continue;
+		c->bytes -= entry_bytes(child);
+		if (victim->prev) {
+			merge_into_next(victim, child);
+		} else { /* the chain now starts at the child: its log is useless */
+			child->prev = NULL;
+			free(child->keys);
+			free(child->pages);
+			child->keys = NULL;
+			child->pages = NULL;
+			child->npages = 0;
+		}
+		c->bytes += entry_bytes(child);
+	}
+	c->bytes -= entry_bytes(victim);
+	entry_free(victim);
+	memmove(&c->e[k], &c->e[k + 1], (c->n - k - 1) * sizeof(*c->e));
+	c->n--;
 }
 
 /* Over budget: drop entries where they are densest (never the first, the
@@ -258,77 +289,82 @@ static void thin(RRCache *c)
 		uint64_t best_gap = UINT64_MAX;
 
 		for (unsigned k = 1; k + 1 < c->n; k++) {
-			uint64_t gap = c->e[k + 1].icount - c->e[k - 1].icount;
+			uint64_t gap = c->e[k + 1]->icount - c->e[k - 1]->icount;
 
-			if ((int)k != c->anchor && gap < best_gap) {
+			if (c->e[k] != c->anchor && gap < best_gap) {
 				best_gap = gap;
 				best = (int)k;
 			}
 		}
 		if (best < 0)
 			return;
-		c->bytes -= entry_bytes(&c->e[best]) + entry_bytes(&c->e[best + 1]);
-		merge_into_next(&c->e[best], &c->e[best + 1]);
-		c->bytes += entry_bytes(&c->e[best + 1]);
-		entry_free(&c->e[best]);
-		memmove(&c->e[best], &c->e[best + 1], (c->n - (unsigned)best - 1) * sizeof(*c->e));
-		c->n--;
-		if (c->anchor > best)
-			c->anchor--;
+		drop_entry(c, (unsigned)best);
 	}
+}
+
+/* Where an entry at @icount goes (or is) in the sorted array. */
+static unsigned lower_bound(const RRCache *c, uint64_t icount)
+{
+	unsigned lo = 0, hi = c->n;
+
+	while (lo < hi) {
+		unsigned mid = lo + (hi - lo) / 2;
+
+		if (c->e[mid]->icount < icount)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
 }
 
 void rr_cache_pass(RRCache *c, uint64_t icount, RRMemory *mem, const void *blob, size_t len)
 {
+	unsigned at = lower_bound(c, icount);
 	CacheEntry *e;
 
-	for (unsigned k = 0; k < c->n; k++) {
-		if (c->e[k].icount == icount) {
-			/* an entry we had: re-anchor there (same RAM, replay is exact) */
-			sync_mirror(c, mem, NULL);
-			c->anchor = (int)k;
-			return;
-		}
+	if (at < c->n && c->e[at]->icount == icount) {
+		/* an entry we had: re-anchor there (same RAM, replay is exact) */
+		sync_mirror(c, mem, NULL);
+		c->anchor = c->e[at];
+		return;
 	}
-	if (c->n && icount < c->e[c->n - 1].icount)
-		return; /* between entries: they only grow at the end */
 	if (c->n == c->cap) {
 		c->cap = c->cap ? c->cap * 2 : 64;
 		c->e = xrealloc(c->e, c->cap * sizeof(*c->e));
 	}
-	e = &c->e[c->n];
-	memset(e, 0, sizeof(*e));
+	e = xcalloc(1, sizeof(*e));
 	e->icount = icount;
-	e->linked = c->n > 0 && c->anchor == (int)c->n - 1;
-	sync_mirror(c, mem, e->linked ? e : NULL);
+	e->prev = c->anchor;
+	sync_mirror(c, mem, e->prev ? e : NULL);
 	e->blob = xmalloc(len ? len : 1);
 	memcpy(e->blob, blob, len);
 	e->blob_len = len;
-	c->anchor = (int)c->n++;
+	memmove(&c->e[at + 1], &c->e[at], (c->n - at) * sizeof(*c->e));
+	c->e[at] = e;
+	c->n++;
+	c->anchor = e;
 	c->bytes += entry_bytes(e);
 	thin(c);
 }
 
 /* The latest entry at or before @target that the undo logs reach from the anchor. */
-static int find(const RRCache *c, uint64_t target)
+static CacheEntry *find(const RRCache *c, uint64_t target)
 {
-	int j;
+	CacheEntry *j = c->anchor;
 
-	if (c->anchor < 0)
-		return -1;
-	for (j = c->anchor; j >= 0 && c->e[j].icount > target; j--)
-		if (!c->e[j].linked)
-			return -1;
+	while (j && j->icount > target)
+		j = j->prev;
 	return j;
 }
 
 bool rr_cache_find(const RRCache *c, uint64_t target, uint64_t *icount)
 {
-	int j = find(c, target);
+	CacheEntry *j = find(c, target);
 
-	if (j < 0)
+	if (!j)
 		return false;
-	*icount = c->e[j].icount;
+	*icount = j->icount;
 	return true;
 }
 
@@ -350,9 +386,9 @@ static void put_page(RRCache *c, RRMemory *mem, uint64_t key, const uint8_t *dat
 
 const uint8_t *rr_cache_restore(RRCache *c, uint64_t target, RRMemory *mem, size_t *len)
 {
-	int j = find(c, target);
+	CacheEntry *j = find(c, target);
 
-	if (j < 0)
+	if (!j)
 		return NULL;
 	/* RAM back to the anchor: the pages changed since come from the mirror */
 	for (unsigned i = 0; i < mem->blocks.n && i < c->nmirror; i++) {
@@ -369,13 +405,13 @@ const uint8_t *rr_cache_restore(RRCache *c, uint64_t target, RRMemory *mem, size
 			memcpy(host + off, c->mirror[i] + off, n);
 		}
 	}
-	/* then back through the undo logs to entry j */
-	for (int k = c->anchor; k > j; k--)
-		for (size_t p = 0; p < c->e[k].npages; p++)
-			put_page(c, mem, c->e[k].keys[p], c->e[k].pages + p * PAGE_SIZE);
+	/* then back along the prev links to entry j */
+	for (CacheEntry *k = c->anchor; k != j; k = k->prev)
+		for (size_t p = 0; p < k->npages; p++)
+			put_page(c, mem, k->keys[p], k->pages + p * PAGE_SIZE);
 	c->anchor = j;
-	*len = c->e[j].blob_len;
-	return c->e[j].blob;
+	*len = j->blob_len;
+	return j->blob;
 }
 
 void rr_cache_info(const RRCache *c, ReplayCacheInfo *info)
@@ -396,7 +432,7 @@ void rr_cache_info(const RRCache *c, ReplayCacheInfo *info)
 	info->max_bytes = c->max_bytes;
 	info->interval = c->interval;
 	if (c->n) {
-		info->first_icount = c->e[0].icount;
-		info->last_icount = c->e[c->n - 1].icount;
+		info->first_icount = c->e[0]->icount;
+		info->last_icount = c->e[c->n - 1]->icount;
 	}
 }

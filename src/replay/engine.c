@@ -477,7 +477,8 @@ static void list_snapshots(ReplaySession *r)
 		r->snaps[r->nsnaps++] = h;
 	}
 	closedir(d);
-	qsort(r->snaps, r->nsnaps, sizeof(*r->snaps), cmp_snap);
+	if (r->nsnaps)
+		qsort(r->snaps, r->nsnaps, sizeof(*r->snaps), cmp_snap);
 }
 
 /* Index in r->snaps of the latest snapshot at or before @icount; -1 if none. */
@@ -671,6 +672,8 @@ static bool start_at(ReplaySession *r, unsigned k)
 	drop_cursor(r);
 	if (restore(r, k, &icount) && seek_snapshot(r, k, icount)) {
 		untracked(r);
+		if (r->cache)
+			cache_pass(r); /* a new chain starts here */
 		cache_reset_stop(r);
 		return true;
 	}
@@ -847,31 +850,43 @@ enum replay_status replay_goto_snapshot(ReplaySession *r, unsigned number)
 	return REPLAY_OK;
 }
 
+/*
+ * What a restore costs, in instructions of replay: loading a trace snapshot
+ * reads its file and copies RAM for the cache (tens of milliseconds); a
+ * cached one only puts back the pages that changed.
+ */
+#define DISK_RESTORE_COST (1ull << 22)
+#define CACHE_RESTORE_COST (1ull << 12)
+
 enum replay_status replay_goto(ReplaySession *r, uint64_t target)
 {
-	uint64_t now = cpu_icount(r->cpu), cached;
+	uint64_t now = cpu_icount(r->cpu), cached = 0, best;
+	bool usable = !r->diverged && !r->damaged;
+	bool have_cached = usable && r->cache && rr_cache_find(r->cache, target, &cached);
 	int k = pick_snapshot(r, target);
-	bool have_cached = r->cache && !r->diverged && !r->damaged &&
-			   rr_cache_find(r->cache, target, &cached);
+	enum { FORWARD, CACHED, DISK } how = FORWARD;
 
-	if (r->diverged || r->damaged || target < now ||
-	    (k >= 0 && r->snaps[k].icount > now)) {
-		if (have_cached && (target >= now ? cached > now : true) &&
-		    (k < 0 || cached >= r->snaps[k].icount)) {
-			size_t len;
-			const uint8_t *blob = rr_cache_restore(r->cache, target, &r->mem, &len);
+	/* the cheapest way there: on from here, a cached snapshot, a trace snapshot */
+	best = usable && target >= now ? target - now : UINT64_MAX;
+	if (have_cached && target - cached + CACHE_RESTORE_COST < best) {
+		best = target - cached + CACHE_RESTORE_COST;
+		how = CACHED;
+	}
+	if (k >= 0 && target - r->snaps[k].icount + DISK_RESTORE_COST < best)
+		how = DISK;
+	if (how == FORWARD && best == UINT64_MAX) {
+		snprintf(r->msg, sizeof(r->msg), "no snapshot before icount %" PRIu64, target);
+		r->damaged = true;
+		return REPLAY_ERROR;
+	}
+	if (how == CACHED) {
+		size_t len;
+		const uint8_t *blob = rr_cache_restore(r->cache, target, &r->mem, &len);
 
-			if (!blob || !cache_load(r, blob, len))
-				return REPLAY_ERROR;
-			return replay_forward(r, target);
-		}
-		if (k < 0) {
-			snprintf(r->msg, sizeof(r->msg), "no snapshot before icount %" PRIu64, target);
-			r->damaged = true;
+		if (!blob || !cache_load(r, blob, len))
 			return REPLAY_ERROR;
-		}
-		if (!start_at(r, r->snaps[k].number))
-			return REPLAY_ERROR;
+	} else if (how == DISK && !start_at(r, r->snaps[k].number)) {
+		return REPLAY_ERROR;
 	}
 	return replay_forward(r, target);
 }
@@ -982,6 +997,12 @@ const char *replay_error(const ReplaySession *r)
 int replay_error_status(const ReplaySession *r)
 {
 	return r->diverged ? EXIT_DIVERGENCE : EXIT_USAGE;
+}
+
+unsigned replay_snapshots(const ReplaySession *r, const RRSnapHeader **list)
+{
+	*list = r->snaps;
+	return r->nsnaps;
 }
 
 uint64_t replay_checks(const ReplaySession *r)

@@ -104,6 +104,14 @@ uint64_t replay_start_icount(const ReplaySession *s);
 enum replay_status replay_forward(ReplaySession *s, uint64_t target);
 /* Be at exactly icount @target (or the end), forwards or backwards. */
 enum replay_status replay_goto(ReplaySession *s, uint64_t target);
+/* A trace snapshot's header (snapshot.c). */
+typedef struct RRSnapHeader {
+	unsigned number;
+	bool full;
+	uint64_t icount;
+} RRSnapHeader;
+/* The trace's own snapshots, sorted by number (and icount). */
+unsigned replay_snapshots(const ReplaySession *s, const RRSnapHeader **list);
 /* Restart from the trace's snapshot @number (`replay --snapshot K`). */
 enum replay_status replay_goto_snapshot(ReplaySession *s, unsigned number);
 
@@ -235,11 +243,6 @@ uint64_t rr_ram_hash(const RRBlocks *blocks);
 uint64_t rr_snapshot_write(const char *dir, unsigned number, bool full, CPU *cpu,
 			   AddressSpace *as, RRBlocks *blocks, unsigned first_new, char *err,
 			   size_t errlen);
-typedef struct RRSnapHeader {
-	unsigned number;
-	bool full;
-	uint64_t icount;
-} RRSnapHeader;
 /* Read only the header of snapshot @number. */
 bool rr_snapshot_header(const char *dir, unsigned number, RRSnapHeader *h, char *err,
 			size_t errlen);

@@ -117,7 +117,7 @@ static unsigned rnd(unsigned n)
 	return (unsigned)(rng % n);
 }
 
-static void jumps(const char *dir, uint64_t interval, size_t budget, const char *how)
+static void jumps(const char *dir, uint64_t interval, size_t budget, bool warm, const char *how)
 {
 	ReplaySession *s = open_or_die(dir);
 	ReplayCacheInfo ci;
@@ -125,11 +125,23 @@ static void jumps(const char *dir, uint64_t interval, size_t budget, const char 
 
 	if (interval)
 		replay_set_cache(s, interval, budget);
-	/* go to the end first so that the cache fills, then jump around */
-	replay_goto(s, pos[npos - 1].icount);
-	check_here(s, &pos[npos - 1], how);
+	/* warm: go to the end first so that the cache fills in order */
+	if (warm) {
+		replay_goto(s, pos[npos - 1].icount);
+		check_here(s, &pos[npos - 1], how);
+	}
 	for (unsigned k = 0; k < JUMPS; k++) {
 		const Pos *p = &pos[rnd(npos)];
+		const RRSnapHeader *snaps;
+		unsigned nsnaps = replay_snapshots(s, &snaps);
+
+		/* now and then from one of the trace's snapshots: a new undo chain */
+		if (k % 5 == 4 && nsnaps > 1 &&
+		    replay_goto_snapshot(s, snaps[rnd(nsnaps)].number) == REPLAY_ERROR) {
+			printf("goto snapshot failed (%s): %s\n", how, replay_error(s));
+			failures++;
+			break;
+		}
 
 		if (replay_goto(s, p->icount) == REPLAY_ERROR) {
 			printf("goto %" PRIu64 " failed (%s): %s\n", p->icount, how, replay_error(s));
@@ -184,9 +196,11 @@ int main(int argc, char **argv)
 	straight(argv[1]);
 	printf("%u positions, icount %" PRIu64 " to %" PRIu64 "\n", npos, pos[0].icount,
 	       pos[npos - 1].icount);
-	jumps(argv[1], 0, 0, "no cache");
-	jumps(argv[1], 4096, (size_t)64 << 20, "cache");
-	jumps(argv[1], 1024, 64 << 10, "thinned cache");
+	jumps(argv[1], 0, 0, false, "no cache");
+	jumps(argv[1], 4096, (size_t)64 << 20, true, "cache");
+	jumps(argv[1], 4096, (size_t)64 << 20, false, "cold cache");
+	jumps(argv[1], 1024, 64 << 10, true, "thinned cache");
+	jumps(argv[1], 1024, 64 << 10, false, "cold thinned cache");
 	steps(argv[1]);
 	printf("%s: %u mismatches\n", failures ? "FAIL" : "PASS", failures);
 	return failures ? 1 : 0;

@@ -26,7 +26,9 @@ def main():
             trace = found[0]
         else:
             trace = os.path.join(tmp, 't.fbt')
-            r = subprocess.run([flashback, 'record', '-o', trace, '-kernel',
+            # snapshots every 10^5 instructions: many undo chains
+            r = subprocess.run([flashback, 'record', '--snapshot-interval', '100000',
+                                '-o', trace, '-kernel',
                                 os.path.join(guests, case + '.elf'), '-hda', disk,
                                 '-serial', 'stdio', '-no-reboot'],
                                stdin=subprocess.DEVNULL, env=env,
