@@ -92,6 +92,10 @@ struct GdbStub {
 	int listen_fd, fd; /* -1 when absent */
 	bool socketless;   /* gdb_new(): always "connected" */
 	GdbRx rx;
+	/* bytes received but not yet parsed while a packet is dispatched: a
+	 * Ctrl-C right behind the packet must reach net_interrupt_pending() */
+	const uint8_t *rest;
+	size_t rest_len;
 	bool no_ack;
 	char *out; /* framed bytes not yet written */
 	size_t out_len, out_cap;

@@ -163,6 +163,16 @@ bool net_interrupt_pending(GdbStub *s)
 	uint8_t c;
 	ssize_t n;
 
+	/* first what came in with the packet being served (acks may precede) */
+	while (s->rest_len && s->rest[0] == '+' && s->rx.state == RX_IDLE) {
+		s->rest++;
+		s->rest_len--;
+	}
+	if (s->rest_len && s->rest[0] == 0x03 && s->rx.state == RX_IDLE) {
+		s->rest++;
+		s->rest_len--;
+		return true;
+	}
 	if (s->socketless || s->fd < 0)
 		return false;
 	n = recv(s->fd, &c, 1, MSG_PEEK | MSG_DONTWAIT);

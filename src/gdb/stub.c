@@ -676,8 +676,13 @@ static void on_interrupt(GdbStub *s)
 
 void stub_receive(GdbStub *s, const uint8_t *buf, size_t len)
 {
-	for (size_t i = 0; i < len && !s->kill; i++) {
-		switch (rx_byte(&s->rx, buf[i])) {
+	s->rest = buf;
+	s->rest_len = len;
+	while (s->rest_len && !s->kill) {
+		uint8_t c = *s->rest++;
+
+		s->rest_len--;
+		switch (rx_byte(&s->rx, c)) {
 		case RX_NONE:
 		case RX_ACK:
 			break;
@@ -704,6 +709,7 @@ void stub_receive(GdbStub *s, const uint8_t *buf, size_t len)
 			break;
 		}
 	}
+	s->rest_len = 0;
 }
 
 void stub_init(GdbStub *s, const GdbTarget *t, bool wait)
