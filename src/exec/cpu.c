@@ -67,6 +67,9 @@ void cpu_reset(CPU *cpu)
 	dbg_update(cpu);
 	cpu->cpl = 0;
 	cpu->sysenter_cs = cpu->sysenter_esp = cpu->sysenter_eip = 0;
+	/* RESET disables the MTRRs (MTRRdefType = 0), stops the counters and
+	 * clears MCG_STATUS; the rest of the MTRRs are undefined: zero here */
+	memset(&cpu->msrs, 0, sizeof(cpu->msrs));
 	cpu->tsc_adjust = 0;
 	fpu_reset(&cpu->fpu);
 	cpu->fpu.tw = 0xffff;
