@@ -904,6 +904,18 @@ bool ram_is_dirty(MemoryRegion *ram, uint64_t offset, enum dirty_client c)
 	return (ram->dirty[c][page / 64] >> (page % 64)) & 1;
 }
 
+void ram_huge_pages(MemoryRegion *ram, bool on)
+{
+	uintptr_t huge = 2u << 20, start, end;
+
+	if (!ram || ram->kind != MR_RAM || !ram->mapped)
+		return;
+	start = ((uintptr_t)ram->host + huge - 1) & ~(huge - 1);
+	end = ((uintptr_t)ram->host + (size_t)ram->size) & ~(huge - 1);
+	if (end > start)
+		madvise((void *)start, end - start, on ? MADV_HUGEPAGE : MADV_NOHUGEPAGE);
+}
+
 uint64_t ram_find_dirty(MemoryRegion *ram, uint64_t offset, enum dirty_client c)
 {
 	uint64_t page, pages, w;

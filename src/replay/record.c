@@ -20,7 +20,6 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <sys/stat.h>
 #include <dirent.h>
 
@@ -451,16 +450,10 @@ static bool thp_always(void)
 	return strstr(mode, "[always]") != NULL;
 }
 
-static void ram_huge_pages(Machine *m, bool on)
+static void scan_huge_pages(Machine *m, bool on)
 {
-	uintptr_t start = (uintptr_t)m->ram_host, end = start + m->ram_size;
-	uintptr_t huge = 2u << 20;
-
-	start = (start + huge - 1) & ~(huge - 1);
-	end &= ~(huge - 1);
-	if (!m->ram_host || end <= start || (!on && thp_always()))
-		return;
-	madvise((void *)start, end - start, on ? MADV_HUGEPAGE : MADV_NOHUGEPAGE);
+	if (on || !thp_always())
+		ram_huge_pages(m->ram, on);
 }
 
 /*
@@ -507,10 +500,10 @@ Recorder *record_start(Machine *m, const RecordOptions *o)
 	r->snapshot_interval = o->snapshot_interval ? o->snapshot_interval : RR_SNAPSHOT_INTERVAL;
 
 	/* The initial state: everything later events change starts here. */
-	ram_huge_pages(m, true);
+	scan_huge_pages(m, true);
 	if (!take_snapshot(r, true))
 		fatal(EXIT_INTERNAL, "cannot write the initial snapshot");
-	ram_huge_pages(m, false);
+	scan_huge_pages(m, false);
 	r->last_check = ~0ull;
 	r->live_a20 = machine_hooks.set_a20;
 	machine_hooks.set_a20 = rec_a20;

@@ -13,7 +13,6 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <zstd.h>
 
 /* ---- byte buffers ---------------------------------------------------------- */
@@ -175,21 +174,6 @@ static void mmio_unused_write(void *opaque, uint64_t offset, uint64_t value, uns
 
 static const MemoryRegionOps mmio_unused = {mmio_unused_read, mmio_unused_write};
 
-/*
- * Replay reads all of RAM now and then (the RAM hash, the snapshot cache's
- * copy): with huge pages, RAM the guest never touched costs one fault per
- * 2 MiB (and maps the huge zero page) instead of one per 4 KiB.  Only a
- * hint: where the kernel has no transparent huge pages nothing changes.
- */
-static void huge_pages(uint8_t *host, uint64_t size)
-{
-	uintptr_t huge = 2u << 20, start = ((uintptr_t)host + huge - 1) & ~(huge - 1);
-	uintptr_t end = ((uintptr_t)host + size) & ~(huge - 1);
-
-	if (end > start)
-		madvise((void *)start, end - start, MADV_HUGEPAGE);
-}
-
 /* Define block @num of @kind and @size (numbers come in order). */
 static bool define_block(RRMemory *mem, uint64_t num, uint8_t kind, uint64_t size,
 			 const uint8_t *data, char *err, size_t errlen)
@@ -212,8 +196,10 @@ static bool define_block(RRMemory *mem, uint64_t num, uint8_t kind, uint64_t siz
 				 (unsigned long long)size);
 			return false;
 		}
+		/* replay reads all of RAM now and then (the RAM hash, the
+		 * snapshot cache's copy): untouched RAM should cost little */
 		if (kind == RR_BLOCK_RAM)
-			huge_pages(mr_host(mr), size);
+			ram_huge_pages(mr, true);
 		block_add(&mem->blocks, mr, kind, size);
 	} else {
 		snprintf(err, errlen, "bad block definition %llu", (unsigned long long)num);
