@@ -466,16 +466,14 @@ static double seconds(void)
 }
 
 /* The latest snapshot of the trace at or before @target. */
-static bool nearest_snapshot(const char *dir, uint64_t target, RRSnapHeader *best)
+static bool nearest_snapshot(ReplaySession *s, uint64_t target, RRSnapHeader *best)
 {
-	char err[512];
-	RRSnapHeader h;
+	const RRSnapHeader *snaps;
+	unsigned n = replay_snapshots(s, &snaps);
 	bool found = false;
 
-	for (unsigned n = 0; rr_snapshot_header(dir, n, &h, err, sizeof(err)); n++) {
-		if (h.icount > target)
-			break;
-		*best = h;
+	for (unsigned i = 0; i < n && snaps[i].icount <= target; i++) {
+		*best = snaps[i];
 		found = true;
 	}
 	return found;
@@ -489,7 +487,7 @@ static void go_to(Lister *l, const char *dir, uint64_t target)
 	double t0 = seconds();
 	uint64_t from;
 
-	if (nearest_snapshot(dir, target, &snap) && snap.icount > replay_icount(l->s)) {
+	if (nearest_snapshot(l->s, target, &snap) && snap.icount > replay_icount(l->s)) {
 		if (replay_goto(l->s, snap.icount) != REPLAY_OK)
 			replay_failed(l);
 	}

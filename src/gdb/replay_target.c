@@ -177,13 +177,13 @@ static void mon_events(ReplayTarget *rt, const char *arg, FILE *out)
 static void mon_snapshots(ReplayTarget *rt, FILE *out)
 {
 	ReplayCacheInfo ci;
-	RRSnapHeader h;
-	char err[256];
+	const RRSnapHeader *snaps;
+	unsigned n = replay_snapshots(rt->rs, &snaps);
 
 	fprintf(out, "trace snapshots (%s):\n", rt->dir);
-	for (unsigned k = 0; rr_snapshot_header(rt->dir, k, &h, err, sizeof(err)); k++)
-		fprintf(out, "  snap-%06u  icount %12" PRIu64 "  %s\n", h.number, h.icount,
-			h.full ? "full" : "incremental");
+	for (unsigned k = 0; k < n; k++)
+		fprintf(out, "  snap-%06u  icount %12" PRIu64 "  %s\n", snaps[k].number,
+			snaps[k].icount, snaps[k].full ? "full" : "incremental");
 	replay_cache_info(rt->rs, &ci);
 	if (!ci.interval) {
 		fprintf(out, "in-memory cache: off\n");
