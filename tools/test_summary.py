@@ -2,8 +2,8 @@
 """test_summary.py - one closing line for the test runs: "N passed, N failed".
 
 Reads meson's testlog.json files (one JSON object per test).  A skipped test
-is counted apart, never as passed.  Exit status 1 on any failure or when no
-test ran at all.
+(exit 77) is counted apart, on the line before, never as passed.  Exit
+status 1 on any failure or when no test ran at all.
 """
 import json
 import sys
@@ -25,11 +25,12 @@ def main():
                 passed += 1
             elif result == 'SKIP':
                 skipped += 1
+                print('SKIPPED [%s] %s' % (build, t.get('name')))
             else:
                 failed += 1
                 print('FAILED [%s] %s: %s' % (build, t.get('name'), result))
-    tail = ', %d skipped' % skipped if skipped else ''
-    print('%d passed, %d failed%s' % (passed, failed, tail))
+    print('%d skipped' % skipped)
+    print('%d passed, %d failed' % (passed, failed))
     return 1 if failed or passed == 0 else 0
 
 if __name__ == '__main__':

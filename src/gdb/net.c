@@ -145,10 +145,13 @@ void gdb_poll(GdbStub *s, int timeout_ms)
 		net_flush(s);
 		return;
 	}
-	if (pfd[0].revents & POLLIN)
-		try_accept(s);
+	/* The client first: when it has gone and a new one is knocking, the
+	 * old one is dropped before the new one is accepted, not the other
+	 * way round (one debugger at a time). */
 	if (n > 1 && s->fd >= 0 && (pfd[1].revents & (POLLIN | POLLHUP | POLLERR)))
 		read_client(s);
+	if (pfd[0].revents & POLLIN)
+		try_accept(s);
 	if (s->fd >= 0)
 		net_flush(s);
 }
