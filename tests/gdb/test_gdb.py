@@ -27,7 +27,7 @@ def run_gdb(fb, guest, commands, connect=True, timeout=120):
         f.write('\n'.join(commands) + '\n')
     args = [GDB, '-batch', '-nx', '-ex', 'set architecture i386', '-ex', 'file ' + guest]
     if connect:
-        args += ['-ex', 'target remote :%d' % fb.port]
+        args += ['-ex', 'target remote 127.0.0.1:%d' % fb.port]
     args += ['-x', path]
     try:
         r = subprocess.run(args, capture_output=True, text=True, timeout=timeout)

@@ -53,7 +53,7 @@ def run_gdb(srv, commands, timeout=240):
     with open(path, 'w') as f:
         f.write('\n'.join(TRY + commands + ['kill']) + '\n')
     args = [GDB, '-batch', '-nx', '-ex', 'set architecture i386', '-ex', 'file ' + CHAIN,
-            '-ex', 'target remote :%d' % srv.port, '-x', path]
+            '-ex', 'target remote 127.0.0.1:%d' % srv.port, '-x', path]
     try:
         r = subprocess.run(args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                            timeout=timeout)

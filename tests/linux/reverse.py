@@ -186,7 +186,7 @@ def debug(args, trace, work):
                 f.write(gdb_script(goto))
             t0 = time.monotonic()
             r = subprocess.run([args.gdb, "-batch", "-nx", args.vmlinux,
-                                "-ex", f"target remote :{port}", "-x",
+                                "-ex", f"target remote 127.0.0.1:{port}", "-x",
                                 script], capture_output=True, text=True,
                                timeout=args.timeout)
             print(f"gdb: {time.monotonic() - t0:.1f} s host")
