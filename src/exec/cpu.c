@@ -328,6 +328,8 @@ static bool take_interrupt(CPU *cpu)
 		cpu->nmi_pending = false;
 		cpu->nmi_blocked = true;
 		cpu->halted = false;
+		if (cpu->bus.nmi_ack)
+			cpu->bus.nmi_ack(cpu->bus.opaque);
 		save_state(cpu);
 		cpu_interrupt(cpu, EX_NMI, false, false, 0);
 		return true;

@@ -91,6 +91,7 @@ typedef struct CPUBus {
 	uint64_t (*mmio_read)(void *opaque, uint64_t addr, unsigned size);
 	void (*mmio_write)(void *opaque, uint64_t addr, uint64_t value, unsigned size);
 	int (*intack)(void *opaque); /* the vector of the pending external interrupt */
+	void (*nmi_ack)(void *opaque); /* the CPU takes the pending NMI (optional) */
 	uint64_t (*rdtsc)(void *opaque);
 	/* MSRs the machine owns (APIC base); return false for #GP. */
 	bool (*rdmsr)(void *opaque, uint32_t msr, uint64_t *value);

@@ -4,18 +4,25 @@
  * The state is a flat little-endian byte string: a 4-byte tag, a version,
  * then every architectural and hidden field of struct CPU in a fixed order
  * (registers, lazy flags as they are, segment caches, descriptor tables,
- * control and debug registers, MSRs, the x87, icount and the pins and
- * latches: halted, interrupt shadow, NMI blocking, A20, a pending
- * exception).  Host pointers, the bus, the TLB and the instruction being
- * decoded are not part of it; loading flushes the TLB and decode cache.  The layout is part
- * of the trace format (snapshot files), so a change bumps STATE_VERSION.
+ * control and debug registers, MSRs, the x87, icount and the latches:
+ * halted, interrupt shadow, NMI blocking, A20, a pending exception).  Host
+ * pointers, the bus, the TLB and the instruction being decoded are not part
+ * of it; loading flushes the TLB and decode cache.  The layout is part of the
+ * trace format (snapshot files), so a change bumps STATE_VERSION.
+ *
+ * Neither is the INTR pin nor a pending NMI: they are inputs, driven by the
+ * devices in a live machine and by the journal's interrupt events in a
+ * replay.  A snapshot taken while the live PIC held INTR up (as it does
+ * after reset) would otherwise raise it in a replay that has no PIC to lower
+ * it again, and the CPU would take an interrupt the recording never saw.
+ * Loading leaves both low.
  */
 #include <string.h>
 
 #include "x86.h"
 
 #define STATE_TAG 0x55504346u /* "FCPU" */
-#define STATE_VERSION 3u
+#define STATE_VERSION 4u
 
 /* A cursor over the byte string, writing or reading. */
 struct sbuf {
@@ -102,7 +109,9 @@ static void walk(struct sbuf *b, CPU *cpu)
 
 	FIELD(tag, 4);
 	FIELD(version, 4);
-	if (tag != STATE_TAG || version != STATE_VERSION) {
+	/* version 3 also held the INTR pin and the NMI latch (read, dropped) */
+	if (tag != STATE_TAG || version < 3 || version > STATE_VERSION ||
+	    (b->w && version != STATE_VERSION)) {
 		b->bad = true;
 		return;
 	}
@@ -140,8 +149,12 @@ static void walk(struct sbuf *b, CPU *cpu)
 	walk_msrs(b, &cpu->msrs);
 	walk_fpu(b, &cpu->fpu);
 	FIELD(cpu->a20, 1);
-	FIELD(cpu->intr, 1);
-	FIELD(cpu->nmi_pending, 1);
+	if (version == 3) {
+		bool intr = false, nmi = false;
+
+		FIELD(intr, 1);
+		FIELD(nmi, 1);
+	}
 	FIELD(cpu->nmi_blocked, 1);
 	FIELD(cpu->halted, 1);
 	FIELD(cpu->shadow, 1);
@@ -187,6 +200,7 @@ bool cpu_state_load(CPU *cpu, const void *buf, size_t len)
 		return false;
 	*cpu = tmp;
 	cpu->exit_req = false;
+	cpu->intr = cpu->nmi_pending = false;
 	dbg_refresh(cpu);
 	cpu_flush_tlb(cpu); /* the TLB and the decode cache */
 	return true;

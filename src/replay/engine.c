@@ -378,6 +378,10 @@ static void rp_mmio_write(void *opaque, uint64_t addr, uint64_t value, unsigned 
 {
 }
 
+/*
+ * INTR and NMI are raised only by the journal: step_event() raises them
+ * at the icount of an interrupt event, and the CPU must take them there.
+ */
 static int rp_intack(void *opaque)
 {
 	ReplaySession *r = opaque;
@@ -385,6 +389,11 @@ static int rp_intack(void *opaque)
 	int vec;
 
 	ev = expect(r, TEV_INTERRUPT, 0, 0);
+	if (ev && ev->value > 0xff) {
+		diverge(r, "the journal has interrupt 0x%03" PRIx64 ", the CPU took INTR",
+			ev->value);
+		ev = NULL;
+	}
 	if (!ev) {
 		cpu_set_intr(r->cpu, false);
 		return -1;
@@ -399,6 +408,20 @@ static int rp_intack(void *opaque)
 	    ev->kind != TEV_MMIO_READ && ev->kind != TEV_TIME_READ)
 		cpu_request_exit(r->cpu);
 	return vec;
+}
+
+static void rp_nmi_ack(void *opaque)
+{
+	ReplaySession *r = opaque;
+	const TraceEvent *ev = expect(r, TEV_INTERRUPT, 0, 0);
+
+	if (ev && ev->value != TRACE_NMI) {
+		diverge(r, "the journal has interrupt 0x%02" PRIx64 ", the CPU took an NMI",
+			ev->value);
+		return;
+	}
+	if (ev)
+		consume(r);
 }
 
 static uint64_t rp_rdtsc(void *opaque)
@@ -712,8 +735,12 @@ static bool step_event(ReplaySession *r, const TraceEvent *ev)
 		consume(r);
 		return true;
 	case TEV_INTERRUPT:
-		cpu_set_intr(r->cpu, true);
+		if (ev->value == TRACE_NMI)
+			cpu_nmi(r->cpu);
+		else if (ev->value <= 0xff)
+			cpu_set_intr(r->cpu, true);
 		cpu_exec(r->cpu, now + 1);
+		cpu_set_intr(r->cpu, false);
 		if (r->diverged || r->damaged)
 			return false;
 		if (r->consumed == before) {
@@ -912,16 +939,17 @@ ReplaySession *replay_open(const char *dir, FILE *console, char *err, size_t err
 	physmem_init(r->mem.as);
 	physmem_set_dma_hook(NULL, NULL);
 	bus = (CPUBus){
-		.opaque = r,
-		.memory = r->mem.as,
-		.io_read = rp_io_read,
-		.io_write = rp_io_write,
-		.mmio_read = rp_mmio_read,
-		.mmio_write = rp_mmio_write,
-		.intack = rp_intack,
-		.rdtsc = rp_rdtsc,
-		.rdmsr = rp_rdmsr,
-		.wrmsr = rp_wrmsr,
+	    .opaque = r,
+	    .memory = r->mem.as,
+	    .io_read = rp_io_read,
+	    .io_write = rp_io_write,
+	    .mmio_read = rp_mmio_read,
+	    .mmio_write = rp_mmio_write,
+	    .intack = rp_intack,
+	    .nmi_ack = rp_nmi_ack,
+	    .rdtsc = rp_rdtsc,
+	    .rdmsr = rp_rdmsr,
+	    .wrmsr = rp_wrmsr,
 	};
 	r->cpu = cpu_new(&bus);
 	clock_init(cpu_icount_ptr(r->cpu), 0);

@@ -182,6 +182,19 @@ static int rec_intack(void *opaque)
 	return vec;
 }
 
+static void rec_nmi_ack(void *opaque)
+{
+	Recorder *r = opaque;
+
+	if (r->live.nmi_ack)
+		r->live.nmi_ack(r->live.opaque);
+	if (r->active) {
+		append_simple(r, TEV_INTERRUPT, 0, 0, TRACE_NMI);
+		if (!timer_pending(r->tick))
+			arm_tick(r);
+	}
+}
+
 static uint64_t rec_rdtsc(void *opaque)
 {
 	Recorder *r = opaque;
@@ -223,6 +236,7 @@ static void wrap_bus(Machine *m, CPUBus *bus)
 	bus->mmio_read = rec_mmio_read;
 	bus->mmio_write = rec_mmio_write;
 	bus->intack = rec_intack;
+	bus->nmi_ack = rec_nmi_ack;
 	bus->rdtsc = rec_rdtsc;
 	bus->rdmsr = rec_rdmsr;
 	bus->wrmsr = rec_wrmsr;

@@ -88,8 +88,14 @@ static bool fz_monitor(void *o, const char *cmd, FILE *out)
 
 static void setup(void)
 {
-	CPUBus bus = {NULL,	  NULL,	  io_read, io_write, mmio_read,
-		      mmio_write, intack, rdtsc,   rdmsr,    wrmsr};
+	CPUBus bus = {.io_read = io_read,
+		      .io_write = io_write,
+		      .mmio_read = mmio_read,
+		      .mmio_write = mmio_write,
+		      .intack = intack,
+		      .rdtsc = rdtsc,
+		      .rdmsr = rdmsr,
+		      .wrmsr = wrmsr};
 
 	if (world.cpu)
 		return;

@@ -61,8 +61,16 @@ static Machine *machine_make(uint64_t ram_size)
 	m->ram = mr_ram("pc.ram", ram_size);
 	m->ram_host = mr_host(m->ram);
 	mr_add(m->sysmem, m->ram, 0, 0);
-	bus = (CPUBus){m,	  m->memory, no_io_read,  no_io_write, no_mmio_read, no_mmio_write,
-		       no_intack, no_rdtsc,  no_msr_read, no_msr_write};
+	bus = (CPUBus){.opaque = m,
+		       .memory = m->memory,
+		       .io_read = no_io_read,
+		       .io_write = no_io_write,
+		       .mmio_read = no_mmio_read,
+		       .mmio_write = no_mmio_write,
+		       .intack = no_intack,
+		       .rdtsc = no_rdtsc,
+		       .rdmsr = no_msr_read,
+		       .wrmsr = no_msr_write};
 	m->cpu = cpu_new(&bus);
 	return m;
 }
