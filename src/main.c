@@ -69,17 +69,10 @@ static int cmd_run(int argc, char **argv)
 /* ---- record, replay, info (src/replay/replay.h) --------------------------- */
 
 /* A number option's value; one line and exit 2 if it is not a number. */
+/* One number for option @opt (decimal or 0x hex, no sign), or exit 2. */
 static uint64_t number_arg(const char *opt, const char *v)
 {
-	char *end;
-	unsigned long long n;
-
-	if (!v)
-		fatal(EXIT_USAGE, "%s needs a value", opt);
-	n = strtoull(v, &end, 0);
-	if (!*v || *end)
-		fatal(EXIT_USAGE, "%s %s: not a number", opt, v);
-	return n;
+	return tool_number(opt, v);
 }
 
 /* The machine options as one line, for the trace's metadata. */
@@ -181,7 +174,13 @@ static int cmd_replay(int argc, char **argv)
 		} else if (strcmp(argv[i], "--verify") == 0) {
 			ro.verify = true;
 		} else if (strcmp(argv[i], "--snapshot") == 0) {
-			ro.snapshot = (int)number_arg(argv[i], argv[i + 1]);
+			uint64_t k = number_arg(argv[i], argv[i + 1]);
+
+			if (k > 999999)
+				fatal(EXIT_USAGE,
+				      "--snapshot %s: snapshots are numbered 0 to 999999",
+				      argv[i + 1]);
+			ro.snapshot = (int)k;
 			i++;
 		} else if (argv[i][0] == '-') {
 			fatal(EXIT_USAGE, "replay: unknown option '%s'", argv[i]);
@@ -193,6 +192,10 @@ static int cmd_replay(int argc, char **argv)
 	}
 	if (!dir)
 		fatal(EXIT_USAGE, "usage: flashback replay TRACE [--until N] [--verify]");
+	if (ro.verify && ro.has_until)
+		fatal(EXIT_USAGE,
+		      "replay: --verify checks the whole recording: it does not go with "
+		      "--until");
 	return replay_run(dir, &ro);
 }
 
@@ -239,6 +242,19 @@ static int cmd_info(int argc, char **argv)
 	if (argc != 1)
 		fatal(EXIT_USAGE, "usage: flashback info TRACE");
 	return replay_info(argv[0], stdout);
+}
+
+/* `flashback reindex TRACE`: the only command that writes a finished trace. */
+static int cmd_reindex(int argc, char **argv)
+{
+	char err[TRACE_ERR_LEN];
+
+	if (argc != 1 || argv[0][0] == '-')
+		fatal(EXIT_USAGE, "usage: flashback reindex TRACE");
+	if (!trace_reindex(argv[0], err))
+		fatal(EXIT_USAGE, "%s", err);
+	printf("%s/index.sqlite: written from the journal\n", argv[0]);
+	return 0;
 }
 
 /*
@@ -334,24 +350,26 @@ static const struct command {
 	const char *synopsis;
 	int (*run)(int argc, char **argv);
 } commands[] = {
-	{"run", "run [MACHINE]                  run a guest live", cmd_run},
-	{"record", "record -o TRACE [MACHINE]      run a guest and record it", cmd_record},
-	{"replay", "replay TRACE [--until N] [--verify]  replay a recording", cmd_replay},
-	{"info", "info TRACE                     summary of a recording", cmd_info},
-	{"gdb", "gdb TRACE [--port P] [--host H] [--snapshot-memory MB]  serve a recording to gdb",
-	 cmd_gdb},
-	{"query", "query TRACE [--csv|--json] SQL read-only SQL over the trace's index", tools_query},
-	{"events", "events TRACE [--kind K] [--port P] [--addr A] [--from N] [--to N]  recorded inputs",
-	 tools_events},
-	{"console", "console TRACE [--grep TEXT]    the guest's console lines with their icount",
-	 tools_console},
-	{"export", "export TRACE --perfetto FILE   a timeline for ui.perfetto.dev", tools_export},
-	{"disasm", "disasm TRACE --at N [-n COUNT]  the instructions executed from icount N",
-	 tools_disasm},
-	{"trace", "trace TRACE --from N --to M     an instruction trace of that range", tools_trace},
-	{"demo", "demo                           record and replay the built-in demo guest", cmd_demo},
-	{"help", "help                           this text", cmd_help},
-	{"version", "version                        print the version", cmd_version},
+    {"run", "run [MACHINE]                  run a guest live", cmd_run},
+    {"record", "record -o TRACE [MACHINE]      run a guest and record it", cmd_record},
+    {"replay", "replay TRACE [--until N] [--verify]  replay a recording", cmd_replay},
+    {"info", "info TRACE                     summary of a recording", cmd_info},
+    {"reindex", "reindex TRACE                  write the trace's index.sqlite afresh",
+     cmd_reindex},
+    {"gdb", "gdb TRACE [--port P] [--host H] [--snapshot-memory MB]  serve a recording to gdb",
+     cmd_gdb},
+    {"query", "query TRACE [--csv|--json] SQL read-only SQL over the trace's index", tools_query},
+    {"events", "events TRACE [--kind K] [--port P] [--addr A] [--from N] [--to N]  recorded inputs",
+     tools_events},
+    {"console", "console TRACE [--grep TEXT]    the guest's console lines with their icount",
+     tools_console},
+    {"export", "export TRACE --perfetto FILE   a timeline for ui.perfetto.dev", tools_export},
+    {"disasm", "disasm TRACE --at N [-n COUNT]  the instructions executed from icount N",
+     tools_disasm},
+    {"trace", "trace TRACE --from N --to M     an instruction trace of that range", tools_trace},
+    {"demo", "demo                           record and replay the built-in demo guest", cmd_demo},
+    {"help", "help                           this text", cmd_help},
+    {"version", "version                        print the version", cmd_version},
 };
 
 static int cmd_help(int argc, char **argv)

@@ -7,6 +7,7 @@
 #include "tools.h"
 #include "../src/base/base.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <limits.h>
 #include <sqlite3.h>
@@ -19,36 +20,23 @@
 
 void tt_open(ToolTrace *tt, const char *dir)
 {
-	char err[TRACE_ERR_LEN], *path;
-	size_t n;
+	char err[TRACE_ERR_LEN];
 
 	memset(tt, 0, sizeof(*tt));
 	tt->dir = dir;
-	/* Checks the journal against the index (and repairs a crashed one). */
+	tt->timeout = TOOL_SQL_SECONDS;
+	/* Checks the journal against the index (indexing in memory what a
+	 * crashed recording left out); the index is checked and read-only. */
 	tt->t = trace_open(dir, err);
 	if (!tt->t)
 		fatal(EXIT_USAGE, "%s", err);
 	tt->info = trace_info(tt->t);
-	/*
-	 * The library keeps its own connection open, so the WAL files exist
-	 * and a read-only connection can share them.
-	 */
-	n = strlen(dir) + sizeof("/index.sqlite");
-	path = xmalloc(n);
-	snprintf(path, n, "%s/index.sqlite", dir);
-	if (sqlite3_open_v2(path, &tt->db, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK) {
-		const char *msg = tt->db ? sqlite3_errmsg(tt->db) : "out of memory";
-		fatal(EXIT_USAGE, "%s: %s", path, msg);
-	}
-	free(path);
-	/* No ATTACH: it would reach files outside the trace. */
-	sqlite3_limit(tt->db, SQLITE_LIMIT_ATTACHED, 0);
-	sqlite3_busy_timeout(tt->db, 2000);
+	tt->db = trace_db(tt->t);
+	trace_sql_limits(tt->t, tt->timeout, NULL, NULL);
 }
 
 void tt_close(ToolTrace *tt)
 {
-	sqlite3_close(tt->db);
 	trace_free(tt->t);
 	free(tt->chunks);
 	memset(tt, 0, sizeof(*tt));
@@ -86,6 +74,9 @@ bool tt_step(ToolTrace *tt, sqlite3_stmt *st)
 		return true;
 	if (rc == SQLITE_DONE)
 		return false;
+	if (trace_sql_timed_out(tt->t))
+		fatal(EXIT_USAGE, "%s/index.sqlite: the query took longer than %g s (--timeout)",
+		      tt->dir, tt->timeout);
 	fatal(EXIT_USAGE, "%s/index.sqlite: %s", tt->dir, sqlite3_errmsg(tt->db));
 }
 
@@ -116,6 +107,16 @@ void tt_chunks(ToolTrace *tt)
 	if (tt->nchunks != tt->info->chunks)
 		fatal(EXIT_USAGE, "%s/index.sqlite lists %zu chunks but the journal holds %u",
 		      tt->dir, tt->nchunks, tt->info->chunks);
+	st = tt_prepare(tt, "SELECT chunk, sum(indexed) FROM chunk_counts GROUP BY chunk");
+	while (tt_step(tt, st)) {
+		uint64_t c = (uint64_t)sqlite3_column_int64(st, 0);
+
+		if (c < tt->nchunks)
+			tt->chunks[c].rows = (uint64_t)sqlite3_column_int64(st, 1);
+	}
+	sqlite3_finalize(st);
+	for (size_t i = 0, row = 1; i < tt->nchunks; row += tt->chunks[i++].rows)
+		tt->chunks[i].first_row = row;
 }
 
 uint64_t tt_last_icount(const ToolTrace *tt)
@@ -148,9 +149,15 @@ uint64_t tool_number(const char *opt, const char *s)
 	if (!s)
 		fatal(EXIT_USAGE, "%s needs a value", opt);
 	errno = 0;
-	v = strtoull(s, &end, 0);
-	if (!*s || *end || errno || *s == '-' || *s == '+' || *s == ' ')
-		fatal(EXIT_USAGE, "%s: '%s' is not a number (decimal or 0x hex)", opt, s);
+	/* base 10 unless 0x: a leading zero is not octal here */
+	if (s[0] == '0' && (s[1] == 'x' || s[1] == 'X'))
+		v = strtoull(s + 2, &end, 16);
+	else
+		v = strtoull(s, &end, 10);
+	if (!*s || *end || errno ||
+	    !isxdigit((unsigned char)s[s[0] == '0' && (s[1] | 32) == 'x' ? 2 : 0]))
+		fatal(EXIT_USAGE, "%s: '%s' is not a number (decimal or 0x hex, 0 to 2^64-1)", opt,
+		      s);
 	return v;
 }
 
@@ -231,7 +238,12 @@ typedef struct Scan {
 	bool stop;
 } Scan;
 
-/* The SQL for the index path; ?1-?4 icount and chunk ranges, ?5 port, ?6 address. */
+/*
+ * The SQL for the index path; ?1-?4 icount and chunk ranges, ?5 port, ?6
+ * address, ?7-?8 the rowids of those chunks: the rows are in journal order,
+ * so a range of chunks is a range of rowids (no index on icount needed),
+ * and rowid order is icount order.
+ */
 static sqlite3_stmt *index_rows(ToolTrace *tt, const EventFilter *f, uint32_t kinds)
 {
 	char sql[512], list[64] = "";
@@ -244,11 +256,16 @@ static sqlite3_stmt *index_rows(ToolTrace *tt, const EventFilter *f, uint32_t ki
 	snprintf(sql, sizeof(sql),
 		 "SELECT icount, kind, port, address, size, value, value2 FROM events "
 		 "WHERE icount BETWEEN ?1 AND ?2 AND chunk BETWEEN ?3 AND ?4%s%s%s%s%s "
-		 "ORDER BY icount, rowid",
+		 "AND rowid BETWEEN ?7 AND ?8 ORDER BY %s",
 		 f->kinds || f->has_port || f->has_addr ? " AND kind IN (" : "",
 		 f->kinds || f->has_port || f->has_addr ? list : "",
 		 f->kinds || f->has_port || f->has_addr ? ")" : "",
-		 f->has_port ? " AND port = ?5" : "", f->has_addr ? " AND address = ?6" : "");
+		 f->has_port ? " AND port = ?5" : "", f->has_addr ? " AND address = ?6" : "",
+		 /* the order the index searched gives, so that nothing is sorted:
+		  * one kind, a port or an address search an index by icount,
+		  * anything else goes through the chunks' rowids */
+		 f->has_port || f->has_addr || (kinds && !(kinds & (kinds - 1))) ? "icount, rowid"
+										 : "rowid");
 	sqlite3_stmt *st = tt_prepare(tt, sql);
 	if (f->has_port)
 		sqlite3_bind_int64(st, 5, (sqlite3_int64)f->port);
@@ -280,6 +297,8 @@ static void scan_index(Scan *s, size_t a, size_t b)
 	sqlite3_bind_int64(st, 2, (sqlite3_int64)hi);
 	sqlite3_bind_int64(st, 3, (sqlite3_int64)a);
 	sqlite3_bind_int64(st, 4, (sqlite3_int64)b);
+	sqlite3_bind_int64(st, 7, (sqlite3_int64)c[a].first_row);
+	sqlite3_bind_int64(st, 8, (sqlite3_int64)(c[b].first_row + c[b].rows - 1));
 	while (!s->stop && tt_step(s->tt, st)) {
 		TraceEvent ev = {
 		    .icount = col_u64(st, 0),

@@ -220,13 +220,12 @@ typedef struct QueryProgress {
 	bool quiet;
 } QueryProgress;
 
-static int query_progress(void *opaque)
+static void query_progress(void *opaque)
 {
 	QueryProgress *q = opaque;
 
 	if (!q->quiet)
 		progress_elapsed(&q->p);
-	return 0;
 }
 
 static void before_row(QueryProgress *q)
@@ -271,7 +270,7 @@ static void run_statement(ToolTrace *tt, sqlite3_stmt *st, enum format fmt, Quer
 
 static void usage(void)
 {
-	fatal(EXIT_USAGE, "usage: flashback query TRACE [--csv | --json] SQL");
+	fatal(EXIT_USAGE, "usage: flashback query TRACE [--csv | --json] [--timeout SECONDS] SQL");
 }
 
 int tools_query(int argc, char **argv)
@@ -280,9 +279,18 @@ int tools_query(int argc, char **argv)
 	enum format fmt = TABLE;
 	ToolTrace tt;
 	QueryProgress q = {0};
+	double timeout = TOOL_SQL_SECONDS;
 
 	for (int i = 0; i < argc; i++) {
-		if (strcmp(argv[i], "--csv") == 0)
+		if (strcmp(argv[i], "--timeout") == 0) {
+			uint64_t s = tool_number("--timeout", i + 1 < argc ? argv[i + 1] : NULL);
+
+			if (s == 0 || s > 86400)
+				fatal(EXIT_USAGE, "--timeout: %s is not 1 to 86400 seconds",
+				      argv[i + 1]);
+			timeout = (double)s;
+			i++;
+		} else if (strcmp(argv[i], "--csv") == 0)
 			fmt = CSV;
 		else if (strcmp(argv[i], "--json") == 0)
 			fmt = JSON;
@@ -299,7 +307,8 @@ int tools_query(int argc, char **argv)
 		usage();
 	tt_open(&tt, dir);
 	progress_init(&q.p, "querying");
-	sqlite3_progress_handler(tt.db, 10000, query_progress, &q);
+	tt.timeout = timeout;
+	trace_sql_limits(tt.t, timeout, query_progress, &q);
 	for (tail = sql; *tail;) {
 		sqlite3_stmt *st = NULL;
 		const char *next;

@@ -41,6 +41,9 @@ typedef struct sqlite3_stmt sqlite3_stmt;
 typedef struct ToolChunk {
 	uint64_t first_icount, last_icount;
 	uint32_t events;
+	/* its rows of table events: rowids first_row .. first_row + rows - 1
+	 * (rows are added chunk by chunk, in journal order) */
+	uint64_t first_row, rows;
 } ToolChunk;
 
 /* An open trace: the library's handle and a read-only SQL connection. */
@@ -48,10 +51,14 @@ typedef struct ToolTrace {
 	const char *dir;
 	Trace *t;
 	const TraceInfo *info;
-	sqlite3 *db;	   /* index.sqlite, SQLITE_OPEN_READONLY */
+	sqlite3 *db;	   /* index.sqlite, read-only (trace_db) */
+	double timeout;	   /* seconds any statement may take */
 	ToolChunk *chunks; /* loaded by tt_chunks() */
 	size_t nchunks;
 } ToolTrace;
+
+/* What a statement may take unless --timeout says otherwise. */
+#define TOOL_SQL_SECONDS 600.0
 
 /* Open @dir or exit 2 with one line. */
 void tt_open(ToolTrace *tt, const char *dir);

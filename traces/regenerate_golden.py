@@ -15,8 +15,8 @@ temporary directory, with relative file names and SOURCE_DATE_EPOCH fixed,
 so that the metadata holds no host path or time), checks that both
 recordings are the same bytes, replays one with --verify and writes into
 traces/golden/NAME/:
-    journal.fbj, snap-NNNNNN.fbs   the trace (index.sqlite is left out: it
-                                   is derived, and rebuilt on first open)
+    journal.fbj, pages.fbp,        the trace (index.sqlite is left out: it
+    snap-NNNNNN.fbs                is derived, and every open rebuilds it)
     expected.json                  final icount and hash, checks verified,
                                    exact event counts by kind, the console
 
@@ -53,8 +53,9 @@ def run(fb, args, cwd, env=None):
 
 
 def trace_files(trace):
-    """The committed part of a trace: the journal and the snapshots."""
-    return sorted(f for f in os.listdir(trace) if f == 'journal.fbj' or f.startswith('snap-'))
+    """The committed part of a trace: the journal, the page store and the snapshots."""
+    return sorted(f for f in os.listdir(trace)
+                  if f in ('journal.fbj', 'pages.fbp') or f.startswith('snap-'))
 
 
 def record(fb, build, name, work):

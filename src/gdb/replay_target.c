@@ -182,8 +182,8 @@ static void mon_snapshots(ReplayTarget *rt, FILE *out)
 
 	fprintf(out, "trace snapshots (%s):\n", rt->dir);
 	for (unsigned k = 0; k < n; k++)
-		fprintf(out, "  snap-%06u  icount %12" PRIu64 "  %s\n", snaps[k].number,
-			snaps[k].icount, snaps[k].full ? "full" : "incremental");
+		fprintf(out, "  snap-%06u  icount %12" PRIu64 "  %" PRIu64 " bytes\n",
+			snaps[k].number, snaps[k].icount, snaps[k].size);
 	replay_cache_info(rt->rs, &ci);
 	if (!ci.interval) {
 		fprintf(out, "in-memory cache: off\n");

@@ -21,6 +21,7 @@
  * and replays forwards from it.
  */
 #include "replay.h"
+#include "pages.h"
 
 #include <dirent.h>
 #include <inttypes.h>
@@ -54,9 +55,16 @@ typedef struct ReplaySession {
 	uint64_t high_water;
 	replay_step_fn hook;
 	void *hook_opaque;
-	/* the trace's snapshots, by number */
+	/* the trace's snapshots, by number; a damaged one is refused when used */
 	RRSnapHeader *snaps;
 	unsigned nsnaps;
+	char *snap_damage; /* the first damaged snapshot file's message, or NULL */
+	PageStore *ps;	   /* the pages of every snapshot, opened when first needed */
+	/* `replay --verify`: compare the replay with each snapshot it passes */
+	bool verify;
+	RRMarker *markers; /* the snapshot markers passed, in order */
+	unsigned nmarkers;
+	CPU *scratch; /* a CPU to load a snapshot's state into */
 	uint64_t start_icount, end_icount;
 	RRCache *cache;	     /* NULL when off */
 	uint64_t cache_stop; /* the next icount to stop at for the cache */
@@ -158,11 +166,79 @@ static void journal_says(ReplaySession *r, char *buf, size_t len)
 
 /* ---- applying events -------------------------------------------------------- */
 
+static void note_marker(ReplaySession *r, unsigned number, uint64_t icount)
+{
+	if (!r->verify)
+		return;
+	r->markers = xrealloc(r->markers, (r->nmarkers + 1) * sizeof(*r->markers));
+	r->markers[r->nmarkers++] = (RRMarker){number, icount};
+}
+
+/* The replay's CPU state with its lazy flags worked out, for comparing. */
+static uint8_t *state_blob(CPU *cpu)
+{
+	uint8_t *b = xmalloc(cpu_state_size());
+
+	cpu_get_eflags(cpu);
+	cpu_state_save(cpu, b);
+	return b;
+}
+
+/*
+ * `replay --verify` passes snapshot @k's marker: the replayed CPU, memory
+ * map and memory must be what the snapshot holds (its CPU state, its view,
+ * the digest of its pages).  A difference is a divergence.
+ */
+static bool check_marker(ReplaySession *r, unsigned k)
+{
+	RRSnapState st;
+	RRBuf view = {0};
+	char err[512];
+	uint8_t *mine = NULL, *theirs = NULL;
+	const char *what = NULL;
+
+	if (!rr_snapshot_state(r->dir, k, trace_id(r->t), &st, err, sizeof(err))) {
+		snprintf(r->msg, sizeof(r->msg), "%s", err);
+		r->damaged = true;
+		return false;
+	}
+	if (!r->scratch)
+		r->scratch = cpu_new(&(CPUBus){0});
+	mine = state_blob(r->cpu);
+	if (st.header.icount != cpu_icount(r->cpu)) {
+		what = "icount";
+	} else if (!cpu_state_load(r->scratch, st.cpu, st.cpu_len)) {
+		what = "CPU state (of another version or damaged)";
+	} else {
+		theirs = state_blob(r->scratch);
+		rr_view_encode(r->mem.as, &r->mem.blocks, &view, false);
+		if (memcmp(mine, theirs, cpu_state_size()) != 0)
+			what = "CPU state";
+		else if (view.len != st.view_len || memcmp(view.p, st.view, view.len) != 0)
+			what = "memory map";
+		else if (rr_mem_digest(&r->mem.blocks, trace_id(r->t)) != st.digest)
+			what = "memory";
+	}
+	if (what)
+		diverge(r, "snap-%06u.fbs holds another %s than the replay reaches here", k, what);
+	free(mine);
+	free(theirs);
+	free(view.p);
+	rr_snapshot_state_free(&st);
+	return !what;
+}
+
 static bool load_snapshot(ReplaySession *r, unsigned number)
 {
 	char err[512];
 
-	if (!rr_snapshot_load(r->dir, number, r->cpu, &r->mem, err, sizeof(err))) {
+	if (!r->ps && !(r->ps = ps_open(r->dir, trace_id(r->t), err, sizeof(err)))) {
+		snprintf(r->msg, sizeof(r->msg), "%s", err);
+		r->damaged = true;
+		return false;
+	}
+	if (!rr_snapshot_load(r->dir, number, trace_id(r->t), r->ps, r->cpu, &r->mem, err,
+			      sizeof(err))) {
 		snprintf(r->msg, sizeof(r->msg), "%s", err);
 		r->damaged = true;
 		return false;
@@ -210,6 +286,14 @@ static bool apply_map_change(ReplaySession *r, const TraceEvent *ev)
 			if (!load_snapshot(r, (unsigned)number))
 				return false;
 			untracked(r);
+			if (cpu_icount(r->cpu) != ev->icount) {
+				snprintf(r->msg, sizeof(r->msg),
+					 "the reset at icount %" PRIu64 " names snapshot %" PRIu64
+					 ", which is of icount %" PRIu64,
+					 ev->icount, number, cpu_icount(r->cpu));
+				break;
+			}
+			note_marker(r, (unsigned)number, ev->icount);
 			return true;
 		}
 		snprintf(r->msg, sizeof(r->msg), "malformed reset at icount %" PRIu64, ev->icount);
@@ -260,6 +344,10 @@ static bool apply_passive(ReplaySession *r)
 			expect_console(r, ev);
 			break;
 		case TEV_SNAPSHOT:
+			if (ev->value >= 1000000 ||
+			    (r->verify && !check_marker(r, (unsigned)ev->value)))
+				return false;
+			note_marker(r, (unsigned)ev->value, ev->icount);
 			break;
 		default:
 			return true;
@@ -476,7 +564,13 @@ static int cmp_snap(const void *a, const void *b)
 	return x->number < y->number ? -1 : x->number > y->number;
 }
 
-/* The trace's snapshots, sorted by number (their icounts grow with it). */
+/*
+ * The trace's snapshots, sorted by number (their icounts grow with it).  A
+ * file that is damaged or from another recording is left out, and the
+ * first such message kept (replay_snapshot_damage()): snapshots only make
+ * going somewhere faster, so starting from an earlier one still gives the
+ * right state; `replay --verify` and `info` report it.
+ */
 static void list_snapshots(ReplaySession *r)
 {
 	DIR *d = opendir(r->dir);
@@ -487,12 +581,16 @@ static void list_snapshots(ReplaySession *r)
 		return;
 	while ((e = readdir(d)) != NULL) {
 		unsigned n;
-		char tail[8], err[256];
+		char tail[8], err[512];
 		RRSnapHeader h;
 
-		if (sscanf(e->d_name, "snap-%6u.fb%1s", &n, tail) != 2 ||
-		    !rr_snapshot_header(r->dir, n, &h, err, sizeof(err)))
+		if (sscanf(e->d_name, "snap-%6u.fb%1s", &n, tail) != 2)
 			continue;
+		if (!rr_snapshot_header(r->dir, n, trace_id(r->t), &h, err, sizeof(err))) {
+			if (!r->snap_damage)
+				r->snap_damage = xstrdup(err);
+			continue;
+		}
 		if (r->nsnaps == cap) {
 			cap = cap ? cap * 2 : 16;
 			r->snaps = xrealloc(r->snaps, cap * sizeof(*r->snaps));
@@ -526,26 +624,17 @@ static void drop_cursor(ReplaySession *r)
 	r->msg[0] = 0;
 }
 
-/* Restore snapshot @k: the full one before it and the increments up to it. */
+/* Restore snapshot @k (each one holds the whole machine). */
 static bool restore(ReplaySession *r, unsigned k, uint64_t *icount)
 {
 	RRSnapHeader h;
 	char err[512];
-	unsigned base = k;
 
-	for (;;) {
-		if (!rr_snapshot_header(r->dir, base, &h, err, sizeof(err))) {
-			snprintf(r->msg, sizeof(r->msg), "%s", err);
-			return false;
-		}
-		if (h.full || base == 0)
-			break;
-		base--;
+	if (!rr_snapshot_header(r->dir, k, trace_id(r->t), &h, err, sizeof(err))) {
+		snprintf(r->msg, sizeof(r->msg), "%s", err);
+		return false;
 	}
-	for (unsigned i = base; i <= k; i++)
-		if (!load_snapshot(r, i))
-			return false;
-	if (!rr_snapshot_header(r->dir, k, &h, err, sizeof(err)))
+	if (!load_snapshot(r, k))
 		return false;
 	*icount = h.icount;
 	return true;
@@ -563,8 +652,6 @@ static bool seek_snapshot(ReplaySession *r, unsigned k, uint64_t icount)
 	}
 	r->here_icount = icount;
 	r->here_count = 0;
-	if (k == 0)
-		return true; /* the initial snapshot precedes every event */
 	while ((ev = peek(r)) && ev->icount == icount) {
 		RRReader rd = {ev->data, ev->size, 0};
 		uint64_t num;
@@ -977,6 +1064,11 @@ void replay_close(ReplaySession *r)
 	rr_cache_free(r->cache);
 	rr_memory_free(&r->mem);
 	free(r->snaps);
+	free(r->snap_damage);
+	free(r->markers);
+	if (r->scratch)
+		cpu_free(r->scratch);
+	ps_close(r->ps);
 	free(r->dir);
 	free(r);
 }
@@ -1025,6 +1117,77 @@ const char *replay_error(const ReplaySession *r)
 int replay_error_status(const ReplaySession *r)
 {
 	return r->diverged ? EXIT_DIVERGENCE : EXIT_USAGE;
+}
+
+void replay_set_verify(ReplaySession *r, bool on)
+{
+	r->verify = on;
+}
+
+unsigned replay_markers(const ReplaySession *r, const RRMarker **list)
+{
+	*list = r->markers;
+	return r->nmarkers;
+}
+
+/*
+ * Load snapshot @k into a machine of its own and check that its CPU state
+ * and memory hash to what its file says they do: the snapshot holds what
+ * the recorder saw, whether or not any replay ever loads it.
+ */
+bool replay_check_snapshot(ReplaySession *r, unsigned k, char *err, size_t errlen)
+{
+	RRMemory mem;
+	CPU *cpu;
+	RRSnapState st;
+	bool ok;
+
+	if (!r->ps && !(r->ps = ps_open(r->dir, trace_id(r->t), err, errlen)))
+		return false;
+	if (!rr_snapshot_state(r->dir, k, trace_id(r->t), &st, err, errlen))
+		return false;
+	rr_memory_init(&mem);
+	cpu = cpu_new(&(CPUBus){.memory = mem.as});
+	ok = rr_snapshot_load(r->dir, k, trace_id(r->t), r->ps, cpu, &mem, err, errlen);
+	if (ok && cpu_icount(cpu) != st.header.icount) {
+		snprintf(err, errlen,
+			 "%s/snap-%06u.fbs: its CPU state is of icount %" PRIu64
+			 ", its header says %" PRIu64,
+			 r->dir, k, cpu_icount(cpu), st.header.icount);
+		ok = false;
+	} else if (ok && (cpu_state_hash(cpu) != st.cpu_hash ||
+			  rr_mem_digest(&mem.blocks, trace_id(r->t)) != st.digest)) {
+		snprintf(
+		    err, errlen,
+		    "%s/snap-%06u.fbs: its %s does not hash to what the snapshot says (damaged)",
+		    r->dir, k, cpu_state_hash(cpu) != st.cpu_hash ? "CPU state" : "memory");
+		ok = false;
+	}
+	cpu_free(cpu);
+	rr_memory_free(&mem);
+	rr_snapshot_state_free(&st);
+	return ok;
+}
+
+bool replay_check_pages(ReplaySession *r, char *err, size_t errlen)
+{
+	if (!r->ps && !(r->ps = ps_open(r->dir, trace_id(r->t), err, errlen)))
+		return false;
+	if (!ps_check_all(r->ps)) {
+		snprintf(err, errlen, "%s", ps_error(r->ps));
+		return false;
+	}
+	if (ps_tail_bytes(r->ps)) {
+		snprintf(err, errlen, "%s/" PS_FILE ": %" PRIu64 " bytes after its last frame",
+			 r->dir, ps_tail_bytes(r->ps));
+		return false;
+	}
+	return true;
+}
+
+const char *replay_snapshot_damage(const ReplaySession *r)
+{
+	return r->snap_damage;
 }
 
 unsigned replay_snapshots(const ReplaySession *r, const RRSnapHeader **list)

@@ -3,16 +3,25 @@
  * snapshots and bookmarks of a trace, in the schema traces/FORMAT.md
  * documents.
  *
- * WAL mode with synchronous=NORMAL: a commit is durable against a process
- * crash at once and against power loss by the next checkpoint; the journal,
- * fsync'd first, is the truth either way, and trace_open() re-indexes what
- * the index missed.  Each chunk is one transaction.  At most ix->limit
- * events of each kind per chunk get an events row (a dense polling loop
- * would otherwise make the index many times larger than the journal); the
- * chunk_counts table has the exact numbers.
+ * While recording: WAL mode with synchronous=NORMAL, one transaction per
+ * chunk; a commit is durable against a process crash at once and against
+ * power loss by the next checkpoint, and the journal, fsync'd first, is the
+ * truth either way.  At the end the index becomes a plain rollback-journal
+ * database, one file that any reader can open where it lies.  At most
+ * ix->limit events of each kind per chunk get an events row (a dense
+ * polling loop would otherwise make the index many times larger than the
+ * journal); the chunk_counts table has the exact numbers.
+ *
+ * Reading treats the file as untrusted input: it is opened immutable (no
+ * lock, no -wal or -shm file created, nothing written), with SQLite's
+ * defensive settings, triggers and views off until the schema is checked
+ * to be exactly ours, and every statement bounded in time.  What a reader
+ * has to add (the chunks a crashed recording did not index) goes into an
+ * in-memory copy, never into the file.
  */
 #include <errno.h>
 #include <stdio.h>
+#include <time.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sqlite3.h>
@@ -22,9 +31,13 @@
 
 #define LINE_MAX_BYTES 4096
 
+/* Small pages: a trace's index is mostly small tables and indexes, each at
+ * least a page; the events table of a long recording still fits well. */
+static const char writer_pragmas[] = "PRAGMA page_size=1024;"
+				     "PRAGMA journal_mode=WAL;"
+				     "PRAGMA synchronous=NORMAL;";
+
 static const char schema[] =
-    "PRAGMA journal_mode=WAL;"
-    "PRAGMA synchronous=NORMAL;"
     "BEGIN;"
     "CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT);"
     "CREATE TABLE kinds(kind INTEGER PRIMARY KEY, name TEXT NOT NULL);"
@@ -46,7 +59,6 @@ static const char schema[] =
     "CREATE INDEX events_kind_icount ON events(kind, icount);"
     "CREATE INDEX events_port ON events(port, icount) WHERE port IS NOT NULL;"
     "CREATE INDEX events_address ON events(address, icount) WHERE address IS NOT NULL;"
-    "CREATE INDEX events_icount ON events(icount);"
     "CREATE INDEX console_icount ON console(icount);"
     "CREATE INDEX snapshots_icount ON snapshots(icount);"
     "CREATE INDEX bookmarks_icount ON bookmarks(icount);"
@@ -119,21 +131,178 @@ static bool prepare_writes(Index *ix)
 	       prepare(ix, "INSERT INTO console(icount, line) VALUES(?,?)", &ix->ins_console);
 }
 
-static bool open_db(Index *ix, const char *path, int flags)
+/* ---- bounds and defences ---------------------------------------------------- */
+
+static double now_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+/* SQLite calls this every few thousand steps of a statement: past the
+ * deadline the statement stops with SQLITE_INTERRUPT. */
+static int on_progress(void *opaque)
+{
+	Index *ix = opaque;
+
+	if (ix->tick)
+		ix->tick(ix->tick_opaque);
+	if (ix->deadline && now_s() > ix->deadline) {
+		ix->timed_out = true;
+		return 1;
+	}
+	return 0;
+}
+
+void index_set_limits(Index *ix, double seconds, void (*tick)(void *), void *opaque)
+{
+	ix->deadline = seconds > 0 ? now_s() + seconds : 0;
+	ix->limit_seconds = seconds;
+	ix->tick = tick;
+	ix->tick_opaque = opaque;
+}
+
+/* What a connection to an index may do, whoever wrote the file: no
+ * triggers, no views (until the schema is known to be ours), no
+ * functions the file's schema names on its own, no ATTACH, no writes to
+ * the schema by way of PRAGMA writable_schema. */
+static void harden(Index *ix)
+{
+	sqlite3_db_config(ix->db, SQLITE_DBCONFIG_DEFENSIVE, 1, NULL);
+	sqlite3_db_config(ix->db, SQLITE_DBCONFIG_TRUSTED_SCHEMA, 0, NULL);
+	sqlite3_db_config(ix->db, SQLITE_DBCONFIG_ENABLE_TRIGGER, 0, NULL);
+	sqlite3_db_config(ix->db, SQLITE_DBCONFIG_ENABLE_VIEW, 0, NULL);
+	sqlite3_db_config(ix->db, SQLITE_DBCONFIG_ENABLE_LOAD_EXTENSION, 0, NULL);
+	sqlite3_limit(ix->db, SQLITE_LIMIT_ATTACHED, 0);
+	sqlite3_progress_handler(ix->db, 1000, on_progress, ix);
+}
+
+static bool open_db(Index *ix, const char *path, const char *uri, int flags)
 {
 	memset(ix, 0, sizeof(*ix));
 	ix->name = path;
-	if (sqlite3_open_v2(path, &ix->db, flags, NULL) != SQLITE_OK)
+	if (sqlite3_open_v2(uri ? uri : path, &ix->db, flags, NULL) != SQLITE_OK)
 		return sql_fail(ix, "cannot open");
+	harden(ix);
 	return true;
+}
+
+/* "file:" + @path with everything but [A-Za-z0-9/._~-] percent-encoded,
+ * then @query. */
+static char *file_uri(const char *path, const char *query)
+{
+	size_t n = strlen(path);
+	char *u = xmalloc(3 * n + strlen(query) + 8), *p = u;
+
+	p += sprintf(p, "file:");
+	for (const unsigned char *s = (const unsigned char *)path; *s; s++) {
+		if ((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') ||
+		    (*s >= '0' && *s <= '9') || strchr("/._~-", *s))
+			*p++ = (char)*s;
+		else
+			p += sprintf(p, "%%%02X", *s);
+	}
+	strcpy(p, query);
+	return u;
+}
+
+/* A growing NUL-terminated string. */
+typedef struct RRText {
+	char *p;
+	size_t len, cap;
+} RRText;
+
+static void text_add(RRText *t, const char *s)
+{
+	size_t n = strlen(s);
+
+	if (t->len + n + 1 > t->cap) {
+		t->cap = (t->len + n + 1) * 2;
+		t->p = xrealloc(t->p, t->cap);
+	}
+	memcpy(t->p + t->len, s, n + 1);
+	t->len += n;
+}
+
+/* The rows of sqlite_schema that a fresh index has, in a stable order. */
+static const char schema_rows_sql[] =
+    "SELECT type, name, tbl_name, coalesce(sql, '') FROM sqlite_schema ORDER BY type, name";
+
+static char *schema_text(sqlite3 *db)
+{
+	sqlite3_stmt *st;
+	RRText t = {0};
+
+	if (sqlite3_prepare_v2(db, schema_rows_sql, -1, &st, NULL) != SQLITE_OK)
+		return NULL;
+	while (sqlite3_step(st) == SQLITE_ROW) {
+		for (int c = 0; c < 4; c++) {
+			const char *v = (const char *)sqlite3_column_text(st, c);
+
+			text_add(&t, v ? v : "");
+			text_add(&t, c < 3 ? "|" : "\n");
+		}
+	}
+	if (sqlite3_finalize(st) != SQLITE_OK) {
+		free(t.p);
+		return NULL;
+	}
+	return t.p ? t.p : xstrdup("");
+}
+
+/* The file's schema must be exactly the one index_create() writes: a
+ * table turned into a view, an added trigger or index is refused. */
+static bool schema_check(Index *ix)
+{
+	static char *want;
+	char *have;
+	bool ok;
+
+	if (!want) {
+		sqlite3 *ref;
+
+		if (sqlite3_open(":memory:", &ref) != SQLITE_OK ||
+		    sqlite3_exec(ref, schema, NULL, NULL, NULL) != SQLITE_OK ||
+		    !(want = schema_text(ref)))
+			fatal(EXIT_INTERNAL, "index: cannot build the reference schema");
+		sqlite3_close(ref);
+	}
+	have = schema_text(ix->db);
+	if (!have)
+		return sql_fail(ix, "reading its schema");
+	ok = strcmp(have, want) == 0;
+	if (!ok) {
+		const char *a = have, *b = want;
+		const char *line;
+		size_t len;
+
+		while (*a && *a == *b)
+			a++, b++;
+		for (line = a; line > have && line[-1] != '\n'; line--)
+			;
+		len = strcspn(line, "\n");
+		snprintf(ix->err, sizeof(ix->err),
+			 "%s: not the schema of a flashback index (at '%.*s'); the index is wrong",
+			 ix->name, (int)(len > 120 ? 120 : len), line);
+	}
+	free(have);
+	return ok;
 }
 
 bool index_create(Index *ix, const char *path, uint32_t limit)
 {
-	if (!open_db(ix, path, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE))
+	bool memory = path == NULL;
+
+	if (!open_db(ix, memory ? "index (in memory)" : path, memory ? ":memory:" : NULL,
+		     SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE))
 		return false;
+	ix->in_memory = memory;
 	ix->limit = limit;
-	if (!exec_as(ix, schema, "creating the tables") || !exec(ix, "BEGIN"))
+	sqlite3_db_config(ix->db, SQLITE_DBCONFIG_ENABLE_VIEW, 1, NULL);
+	if ((!memory && !exec_as(ix, writer_pragmas, "setting it up")) ||
+	    !exec_as(ix, schema, "creating the tables") || !exec(ix, "BEGIN"))
 		return false;
 	for (unsigned k = 1; k < TEV_KIND_COUNT; k++) {
 		char sql[128];
@@ -150,9 +319,16 @@ bool index_create(Index *ix, const char *path, uint32_t limit)
 bool index_open(Index *ix, const char *path)
 {
 	char v[TRACE_ERR_LEN];
+	char *uri = file_uri(path, "?immutable=1");
+	bool opened = open_db(ix, path, uri, SQLITE_OPEN_READONLY | SQLITE_OPEN_URI);
 
-	if (!open_db(ix, path, SQLITE_OPEN_READWRITE))
+	free(uri);
+	if (!opened)
 		return false;
+	index_set_limits(ix, 60, NULL, NULL);
+	if (!schema_check(ix))
+		return false;
+	sqlite3_db_config(ix->db, SQLITE_DBCONFIG_ENABLE_VIEW, 1, NULL); /* ours: counts */
 	/* Reading a table proves the file is a database of ours. */
 	if (!index_get_meta(ix, "index_limit", v, sizeof(v))) {
 		if (!ix->err[0])
@@ -169,7 +345,43 @@ bool index_open(Index *ix, const char *path)
 		if (index_get_meta(ix, "console_pending_icount", v, sizeof(v)))
 			ix->line_icount = strtoull(v, NULL, 10);
 	}
-	return !exec(ix, "PRAGMA journal_mode=WAL") ? false : prepare_writes(ix);
+	index_set_limits(ix, 0, NULL, NULL);
+	return true;
+}
+
+bool index_to_memory(Index *ix)
+{
+	sqlite3 *mem = NULL;
+	sqlite3_backup *b;
+	int rc;
+
+	if (ix->in_memory)
+		return true;
+	if (sqlite3_open(":memory:", &mem) != SQLITE_OK) {
+		sqlite3_close(mem);
+		return sql_fail(ix, "copying it into memory");
+	}
+	b = sqlite3_backup_init(mem, "main", ix->db, "main");
+	rc = b ? sqlite3_backup_step(b, -1) : sqlite3_errcode(mem);
+	sqlite3_backup_finish(b);
+	if (rc != SQLITE_DONE) {
+		snprintf(ix->err, sizeof(ix->err), "%s: copying it into memory: %s", ix->name,
+			 sqlite3_errmsg(mem));
+		sqlite3_close(mem);
+		return false;
+	}
+	sqlite3_close(ix->db);
+	ix->db = mem;
+	ix->in_memory = true;
+	harden(ix);
+	sqlite3_db_config(ix->db, SQLITE_DBCONFIG_ENABLE_VIEW, 1, NULL);
+	return prepare_writes(ix);
+}
+
+bool index_finish(Index *ix)
+{
+	return ix->in_memory || (exec_as(ix, "PRAGMA wal_checkpoint(TRUNCATE)", "checkpointing") &&
+				 exec_as(ix, "PRAGMA journal_mode=DELETE", "leaving WAL mode"));
 }
 
 bool index_set_meta(Index *ix, const char *key, const char *value)
@@ -445,4 +657,111 @@ void index_close(Index *ix)
 		sqlite3_close(ix->db);
 	free(ix->line);
 	memset(ix, 0, sizeof(*ix));
+}
+
+/* ---- checking an index against another ------------------------------------ */
+
+/* What index_same() compares: every table derived from the journal. */
+static const struct {
+	const char *table, *sql;
+} derived[] = {
+    {"meta", "SELECT key, value FROM meta ORDER BY key"},
+    {"kinds", "SELECT kind, name FROM kinds ORDER BY kind"},
+    {"chunks", "SELECT * FROM chunks ORDER BY number"},
+    {"chunk_counts", "SELECT chunk, kind, count, indexed FROM chunk_counts ORDER BY chunk, kind"},
+    {"events", "SELECT rowid, * FROM events ORDER BY rowid"},
+    {"console", "SELECT rowid, icount, line FROM console ORDER BY rowid"},
+    {"snapshots", "SELECT icount, file, size FROM snapshots ORDER BY icount, file"},
+};
+
+static bool same_value(sqlite3_stmt *a, sqlite3_stmt *b, int c)
+{
+	int t = sqlite3_column_type(a, c);
+
+	if (t != sqlite3_column_type(b, c))
+		return false;
+	switch (t) {
+	case SQLITE_NULL:
+		return true;
+	case SQLITE_INTEGER:
+		return sqlite3_column_int64(a, c) == sqlite3_column_int64(b, c);
+	case SQLITE_FLOAT:
+		return sqlite3_column_double(a, c) == sqlite3_column_double(b, c);
+	default: {
+		int n = sqlite3_column_bytes(a, c);
+
+		/* an empty value's blob is NULL: memcmp must not see it */
+		return n == sqlite3_column_bytes(b, c) &&
+		       (n == 0 || memcmp(sqlite3_column_blob(a, c), sqlite3_column_blob(b, c),
+					 (size_t)n) == 0);
+	}
+	}
+}
+
+/* Table @i of @ix and @ref hold the same rows; else one line in ix->err. */
+static bool same_table(Index *ix, Index *ref, size_t i)
+{
+	sqlite3_stmt *a = NULL, *b = NULL;
+	uint64_t row = 0;
+	bool ok = false;
+
+	if (!prepare(ix, derived[i].sql, &a) || !prepare(ref, derived[i].sql, &b)) {
+		if (ref->err[0])
+			snprintf(ix->err, sizeof(ix->err), "%s", ref->err);
+		goto out;
+	}
+	for (;; row++) {
+		int ra = sqlite3_step(a), rb = sqlite3_step(b), c, n;
+
+		if (ra != SQLITE_ROW && ra != SQLITE_DONE) {
+			sql_fail(ix, "reading it");
+			goto out;
+		}
+		if (ra != rb) {
+			snprintf(ix->err, sizeof(ix->err),
+				 "%s: table %s has %s rows than the journal gives (from row %llu)",
+				 ix->name, derived[i].table, ra == SQLITE_ROW ? "more" : "fewer",
+				 (unsigned long long)row + 1);
+			goto out;
+		}
+		if (ra == SQLITE_DONE)
+			break;
+		n = sqlite3_column_count(a);
+		for (c = 0; c < n && same_value(a, b, c); c++)
+			;
+		if (c < n) {
+			snprintf(ix->err, sizeof(ix->err),
+				 "%s: table %s, row %llu, column %s is not what the journal gives",
+				 ix->name, derived[i].table, (unsigned long long)row + 1,
+				 sqlite3_column_name(a, c));
+			goto out;
+		}
+	}
+	ok = true;
+out:
+	sqlite3_finalize(a);
+	sqlite3_finalize(b);
+	return ok;
+}
+
+bool index_same(Index *ix, Index *ref)
+{
+	sqlite3_stmt *st;
+	const char *v;
+	bool ok;
+
+	/* first SQLite's own check of every page and index */
+	if (!prepare(ix, "PRAGMA integrity_check(1)", &st))
+		return false;
+	ok = sqlite3_step(st) == SQLITE_ROW && (v = (const char *)sqlite3_column_text(st, 0)) &&
+	     strcmp(v, "ok") == 0;
+	if (!ok)
+		snprintf(ix->err, sizeof(ix->err), "%s: damaged (SQLite's integrity check: %s)",
+			 ix->name,
+			 sqlite3_column_text(st, 0) ? (const char *)sqlite3_column_text(st, 0)
+						    : sqlite3_errmsg(ix->db));
+	sqlite3_finalize(st);
+	for (size_t i = 0; ok && i < ARRAY_SIZE(derived); i++)
+		ok = same_table(ix, ref, i);
+	return ok;
 }

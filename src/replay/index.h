@@ -19,6 +19,12 @@ typedef struct Index {
 	sqlite3_stmt *ins_event, *ins_console;
 	uint32_t limit; /* events indexed per kind per chunk */
 	bool in_tx;
+	bool in_memory; /* a copy (or a rebuild) in memory: the file is not written */
+	/* every statement stops at the deadline (0: none) */
+	double deadline, limit_seconds;
+	bool timed_out;
+	void (*tick)(void *opaque);
+	void *tick_opaque;
 	uint64_t count[TEV_KIND_COUNT], indexed[TEV_KIND_COUNT]; /* of the open chunk */
 	/* The console line being assembled, which may span chunks. */
 	char *line;
@@ -27,10 +33,20 @@ typedef struct Index {
 	char err[TRACE_ERR_LEN];
 } Index;
 
-/* Create a new index at @path (replacing nothing: the file must not exist). */
+/* Create a new index at @path (replacing nothing: the file must not exist),
+ * or in memory when @path is NULL. */
 bool index_create(Index *ix, const char *path, uint32_t limit);
-/* Open an existing index. */
+/* Open an existing index for reading: immutable, defensive, its schema
+ * checked to be exactly ours.  Nothing is written to the file. */
 bool index_open(Index *ix, const char *path);
+/* Go on with an in-memory copy of an index opened by index_open(), so that
+ * what a reader must add never reaches the file. */
+bool index_to_memory(Index *ix);
+/* At the end of a recording: checkpoint and leave WAL mode (one file). */
+bool index_finish(Index *ix);
+/* Bound every statement to @seconds from now (0: no bound); @tick is
+ * called now and then while one runs. */
+void index_set_limits(Index *ix, double seconds, void (*tick)(void *), void *opaque);
 bool index_set_meta(Index *ix, const char *key, const char *value);
 /* The value of @key into @buf (@len bytes); false if absent. */
 bool index_get_meta(Index *ix, const char *key, char *buf, size_t len);
@@ -46,6 +62,10 @@ bool index_chunks(Index *ix, ChunkInfo **out, size_t *n);
 bool index_counts(Index *ix, uint64_t counts[TEV_KIND_COUNT]);
 bool index_add_snapshot(Index *ix, uint64_t icount, const char *file, uint64_t size);
 bool index_add_bookmark(Index *ix, uint64_t icount, const char *name, const char *note);
+/* @ix holds exactly the rows @ref does in every table derived from the
+ * journal (all but bookmarks), and passes SQLite's integrity check; else
+ * false with one line in ix->err. */
+bool index_same(Index *ix, Index *ref);
 void index_close(Index *ix);
 
 #endif

@@ -20,7 +20,7 @@
 #include "../base/base.h"
 #include "journal.h"
 
-#define FILE_FLAGS_KNOWN 0u /* no flags defined in version 1 */
+#define FILE_FLAGS_KNOWN 0u /* no flags defined in version 2 */
 
 /* ---- writing --------------------------------------------------------- */
 
@@ -82,6 +82,7 @@ bool journal_create(JournalWriter *w, const char *path, const char *meta_text,
 	memcpy(hdr + JOURNAL_HEADER_SIZE, meta_text, mlen);
 	uint32_t crc = crc32c(0, hdr, 20);
 	st32(hdr + 20, crc32c(crc, meta_text, mlen));
+	w->prev_crc = ld32(hdr + 20);
 	bool ok = write_all(w, hdr, JOURNAL_HEADER_SIZE + mlen, "the header") && sync_file(w);
 	free(hdr);
 	w->offset = JOURNAL_HEADER_SIZE + mlen;
@@ -161,8 +162,9 @@ int journal_flush(JournalWriter *w, ChunkInfo *out)
 	st32(hdr + 28, c.csize);
 	st32(hdr + 32, c.rsize);
 	st32(hdr + 36, c.crc);
-	st32(hdr + 40, 0);
+	st32(hdr + 40, w->prev_crc);
 	st32(hdr + 44, crc32c(0, hdr, 44));
+	c.header_crc = ld32(hdr + 44);
 	char what[48];
 	snprintf(what, sizeof(what), "chunk %u", c.number);
 	if (!write_all(w, hdr, CHUNK_HEADER_SIZE + csize, what) || !sync_file(w)) {
@@ -170,6 +172,7 @@ int journal_flush(JournalWriter *w, ChunkInfo *out)
 		return -1;
 	}
 	w->offset += CHUNK_HEADER_SIZE + csize;
+	w->prev_crc = c.header_crc;
 	w->next_chunk++;
 	w->events = 0;
 	w->raw_len = 0;
@@ -243,6 +246,13 @@ static bool read_file_header(JournalReader *r)
 		rerr(r, "%s: trace format version 0 at offset 8 is invalid", r->name);
 		return false;
 	}
+	if (r->version < TRACE_FORMAT_VERSION) {
+		rerr(r,
+		     "%s: trace format version %u is older than this flashback reads (%d): its "
+		     "snapshots carry no checks; record it again",
+		     r->name, r->version, TRACE_FORMAT_VERSION);
+		return false;
+	}
 	uint32_t mlen = ld32(h + 16);
 	if (mlen > JOURNAL_MAX_META || JOURNAL_HEADER_SIZE + (uint64_t)mlen > r->file_size) {
 		rerr(r, "%s: truncated header: metadata of %u bytes at offset %d", r->name, mlen,
@@ -258,6 +268,7 @@ static bool read_file_header(JournalReader *r)
 		rerr(r, "%s: header checksum mismatch at offset 20", r->name);
 		return false;
 	}
+	r->header_crc = crc;
 	if (r->flags & ~FILE_FLAGS_KNOWN) {
 		rerr(r, "%s: unknown header flags 0x%x at offset 12", r->name, r->flags);
 		return false;
@@ -296,10 +307,20 @@ static bool parse_chunk_header(JournalReader *r, const uint8_t *h, uint64_t off,
 	c->csize = ld32(h + 28);
 	c->rsize = ld32(h + 32);
 	c->crc = ld32(h + 36);
+	c->header_crc = ld32(h + 44);
 	c->offset = off;
 	if (c->number != n) {
 		rerr(r, "%s: chunk at offset %llu is numbered %u, expected chunk %u", r->name,
 		     (unsigned long long)off, c->number, n);
+		return false;
+	}
+	/* Each chunk names the header before it: a chunk of another
+	 * recording (or another place in this one) does not fit. */
+	if (ld32(h + 40) != (n ? r->chunks[n - 1].header_crc : r->header_crc)) {
+		rerr(r,
+		     "%s: chunk %u at offset %llu does not follow %s (it belongs to another "
+		     "recording or another place)",
+		     r->name, n, (unsigned long long)off, n ? "the chunk before it" : "the header");
 		return false;
 	}
 	if (!c->events || !c->csize || c->rsize > CHUNK_MAX_RAW ||

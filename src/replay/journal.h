@@ -51,12 +51,14 @@ typedef struct ChunkInfo {
 	uint64_t offset; /* of the chunk header in the file */
 	uint32_t csize, rsize;
 	uint32_t crc; /* CRC32C of the compressed bytes */
+	uint32_t header_crc; /* of this chunk's header: the next one names it */
 } ChunkInfo;
 
 typedef struct JournalReader {
 	int fd;
 	const char *name; /* for messages */
 	uint32_t version, flags;
+	uint32_t header_crc; /* links chunk 0 to the header */
 	char *meta; /* the header's metadata text, NUL-terminated */
 	uint64_t file_size;
 	ChunkInfo *chunks;
@@ -91,6 +93,7 @@ typedef struct JournalWriter {
 	const char *name;
 	uint64_t offset; /* end of the last complete chunk */
 	uint32_t next_chunk;
+	uint32_t prev_crc; /* header CRC of the last chunk (of the file header at first) */
 	uint8_t *raw, *cbuf;
 	size_t raw_len, raw_cap, cbuf_cap;
 	uint32_t events;

@@ -40,8 +40,8 @@ struct Recorder {
 	uint64_t console_icount;
 	void (*live_a20)(bool on);
 	RRBlocks blocks;
-	unsigned snapshots;	 /* snapshot files written */
-	unsigned blocks_at_snap; /* blocks known at the last snapshot */
+	unsigned snapshots; /* snapshot files written */
+	RRSnapWriter *sw;   /* the page store and the last snapshot's page ids */
 	Timer *tick;
 	uint64_t check_interval, snapshot_interval;
 	uint64_t last_check, last_snap;
@@ -312,34 +312,35 @@ static void rec_map_changed(void *opaque, AddressSpace *as)
 		ev.data = buf.p;
 		append(r, &ev);
 	}
-	/* the inline blocks are in the trace: later snapshots need not repeat them */
-	r->blocks_at_snap = r->blocks.n;
 	free(buf.p);
 }
 
 /* ---- checks and snapshots ---------------------------------------------------------- */
 
-static bool take_snapshot(Recorder *r, bool full)
+/*
+ * Write the next snapshot's file; its marker in the journal follows
+ * (mark_snapshot), after anything else of this icount that belongs before
+ * it.  @rescan: RAM changed behind the dirty bits (a reset reloaded it).
+ */
+static bool take_snapshot(Recorder *r, bool rescan)
 {
 	char err[512];
-	char name[64];
-	unsigned number = r->snapshots;
-	uint64_t size;
 
 	console_flush(r);
-	size = rr_snapshot_write(r->dir, number, full, r->m->cpu, r->m->memory, &r->blocks,
-				 r->blocks_at_snap, err, sizeof(err));
-	if (!size) {
+	if (!rr_snapshot_write(r->sw, r->snapshots, rescan, r->m->cpu, r->m->memory, &r->blocks,
+			       err, sizeof(err))) {
 		fail(r, err);
 		return false;
 	}
 	r->snapshots++;
-	r->blocks_at_snap = r->blocks.n;
 	r->last_snap = cpu_icount(r->m->cpu);
-	snprintf(name, sizeof(name), RR_SNAP_FMT, number);
-	if (!trace_add_snapshot(r->t, r->last_snap, name, size))
-		fail(r, trace_error(r->t));
 	return true;
+}
+
+/* The journal's marker of the snapshot just written: replay resumes after it. */
+static void mark_snapshot(Recorder *r)
+{
+	append_simple(r, TEV_SNAPSHOT, 0, 0, r->snapshots - 1);
 }
 
 static void check_event(Recorder *r, bool with_ram)
@@ -372,12 +373,13 @@ static void tick(void *opaque)
 	if (r->last_check == ~0ull || now - r->last_check >= r->check_interval)
 		check_event(r, false);
 	if (now - r->last_snap >= r->snapshot_interval && take_snapshot(r, false))
-		append_simple(r, TEV_SNAPSHOT, 0, 0, r->snapshots - 1);
+		mark_snapshot(r);
 	if (!cpu_halted(r->m->cpu))
 		arm_tick(r);
 }
 
-/* A machine reset reloads RAM and the CPU outside the bus: a full snapshot. */
+/* A machine reset reloads RAM and the CPU outside the bus: a snapshot of
+ * every page (only the pages it has not stored before cost more than an id). */
 static void rec_reset(Machine *m)
 {
 	Recorder *r = the_rec;
@@ -392,6 +394,7 @@ static void rec_reset(Machine *m)
 	ev.size = (uint32_t)buf.len;
 	ev.data = buf.p;
 	append(r, &ev);
+	mark_snapshot(r);
 	free(buf.p);
 }
 
@@ -487,6 +490,31 @@ static int64_t start_time(void)
 	return *end || t <= 0 ? 0 : (int64_t)t;
 }
 
+/*
+ * A reproducible recording (SOURCE_DATE_EPOCH) is named by what it records
+ * - the command line, the start time and the initial RAM - so that the
+ * same recording made twice is the same bytes (traces/golden).
+ */
+static void reproducible_id(Machine *m, TraceMeta *meta)
+{
+	uint64_t h[2] = {0xcbf29ce484222325ull, 0x84222325cbf29ce4ull};
+	const uint8_t *ram = mr_host(m->ram);
+	const char *opts = meta->machine_options ? meta->machine_options : "";
+
+	for (int k = 0; k < 2; k++) {
+		h[k] = (h[k] ^ (uint64_t)meta->start_time) * 0x100000001b3ull;
+		for (const char *p = opts; *p; p++)
+			h[k] = (h[k] ^ (uint8_t)*p) * 0x100000001b3ull;
+		for (uint64_t i = 0; i + 8 <= m->ram_size; i += 8) {
+			h[k] =
+			    (h[k] ^ ld64(ram + i)) * (k ? 0xc2b2ae3d27d4eb4full : 0x100000001b3ull);
+			h[k] ^= h[k] >> 29;
+		}
+	}
+	st64(meta->id, h[0]);
+	st64(meta->id + 8, h[1]);
+}
+
 Recorder *record_start(Machine *m, const RecordOptions *o)
 {
 	Recorder *r = the_rec;
@@ -506,17 +534,23 @@ Recorder *record_start(Machine *m, const RecordOptions *o)
 		      "record_start: record_prepare() was not called before machine_new()");
 	check_target(o->dir);
 	topt.chunk_events = o->chunk_events;
+	if (meta.start_time)
+		reproducible_id(m, &meta);
 	r->t = trace_create(o->dir, &meta, &topt, err);
 	if (!r->t)
 		fatal(EXIT_USAGE, "-o %s", err);
+	r->sw = rr_snapwriter_new(o->dir, trace_id(r->t), err, sizeof(err));
+	if (!r->sw)
+		fatal(EXIT_INTERNAL, "%s", err);
 	r->dir = xstrdup(o->dir);
 	r->check_interval = o->check_interval ? o->check_interval : RR_CHECK_INTERVAL;
 	r->snapshot_interval = o->snapshot_interval ? o->snapshot_interval : RR_SNAPSHOT_INTERVAL;
 
 	/* The initial state: everything later events change starts here. */
 	scan_huge_pages(m, true);
-	if (!take_snapshot(r, true))
+	if (!take_snapshot(r, false))
 		fatal(EXIT_INTERNAL, "cannot write the initial snapshot");
+	mark_snapshot(r); /* the journal's first event */
 	scan_huge_pages(m, false);
 	r->last_check = ~0ull;
 	r->live_a20 = machine_hooks.set_a20;
@@ -548,6 +582,8 @@ bool record_finish(Recorder *r)
 	physmem_set_dma_hook(NULL, NULL);
 	ok = trace_close(r->t, cpu_icount(cpu), cpu_state_hash(cpu), err);
 	r->t = NULL;
+	rr_snapwriter_free(r->sw);
+	r->sw = NULL;
 	/* after a failed write, fail() has said it already: one line */
 	if (!ok && !r->failed)
 		warn("%s", err);

@@ -11,6 +11,17 @@
 
 /* ---- flashback replay ------------------------------------------------------------ */
 
+static bool has_snapshot(ReplaySession *s, unsigned number)
+{
+	const RRSnapHeader *snaps;
+	unsigned n = replay_snapshots(s, &snaps);
+
+	for (unsigned i = 0; i < n; i++)
+		if (snaps[i].number == number)
+			return true;
+	return false;
+}
+
 int replay_run(const char *dir, ReplayOptions *o)
 {
 	char err[TRACE_ERR_LEN + 64];
@@ -23,6 +34,26 @@ int replay_run(const char *dir, ReplayOptions *o)
 	if (!s) {
 		fprintf(stderr, "flashback: %s\n", err);
 		return EXIT_USAGE;
+	}
+	if (o->has_until &&
+	    (o->until < replay_start_icount(s) || o->until > replay_end_icount(s))) {
+		fprintf(stderr,
+			"flashback: --until %" PRIu64 ": the recording spans icount %" PRIu64
+			" to %" PRIu64 "\n",
+			o->until, replay_start_icount(s), replay_end_icount(s));
+		replay_close(s);
+		return EXIT_USAGE;
+	}
+	if (o->snapshot >= 0 && !has_snapshot(s, (unsigned)o->snapshot)) {
+		fprintf(stderr, "flashback: --snapshot %d: %s has no such snapshot%s%s\n",
+			o->snapshot, dir, replay_snapshot_damage(s) ? " (" : "",
+			replay_snapshot_damage(s) ? replay_snapshot_damage(s) : "");
+		replay_close(s);
+		return EXIT_USAGE;
+	}
+	if (o->verify) {
+		replay_close(s);
+		return replay_verify(dir, o);
 	}
 	if (o->snapshot >= 0)
 		st = replay_goto_snapshot(s, (unsigned)o->snapshot);

@@ -107,11 +107,30 @@ enum replay_status replay_goto(ReplaySession *s, uint64_t target);
 /* A trace snapshot's header (snapshot.c). */
 typedef struct RRSnapHeader {
 	unsigned number;
-	bool full;
 	uint64_t icount;
+	uint64_t size; /* of its file */
 } RRSnapHeader;
 /* The trace's own snapshots, sorted by number (and icount). */
 unsigned replay_snapshots(const ReplaySession *s, const RRSnapHeader **list);
+/* A snapshot marker of the journal: snapshot @number taken at @icount. */
+typedef struct RRMarker {
+	unsigned number;
+	uint64_t icount;
+} RRMarker;
+/*
+ * `replay --verify` (verify.c): where the replay passes a snapshot's
+ * marker, compare the replayed machine with the snapshot (a difference is
+ * a divergence), and list the markers passed.
+ */
+void replay_set_verify(ReplaySession *s, bool on);
+unsigned replay_markers(const ReplaySession *s, const RRMarker **list);
+/* Load snapshot @k on its own and check its hashes; false with one line. */
+bool replay_check_snapshot(ReplaySession *s, unsigned k, char *err, size_t errlen);
+/* Read every frame of the page store; false with one line. */
+bool replay_check_pages(ReplaySession *s, char *err, size_t errlen);
+/* Why a snapshot file of the trace was left out (damaged, from another
+ * recording), or NULL. */
+const char *replay_snapshot_damage(const ReplaySession *s);
 /* Restart from the trace's snapshot @number (`replay --snapshot K`). */
 enum replay_status replay_goto_snapshot(ReplaySession *s, unsigned number);
 
@@ -152,6 +171,9 @@ void replay_cache_info(const ReplaySession *s, ReplayCacheInfo *info);
 
 /* Replay the trace in @dir; returns the exit status (0, 2, 3 or 4). */
 int replay_run(const char *dir, ReplayOptions *o);
+/* `replay --verify` (verify.c): check every part of the trace, then replay
+ * it all (from o->snapshot if >= 0); returns the exit status. */
+int replay_verify(const char *dir, ReplayOptions *o);
 /* `flashback info`: a summary of the trace; returns the exit status. */
 int replay_info(const char *dir, FILE *out);
 
@@ -232,22 +254,44 @@ void rr_cache_info(const RRCache *c, ReplayCacheInfo *info);
 /* A 64-bit hash of every RAM block, in block order. */
 uint64_t rr_ram_hash(const RRBlocks *blocks);
 
-/* Snapshot files: "snap-NNNNNN.fbs" in the trace directory. */
-#define RR_SNAP_FMT "snap-%06u.fbs"
+/* Snapshot files: "snap-NNNNNN.fbs" in the trace directory; their pages
+ * are in the trace's page store (pages.h). */
+#define RR_SNAP_FMT TRACE_SNAP_FMT
+typedef struct PageStore PageStore;
+
+/* The recorder's side: the page store being written and the page ids of
+ * the last snapshot, so that the next one only looks at dirty pages. */
+typedef struct RRSnapWriter RRSnapWriter;
+RRSnapWriter *rr_snapwriter_new(const char *dir, const uint8_t id[TRACE_ID_LEN], char *err,
+				size_t errlen);
+void rr_snapwriter_free(RRSnapWriter *w);
 /*
- * Write snapshot @number of @cpu and the memory (@full: every non-zero RAM
- * page and all ROM; else the RAM pages dirty since the last snapshot and
- * blocks numbered from @first_new on).  Clears DIRTY_SNAPSHOT, flushes the
- * TLB.  Returns the file size, or 0 with a message in @err.
+ * Write snapshot @number of @cpu and the memory: the RAM pages dirty since
+ * the last snapshot (every page with @rescan: RAM changed behind the dirty
+ * bits) go to the page store if new, the file gets every block's table.
+ * Clears DIRTY_SNAPSHOT, flushes the TLB.  Returns the file size, or 0
+ * with a message in @err.
  */
-uint64_t rr_snapshot_write(const char *dir, unsigned number, bool full, CPU *cpu,
-			   AddressSpace *as, RRBlocks *blocks, unsigned first_new, char *err,
-			   size_t errlen);
-/* Read only the header of snapshot @number. */
-bool rr_snapshot_header(const char *dir, unsigned number, RRSnapHeader *h, char *err,
-			size_t errlen);
-/* Load snapshot @number into @cpu and @mem (a full one clears RAM first). */
-bool rr_snapshot_load(const char *dir, unsigned number, CPU *cpu, RRMemory *mem, char *err,
-		      size_t errlen);
+uint64_t rr_snapshot_write(RRSnapWriter *w, unsigned number, bool rescan, CPU *cpu,
+			   AddressSpace *as, RRBlocks *blocks, char *err, size_t errlen);
+/* Read and check the header of snapshot @number of recording @id. */
+bool rr_snapshot_header(const char *dir, unsigned number, const uint8_t id[TRACE_ID_LEN],
+			RRSnapHeader *h, char *err, size_t errlen);
+/* Load snapshot @number into @cpu and @mem, its pages from @ps. */
+bool rr_snapshot_load(const char *dir, unsigned number, const uint8_t id[TRACE_ID_LEN],
+		      PageStore *ps, CPU *cpu, RRMemory *mem, char *err, size_t errlen);
+/* What a snapshot holds besides its pages, for `replay --verify`. */
+typedef struct RRSnapState {
+	RRSnapHeader header;
+	uint64_t cpu_hash; /* cpu_state_hash() of its CPU */
+	uint64_t digest;   /* rr_mem_digest() of its memory */
+	uint8_t *cpu, *view;
+	size_t cpu_len, view_len;
+} RRSnapState;
+bool rr_snapshot_state(const char *dir, unsigned number, const uint8_t id[TRACE_ID_LEN],
+		       RRSnapState *st, char *err, size_t errlen);
+void rr_snapshot_state_free(RRSnapState *st);
+/* A digest of every RAM and ROM page of @blocks (keyed by recording @id). */
+uint64_t rr_mem_digest(const RRBlocks *blocks, const uint8_t id[TRACE_ID_LEN]);
 
 #endif

@@ -2,13 +2,16 @@
  * snapshot.c - machine state for record and replay: the memory-map payload,
  * RAM hashes and snapshot files.
  *
- * A snapshot file is a 32-byte header and one zstd frame (with a content
- * checksum) of records: block definitions, 4 KiB pages, the flat view and
- * the CPU state (traces/FORMAT.md, "Snapshot files").  A full snapshot
- * holds every non-zero RAM page and all ROM; an incremental one only the
- * RAM pages dirtied since the previous snapshot (memory.h, DIRTY_SNAPSHOT).
+ * A snapshot file is a 64-byte header and one zstd frame of records: the
+ * blocks with a table of page ids each, the flat view, the CPU state and
+ * its hashes (traces/FORMAT.md, "Snapshot files").  Page contents live in
+ * the trace's page store (pages.h), each distinct page once: a snapshot
+ * costs the pages dirtied since the previous one that are new, plus its
+ * tables, and loads on its own.
  */
 #include "replay.h"
+#include "journal.h"
+#include "pages.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -309,268 +312,317 @@ uint64_t rr_ram_hash(const RRBlocks *blocks)
 
 /* ---- snapshot files ---------------------------------------------------------------- */
 
+/*
+ * A snapshot file is a 64-byte header and one zstd frame of records.  The
+ * header names the recording, the snapshot's number and icount, and
+ * carries the CRC32C of the compressed body and of itself: every byte is
+ * checked.  The body holds every block, a table of page ids per block
+ * (pages.h: the contents are in the page store), the flat view, the CPU
+ * state and what that state hashes to, so that `replay --verify` can check
+ * a snapshot it never loads and compare one it passes with the replay.
+ */
 #define SNAP_MAGIC "FBSNAP\0\0"
-#define SNAP_VERSION 1
-#define SNAP_HEADER 32
+#define SNAP_VERSION 2
+#define SNAP_HEADER  64
+#define SNAP_MAX_RAW (256u << 20)
 
-enum { REC_BLOCK = 'B', REC_PAGE = 'P', REC_VIEW = 'M', REC_CPU = 'C', REC_END = 'E' };
-
-/* A zstd stream into a file. */
-struct zout {
-	FILE *f;
-	ZSTD_CCtx *cctx;
-	uint8_t in[1 << 16];
-	size_t inlen;
-	uint8_t out[1 << 16];
-	bool bad;
+enum {
+	REC_BLOCK = 'B',
+	REC_TABLE = 'T',
+	REC_VIEW = 'M',
+	REC_CPU = 'C',
+	REC_HASH = 'H',
+	REC_END = 'E'
 };
 
-static void zflush(struct zout *z, ZSTD_EndDirective mode)
+static uint64_t block_pages(uint64_t size)
 {
-	ZSTD_inBuffer in = {z->in, z->inlen, 0};
-	size_t left;
-
-	do {
-		ZSTD_outBuffer out = {z->out, sizeof(z->out), 0};
-
-		left = ZSTD_compressStream2(z->cctx, &out, &in, mode);
-		if (ZSTD_isError(left)) {
-			z->bad = true;
-			return;
-		}
-		if (out.pos && fwrite(z->out, 1, out.pos, z->f) != out.pos)
-			z->bad = true;
-	} while (mode == ZSTD_e_end ? left != 0 : in.pos < in.size);
-	z->inlen = 0;
+	return (size + PAGE_SIZE - 1) >> PAGE_BITS;
 }
 
-static void zput(struct zout *z, const void *data, size_t n)
+/* Page @pg of @b, padded with zeros to a whole page in @tmp if short. */
+static const uint8_t *block_page(const RRBlock *b, uint64_t pg, uint8_t *tmp)
 {
-	const uint8_t *p = data;
+	uint64_t off = pg << PAGE_BITS;
+	const uint8_t *p = mr_host(b->mr) + off;
 
-	while (n) {
-		size_t k = sizeof(z->in) - z->inlen;
-
-		if (k > n)
-			k = n;
-		memcpy(z->in + z->inlen, p, k);
-		z->inlen += k;
-		p += k;
-		n -= k;
-		if (z->inlen == sizeof(z->in))
-			zflush(z, ZSTD_e_continue);
-	}
+	if (b->size - off >= PAGE_SIZE)
+		return p;
+	memset(tmp, 0, PAGE_SIZE);
+	memcpy(tmp, p, (size_t)(b->size - off));
+	return tmp;
 }
 
-static void zput32(struct zout *z, uint32_t v)
+/*
+ * The memory digest: every non-zero page's keyed hash (pages.h), folded in
+ * block and page order.  The recorder computes it from the hashes it has
+ * anyway; a replay from the pages themselves.
+ */
+static uint64_t digest_fold(uint64_t d, unsigned blk, uint64_t pg, uint64_t h)
 {
-	uint8_t b[4];
-
-	st32(b, v);
-	zput(z, b, 4);
+	d ^= ((uint64_t)blk << 40 | pg) * 0x9e3779b97f4a7c15ull;
+	d = (d ^ h) * 0xc2b2ae3d27d4eb4full;
+	return d ^ (d >> 29);
 }
 
-static void zput64(struct zout *z, uint64_t v)
+uint64_t rr_mem_digest(const RRBlocks *blocks, const uint8_t id[TRACE_ID_LEN])
 {
-	uint8_t b[8];
+	uint64_t d = 0x6a09e667f3bcc908ull;
+	uint8_t tmp[PAGE_SIZE];
 
-	st64(b, v);
-	zput(z, b, 8);
-}
-
-static bool page_is_zero(const uint8_t *p, size_t n)
-{
-	static const uint8_t zero[PAGE_SIZE];
-
-	return memcmp(p, zero, n) == 0;
-}
-
-static void write_page(struct zout *z, unsigned blk, const RRBlock *b, uint64_t page)
-{
-	uint64_t off = page << PAGE_BITS;
-	size_t n = b->size - off < PAGE_SIZE ? (size_t)(b->size - off) : PAGE_SIZE;
-
-	zput(z, (uint8_t[]){REC_PAGE}, 1);
-	zput32(z, blk);
-	zput32(z, (uint32_t)page);
-	zput(z, mr_host(b->mr) + off, n);
-}
-
-static void write_block(struct zout *z, unsigned blk, const RRBlock *b, bool all_pages)
-{
-	uint64_t pages = (b->size + PAGE_SIZE - 1) >> PAGE_BITS;
-
-	zput(z, (uint8_t[]){REC_BLOCK}, 1);
-	zput32(z, blk);
-	zput(z, &b->kind, 1);
-	zput64(z, b->size);
-	for (uint64_t pg = 0; pg < pages; pg++) {
-		uint64_t off = pg << PAGE_BITS;
-		size_t n = b->size - off < PAGE_SIZE ? (size_t)(b->size - off) : PAGE_SIZE;
-
-		if (all_pages || !page_is_zero(mr_host(b->mr) + off, n))
-			write_page(z, blk, b, pg);
-	}
-	if (b->kind == RR_BLOCK_RAM)
-		ram_test_and_clear_dirty(b->mr, 0, b->size, DIRTY_SNAPSHOT);
-}
-
-static void write_dirty_pages(struct zout *z, unsigned blk, const RRBlock *b)
-{
-	uint64_t pages = (b->size + PAGE_SIZE - 1) >> PAGE_BITS;
-
-	for (uint64_t pg = 0; pg < pages; pg++)
-		if (ram_test_and_clear_dirty(b->mr, pg << PAGE_BITS, PAGE_SIZE, DIRTY_SNAPSHOT))
-			write_page(z, blk, b, pg);
-}
-
-uint64_t rr_snapshot_write(const char *dir, unsigned number, bool full, CPU *cpu,
-			   AddressSpace *as, RRBlocks *blocks, unsigned first_new, char *err,
-			   size_t errlen)
-{
-	char path[4096], name[64];
-	uint8_t hdr[SNAP_HEADER] = {0};
-	struct zout *z = xcalloc(1, sizeof(*z));
-	RRBuf view = {0};
-	size_t cs = cpu_state_size();
-	uint8_t *state = xmalloc(cs);
-	uint64_t size = 0;
-	long end;
-
-	snprintf(name, sizeof(name), RR_SNAP_FMT, number);
-	snprintf(path, sizeof(path), "%s/%s", dir, name);
-	z->f = fopen(path, "wb");
-	if (!z->f) {
-		snprintf(err, errlen, "%s: %s", path, strerror(errno));
-		goto out;
-	}
-	memcpy(hdr, SNAP_MAGIC, 8);
-	st32(hdr + 8, SNAP_VERSION);
-	st32(hdr + 12, full ? 0 : 1);
-	st64(hdr + 16, cpu_icount(cpu));
-	st32(hdr + 24, number);
-	if (fwrite(hdr, 1, sizeof(hdr), z->f) != sizeof(hdr))
-		z->bad = true;
-	z->cctx = ZSTD_createCCtx();
-	ZSTD_CCtx_setParameter(z->cctx, ZSTD_c_compressionLevel, 1);
-	ZSTD_CCtx_setParameter(z->cctx, ZSTD_c_checksumFlag, 1);
-
-	/* Number blocks that appeared in the map, then write the view. */
-	rr_view_encode(as, blocks, &view, false);
 	for (unsigned i = 0; i < blocks->n; i++) {
 		const RRBlock *b = &blocks->b[i];
 
-		if (full || i >= first_new)
-			write_block(z, i, b, b->kind == RR_BLOCK_ROM);
-		else if (b->kind == RR_BLOCK_RAM)
-			write_dirty_pages(z, i, b);
+		for (uint64_t pg = 0; pg < block_pages(b->size); pg++) {
+			uint64_t h = ps_hash(id, block_page(b, pg, tmp));
+
+			if (h)
+				d = digest_fold(d, i, pg, h);
+		}
 	}
-	zput(z, (uint8_t[]){REC_VIEW}, 1);
-	zput32(z, (uint32_t)view.len);
-	zput(z, view.p, view.len);
-	cpu_state_save(cpu, state);
-	zput(z, (uint8_t[]){REC_CPU}, 1);
-	zput32(z, (uint32_t)cs);
-	zput(z, state, cs);
-	zput(z, (uint8_t[]){REC_END}, 1);
-	zflush(z, ZSTD_e_end);
-	cpu_flush_tlb(cpu); /* dirty bits were cleared: the CPU must mark again */
-	end = ftell(z->f);
-	if (fflush(z->f) != 0 || z->bad || end < 0) {
-		snprintf(err, errlen, "%s: cannot write the snapshot: %s", path,
-			 errno ? strerror(errno) : "compression failed");
+	return d;
+}
+
+/* ---- writing --------------------------------------------------------------------------- */
+
+struct RRSnapWriter {
+	char *dir;
+	uint8_t id[TRACE_ID_LEN];
+	PageStore *ps;
+	uint64_t **ids; /* per block: its page ids at the last snapshot (NULL: none yet) */
+	unsigned nids;
+};
+
+RRSnapWriter *rr_snapwriter_new(const char *dir, const uint8_t id[TRACE_ID_LEN], char *err,
+				size_t errlen)
+{
+	RRSnapWriter *w = xcalloc(1, sizeof(*w));
+
+	w->ps = ps_create(dir, id, err, errlen);
+	if (!w->ps) {
+		free(w);
+		return NULL;
+	}
+	w->dir = xstrdup(dir);
+	memcpy(w->id, id, TRACE_ID_LEN);
+	return w;
+}
+
+void rr_snapwriter_free(RRSnapWriter *w)
+{
+	if (!w)
+		return;
+	ps_close(w->ps);
+	for (unsigned i = 0; i < w->nids; i++)
+		free(w->ids[i]);
+	free(w->ids);
+	free(w->dir);
+	free(w);
+}
+
+/*
+ * Bring block @i's ids up to date: every page when the block is new to the
+ * writer or @rescan says RAM changed behind the dirty bits (a reset), else
+ * the RAM pages dirtied since the last snapshot.  ROM never changes from
+ * the guest's side.
+ */
+static bool update_ids(RRSnapWriter *w, unsigned i, const RRBlock *b, bool rescan)
+{
+	uint64_t pages = block_pages(b->size);
+	uint8_t tmp[PAGE_SIZE];
+	bool all = rescan || i >= w->nids || !w->ids[i];
+
+	if (i >= w->nids) {
+		w->ids = xrealloc(w->ids, (i + 1) * sizeof(*w->ids));
+		memset(w->ids + w->nids, 0, (i + 1 - w->nids) * sizeof(*w->ids));
+		w->nids = i + 1;
+	}
+	if (!w->ids[i])
+		w->ids[i] = xcalloc(pages, sizeof(uint64_t));
+	if (!all && b->kind != RR_BLOCK_RAM)
+		return true;
+	for (uint64_t pg = 0; pg < pages; pg++) {
+		bool dirty =
+		    b->kind == RR_BLOCK_RAM &&
+		    ram_test_and_clear_dirty(b->mr, pg << PAGE_BITS, PAGE_SIZE, DIRTY_SNAPSHOT);
+
+		if ((all || dirty) && !ps_put(w->ps, block_page(b, pg, tmp), &w->ids[i][pg]))
+			return false;
+	}
+	return true;
+}
+
+/* The page table of one block: runs of zero pages and of stored pages,
+ * the ids of the latter as differences (varints, zigzag). */
+static void encode_table(RRBuf *out, const uint64_t *ids, uint64_t pages)
+{
+	uint64_t pg = 0, prev = 0;
+
+	while (pg < pages) {
+		uint64_t zeros = 0, run = 0;
+
+		while (pg + zeros < pages && !ids[pg + zeros])
+			zeros++;
+		while (pg + zeros + run < pages && ids[pg + zeros + run])
+			run++;
+		rrbuf_varint(out, zeros);
+		rrbuf_varint(out, run);
+		for (uint64_t k = 0; k < run; k++) {
+			int64_t d = (int64_t)(ids[pg + zeros + k] - prev);
+
+			rrbuf_varint(out, ((uint64_t)d << 1) ^ (uint64_t)(d >> 63));
+			prev = ids[pg + zeros + k];
+		}
+		pg += zeros + run;
+	}
+}
+
+/* What the memory digest of the snapshot is, from the writer's ids. */
+static uint64_t writer_digest(RRSnapWriter *w, const RRBlocks *blocks)
+{
+	uint64_t d = 0x6a09e667f3bcc908ull;
+
+	for (unsigned i = 0; i < blocks->n; i++)
+		for (uint64_t pg = 0; pg < block_pages(blocks->b[i].size); pg++)
+			if (w->ids[i][pg])
+				d = digest_fold(d, i, pg, ps_id_hash(w->ps, w->ids[i][pg]));
+	return d;
+}
+
+static void put_record(RRBuf *b, uint8_t tag, const void *data, size_t n)
+{
+	uint8_t len[4];
+
+	rrbuf_u8(b, tag);
+	st32(len, (uint32_t)n);
+	rrbuf_put(b, len, 4);
+	rrbuf_put(b, data, n);
+}
+
+static void put_u64(RRBuf *b, uint64_t v)
+{
+	uint8_t x[8];
+
+	st64(x, v);
+	rrbuf_put(b, x, 8);
+}
+
+/* Header + compressed @body into DIR/snap-NNNNNN.fbs; the file's size or 0. */
+static uint64_t write_file(RRSnapWriter *w, unsigned number, uint64_t icount, const RRBuf *body,
+			   char *err, size_t errlen)
+{
+	char path[4096];
+	size_t bound = ZSTD_compressBound(body->len), csize;
+	uint8_t *buf = xmalloc(SNAP_HEADER + bound);
+	uint64_t size = 0;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/" RR_SNAP_FMT, w->dir, number);
+	csize = ZSTD_compress(buf + SNAP_HEADER, bound, body->p, body->len, 3);
+	if (ZSTD_isError(csize)) {
+		snprintf(err, errlen, "%s: zstd: %s", path, ZSTD_getErrorName(csize));
 		goto out;
 	}
-	size = (uint64_t)end;
-out:
-	if (z->f && fclose(z->f) != 0 && size) {
-		snprintf(err, errlen, "%s: %s", path, strerror(errno));
-		size = 0;
+	memset(buf, 0, SNAP_HEADER);
+	memcpy(buf, SNAP_MAGIC, 8);
+	st32(buf + 8, SNAP_VERSION);
+	st32(buf + 16, number);
+	st64(buf + 24, icount);
+	memcpy(buf + 32, w->id, TRACE_ID_LEN);
+	st32(buf + 48, (uint32_t)csize);
+	st32(buf + 52, (uint32_t)body->len);
+	st32(buf + 56, crc32c(0, buf + SNAP_HEADER, csize));
+	st32(buf + 60, crc32c(0, buf, 60));
+	f = fopen(path, "wb");
+	if (!f || fwrite(buf, 1, SNAP_HEADER + csize, f) != SNAP_HEADER + csize || fflush(f) != 0) {
+		snprintf(err, errlen, "%s: cannot write the snapshot: %s", path, strerror(errno));
+		if (f)
+			fclose(f);
+		goto out;
 	}
-	ZSTD_freeCCtx(z->cctx);
-	free(z);
+	if (fclose(f) != 0) {
+		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		goto out;
+	}
+	size = SNAP_HEADER + csize;
+out:
+	free(buf);
+	return size;
+}
+
+uint64_t rr_snapshot_write(RRSnapWriter *w, unsigned number, bool rescan, CPU *cpu,
+			   AddressSpace *as, RRBlocks *blocks, char *err, size_t errlen)
+{
+	RRBuf body = {0}, view = {0}, table = {0};
+	size_t cs = cpu_state_size();
+	uint8_t *state = xmalloc(cs);
+	uint64_t size = 0;
+
+	/* Number the blocks that appeared in the map, then their pages. */
+	rr_view_encode(as, blocks, &view, false);
+	for (unsigned i = 0; i < blocks->n; i++) {
+		if (!update_ids(w, i, &blocks->b[i], rescan)) {
+			snprintf(err, errlen, "%s", ps_error(w->ps));
+			goto out;
+		}
+	}
+	if (!ps_flush(w->ps)) {
+		snprintf(err, errlen, "%s", ps_error(w->ps));
+		goto out;
+	}
+	for (unsigned i = 0; i < blocks->n; i++) {
+		uint8_t rec[13];
+
+		rec[0] = REC_BLOCK;
+		st32(rec + 1, i);
+		st64(rec + 5, blocks->b[i].size);
+		rrbuf_put(&body, rec, 13);
+		rrbuf_u8(&body, blocks->b[i].kind);
+		table.len = 0;
+		st32(rec, i);
+		rrbuf_put(&table, rec, 4);
+		encode_table(&table, w->ids[i], block_pages(blocks->b[i].size));
+		put_record(&body, REC_TABLE, table.p, table.len);
+	}
+	put_record(&body, REC_VIEW, view.p, view.len);
+	cpu_state_save(cpu, state);
+	put_record(&body, REC_CPU, state, cs);
+	rrbuf_u8(&body, REC_HASH);
+	put_u64(&body, cpu_state_hash(cpu));
+	put_u64(&body, writer_digest(w, blocks));
+	rrbuf_u8(&body, REC_END);
+	size = write_file(w, number, cpu_icount(cpu), &body, err, errlen);
+out:
+	cpu_flush_tlb(cpu); /* dirty bits were cleared: the CPU must mark again */
+	free(body.p);
 	free(view.p);
+	free(table.p);
 	free(state);
 	return size;
 }
 
-/* Read the file of snapshot @number: its header, and the body if @body. */
-static uint8_t *read_snapshot(const char *dir, unsigned number, RRSnapHeader *h, size_t *len,
-			      char *err, size_t errlen)
+/* ---- reading --------------------------------------------------------------------------- */
+
+/* A snapshot's body, parsed: pointers into the decompressed bytes. */
+typedef struct SnapBody {
+	uint8_t *raw;
+	unsigned nblocks;
+	struct {
+		uint8_t kind;
+		uint64_t size;
+		const uint8_t *table;
+		size_t table_len;
+	} * blocks;
+	const uint8_t *view, *cpu;
+	size_t view_len, cpu_len;
+	uint64_t cpu_hash, digest;
+} SnapBody;
+
+static void body_free(SnapBody *b)
 {
-	char path[4096], name[64], rerr[256];
-	uint8_t *buf;
-
-	snprintf(name, sizeof(name), RR_SNAP_FMT, number);
-	snprintf(path, sizeof(path), "%s/%s", dir, name);
-	buf = read_file(path, len, rerr);
-	if (!buf) {
-		snprintf(err, errlen, "%s", rerr);
-		return NULL;
-	}
-	if (*len < SNAP_HEADER || memcmp(buf, SNAP_MAGIC, 8) != 0) {
-		snprintf(err, errlen, "%s: not a flashback snapshot", path);
-		goto bad;
-	}
-	if (ld32(buf + 8) != SNAP_VERSION) {
-		snprintf(err, errlen, "%s: snapshot version %u is not %u", path, ld32(buf + 8),
-			 SNAP_VERSION);
-		goto bad;
-	}
-	if (ld32(buf + 12) > 1 || ld32(buf + 24) != number) {
-		snprintf(err, errlen, "%s: malformed snapshot header", path);
-		goto bad;
-	}
-	h->number = number;
-	h->full = ld32(buf + 12) == 0;
-	h->icount = ld64(buf + 16);
-	return buf;
-bad:
-	free(buf);
-	return NULL;
-}
-
-bool rr_snapshot_header(const char *dir, unsigned number, RRSnapHeader *h, char *err,
-			size_t errlen)
-{
-	size_t len;
-	uint8_t *buf = read_snapshot(dir, number, h, &len, err, errlen);
-
-	free(buf);
-	return buf != NULL;
-}
-
-/* Decompress the body into a new buffer. */
-static uint8_t *inflate_body(const uint8_t *src, size_t srclen, size_t *outlen)
-{
-	ZSTD_DCtx *d = ZSTD_createDCtx();
-	ZSTD_inBuffer in = {src, srclen, 0};
-	size_t cap = 1 << 20, len = 0, ret = 1;
-	uint8_t *out = xmalloc(cap);
-
-	while (ret != 0) {
-		ZSTD_outBuffer o;
-
-		if (cap - len < (1 << 18)) {
-			cap *= 2;
-			out = xrealloc(out, cap);
-		}
-		o = (ZSTD_outBuffer){out + len, cap - len, 0};
-		ret = ZSTD_decompressStream(d, &o, &in);
-		len += o.pos;
-		if (ZSTD_isError(ret) || (ret != 0 && in.pos == in.size && o.pos == 0)) {
-			free(out);
-			out = NULL;
-			break;
-		}
-	}
-	ZSTD_freeDCtx(d);
-	if (out && in.pos != in.size) {
-		free(out);
-		out = NULL;
-	}
-	*outlen = len;
-	return out;
+	free(b->raw);
+	free(b->blocks);
+	memset(b, 0, sizeof(*b));
 }
 
 static bool get32(RRReader *r, uint32_t *v)
@@ -582,98 +634,286 @@ static bool get32(RRReader *r, uint32_t *v)
 	return p != NULL;
 }
 
-bool rr_snapshot_load(const char *dir, unsigned number, CPU *cpu, RRMemory *mem, char *err,
-		      size_t errlen)
+static bool get64(RRReader *r, uint64_t *v)
 {
-	RRSnapHeader h;
-	size_t len, rawlen = 0;
-	uint8_t *file = read_snapshot(dir, number, &h, &len, err, errlen);
-	uint8_t *raw;
-	RRReader r;
-	bool ok = false, ended = false;
+	const uint8_t *p = rr_get_bytes(r, 8);
 
-	if (!file)
-		return false;
-	raw = inflate_body(file + SNAP_HEADER, len - SNAP_HEADER, &rawlen);
-	if (!raw) {
-		snprintf(err, errlen, "snapshot %u: damaged (zstd frame or checksum)", number);
-		free(file);
-		return false;
-	}
-	if (h.full) {
-		for (unsigned i = 0; i < mem->blocks.n; i++)
-			if (mem->blocks.b[i].kind == RR_BLOCK_RAM)
-				ram_clear(mem->blocks.b[i].mr); /* gives the pages back: cheap */
-	}
-	r = (RRReader){raw, rawlen, 0};
-	while (!ended) {
-		uint8_t tag, kind;
-		uint32_t blk, page, n;
+	if (p)
+		*v = ld64(p);
+	return p != NULL;
+}
+
+/* Records in order: blocks with their tables, the view, the CPU, the hashes. */
+static bool parse_body(SnapBody *b, size_t len)
+{
+	RRReader r = {b->raw, len, 0};
+	bool have_hash = false;
+	uint8_t tag;
+
+	for (;;) {
+		uint32_t n, blk;
 		const uint8_t *p;
 
 		if (!rr_get_u8(&r, &tag))
-			goto bad;
+			return false;
 		switch (tag) {
 		case REC_BLOCK: {
-			const uint8_t *sz;
+			uint64_t size;
+			uint8_t kind;
 
-			if (!get32(&r, &blk) || !rr_get_u8(&r, &kind) || !(sz = rr_get_bytes(&r, 8)))
-				goto bad;
-			if (!define_block(mem, blk, kind, ld64(sz), NULL, err, errlen))
-				goto out;
-			if (kind == RR_BLOCK_RAM)
-				ram_clear(mem->blocks.b[blk].mr);
+			if (!get32(&r, &blk) || !get64(&r, &size) || !rr_get_u8(&r, &kind) ||
+			    blk != b->nblocks || b->nblocks >= 4096 || !size ||
+			    size > (1ull << 32) || (kind != RR_BLOCK_RAM && kind != RR_BLOCK_ROM))
+				return false;
+			b->blocks = xrealloc(b->blocks, (b->nblocks + 1) * sizeof(*b->blocks));
+			b->blocks[b->nblocks].kind = kind;
+			b->blocks[b->nblocks].size = size;
+			b->blocks[b->nblocks].table = NULL;
+			b->nblocks++;
 			break;
 		}
-		case REC_PAGE: {
-			uint64_t off, size;
-
-			if (!get32(&r, &blk) || !get32(&r, &page) || blk >= mem->blocks.n)
-				goto bad;
-			size = mem->blocks.b[blk].size;
-			off = (uint64_t)page << PAGE_BITS;
-			if (off >= size)
-				goto bad;
-			n = size - off < PAGE_SIZE ? (uint32_t)(size - off) : PAGE_SIZE;
-			if (!(p = rr_get_bytes(&r, n)))
-				goto bad;
-			memcpy(mr_host(mem->blocks.b[blk].mr) + off, p, n);
-			if (mem->blocks.b[blk].kind == RR_BLOCK_RAM)
-				ram_mark_dirty(mem->blocks.b[blk].mr, off, n);
+		case REC_TABLE:
+			if (!get32(&r, &n) || n < 4 || !(p = rr_get_bytes(&r, n)) ||
+			    (blk = ld32(p)) >= b->nblocks || b->blocks[blk].table)
+				return false;
+			b->blocks[blk].table = p + 4;
+			b->blocks[blk].table_len = n - 4;
 			break;
-		}
 		case REC_VIEW:
-			if (!get32(&r, &n) || !(p = rr_get_bytes(&r, n)))
-				goto bad;
-			if (!rr_view_apply(mem, p, n, err, errlen))
-				goto out;
-			break;
 		case REC_CPU:
-			if (!get32(&r, &n) || !(p = rr_get_bytes(&r, n)))
-				goto bad;
-			if (!cpu_state_load(cpu, p, n)) {
-				snprintf(err, errlen,
-					 "snapshot %u: the CPU state is of another version or damaged",
-					 number);
-				goto out;
+			if (!get32(&r, &n) || !(p = rr_get_bytes(&r, n)) ||
+			    (tag == REC_VIEW ? b->view : b->cpu))
+				return false;
+			if (tag == REC_VIEW) {
+				b->view = p;
+				b->view_len = n;
+			} else {
+				b->cpu = p;
+				b->cpu_len = n;
 			}
 			break;
-		case REC_END:
-			ended = true;
+		case REC_HASH:
+			if (have_hash || !get64(&r, &b->cpu_hash) || !get64(&r, &b->digest))
+				return false;
+			have_hash = true;
 			break;
+		case REC_END:
+			for (unsigned i = 0; i < b->nblocks; i++)
+				if (!b->blocks[i].table)
+					return false;
+			return r.pos == len && b->view && b->cpu && have_hash;
 		default:
+			return false;
+		}
+	}
+}
+
+/* Read and check the file of snapshot @number: header, and the body into @b. */
+static bool read_snapshot(const char *dir, unsigned number, const uint8_t id[TRACE_ID_LEN],
+			  RRSnapHeader *h, SnapBody *b, char *err, size_t errlen)
+{
+	char path[4096], rerr[256], hex[2 * TRACE_ID_LEN + 1];
+	uint8_t *buf;
+	size_t len;
+	unsigned long long rsize;
+
+	snprintf(path, sizeof(path), "%s/" RR_SNAP_FMT, dir, number);
+	buf = read_file(path, &len, rerr);
+	if (!buf) {
+		snprintf(err, errlen, "%s", rerr);
+		return false;
+	}
+	if (len < SNAP_HEADER || memcmp(buf, SNAP_MAGIC, 8) != 0) {
+		snprintf(err, errlen, "%s: not a flashback snapshot", path);
+		goto bad;
+	}
+	if (crc32c(0, buf, 60) != ld32(buf + 60)) {
+		snprintf(err, errlen, "%s: header checksum mismatch (bytes 0-59 are damaged)",
+			 path);
+		goto bad;
+	}
+	if (ld32(buf + 8) != SNAP_VERSION || ld32(buf + 12) || ld32(buf + 20)) {
+		snprintf(err, errlen, "%s: snapshot version %u is not %u", path, ld32(buf + 8),
+			 SNAP_VERSION);
+		goto bad;
+	}
+	if (memcmp(buf + 32, id, TRACE_ID_LEN) != 0) {
+		trace_id_hex(buf + 32, hex);
+		snprintf(err, errlen, "%s belongs to another recording (%s)", path, hex);
+		goto bad;
+	}
+	if (ld32(buf + 16) != number) {
+		snprintf(err, errlen, "%s holds snapshot %u, not %u", path, ld32(buf + 16), number);
+		goto bad;
+	}
+	if (len != SNAP_HEADER + (uint64_t)ld32(buf + 48) || ld32(buf + 52) > SNAP_MAX_RAW) {
+		snprintf(err, errlen, "%s: %zu bytes, the header says %u + %d", path, len,
+			 ld32(buf + 48), SNAP_HEADER);
+		goto bad;
+	}
+	if (crc32c(0, buf + SNAP_HEADER, len - SNAP_HEADER) != ld32(buf + 56)) {
+		snprintf(err, errlen, "%s: checksum mismatch in the body (bytes %d-%zu)", path,
+			 SNAP_HEADER, len - 1);
+		goto bad;
+	}
+	h->number = number;
+	h->icount = ld64(buf + 24);
+	h->size = len;
+	if (b) {
+		memset(b, 0, sizeof(*b));
+		rsize = ZSTD_getFrameContentSize(buf + SNAP_HEADER, len - SNAP_HEADER);
+		if (rsize != ld32(buf + 52)) {
+			snprintf(err, errlen, "%s: the body is not the size the header says", path);
+			goto bad;
+		}
+		b->raw = xmalloc(rsize ? rsize : 1);
+		if (ZSTD_decompress(b->raw, rsize, buf + SNAP_HEADER, len - SNAP_HEADER) != rsize) {
+			snprintf(err, errlen, "%s: the body does not decompress", path);
+			body_free(b);
+			goto bad;
+		}
+		if (!parse_body(b, (size_t)rsize)) {
+			snprintf(err, errlen, "%s: malformed body", path);
+			body_free(b);
 			goto bad;
 		}
 	}
-	if (r.pos != r.len)
-		goto bad;
+	free(buf);
+	return true;
+bad:
+	free(buf);
+	return false;
+}
+
+bool rr_snapshot_header(const char *dir, unsigned number, const uint8_t id[TRACE_ID_LEN],
+			RRSnapHeader *h, char *err, size_t errlen)
+{
+	return read_snapshot(dir, number, id, h, NULL, err, errlen);
+}
+
+/* One stored page of a snapshot: where it goes and which it is. */
+typedef struct PageRef {
+	uint64_t id;
+	uint32_t blk;
+	uint32_t pg;
+} PageRef;
+
+static int cmp_ref(const void *a, const void *b)
+{
+	const PageRef *x = a, *y = b;
+
+	return x->id < y->id ? -1 : x->id > y->id;
+}
+
+/* Decode block @blk's table, appending its stored pages to @refs. */
+static bool decode_table(const SnapBody *b, unsigned blk, PageRef **refs, size_t *n, size_t *cap)
+{
+	RRReader r = {b->blocks[blk].table, b->blocks[blk].table_len, 0};
+	uint64_t pages = block_pages(b->blocks[blk].size), pg = 0, id = 0;
+
+	while (pg < pages) {
+		uint64_t zeros, run, z;
+
+		if (!rr_get_varint(&r, &zeros) || !rr_get_varint(&r, &run) || zeros > pages - pg ||
+		    run > pages - pg - zeros || (!zeros && !run))
+			return false;
+		pg += zeros;
+		for (uint64_t k = 0; k < run; k++, pg++) {
+			if (!rr_get_varint(&r, &z))
+				return false;
+			id += (z >> 1) ^ (0 - (z & 1));
+			if (!id)
+				return false;
+			if (*n == *cap) {
+				*cap = *cap ? *cap * 2 : 1024;
+				*refs = xrealloc(*refs, *cap * sizeof(**refs));
+			}
+			(*refs)[(*n)++] = (PageRef){id, blk, (uint32_t)pg};
+		}
+	}
+	return r.pos == r.len;
+}
+
+bool rr_snapshot_load(const char *dir, unsigned number, const uint8_t id[TRACE_ID_LEN],
+		      PageStore *ps, CPU *cpu, RRMemory *mem, char *err, size_t errlen)
+{
+	RRSnapHeader h;
+	SnapBody b;
+	PageRef *refs = NULL;
+	size_t n = 0, cap = 0;
+	uint8_t page[PAGE_SIZE];
+	bool ok = false;
+
+	if (!read_snapshot(dir, number, id, &h, &b, err, errlen))
+		return false;
+	for (unsigned i = 0; i < b.nblocks; i++) {
+		if (!decode_table(&b, i, &refs, &n, &cap)) {
+			snprintf(err, errlen, "snapshot %u: malformed page table of block %u",
+				 number, i);
+			goto out;
+		}
+	}
+	for (unsigned i = 0; i < b.nblocks; i++) {
+		if (!define_block(mem, i, b.blocks[i].kind, b.blocks[i].size, NULL, err, errlen))
+			goto out;
+		if (b.blocks[i].kind == RR_BLOCK_RAM)
+			ram_clear(mem->blocks.b[i].mr); /* gives the pages back: cheap */
+		else
+			memset(mr_host(mem->blocks.b[i].mr), 0, (size_t)b.blocks[i].size);
+	}
+	/* in id order: each frame of the page store is decoded once */
+	qsort(refs, n, sizeof(*refs), cmp_ref);
+	for (size_t k = 0; k < n; k++) {
+		const RRBlock *blk = &mem->blocks.b[refs[k].blk];
+		uint64_t off = (uint64_t)refs[k].pg << PAGE_BITS;
+		size_t len = blk->size - off < PAGE_SIZE ? (size_t)(blk->size - off) : PAGE_SIZE;
+
+		if (!ps_get(ps, refs[k].id, page)) {
+			snprintf(err, errlen, "snapshot %u: %s", number, ps_error(ps));
+			goto out;
+		}
+		memcpy(mr_host(blk->mr) + off, page, len);
+		if (blk->kind == RR_BLOCK_RAM)
+			ram_mark_dirty(blk->mr, off, len);
+	}
+	if (!rr_view_apply(mem, b.view, b.view_len, err, errlen))
+		goto out;
+	if (!cpu_state_load(cpu, b.cpu, b.cpu_len)) {
+		snprintf(err, errlen, "snapshot %u: the CPU state is of another version or damaged",
+			 number);
+		goto out;
+	}
 	cpu_flush_tlb(cpu);
 	ok = true;
-	goto out;
-bad:
-	snprintf(err, errlen, "snapshot %u: malformed record at byte %zu", number, r.pos);
 out:
-	free(raw);
-	free(file);
+	free(refs);
+	body_free(&b);
 	return ok;
+}
+
+bool rr_snapshot_state(const char *dir, unsigned number, const uint8_t id[TRACE_ID_LEN],
+		       RRSnapState *st, char *err, size_t errlen)
+{
+	SnapBody b;
+
+	memset(st, 0, sizeof(*st));
+	if (!read_snapshot(dir, number, id, &st->header, &b, err, errlen))
+		return false;
+	st->cpu_hash = b.cpu_hash;
+	st->digest = b.digest;
+	st->cpu_len = b.cpu_len;
+	st->cpu = xmalloc(b.cpu_len ? b.cpu_len : 1);
+	memcpy(st->cpu, b.cpu, b.cpu_len);
+	st->view_len = b.view_len;
+	st->view = xmalloc(b.view_len ? b.view_len : 1);
+	memcpy(st->view, b.view, b.view_len);
+	body_free(&b);
+	return true;
+}
+
+void rr_snapshot_state_free(RRSnapState *st)
+{
+	free(st->cpu);
+	free(st->view);
+	memset(st, 0, sizeof(*st));
 }

@@ -29,9 +29,15 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-/* The journal format version this flashback writes and reads. */
-#define TRACE_FORMAT_VERSION 1
+/* The trace format version this flashback writes and reads (FORMAT.md,
+ * "Compatibility": version 1 traces had unchecked snapshot headers and no
+ * recording identity, and are refused by number). */
+#define TRACE_FORMAT_VERSION 2
+#define TRACE_ID_LEN	     16 /* bytes of a recording's identity */
 #define TRACE_ERR_LEN	     512
+
+/* A snapshot's file in the trace directory, by number. */
+#define TRACE_SNAP_FMT "snap-%06u.fbs"
 
 /* Event kinds.  The numbers are part of the format (FORMAT.md). */
 enum trace_kind {
@@ -43,7 +49,7 @@ enum trace_kind {
 	TEV_MAP_CHANGE = 6, /* addr = change kind (machine-defined), data/size = payload */
 	TEV_CHECK = 7,	    /* value = CPU state hash; value2 = RAM hash if TRACE_CHECK_RAM */
 	TEV_CONSOLE = 8,    /* data/size = bytes the guest wrote to the UART */
-	TEV_SNAPSHOT = 9,   /* value = snapshot number (a file listed in the index) */
+	TEV_SNAPSHOT = 9,   /* value = snapshot number: its file TRACE_SNAP_FMT was written */
 	TEV_END = 10,	    /* value = final CPU state hash; written by trace_close() */
 	TEV_KIND_COUNT
 };
@@ -53,6 +59,10 @@ enum { TRACE_NMI = 0x100, TRACE_INIT = 0x101, TRACE_SMI = 0x102 };
 
 /* TraceEvent.flags */
 #define TRACE_CHECK_RAM 0x01 /* a check event that carries a RAM hash in value2 */
+
+/* Events of one kind per chunk that get a row in the index (the rest are
+ * counted, and read from the journal when asked for). */
+#define TRACE_INDEX_LIMIT 32
 
 /* Largest payload (DMA bytes, console bytes, map-change payload) of one event. */
 #define TRACE_MAX_DATA (16u << 20)
@@ -78,13 +88,15 @@ typedef struct TraceMeta {
 	const char *cpu_model;
 	uint64_t ram_size;  /* bytes */
 	int64_t start_time; /* Unix seconds; 0 = now */
+	/* Names this recording in every file of the trace; all zero: random. */
+	uint8_t id[TRACE_ID_LEN];
 } TraceMeta;
 
 /* How to write; a zeroed struct (or NULL) gives the defaults. */
 typedef struct TraceOptions {
 	uint32_t chunk_bytes;  /* close a chunk at this many raw bytes (64 KiB) */
 	uint32_t chunk_events; /* ... or this many events (65536) */
-	uint32_t index_limit;  /* index at most this many events per kind per chunk (256) */
+	uint32_t index_limit;  /* index at most this many events per kind per chunk (32) */
 	int zstd_level;	       /* 0 = 3 */
 	bool no_fsync;	       /* skip fsync after each chunk (tests, tmpfs) */
 	/* Replaces write(2) on the journal; for tests of a full disk. */
@@ -114,8 +126,6 @@ bool trace_append(Trace *t, const TraceEvent *ev);
  * this or any earlier write failed; @t is freed either way.
  */
 bool trace_close(Trace *t, uint64_t final_icount, uint64_t final_hash, char err[TRACE_ERR_LEN]);
-/* Record a snapshot file (relative to the trace directory) in the index. */
-bool trace_add_snapshot(Trace *t, uint64_t icount, const char *file, uint64_t size);
 /* Add a user bookmark to the index (works on a written or an opened trace). */
 bool trace_add_bookmark(Trace *t, uint64_t icount, const char *name, const char *note);
 
@@ -137,6 +147,11 @@ typedef struct TraceInfo {
 	char emulator_version[128], cpu_model[64], machine_options[256];
 	uint64_t ram_size;
 	int64_t start_time;
+	uint8_t id[TRACE_ID_LEN]; /* the recording's identity */
+	char id_hex[2 * TRACE_ID_LEN + 1];
+	/* How the index was read when it is not simply the file (missing,
+	 * behind the journal: indexed in memory), or "". */
+	char index_note[TRACE_ERR_LEN];
 } TraceInfo;
 
 /*
@@ -147,8 +162,36 @@ typedef struct TraceInfo {
  */
 Trace *trace_open(const char *dir, char err[TRACE_ERR_LEN]);
 const TraceInfo *trace_info(const Trace *t);
+/*
+ * `replay --verify`: every row of @t's index derived from the journal
+ * (everything but bookmarks) must be what indexing the journal again
+ * gives, and the file must pass SQLite's integrity check.  false with one
+ * line in trace_error() naming the table and row.
+ */
+bool trace_verify_index(Trace *t);
+/*
+ * `flashback reindex`: write @dir's index.sqlite afresh from the journal
+ * (the only command that writes to a finished trace).  false with one line.
+ */
+bool trace_reindex(const char *dir, char err[TRACE_ERR_LEN]);
+/* The recording's identity (also while writing). */
+const uint8_t *trace_id(const Trace *t);
+/* @id as 32 lowercase hex digits. */
+void trace_id_hex(const uint8_t id[TRACE_ID_LEN], char out[2 * TRACE_ID_LEN + 1]);
 /* The last error on @t, one line. */
 const char *trace_error(const Trace *t);
+/*
+ * The index as an SQLite connection for reading (the tools' queries): its
+ * schema checked to be flashback's, defensive, never writing the file.
+ * Every statement on it stops with SQLITE_INTERRUPT @seconds after
+ * trace_sql_limits() (0: no bound); @tick, if set, is called now and then
+ * while one runs (a progress display).
+ */
+typedef struct sqlite3 sqlite3;
+sqlite3 *trace_db(Trace *t);
+void trace_sql_limits(Trace *t, double seconds, void (*tick)(void *), void *opaque);
+/* The last statement stopped because its time ran out. */
+bool trace_sql_timed_out(const Trace *t);
 /* Exact counts of events by kind (from the index), indexed by enum trace_kind. */
 bool trace_counts(Trace *t, uint64_t counts[TEV_KIND_COUNT]);
 void trace_free(Trace *t);

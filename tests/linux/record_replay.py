@@ -179,6 +179,8 @@ def main():
         size = sum(os.path.getsize(os.path.join(trace, f))
                    for f in os.listdir(trace))
         print(f"trace: {size} bytes, final icount {info[0]} hash {info[1]}")
+        print("  " + ", ".join(f"{f} {os.path.getsize(os.path.join(trace, f))}"
+                               for f in sorted(os.listdir(trace))))
 
         moved = os.path.join(folder_b, "linux.fbt")
         shutil.copytree(trace, moved)

@@ -64,13 +64,32 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	info = trace_info(in);
-	meta = (TraceMeta){info->emulator_version, info->machine_options, info->cpu_model,
-			   info->ram_size, info->start_time};
+	/* The same identity: the snapshots copied below must still fit. */
+	meta = (TraceMeta){.emulator_version = info->emulator_version,
+			   .machine_options = info->machine_options,
+			   .cpu_model = info->cpu_model,
+			   .ram_size = info->ram_size,
+			   .start_time = info->start_time};
+	memcpy(meta.id, info->id, TRACE_ID_LEN);
 	out = trace_create(argv[2], &meta, &(TraceOptions){.no_fsync = true}, err);
 	if (!out) {
 		fprintf(stderr, "%s\n", err);
 		return 1;
 	}
+	/* the snapshot files first: the index gives each marker its file's size */
+	d = opendir(argv[1]);
+	while (d && (e = readdir(d)) != NULL) {
+		char from[4096], to[4096];
+
+		/* the snapshots and their page store: the same recording */
+		if (strncmp(e->d_name, "snap-", 5) != 0 && strcmp(e->d_name, "pages.fbp") != 0)
+			continue;
+		snprintf(from, sizeof(from), "%s/%s", argv[1], e->d_name);
+		snprintf(to, sizeof(to), "%s/%s", argv[2], e->d_name);
+		copy_file(from, to);
+	}
+	if (d)
+		closedir(d);
 	c = trace_cursor(in, 0);
 	while ((rc = trace_next(c, &ev)) == 1) {
 		if (ev.kind == TEV_END) {
@@ -105,18 +124,6 @@ int main(int argc, char **argv)
 	}
 	trace_cursor_free(c);
 	trace_free(in);
-	d = opendir(argv[1]);
-	while (d && (e = readdir(d)) != NULL) {
-		char from[4096], to[4096];
-
-		if (strncmp(e->d_name, "snap-", 5) != 0)
-			continue;
-		snprintf(from, sizeof(from), "%s/%s", argv[1], e->d_name);
-		snprintf(to, sizeof(to), "%s/%s", argv[2], e->d_name);
-		copy_file(from, to);
-	}
-	if (d)
-		closedir(d);
 	if (changed == ~0ull) {
 		fprintf(stderr, "no event %" PRIu64 " of that kind\n", k);
 		return 1;

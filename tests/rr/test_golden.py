@@ -44,9 +44,19 @@ def check(fb, golden, name, tmp):
     assert line in out, 'info does not say %r:\n%s' % (line, out)
     assert 'truncated' not in out, out
 
-    with sqlite3.connect(os.path.join(trace, 'index.sqlite')) as db:
-        counts = {k: n for k, n in db.execute('SELECT name, count FROM counts')}
+    # reading never writes: the index lives in memory until `reindex`
+    assert not os.path.exists(os.path.join(trace, 'index.sqlite'))
+    code, out, err = run(fb, 'query', trace, '--json', 'SELECT name, count FROM counts')
+    assert code == 0, 'query: status %d: %s' % (code, err)
+    counts = {r['name']: r['count'] for r in json.loads(out)}
     assert counts == want['counts'], 'event counts %r, expected %r' % (counts, want['counts'])
+    code, out, err = run(fb, 'reindex', trace)
+    assert code == 0, 'reindex: status %d: %s' % (code, err)
+    with sqlite3.connect('file:%s?mode=ro' % os.path.join(trace, 'index.sqlite'), uri=True) as db:
+        counts = {k: n for k, n in db.execute('SELECT name, count FROM counts')}
+    assert counts == want['counts'], 'reindexed counts %r, expected %r' % (counts, want['counts'])
+    files = set(os.listdir(os.path.join(golden, name))) - {'expected.json'} | {'index.sqlite'}
+    assert set(os.listdir(trace)) == files, 'reindex left %r' % sorted(os.listdir(trace))
 
     for attempt in (1, 2):  # replay is deterministic: twice the same
         code, out, err = run(fb, 'replay', trace, '--verify')

@@ -436,8 +436,8 @@ def case_bad_input():
     t, j = copy('index')
     drop_index(t)
     shutil.copy(os.path.join(other, 'index.sqlite'), t)
-    refused(t, r'index\.sqlite does not match \S*journal\.fbj .*the index is wrong|'
-            r'journal\.fbj is shorter than its index')
+    refused(t, r'index\.sqlite belongs to another recording \([0-9a-f]{32}, the journal is '
+            r'[0-9a-f]{32}\)')
 
     # an index that is not a database
     t, j = copy('notdb')

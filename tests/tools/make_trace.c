@@ -66,7 +66,6 @@ static void one(uint64_t i, uint64_t icount, uint64_t n)
 	static uint64_t lines;
 
 	if (i == n / 2) {
-		trace_add_snapshot(t, icount, "snap-000001.fbs", 4096);
 		put(&(TraceEvent){.kind = TEV_SNAPSHOT, .icount = icount, .value = 1});
 	} else if (i == n / 3) {
 		static const uint8_t on = 1;
