@@ -61,6 +61,7 @@ void kbd_put_scancode(KBD *k, uint8_t code);
 /* ---- port 0x92 (System Control Port A: fast A20, fast reset) ---- */
 typedef struct Port92 Port92;
 Port92 *port92_new(MemoryRegion *io);
+void port92_reset(Port92 *p);
 
 /* ---- debug ports: 0x80 POST code, 0xE9 and 0x402 debug consoles, 0xF4
  * isa-debug-exit (exit status (value << 1) | 1) ---- */
@@ -110,6 +111,7 @@ struct PCIDevice {
 	void *opaque;
 	/* Called after a BAR or the command register changes. */
 	void (*bars_changed)(PCIDevice *d);
+	uint8_t power_on[256]; /* config as the machine built it (pci_mark_power_on) */
 };
 PCIBus *pci_new(MemoryRegion *io);
 /* Adds the host bridge (00:00.0) and the ISA bridge (00:01.0). */
@@ -129,6 +131,13 @@ uint32_t pci_default_config_read(PCIDevice *d, int offset, int size);
 void pci_default_config_write(PCIDevice *d, int offset, uint32_t value, int size);
 /* Called after one of the 440FX PAM registers (0x59-0x5F) changes. */
 void pci_set_pam_hook(PCIBus *bus, void (*fn)(void *opaque, const uint8_t pam[7]), void *opaque);
+/* Keep every device's configuration as it is now as its power-on state; the
+ * machine calls this once, when all its devices are built. */
+void pci_mark_power_on(PCIBus *bus);
+/* System reset: the address latch, the reset control register and every
+ * configuration space back to the power-on state, with bars_changed and the
+ * PAM hook called for what that changes. */
+void pci_reset(PCIBus *bus);
 
 /* ---- ATA disk on the primary channel (0x1F0-0x1F7, 0x3F6, IRQ 14) with
  * a PIIX-style bus-master IDE function on the PCI bus ---- */

@@ -276,6 +276,7 @@ static void build_devices(Machine *m)
 	pci_set_pam_hook(m->pci, pam_changed, m);
 	m->ata = ata_new(m->sysio, m->pci, &isa_irq[14], m->disk, m->disk_size);
 	mr_add(m->sysio, mr_mmio("ferr", 1, &ferr_port_ops, m), 0xf0, 0);
+	pci_mark_power_on(m->pci);
 	cmos_memory_size(m);
 }
 
@@ -443,6 +444,8 @@ void machine_reset(Machine *m)
 	uart_reset(m->uart);
 	rtc_reset(m->rtc);
 	kbd_reset(m->kbd);
+	port92_reset(m->port92);
+	pci_reset(m->pci); /* the BIOS from ROM again: RAM, its shadow, is cleared */
 	lapic_reset(m->lapic);
 	ioapic_reset(m->ioapic);
 	ata_reset(m->ata);
