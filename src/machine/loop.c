@@ -10,6 +10,10 @@
  * the user types arrives at a plausible moment.  With no host input two runs
  * are identical.
  *
+ * No guest can keep the loop going without a limit the user set.  A halt
+ * that nothing can end (machine_can_wake(): interrupts off, or every source
+ * masked or idle) ends the run.
+ *
  * On a terminal, stdin is put in raw mode and Ctrl-A is the escape key, as
  * in QEMU: Ctrl-A x quits, Ctrl-A h prints help, Ctrl-A Ctrl-A sends Ctrl-A.
  */
@@ -159,38 +163,44 @@ static uint64_t slice_limit(Machine *m)
 	return limit;
 }
 
-/*
- * The CPU is halted.  Advance virtual time to the next timer deadline:
- * at once, or - while host input could arrive - by sleeping on the host
- * clock until then or until input comes.  Returns false if nothing can ever
- * wake the guest, or the user quit.
- */
-static bool idle(Machine *m, struct input *in, bool *quit)
-{
-	int64_t deadline = timers_deadline(), now = clock_ns();
+enum idle {
+	IDLE_WAITED, /* virtual time moved on: run timers and the CPU again */
+	IDLE_NEVER,  /* nothing can ever wake the CPU */
+	IDLE_QUIT,   /* the user quit (Ctrl-A x) */
+};
 
-	if (!in->open || m->opt.serial != SERIAL_STDIO) {
-		if (deadline == INT64_MAX)
-			return false;
-		clock_warp(deadline - now);
-		return true;
+/*
+ * The CPU is halted.  Advance virtual time to the next timer deadline: at
+ * once, or - while host input could arrive - by sleeping on the host clock
+ * until then or until input comes.
+ */
+static enum idle idle(Machine *m, struct input *in)
+{
+	bool input = in->open && m->opt.serial == SERIAL_STDIO;
+	int64_t until = timers_deadline(), now = clock_ns();
+
+	if (!machine_can_wake(m, input))
+		return IDLE_NEVER;
+	if (!input) {
+		if (until == INT64_MAX)
+			return IDLE_NEVER; /* no timer, no input: cannot happen once awake */
+		clock_warp(until - now);
+		return IDLE_WAITED;
 	}
 	/* Sleep on the host clock for as long as virtual time must pass. */
 	{
-		int64_t start = host_ns(), wait_ns = deadline == INT64_MAX ? 100000000 : deadline - now;
+		int64_t start = host_ns(), wait_ns = until == INT64_MAX ? 100000000 : until - now;
 		int ms = (int)(wait_ns > 100000000 ? 100 : (wait_ns + 999999) / 1000000);
 		int64_t spent;
 
-		if (!poll_input(m, in, ms)) {
-			*quit = true;
-			return true;
-		}
+		if (!poll_input(m, in, ms))
+			return IDLE_QUIT;
 		spent = host_ns() - start;
-		if (deadline != INT64_MAX && spent > deadline - now)
-			spent = deadline - now;
+		if (until != INT64_MAX && spent > until - now)
+			spent = until - now;
 		clock_warp(spent > 0 ? spent : 0);
 	}
-	return true;
+	return IDLE_WAITED;
 }
 
 static int finish(Machine *m, enum run_end end, int status)
@@ -207,10 +217,25 @@ static int finish(Machine *m, enum run_end end, int status)
 	return status;
 }
 
+/* The run ends on a halt nothing can end: say why, in one line. */
+static int end_of_halt(Machine *m)
+{
+	uint64_t icount = cpu_icount(m->cpu);
+
+	if (!(cpu_get_eflags(m->cpu) & F_IF))
+		warn("guest halted at icount %" PRIu64
+		     " with interrupts disabled: nothing can wake it",
+		     icount);
+	else
+		warn("guest halted at icount %" PRIu64
+		     " with every interrupt source masked or idle: nothing can wake it",
+		     icount);
+	return finish(m, RUN_HALT, 0);
+}
+
 int machine_run(Machine *m)
 {
 	struct input in = {.open = m->opt.serial == SERIAL_STDIO};
-	bool quit = false;
 
 	if (m->opt.serial == SERIAL_STDIO)
 		raw_terminal();
@@ -218,6 +243,7 @@ int machine_run(Machine *m)
 
 	for (;;) {
 		enum cpu_exit why;
+		enum idle idled;
 
 		bh_run();
 		timers_run();
@@ -254,13 +280,11 @@ int machine_run(Machine *m)
 		why = m->gdb ? gdb_exec(m->gdb, slice_limit(m)) : cpu_exec(m->cpu, slice_limit(m));
 		switch (why) {
 		case CPU_EXIT_HALT:
-			if (!idle(m, &in, &quit)) {
-				warn("guest halted with nothing left to wake it, at icount %" PRIu64,
-				     cpu_icount(m->cpu));
-				return finish(m, RUN_EXIT, 0);
-			}
-			if (quit)
+			idled = idle(m, &in);
+			if (idled == IDLE_QUIT)
 				return finish(m, RUN_QUIT, 0);
+			if (idled != IDLE_WAITED)
+				return end_of_halt(m);
 			break;
 		case CPU_EXIT_TRIPLE_FAULT:
 			warn("triple fault at icount %" PRIu64 ": the machine resets",
