@@ -12,7 +12,8 @@
  *
  * No guest can keep the loop going without a limit the user set.  A halt
  * that nothing can end (machine_can_wake(): interrupts off, or every source
- * masked or idle) ends the run.
+ * masked or idle) ends the run; with --max-insns N a halt lasts at most as
+ * long as N instructions take, since a halted CPU retires none.
  *
  * On a terminal, stdin is put in raw mode and Ctrl-A is the escape key, as
  * in QEMU: Ctrl-A x quits, Ctrl-A h prints help, Ctrl-A Ctrl-A sends Ctrl-A.
@@ -163,24 +164,47 @@ static uint64_t slice_limit(Machine *m)
 	return limit;
 }
 
+/*
+ * --max-insns N bounds a halt too: the CPU halted since virtual time @since
+ * sleeps no longer than N instructions take (N << shift ns).  Otherwise a
+ * guest waiting for an interrupt that never comes (an RTC alarm that never
+ * matches, a tick held back by a missing EOI) would never reach the limit.
+ */
+static int64_t halt_bound(const Machine *m, int64_t since)
+{
+	uint64_t n = m->opt.max_insns;
+	int shift = clock_shift();
+	int64_t span;
+
+	if (!n)
+		return INT64_MAX;
+	span = n > ((uint64_t)INT64_MAX >> shift) ? INT64_MAX : (int64_t)(n << shift);
+	return span > INT64_MAX - since ? INT64_MAX : since + span;
+}
+
 enum idle {
 	IDLE_WAITED, /* virtual time moved on: run timers and the CPU again */
 	IDLE_NEVER,  /* nothing can ever wake the CPU */
+	IDLE_BOUND,  /* the halt reached its --max-insns bound */
 	IDLE_QUIT,   /* the user quit (Ctrl-A x) */
 };
 
 /*
- * The CPU is halted.  Advance virtual time to the next timer deadline: at
- * once, or - while host input could arrive - by sleeping on the host clock
- * until then or until input comes.
+ * The CPU is halted.  Advance virtual time to the next timer deadline, or to
+ * @bound if that is nearer: at once, or - while host input could arrive - by
+ * sleeping on the host clock until then or until input comes.
  */
-static enum idle idle(Machine *m, struct input *in)
+static enum idle idle(Machine *m, struct input *in, int64_t bound)
 {
 	bool input = in->open && m->opt.serial == SERIAL_STDIO;
 	int64_t until = timers_deadline(), now = clock_ns();
 
 	if (!machine_can_wake(m, input))
 		return IDLE_NEVER;
+	if (now >= bound)
+		return IDLE_BOUND;
+	if (until > bound)
+		until = bound;
 	if (!input) {
 		if (until == INT64_MAX)
 			return IDLE_NEVER; /* no timer, no input: cannot happen once awake */
@@ -217,11 +241,17 @@ static int finish(Machine *m, enum run_end end, int status)
 	return status;
 }
 
-/* The run ends on a halt nothing can end: say why, in one line. */
-static int end_of_halt(Machine *m)
+/* The run ends on a halt: say why, in one line. */
+static int end_of_halt(Machine *m, enum idle why, int64_t since)
 {
 	uint64_t icount = cpu_icount(m->cpu);
 
+	if (why == IDLE_BOUND) {
+		warn("stopped at --max-insns %" PRIu64 ": halted since icount %" PRIu64
+		     " for as long as that many instructions take (%" PRId64 " ns)",
+		     m->opt.max_insns, icount, clock_ns() - since);
+		return finish(m, RUN_MAX_INSNS, 0);
+	}
 	if (!(cpu_get_eflags(m->cpu) & F_IF))
 		warn("guest halted at icount %" PRIu64
 		     " with interrupts disabled: nothing can wake it",
@@ -236,6 +266,9 @@ static int end_of_halt(Machine *m)
 int machine_run(Machine *m)
 {
 	struct input in = {.open = m->opt.serial == SERIAL_STDIO};
+	/* The halt under way: since which icount and virtual time. */
+	uint64_t halt_icount = UINT64_MAX;
+	int64_t halt_since = 0;
 
 	if (m->opt.serial == SERIAL_STDIO)
 		raw_terminal();
@@ -256,6 +289,7 @@ int machine_run(Machine *m)
 				return finish(m, RUN_RESET, 0);
 			}
 			machine_reset(m);
+			halt_icount = UINT64_MAX;
 		}
 		if (m->opt.max_insns && cpu_icount(m->cpu) >= m->opt.max_insns) {
 			warn("stopped at --max-insns %" PRIu64, m->opt.max_insns);
@@ -280,11 +314,16 @@ int machine_run(Machine *m)
 		why = m->gdb ? gdb_exec(m->gdb, slice_limit(m)) : cpu_exec(m->cpu, slice_limit(m));
 		switch (why) {
 		case CPU_EXIT_HALT:
-			idled = idle(m, &in);
+			/* a new halt: no halt ends without an instruction retired */
+			if (halt_icount != cpu_icount(m->cpu)) {
+				halt_icount = cpu_icount(m->cpu);
+				halt_since = clock_ns();
+			}
+			idled = idle(m, &in, halt_bound(m, halt_since));
 			if (idled == IDLE_QUIT)
 				return finish(m, RUN_QUIT, 0);
 			if (idled != IDLE_WAITED)
-				return end_of_halt(m);
+				return end_of_halt(m, idled, halt_since);
 			break;
 		case CPU_EXIT_TRIPLE_FAULT:
 			warn("triple fault at icount %" PRIu64 ": the machine resets",

@@ -45,7 +45,7 @@ typedef struct MachineOptions {
 /* How a run ended. */
 enum run_end {
 	RUN_EXIT,	/* guest exited (isa-debug-exit, power off): see exit_status */
-	RUN_MAX_INSNS,	/* --max-insns reached */
+	RUN_MAX_INSNS,	/* --max-insns reached, or a halt reached its bound */
 	RUN_RESET,	/* guest reset with -no-reboot */
 	RUN_QUIT,	/* the user quit (Ctrl-A x) */
 	RUN_HALT,	/* the CPU halted with nothing left to wake it */

@@ -146,6 +146,22 @@ def case_input_open():
     assert code == 1 and "wedge: got 'x'" in out, 'status %d, %r, %r' % (code, out, err)
 
 
+# ---- --max-insns bounds a halt ---------------------------------------------------
+
+def case_max_insns_halted():
+    """An RTC alarm that never comes: the halt lasts what 10^6 instructions take.
+
+    Twice, with the same result: the bound is virtual time, not the host's."""
+    args = wedge('alarm', '--max-insns', '1000000', '--stats')
+    ends = [expect_end(['run'] + args, 0, 'stopped at --max-insns 1000000',
+                       '(1000000 ns)', stats=True) for _ in range(2)]
+    assert 'waiting for an alarm' in ends[0][0], ends[0][0]
+    assert ends[0] == ends[1], ends
+    trace = os.path.join(TMP, 'alarm.fbt')
+    expect_end(['record', '-o', trace] + args, 0, 'stopped at --max-insns', stats=True)
+    replay_verifies(trace)
+
+
 def main():
     global FB, WEDGE, TMP
     FB, WEDGE, name = sys.argv[1], sys.argv[2], sys.argv[3]
