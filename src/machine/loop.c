@@ -13,7 +13,8 @@
  * No guest can keep the loop going without a limit the user set.  A halt
  * that nothing can end (machine_can_wake(): interrupts off, or every source
  * masked or idle) ends the run; with --max-insns N a halt lasts at most as
- * long as N instructions take, since a halted CPU retires none.
+ * long as N instructions take, since a halted CPU retires none; SIGINT and
+ * SIGTERM end the run between slices.
  *
  * On a terminal, stdin is put in raw mode and Ctrl-A is the escape key, as
  * in QEMU: Ctrl-A x quits, Ctrl-A h prints help, Ctrl-A Ctrl-A sends Ctrl-A.
@@ -273,6 +274,7 @@ int machine_run(Machine *m)
 	if (m->opt.serial == SERIAL_STDIO)
 		raw_terminal();
 	signal(SIGPIPE, SIG_IGN);
+	stop_signals_catch();
 
 	for (;;) {
 		enum cpu_exit why;
@@ -280,6 +282,11 @@ int machine_run(Machine *m)
 
 		bh_run();
 		timers_run();
+		if (stop_signal()) {
+			warn("stopped by %s at icount %" PRIu64, stop_signal_name(stop_signal()),
+			     cpu_icount(m->cpu));
+			return finish(m, RUN_SIGNAL, 128 + stop_signal());
+		}
 		if (m->exit_requested)
 			return finish(m, RUN_EXIT, m->exit_status);
 		if (m->reset_requested) {

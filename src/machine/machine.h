@@ -49,6 +49,7 @@ enum run_end {
 	RUN_RESET,	/* guest reset with -no-reboot */
 	RUN_QUIT,	/* the user quit (Ctrl-A x) */
 	RUN_HALT,	/* the CPU halted with nothing left to wake it */
+	RUN_SIGNAL,	/* SIGINT or SIGTERM */
 };
 
 typedef struct Machine {
@@ -89,8 +90,8 @@ void machine_free(Machine *m);
 /* System reset: devices and CPU to power-on state, RAM cleared, guest reloaded. */
 void machine_reset(Machine *m);
 /* Run the main loop until the guest exits or halts for good, --max-insns,
- * reset with -no-reboot, or the user quits.  Returns the process exit
- * status. */
+ * reset with -no-reboot, SIGINT/SIGTERM, or the user quits.  Returns the
+ * process exit status. */
 int machine_run(Machine *m);
 /*
  * Whether anything could still wake the halted CPU without its help: with

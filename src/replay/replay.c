@@ -11,6 +11,23 @@
 
 /* ---- flashback replay ------------------------------------------------------------ */
 
+/* Instructions replayed between two looks at SIGINT/SIGTERM (and two
+ * flushes of the console): a long replay ends promptly when asked. */
+#define REPLAY_STEP (1ull << 24)
+
+/* replay_forward() to @target in steps, until a signal comes. */
+static enum replay_status forward_in_steps(ReplaySession *s, uint64_t target)
+{
+	enum replay_status st = REPLAY_OK;
+
+	while (st == REPLAY_OK && replay_icount(s) < target && !stop_signal()) {
+		uint64_t now = replay_icount(s);
+
+		st = replay_forward(s, target - now > REPLAY_STEP ? now + REPLAY_STEP : target);
+	}
+	return st;
+}
+
 int replay_run(const char *dir, ReplayOptions *o)
 {
 	char err[TRACE_ERR_LEN + 64];
@@ -24,6 +41,7 @@ int replay_run(const char *dir, ReplayOptions *o)
 		fprintf(stderr, "flashback: %s\n", err);
 		return EXIT_USAGE;
 	}
+	stop_signals_catch();
 	if (o->snapshot >= 0)
 		st = replay_goto_snapshot(s, (unsigned)o->snapshot);
 	else if (o->has_until)
@@ -31,12 +49,18 @@ int replay_run(const char *dir, ReplayOptions *o)
 	else
 		st = REPLAY_OK;
 	if (st == REPLAY_OK)
-		st = replay_forward(s, o->has_until ? o->until : UINT64_MAX);
+		st = forward_in_steps(s, o->has_until ? o->until : UINT64_MAX);
 	now = replay_icount(s);
 	info = trace_info(replay_trace(s));
 	if (st == REPLAY_ERROR) {
 		fprintf(stderr, "flashback: %s\n", replay_error(s));
 		status = replay_error_status(s);
+		goto out;
+	}
+	if (st == REPLAY_OK && stop_signal() && !(o->has_until && now >= o->until)) {
+		fprintf(stderr, "flashback: replay stopped by %s at icount %" PRIu64 "\n",
+			stop_signal_name(stop_signal()), now);
+		status = 128 + stop_signal();
 		goto out;
 	}
 	o->final_icount = now;

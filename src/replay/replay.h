@@ -39,8 +39,9 @@ typedef struct Recorder Recorder;
 void record_prepare(void);
 /*
  * Start recording @m (just built by machine_new) into o->dir: create the
- * trace, write the initial snapshot, wrap the hooks, catch SIGINT/SIGTERM
- * (they end the run cleanly).  One line and exit 2 or 4 on failure.
+ * trace, write the initial snapshot, wrap the hooks.  One line and exit 2
+ * or 4 on failure.  (SIGINT and SIGTERM end machine_run() cleanly; then
+ * record_finish() closes the trace as after any other end.)
  */
 Recorder *record_start(Machine *m, const RecordOptions *o);
 /* The final check (with RAM hash) and end event; false after an error. */

@@ -162,6 +162,51 @@ def case_max_insns_halted():
     replay_verifies(trace)
 
 
+# ---- SIGINT and SIGTERM --------------------------------------------------------
+
+def signal_ends(command, mode, sig, ignore_sigint=False):
+    args = [command] + (['-o', os.path.join(TMP, 'sig.fbt')] if command == 'record' else [])
+    r = Running(args + wedge(mode), ignore_sigint=ignore_sigint)
+    r.wait_for('wedge: %s' % ('tick 1000' if mode == 'ticks' else 'busy 1'))
+    code, out, err = r.finish(sig)
+    name = signal.Signals(sig).name
+    assert code == 128 + sig, 'status %d after %s, stderr %r' % (code, name, err)
+    lines = flashback_lines(err)
+    assert len(lines) == 1 and 'stopped by %s' % name in lines[0], err
+
+
+def case_sigint_run():
+    signal_ends('run', 'ticks', signal.SIGINT, ignore_sigint=True)
+
+
+def case_sigterm_run():
+    signal_ends('run', 'busy', signal.SIGTERM)
+
+
+def case_sigint_record():
+    signal_ends('record', 'ticks', signal.SIGINT)
+    replay_verifies(os.path.join(TMP, 'sig.fbt'))
+
+
+def case_sigterm_record():
+    signal_ends('record', 'busy', signal.SIGTERM)
+    replay_verifies(os.path.join(TMP, 'sig.fbt'))
+
+
+def case_sigint_replay():
+    """A replay of 2 * 10^8 instructions stops on SIGINT well before its end."""
+    trace = os.path.join(TMP, 'long.fbt')
+    expect_end(['record', '-o', trace] + wedge('busy', '--max-insns', '200000000'), 0,
+               'stopped at --max-insns')
+    r = Running(['replay', trace])
+    r.wait_for('wedge: busy 1')
+    code, out, err = r.finish(signal.SIGINT)
+    lines = flashback_lines(err)
+    assert code == 130, 'status %d, stderr %r' % (code, err)
+    assert len(lines) == 1 and 'replay stopped by SIGINT at icount' in lines[0], err
+    assert int(lines[0].rsplit(' ', 1)[1]) < 200000000, lines
+
+
 def main():
     global FB, WEDGE, TMP
     FB, WEDGE, name = sys.argv[1], sys.argv[2], sys.argv[3]
