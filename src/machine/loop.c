@@ -14,7 +14,8 @@
  * that nothing can end (machine_can_wake(): interrupts off, or every source
  * masked or idle) ends the run; with --max-insns N a halt lasts at most as
  * long as N instructions take, since a halted CPU retires none; SIGINT and
- * SIGTERM end the run between slices.
+ * SIGTERM end the run between slices; a reset before the guest retired a
+ * single instruction would repeat forever, so it ends the run too.
  *
  * On a terminal, stdin is put in raw mode and Ctrl-A is the escape key, as
  * in QEMU: Ctrl-A x quits, Ctrl-A h prints help, Ctrl-A Ctrl-A sends Ctrl-A.
@@ -270,6 +271,8 @@ int machine_run(Machine *m)
 	/* The halt under way: since which icount and virtual time. */
 	uint64_t halt_icount = UINT64_MAX;
 	int64_t halt_since = 0;
+	/* Where the guest started: power-on or its last reset. */
+	uint64_t start_icount = cpu_icount(m->cpu);
 
 	if (m->opt.serial == SERIAL_STDIO)
 		raw_terminal();
@@ -297,6 +300,7 @@ int machine_run(Machine *m)
 			}
 			machine_reset(m);
 			halt_icount = UINT64_MAX;
+			start_icount = cpu_icount(m->cpu);
 		}
 		if (m->opt.max_insns && cpu_icount(m->cpu) >= m->opt.max_insns) {
 			warn("stopped at --max-insns %" PRIu64, m->opt.max_insns);
@@ -333,6 +337,15 @@ int machine_run(Machine *m)
 				return end_of_halt(m, idled, halt_since);
 			break;
 		case CPU_EXIT_TRIPLE_FAULT:
+			/* Nothing differs after the reset if the guest did nothing
+			 * before it: the same fault would come, forever. */
+			if (cpu_icount(m->cpu) == start_icount && !m->opt.no_reboot) {
+				warn("triple fault at icount %" PRIu64
+				     " before the guest ran an instruction: it would reset and "
+				     "fault again forever (stopping)",
+				     cpu_icount(m->cpu));
+				return finish(m, RUN_RESET, 0);
+			}
 			warn("triple fault at icount %" PRIu64 ": the machine resets",
 			     cpu_icount(m->cpu));
 			m->reset_requested = true;

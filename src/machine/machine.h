@@ -46,7 +46,7 @@ typedef struct MachineOptions {
 enum run_end {
 	RUN_EXIT,	/* guest exited (isa-debug-exit, power off): see exit_status */
 	RUN_MAX_INSNS,	/* --max-insns reached, or a halt reached its bound */
-	RUN_RESET,	/* guest reset with -no-reboot */
+	RUN_RESET,	/* guest reset with -no-reboot, or before running an instruction */
 	RUN_QUIT,	/* the user quit (Ctrl-A x) */
 	RUN_HALT,	/* the CPU halted with nothing left to wake it */
 	RUN_SIGNAL,	/* SIGINT or SIGTERM */

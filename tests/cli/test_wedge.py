@@ -207,6 +207,21 @@ def case_sigint_replay():
     assert int(lines[0].rsplit(' ', 1)[1]) < 200000000, lines
 
 
+# ---- resets ----------------------------------------------------------------------
+
+def case_reset_before_first_insn():
+    """UD2 at the entry point: the fault comes before any instruction retires,
+    so every reset would bring it again.  One line, not one per reset."""
+    k = os.path.join(TMP, 'ud2.elf')
+    with open(k, 'wb') as f:
+        f.write(multiboot_elf(0x100000, payload=b'\x0f\x0b'))
+    expect_end(['run', '-kernel', k], 0, 'triple fault at icount 0',
+               'before the guest ran an instruction')
+    trace = os.path.join(TMP, 'ud2.fbt')
+    expect_end(['record', '-o', trace, '-kernel', k], 0, 'before the guest ran')
+    replay_verifies(trace)
+
+
 def main():
     global FB, WEDGE, TMP
     FB, WEDGE, name = sys.argv[1], sys.argv[2], sys.argv[3]
