@@ -209,7 +209,7 @@ static enum idle idle(Machine *m, struct input *in, int64_t bound)
 		until = bound;
 	if (!input) {
 		if (until == INT64_MAX)
-			return IDLE_NEVER; /* no timer, no input: cannot happen once awake */
+			return IDLE_NEVER; /* not reached: a wake-up needs a timer or input */
 		clock_warp(until - now);
 		return IDLE_WAITED;
 	}
