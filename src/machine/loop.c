@@ -169,8 +169,8 @@ static uint64_t slice_limit(Machine *m)
 /*
  * --max-insns N bounds a halt too: the CPU halted since virtual time @since
  * sleeps no longer than N instructions take (N << shift ns).  Otherwise a
- * guest waiting for an interrupt that never comes (an RTC alarm that never
- * matches, a tick held back by a missing EOI) would never reach the limit.
+ * guest waiting for an interrupt that could come but never does (an RTC
+ * alarm set for an hour that does not exist) would never reach the limit.
  */
 static int64_t halt_bound(const Machine *m, int64_t since)
 {
