@@ -296,7 +296,7 @@ static int cmd_demo(int argc, char **argv)
 	strncat(dir, "/demo.fbt", sizeof(dir) - strlen(dir) - 1);
 	rec.dir = dir;
 	status = record_machine(&o, &rec, &end, &ok, &console, &console_len);
-	if (end != RUN_EXIT) {
+	if (end != RUN_EXIT && end != RUN_HALT) {
 		free(console);
 		return status; /* stopped on the user's word, not the guest's */
 	}

@@ -1,9 +1,10 @@
 /*
- * base.c - errors, checked allocation and whole-file reading.
+ * base.c - errors, checked allocation, whole-file reading and SIGINT/SIGTERM.
  */
 #include "base.h"
 
 #include <errno.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -97,4 +98,38 @@ uint8_t *read_file(const char *path, size_t *len, char *err)
 	fclose(f);
 	*len = (size_t)st.st_size;
 	return buf;
+}
+
+/* ---- SIGINT and SIGTERM ----------------------------------------------- */
+
+static volatile sig_atomic_t caught_signal;
+
+/* Only what is safe in a handler: note the signal, end the CPU slice. */
+static void on_stop_signal(int sig)
+{
+	caught_signal = sig;
+	if (machine_hooks.kick)
+		machine_hooks.kick();
+}
+
+void stop_signals_catch(void)
+{
+	struct sigaction sa;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_stop_signal;
+	sigemptyset(&sa.sa_mask);
+	/* No SA_RESTART: a poll() waiting for host input returns at once. */
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+}
+
+int stop_signal(void)
+{
+	return caught_signal;
+}
+
+const char *stop_signal_name(int sig)
+{
+	return sig == SIGINT ? "SIGINT" : sig == SIGTERM ? "SIGTERM" : "a signal";
 }

@@ -2,9 +2,9 @@
  * base.h - what every module of Flashback stands on.
  *
  * Error reporting (one clear line, then a defined exit status), checked
- * allocation, whole-file reading, the virtual clock with its timers and
- * bottom halves, interrupt lines between devices, and the few requests a
- * device may make of the machine (reset, exit, A20).
+ * allocation, whole-file reading, SIGINT/SIGTERM, the virtual clock with
+ * its timers and bottom halves, interrupt lines between devices, and the
+ * few requests a device may make of the machine (reset, exit, A20).
  *
  * Flashback is single-threaded: the clock, the timer list and the hooks are
  * process-wide on purpose.  Everything that runs reads time only from here.
@@ -42,6 +42,20 @@ char *xstrdup(const char *s);
  * (naming the file) in @err, which must hold 256 bytes.
  */
 uint8_t *read_file(const char *path, size_t *len, char *err);
+
+/*
+ * SIGINT and SIGTERM end a run, a recording or a replay cleanly (the trace
+ * closed, the terminal restored) instead of killing the process: once
+ * stop_signals_catch() is called, either is noted (stop_signal() returns
+ * it, 0 before) and machine_hooks.kick ends the CPU slice; the loops check
+ * stop_signal() between slices.  Installed whatever the parent left, so a
+ * run started with SIGINT ignored (a background job of a script) still ends
+ * on it.  The exit status is then 128 + the signal number, as a shell
+ * reports a process it killed.
+ */
+void stop_signals_catch(void);
+int stop_signal(void);
+const char *stop_signal_name(int sig); /* "SIGINT", "SIGTERM" */
 
 /* ---- little-endian access to byte buffers ---------------------------- */
 

@@ -565,6 +565,11 @@ static void dma_kick(ATA *a)
 		timer_mod(a->dma_timer, clock_ns() + DMA_DELAY_NS);
 }
 
+bool ata_may_interrupt(ATA *a)
+{
+	return timer_pending(a->dma_timer);
+}
+
 static void cmd_dma(ATA *a, unsigned flags)
 {
 	if (!a->pci) {

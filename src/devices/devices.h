@@ -9,6 +9,15 @@
  *
  * Every device keeps its state in one struct; *_reset() puts it back to
  * the power-on state.
+ *
+ * While the CPU halts, the machine asks the devices whether anything could
+ * still wake it (machine_can_wake(), pc.c): *_may_interrupt() says whether
+ * a device may raise its interrupt line later without the CPU doing
+ * anything (a timer armed for an enabled event, host input), the
+ * controllers say whether a line would get through to the CPU now
+ * (pic_line_open, ioapic_pin_open, lapic_may_interrupt).  Only the CPU
+ * changes masks and in-service state, so these answers hold for the whole
+ * halt.  They may err towards "yes", never towards "no".
  */
 #ifndef FB_DEVICES_H
 #define FB_DEVICES_H
@@ -27,12 +36,17 @@ const IRQ *pic_irq(PIC *p, int n);
 int pic_intack(PIC *p);
 /* Whether the master's INT output is asserted. */
 bool pic_int_output(PIC *p);
+/* Whether a request on input @n (0-15) would raise INT now: not masked, no
+ * line of higher or equal priority in service, the cascade open for 8-15. */
+bool pic_line_open(PIC *p, int n);
 
 /* ---- 8254 PIT at 0x40-0x43 (1.193182 MHz), channel 0 drives @irq0;
  * port 0x61 (channel 2 gate, speaker enable, OUT2 and refresh toggle) ---- */
 typedef struct PIT PIT;
 PIT *pit_new(MemoryRegion *io, const IRQ *irq0);
 void pit_reset(PIT *p);
+/* Whether channel 0 has an OUT edge ahead (IRQ 0 may rise). */
+bool pit_may_interrupt(PIT *p);
 
 /* ---- 16550A UART ---- */
 typedef struct UART UART;
@@ -42,6 +56,10 @@ void uart_reset(UART *u);
 /* Host input: how many bytes the receive FIFO can take now, and deliver them. */
 int uart_can_receive(UART *u);
 void uart_receive(UART *u, const uint8_t *buf, int len);
+/* Whether the UART may raise its IRQ on its own: the character timeout is
+ * armed, or @host_input (bytes may still arrive), with the receive
+ * interrupts enabled. */
+bool uart_may_interrupt(UART *u, bool host_input);
 
 /* ---- MC146818 CMOS/RTC at 0x70/0x71, IRQ 8 ---- */
 typedef struct RTC RTC;
@@ -50,6 +68,10 @@ RTC *rtc_new(MemoryRegion *io, const IRQ *irq8, int64_t base_time);
 void rtc_reset(RTC *r);
 /* Set a CMOS byte (0-127), e.g. the memory size bytes written by the machine. */
 void rtc_set_cmos(RTC *r, int index, uint8_t value);
+/* Whether IRQ 8 may rise: an update, alarm or periodic interrupt is enabled
+ * and its timer armed, and the line is low (it stays high, with no new
+ * edge, until the CPU reads register C). */
+bool rtc_may_interrupt(RTC *r);
 
 /* ---- i8042 keyboard controller at 0x60/0x64, IRQ 1 (keyboard), IRQ 12 ---- */
 typedef struct KBD KBD;
@@ -61,6 +83,7 @@ void kbd_put_scancode(KBD *k, uint8_t code);
 /* ---- port 0x92 (System Control Port A: fast A20, fast reset) ---- */
 typedef struct Port92 Port92;
 Port92 *port92_new(MemoryRegion *io);
+void port92_reset(Port92 *p);
 
 /* ---- debug ports: 0x80 POST code, 0xE9 and 0x402 debug consoles, 0xF4
  * isa-debug-exit (exit status (value << 1) | 1) ---- */
@@ -79,6 +102,12 @@ uint64_t lapic_get_base(LAPIC *a);
 void lapic_set_base(LAPIC *a, uint64_t value);
 /* Whether the APIC has a fixed interrupt to deliver (above the TPR/PPR). */
 bool lapic_has_interrupt(LAPIC *a);
+/* Whether a fixed interrupt with @vector arriving now would be delivered
+ * to the CPU (an illegal vector: the error interrupt it raises instead). */
+bool lapic_would_deliver(LAPIC *a, int vector);
+/* Whether the APIC timer may still interrupt the CPU: armed, its LVT entry
+ * unmasked and its vector above the processor priority. */
+bool lapic_may_interrupt(LAPIC *a);
 /* Accept the highest pending interrupt: IRR -> ISR; returns its vector. */
 int lapic_intack(LAPIC *a);
 /* Deliver a fixed interrupt with @vector (from the IOAPIC or an IPI);
@@ -92,6 +121,10 @@ IOAPIC *ioapic_new(MemoryRegion *memory, LAPIC *lapic);
 void ioapic_reset(IOAPIC *io);
 /* Input pin @n (0-23). */
 const IRQ *ioapic_irq(IOAPIC *io, int n);
+/* Whether an interrupt on pin @n would reach the CPU now: unmasked, a
+ * delivery mode that is delivered, no Remote IRR waiting for an EOI, and a
+ * vector the local APIC would deliver. */
+bool ioapic_pin_open(IOAPIC *io, int n);
 
 /* ---- PCI host bridge: config mechanism #1 at 0xCF8/0xCFC ---- */
 typedef struct PCIBus PCIBus;
@@ -110,6 +143,7 @@ struct PCIDevice {
 	void *opaque;
 	/* Called after a BAR or the command register changes. */
 	void (*bars_changed)(PCIDevice *d);
+	uint8_t power_on[256]; /* config as the machine built it (pci_mark_power_on) */
 };
 PCIBus *pci_new(MemoryRegion *io);
 /* Adds the host bridge (00:00.0) and the ISA bridge (00:01.0). */
@@ -129,6 +163,13 @@ uint32_t pci_default_config_read(PCIDevice *d, int offset, int size);
 void pci_default_config_write(PCIDevice *d, int offset, uint32_t value, int size);
 /* Called after one of the 440FX PAM registers (0x59-0x5F) changes. */
 void pci_set_pam_hook(PCIBus *bus, void (*fn)(void *opaque, const uint8_t pam[7]), void *opaque);
+/* Keep every device's configuration as it is now as its power-on state; the
+ * machine calls this once, when all its devices are built. */
+void pci_mark_power_on(PCIBus *bus);
+/* System reset: the address latch, the reset control register and every
+ * configuration space back to the power-on state, with bars_changed and the
+ * PAM hook called for what that changes. */
+void pci_reset(PCIBus *bus);
 
 /* ---- ATA disk on the primary channel (0x1F0-0x1F7, 0x3F6, IRQ 14) with
  * a PIIX-style bus-master IDE function on the PCI bus ---- */
@@ -137,5 +178,7 @@ typedef struct ATA ATA;
  * disk); writes change @image in memory only (a copy-on-write view). */
 ATA *ata_new(MemoryRegion *io, PCIBus *pci, const IRQ *irq14, uint8_t *image, uint64_t size);
 void ata_reset(ATA *a);
+/* Whether a bus-master transfer is under way (its end raises IRQ 14). */
+bool ata_may_interrupt(ATA *a);
 
 #endif

@@ -93,6 +93,20 @@ static void pin_set(void *opaque, int n, int level)
 		deliver(io, n);
 }
 
+bool ioapic_pin_open(IOAPIC *io, int n)
+{
+	uint32_t lo;
+	int mode;
+
+	if (n < 0 || n >= IOAPIC_PINS)
+		return false;
+	lo = io->lo[n];
+	mode = (int)((lo >> RE_DM_SHIFT) & 7);
+	if ((lo & (RE_MASKED | RE_REMOTE_IRR)) || (mode != DM_FIXED && mode != DM_LOWEST))
+		return false;
+	return lapic_would_deliver(io->lapic, (int)(lo & RE_VECTOR));
+}
+
 static void eoi_notify(void *opaque, int vector)
 {
 	IOAPIC *io = opaque;

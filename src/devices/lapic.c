@@ -591,6 +591,28 @@ bool lapic_has_interrupt(LAPIC *a)
 	return deliverable(a) >= 0;
 }
 
+bool lapic_would_deliver(LAPIC *a, int vector)
+{
+	if (!sw_enabled(a))
+		return false;
+	if (vector < 16) {
+		uint32_t lvt = a->lvt[LVT_ERROR];
+
+		if ((lvt & LVT_MASKED) || (lvt & 0xFF) < 16)
+			return false;
+		vector = (int)(lvt & 0xFF);
+	}
+	return ((uint32_t)vector & 0xF0) > (ppr(a) & 0xF0);
+}
+
+bool lapic_may_interrupt(LAPIC *a)
+{
+	uint32_t lvt = a->lvt[LVT_TIMER];
+
+	return timer_pending(a->timer) && !(lvt & LVT_MASKED) &&
+	       lapic_would_deliver(a, (int)(lvt & 0xFF));
+}
+
 int lapic_intack(LAPIC *a)
 {
 	int vector = deliverable(a);

@@ -58,6 +58,7 @@ struct PCIBus {
 	PCIDevice *devices[256];
 	void (*pam_hook)(void *opaque, const uint8_t pam[7]);
 	void *pam_opaque;
+	bool power_on_kept; /* pci_mark_power_on() was called */
 };
 
 /* ---- per-device configuration storage ---------------------------------- */
@@ -339,4 +340,40 @@ void pci_set_pam_hook(PCIBus *bus, void (*fn)(void *opaque, const uint8_t pam[7]
 {
 	bus->pam_hook = fn;
 	bus->pam_opaque = opaque;
+}
+
+void pci_mark_power_on(PCIBus *bus)
+{
+	for (int i = 0; i < 256; i++)
+		if (bus->devices[i])
+			memcpy(bus->devices[i]->power_on, bus->devices[i]->config,
+			       sizeof(bus->devices[i]->config));
+	bus->power_on_kept = true;
+}
+
+/*
+ * A reset puts the chipset back as it came up: above all the 440FX's PAM
+ * registers, so that the BIOS is read from ROM again and not from the
+ * shadow copy in RAM, which the machine's reset clears.
+ */
+void pci_reset(PCIBus *bus)
+{
+	bus->config_addr = 0;
+	bus->reset_control = 0;
+	if (!bus->power_on_kept)
+		return;
+	for (int i = 0; i < 256; i++) {
+		PCIDevice *d = bus->devices[i];
+		bool pam;
+
+		if (!d || !memcmp(d->config, d->power_on, sizeof(d->config)))
+			continue;
+		pam = i == 0 &&
+		      memcmp(d->config + I440FX_PAM0, d->power_on + I440FX_PAM0, I440FX_PAM_COUNT);
+		memcpy(d->config, d->power_on, sizeof(d->config));
+		if (d->bars_changed)
+			d->bars_changed(d);
+		if (pam && bus->pam_hook)
+			bus->pam_hook(bus->pam_opaque, d->config + I440FX_PAM0);
+	}
 }

@@ -76,23 +76,40 @@ static int line_of_priority(const struct i8259 *c, int p)
 	return (c->lowest + 1 + p) & 7;
 }
 
-/* The line this chip would interrupt for now, or -1. */
-static int pending_line(const struct i8259 *c, bool is_master)
+/* The lines in service that hold back requests of lower or equal priority. */
+static uint8_t blocking_in_service(const struct i8259 *c, bool is_master)
 {
 	uint8_t in_service = c->isr;
-	int req = best_priority(c, c->irr & ~c->imr);
 
-	if (req == 8)
-		return -1;
 	/* Special mask mode: masked in-service levels do not block others. */
 	if (c->special_mask)
 		in_service &= ~c->imr;
 	/* SFNM: the slave may interrupt while its cascade line is in service. */
 	if (is_master && c->sfnm)
 		in_service &= (uint8_t) ~(1u << CASCADE_LINE);
-	if (req < best_priority(c, in_service))
+	return in_service;
+}
+
+/* The line this chip would interrupt for now, or -1. */
+static int pending_line(const struct i8259 *c, bool is_master)
+{
+	int req = best_priority(c, c->irr & ~c->imr);
+
+	if (req == 8)
+		return -1;
+	if (req < best_priority(c, blocking_in_service(c, is_master)))
 		return line_of_priority(c, req);
 	return -1;
+}
+
+/* Whether a request on @line would make this chip interrupt now. */
+static bool chip_line_open(const struct i8259 *c, int line, bool is_master)
+{
+	uint8_t bit = (uint8_t)(1u << line);
+
+	if (c->imr & bit)
+		return false;
+	return best_priority(c, bit) < best_priority(c, blocking_in_service(c, is_master));
 }
 
 /* Drive one IR pin of one chip. */
@@ -187,6 +204,18 @@ int pic_intack(PIC *p)
 bool pic_int_output(PIC *p)
 {
 	return p->chip[MASTER].int_out;
+}
+
+bool pic_line_open(PIC *p, int n)
+{
+	const struct i8259 *m = &p->chip[MASTER];
+
+	if (n < 0 || n > 15)
+		return false;
+	if (n < 8)
+		return chip_line_open(m, n, true);
+	return !m->single && chip_line_open(&p->chip[SLAVE], n & 7, false) &&
+	       chip_line_open(m, CASCADE_LINE, true);
 }
 
 const IRQ *pic_irq(PIC *p, int n)

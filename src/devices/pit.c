@@ -248,6 +248,11 @@ static void set_out0(PIT *p, bool level)
 	}
 }
 
+bool pit_may_interrupt(PIT *p)
+{
+	return timer_pending(p->timer);
+}
+
 static void arm_channel0(PIT *p, uint64_t t)
 {
 	uint64_t e = next_edge(&p->ch[0], t);

@@ -2,9 +2,11 @@
  * port92.c - System Control Port A (0x92): fast A20 gate and fast reset.
  *
  * Bit 1 gates address line 20 (the machine is asked to change A20 when the
- * bit changes); a 0 -> 1 transition of bit 0 resets the CPU.  The other
+ * bit changes); a 0 -> 1 transition of bit 0 resets the machine.  The other
  * bits (the hard-disk LED, the CMOS lock) are kept and read back as
- * written, so reads return the latched byte.
+ * written, so reads return the latched byte.  The reset clears bit 0 (as
+ * QEMU's does): a guest that sets it with "in; or 1; out" after a reset
+ * must see a new edge, or its second fast reset would do nothing.
  */
 #include "devices.h"
 
@@ -40,6 +42,11 @@ static const MemoryRegionOps port92_ops = {
 	.read = port92_read,
 	.write = port92_write,
 };
+
+void port92_reset(Port92 *p)
+{
+	p->value &= (uint8_t)~P92_RESET;
+}
 
 Port92 *port92_new(MemoryRegion *io)
 {

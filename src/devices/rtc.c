@@ -550,6 +550,16 @@ void rtc_reset(RTC *r)
 	arm_periodic(r);
 }
 
+bool rtc_may_interrupt(RTC *r)
+{
+	uint8_t b = r->cmos[REG_B];
+
+	if (r->cmos[REG_C] & C_IRQF)
+		return false;
+	return ((b & (B_UIE | B_AIE)) && timer_pending(r->update_timer)) ||
+	       ((b & B_PIE) && timer_pending(r->periodic_timer));
+}
+
 void rtc_set_cmos(RTC *r, int index, uint8_t value)
 {
 	if (index >= 0 && index < CMOS_SIZE)

@@ -196,6 +196,14 @@ static uint8_t rx_pop(UART *u)
 	return u->last_rx;
 }
 
+bool uart_may_interrupt(UART *u, bool host_input)
+{
+	/* A byte that overruns the FIFO is a line status interrupt. */
+	if (host_input && (u->ier & (IER_RDA | IER_RLS)))
+		return true;
+	return (u->ier & IER_RDA) && timer_pending(u->timeout);
+}
+
 int uart_can_receive(UART *u)
 {
 	/* In loopback the receiver is cut off from the line. */

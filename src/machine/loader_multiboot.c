@@ -8,7 +8,10 @@
  * the kernel; the boot information structure (memory sizes, command line,
  * modules, memory map, loader name) goes to low memory where the kernel is
  * not.  The CPU starts in flat 32-bit protected mode at the entry point
- * with EAX = 0x2BADB002 and EBX = the information structure.
+ * with EAX = 0x2BADB002 and EBX = the information structure.  An entry
+ * point outside the loaded image is refused, as GRUB refuses it: the CPU
+ * would start in memory the kernel never filled (or none at all, and fault
+ * before its first instruction after every reset).
  *
  * Facts from the Multiboot Specification, version 0.6.96.
  */
@@ -331,10 +334,20 @@ static void link_info(Machine *m, Info *info, const InfoLayout *lay, uint32_t at
 	st32(b + MBI_FLAGS, flags);
 }
 
+/* The entry point must lie in a segment (physical: entry_to_physical). */
+static bool check_entry(const char *name, const Kernel *k, char *err)
+{
+	for (size_t i = 0; i < k->nseg; i++)
+		if (k->entry >= k->seg[i].addr && k->entry - k->seg[i].addr < k->seg[i].memsz)
+			return true;
+	return loader_fail(err, name, "entry point 0x%x is outside every loaded segment", k->entry);
+}
+
 static bool parse_kernel(Machine *m, const char *name, const uint8_t *img, size_t len,
 			 size_t hdr_off, Kernel *k, char *err)
 {
 	uint32_t flags = ld32(img + hdr_off + 4);
+	bool ok;
 
 	if (flags & 0xFFFF & ~MBH_KNOWN)
 		return loader_fail(err, name,
@@ -342,8 +355,10 @@ static bool parse_kernel(Machine *m, const char *name, const uint8_t *img, size_
 				   "provide",
 				   flags & 0xFFFF & ~MBH_KNOWN);
 	if (flags & MBH_AOUT_KLUDGE)
-		return parse_aout(m, name, img, len, hdr_off, k, err);
-	return parse_elf(m, name, img, len, k, err);
+		ok = parse_aout(m, name, img, len, hdr_off, k, err);
+	else
+		ok = parse_elf(m, name, img, len, k, err);
+	return ok && check_entry(name, k, err);
 }
 
 /* Segments to RAM (already checked to fit), bss zeroed. */

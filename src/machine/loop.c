@@ -10,6 +10,13 @@
  * the user types arrives at a plausible moment.  With no host input two runs
  * are identical.
  *
+ * No guest can keep the loop going without a limit the user set.  A halt
+ * that nothing can end (machine_can_wake(): interrupts off, or every source
+ * masked or idle) ends the run; with --max-insns N a halt lasts at most as
+ * long as N instructions take, since a halted CPU retires none; SIGINT and
+ * SIGTERM end the run between slices; a reset before the guest retired a
+ * single instruction would repeat forever, so it ends the run too.
+ *
  * On a terminal, stdin is put in raw mode and Ctrl-A is the escape key, as
  * in QEMU: Ctrl-A x quits, Ctrl-A h prints help, Ctrl-A Ctrl-A sends Ctrl-A.
  */
@@ -160,37 +167,66 @@ static uint64_t slice_limit(Machine *m)
 }
 
 /*
- * The CPU is halted.  Advance virtual time to the next timer deadline:
- * at once, or - while host input could arrive - by sleeping on the host
- * clock until then or until input comes.  Returns false if nothing can ever
- * wake the guest, or the user quit.
+ * --max-insns N bounds a halt too: the CPU halted since virtual time @since
+ * sleeps no longer than N instructions take (N << shift ns).  Otherwise a
+ * guest waiting for an interrupt that could come but never does (an RTC
+ * alarm set for an hour that does not exist) would never reach the limit.
  */
-static bool idle(Machine *m, struct input *in, bool *quit)
+static int64_t halt_bound(const Machine *m, int64_t since)
 {
-	int64_t deadline = timers_deadline(), now = clock_ns();
+	uint64_t n = m->opt.max_insns;
+	int shift = clock_shift();
+	int64_t span;
 
-	if (!in->open || m->opt.serial != SERIAL_STDIO) {
-		if (deadline == INT64_MAX)
-			return false;
-		clock_warp(deadline - now);
-		return true;
+	if (!n)
+		return INT64_MAX;
+	span = n > ((uint64_t)INT64_MAX >> shift) ? INT64_MAX : (int64_t)(n << shift);
+	return span > INT64_MAX - since ? INT64_MAX : since + span;
+}
+
+enum idle {
+	IDLE_WAITED, /* virtual time moved on: run timers and the CPU again */
+	IDLE_NEVER,  /* nothing can ever wake the CPU */
+	IDLE_BOUND,  /* the halt reached its --max-insns bound */
+	IDLE_QUIT,   /* the user quit (Ctrl-A x) */
+};
+
+/*
+ * The CPU is halted.  Advance virtual time to the next timer deadline, or to
+ * @bound if that is nearer: at once, or - while host input could arrive - by
+ * sleeping on the host clock until then or until input comes.
+ */
+static enum idle idle(Machine *m, struct input *in, int64_t bound)
+{
+	bool input = in->open && m->opt.serial == SERIAL_STDIO;
+	int64_t until = timers_deadline(), now = clock_ns();
+
+	if (!machine_can_wake(m, input))
+		return IDLE_NEVER;
+	if (now >= bound)
+		return IDLE_BOUND;
+	if (until > bound)
+		until = bound;
+	if (!input) {
+		if (until == INT64_MAX)
+			return IDLE_NEVER; /* not reached: a wake-up needs a timer or input */
+		clock_warp(until - now);
+		return IDLE_WAITED;
 	}
 	/* Sleep on the host clock for as long as virtual time must pass. */
 	{
-		int64_t start = host_ns(), wait_ns = deadline == INT64_MAX ? 100000000 : deadline - now;
+		int64_t start = host_ns(), wait_ns = until == INT64_MAX ? 100000000 : until - now;
 		int ms = (int)(wait_ns > 100000000 ? 100 : (wait_ns + 999999) / 1000000);
 		int64_t spent;
 
-		if (!poll_input(m, in, ms)) {
-			*quit = true;
-			return true;
-		}
+		if (!poll_input(m, in, ms))
+			return IDLE_QUIT;
 		spent = host_ns() - start;
-		if (deadline != INT64_MAX && spent > deadline - now)
-			spent = deadline - now;
+		if (until != INT64_MAX && spent > until - now)
+			spent = until - now;
 		clock_warp(spent > 0 ? spent : 0);
 	}
-	return true;
+	return IDLE_WAITED;
 }
 
 static int finish(Machine *m, enum run_end end, int status)
@@ -207,20 +243,53 @@ static int finish(Machine *m, enum run_end end, int status)
 	return status;
 }
 
+/* The run ends on a halt: say why, in one line. */
+static int end_of_halt(Machine *m, enum idle why, int64_t since)
+{
+	uint64_t icount = cpu_icount(m->cpu);
+
+	if (why == IDLE_BOUND) {
+		warn("stopped at --max-insns %" PRIu64 ": halted since icount %" PRIu64
+		     " for as long as that many instructions take (%" PRId64 " ns)",
+		     m->opt.max_insns, icount, clock_ns() - since);
+		return finish(m, RUN_MAX_INSNS, 0);
+	}
+	if (!(cpu_get_eflags(m->cpu) & F_IF))
+		warn("guest halted at icount %" PRIu64
+		     " with interrupts disabled: nothing can wake it",
+		     icount);
+	else
+		warn("guest halted at icount %" PRIu64
+		     " with every interrupt source masked or idle: nothing can wake it",
+		     icount);
+	return finish(m, RUN_HALT, 0);
+}
+
 int machine_run(Machine *m)
 {
 	struct input in = {.open = m->opt.serial == SERIAL_STDIO};
-	bool quit = false;
+	/* The halt under way: since which icount and virtual time. */
+	uint64_t halt_icount = UINT64_MAX;
+	int64_t halt_since = 0;
+	/* Where the guest started: power-on or its last reset. */
+	uint64_t start_icount = cpu_icount(m->cpu);
 
 	if (m->opt.serial == SERIAL_STDIO)
 		raw_terminal();
 	signal(SIGPIPE, SIG_IGN);
+	stop_signals_catch();
 
 	for (;;) {
 		enum cpu_exit why;
+		enum idle idled;
 
 		bh_run();
 		timers_run();
+		if (stop_signal()) {
+			warn("stopped by %s at icount %" PRIu64, stop_signal_name(stop_signal()),
+			     cpu_icount(m->cpu));
+			return finish(m, RUN_SIGNAL, 128 + stop_signal());
+		}
 		if (m->exit_requested)
 			return finish(m, RUN_EXIT, m->exit_status);
 		if (m->reset_requested) {
@@ -230,6 +299,8 @@ int machine_run(Machine *m)
 				return finish(m, RUN_RESET, 0);
 			}
 			machine_reset(m);
+			halt_icount = UINT64_MAX;
+			start_icount = cpu_icount(m->cpu);
 		}
 		if (m->opt.max_insns && cpu_icount(m->cpu) >= m->opt.max_insns) {
 			warn("stopped at --max-insns %" PRIu64, m->opt.max_insns);
@@ -254,15 +325,27 @@ int machine_run(Machine *m)
 		why = m->gdb ? gdb_exec(m->gdb, slice_limit(m)) : cpu_exec(m->cpu, slice_limit(m));
 		switch (why) {
 		case CPU_EXIT_HALT:
-			if (!idle(m, &in, &quit)) {
-				warn("guest halted with nothing left to wake it, at icount %" PRIu64,
-				     cpu_icount(m->cpu));
-				return finish(m, RUN_EXIT, 0);
+			/* a new halt: no halt ends without an instruction retired */
+			if (halt_icount != cpu_icount(m->cpu)) {
+				halt_icount = cpu_icount(m->cpu);
+				halt_since = clock_ns();
 			}
-			if (quit)
+			idled = idle(m, &in, halt_bound(m, halt_since));
+			if (idled == IDLE_QUIT)
 				return finish(m, RUN_QUIT, 0);
+			if (idled != IDLE_WAITED)
+				return end_of_halt(m, idled, halt_since);
 			break;
 		case CPU_EXIT_TRIPLE_FAULT:
+			/* Nothing differs after the reset if the guest did nothing
+			 * before it: the same fault would come, forever. */
+			if (cpu_icount(m->cpu) == start_icount && !m->opt.no_reboot) {
+				warn("triple fault at icount %" PRIu64
+				     " before the guest ran an instruction: it would reset and "
+				     "fault again forever (stopping)",
+				     cpu_icount(m->cpu));
+				return finish(m, RUN_RESET, 0);
+			}
 			warn("triple fault at icount %" PRIu64 ": the machine resets",
 			     cpu_icount(m->cpu));
 			m->reset_requested = true;

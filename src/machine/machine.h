@@ -45,9 +45,11 @@ typedef struct MachineOptions {
 /* How a run ended. */
 enum run_end {
 	RUN_EXIT,	/* guest exited (isa-debug-exit, power off): see exit_status */
-	RUN_MAX_INSNS,	/* --max-insns reached */
-	RUN_RESET,	/* guest reset with -no-reboot */
+	RUN_MAX_INSNS,	/* --max-insns reached, or a halt reached its bound */
+	RUN_RESET,	/* guest reset with -no-reboot, or before running an instruction */
 	RUN_QUIT,	/* the user quit (Ctrl-A x) */
+	RUN_HALT,	/* the CPU halted with nothing left to wake it */
+	RUN_SIGNAL,	/* SIGINT or SIGTERM */
 };
 
 typedef struct Machine {
@@ -87,9 +89,19 @@ Machine *machine_new(const MachineOptions *o);
 void machine_free(Machine *m);
 /* System reset: devices and CPU to power-on state, RAM cleared, guest reloaded. */
 void machine_reset(Machine *m);
-/* Run the main loop until the guest exits, --max-insns, reset with
- * -no-reboot, or the user quits.  Returns the process exit status. */
+/* Run the main loop until the guest exits or halts for good, --max-insns,
+ * reset with -no-reboot, SIGINT/SIGTERM, or the user quits.  Returns the
+ * process exit status. */
 int machine_run(Machine *m);
+/*
+ * Whether anything could still wake the halted CPU without its help: with
+ * IF set, an interrupt line that a device may raise (a timer armed for an
+ * enabled event; COM1 input when @host_input) on a path the 8259 or the
+ * APICs leave open.  This PC has no NMI source, so with IF clear nothing
+ * can.  Masks, lines in service and priorities change only by the CPU, so
+ * the answer holds until the CPU runs again.
+ */
+bool machine_can_wake(Machine *m, bool host_input);
 
 /* ---- record and replay hooks (src/replay/record.c sets them) ------------
  * machine_bus_hook: given the live bus before the CPU is created, so the

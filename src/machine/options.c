@@ -249,7 +249,7 @@ static const struct option_row {
 	{"icount", true, opt_icount, "shift=N  virtual ns per instruction = 2^N (default 0)"},
 	{"rtc", true, opt_rtc, "base=utc|DATE  RTC start (default 2024-01-01T00:00:00)"},
 	{"no-reboot", false, opt_no_reboot, "        exit instead of rebooting on reset"},
-	{"max-insns", true, opt_max_insns, "N     stop after N instructions"},
+	{"max-insns", true, opt_max_insns, "N     stop after N instructions (or a halt that long)"},
 	{"dump-mtree", false, opt_dump_mtree, "      print the memory map and exit"},
 	{"stats", false, opt_stats, "           at the end, print the icount and virtual time"},
 };

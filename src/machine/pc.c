@@ -97,6 +97,42 @@ static void ferr_port_write(void *opaque, uint64_t offset, uint64_t value, unsig
 
 static const MemoryRegionOps ferr_port_ops = {ferr_port_read, ferr_port_write};
 
+/* ---- can a halted CPU wake? ------------------------------------------------ */
+
+/* Whether the device on ISA line @n may raise it by itself (the wiring of
+ * build_devices()); the keyboard and FERR# lines rise only by what the CPU
+ * does. */
+static bool isa_line_may_rise(Machine *m, int n, bool host_input)
+{
+	switch (n) {
+	case 0:
+		return pit_may_interrupt(m->pit);
+	case 4:
+		return uart_may_interrupt(m->uart, host_input);
+	case 8:
+		return rtc_may_interrupt(m->rtc);
+	case 14:
+		return ata_may_interrupt(m->ata);
+	default:
+		return false;
+	}
+}
+
+bool machine_can_wake(Machine *m, bool host_input)
+{
+	if (!(cpu_get_eflags(m->cpu) & F_IF))
+		return false;
+	if (lapic_may_interrupt(m->lapic))
+		return true;
+	for (int n = 0; n < 16; n++) {
+		if (!isa_line_may_rise(m, n, host_input))
+			continue;
+		if (pic_line_open(m->pic, n) || ioapic_pin_open(m->ioapic, n == 0 ? 2 : n))
+			return true;
+	}
+	return false;
+}
+
 /* ---- the CPU's bus: live devices ----------------------------------------
  * The recorder wraps these same functions; the replayer replaces them.
  */
@@ -276,6 +312,7 @@ static void build_devices(Machine *m)
 	pci_set_pam_hook(m->pci, pam_changed, m);
 	m->ata = ata_new(m->sysio, m->pci, &isa_irq[14], m->disk, m->disk_size);
 	mr_add(m->sysio, mr_mmio("ferr", 1, &ferr_port_ops, m), 0xf0, 0);
+	pci_mark_power_on(m->pci);
 	cmos_memory_size(m);
 }
 
@@ -443,6 +480,8 @@ void machine_reset(Machine *m)
 	uart_reset(m->uart);
 	rtc_reset(m->rtc);
 	kbd_reset(m->kbd);
+	port92_reset(m->port92);
+	pci_reset(m->pci); /* the BIOS from ROM again: RAM, its shadow, is cleared */
 	lapic_reset(m->lapic);
 	ioapic_reset(m->ioapic);
 	ata_reset(m->ata);

@@ -17,7 +17,6 @@
 #include "replay.h"
 
 #include <inttypes.h>
-#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -49,7 +48,6 @@ struct Recorder {
 };
 
 static Recorder *the_rec;
-static volatile sig_atomic_t stop_signal;
 
 /* ---- appending ------------------------------------------------------------- */
 
@@ -400,18 +398,6 @@ static void rec_reset(Machine *m)
 
 /* ---- starting and finishing -------------------------------------------------------- */
 
-static void on_signal(int sig)
-{
-	Recorder *r = the_rec;
-
-	stop_signal = sig;
-	if (r && r->m) {
-		r->m->exit_requested = true;
-		r->m->exit_status = 128 + sig;
-		cpu_request_exit(r->m->cpu);
-	}
-}
-
 void record_prepare(void)
 {
 	the_rec = xcalloc(1, sizeof(*the_rec));
@@ -527,7 +513,6 @@ Recorder *record_start(Machine *m, const RecordOptions *o)
 	    .start_time = start_time(),
 	};
 	TraceOptions topt = {0};
-	struct sigaction sa;
 
 	if (!r || r->m != m)
 		fatal(EXIT_INTERNAL,
@@ -559,11 +544,6 @@ Recorder *record_start(Machine *m, const RecordOptions *o)
 	as_add_listener(m->memory, rec_map_changed, r);
 	r->tick = timer_new(tick, r);
 	arm_tick(r);
-
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = on_signal;
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGTERM, &sa, NULL);
 	r->active = true;
 	return r;
 }
@@ -587,9 +567,6 @@ bool record_finish(Recorder *r)
 	/* after a failed write, fail() has said it already: one line */
 	if (!ok && !r->failed)
 		warn("%s", err);
-	if (stop_signal)
-		warn("recording ended by signal %d at icount %" PRIu64, (int)stop_signal,
-		     cpu_icount(cpu));
 	return ok && !r->failed;
 }
 

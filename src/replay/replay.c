@@ -22,6 +22,22 @@ static bool has_snapshot(ReplaySession *s, unsigned number)
 	return false;
 }
 
+/* Instructions replayed between two looks at SIGINT/SIGTERM (and two
+ * flushes of the console): a long replay ends promptly when asked. */
+#define REPLAY_STEP (1ull << 24)
+
+enum replay_status replay_forward_stoppable(ReplaySession *s, uint64_t target)
+{
+	enum replay_status st = REPLAY_OK;
+
+	while (st == REPLAY_OK && replay_icount(s) < target && !stop_signal()) {
+		uint64_t now = replay_icount(s);
+
+		st = replay_forward(s, target - now > REPLAY_STEP ? now + REPLAY_STEP : target);
+	}
+	return st;
+}
+
 int replay_run(const char *dir, ReplayOptions *o)
 {
 	char err[TRACE_ERR_LEN + 64];
@@ -55,6 +71,7 @@ int replay_run(const char *dir, ReplayOptions *o)
 		replay_close(s);
 		return replay_verify(dir, o);
 	}
+	stop_signals_catch();
 	if (o->snapshot >= 0)
 		st = replay_goto_snapshot(s, (unsigned)o->snapshot);
 	else if (o->has_until)
@@ -62,12 +79,18 @@ int replay_run(const char *dir, ReplayOptions *o)
 	else
 		st = REPLAY_OK;
 	if (st == REPLAY_OK)
-		st = replay_forward(s, o->has_until ? o->until : UINT64_MAX);
+		st = replay_forward_stoppable(s, o->has_until ? o->until : UINT64_MAX);
 	now = replay_icount(s);
 	info = trace_info(replay_trace(s));
 	if (st == REPLAY_ERROR) {
 		fprintf(stderr, "flashback: %s\n", replay_error(s));
 		status = replay_error_status(s);
+		goto out;
+	}
+	if (st == REPLAY_OK && stop_signal() && !(o->has_until && now >= o->until)) {
+		fprintf(stderr, "flashback: replay stopped by %s at icount %" PRIu64 "\n",
+			stop_signal_name(stop_signal()), now);
+		status = 128 + stop_signal();
 		goto out;
 	}
 	o->final_icount = now;
@@ -78,9 +101,6 @@ int replay_run(const char *dir, ReplayOptions *o)
 	} else if (!info->complete) {
 		fprintf(stderr, "flashback: the trace is truncated (%s); replayed to icount %" PRIu64 "\n",
 			info->truncation[0] ? info->truncation : "no end event", now);
-	} else if (o->verify) {
-		printf("verified: %" PRIu64 " checks, final icount %" PRIu64 " hash %016" PRIx64 "\n",
-		       o->checks, now, o->final_hash);
 	}
 out:
 	replay_close(s);

@@ -39,8 +39,9 @@ typedef struct Recorder Recorder;
 void record_prepare(void);
 /*
  * Start recording @m (just built by machine_new) into o->dir: create the
- * trace, write the initial snapshot, wrap the hooks, catch SIGINT/SIGTERM
- * (they end the run cleanly).  One line and exit 2 or 4 on failure.
+ * trace, write the initial snapshot, wrap the hooks.  One line and exit 2
+ * or 4 on failure.  (SIGINT and SIGTERM end machine_run() cleanly; then
+ * record_finish() closes the trace as after any other end.)
  */
 Recorder *record_start(Machine *m, const RecordOptions *o);
 /* The final check (with RAM hash) and end event; false after an error. */
@@ -171,6 +172,9 @@ void replay_cache_info(const ReplaySession *s, ReplayCacheInfo *info);
 
 /* Replay the trace in @dir; returns the exit status (0, 2, 3 or 4). */
 int replay_run(const char *dir, ReplayOptions *o);
+/* replay_forward() to @target in steps of 2^24 instructions, stopping
+ * between two when SIGINT or SIGTERM came (stop_signal()). */
+enum replay_status replay_forward_stoppable(ReplaySession *s, uint64_t target);
 /* `replay --verify` (verify.c): check every part of the trace, then replay
  * it all (from o->snapshot if >= 0); returns the exit status. */
 int replay_verify(const char *dir, ReplayOptions *o);

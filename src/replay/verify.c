@@ -94,6 +94,7 @@ int replay_verify(const char *dir, ReplayOptions *o)
 		return EXIT_USAGE;
 	}
 	info = trace_info(replay_trace(s));
+	stop_signals_catch();
 	if (!check_parts(s, err, sizeof(err)))
 		return damaged(s, err);
 	replay_set_verify(s, true);
@@ -101,13 +102,19 @@ int replay_verify(const char *dir, ReplayOptions *o)
 		st = replay_goto_snapshot(s, (unsigned)o->snapshot);
 	start = replay_icount(s);
 	if (st == REPLAY_OK)
-		st = replay_forward(s, UINT64_MAX);
+		st = replay_forward_stoppable(s, UINT64_MAX);
 	if (st == REPLAY_ERROR) {
 		int status = replay_error_status(s);
 
 		fprintf(stderr, "flashback: %s\n", replay_error(s));
 		replay_close(s);
 		return status;
+	}
+	if (st == REPLAY_OK && stop_signal()) {
+		fprintf(stderr, "flashback: verify stopped by %s at icount %" PRIu64 "\n",
+			stop_signal_name(stop_signal()), replay_icount(s));
+		replay_close(s);
+		return 128 + stop_signal();
 	}
 	if (!markers_match(s, o->snapshot >= 0 ? (unsigned)o->snapshot : 0, err, sizeof(err)))
 		return damaged(s, err);

@@ -1,12 +1,13 @@
 #!/usr/bin/env python3
 """run_bios.py - boot a disk image through a real BIOS and check the result.
 
-usage: run_bios.py EMULATOR BIOS DISK [--qemu | --record]
+usage: run_bios.py EMULATOR BIOS DISK [--qemu | --record] [--reboot] [--expect TEXT]...
 
 Runs `flashback run -bios BIOS -hda DISK` (or qemu-system-i386 with the same
 BIOS and disk), with no input and a time limit, and passes when the exit
-status is 1 (the boot sector wrote 0 to isa-debug-exit), "PASS" is on the
-console and no "FAIL" line is.
+status is 1 (the boot sector wrote 0 to isa-debug-exit), "PASS" and every
+--expect TEXT are on the console and no "FAIL" line is.  A reset ends the
+run (-no-reboot) unless --reboot says the boot sector resets on purpose.
 
 With --record, `flashback record` instead, then `flashback replay --verify`
 of the trace: it must agree (exit 0, the same console byte for byte).  The
@@ -14,6 +15,7 @@ recording starts at the reset vector, with the 8259s in their power-on
 state, so this is the first thing to break if the replay's interrupt line
 does not follow the journal alone.
 """
+import argparse
 import os
 import subprocess
 import sys
@@ -29,30 +31,41 @@ def run(cmd):
 
 
 def main():
-    emu, bios, disk = sys.argv[1:4]
+    ap = argparse.ArgumentParser(description='boot a disk through a BIOS')
+    ap.add_argument('emu')
+    ap.add_argument('bios')
+    ap.add_argument('disk')
+    ap.add_argument('--qemu', action='store_true')
+    ap.add_argument('--record', action='store_true')
+    ap.add_argument('--reboot', action='store_true', help='let the guest reset the machine')
+    ap.add_argument('--expect', action='append', default=[], metavar='TEXT')
+    args = ap.parse_args()
+    emu, bios, disk = args.emu, args.bios, args.disk
     tmp = tempfile.TemporaryDirectory()
     trace = os.path.join(tmp.name, 'bios.fbt')
-    if '--qemu' in sys.argv:
-        cmd = [emu, '-bios', bios, '-display', 'none', '-serial', 'stdio', '-no-reboot',
+    no_reboot = [] if args.reboot else ['-no-reboot']
+    if args.qemu:
+        cmd = [emu, '-bios', bios, '-display', 'none', '-serial', 'stdio'] + no_reboot + [
                '-device', 'isa-debug-exit,iobase=0xf4,iosize=0x04',
                '-drive', 'file=%s,format=raw,if=ide,snapshot=on' % disk]
-    elif '--record' in sys.argv:
-        cmd = [emu, 'record', '-o', trace, '-bios', bios, '-hda', disk, '-no-reboot',
+    elif args.record:
+        cmd = [emu, 'record', '-o', trace, '-bios', bios, '-hda', disk] + no_reboot + [
                '--max-insns', '2000000000']
     else:
-        cmd = [emu, 'run', '-bios', bios, '-hda', disk, '-no-reboot',
+        cmd = [emu, 'run', '-bios', bios, '-hda', disk] + no_reboot + [
                '--max-insns', '2000000000']
     p = run(cmd)
     out = p.stdout.decode(errors='replace')
     err = p.stderr.decode(errors='replace')
-    ok = p.returncode == 1 and 'PASS' in out and 'FAIL' not in out
+    ok = (p.returncode == 1 and 'PASS' in out and 'FAIL' not in out and
+          all(text in out for text in args.expect))
     if not ok:
         print(out[-3000:])
         print(err[-2000:])
         print('FAIL: exit status %d' % p.returncode)
         return 1
     print('PASS: %s' % ' '.join(cmd))
-    if '--record' in sys.argv:
+    if args.record:
         r = run([emu, 'replay', trace, '--verify'])
         console, _, verdict = r.stdout.rpartition(b'verified: ')
         if r.returncode != 0 or console != p.stdout or not verdict:

@@ -107,6 +107,15 @@ def case_segment_outside_ram():
     expect_error(['run', '-m', '16', '-kernel', path], 'high.elf')
 
 
+def case_entry_outside_image():
+    """An entry point in no loaded segment (here not even in RAM) is refused:
+    the CPU would fault before its first instruction, after every reset."""
+    img = bytearray(multiboot_elf(0x100000))
+    img[24:28] = (0x40000000).to_bytes(4, 'little')  # e_entry
+    path = tmpfile('entry.elf', bytes(img))
+    expect_error(['run', '-kernel', path], 'entry.elf', 'entry point 0x40000000')
+
+
 def case_mem_zero():
     expect_error(['run', '-m', '0', '-kernel', '/dev/null'], '-m', "'0'")
 

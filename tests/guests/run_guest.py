@@ -3,12 +3,14 @@
 
 usage: run_guest.py [--qemu] EMULATOR KERNEL [--hda IMG] [--expect-status N]
                     [--expect TEXT ...] [--timeout S] [--max-insns N] [--icount]
+                    [--reboot]
 
 Without --qemu, EMULATOR is flashback and the guest runs as
     EMULATOR run -kernel KERNEL -serial stdio [-hda IMG] --max-insns N
 With --qemu, EMULATOR is qemu-system-i386 (the second opinion), run with the
 isa-debug-exit device at 0xF4 and the disk attached read-only in effect
-(snapshot=on), so guests that write to it never change the image.
+(snapshot=on), so guests that write to it never change the image, and with
+-no-reboot unless --reboot says the guest resets the machine on purpose.
 
 Standard input is /dev/null.  The guest passes when the emulator exits with
 the expected status (default 1: the guest wrote 0 to port 0xF4), every
@@ -27,8 +29,10 @@ import time
 def command(args):
     if args.qemu:
         cmd = [args.emulator, '-nodefaults', '-machine', 'pc', '-kernel', args.kernel,
-               '-display', 'none', '-serial', 'stdio', '-no-reboot',
+               '-display', 'none', '-serial', 'stdio',
                '-device', 'isa-debug-exit,iobase=0xf4,iosize=0x04']
+        if not args.reboot:
+            cmd += ['-no-reboot']
         if args.hda:
             cmd += ['-drive', 'file=%s,format=raw,if=ide,index=0,snapshot=on' % args.hda]
         if args.icount:
@@ -88,6 +92,8 @@ def main():
     ap.add_argument('--icount', action='store_true',
                     help='QEMU: -icount shift=0,sleep=off -rtc clock=vm: guest time '
                     'follows instructions and host load cannot skew it')
+    ap.add_argument('--reboot', action='store_true',
+                    help='QEMU: the guest resets the machine on purpose (no -no-reboot)')
     args = ap.parse_args()
 
     name = os.path.splitext(os.path.basename(args.kernel))[0]

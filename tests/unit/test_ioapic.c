@@ -176,6 +176,32 @@ static void test_level(void)
 	CHECK_EQ(take(), -1);
 }
 
+/* ioapic_pin_open(): the entry and the local APIC behind it decide. */
+static void test_pin_open(void)
+{
+	ioapic_reset(ioapic);
+	CHECK(!ioapic_pin_open(ioapic, 2)); /* masked after reset */
+	redir(2, 0x00000041, 0);
+	CHECK(ioapic_pin_open(ioapic, 2));
+	redir(2, 0x00000241, 0); /* SMI: stored, not delivered */
+	CHECK(!ioapic_pin_open(ioapic, 2));
+	redir(2, 0x00000141, 0); /* lowest priority */
+	CHECK(ioapic_pin_open(ioapic, 2));
+	as_write(mem, APIC_ADDR + 0x80, 0x40, 4); /* TPR: class 4 held back */
+	CHECK(!ioapic_pin_open(ioapic, 2));
+	as_write(mem, APIC_ADDR + 0x80, 0, 4);
+	/* Level: Remote IRR set until the EOI. */
+	redir(9, 0x00008051, 0);
+	irq_raise(ioapic_irq(ioapic, 9));
+	CHECK(!ioapic_pin_open(ioapic, 9));
+	CHECK_EQ(take(), 0x51);
+	irq_lower(ioapic_irq(ioapic, 9));
+	apic_eoi();
+	CHECK(ioapic_pin_open(ioapic, 9));
+	CHECK(!ioapic_pin_open(ioapic, 24));
+	ioapic_reset(ioapic);
+}
+
 int main(void)
 {
 	MemoryRegion *root = mr_container("memory", 1ull << 32);
@@ -189,5 +215,6 @@ int main(void)
 	test_registers();
 	test_edge();
 	test_level();
+	test_pin_open();
 	return unit_done("ioapic");
 }

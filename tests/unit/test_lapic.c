@@ -320,6 +320,40 @@ static void test_priority(void)
 	CHECK(!lapic_has_interrupt(apic));
 }
 
+/* What could still wake a halted CPU: the timer, and vectors arriving. */
+static void test_may_interrupt(void)
+{
+	fresh();
+	CHECK(!lapic_may_interrupt(apic)); /* not armed */
+	wr(0x3E0, 0xB);
+	wr(0x320, 0x40); /* one-shot, vector 0x40 */
+	wr(0x380, 1000);
+	CHECK(lapic_may_interrupt(apic));
+	CHECK(lapic_would_deliver(apic, 0x40));
+	wr(0x80, 0x40); /* the task priority holds class 4 back */
+	CHECK(!lapic_may_interrupt(apic));
+	CHECK(!lapic_would_deliver(apic, 0x4F));
+	CHECK(lapic_would_deliver(apic, 0x50));
+	wr(0x80, 0);
+	wr(0x320, 0x10040); /* masked */
+	CHECK(!lapic_may_interrupt(apic));
+	wr(0x320, 0x40);
+	run_to(1000); /* fired: a one-shot is over */
+	CHECK(!lapic_may_interrupt(apic));
+	CHECK_EQ(lapic_intack(apic), 0x40);
+	/* In service: its own class and below are held back. */
+	CHECK(!lapic_would_deliver(apic, 0x41));
+	CHECK(lapic_would_deliver(apic, 0x51));
+	wr(0xB0, 0);
+	/* An illegal vector: what counts is the error interrupt it raises. */
+	CHECK(!lapic_would_deliver(apic, 5));
+	wr(0x370, 0x60);
+	CHECK(lapic_would_deliver(apic, 5));
+	/* Software-disabled: nothing. */
+	wr(0xF0, 0xFF);
+	CHECK(!lapic_would_deliver(apic, 0x80));
+}
+
 static void test_nested_eoi(void)
 {
 	fresh();
@@ -427,6 +461,7 @@ int main(void)
 	test_timer_periodic();
 	test_self_ipi();
 	test_priority();
+	test_may_interrupt();
 	test_nested_eoi();
 	test_spurious_and_level();
 	test_base_msr();

@@ -586,6 +586,18 @@ static void test_bad_kernels(void)
 	ok = load_kernel(m, "req.elf", img, sizeof(img), NULL, 0, "", err);
 	CHECK_REFUSED(ok, err, "req.elf");
 	put_multiboot_header(img + 0x100, 0x3);
+	/* An entry point outside the loaded image: in RAM, or not even that */
+	st32(img + 24, 0x100100);
+	ok = load_kernel(m, "entry.elf", img, sizeof(img), NULL, 0, "", err);
+	CHECK_REFUSED(ok, err, "entry.elf");
+	CHECK(strstr(err, "entry point 0x100100") != NULL);
+	st32(img + 24, 0x40000000);
+	ok = load_kernel(m, "entry.elf", img, sizeof(img), NULL, 0, "", err);
+	CHECK_REFUSED(ok, err, "entry.elf");
+	st32(img + 24, 0x1000FF); /* the segment's last byte is fine */
+	ok = load_kernel(m, "entry.elf", img, sizeof(img), NULL, 0, "", err);
+	CHECK(ok);
+	st32(img + 24, 0x100000);
 	/* A multiboot initrd larger than RAM */
 	{
 		size_t n = RAM_SIZE;

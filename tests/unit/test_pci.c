@@ -232,6 +232,44 @@ static void test_reset_control(void)
 	machine_hooks.reset = NULL;
 }
 
+/* A reset goes back to the configuration pci_mark_power_on() kept. */
+static void test_reset(void)
+{
+	int devfn = 4 << 3;
+	PCIDevice *d = pci_add(bus, devfn, 0x1234, 0x9999, 0xFF000000, NULL, NULL);
+	int calls;
+
+	pci_declare_io_bar(d, 0, 0x20);
+	d->bars_changed = bars_changed;
+	st16(d->config + 0x04, 0x0001);
+	st32(d->config + 0x10, 0x1001);
+	pci_set_pam_hook(bus, pam_hook, &pam_calls);
+	pci_mark_power_on(bus);
+	CHECK_EQ(cfg_read(0, 0x5A, 1), 0x00);
+
+	cfg_write(0, 0x5A, 0x33, 1); /* PAM1: 0xC0000-0xC7FFF from RAM */
+	cfg_write(devfn, 0x10, 0x2000, 4);
+	cfg_write(devfn, 0x3C, 0x0B, 1);
+	as_write(io, 0xCF8, 0x80000000u | (unsigned)devfn << 8, 4);
+	calls = pam_calls;
+	bars_changed_count = 0;
+	pci_reset(bus);
+	CHECK_EQ(as_read(io, 0xCF8, 4), 0);
+	CHECK_EQ(cfg_read(0, 0x5A, 1), 0x00);
+	CHECK_EQ(pam_calls, calls + 1);
+	CHECK_EQ(pam_seen[1], 0x00);
+	CHECK_EQ(cfg_read(0, 0x59, 1), 0x30); /* as kept, not zero */
+	CHECK_EQ(cfg_read(devfn, 0x10, 4), 0x1001);
+	CHECK_EQ(cfg_read(devfn, 0x3C, 1), 0);
+	CHECK_EQ(cfg_read(devfn, 0x00, 4), 0x99991234u);
+	CHECK_EQ(bars_changed_count, 1);
+	CHECK_EQ(last_io_base, 0x1000);
+	/* Nothing changed since: no calls. */
+	pci_reset(bus);
+	CHECK_EQ(pam_calls, calls + 1);
+	CHECK_EQ(bars_changed_count, 1);
+}
+
 int main(void)
 {
 	MemoryRegion *root = mr_container("io", 0x10000);
@@ -245,5 +283,6 @@ int main(void)
 	test_bar_and_command();
 	test_pam();
 	test_reset_control();
+	test_reset();
 	return unit_done("pci");
 }

@@ -391,6 +391,46 @@ static void test_intr_tracking(void)
 	irq(1, 0);
 }
 
+/* pic_line_open(): masks, the cascade and the lines in service decide. */
+static void test_line_open(void)
+{
+	init_pair(0x01);
+	outb(0x21, 0xFF);
+	outb(0xa1, 0xFF);
+	for (int n = 0; n < 16; n++)
+		CHECK(!pic_line_open(pic, n));
+	outb(0x21, 0xFE); /* IRQ 0 only */
+	CHECK(pic_line_open(pic, 0));
+	CHECK(!pic_line_open(pic, 1));
+	outb(0xa1, 0xFE); /* IRQ 8 unmasked, the cascade not yet */
+	CHECK(!pic_line_open(pic, 8));
+	outb(0x21, 0xFA);
+	CHECK(pic_line_open(pic, 8));
+
+	/* IRQ 0 in service holds back itself and everything below it. */
+	irq(0, 1);
+	CHECK_EQ(pic_intack(pic), 0x08);
+	irq(0, 0);
+	CHECK(!pic_line_open(pic, 0));
+	CHECK(!pic_line_open(pic, 8));
+	outb(0x20, 0x20);
+	CHECK(pic_line_open(pic, 0));
+
+	/* IRQ 8 in service holds back IRQ 8 and, through IR2, IRQ 3. */
+	outb(0x21, 0xF2);
+	irq(8, 1);
+	CHECK_EQ(pic_intack(pic), 0x70);
+	irq(8, 0);
+	CHECK(!pic_line_open(pic, 8));
+	CHECK(!pic_line_open(pic, 3));
+	CHECK(pic_line_open(pic, 0));
+	eoi_both();
+	CHECK(pic_line_open(pic, 8));
+	CHECK(pic_line_open(pic, 3));
+	outb(0x21, 0x00);
+	outb(0xa1, 0x00);
+}
+
 int main(void)
 {
 	MemoryRegion *root = mr_container("io", 0x10000);
@@ -408,5 +448,6 @@ int main(void)
 	test_level_edge();
 	test_ocw3_poll_smm();
 	test_intr_tracking();
+	test_line_open();
 	return unit_done("pic");
 }

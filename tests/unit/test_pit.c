@@ -267,8 +267,10 @@ static void test_mode0_one_shot(void)
 
 	outb(0x43, 0x30); /* channel 0, mode 0 */
 	CHECK_EQ(irq0_level, 0);
+	CHECK(!pit_may_interrupt(pit)); /* no count yet */
 	t0 = tick_of((int64_t)icount);
 	write_count(0, 100);
+	CHECK(pit_may_interrupt(pit));
 	clear_edges();
 	run_until(ns_of(t0 + 100));
 	CHECK_EQ(irq0_level, 0);
@@ -276,6 +278,7 @@ static void test_mode0_one_shot(void)
 	CHECK_EQ(irq0_level, 1);
 	CHECK_EQ(nrises, 1);
 	CHECK_EQ(rises[0], ns_of(t0 + 101));
+	CHECK(!pit_may_interrupt(pit)); /* the shot is over: OUT stays high */
 	/* It stays high and the counter keeps going past zero. */
 	run_until((int64_t)icount + 10000000);
 	CHECK_EQ(nrises, 1);

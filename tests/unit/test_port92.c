@@ -1,6 +1,7 @@
 /*
  * test_port92.c - port 0x92 through the I/O space: A20 requests on bit 1
- * changes, a reset request on each 0 -> 1 edge of bit 0, latched reads.
+ * changes, a reset request on each 0 -> 1 edge of bit 0, latched reads, and
+ * bit 0 clear after a reset so that the next fast reset is an edge again.
  */
 #include "../../src/devices/devices.h"
 #include "unit.h"
@@ -26,7 +27,7 @@ int main(void)
 
 	machine_hooks.set_a20 = on_a20;
 	machine_hooks.reset = on_reset;
-	port92_new(io);
+	Port92 *p = port92_new(io);
 
 	CHECK_EQ(as_read(as, 0x92, 1), 0x00);
 	as_write(as, 0x92, 0x02, 1);
@@ -56,6 +57,15 @@ int main(void)
 	CHECK(!a20_state);
 	CHECK_EQ(reset_calls, 2);
 	CHECK_EQ(as_read(as, 0x92, 1), 0xC0);
+
+	/* The machine's reset clears bit 0 only: "in; or 1; out" resets again. */
+	as_write(as, 0x92, 0x03, 1);
+	CHECK_EQ(reset_calls, 3);
+	port92_reset(p);
+	CHECK_EQ(as_read(as, 0x92, 1), 0x02);
+	as_write(as, 0x92, as_read(as, 0x92, 1) | 1, 1);
+	CHECK_EQ(reset_calls, 4);
+	CHECK_EQ(a20_calls, 3);
 
 	/* Neighbouring ports are not ours. */
 	CHECK_EQ(as_read(as, 0x93, 1), 0xFF);

@@ -159,19 +159,25 @@ static void test_uip(void)
 
 static void test_update_interrupt(void)
 {
-	setup(0);
+	RTC *r = setup(0);
+
 	/* The default rate sets PF 1024 times a second even without PIE. */
 	run_to(SEC / 100);
 	CHECK_EQ(rd(0x0C), 0x40);
+	CHECK(!rtc_may_interrupt(r)); /* the updates run, but no interrupt is on */
 	wr(0x0A, 0x20); /* no periodic rate: only UF below */
 	CHECK_EQ(rd(0x0C), 0);
 	wr(0x0B, 0x12); /* UIE */
+	CHECK(rtc_may_interrupt(r));
 	run_to(SEC - 1);
 	CHECK_EQ(irq_level, 0);
 	run_to(SEC);
 	CHECK_EQ(irq_level, 1);
 	CHECK_EQ(irq_raises, 1);
+	/* IRQ 8 stays high until register C is read: no new edge before. */
+	CHECK(!rtc_may_interrupt(r));
 	CHECK_EQ(rd(0x0C), 0x90); /* IRQF | UF */
+	CHECK(rtc_may_interrupt(r));
 	CHECK_EQ(irq_level, 0);
 	CHECK_EQ(rd(0x0C), 0x00);
 	run_to(2 * SEC);

@@ -214,12 +214,16 @@ static void test_char_timeout(void)
 	outb(IER, 0x00);
 	outb(LCR, 0x03); /* 8N1: 10 bits a character */
 	outb(IIR, 0xc7); /* FIFO, trigger 14 */
+	CHECK(!uart_may_interrupt(uart, true)); /* receive interrupts off */
 	outb(IER, 0x01);
+	CHECK(uart_may_interrupt(uart, true)); /* input may come */
+	CHECK(!uart_may_interrupt(uart, false));
 	four_chars = 4 * 10 * 1000000000ll / 115200; /* 347222 ns */
 
 	t0 = clock_ns();
 	receive("ab");
 	CHECK_EQ(irq_level, 0);
+	CHECK(uart_may_interrupt(uart, false)); /* the character timeout runs */
 	run_until(t0 + four_chars - 1000);
 	CHECK_EQ(irq_level, 0);
 	CHECK_EQ(inb(IIR), 0xc1);
