@@ -72,6 +72,7 @@ struct MemoryRegion {
 	uint8_t *host;
 	bool mapped; /* host came from mmap */
 	uint64_t *dirty[DIRTY_CLIENTS];
+	uint64_t clears; /* ram_clear() calls so far */
 
 	/* MMIO. */
 	const MemoryRegionOps *ops;
@@ -954,5 +955,14 @@ void ram_clear(MemoryRegion *ram)
 	/* A private anonymous mapping reads back as zeros once its pages are dropped. */
 	if (!ram->mapped || madvise(ram->host, (size_t)ram->size, MADV_DONTNEED) != 0)
 		memset(ram->host, 0, (size_t)ram->size);
-	ram_mark_dirty(ram, 0, ram->size);
+	/* Decoded code is stale everywhere.  A snapshot writer is told by the
+	 * count instead: "all zero now" costs it nothing to note, where a
+	 * dirty bit on every page would have it look at every page. */
+	bits_update(ram->dirty[DIRTY_CODE], 0, (ram->size - 1) >> PAGE_BITS, true);
+	ram->clears++;
+}
+
+uint64_t ram_clears(const MemoryRegion *ram)
+{
+	return ram && ram->kind == MR_RAM ? ram->clears : 0;
 }

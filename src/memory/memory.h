@@ -143,11 +143,14 @@ uint64_t ram_find_dirty(MemoryRegion *ram, uint64_t offset, enum dirty_client c)
 /* Returns whether any page in [offset, offset+len) was dirty, and clears them. */
 bool ram_test_and_clear_dirty(MemoryRegion *ram, uint64_t offset, uint64_t len, enum dirty_client c);
 /*
- * Zero all of @ram (a reset) and mark every page dirty.  Large regions give
- * their pages back to the host instead of writing zeros, so -m 3584 stays
- * cheap across resets.
+ * Zero all of @ram (a reset): every page becomes DIRTY_CODE, and
+ * ram_clears() counts up (DIRTY_SNAPSHOT is left alone: a snapshot writer
+ * that sees the count change knows every page is zero but those dirtied
+ * since).  Large regions give their pages back to the host instead of
+ * writing zeros, so -m 3584 stays cheap across resets.
  */
 void ram_clear(MemoryRegion *ram);
+uint64_t ram_clears(const MemoryRegion *ram);
 /*
  * Ask the host for transparent huge pages over @ram (@on) or take the ask
  * back.  A hint only (contents never change): reading RAM the guest never

@@ -810,7 +810,7 @@ static bool step_event(ReplaySession *r, const TraceEvent *ev)
 			return false;
 		}
 		if (ev->flags & TRACE_CHECK_RAM) {
-			hash = rr_ram_hash(&r->mem.blocks);
+			hash = rr_mem_digest(&r->mem.blocks, trace_id(r->t));
 			if (hash != ev->value2) {
 				diverge(r, "the journal has RAM hash %016" PRIx64
 					   ", the replayed RAM hashes to %016" PRIx64,

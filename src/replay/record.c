@@ -349,7 +349,7 @@ static void check_event(Recorder *r, bool with_ram)
 	ev.value = cpu_state_hash(r->m->cpu);
 	if (with_ram) {
 		ev.flags = TRACE_CHECK_RAM;
-		ev.value2 = rr_ram_hash(&r->blocks);
+		ev.value2 = rr_snapwriter_digest(r->sw, &r->blocks);
 	}
 	append(r, &ev);
 	r->last_check = ev.icount;

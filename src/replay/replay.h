@@ -255,9 +255,6 @@ bool rr_cache_find(const RRCache *c, uint64_t target, uint64_t *icount);
 const uint8_t *rr_cache_restore(RRCache *c, uint64_t target, RRMemory *mem, size_t *len);
 void rr_cache_info(const RRCache *c, ReplayCacheInfo *info);
 
-/* A 64-bit hash of every RAM block, in block order. */
-uint64_t rr_ram_hash(const RRBlocks *blocks);
-
 /* Snapshot files: "snap-NNNNNN.fbs" in the trace directory; their pages
  * are in the trace's page store (pages.h). */
 #define RR_SNAP_FMT TRACE_SNAP_FMT
@@ -295,7 +292,10 @@ typedef struct RRSnapState {
 bool rr_snapshot_state(const char *dir, unsigned number, const uint8_t id[TRACE_ID_LEN],
 		       RRSnapState *st, char *err, size_t errlen);
 void rr_snapshot_state_free(RRSnapState *st);
-/* A digest of every RAM and ROM page of @blocks (keyed by recording @id). */
+/* A digest of every RAM and ROM page of @blocks (keyed by recording @id):
+ * what snapshots say their memory is, and the final check's memory hash. */
 uint64_t rr_mem_digest(const RRBlocks *blocks, const uint8_t id[TRACE_ID_LEN]);
+/* rr_mem_digest() of the recorder's memory now, from what the writer knows. */
+uint64_t rr_snapwriter_digest(RRSnapWriter *w, const RRBlocks *blocks);
 
 #endif

@@ -287,29 +287,6 @@ bad:
 	return false;
 }
 
-/* ---- RAM hash ------------------------------------------------------------------- */
-
-uint64_t rr_ram_hash(const RRBlocks *blocks)
-{
-	uint64_t h = 0x243f6a8885a308d3ull;
-
-	for (unsigned i = 0; i < blocks->n; i++) {
-		const uint8_t *p = mr_host(blocks->b[i].mr);
-		uint64_t size = blocks->b[i].size, j;
-
-		if (blocks->b[i].kind != RR_BLOCK_RAM)
-			continue;
-		for (j = 0; j + 8 <= size; j += 8) {
-			h = (h ^ ld64(p + j)) * 0x9e3779b97f4a7c15ull;
-			h ^= h >> 29;
-		}
-		for (; j < size; j++)
-			h = (h ^ p[j]) * 0x100000001b3ull;
-		h = (h ^ size) * 0x9e3779b97f4a7c15ull;
-	}
-	return h ^ (h >> 32);
-}
-
 /* ---- snapshot files ---------------------------------------------------------------- */
 
 /*
@@ -389,7 +366,8 @@ struct RRSnapWriter {
 	char *dir;
 	uint8_t id[TRACE_ID_LEN];
 	PageStore *ps;
-	uint64_t **ids; /* per block: its page ids at the last snapshot (NULL: none yet) */
+	uint64_t **ids;	  /* per block: its page ids at the last snapshot (NULL: none yet) */
+	uint64_t *clears; /* per block: ram_clears() at the last snapshot */
 	unsigned nids;
 };
 
@@ -416,39 +394,61 @@ void rr_snapwriter_free(RRSnapWriter *w)
 	for (unsigned i = 0; i < w->nids; i++)
 		free(w->ids[i]);
 	free(w->ids);
+	free(w->clears);
 	free(w->dir);
 	free(w);
 }
 
+/* The RAM pages of block @i dirtied since the last snapshot, found a
+ * dirty page at a time (after a reset only the loader's pages are). */
+static bool update_dirty(RRSnapWriter *w, unsigned i, const RRBlock *b)
+{
+	uint8_t tmp[PAGE_SIZE];
+
+	for (uint64_t off = ram_find_dirty(b->mr, 0, DIRTY_SNAPSHOT); off < b->size;
+	     off = ram_find_dirty(b->mr, off + PAGE_SIZE, DIRTY_SNAPSHOT)) {
+		uint64_t pg = off >> PAGE_BITS;
+
+		ram_test_and_clear_dirty(b->mr, off, PAGE_SIZE, DIRTY_SNAPSHOT);
+		if (!ps_put(w->ps, block_page(b, pg, tmp), &w->ids[i][pg]))
+			return false;
+	}
+	return true;
+}
+
 /*
  * Bring block @i's ids up to date: every page when the block is new to the
- * writer or @rescan says RAM changed behind the dirty bits (a reset), else
- * the RAM pages dirtied since the last snapshot.  ROM never changes from
- * the guest's side.
+ * writer, else the RAM pages dirtied since the last snapshot - after making
+ * them all zero if RAM was cleared since (a reset: ram_clears()).  ROM never
+ * changes from the guest's side; @rescan (a reset reloaded it) looks at it
+ * again.
  */
 static bool update_ids(RRSnapWriter *w, unsigned i, const RRBlock *b, bool rescan)
 {
 	uint64_t pages = block_pages(b->size);
 	uint8_t tmp[PAGE_SIZE];
-	bool all = rescan || i >= w->nids || !w->ids[i];
+	bool all = i >= w->nids || !w->ids[i];
 
 	if (i >= w->nids) {
 		w->ids = xrealloc(w->ids, (i + 1) * sizeof(*w->ids));
+		w->clears = xrealloc(w->clears, (i + 1) * sizeof(*w->clears));
 		memset(w->ids + w->nids, 0, (i + 1 - w->nids) * sizeof(*w->ids));
 		w->nids = i + 1;
 	}
 	if (!w->ids[i])
 		w->ids[i] = xcalloc(pages, sizeof(uint64_t));
-	if (!all && b->kind != RR_BLOCK_RAM)
+	if (b->kind == RR_BLOCK_RAM && !all && w->clears[i] != ram_clears(b->mr))
+		memset(w->ids[i], 0, pages * sizeof(uint64_t));
+	w->clears[i] = ram_clears(b->mr);
+	if (b->kind == RR_BLOCK_RAM && !all)
+		return update_dirty(w, i, b);
+	if (!all && !rescan)
 		return true;
-	for (uint64_t pg = 0; pg < pages; pg++) {
-		bool dirty =
-		    b->kind == RR_BLOCK_RAM &&
-		    ram_test_and_clear_dirty(b->mr, pg << PAGE_BITS, PAGE_SIZE, DIRTY_SNAPSHOT);
-
-		if ((all || dirty) && !ps_put(w->ps, block_page(b, pg, tmp), &w->ids[i][pg]))
+	for (uint64_t pg = 0; pg < pages; pg++)
+		if (!ps_put(w->ps, block_page(b, pg, tmp), &w->ids[i][pg]))
 			return false;
-	}
+	if (b->kind == RR_BLOCK_RAM)
+		ram_test_and_clear_dirty(b->mr, 0, b->size, DIRTY_SNAPSHOT);
 	return true;
 }
 
@@ -475,6 +475,37 @@ static void encode_table(RRBuf *out, const uint64_t *ids, uint64_t pages)
 		}
 		pg += zeros + run;
 	}
+}
+
+/*
+ * The memory digest now, without storing anything: the writer's ids for
+ * pages clean since the last snapshot, the pages themselves for the rest
+ * (the final check of a recording: no read of every page of RAM).
+ */
+uint64_t rr_snapwriter_digest(RRSnapWriter *w, const RRBlocks *blocks)
+{
+	uint64_t d = 0x6a09e667f3bcc908ull;
+	uint8_t tmp[PAGE_SIZE];
+
+	for (unsigned i = 0; i < blocks->n; i++) {
+		const RRBlock *b = &blocks->b[i];
+		bool known = i < w->nids && w->ids[i];
+		bool cleared =
+		    known && b->kind == RR_BLOCK_RAM && w->clears[i] != ram_clears(b->mr);
+
+		for (uint64_t pg = 0; pg < block_pages(b->size); pg++) {
+			uint64_t h;
+
+			if (!known || (b->kind == RR_BLOCK_RAM &&
+				       ram_is_dirty(b->mr, pg << PAGE_BITS, DIRTY_SNAPSHOT)))
+				h = ps_hash(w->id, block_page(b, pg, tmp));
+			else
+				h = cleared ? 0 : ps_id_hash(w->ps, w->ids[i][pg]);
+			if (h)
+				d = digest_fold(d, i, pg, h);
+		}
+	}
+	return d;
 }
 
 /* What the memory digest of the snapshot is, from the writer's ids. */

@@ -16,7 +16,9 @@
 #define CMOS_BOOTS 0x4A /* neither SeaBIOS nor QEMU use it */
 #define PORT_A	   0x92
 #define FAST_RESET 0x01
-#define BOOTS	   3
+#ifndef BOOTS
+#define BOOTS 3 /* resetloop.elf: more (tests/rr: what a reset costs a recording) */
+#endif
 
 static volatile u32 marker = 0x600dcafe; /* changed before each reset */
 
