@@ -524,6 +524,7 @@ static int listing(const char *dir, uint64_t from, uint64_t count, bool to_given
 	l.s = replay_open(dir, NULL, err, sizeof(err));
 	if (!l.s)
 		fatal(EXIT_USAGE, "%s", err);
+	replay_warn_damage(l.s);
 	start = replay_start_icount(l.s);
 	end = replay_end_icount(l.s);
 	if (from < start || from >= end || (to_given && from + count > end))

@@ -422,6 +422,7 @@ int gdb_replay_serve(const GdbReplayOptions *o)
 		fprintf(stderr, "flashback: %s\n", err);
 		return EXIT_USAGE;
 	}
+	replay_warn_damage(rt.rs);
 	replay_set_cache(rt.rs, o->cache_interval ? o->cache_interval : REPLAY_CACHE_INTERVAL,
 			 o->cache_bytes ? o->cache_bytes : REPLAY_CACHE_BYTES);
 	t.cpu = replay_cpu(rt.rs);

@@ -3,13 +3,22 @@
  * engine (engine.c) and the trace library.
  */
 #include "replay.h"
+#include "pages.h"
 
 #include <dirent.h>
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 /* ---- flashback replay ------------------------------------------------------------ */
+
+void replay_warn_damage(const ReplaySession *s)
+{
+	if (replay_snapshot_damage(s))
+		fprintf(stderr, "flashback: %s: left out (an earlier snapshot is used instead)\n",
+			replay_snapshot_damage(s));
+}
 
 static bool has_snapshot(ReplaySession *s, unsigned number)
 {
@@ -71,6 +80,7 @@ int replay_run(const char *dir, ReplayOptions *o)
 		replay_close(s);
 		return replay_verify(dir, o);
 	}
+	replay_warn_damage(s);
 	stop_signals_catch();
 	if (o->snapshot >= 0)
 		st = replay_goto_snapshot(s, (unsigned)o->snapshot);
@@ -109,44 +119,54 @@ out:
 
 /* ---- flashback info ------------------------------------------------------------ */
 
-static uint64_t dir_bytes(const char *dir, unsigned *snapshots, uint64_t *snap_bytes)
-{
-	DIR *d = opendir(dir);
-	struct dirent *e;
-	uint64_t total = 0;
-	char path[4096];
+/* What `info` learns from the files beside the journal: their sizes, and
+ * the first damage its quick checks find (headers only: --verify reads all). */
+typedef struct DirSummary {
+	uint64_t total, snap_bytes, pages_bytes;
+	unsigned snapshots;
+	uint64_t pages;
+	char damage[TRACE_ERR_LEN + 64];
+} DirSummary;
 
-	*snapshots = 0;
-	*snap_bytes = 0;
-	if (!d)
-		return 0;
-	while ((e = readdir(d)) != NULL) {
-		size_t len;
-		char rerr[256];
-		FILE *f;
-		long sz;
+static void summarize(const char *dir, const uint8_t *id, DirSummary *d)
+{
+	DIR *dp = opendir(dir);
+	struct dirent *e;
+	char path[4096], err[TRACE_ERR_LEN];
+	struct stat st;
+	PageStore *ps;
+
+	memset(d, 0, sizeof(*d));
+	while (dp && (e = readdir(dp)) != NULL) {
+		unsigned n;
+		char tail[8];
+		RRSnapHeader h;
 
 		if (e->d_name[0] == '.')
 			continue;
 		snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
-		f = fopen(path, "rb");
-		if (!f)
+		if (stat(path, &st) != 0 || !S_ISREG(st.st_mode))
 			continue;
-		fseek(f, 0, SEEK_END);
-		sz = ftell(f);
-		fclose(f);
-		(void)len;
-		(void)rerr;
-		if (sz < 0)
+		d->total += (uint64_t)st.st_size;
+		if (sscanf(e->d_name, "snap-%6u.fb%1s", &n, tail) != 2)
 			continue;
-		total += (uint64_t)sz;
-		if (strncmp(e->d_name, "snap-", 5) == 0) {
-			(*snapshots)++;
-			*snap_bytes += (uint64_t)sz;
-		}
+		d->snapshots++;
+		d->snap_bytes += (uint64_t)st.st_size;
+		if (!rr_snapshot_header(dir, n, id, &h, err, sizeof(err)) && !d->damage[0])
+			snprintf(d->damage, sizeof(d->damage), "%s", err);
 	}
-	closedir(d);
-	return total;
+	if (dp)
+		closedir(dp);
+	ps = ps_open(dir, id, err, sizeof(err));
+	if (!ps && !d->damage[0])
+		snprintf(d->damage, sizeof(d->damage), "%s", err);
+	if (ps) {
+		d->pages = ps_count(ps);
+		snprintf(path, sizeof(path), "%s/" PS_FILE, dir);
+		if (stat(path, &st) == 0)
+			d->pages_bytes = (uint64_t)st.st_size;
+		ps_close(ps);
+	}
 }
 
 int replay_info(const char *dir, FILE *out)
@@ -154,17 +174,17 @@ int replay_info(const char *dir, FILE *out)
 	char err[TRACE_ERR_LEN];
 	Trace *t = trace_open(dir, err);
 	const TraceInfo *i;
-	uint64_t counts[TEV_KIND_COUNT] = {0}, snap_bytes;
-	unsigned snapshots;
-	uint64_t total;
+	uint64_t counts[TEV_KIND_COUNT] = {0};
+	DirSummary d;
 
 	if (!t) {
 		fprintf(stderr, "flashback: %s\n", err);
 		return EXIT_USAGE;
 	}
 	i = trace_info(t);
-	total = dir_bytes(dir, &snapshots, &snap_bytes);
+	summarize(dir, i->id, &d);
 	fprintf(out, "trace           %s\n", dir);
+	fprintf(out, "recording       %s\n", i->id_hex);
 	fprintf(out, "format version  %u\n", i->format_version);
 	fprintf(out, "recorded by     %s\n", i->emulator_version);
 	fprintf(out, "machine         %s\n", i->machine_options);
@@ -176,8 +196,12 @@ int replay_info(const char *dir, FILE *out)
 		for (unsigned k = 1; k < TEV_KIND_COUNT; k++)
 			if (counts[k])
 				fprintf(out, "  %-13s %" PRIu64 "\n", trace_kind_name(k), counts[k]);
-	fprintf(out, "snapshots       %u (%" PRIu64 " bytes)\n", snapshots, snap_bytes);
-	fprintf(out, "size            %" PRIu64 " bytes\n", total);
+	fprintf(out, "snapshots       %u (%" PRIu64 " bytes)\n", d.snapshots, d.snap_bytes);
+	fprintf(out, "pages           %" PRIu64 " distinct (%" PRIu64 " bytes)\n", d.pages,
+		d.pages_bytes);
+	if (i->index_note[0])
+		fprintf(out, "index           %s\n", i->index_note);
+	fprintf(out, "size            %" PRIu64 " bytes\n", d.total);
 	if (i->complete)
 		fprintf(out, "state           complete, final icount %" PRIu64 " hash %016" PRIx64 "\n",
 			i->final_icount, i->final_hash);
@@ -185,5 +209,10 @@ int replay_info(const char *dir, FILE *out)
 		fprintf(out, "state           truncated: %s\n",
 			i->truncation[0] ? i->truncation : "no end event");
 	trace_free(t);
+	if (d.damage[0]) {
+		fflush(out);
+		fprintf(stderr, "flashback: %s\n", d.damage);
+		return EXIT_USAGE;
+	}
 	return 0;
 }

@@ -132,6 +132,8 @@ bool replay_check_pages(ReplaySession *s, char *err, size_t errlen);
 /* Why a snapshot file of the trace was left out (damaged, from another
  * recording), or NULL. */
 const char *replay_snapshot_damage(const ReplaySession *s);
+/* For the commands: say on stderr, in one line, which snapshot file was left out. */
+void replay_warn_damage(const ReplaySession *s);
 /* Restart from the trace's snapshot @number (`replay --snapshot K`). */
 enum replay_status replay_goto_snapshot(ReplaySession *s, unsigned number);
 

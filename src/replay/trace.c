@@ -425,7 +425,7 @@ static bool check_chunks(Trace *t, size_t *indexed)
 		terr(t,
 		     "%s does not match %s at chunk %zu: the journal has icount %llu..%llu at "
 		     "offset %llu, the index icount %llu..%llu at offset %llu; the index is wrong "
-		     "(delete it to rebuild it from the journal)",
+		     "(flashback reindex rebuilds it from the journal)",
 		     t->ipath, t->jpath, i, (unsigned long long)j->first_icount,
 		     (unsigned long long)j->last_icount, (unsigned long long)j->offset,
 		     (unsigned long long)ic[i].first_icount, (unsigned long long)ic[i].last_icount,
@@ -578,7 +578,7 @@ static bool open_index(Trace *t)
 		/* ix.err is as long as t->err: join without format truncation checks. */
 		snprintf(t->err, sizeof(t->err), "%s", t->ix.err);
 		size_t at = strlen(t->err);
-		const char *hint = "; delete it to rebuild the index from the journal";
+		const char *hint = "; flashback reindex rebuilds it from the journal";
 		snprintf(t->err + at, sizeof(t->err) - at, "%s", hint);
 		return false;
 	} else {
@@ -586,7 +586,7 @@ static bool open_index(Trace *t)
 		if (strtoul(v, NULL, 10) != t->r.version) {
 			terr(t,
 			     "%s is for format version %s but %s is version %u; the index is wrong "
-			     "(delete it to rebuild it from the journal)",
+			     "(flashback reindex rebuilds it from the journal)",
 			     t->ipath, v, t->jpath, t->r.version);
 			return false;
 		}
@@ -656,7 +656,8 @@ bool trace_verify_index(Trace *t)
 
 		terr(t, "%s", t->ix.err);
 		at = strlen(t->err);
-		snprintf(t->err + at, sizeof(t->err) - at, "; `flashback reindex` rebuilds it");
+		snprintf(t->err + at, sizeof(t->err) - at,
+			 "; flashback reindex rebuilds it from the journal");
 		ok = false;
 	}
 	index_close(&ref);

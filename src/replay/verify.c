@@ -65,10 +65,8 @@ static bool check_parts(ReplaySession *s, char *err, size_t errlen)
 	unsigned n = replay_snapshots(s, &snaps);
 	Trace *t = replay_trace(s);
 
-	if (!trace_verify_index(t)) {
-		snprintf(err, errlen, "%s", trace_error(t));
-		return false;
-	}
+	/* the files first: a replaced one is named as such, not as an
+	 * index row that no longer fits it */
 	if (replay_snapshot_damage(s)) {
 		snprintf(err, errlen, "%s", replay_snapshot_damage(s));
 		return false;
@@ -78,6 +76,10 @@ static bool check_parts(ReplaySession *s, char *err, size_t errlen)
 	for (unsigned i = 0; i < n; i++)
 		if (!replay_check_snapshot(s, snaps[i].number, err, errlen))
 			return false;
+	if (!trace_verify_index(t)) {
+		snprintf(err, errlen, "%s", trace_error(t));
+		return false;
+	}
 	return true;
 }
 

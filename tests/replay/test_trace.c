@@ -287,6 +287,46 @@ static void test_corruption(void)
 	rm_scratch(dir);
 }
 
+/*
+ * Two recordings of the same events have the same chunks but for the
+ * identity each header carries and the chain that follows from it: a chunk
+ * of one put in the other (same size, same place) does not fit.
+ */
+static void test_foreign_chunk(void)
+{
+	char a[256], b[256], err[TRACE_ERR_LEN], ja[300], jb[300], ix[300], want[128];
+	uint64_t ends_a[512], ends_b[512], lasts[512];
+	size_t la, lb;
+
+	scratch(a, sizeof(a));
+	scratch(b, sizeof(b));
+	CHECK(write_trace(a, 3000, NULL, err));
+	CHECK(write_trace(b, 3000, NULL, err));
+	CHECK(chunk_ends(a, ends_a, lasts, 512) > 3);
+	chunk_ends(b, ends_b, lasts, 512);
+	uint8_t *pa = slurp(jpath(a, ja), &la), *pb = slurp(jpath(b, jb), &lb);
+	CHECK_EQ(la, lb);
+	CHECK(ends_a[2] == ends_b[2] && ends_a[3] == ends_b[3]);
+	/* the header differs in the identity only; chunk 3 in its chain field */
+	CHECK(memcmp(pa + ends_a[2], pb + ends_b[2], 40) == 0);
+	CHECK(memcmp(pa + ends_a[2], pb + ends_b[2], 48) != 0);
+	memcpy(pa + ends_a[2], pb + ends_b[2], (size_t)(ends_a[3] - ends_a[2]));
+	spit(ja, pa, la);
+	unlink(ipath(a, ix));
+	Trace *t = trace_open(a, err);
+	CHECK(t == NULL);
+	sprintf(want, "chunk 3 at offset %llu does not follow the chunk before it",
+		(unsigned long long)ends_a[2]);
+	if (!strstr(err, want))
+		fprintf(stderr, "expected \"%s\" in \"%s\"\n", want, err);
+	CHECK(strstr(err, want) != NULL);
+	trace_free(t);
+	free(pa);
+	free(pb);
+	rm_scratch(a);
+	rm_scratch(b);
+}
+
 static void expect_refused(const char *dir, const void *bytes, size_t len, const char *want)
 {
 	char err[TRACE_ERR_LEN], j[300], ix[300];
@@ -547,6 +587,7 @@ int main(void)
 	test_chunk_boundaries();
 	test_truncation();
 	test_corruption();
+	test_foreign_chunk();
 	test_bad_files();
 	test_index_mismatch();
 	test_disk_full();

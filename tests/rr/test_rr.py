@@ -15,6 +15,7 @@ import re
 import resource
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -317,6 +318,17 @@ def case_disk_full():
     assert live.startswith(out), 'the replayed console is not a prefix:\n%r\n%r' % (out, live)
     assert len(out) < len(live), 'the limited recording replays the whole console'
 
+    # the written part opens where it is, with no byte of space left
+    def no_space():
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+        resource.setrlimit(resource.RLIMIT_FSIZE, (0, 0))
+
+    for cmd in (['info', trace], ['replay', trace], ['query', trace, 'SELECT count(*) FROM chunks']):
+        p = subprocess.run([FB] + cmd, stdin=subprocess.DEVNULL, capture_output=True, timeout=120,
+                           preexec_fn=no_space)
+        assert p.returncode == 0, '%s with no space: status %d %r' % (cmd[0], p.returncode,
+                                                                      p.stderr)
+
 
 def case_sigterm():
     """SIGTERM ends the recording cleanly: a complete trace that replays."""
@@ -468,6 +480,329 @@ def case_record_target_exists():
     os.mkdir(empty)
     live = record('hello', empty)
     replay_ok(empty, live)
+
+
+# ---- every part of a trace is checked (issue 12) ----------------------------
+
+def snapshot_trace(name='t'):
+    """The timer guest with snapshots 0-3 (every 400000 instructions)."""
+    trace = os.path.join(TMP, name + '.fbt')
+    live = record('timer', trace)
+    snaps = sorted(f for f in os.listdir(trace) if f.startswith('snap-'))
+    assert len(snaps) >= 3, snaps
+    return trace, live
+
+
+def snap_icount(trace, k):
+    with open(os.path.join(trace, 'snap-%06d.fbs' % k), 'rb') as f:
+        return int.from_bytes(f.read(32)[24:32], 'little')
+
+
+def cpu_dump(out):
+    at = out.rfind('EAX=')
+    assert at >= 0, out[-300:]
+    return out[at:]
+
+
+def flip(path, offset, mask=0x40):
+    with open(path, 'r+b') as f:
+        f.seek(offset)
+        b = f.read(1)
+        f.seek(offset)
+        f.write(bytes([b[0] ^ mask]))
+
+
+def verify_refused(trace, want, status=2):
+    """replay --verify fails with @status and one line matching @want."""
+    code, out, err = run('replay', trace, '--verify')
+    assert code == status, 'verify: status %d, stderr %r' % (code, err)
+    line = one_line_error(err)
+    assert re.search(want, line), 'verify: %r does not match %r' % (line, want)
+    return line
+
+
+def until_state(trace, n, *extra):
+    code, out, err = run('replay', trace, '--until', n, *extra)
+    assert code == 0, 'replay --until %d: status %d %r' % (n, code, err)
+    return cpu_dump(out), err
+
+
+def case_snap_header():
+    """The icount in a snapshot's header is checked: --verify and info name
+    the file; seeking past it uses an earlier snapshot and still gets the
+    right state."""
+    trace, _ = snapshot_trace()
+    n = snap_icount(trace, 2) + 1000
+    good, _ = until_state(trace, n, '--snapshot', '0')
+    flip(os.path.join(trace, 'snap-000002.fbs'), 26)
+    verify_refused(trace, r'snap-000002\.fbs: header checksum mismatch')
+    code, out, err = run('info', trace)
+    assert code == 2 and 'snap-000002.fbs' in one_line_error(err), (code, err)
+    state, err = until_state(trace, n)
+    assert state == good, 'replay --until past a damaged snapshot gives another state'
+    assert 'snap-000002.fbs' in one_line_error(err) and 'left out' in err, err
+
+
+def case_snap_foreign():
+    """A snapshot of another recording (the same guest recorded again) is
+    refused by name, never used."""
+    trace, _ = snapshot_trace('a')
+    other, _ = snapshot_trace('b')
+    n = snap_icount(trace, 1) + 500
+    good, _ = until_state(trace, n)
+    code, dis_good, err = run('disasm', trace, '--at', n, '-n', '3')
+    assert code == 0, err
+    shutil.copy(os.path.join(other, 'snap-000001.fbs'), os.path.join(trace, 'snap-000001.fbs'))
+    verify_refused(trace, r'snap-000001\.fbs belongs to another recording \([0-9a-f]{32}\)')
+    state, err = until_state(trace, n)
+    assert state == good and 'another recording' in one_line_error(err), err
+    code, dis, err = run('disasm', trace, '--at', n, '-n', '3')
+    assert code == 0 and dis == dis_good, (code, err)
+    assert 'another recording' in one_line_error(err), err
+    # the page store of another recording: refused before anything is loaded
+    shutil.copy(os.path.join(other, 'pages.fbp'), os.path.join(trace, 'pages.fbp'))
+    verify_refused(trace, r'pages\.fbp belongs to another recording')
+    code, out, err = run('replay', trace)
+    assert code == 2 and 'pages.fbp belongs to another recording' in one_line_error(err), err
+
+
+def case_snap_body():
+    """Damage inside the largest snapshot and inside the page store, which a
+    replay from the start does not read: --verify finds both."""
+    trace, live = snapshot_trace()
+    snaps = [os.path.join(trace, f) for f in os.listdir(trace) if f.startswith('snap-')]
+    biggest = max(snaps[1:] if len(snaps) > 1 else snaps, key=os.path.getsize)
+    size = os.path.getsize(biggest)
+    flip(biggest, 64 + (size - 64) // 2)
+    verify_refused(trace, re.escape(os.path.basename(biggest)) + r': checksum mismatch in the body')
+    shutil.rmtree(trace)
+    trace, live = snapshot_trace()
+    pages = os.path.join(trace, 'pages.fbp')
+    flip(pages, os.path.getsize(pages) * 3 // 4)
+    verify_refused(trace, r'pages\.fbp: frame \d+ at offset \d+: (checksum mismatch|bad magic)')
+
+
+def case_index_rows():
+    """A row of the index changed by hand: --verify names the table and row;
+    replay, which does not need the index, still works."""
+    import sqlite3
+    trace, live = snapshot_trace()
+    db = sqlite3.connect(os.path.join(trace, 'index.sqlite'))
+    db.execute('UPDATE events SET value = value + 1 WHERE rowid = 3')
+    db.commit()
+    db.close()
+    verify_refused(trace, r'index\.sqlite: table events, row 3, column value is not what the '
+                          r'journal gives')
+    code, out, err = run('replay', trace)
+    assert code == 0 and out == live, (code, err)
+
+
+def case_marker_missing():
+    """A snapshot file the journal has no marker for is not part of the trace."""
+    trace, _ = snapshot_trace()
+    shutil.copy(os.path.join(trace, 'snap-000001.fbs'), os.path.join(trace, 'snap-000009.fbs'))
+    verify_refused(trace, r'snap-000009\.fbs holds snapshot 1, not 9')
+
+
+def case_until_bad():
+    """--until below the start, past the end or not a number: one line, exit 2."""
+    trace, _ = snapshot_trace()
+    end, _ = final_of(trace)
+    for arg, want in (('-1', 'not a number'), ('abc', 'not a number'), ('1e3', 'not a number'),
+                      ('', 'not a number'), (str(end + 1), 'the recording spans icount 0 to'),
+                      ('18446744073709551616', 'not a number')):
+        code, out, err = run('replay', trace, '--until', arg)
+        assert code == 2, '--until %r: status %d' % (arg, code)
+        assert want in one_line_error(err), (arg, err)
+    code, out, err = run('replay', trace, '--until', end)
+    assert code == 0, err
+
+
+# ---- reading never writes; a hostile trace cannot hang or harm --------------
+
+def tree_state(top):
+    """Every file under @top: (name, size, mtime_ns, contents)."""
+    out = []
+    for dirpath, dirs, files in os.walk(top):
+        for f in sorted(files + dirs):
+            p = os.path.join(dirpath, f)
+            st = os.lstat(p)
+            data = open(p, 'rb').read() if os.path.isfile(p) else b''
+            out.append((os.path.relpath(p, top), st.st_size, st.st_mtime_ns, data))
+    return sorted(out)
+
+
+def as_nobody():
+    os.setgroups([])
+    os.setgid(65534)
+    os.setuid(65534)
+
+
+def read_commands(trace, n):
+    return [('info', trace), ('replay', trace, '--verify'), ('replay', trace, '--until', n),
+            ('query', trace, 'SELECT count(*) FROM events'), ('events', trace, '--kind', 'check'),
+            ('console', trace), ('disasm', trace, '--at', n, '-n', '2'),
+            ('export', trace, '--perfetto', os.path.join(OUTSIDE, 'x.json'))]
+
+
+OUTSIDE = None
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(('127.0.0.1', 0))
+        return s.getsockname()[1]
+
+
+def gdb_ask(port, payload, timeout=20):
+    """Send one remote-protocol packet to a gdb server on @port (retrying
+    the connection while it starts); its first reply packet."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            c = socket.create_connection(('127.0.0.1', port), timeout=timeout)
+            break
+        except OSError:
+            if time.monotonic() > deadline:
+                raise AssertionError('no gdb server on port %d' % port)
+            time.sleep(0.1)
+    with c:
+        c.sendall(b'$' + payload + b'#%02x' % (sum(payload) & 0xff))
+        data = b''
+        while b'#' not in data.lstrip(b'+') or len(data.split(b'#', 1)[1]) < 2:
+            chunk = c.recv(4096)
+            if not chunk:
+                break
+            data += chunk
+        return data.lstrip(b'+')
+
+
+def readonly_case(crashed):
+    global OUTSIDE
+    top = tempfile.mkdtemp(dir='/tmp', prefix='fbro-')
+    os.chmod(top, 0o755)
+    OUTSIDE = tempfile.mkdtemp(dir='/tmp', prefix='fbro-out-')
+    os.chmod(OUTSIDE, 0o777)
+    try:
+        trace = os.path.join(top, 'r.fbt')
+        if crashed:
+            p = subprocess.Popen([FB, 'record', '-o', trace, '--chunk-events', '8',
+                                  *demo_args()], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                 stderr=subprocess.PIPE)
+            out = b''
+            while b'type something' not in out:
+                chunk = p.stdout.read1(4096)
+                assert chunk, 'demo ended before its prompt'
+                out += chunk
+            p.send_signal(signal.SIGKILL)
+            p.wait()
+            assert os.path.exists(os.path.join(trace, 'index.sqlite-wal')), os.listdir(trace)
+        else:
+            record('timer', trace)
+        m = re.search(r'icount range\s+\d+ - (\d+)', info(trace))
+        n = int(m.group(1)) // 2
+        for dirpath, dirs, files in os.walk(top):
+            for f in files:
+                os.chmod(os.path.join(dirpath, f), 0o444)
+            os.chmod(dirpath, 0o555)
+        before = tree_state(top)
+        for who, pre in (('nobody', as_nobody), ('root', None)):
+            for cmd in read_commands(trace, n):
+                p = subprocess.run([FB] + [str(a) for a in cmd], stdin=subprocess.DEVNULL,
+                                   capture_output=True, timeout=120, preexec_fn=pre)
+                err = p.stderr.decode(errors='replace')
+                ok = p.returncode == 0 or (crashed and cmd[1] == trace and
+                                          cmd[0] == 'replay' and '--verify' in cmd and
+                                          'truncated' in err and p.returncode == 2)
+                assert ok, '%s as %s: status %d, stderr %r' % (cmd[0], who, p.returncode, err)
+                assert tree_state(top) == before, '%s as %s changed the trace' % (cmd[0], who)
+        # the gdb server too: it answers and leaves the trace alone
+        for pre in (as_nobody, None):
+            port = free_port()
+            srv = subprocess.Popen([FB, 'gdb', trace, '--port', str(port)],
+                                   stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                   stderr=subprocess.PIPE, preexec_fn=pre)
+            reply = gdb_ask(port, b'?')
+            srv.kill()
+            srv.wait()
+            assert reply.startswith(b'$T05'), (reply, srv.stderr.read())
+            assert tree_state(top) == before, 'gdb changed the trace'
+    finally:
+        for dirpath, dirs, files in os.walk(top):
+            os.chmod(dirpath, 0o755)
+        shutil.rmtree(top, ignore_errors=True)
+        shutil.rmtree(OUTSIDE, ignore_errors=True)
+
+
+def case_readonly():
+    """A finished trace in a directory nobody may write: every reading
+    command works, as nobody and as root, and no file is created or changed."""
+    readonly_case(False)
+
+
+def case_readonly_crashed():
+    """The same with a recording killed -9 (its index still in WAL mode, with
+    -wal and -shm files): the missing chunks are indexed in memory."""
+    readonly_case(True)
+
+
+def hostile(trace, sql):
+    import sqlite3
+    db = sqlite3.connect(os.path.join(trace, 'index.sqlite'))
+    db.executescript(sql)
+    db.commit()
+    db.close()
+
+
+HOSTILE = {
+    'view': """ALTER TABLE chunks RENAME TO old_chunks;
+        CREATE VIEW chunks AS WITH RECURSIVE r(n) AS (SELECT 0 UNION ALL SELECT n + 1 FROM r)
+        SELECT n AS number, 0 AS first_icount, 0 AS last_icount, 0 AS offset,
+        0 AS compressed_size, 0 AS raw_size, 0 AS events, 0 AS crc FROM r;""",
+    'trigger': """CREATE TRIGGER slow AFTER INSERT ON bookmarks BEGIN
+        WITH RECURSIVE r(n) AS (SELECT 0 UNION ALL SELECT n + 1 FROM r) SELECT count(*) FROM r;
+        END;""",
+    'counts': """DROP VIEW counts; CREATE VIEW counts AS
+        WITH RECURSIVE r(n) AS (SELECT 0 UNION ALL SELECT n + 1 FROM r)
+        SELECT 1 AS kind, 'x' AS name, count(*) AS count, 0 AS indexed FROM r;""",
+    'index': """CREATE INDEX extra ON events(value);""",
+}
+
+
+def case_hostile_index():
+    """An index.sqlite crafted to hang its reader (a recursive view in place
+    of a table, a trigger, a changed view): every command refuses it in one
+    line, at once."""
+    trace, _ = snapshot_trace()
+    for name, sql in HOSTILE.items():
+        t = os.path.join(TMP, name + '.fbt')
+        shutil.copytree(trace, t)
+        hostile(t, sql)
+        for cmd in (('info', t), ('replay', t), ('query', t, 'SELECT * FROM counts'),
+                    ('events', t), ('console', t), ('disasm', t, '--at', 100)):
+            t0 = time.monotonic()
+            code, out, err = run(*cmd, timeout=30)
+            assert code == 2, '%s with a hostile %s: status %d %r' % (cmd[0], name, code, err)
+            line = one_line_error(err)
+            assert 'not the schema of a flashback index' in line, (name, cmd[0], line)
+            assert time.monotonic() - t0 < 10, '%s took %.1f s' % (cmd[0], time.monotonic() - t0)
+        # the journal is the truth: reindex writes a good index again
+        code, out, err = run('reindex', t)
+        assert code == 0, err
+        code, out, err = run('replay', t, '--verify')
+        assert code == 0, err
+
+
+def case_query_timeout():
+    """A query that would run forever stops at --timeout with one line."""
+    trace, _ = snapshot_trace()
+    t0 = time.monotonic()
+    code, out, err = run('query', trace, '--timeout', '1',
+                         'WITH RECURSIVE r(n) AS (SELECT 0 UNION ALL SELECT n + 1 FROM r) '
+                         'SELECT count(*) FROM r', timeout=60)
+    assert code == 2, (code, err)
+    assert 'took longer than 1 s' in one_line_error(err), err
+    assert time.monotonic() - t0 < 20, time.monotonic() - t0
 
 
 def main():
