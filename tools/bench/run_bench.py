@@ -166,13 +166,13 @@ def flashback_replay_command(flashback, trace):
 
 
 def trace_sizes(trace):
-    """Bytes of a flashback trace: (journal, snapshots, index, total)."""
+    """Bytes of a flashback trace: (journal, snapshots with their page store, index, total)."""
     journal = snaps = index = 0
     for name in os.listdir(trace):
         size = os.path.getsize(os.path.join(trace, name))
         if name == 'journal.fbj':
             journal = size
-        elif name.startswith('snap-'):
+        elif name.startswith('snap-') or name == 'pages.fbp':
             snaps += size
         else:
             index += size
@@ -329,14 +329,14 @@ def main():
         cratio = '%.2f' % (record.cpu / r.cpu) if record and r.cpu > 0 else '-'
         print('%-24s %8.3f %8.3f %9s %9s %9s %9s' % (label, r.wall, r.cpu, mips, cmips,
                                                       ratio, cratio))
+    per = lambda n: ' (%.0f bytes per 10^9 instructions)' % (n / (insns / 1e9)) if insns else ''
     for label, size in rr_sizes.items():
-        per = ' (%.1f bytes per million instructions)' % (size / (insns / 1e6)) if insns else ''
-        print('%s rrfile: %d bytes%s' % (label, size, per))
+        print('%s rrfile: %d bytes%s' % (label, size, per(size)))
     if fb_sizes:
-        per = lambda n: ' (%.1f per million instructions)' % (n / (insns / 1e6)) if insns else ''
         journal, snaps, index, total = fb_sizes
-        print('flashback record trace: journal %d bytes%s; snapshots %d, index %d; '
-              'in all %d bytes%s' % (journal, per(journal), snaps, index, total, per(total)))
+        print('flashback record trace: journal %d bytes%s; snapshots and their pages %d, '
+              'index %d; in all %d bytes%s' % (journal, per(journal), snaps, index, total,
+                                               per(total)))
     print('(ratio = speed relative to qemu rr=record; wall time includes emulator start-up;\n'
           ' cpu = user + system time of the emulator process, all threads: steadier than\n'
           ' wall time on a loaded host)')
