@@ -807,8 +807,10 @@ static H(op_pop_seg)
 
 	if (in->o32)
 		seg_check(cpu, S_SS, sp, 4, false);
+	/* the pop moves SP or ESP by the size of the stack it popped from:
+	 * POP SS must not take the new segment's B bit for it */
+	sp_add(cpu, in->o32 ? 4 : 2);
 	seg_load(cpu, s, sel);
-	sp_set(cpu, sp + (in->o32 ? 4 : 2));
 	if (s == S_SS)
 		cpu->shadow = true;
 }
