@@ -815,13 +815,17 @@ static H(op_pop_seg)
 		cpu->shadow = true;
 }
 
+/* PUSHA/PUSHAD: the slots are addressed with SP or ESP (the stack's size),
+ * the value pushed for ESP is the register before the instruction at the
+ * operand size: all of ESP for PUSHAD, also on a 16-bit stack (SDM PUSHA:
+ * "Temp <- (ESP)"). */
 static H(op_pusha)
 {
 	uint32_t sp = sp_get(cpu);
 	unsigned size = in->o32 ? 4 : 2;
 
 	for (int r = 0; r < 8; r++) {
-		uint32_t v = r == R_ESP ? sp : cpu->r[r];
+		uint32_t v = cpu->r[r];
 		uint32_t a = sp - size * (r + 1);
 
 		if (!stack32(cpu))
