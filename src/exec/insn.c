@@ -860,7 +860,9 @@ static H(op_enter)
 	uint32_t bp = stack32(cpu) ? cpu->r[R_EBP] : cpu->r[R_EBP] & 0xffff;
 
 	push(cpu, cpu->r[R_EBP], in->o32);
-	uint32_t frame = sp_get(cpu);
+	/* FrameTemp: ESP after the push (SDM ENTER); on a 16-bit stack its
+	 * upper half is ESP's, kept by the push.  A 16-bit ENTER uses SP. */
+	uint32_t frame = cpu->r[R_ESP];
 
 	if (level) {
 		for (unsigned i = 1; i < level; i++) {
