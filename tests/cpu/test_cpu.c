@@ -3,7 +3,10 @@
  * with nasm at build time (protected mode entry, paging and #PF, interrupt
  * with a privilege change) and small byte sequences for the exact-icount
  * rules (inside REP, after STI, after a faulting instruction), HLT with an
- * interrupt wake-up, and a random-code fuzz run in real and protected mode.
+ * interrupt wake-up, the stack-size rules (SP or ESP by SS.B, the width by
+ * the operand size) of every instruction that moves the stack, and a
+ * random-code fuzz run in real and protected mode (16- and 32-bit code and
+ * stacks).
  *
  * Usage: test_cpu PMODE.bin PAGING.bin PRIV.bin INSN0F.bin
  */
@@ -1079,6 +1082,10 @@ static void fuzz(bool protected_mode, unsigned rounds)
 			st64(ram + 0x2000, 0);
 			st64(ram + 0x2008, 0x00cf9a000000ffffull);
 			st64(ram + 0x2010, 0x00cf92000000ffffull);
+			/* 0x18: a 16-bit stack at 0x70000, 0x20: 16-bit code at
+			 * 0x10000, for rounds that start on them */
+			st64(ram + 0x2018, 0x000092070000ffffull);
+			st64(ram + 0x2020, 0x00009a010000ffffull);
 			for (int v = 0; v < 256; v++) {
 				st32(ram + 0x1000 + v * 8, 0x00083000);
 				st32(ram + 0x1000 + v * 8 + 4, 0x00008e00);
@@ -1090,8 +1097,18 @@ static void fuzz(bool protected_mode, unsigned rounds)
 			cpu_set_flat32(cpu, 0x10000 + (rnd() & 0xfff));
 			cpu_set_seg(cpu, S_CS, (SegReg){0x08, 0, 0xffffffff, 0xc09b});
 			cpu_set_idtr(cpu, (DescTable){0x1000, 0x7ff});
-			cpu_set_gdtr(cpu, (DescTable){0x2000, 0x17});
+			cpu_set_gdtr(cpu, (DescTable){0x2000, 0x27});
 			cpu_set_reg(cpu, R_ESP, 0x80000);
+			if (r & 2) {
+				/* a 16-bit stack under a random ESP (its upper half
+				 * must stay): pushes, pops and frames wrap in 64 KiB */
+				cpu_set_seg(cpu, S_SS, (SegReg){0x18, 0x70000, 0xffff, 0x93});
+				cpu_set_reg(cpu, R_ESP, rnd());
+			}
+			if (r & 4) {
+				cpu_set_seg(cpu, S_CS, (SegReg){0x20, 0x10000, 0xffff, 0x9b});
+				cpu_set_eip(cpu, rnd() & 0xffff);
+			}
 			if (r & 1) {
 				/* paging: 4 MiB pages for the first 8 MiB, the rest of
 				 * the page directory random */
