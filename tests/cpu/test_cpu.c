@@ -778,6 +778,30 @@ static void test_stack_segs(void)
 	CHECK_EQ(cpu_get_seg(cpu, S_SS).sel, SEL_S16);
 	CHECK_EQ(cpu_get_reg(cpu, R_ESP), 0x00020000);
 
+	/* PUSH ESP pushes ESP as it was, all of it; POP ESP leaves what it
+	 * read; POP SP on a 32-bit stack: ESP + 2, then SP <- the word */
+	static const uint8_t push_esp[] = {0x54}, pop_esp[] = {0x5c};
+
+	stk_setup(true, false, 0xabcd0004, push_esp, 1);
+	stk_run();
+	CHECK_EQ(stk32(0), 0xabcd0004);
+	CHECK_EQ(cpu_get_reg(cpu, R_ESP), 0xabcd0000);
+
+	stk_setup(true, false, 0xabcdfffc, pop_esp, 1);
+	st32(ram + STK_BASE + 0xfffc, 0x12345678);
+	stk_run();
+	CHECK_EQ(cpu_get_reg(cpu, R_ESP), 0x12345678);
+
+	stk_setup(false, true, 0x00010004, push_esp, 1);
+	stk_run();
+	CHECK_EQ(stk16(0x10002), 0x0004);
+	CHECK_EQ(cpu_get_reg(cpu, R_ESP), 0x00010002);
+
+	stk_setup(false, true, 0x0001fff0, pop_esp, 1);
+	st16(ram + STK_BASE + 0x1fff0, 0xbeef);
+	stk_run();
+	CHECK_EQ(cpu_get_reg(cpu, R_ESP), 0x0001beef);
+
 	/* POP DS with a 32-bit operand on a 16-bit stack */
 	static const uint8_t pop_ds[] = {0x1f};
 
@@ -869,6 +893,28 @@ static void test_stack_enter(void)
 	CHECK_EQ(stk16(0xfffe), 0x0042);
 	CHECK_EQ(cpu_get_reg(cpu, R_EBP), 0x7777fffe);
 	CHECK_EQ(cpu_get_reg(cpu, R_ESP), 0xabcdffee);
+
+	/* ENTER 0,31 with a 16-bit operand on a 16-bit stack: BP, 30 words
+	 * copied from [BP-2] down (wrapping below BP = 0x20), FrameTemp; the
+	 * level byte counts modulo 32, so ENTER 0,33 nests one level */
+	static const uint8_t e0_31[] = {0xc8, 0, 0, 31}, e0_33[] = {0xc8, 0, 0, 33};
+
+	stk_setup(false, false, 0xabcd8000, e0_31, sizeof(e0_31));
+	cpu_set_reg(cpu, R_EBP, 0x99990020);
+	for (uint32_t i = 1; i <= 30; i++)
+		st16(ram + STK_BASE + ((0x20 - 2 * i) & 0xffff), (uint16_t)(0x100 + i));
+	stk_run();
+	CHECK_EQ(stk16(0x7ffe), 0x0020);
+	CHECK_EQ(stk16(0x7ffc), 0x101);
+	CHECK_EQ(stk16(0x7fc2), 0x100 + 30); /* read at 0xffe4 */
+	CHECK_EQ(stk16(0x7fc0), 0x7ffe);
+	CHECK_EQ(cpu_get_reg(cpu, R_EBP), 0x99997ffe);
+	CHECK_EQ(cpu_get_reg(cpu, R_ESP), 0xabcd7fc0);
+
+	stk_setup(false, false, 0xabcd8000, e0_33, sizeof(e0_33));
+	stk_run();
+	CHECK_EQ(stk16(0x7ffc), 0x7ffe);
+	CHECK_EQ(cpu_get_reg(cpu, R_ESP), 0xabcd7ffc);
 
 	/* LEAVE: SP <- BP on a 16-bit stack, ESP <- EBP on a 32-bit one */
 	static const uint8_t leave[] = {0xc9};
