@@ -74,6 +74,9 @@ void cpu_reset(CPU *cpu)
 	fpu_reset(&cpu->fpu);
 	cpu->fpu.tw = 0xffff;
 	cpu->a20 = true;
+	/* nothing is pending after RESET: a level the INTR pin held before it
+	 * counts again only when a device drives the pin anew (cpu_set_intr) */
+	cpu->intr = false;
 	cpu->nmi_pending = cpu->nmi_blocked = false;
 	cpu->halted = cpu->exit_req = cpu->shadow = cpu->in_shadow = false;
 	cpu->triple = false;

@@ -226,8 +226,9 @@ static void pm_interrupt(CPU *cpu, int vec, bool soft, bool has_err, uint32_t er
 			cpu_raise(cpu, EX_GP, (sel & ~3u) | ext);
 		tss_stack(cpu, dpl, &nss, &nesp, ext);
 		load_new_stack(cpu, nss, dpl, ext, &ss);
-		if (!(ss.attr & A_DB))
-			nesp &= 0xffff;
+		/* ESP <- the TSS's ESP, then the pushes move SP alone on a 16-bit
+		 * stack: its upper half is the TSS's (SDM INT n, as a call gate
+		 * does in seg.c) */
 		bool user = dpl == 3;
 
 		if (v86(cpu)) {

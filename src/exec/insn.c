@@ -807,19 +807,25 @@ static H(op_pop_seg)
 
 	if (in->o32)
 		seg_check(cpu, S_SS, sp, 4, false);
+	/* the pop moves SP or ESP by the size of the stack it popped from:
+	 * POP SS must not take the new segment's B bit for it */
+	sp_add(cpu, in->o32 ? 4 : 2);
 	seg_load(cpu, s, sel);
-	sp_set(cpu, sp + (in->o32 ? 4 : 2));
 	if (s == S_SS)
 		cpu->shadow = true;
 }
 
+/* PUSHA/PUSHAD: the slots are addressed with SP or ESP (the stack's size),
+ * the value pushed for ESP is the register before the instruction at the
+ * operand size: all of ESP for PUSHAD, also on a 16-bit stack (SDM PUSHA:
+ * "Temp <- (ESP)"). */
 static H(op_pusha)
 {
 	uint32_t sp = sp_get(cpu);
 	unsigned size = in->o32 ? 4 : 2;
 
 	for (int r = 0; r < 8; r++) {
-		uint32_t v = r == R_ESP ? sp : cpu->r[r];
+		uint32_t v = cpu->r[r];
 		uint32_t a = sp - size * (r + 1);
 
 		if (!stack32(cpu))
@@ -854,7 +860,9 @@ static H(op_enter)
 	uint32_t bp = stack32(cpu) ? cpu->r[R_EBP] : cpu->r[R_EBP] & 0xffff;
 
 	push(cpu, cpu->r[R_EBP], in->o32);
-	uint32_t frame = sp_get(cpu);
+	/* FrameTemp: ESP after the push (SDM ENTER); on a 16-bit stack its
+	 * upper half is ESP's, kept by the push.  A 16-bit ENTER uses SP. */
+	uint32_t frame = cpu->r[R_ESP];
 
 	if (level) {
 		for (unsigned i = 1; i < level; i++) {

@@ -341,9 +341,16 @@ void far_call(CPU *cpu, uint16_t sel, uint32_t off, bool o32)
 		uint16_t old_cs = cpu->seg[S_CS].sel;
 		uint32_t old_eip = cpu->eip;
 
-		seg_check(cpu, S_SS,
-			  (stack32(cpu) ? cpu->r[R_ESP] : cpu->r[R_ESP] & 0xffff) - (o32 ? 8 : 4),
-			  o32 ? 8 : 4, true);
+		unsigned size = o32 ? 4 : 2;
+
+		/* room for both slots before either is written (SDM CALL, real
+		 * and V86 modes); on a 16-bit stack each wraps in its 64 KiB, so
+		 * SP = 0 or 2 is no fault */
+		for (uint32_t k = 1; k <= 2; k++)
+			seg_check(cpu, S_SS,
+				  stack32(cpu) ? cpu->r[R_ESP] - k * size
+					       : (cpu->r[R_ESP] - k * size) & 0xffff,
+				  size, true);
 		push(cpu, old_cs, o32);
 		push(cpu, old_eip, o32);
 		real_far(cpu, sel, off, o32);

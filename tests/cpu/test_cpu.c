@@ -3,7 +3,10 @@
  * with nasm at build time (protected mode entry, paging and #PF, interrupt
  * with a privilege change) and small byte sequences for the exact-icount
  * rules (inside REP, after STI, after a faulting instruction), HLT with an
- * interrupt wake-up, and a random-code fuzz run in real and protected mode.
+ * interrupt wake-up, the stack-size rules (SP or ESP by SS.B, the width by
+ * the operand size) of every instruction that moves the stack, and a
+ * random-code fuzz run in real and protected mode (16- and 32-bit code and
+ * stacks).
  *
  * Usage: test_cpu PMODE.bin PAGING.bin PRIV.bin INSN0F.bin
  */
@@ -612,6 +615,492 @@ static void test_fault_loop(void)
 	CHECK_EQ(cpu_icount(cpu), start);
 }
 
+/* ---- stack size against operand size --------------------------------------
+ *
+ * SS.B says whether SP or ESP moves (a 16-bit stack wraps at 64 KiB and
+ * keeps ESP's upper half), the operand size how many bytes are pushed.  Each
+ * case runs one instruction in protected mode in 16- or 32-bit code on a
+ * 16- or 32-bit stack (both stack segments at STK_BASE, so a POP SS between
+ * them sees the same bytes) and checks ESP and the bytes on the stack.
+ */
+#define STK_BASE  0x20000u
+#define STK_CODE  0x10000u /* base of both code segments; code at 0x100 */
+#define STK_GDT	  0x1000u
+#define STK_IDT	  0x1800u
+#define STK_TSS	  0x3000u
+#define STK_HLT	  0x400u /* offset of the HLT every transfer goes to */
+#define SEL_C32	  0x08
+#define SEL_DATA  0x10
+#define SEL_C16	  0x18
+#define SEL_S16	  0x20
+#define SEL_S32	  0x28
+#define SEL_TSS32 0x30
+#define SEL_UC32  0x38 /* ring 3 */
+#define SEL_US32  0x40 /* ring 3 */
+#define VEC_GP	  13
+
+static uint64_t desc(uint32_t base, uint32_t limit, unsigned access, unsigned flags)
+{
+	return (limit & 0xffff) | (uint64_t)(base & 0xffffff) << 16 | (uint64_t)access << 40 |
+	       (uint64_t)((limit >> 16) & 0xf) << 48 | (uint64_t)flags << 52 |
+	       (uint64_t)(base >> 24) << 56;
+}
+
+/* The descriptor cache a load of @sel gives. */
+static SegReg seg_of(uint16_t sel)
+{
+	uint32_t lo = ld32(ram + STK_GDT + (sel & ~7u)), hi = ld32(ram + STK_GDT + (sel & ~7u) + 4);
+	uint32_t limit = (lo & 0xffff) | (hi & 0xf0000);
+
+	return (SegReg){sel, (lo >> 16) | (hi & 0xff) << 16 | (hi & 0xff000000u),
+			hi & 0x800000 ? limit << 12 | 0xfff : limit, ((hi >> 8) & 0xffff) | 1};
+}
+
+static void gate(int vec, uint16_t sel, uint32_t off, unsigned type)
+{
+	st32(ram + STK_IDT + vec * 8, (uint32_t)sel << 16 | (off & 0xffff));
+	st32(ram + STK_IDT + vec * 8 + 4, (off & 0xffff0000u) | type << 8);
+}
+
+/* Protected mode, CPL 0, @code at CS:0x100 then HLT, ESP = @esp; the
+ * general registers hold 0x11111111 * (n + 1), the stack bytes 0xa5. */
+static void stk_setup(bool c32, bool s32, uint32_t esp, const uint8_t *code, size_t n)
+{
+	machine_reset();
+	st64(ram + STK_GDT + SEL_C32, desc(STK_CODE, 0xfffff, 0x9a, 4));
+	st64(ram + STK_GDT + SEL_DATA, desc(0, 0xfffff, 0x92, 0xc));
+	st64(ram + STK_GDT + SEL_C16, desc(STK_CODE, 0xffff, 0x9a, 0));
+	st64(ram + STK_GDT + SEL_S16, desc(STK_BASE, 0xffff, 0x92, 0));
+	st64(ram + STK_GDT + SEL_S32, desc(STK_BASE, 0xfffff, 0x92, 4));
+	st64(ram + STK_GDT + SEL_TSS32, desc(STK_TSS, 0x67, 0x89, 0));
+	st64(ram + STK_GDT + SEL_UC32, desc(STK_CODE, 0xfffff, 0xfa, 4));
+	st64(ram + STK_GDT + SEL_US32, desc(STK_BASE, 0xfffff, 0xf2, 4));
+	gate(0x41, SEL_C32, STK_HLT, 0x8e); /* 32-bit interrupt gate */
+	gate(0x42, SEL_C16, STK_HLT, 0x86); /* 16-bit interrupt gate */
+	gate(0x43, SEL_C32, STK_HLT, 0xee); /* 32-bit, DPL 3 */
+	gate(VEC_GP, SEL_C32, STK_HLT, 0x8e);
+	memcpy(ram + STK_CODE + 0x100, code, n);
+	ram[STK_CODE + 0x100 + n] = 0xf4;
+	ram[STK_CODE + STK_HLT] = 0xf4;
+	memset(ram + STK_BASE, 0xa5, 0x20000);
+	cpu_set_flat32(cpu, 0x100);
+	cpu_set_gdtr(cpu, (DescTable){STK_GDT, 0x47});
+	cpu_set_idtr(cpu, (DescTable){STK_IDT, 0x7ff});
+	for (int s = 0; s < 6; s++)
+		cpu_set_seg(cpu, s, seg_of(SEL_DATA));
+	cpu_set_seg(cpu, S_CS, seg_of(c32 ? SEL_C32 : SEL_C16));
+	cpu_set_seg(cpu, S_SS, seg_of(s32 ? SEL_S32 : SEL_S16));
+	for (int r = 0; r < 8; r++)
+		cpu_set_reg(cpu, r, 0x11111111u * (r + 1));
+	cpu_set_reg(cpu, R_ESP, esp);
+}
+
+static void stk_run(void)
+{
+	CHECK_EQ(cpu_exec(cpu, cpu_icount(cpu) + 100), CPU_EXIT_HALT);
+}
+
+static uint32_t stk32(uint32_t off)
+{
+	return ld32(ram + STK_BASE + off);
+}
+
+static uint16_t stk16(uint32_t off)
+{
+	return ld16(ram + STK_BASE + off);
+}
+
+static void test_stack_pusha(void)
+{
+	static const uint8_t pushad[] = {0x60}, pushad16[] = {0x66, 0x60};
+
+	/* PUSHAD on a 16-bit stack: eight slots from SP = 4 down through the
+	 * wrap; the ESP slot holds all of ESP, not SP */
+	for (int c32 = 0; c32 < 2; c32++) {
+		stk_setup(c32, false, 0xabcd0004, c32 ? pushad : pushad16, c32 ? 1 : 2);
+		stk_run();
+		CHECK_EQ(cpu_get_reg(cpu, R_ESP), 0xabcdffe4);
+		CHECK_EQ(stk32(0x0000), 0x11111111);
+		CHECK_EQ(stk32(0xfffc), 0x22222222);
+		CHECK_EQ(stk32(0xfff0), 0xabcd0004);
+		CHECK_EQ(stk32(0xffe4), 0x88888888);
+	}
+	/* PUSHA on a 32-bit stack: 16-bit slots below ESP, not below SP */
+	stk_setup(false, true, 0x00010004, pushad, 1);
+	stk_run();
+	CHECK_EQ(cpu_get_reg(cpu, R_ESP), 0x0000fff4);
+	CHECK_EQ(stk16(0x10002), 0x1111);
+	CHECK_EQ(stk16(0xfffa), 0x0004);
+	CHECK_EQ(stk16(0xfff4), 0x8888);
+
+	/* POPAD on a 16-bit stack from SP = 0xfff0: the slots wrap, ESP's
+	 * slot is skipped and its upper half stays */
+	static const uint8_t popad[] = {0x61};
+
+	stk_setup(true, false, 0xabcdfff0, popad, 1);
+	for (uint32_t i = 0; i < 8; i++)
+		st32(ram + STK_BASE + ((0xfff0 + 4 * i) & 0xffff), 0x01010101u * (8 - i));
+	stk_run();
+	CHECK_EQ(cpu_get_reg(cpu, R_ESP), 0xabcd0010);
+	CHECK_EQ(cpu_get_reg(cpu, R_EDI), 0x08080808);
+	CHECK_EQ(cpu_get_reg(cpu, R_EBP), 0x06060606);
+	CHECK_EQ(cpu_get_reg(cpu, R_EBX), 0x04040404);
+	CHECK_EQ(cpu_get_reg(cpu, R_EAX), 0x01010101);
+}
+
+static void test_stack_segs(void)
+{
+	/* POP SS moves the stack pointer by the size of the stack it popped
+	 * from, whatever the B bit of the new SS; each pops its operand size */
+	static const uint8_t pop_ss[] = {0x17};
+
+	stk_setup(false, false, 0xabcdfffe, pop_ss, 1);
+	st16(ram + STK_BASE + 0xfffe, SEL_S32);
+	stk_run();
+	CHECK_EQ(cpu_get_seg(cpu, S_SS).sel, SEL_S32);
+	CHECK_EQ(cpu_get_reg(cpu, R_ESP), 0xabcd0000); /* SP wrapped, not ESP + 2 */
+
+	stk_setup(true, false, 0xabcdfffc, pop_ss, 1);
+	st32(ram + STK_BASE + 0xfffc, SEL_S32);
+	stk_run();
+	CHECK_EQ(cpu_get_seg(cpu, S_SS).sel, SEL_S32);
+	CHECK_EQ(cpu_get_reg(cpu, R_ESP), 0xabcd0000);
+
+	stk_setup(false, true, 0x0001fffe, pop_ss, 1);
+	st16(ram + STK_BASE + 0x1fffe, SEL_S16);
+	stk_run();
+	CHECK_EQ(cpu_get_seg(cpu, S_SS).sel, SEL_S16);
+	CHECK_EQ(cpu_get_reg(cpu, R_ESP), 0x00020000); /* ESP + 2, not SP */
+
+	stk_setup(true, true, 0x0001fffc, pop_ss, 1);
+	st32(ram + STK_BASE + 0x1fffc, SEL_S16);
+	stk_run();
+	CHECK_EQ(cpu_get_seg(cpu, S_SS).sel, SEL_S16);
+	CHECK_EQ(cpu_get_reg(cpu, R_ESP), 0x00020000);
+
+	/* PUSH ESP pushes ESP as it was, all of it; POP ESP leaves what it
+	 * read; POP SP on a 32-bit stack: ESP + 2, then SP <- the word */
+	static const uint8_t push_esp[] = {0x54}, pop_esp[] = {0x5c};
+
+	stk_setup(true, false, 0xabcd0004, push_esp, 1);
+	stk_run();
+	CHECK_EQ(stk32(0), 0xabcd0004);
+	CHECK_EQ(cpu_get_reg(cpu, R_ESP), 0xabcd0000);
+
+	stk_setup(true, false, 0xabcdfffc, pop_esp, 1);
+	st32(ram + STK_BASE + 0xfffc, 0x12345678);
+	stk_run();
+	CHECK_EQ(cpu_get_reg(cpu, R_ESP), 0x12345678);
+
+	stk_setup(false, true, 0x00010004, push_esp, 1);
+	stk_run();
+	CHECK_EQ(stk16(0x10002), 0x0004);
+	CHECK_EQ(cpu_get_reg(cpu, R_ESP), 0x00010002);
+
+	stk_setup(false, true, 0x0001fff0, pop_esp, 1);
+	st16(ram + STK_BASE + 0x1fff0, 0xbeef);
+	stk_run();
+	CHECK_EQ(cpu_get_reg(cpu, R_ESP), 0x0001beef);
+
+	/* POP DS with a 32-bit operand on a 16-bit stack */
+	static const uint8_t pop_ds[] = {0x1f};
+
+	stk_setup(true, false, 0xabcdfffc, pop_ds, 1);
+	st32(ram + STK_BASE + 0xfffc, SEL_DATA);
+	stk_run();
+	CHECK_EQ(cpu_get_reg(cpu, R_ESP), 0xabcd0000);
+
+	/* PUSH DS / PUSH FS with a 32-bit operand: a 4-byte slot of which a
+	 * P6 writes the selector's word only (the SDM allows that or a
+	 * zero-extended dword) */
+	static const uint8_t push_ds[] = {0x1e}, push_fs32[] = {0x66, 0x0f, 0xa0};
+
+	for (int c32 = 0; c32 < 2; c32++) {
+		stk_setup(c32, false, 0xabcd0004, c32 ? push_ds : push_fs32, c32 ? 1 : 3);
+		stk_run();
+		CHECK_EQ(cpu_get_reg(cpu, R_ESP), 0xabcd0000);
+		CHECK_EQ(stk16(0), SEL_DATA);
+		CHECK_EQ(stk16(2), 0xa5a5);
+	}
+	/* PUSH SS with a 16-bit operand on a 32-bit stack */
+	static const uint8_t push_ss[] = {0x16};
+
+	stk_setup(false, true, 0x00010000, push_ss, 1);
+	stk_run();
+	CHECK_EQ(cpu_get_reg(cpu, R_ESP), 0x0000fffe);
+	CHECK_EQ(stk16(0xfffe), SEL_S32);
+}
+
+static void test_stack_enter(void)
+{
+	/* ENTER 8,0 with a 32-bit operand on a 16-bit stack: FrameTemp is
+	 * ESP after the push of EBP, upper half included */
+	static const uint8_t e8_0[] = {0xc8, 8, 0, 0};
+
+	stk_setup(true, false, 0xabcd0004, e8_0, sizeof(e8_0));
+	cpu_set_reg(cpu, R_EBP, 0x12345678);
+	stk_run();
+	CHECK_EQ(stk32(0), 0x12345678);
+	CHECK_EQ(cpu_get_reg(cpu, R_EBP), 0xabcd0000);
+	CHECK_EQ(cpu_get_reg(cpu, R_ESP), 0xabcdfff8);
+
+	/* ENTER 4,3: two frame pointers copied from [BP-4] and [BP-8], then
+	 * FrameTemp; every slot wraps in the 16-bit stack */
+	static const uint8_t e4_3[] = {0xc8, 4, 0, 3};
+
+	stk_setup(true, false, 0xabcd0004, e4_3, sizeof(e4_3));
+	cpu_set_reg(cpu, R_EBP, 0xabcd0010);
+	st32(ram + STK_BASE + 0x0c, 0x1111);
+	st32(ram + STK_BASE + 0x08, 0x2222);
+	stk_run();
+	CHECK_EQ(stk32(0x0000), 0xabcd0010);
+	CHECK_EQ(stk32(0xfffc), 0x1111);
+	CHECK_EQ(stk32(0xfff8), 0x2222);
+	CHECK_EQ(stk32(0xfff4), 0xabcd0000);
+	CHECK_EQ(cpu_get_reg(cpu, R_EBP), 0xabcd0000);
+	CHECK_EQ(cpu_get_reg(cpu, R_ESP), 0xabcdfff0);
+
+	/* ENTER 0,1 with a 32-bit operand in 16-bit code */
+	static const uint8_t e0_1[] = {0x66, 0xc8, 0, 0, 1};
+
+	stk_setup(false, false, 0xabcd0008, e0_1, sizeof(e0_1));
+	stk_run();
+	CHECK_EQ(stk32(4), 0x66666666);
+	CHECK_EQ(stk32(0), 0xabcd0004);
+	CHECK_EQ(cpu_get_reg(cpu, R_EBP), 0xabcd0004);
+	CHECK_EQ(cpu_get_reg(cpu, R_ESP), 0xabcd0000);
+
+	/* ENTER 2,2 with a 16-bit operand on a 32-bit stack: the copy comes
+	 * from [EBP-2], FrameTemp is SP, BP alone changes, ESP moves */
+	static const uint8_t e2_2[] = {0xc8, 2, 0, 2};
+
+	stk_setup(false, true, 0x00010004, e2_2, sizeof(e2_2));
+	cpu_set_reg(cpu, R_EBP, 0x00010020);
+	st16(ram + STK_BASE + 0x1001e, 0x3333);
+	stk_run();
+	CHECK_EQ(stk16(0x10002), 0x0020);
+	CHECK_EQ(stk16(0x10000), 0x3333);
+	CHECK_EQ(stk16(0x0fffe), 0x0002);
+	CHECK_EQ(cpu_get_reg(cpu, R_EBP), 0x00010002);
+	CHECK_EQ(cpu_get_reg(cpu, R_ESP), 0x0000fffc);
+
+	/* ENTER 16,0 with a 16-bit operand on a 16-bit stack at SP = 0 */
+	static const uint8_t e16_0[] = {0xc8, 16, 0, 0};
+
+	stk_setup(false, false, 0xabcd0000, e16_0, sizeof(e16_0));
+	cpu_set_reg(cpu, R_EBP, 0x77770042);
+	stk_run();
+	CHECK_EQ(stk16(0xfffe), 0x0042);
+	CHECK_EQ(cpu_get_reg(cpu, R_EBP), 0x7777fffe);
+	CHECK_EQ(cpu_get_reg(cpu, R_ESP), 0xabcdffee);
+
+	/* ENTER 0,31 with a 16-bit operand on a 16-bit stack: BP, 30 words
+	 * copied from [BP-2] down (wrapping below BP = 0x20), FrameTemp; the
+	 * level byte counts modulo 32, so ENTER 0,33 nests one level */
+	static const uint8_t e0_31[] = {0xc8, 0, 0, 31}, e0_33[] = {0xc8, 0, 0, 33};
+
+	stk_setup(false, false, 0xabcd8000, e0_31, sizeof(e0_31));
+	cpu_set_reg(cpu, R_EBP, 0x99990020);
+	for (uint32_t i = 1; i <= 30; i++)
+		st16(ram + STK_BASE + ((0x20 - 2 * i) & 0xffff), (uint16_t)(0x100 + i));
+	stk_run();
+	CHECK_EQ(stk16(0x7ffe), 0x0020);
+	CHECK_EQ(stk16(0x7ffc), 0x101);
+	CHECK_EQ(stk16(0x7fc2), 0x100 + 30); /* read at 0xffe4 */
+	CHECK_EQ(stk16(0x7fc0), 0x7ffe);
+	CHECK_EQ(cpu_get_reg(cpu, R_EBP), 0x99997ffe);
+	CHECK_EQ(cpu_get_reg(cpu, R_ESP), 0xabcd7fc0);
+
+	stk_setup(false, false, 0xabcd8000, e0_33, sizeof(e0_33));
+	stk_run();
+	CHECK_EQ(stk16(0x7ffc), 0x7ffe);
+	CHECK_EQ(cpu_get_reg(cpu, R_ESP), 0xabcd7ffc);
+
+	/* LEAVE: SP <- BP on a 16-bit stack, ESP <- EBP on a 32-bit one */
+	static const uint8_t leave[] = {0xc9};
+
+	stk_setup(true, false, 0xabcd1234, leave, 1);
+	cpu_set_reg(cpu, R_EBP, 0x1111fffc);
+	st32(ram + STK_BASE + 0xfffc, 0xcafef00d);
+	stk_run();
+	CHECK_EQ(cpu_get_reg(cpu, R_EBP), 0xcafef00d);
+	CHECK_EQ(cpu_get_reg(cpu, R_ESP), 0xabcd0000);
+
+	stk_setup(false, true, 0x5, leave, 1);
+	cpu_set_reg(cpu, R_EBP, 0x00010010);
+	st16(ram + STK_BASE + 0x10010, 0xbeef);
+	stk_run();
+	CHECK_EQ(cpu_get_reg(cpu, R_EBP), 0x0001beef);
+	CHECK_EQ(cpu_get_reg(cpu, R_ESP), 0x00010012);
+}
+
+static void test_stack_calls(void)
+{
+	/* CALL rel32 with a 32-bit operand in 16-bit code, 16-bit stack at 0 */
+	static const uint8_t call32[] = {0x66, 0xe8, 0xfa, 0x02, 0, 0}; /* to 0x400 */
+
+	stk_setup(false, false, 0xabcd0000, call32, sizeof(call32));
+	stk_run();
+	CHECK_EQ(cpu_get_eip(cpu), STK_HLT + 1);
+	CHECK_EQ(stk32(0xfffc), 0x106);
+	CHECK_EQ(cpu_get_reg(cpu, R_ESP), 0xabcdfffc);
+
+	/* RET 4 (32-bit) on a 16-bit stack: SP wraps past 0 */
+	static const uint8_t ret4[] = {0xc2, 4, 0};
+
+	stk_setup(true, false, 0xabcdfffc, ret4, sizeof(ret4));
+	st32(ram + STK_BASE + 0xfffc, STK_HLT);
+	stk_run();
+	CHECK_EQ(cpu_get_eip(cpu), STK_HLT + 1);
+	CHECK_EQ(cpu_get_reg(cpu, R_ESP), 0xabcd0004);
+
+	/* RET (16-bit) on a 32-bit stack: ESP past 64 KiB */
+	static const uint8_t ret[] = {0xc3};
+
+	stk_setup(false, true, 0x0000fffe, ret, 1);
+	st16(ram + STK_BASE + 0xfffe, STK_HLT);
+	stk_run();
+	CHECK_EQ(cpu_get_reg(cpu, R_ESP), 0x00010000);
+
+	/* CALL FAR ptr16:16 at SP = 2: CS at 0, IP at 0xfffe */
+	static const uint8_t callf[] = {0x9a, STK_HLT & 0xff, STK_HLT >> 8, SEL_C16, 0};
+
+	stk_setup(false, false, 0xabcd0002, callf, sizeof(callf));
+	stk_run();
+	CHECK_EQ(cpu_get_seg(cpu, S_CS).sel, SEL_C16);
+	CHECK_EQ(stk16(0), SEL_C16);
+	CHECK_EQ(stk16(0xfffe), 0x105);
+	CHECK_EQ(cpu_get_reg(cpu, R_ESP), 0xabcdfffe);
+
+	/* RETF 8 (32-bit) on a 16-bit stack */
+	static const uint8_t retf8[] = {0xca, 8, 0};
+
+	stk_setup(true, false, 0xabcdfff8, retf8, sizeof(retf8));
+	st32(ram + STK_BASE + 0xfff8, STK_HLT);
+	st32(ram + STK_BASE + 0xfffc, SEL_C32);
+	stk_run();
+	CHECK_EQ(cpu_get_eip(cpu), STK_HLT + 1);
+	CHECK_EQ(cpu_get_reg(cpu, R_ESP), 0xabcd0008);
+
+	/* real mode: CALL FAR with SP = 0 and SP = 2 needs no more room than
+	 * the 64 KiB the stack has */
+	for (uint32_t sp = 0; sp <= 2; sp += 2) {
+		static const uint8_t rcallf[] = {0x9a, 0x00, 0x04, 0x00, 0x10};
+
+		machine_reset();
+		memcpy(ram + 0x10100, rcallf, sizeof(rcallf));
+		ram[0x10400] = 0xf4;
+		cpu_set_seg(cpu, S_CS, (SegReg){0x1000, 0x10000, 0xffff, 0x9b});
+		cpu_set_seg(cpu, S_SS, (SegReg){0x2000, STK_BASE, 0xffff, 0x93});
+		cpu_set_eip(cpu, 0x100);
+		cpu_set_reg(cpu, R_ESP, 0xabcd0000 | sp);
+		stk_run();
+		CHECK_EQ(cpu_get_eip(cpu), 0x401);
+		CHECK_EQ(stk16((sp - 2) & 0xffff), 0x1000);
+		CHECK_EQ(stk16((sp - 4) & 0xffff), 0x105);
+		CHECK_EQ(cpu_get_reg(cpu, R_ESP), 0xabcd0000 | ((sp - 4) & 0xffff));
+	}
+}
+
+static void test_stack_interrupts(void)
+{
+	/* INT through a 32-bit gate on a 16-bit stack at SP = 4 */
+	static const uint8_t int41[] = {0xcd, 0x41}, int42[] = {0xcd, 0x42};
+
+	stk_setup(true, false, 0xabcd0004, int41, sizeof(int41));
+	stk_run();
+	CHECK_EQ(stk32(0) & 0xffff, 0x0002);
+	CHECK_EQ(stk32(0xfffc), SEL_C32);
+	CHECK_EQ(stk32(0xfff8), 0x102);
+	CHECK_EQ(cpu_get_reg(cpu, R_ESP), 0xabcdfff8);
+
+	/* through a 16-bit gate from 16-bit code at SP = 2 */
+	stk_setup(false, false, 0xabcd0002, int42, sizeof(int42));
+	stk_run();
+	CHECK_EQ(stk16(0), 0x0002);
+	CHECK_EQ(stk16(0xfffe), SEL_C16);
+	CHECK_EQ(stk16(0xfffc), 0x102);
+	CHECK_EQ(cpu_get_reg(cpu, R_ESP), 0xabcdfffc);
+
+	/* #GP with an error code (MOV DS of a selector beyond the GDT) through
+	 * a 32-bit gate and through a 16-bit one */
+	static const uint8_t mov_ds[] = {0x8e, 0xd8};
+
+	stk_setup(true, false, 0xabcd0008, mov_ds, sizeof(mov_ds));
+	cpu_set_reg(cpu, R_EAX, 0x100);
+	stk_run();
+	CHECK_EQ(stk32(0), SEL_C32);
+	CHECK_EQ(stk32(0xfffc), 0x100);
+	CHECK_EQ(stk32(0xfff8), 0x100);
+	CHECK_EQ(cpu_get_reg(cpu, R_ESP), 0xabcdfff8);
+
+	stk_setup(true, false, 0xabcd0004, mov_ds, sizeof(mov_ds));
+	gate(VEC_GP, SEL_C32, STK_HLT, 0x86);
+	cpu_set_reg(cpu, R_EAX, 0x100);
+	stk_run();
+	CHECK_EQ(stk16(0), SEL_C32);
+	CHECK_EQ(stk16(0xfffe), 0x100);
+	CHECK_EQ(stk16(0xfffc), 0x100);
+	CHECK_EQ(cpu_get_reg(cpu, R_ESP), 0xabcdfffc);
+
+	/* IRET (32-bit) on a 16-bit stack, IRET (16-bit) on a 32-bit one */
+	static const uint8_t iret[] = {0xcf};
+
+	stk_setup(true, false, 0xabcdfff8, iret, 1);
+	st32(ram + STK_BASE + 0xfff8, STK_HLT);
+	st32(ram + STK_BASE + 0xfffc, SEL_C32);
+	st32(ram + STK_BASE + 0x0000, 0x2);
+	stk_run();
+	CHECK_EQ(cpu_get_eip(cpu), STK_HLT + 1);
+	CHECK_EQ(cpu_get_reg(cpu, R_ESP), 0xabcd0004);
+
+	stk_setup(false, true, 0x0000fffc, iret, 1);
+	st16(ram + STK_BASE + 0xfffc, STK_HLT);
+	st16(ram + STK_BASE + 0xfffe, SEL_C16);
+	st16(ram + STK_BASE + 0x10000, 0x2);
+	stk_run();
+	CHECK_EQ(cpu_get_eip(cpu), STK_HLT + 1);
+	CHECK_EQ(cpu_get_reg(cpu, R_ESP), 0x00010002);
+
+	/* from ring 3 to a 16-bit ring-0 stack: ESP comes from the TSS, the
+	 * pushes move SP alone, so the upper half is the TSS's */
+	static const uint8_t ltr[] = {0x0f, 0x00, 0xd8}, int43[] = {0xcd, 0x43};
+
+	stk_setup(true, true, 0x10000, ltr, sizeof(ltr));
+	st32(ram + STK_TSS + 4, 0x5a5a0008); /* ESP0 */
+	st32(ram + STK_TSS + 8, SEL_S16);    /* SS0 */
+	cpu_set_reg(cpu, R_EAX, SEL_TSS32);
+	stk_run();
+	memcpy(ram + STK_CODE + 0x200, int43, sizeof(int43));
+	cpu_set_seg(cpu, S_CS, seg_of(SEL_UC32 | 3));
+	cpu_set_seg(cpu, S_SS, seg_of(SEL_US32 | 3));
+	cpu_set_eip(cpu, 0x200);
+	cpu_set_reg(cpu, R_ESP, 0x00010000);
+	stk_run();
+	CHECK_EQ(cpu_get_seg(cpu, S_SS).sel, SEL_S16);
+	CHECK_EQ(cpu_get_reg(cpu, R_ESP), 0x5a5afff4);
+	CHECK_EQ(stk32(0x0004), SEL_US32 | 3);
+	CHECK_EQ(stk32(0x0000), 0x00010000);
+	CHECK_EQ(stk32(0xfff8), SEL_UC32 | 3);
+	CHECK_EQ(stk32(0xfff4), 0x202);
+}
+
+/* RESET leaves no interrupt pending: an INTR level from before it is not
+ * taken once the guest sets IF. */
+static void test_reset_intr(void)
+{
+	static const uint8_t code[] = {0xfb, 0x90, 0x90, 0xf4}; /* sti; nop; nop; hlt */
+
+	machine_reset();
+	cpu_set_intr(cpu, true);
+	cpu_reset(cpu);
+	memcpy(ram + 0x7c00, code, sizeof(code));
+	cpu_set_seg(cpu, S_CS, (SegReg){0, 0, 0xffff, 0x9b});
+	cpu_set_eip(cpu, 0x7c00);
+	CHECK_EQ(cpu_exec(cpu, cpu_icount(cpu) + 10), CPU_EXIT_HALT);
+	CHECK_EQ(intacks, 0);
+}
+
 /* ---- fuzz -------------------------------------------------------------- */
 
 static uint64_t rng = 0x9e3779b97f4a7c15ull;
@@ -639,6 +1128,10 @@ static void fuzz(bool protected_mode, unsigned rounds)
 			st64(ram + 0x2000, 0);
 			st64(ram + 0x2008, 0x00cf9a000000ffffull);
 			st64(ram + 0x2010, 0x00cf92000000ffffull);
+			/* 0x18: a 16-bit stack at 0x70000, 0x20: 16-bit code at
+			 * 0x10000, for rounds that start on them */
+			st64(ram + 0x2018, 0x000092070000ffffull);
+			st64(ram + 0x2020, 0x00009a010000ffffull);
 			for (int v = 0; v < 256; v++) {
 				st32(ram + 0x1000 + v * 8, 0x00083000);
 				st32(ram + 0x1000 + v * 8 + 4, 0x00008e00);
@@ -650,8 +1143,18 @@ static void fuzz(bool protected_mode, unsigned rounds)
 			cpu_set_flat32(cpu, 0x10000 + (rnd() & 0xfff));
 			cpu_set_seg(cpu, S_CS, (SegReg){0x08, 0, 0xffffffff, 0xc09b});
 			cpu_set_idtr(cpu, (DescTable){0x1000, 0x7ff});
-			cpu_set_gdtr(cpu, (DescTable){0x2000, 0x17});
+			cpu_set_gdtr(cpu, (DescTable){0x2000, 0x27});
 			cpu_set_reg(cpu, R_ESP, 0x80000);
+			if (r & 2) {
+				/* a 16-bit stack under a random ESP (its upper half
+				 * must stay): pushes, pops and frames wrap in 64 KiB */
+				cpu_set_seg(cpu, S_SS, (SegReg){0x18, 0x70000, 0xffff, 0x93});
+				cpu_set_reg(cpu, R_ESP, rnd());
+			}
+			if (r & 4) {
+				cpu_set_seg(cpu, S_CS, (SegReg){0x20, 0x10000, 0xffff, 0x9b});
+				cpu_set_eip(cpu, rnd() & 0xffff);
+			}
 			if (r & 1) {
 				/* paging: 4 MiB pages for the first 8 MiB, the rest of
 				 * the page directory random */
@@ -708,6 +1211,12 @@ int main(int argc, char **argv)
 	test_smc();
 	test_lazy_conditions();
 	test_fault_loop();
+	test_stack_pusha();
+	test_stack_segs();
+	test_stack_enter();
+	test_stack_calls();
+	test_stack_interrupts();
+	test_reset_intr();
 	/* FUZZ_ROUNDS=N runs a longer fuzz (by hand, e.g. under ASan) */
 	unsigned rounds = getenv("FUZZ_ROUNDS") ? (unsigned)atoi(getenv("FUZZ_ROUNDS")) : 20;
 
