@@ -94,7 +94,7 @@ def record(fb, elf, trace, shift, plan):
     # cause, and a snapshot lands inside many a stale-TLB window
     argv = [fb, "record", "-o", trace, "--check-interval", "100000",
             "--snapshot-interval", "1000000", "-kernel", elf, "-serial",
-            "stdio", "-no-reboot", "-icount", f"shift={shift}", "--stats"]
+            "stdio", "-no-reboot", "-m", "16", "-icount", f"shift={shift}", "--stats"]
     proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE)
     out, err = bytearray(), bytearray()
