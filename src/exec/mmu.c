@@ -66,7 +66,9 @@ static void pt_watch_page(CPU *cpu, uint32_t phys)
 
 	if (pt_find(cpu, fr->mr, off) >= 0)
 		return;
-	ram_test_and_clear_dirty(fr->mr, off, PAGE_SIZE, DIRTY_CODE);
+	/* a device's write the code watch has not seen yet must not be lost */
+	if (ram_test_and_clear_dirty(fr->mr, off, PAGE_SIZE, DIRTY_CODE))
+		code_write(cpu, fr->mr, off);
 	for (int u = 0; u < 2; u++)
 		for (unsigned i = 0; i < TLB_SIZE; i++)
 			if (cpu->tlb[u][i].ram == fr->mr && cpu->tlb[u][i].ram_off == off)
