@@ -273,10 +273,12 @@ def prepare(args, emulator):
     return None
 
 
-def run_session(args, end="exit", extra=()):
+def run_session(args, end="exit", extra=(), boot_input=()):
     """Boots, types session() and then extra (more (command, texts)) at
-    the prompts, then `exit 0` or `reboot`.  Returns (failures, emulator
-    status, output, host seconds to the prompt or None)."""
+    the prompts, then `exit 0` or `reboot`.  boot_input: (text to wait
+    for, bytes to type) pairs for before the kernel (a boot loader's
+    prompt).  Returns (failures, emulator status, output, host seconds to
+    the prompt or None)."""
     expected_work = workload(1)
     start = time.monotonic()
     deadline = start + args.timeout
@@ -284,7 +286,16 @@ def run_session(args, end="exit", extra=()):
     failures = []
     to_prompt = None
 
-    pos = guest.wait_for(re.compile(re.escape(BANNER)), 0, deadline)
+    pos = 0
+    for wait, keys in boot_input:
+        pos = guest.wait_for(re.compile(re.escape(wait)), pos, deadline)
+        if pos is None:
+            failures.append(f"no {wait!r} before the kernel")
+            pos = 0
+            break
+        guest.proc.stdin.write(keys)
+        guest.proc.stdin.flush()
+    pos = guest.wait_for(re.compile(re.escape(BANNER)), pos, deadline)
     pos = pos and guest.wait_for(PROMPT, pos, deadline)
     if pos is None:
         failures.append("no prompt")

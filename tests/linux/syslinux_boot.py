@@ -11,10 +11,12 @@ of it replays (issue 12, part 1).
    stdio` (a copy of Debian's SeaBIOS in A): SeaBIOS from the reset vector
    reads the MBR, the MBR loads SYSLINUX, SYSLINUX reads its config, the
    kernel and the initramfs through the BIOS's INT 13h and starts the
-   kernel; at the shell's prompt boot.py's session is typed, plus
-   `cat /proc/cmdline`.  The console must show each stage: SeaBIOS's
-   banner and "Booting from Hard Disk", SYSLINUX's banner, the kernel's
-   command line as SYSLINUX built it from syslinux.cfg, the shell.
+   kernel.  SYSLINUX waits at its "boot:" prompt (on the serial line) for
+   the label the test types; at the shell's prompt boot.py's session is
+   typed, plus `cat /proc/cmdline`.  The console must show each stage:
+   SeaBIOS's banner and "Booting from Hard Disk", SYSLINUX's banner and
+   the label typed at its prompt, the kernel's command line as SYSLINUX
+   built it from that label of syslinux.cfg, the shell.
 3. Copies the trace into folder B, deletes A (BIOS, disk, trace) and
    replays with --verify from B: status 0, the console byte for byte the
    recorded one, the final icount and state hash those of the recording;
@@ -39,13 +41,18 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import boot  # noqa: E402
 import record_replay  # noqa: E402
 
-# A word on the kernel command line that only syslinux.cfg holds.
+# A word on the kernel command line that only syslinux.cfg holds.  SYSLINUX
+# waits at its prompt for a label (TIMEOUT 0: for ever); the test types
+# the one that boots Linux, over the serial line SYSLINUX polls.
 MARK = "flashback.loader=syslinux"
+LABEL = "flashback"
 CONFIG = f"""SERIAL 0 115200
-PROMPT 0
+PROMPT 1
 TIMEOUT 0
-DEFAULT linux
-LABEL linux
+DEFAULT nothing
+LABEL nothing
+  KERNEL nothing.bin
+LABEL {LABEL}
   KERNEL bzImage
   INITRD init.cpio
   APPEND console=ttyS0 {MARK}
@@ -118,6 +125,7 @@ def stages(out):
     """What the console must show of each stage, in order; the list of
     what is missing or out of order."""
     want = [b"SeaBIOS (version", b"Booting from Hard Disk", b"SYSLINUX ",
+            b"boot: " + LABEL.encode(),
             b"Kernel command line: BOOT_IMAGE=bzImage console=ttyS0 "
             + MARK.encode(), boot.BANNER]
     failures, pos = [], 0
@@ -140,7 +148,8 @@ def record(args, folder):
         return ["the disk image could not be made"], b"", None
     args.record = os.path.join(folder, "linux.fbt")
     extra = [("cat /proc/cmdline", [MARK.encode()])]
-    failures, status, out, to_prompt = boot.run_session(args, extra=extra)
+    failures, status, out, to_prompt = boot.run_session(
+        args, extra=extra, boot_input=[(b"boot: ", LABEL.encode() + b"\r")])
     print(f"record: prompt after {to_prompt or 0:.1f} s host, status "
           f"{status}")
     return failures + stages(out), out, args.record
