@@ -6,7 +6,8 @@
  * at other places: the PIT at 20-150 kHz on IRQ 0 (through an interrupt
  * gate, and in every other round through a task gate to a handler task),
  * COM1's receive interrupts (IRQ 4) for the bytes the host types at random
- * times, and page faults on a demand-paged region.  Each round:
+ * times, and page faults on a demand-paged region; the last two through
+ * trap gates, so that IRQ 0 nests inside their handlers.  Each round:
  *
  *   - a PTE changed without INVLPG and the page read again later; IRQ 0
  *     through a gate marked not present (#NP during its delivery);
@@ -79,6 +80,7 @@ static volatile u32 ticks, task_ticks, soft_runs, uart_irqs, page_faults;
 static volatile u32 rx_count, rx_sum;
 static volatile int terminated;
 static volatile u32 shadow_hits; /* interrupts taken on a shadowed boundary */
+static volatile u32 in_handler, nested; /* IRQ 0 inside the UART or #PF handler */
 static volatile u32 np_faults;	 /* IRQ 0 delivered through a gate marked not present */
 static volatile u32 spurious;	 /* IRQ 7 with nothing in service (a PC may see some) */
 
@@ -98,6 +100,9 @@ static int rep_kind(u32 eip)
 static void note_interrupt(u32 eip)
 {
 	int k = rep_kind(eip);
+
+	if (in_handler)
+		nested++;
 
 	if (k >= 0)
 		irq_in_rep[k]++;
@@ -133,6 +138,7 @@ static void uart_irq(struct xregs *r)
 {
 	uart_irqs++;
 	note_interrupt(r->eip);
+	in_handler++;
 	while (inb(COM1 + UART_LSR) & LSR_DR) {
 		u8 c = inb(COM1 + UART_RBR);
 
@@ -141,6 +147,7 @@ static void uart_irq(struct xregs *r)
 		if (c == TERMINATOR)
 			terminated = 1;
 	}
+	in_handler--;
 	outb(0x20, 0x20);
 }
 
@@ -180,10 +187,12 @@ static void page_fault(struct xregs *r)
 		       r->eip);
 		exit_guest(EXIT_EXCEPTION);
 	}
+	in_handler++;
 	page_faults++;
 	if (k >= 0)
 		pf_in_rep[k]++;
 	paging_map(va & ~0xFFFu, (u32)backing[(va - DEMAND) >> 12], PTE_P | PTE_W);
+	in_handler--;
 }
 
 /* Every demand page not present again: the next access faults. */
@@ -232,8 +241,9 @@ static void setup(void)
 	gdt_set(SEL_TICK / 8, (u32)&tick_tss, TSS_LIMIT, ACC_TSS, 0);
 	gdt_set(SEL_SOFT / 8, (u32)&soft_tss, TSS_LIMIT, ACC_TSS, 0);
 	idt_set(11, GATE_INT, np_fault);
-	idt_set(14, GATE_INT, page_fault);
-	idt_set(IRQ_BASE + 4, GATE_INT, uart_irq);
+	/* trap gates: IRQ 0 (through either gate) nests inside these two */
+	idt_set(14, GATE_TRAP, page_fault);
+	idt_set(IRQ_BASE + 4, GATE_TRAP, uart_irq);
 	idt_set(IRQ_BASE + 7, GATE_INT, spurious_irq);
 	idt_set_task(0x82, SEL_SOFT, 0);
 	tick_gate(false);
@@ -411,7 +421,8 @@ int guest_main(void)
 	printf("stress: rounds %u ticks %u task-ticks %u int82 %u uart-irqs %u\n", round, ticks,
 	       task_ticks, soft_runs, uart_irqs);
 	printf("stress: received %u bytes, sum %08x\n", rx_count, rx_sum);
-	printf("stress: page faults %u, #NP in IRQ 0 delivery %u\n", page_faults, np_faults);
+	printf("stress: page faults %u, #NP in IRQ 0 delivery %u, nested %u\n", page_faults,
+	       np_faults, nested);
 	for (int k = 0; k < AT_KINDS; k++)
 		printf("stress: in rep %s: interrupts %u page faults %u\n", at_names[k],
 		       irq_in_rep[k], pf_in_rep[k]);

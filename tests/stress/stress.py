@@ -31,8 +31,9 @@ Per run:
      this size.)
 
 Across all runs, interrupts and page faults must have landed inside REP
-string instructions, IRQ 0 must have gone through the task gate and the
-UART must have interrupted: a stress test that stopped stressing fails.
+string instructions, IRQ 0 must have gone through the task gate and have
+nested in the UART or page fault handler, and the UART must have
+interrupted: a stress test that stopped stressing fails.
 
 Exit status 0 when everything held, 1 otherwise (each failure one line,
 with the seed and run to reproduce it: --seed S --runs R+1 replays the
@@ -57,6 +58,7 @@ FINAL = re.compile(r"complete, final icount (\d+) hash ([0-9a-f]{16})")
 RECEIVED = re.compile(rb"stress: received (\d+) bytes, sum ([0-9a-f]{8})")
 IN_REP = re.compile(rb"stress: in rep (\S+): interrupts (\d+) page faults (\d+)")
 ROUND_TLB = re.compile(rb"^r(\d+) .* tlb (..)\r$", re.M)
+NESTED = re.compile(rb"stress: page faults \d+, #NP in IRQ 0 delivery \d+, nested (\d+)")
 TICKS = re.compile(rb"stress: rounds (\d+) ticks (\d+) task-ticks (\d+) int82 (\d+) "
                    rb"uart-irqs (\d+)")
 DUMP_REG = re.compile(r"\b([A-Z]{2,3})=([0-9a-f]{4,8})\b")
@@ -231,6 +233,9 @@ def totals_of(out, totals):
     for kind, irqs, pfs in IN_REP.findall(out):
         totals["irq in rep " + kind.decode()] += int(irqs)
         totals["pf in rep " + kind.decode()] += int(pfs)
+    m = NESTED.search(out)
+    if m:
+        totals["nested irqs"] += int(m.group(1))
     m = TICKS.search(out)
     if m:
         totals["task ticks"] += int(m.group(3))
@@ -268,7 +273,7 @@ def main():
     seed = args.seed if args.seed is not None else random.SystemRandom().randrange(1 << 32)
     print(f"seed {seed} ({args.runs} runs; to repeat: --seed {seed})", flush=True)
 
-    totals = {k: 0 for k in ("task ticks", "uart irqs")}
+    totals = {k: 0 for k in ("task ticks", "uart irqs", "nested irqs")}
     for kind in ("movsd", "movsb-down", "movsb", "stosd", "insb", "insw", "outsb"):
         totals["irq in rep " + kind] = totals["pf in rep " + kind] = 0
     failed, short = 0, 0
@@ -282,7 +287,7 @@ def main():
                 failed += 1
     print("totals: " + ", ".join(f"{k} {v}" for k, v in totals.items()))
     # what the runs together must have exercised
-    need = ["task ticks", "uart irqs", "irq in rep movsd", "irq in rep movsb-down",
+    need = ["task ticks", "uart irqs", "nested irqs", "irq in rep movsd", "irq in rep movsb-down",
             "irq in rep movsb", "irq in rep stosd", "irq in rep insb", "irq in rep insw",
             "irq in rep outsb", "pf in rep movsb", "pf in rep stosd", "pf in rep insb",
             "pf in rep insw"]
