@@ -15,8 +15,9 @@
  *     the demand region (a page fault at each page), each checked;
  *   - REP INSB / INSW from ports whose values follow time (port B 0x61,
  *     the PIT count, the UART's LSR) into the demand region;
- *   - REP OUTSB to port 0x80, to the master PIC's mask (masking and
- *     unmasking IRQ 0 and 4 between iterations) and 16 bytes to COM1;
+ *   - REP OUTSB to port 0x80 from the demand region, to the master PIC's
+ *     mask (masking and unmasking IRQ 0 and 4 between iterations) and 16
+ *     bytes to COM1;
  *   - latched PIT counts and RDTSC; MOV SS / POP SS / STI shadows, POPF
  *     and IRET setting IF; INT 0x82 through a task gate; HLT after STI and
  *     after MOV SS.
@@ -324,7 +325,8 @@ static void port_writes(u32 round)
 	for (u32 i = 0; i < sizeof(masks); i++)
 		masks[i] = (i + round) % 3 ? 0xEE : 0xFF; /* IRQ 0 and 4 open, or all shut */
 	masks[sizeof(masks) - 1] = 0xEE;
-	rep_outsb(0x80, src, 2048);
+	evict(); /* page faults on the source, in the middle */
+	rep_outsb(0x80, (u8 *)DEMAND + 2 * 4096 - 1000, 3000);
 	rep_outsb(0x21, masks, sizeof(masks));
 	check(inb(0x21) == 0xEE, "round %u: PIC mask 0x%02x after REP OUTSB", round, inb(0x21));
 	if (round % 4 == 0) {
