@@ -14,7 +14,8 @@
  *   - REP MOVSD, REP MOVSB backwards (DF=1), REP STOSD and REP MOVSB into
  *     the demand region (a page fault at each page), each checked;
  *   - REP INSB / INSW from ports whose values follow time (port B 0x61,
- *     the PIT count, the UART's LSR) into the demand region;
+ *     the PIT count, the UART's LSR) and REP MOVSD from the local APIC's
+ *     registers (MMIO: its timer count) into the demand region;
  *   - REP OUTSB to port 0x80 from the demand region, to the master PIC's
  *     mask (masking and unmasking IRQ 0 and 4 between iterations) and 16
  *     bytes to COM1;
@@ -41,6 +42,7 @@
 #define DEMAND_BYTES (DEMAND_PAGES * 4096u)
 #define BUF_BYTES    DEMAND_BYTES
 #define STALE	     0x408F0000u /* own page table and TLB slot: nothing else evicts it */
+#define LAPIC	     0xFEE00000u /* identity-mapped: its timer count is read by REP MOVSD */
 #define MIN_ROUNDS   6		 /* however fast the input comes: 3 with each IRQ 0 gate */
 #define MAX_ROUNDS   2000
 #define TERMINATOR   'q'
@@ -234,6 +236,7 @@ static void setup(void)
 	for (u32 i = 0; i < DEMAND_PAGES; i++)
 		paging_map(DEMAND + i * 4096, (u32)backing[i], 0);
 	paging_map(STALE, (u32)stale_frame[0], PTE_P | PTE_W);
+	paging_map(LAPIC, LAPIC, PTE_P | PTE_W);
 	paging_enable();
 	/* a task switch back to the main task loads CR3 from its TSS */
 	main_tss.cr3 = read_cr3();
@@ -251,6 +254,10 @@ static void setup(void)
 	for (u32 i = 0; i < BUF_BYTES; i++)
 		src[i] = (u8)(i * 7 + (i >> 9));
 	pit_rate(40);
+	/* the local APIC's timer counts down (masked, periodic, divide by 1) */
+	*(volatile u32 *)(LAPIC + 0x320) = 0x30040;
+	*(volatile u32 *)(LAPIC + 0x3E0) = 0xB;
+	*(volatile u32 *)(LAPIC + 0x380) = 1000000;
 	outb(COM1 + UART_IER, 0x01); /* received data available */
 	pic_unmask(0);
 	pic_unmask(4);
@@ -303,8 +310,12 @@ static u32 port_reads(u32 round)
 	rep_insb(demand + 4096 - 100, 0x61, 3000);
 	rep_insw(demand + 3 * 4096 - 64, 0x40, 1500);
 	rep_insb(demand + 5 * 4096 - 10, COM1 + UART_LSR, 400);
+	/* MMIO reads inside a REP (ICR to the timer's current count), then a
+	 * page fault on the destination */
+	for (int i = 0; i < 8; i++)
+		rep_movsd(demand + 6 * 4096 - 64, (const void *)(LAPIC + 0x300), 40);
 	s = sum(demand + 4096 - 100, 3000) ^ sum(demand + 3 * 4096 - 64, 3000) ^
-	    sum(demand + 5 * 4096 - 10, 400);
+	    sum(demand + 5 * 4096 - 10, 400) ^ sum(demand + 6 * 4096 - 64, 160);
 	for (int i = 0; i < 8 + (int)round % 8; i++) {
 		u32 lo, hi;
 

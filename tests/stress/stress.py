@@ -289,7 +289,7 @@ def main():
     # what the runs together must have exercised
     need = ["task ticks", "uart irqs", "nested irqs", "irq in rep movsd", "irq in rep movsb-down",
             "irq in rep movsb", "irq in rep stosd", "irq in rep insb", "irq in rep insw",
-            "irq in rep outsb", "pf in rep movsb", "pf in rep stosd", "pf in rep insb",
+            "irq in rep outsb", "pf in rep movsd", "pf in rep movsb", "pf in rep stosd", "pf in rep insb",
             "pf in rep insw", "pf in rep outsb"]
     for k in need:
         if not failed and totals[k] == 0:
