@@ -147,6 +147,7 @@ void code_pages_check(CPU *cpu)
 	size_t k = 0;
 
 	cpu->io_done = false;
+	pt_dma_check(cpu);
 	for (size_t i = 0; i < cpu->n_code; i++) {
 		CodePage *c = &cpu->code[i];
 

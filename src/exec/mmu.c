@@ -10,6 +10,23 @@
  * need to mark anything; whoever clears dirty bits flushes the TLB
  * (cpu_flush_tlb).  Non-RAM accesses go to the bus (mmio_read/mmio_write),
  * which is the recording boundary.
+ *
+ * The TLB follows the page tables.  A hardware TLB may keep a translation
+ * after its PDE or PTE changed until INVLPG or a CR3 load, and leave the
+ * accessed bit clear while it does; this one never does.  Ours is flushed
+ * for reasons the guest cannot see and which differ between a recording
+ * and its replay: a snapshot clears the dirty bits (and flushes), the
+ * replay's snapshot cache flushes at its own moments, a replay from a
+ * snapshot starts empty.  A stale entry would make what the guest reads,
+ * and the A/D bits the CPU writes, depend on those moments, and a replay
+ * would diverge from its recording (tests/stress: a PTE changed without
+ * INVLPG, read again later).  So the RAM pages that translations were read
+ * from (cpu->pt) are watched like code pages: their DIRTY_CODE bit is clear
+ * and no write TLB entry maps them, so every CPU write reaches phys_write,
+ * which flushes the TLB; a device's write (DMA) is seen by pt_dma_check()
+ * where code pages are checked.  The walker's own A/D updates flush
+ * nothing: they do not change a translation.  Using the new translation at
+ * once is one of the behaviours the SDM allows.
  */
 #include <string.h>
 
@@ -25,6 +42,69 @@
 void tlb_flush(CPU *cpu)
 {
 	memset(cpu->tlb, 0, sizeof(cpu->tlb));
+	cpu->n_pt = 0;
+}
+
+/* The index in cpu->pt of the page at @off in @mr, or -1. */
+static int pt_find(const CPU *cpu, const MemoryRegion *mr, uint64_t off)
+{
+	off &= ~(uint64_t)(PAGE_SIZE - 1);
+	for (unsigned i = 0; i < cpu->n_pt; i++)
+		if (cpu->pt[i].mr == mr && cpu->pt[i].off == off)
+			return (int)i;
+	return -1;
+}
+
+/* Watch the page of the paging entry at @phys (see the top). */
+static void pt_watch_page(CPU *cpu, uint32_t phys)
+{
+	const FlatRange *fr = as_lookup(cpu->bus.memory, phys);
+
+	if (!fr || mr_kind(fr->mr) != MR_RAM)
+		return;
+	uint64_t off = (fr->mr_offset + (phys - fr->start)) & ~(uint64_t)(PAGE_SIZE - 1);
+
+	if (pt_find(cpu, fr->mr, off) >= 0)
+		return;
+	/* a device's write the code watch has not seen yet must not be lost */
+	if (ram_test_and_clear_dirty(fr->mr, off, PAGE_SIZE, DIRTY_CODE))
+		code_write(cpu, fr->mr, off);
+	for (int u = 0; u < 2; u++)
+		for (unsigned i = 0; i < TLB_SIZE; i++)
+			if (cpu->tlb[u][i].ram == fr->mr && cpu->tlb[u][i].ram_off == off)
+				cpu->tlb[u][i].wtag = 0;
+	cpu->pt[cpu->n_pt++] = (PTPage){fr->mr, (uint32_t)off};
+}
+
+/* A walk read the PDE at @pde and, unless it maps a 4 MiB page, the PTE at
+ * @pte: a TLB entry made from them must see them change. */
+static void pt_watch(CPU *cpu, uint32_t pde, uint32_t pte, bool big)
+{
+	if (cpu->n_pt + 2 > PT_PAGES)
+		tlb_flush(cpu); /* start again rather than grow */
+	pt_watch_page(cpu, pde);
+	if (!big)
+		pt_watch_page(cpu, pte);
+}
+
+/* A paging entry the TLB may hold changed: forget every translation.  The
+ * running block stops too: a link to the next block (tb_next) assumes the
+ * code page's translation held. */
+static void pt_changed(CPU *cpu)
+{
+	tlb_flush(cpu);
+	cpu->brk = true;
+	cpu->last_tb = NULL;
+}
+
+void pt_dma_check(CPU *cpu)
+{
+	for (unsigned i = 0; i < cpu->n_pt; i++) {
+		if (ram_is_dirty(cpu->pt[i].mr, cpu->pt[i].off, DIRTY_CODE)) {
+			pt_changed(cpu);
+			return;
+		}
+	}
 }
 
 void cpu_flush_tlb(CPU *cpu)
@@ -112,12 +192,20 @@ static void phys_write(CPU *cpu, uint32_t phys, uint32_t v, unsigned size)
 		if (mr_kind(fr->mr) != MR_RAM)
 			return;
 		uint64_t off = fr->mr_offset + (phys - fr->start);
+		bool watched = !ram_is_dirty(fr->mr, off, DIRTY_CODE);
 
-		if (!ram_is_dirty(fr->mr, off, DIRTY_CODE))
+		if (watched) {
 			code_write(cpu, fr->mr, off);
+			if (!cpu->walking && pt_find(cpu, fr->mr, off) >= 0)
+				pt_changed(cpu);
+		}
 		ram_mark_dirty(fr->mr, off, size);
 		for (unsigned i = 0; i < size; i++)
 			p[i] = (uint8_t)(v >> (8 * i));
+		/* the walker's A/D update: its page stays watched */
+		if (watched && cpu->walking)
+			ram_test_and_clear_dirty(fr->mr, off & ~(uint64_t)(PAGE_SIZE - 1),
+						 PAGE_SIZE, DIRTY_CODE);
 		return;
 	}
 	if (fr && mr_kind(fr->mr) == MR_MMIO && phys + size - 1 <= fr->end) {
@@ -143,8 +231,11 @@ _Noreturn static void page_fault(CPU *cpu, uint32_t lin, uint32_t err)
 /* Set the accessed (and dirty) bits of a paging entry if not yet set. */
 static void pte_update(CPU *cpu, uint32_t addr, uint32_t pte, uint32_t bits)
 {
-	if ((pte & bits) != bits)
+	if ((pte & bits) != bits) {
+		cpu->walking = true;
 		phys_write(cpu, addr, pte | bits, 4);
+		cpu->walking = false;
+	}
 }
 
 /*
@@ -176,6 +267,7 @@ static uint32_t translate(CPU *cpu, uint32_t lin, bool write, bool user)
 		page_fault(cpu, lin, err | 1);
 	if (write && !(perm & PTE_W) && (user || (cpu->cr0 & CR0_WP)))
 		page_fault(cpu, lin, err | 1);
+	pt_watch(cpu, a20_mask(cpu, pde_addr), a20_mask(cpu, pte_addr), big);
 	if (big) {
 		pte_update(cpu, a20_mask(cpu, pde_addr), pde, PTE_A | (write ? PTE_D : 0));
 		return a20_mask(cpu, (pde & 0xffc00000u) | (lin & 0x3fffffu));

@@ -152,6 +152,14 @@ typedef struct CodePage {
 	uint32_t *ver;
 } CodePage;
 
+/* A RAM page holding paging entries that TLB entries were made from
+ * (mmu.c, "The TLB follows the page tables"). */
+#define PT_PAGES 32
+typedef struct PTPage {
+	MemoryRegion *mr;
+	uint32_t off;
+} PTPage;
+
 struct CPU {
 	uint32_t r[8];
 	uint32_t eip;
@@ -199,6 +207,9 @@ struct CPU {
 
 	/* software TLB, [0] supervisor, [1] user */
 	TLBEntry tlb[2][TLB_SIZE];
+	PTPage pt[PT_PAGES]; /* the pages its translations were read from */
+	unsigned n_pt;
+	bool walking; /* the page walker itself writes A/D bits */
 
 	/* block cache, its instruction pool, and the pages it watches */
 	TB *tb;
@@ -343,6 +354,7 @@ void dbg_data_check(CPU *cpu, uint32_t lin, unsigned size, bool write);
 /* ---- mmu.c: linear and virtual memory ---- */
 void tlb_flush(CPU *cpu);
 void tlb_flush_page(CPU *cpu, uint32_t lin);
+void pt_dma_check(CPU *cpu); /* a device wrote a page-table page: flush */
 uint8_t lin_read8(CPU *cpu, uint32_t lin, bool user);
 uint16_t lin_read16(CPU *cpu, uint32_t lin, bool user);
 uint32_t lin_read32(CPU *cpu, uint32_t lin, bool user);

@@ -141,8 +141,12 @@ def session(expected_work):
 
 
 def emulator_argv(args):
-    common = ["-kernel", args.kernel, "-initrd", args.initrd,
-              "-append", args.append, "-no-reboot"]
+    if getattr(args, "hda", None):
+        # a PC booting from its disk (syslinux_boot.py): no kernel loader
+        common = ["-bios", args.bios, "-hda", args.hda, "-no-reboot"]
+    else:
+        common = ["-kernel", args.kernel, "-initrd", args.initrd,
+                  "-append", args.append, "-no-reboot"]
     if args.mem:
         common += ["-m", str(args.mem)]
     if getattr(args, "qemu", None):
@@ -269,10 +273,12 @@ def prepare(args, emulator):
     return None
 
 
-def run_session(args, end="exit"):
-    """Boots, types session() at the prompts, then `exit 0` or `reboot`.
-    Returns (failures, emulator status, output, host seconds to the
-    prompt or None)."""
+def run_session(args, end="exit", extra=(), boot_input=()):
+    """Boots, types session() and then extra (more (command, texts)) at
+    the prompts, then `exit 0` or `reboot`.  boot_input: (text to wait
+    for, bytes to type) pairs for before the kernel (a boot loader's
+    prompt).  Returns (failures, emulator status, output, host seconds to
+    the prompt or None)."""
     expected_work = workload(1)
     start = time.monotonic()
     deadline = start + args.timeout
@@ -280,13 +286,22 @@ def run_session(args, end="exit"):
     failures = []
     to_prompt = None
 
-    pos = guest.wait_for(re.compile(re.escape(BANNER)), 0, deadline)
+    pos = 0
+    for wait, keys in boot_input:
+        pos = guest.wait_for(re.compile(re.escape(wait)), pos, deadline)
+        if pos is None:
+            failures.append(f"no {wait!r} before the kernel")
+            pos = 0
+            break
+        guest.proc.stdin.write(keys)
+        guest.proc.stdin.flush()
+    pos = guest.wait_for(re.compile(re.escape(BANNER)), pos, deadline)
     pos = pos and guest.wait_for(PROMPT, pos, deadline)
     if pos is None:
         failures.append("no prompt")
     else:
         to_prompt = time.monotonic() - start
-        for command, texts in session(expected_work):
+        for command, texts in session(expected_work) + list(extra):
             guest.type(command)
             end_pos = guest.wait_for(PROMPT, pos, deadline)
             if end_pos is None:
