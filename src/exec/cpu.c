@@ -357,11 +357,18 @@ enum cpu_exit cpu_exec(CPU *cpu, uint64_t limit)
 	cpu->last_tb = NULL;
 	setjmp(cpu->jb);
 	cpu->last_tb = NULL;
+	cpu->fetching = false; /* a fault in the middle of a fetch lands here */
 	/* a fault may have left the instruction with flushes deferred */
 	dc_settle(cpu);
 	if (cpu->io_done)
 		code_pages_check(cpu);
 	for (;;) {
+		if (__builtin_expect(cpu->dbg_stop, 0)) {
+			/* a watch asked: after the accessing instruction, first */
+			cpu->dbg_stop = false;
+			cpu->stop_reason = CPU_STOP_WATCH;
+			return CPU_EXIT_BREAKPOINT;
+		}
 		if (cpu->triple)
 			return CPU_EXIT_TRIPLE_FAULT;
 		if (cpu->pending_exc >= 0) {
@@ -393,6 +400,7 @@ enum cpu_exit cpu_exec(CPU *cpu, uint64_t limit)
 				cpu->shadow = false;
 		} else if (take_interrupt(cpu)) {
 			cpu->last_tb = NULL;
+			cpu->skip_bp = false; /* the skip was for the interrupted instruction */
 			/* a trap gate leaves IF set: nested deliveries count too */
 			if (++cpu->stuck > STUCK_LIMIT) {
 				cpu->stuck = 0;
@@ -404,12 +412,26 @@ enum cpu_exit cpu_exec(CPU *cpu, uint64_t limit)
 		if (cpu->halted)
 			return CPU_EXIT_HALT;
 		TB *tb = cpu->last_tb ? tb_next(cpu) : tb_find(cpu);
+		uint64_t lim = limit;
 
+		if (__builtin_expect(cpu->nbp, 0)) {
+			/* stop before the first instruction with a breakpoint */
+			unsigned n = tb ? bp_run_length(cpu, tb) : !bp_at(cpu, cpu->eip);
+
+			if (n == 0) {
+				cpu->last_tb = NULL;
+				cpu->stop_reason = CPU_STOP_BREAKPOINT;
+				return CPU_EXIT_BREAKPOINT;
+			}
+			if (lim - cpu->icount > n)
+				lim = cpu->icount + n;
+		}
 		if (tb && !(cpu->flags & (F_TF | F_RF)) && !cpu->shadow && !cpu->dbg_insn &&
 		    !cpu->dbg_data)
-			run_block(cpu, tb, limit);
+			run_block(cpu, tb, lim);
 		else
 			step(cpu, tb);
+		cpu->skip_bp = false;
 	}
 }
 

@@ -79,7 +79,7 @@ enum cpu_exit {
 	CPU_EXIT_HALT,	       /* HLT with nothing to wake it */
 	CPU_EXIT_REQUEST,      /* cpu_request_exit() or a device kick */
 	CPU_EXIT_TRIPLE_FAULT, /* shutdown: the machine resets */
-	CPU_EXIT_BREAKPOINT,   /* a debugger breakpoint or watchpoint (gdb) */
+	CPU_EXIT_BREAKPOINT,   /* a debugger breakpoint or watchpoint: cpu_stop_reason() */
 };
 
 /* The CPU's view of the outside world: the nondeterminism boundary. */
@@ -127,6 +127,65 @@ void cpu_set_a20(CPU *cpu, bool on);
  */
 struct IRQ; /* base.h */
 void cpu_set_ferr_line(CPU *cpu, const struct IRQ *line);
+
+/* ---- the debugger's breakpoints and watchpoints (debug.c) -------------
+ *
+ * The CPU checks them itself, so that execution without a hit runs at
+ * block speed.  A breakpoint is an EIP: cpu_exec() returns
+ * CPU_EXIT_BREAKPOINT before running the instruction there, however control
+ * arrived (a jump, a block link, an interrupt or exception delivery, IRET,
+ * a task switch, SYSENTER, the reset vector, a resume in the middle of a
+ * block).  A watch is a range of linear or physical addresses: every CPU
+ * access that overlaps it (loads, stores, pushes and pops, string
+ * instructions, descriptor table, TSS and IDT accesses, the page walker's
+ * accessed/dirty updates; not instruction fetches) is reported to the
+ * watch function during the instruction, with the bytes before and after a
+ * write; if it asks to stop, cpu_exec() returns CPU_EXIT_BREAKPOINT after
+ * that instruction.  Pages that hold a watch never get TLB entries for the
+ * watched kind of access, so only they take the slow path.
+ */
+#define CPU_MAX_BREAKPOINTS 64
+#define CPU_MAX_WATCHES	    64
+enum { CPU_WATCH_READ = 1, CPU_WATCH_WRITE = 2 };
+
+typedef struct CPUWatch {
+	uint32_t addr, len;
+	uint8_t kinds; /* CPU_WATCH_READ | CPU_WATCH_WRITE */
+	bool phys;     /* physical addresses (else linear) */
+} CPUWatch;
+
+/* One access that overlaps a watch. */
+typedef struct CPUAccess {
+	uint32_t lin;  /* linear address, when has_lin */
+	uint32_t phys; /* physical address (a DMA: the device's) */
+	uint32_t size; /* bytes; a DMA may be long */
+	bool has_lin;
+	bool write;
+	bool dma;	    /* a device wrote it (cpu_watch_dma) */
+	const uint8_t *old; /* a write to RAM: the bytes before it (else NULL) */
+	const uint8_t *now; /* the bytes read or written */
+} CPUAccess;
+
+/* Returns true to stop after the instruction (or, for a DMA, at once). */
+typedef bool (*cpu_watch_fn)(void *opaque, CPU *cpu, const CPUAccess *a);
+
+/* Replace the breakpoints (at most CPU_MAX_BREAKPOINTS EIPs). */
+void cpu_set_breakpoints(CPU *cpu, const uint32_t *eips, unsigned n);
+/* Replace the watches (at most CPU_MAX_WATCHES) and their function. */
+void cpu_set_watches(CPU *cpu, const CPUWatch *w, unsigned n, cpu_watch_fn fn, void *opaque);
+/* The next instruction runs even if a breakpoint is at its EIP (leaving one). */
+void cpu_skip_breakpoint(CPU *cpu);
+/*
+ * A device (or the replay of a journalled DMA) wrote @len bytes at physical
+ * @phys, @old before: the watches are told; returns true if the watch
+ * function asked to stop (the next cpu_exec() returns at once).
+ */
+bool cpu_watch_dma(CPU *cpu, uint32_t phys, const uint8_t *old, const uint8_t *now, uint32_t len);
+
+enum cpu_stop { CPU_STOP_NONE, CPU_STOP_BREAKPOINT, CPU_STOP_WATCH };
+/* Why the last CPU_EXIT_BREAKPOINT: a breakpoint (before the instruction at
+ * EIP) or a watch (after the instruction, or a DMA). */
+enum cpu_stop cpu_stop_reason(const CPU *cpu);
 
 /* ---- state access, for loaders, the replayer and the gdb stub -------- */
 

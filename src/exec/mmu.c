@@ -232,6 +232,21 @@ _Noreturn static void page_fault(CPU *cpu, uint32_t lin, uint32_t err)
 static void pte_update(CPU *cpu, uint32_t addr, uint32_t pte, uint32_t bits)
 {
 	if ((pte & bits) != bits) {
+		if (__builtin_expect(cpu->nwatch, 0)) {
+			uint8_t old[4];
+
+			st32(old, pte);
+			/* the walker writes too: no linear address of its own */
+			watch_access(
+			    cpu, &(CPUAccess){.phys = addr,
+					      .size = 4,
+					      .write = true,
+					      .old = old,
+					      .now = (uint8_t[4]){(uint8_t)(pte | bits),
+								  (uint8_t)((pte | bits) >> 8),
+								  (uint8_t)((pte | bits) >> 16),
+								  (uint8_t)((pte | bits) >> 24)}});
+		}
 		cpu->walking = true;
 		phys_write(cpu, addr, pte | bits, 4);
 		cpu->walking = false;
@@ -328,6 +343,9 @@ static void tlb_fill(CPU *cpu, uint32_t lin, uint32_t phys, bool write, bool use
 	e->ram = fr->mr;
 	e->ram_off = (uint32_t)(fr->mr_offset + (ppage - fr->start));
 	e->ver = code_ver_slot(cpu, fr->mr, e->ram_off);
+	/* a watched kind of access on this page must reach the slow path */
+	if (cpu->nwatch && !watch_tlb_ok(cpu, lpage, ppage, write))
+		return;
 	if (!write) {
 		e->rtag = lpage | 1;
 		return;
@@ -337,6 +355,32 @@ static void tlb_fill(CPU *cpu, uint32_t lin, uint32_t phys, bool write, bool use
 	if (ram_is_dirty(fr->mr, e->ram_off, DIRTY_SNAPSHOT) &&
 	    ram_is_dirty(fr->mr, e->ram_off, DIRTY_CODE))
 		e->wtag = lpage | 1;
+}
+
+/* The RAM bytes at @phys, or NULL (MMIO, nothing, or across a range). */
+static const uint8_t *ram_bytes(CPU *cpu, uint32_t phys, unsigned size)
+{
+	const FlatRange *fr;
+	const uint8_t *p = phys_host(cpu, phys, &fr);
+
+	return p && mr_kind(fr->mr) == MR_RAM && phys + size - 1 <= fr->end ? p : NULL;
+}
+
+/* A watched page: tell debug.c about this access. */
+static void watched(CPU *cpu, uint32_t lin, uint32_t phys, unsigned size, bool write,
+		    const uint8_t *old, uint32_t v)
+{
+	uint8_t now[4];
+
+	for (unsigned i = 0; i < size; i++)
+		now[i] = (uint8_t)(v >> (8 * i));
+	watch_access(cpu, &(CPUAccess){.lin = lin,
+				       .phys = phys,
+				       .size = size,
+				       .has_lin = true,
+				       .write = write,
+				       .old = old,
+				       .now = now});
 }
 
 static uint32_t read_slow(CPU *cpu, uint32_t lin, unsigned size, bool user)
@@ -351,7 +395,11 @@ static uint32_t read_slow(CPU *cpu, uint32_t lin, unsigned size, bool user)
 	uint32_t phys = translate(cpu, lin, false, user);
 
 	tlb_fill(cpu, lin, phys, false, user);
-	return phys_read(cpu, phys, size);
+	uint32_t v = phys_read(cpu, phys, size);
+
+	if (__builtin_expect(cpu->nwatch, 0))
+		watched(cpu, lin, phys, size, false, NULL, v);
+	return v;
 }
 
 static void write_slow(CPU *cpu, uint32_t lin, uint32_t v, unsigned size, bool user)
@@ -366,15 +414,25 @@ static void write_slow(CPU *cpu, uint32_t lin, uint32_t v, unsigned size, bool u
 
 		for (unsigned i = 0; i < size; i++) {
 			uint32_t p = i < first ? p1 + i : p2 + (i - first);
+			const uint8_t *r = cpu->nwatch ? ram_bytes(cpu, p, 1) : NULL;
+			uint8_t old = r ? *r : 0;
 
 			phys_write(cpu, p, (v >> (8 * i)) & 0xff, 1);
+			if (__builtin_expect(cpu->nwatch, 0))
+				watched(cpu, lin + i, p, 1, true, r ? &old : NULL, v >> (8 * i));
 		}
 		return;
 	}
 	uint32_t phys = translate(cpu, lin, true, user);
+	uint8_t old[4];
+	const uint8_t *r = cpu->nwatch ? ram_bytes(cpu, phys, size) : NULL;
 
+	if (r)
+		memcpy(old, r, size);
 	phys_write(cpu, phys, v, size);
 	tlb_fill(cpu, lin, phys, true, user);
+	if (__builtin_expect(cpu->nwatch, 0))
+		watched(cpu, lin, phys, size, true, r ? old : NULL, v);
 }
 
 uint8_t lin_read8(CPU *cpu, uint32_t lin, bool user)
@@ -446,7 +504,12 @@ const uint8_t *tlb_read_ptr(CPU *cpu, uint32_t lin)
 
 uint8_t fetch8_lin(CPU *cpu, uint32_t lin)
 {
-	return lin_read8(cpu, lin, cpu_user(cpu));
+	uint8_t b;
+
+	cpu->fetching = true; /* not a data access for the watches */
+	b = lin_read8(cpu, lin, cpu_user(cpu));
+	cpu->fetching = false;
+	return b;
 }
 
 /* Descriptor tables and the TSS are accessed with supervisor rights. */

@@ -224,6 +224,19 @@ struct CPU {
 	bool io_done;	     /* port or MMIO access: DMA may have written code */
 	bool in_insn;	     /* an instruction runs from a cache entry: flushes wait */
 	unsigned dc_pending; /* 1: flush, 2: reset, asked for during it */
+
+	/* the debugger's breakpoints and watches (debug.c) */
+	uint32_t bp[CPU_MAX_BREAKPOINTS];
+	unsigned nbp;
+	CPUWatch watch[CPU_MAX_WATCHES];
+	unsigned nwatch;
+	cpu_watch_fn watch_fn;
+	void *watch_opaque;
+	bool skip_bp; /* the instruction at skip_eip runs even at a breakpoint */
+	uint32_t skip_eip;
+	bool dbg_stop; /* a watch asked to stop after this instruction */
+	enum cpu_stop stop_reason;
+	bool fetching; /* an instruction fetch: not a watched data access */
 };
 
 /* ---- cpu.c ---- */
@@ -522,6 +535,12 @@ uint32_t pop(CPU *cpu, bool o32);
 uint32_t sp_get(CPU *cpu);
 void sp_set(CPU *cpu, uint32_t v);
 void sp_add(CPU *cpu, uint32_t n);
+
+/* ---- debug.c: the debugger's breakpoints and watches ---- */
+bool bp_at(CPU *cpu, uint32_t eip);		/* a breakpoint stops before @eip */
+unsigned bp_run_length(CPU *cpu, const TB *tb); /* instructions before a breakpoint */
+bool watch_tlb_ok(CPU *cpu, uint32_t lpage, uint32_t ppage, bool write);
+void watch_access(CPU *cpu, const CPUAccess *a); /* report an access (cpu->nwatch) */
 
 /* ---- dcache.c ---- */
 void dc_alloc(CPU *cpu);

@@ -12,10 +12,9 @@
  *
  * The stub never blocks the machine: the main loop calls gdb_poll() between
  * CPU slices, asks gdb_may_run() whether the CPU may run at all, and runs
- * the CPU through gdb_exec(), which executes one instruction at a time
- * while breakpoints or watchpoints are set (slow, but exact for EIP
- * breakpoints and for watched bytes that change) and a whole slice
- * otherwise.  Breakpoints never write 0xCC into guest memory.
+ * the CPU through gdb_exec().  Breakpoints and watchpoints are checked by
+ * the CPU itself (src/exec/debug.c), so slices run at block speed with
+ * them set.  Breakpoints never write 0xCC into guest memory.
  */
 #ifndef FB_GDB_H
 #define FB_GDB_H
@@ -67,10 +66,18 @@ typedef struct GdbTarget {
 	const char *monitor_help; /* lines for "monitor help"; may be NULL */
 	/*
 	 * Reverse execution (only when can_reverse): go back one instruction
-	 * (@step) or until gdb_stop_here() says a breakpoint or watchpoint
-	 * triggers, and say why it stopped.
+	 * (@step) or to the last place a breakpoint or watchpoint triggers,
+	 * and say why it stopped.
 	 */
 	GdbStop (*reverse)(void *opaque, GdbStub *stub, bool step);
+	/*
+	 * The breakpoints and watchpoints for the CPU (cpu_set_breakpoints,
+	 * cpu_set_watches): a target that runs the CPU through something that
+	 * must know them (the replay engine) takes them here.  NULL: straight
+	 * to the CPU.
+	 */
+	void (*set_hooks)(void *opaque, const uint32_t *eips, unsigned nbp, const CPUWatch *w,
+			  unsigned nw, cpu_watch_fn fn, void *fn_opaque);
 } GdbTarget;
 
 /*
@@ -101,10 +108,6 @@ bool gdb_may_run(const GdbStub *s);
  * single step, in which case the stop reply has been sent.
  */
 enum cpu_exit gdb_exec(GdbStub *s, uint64_t limit);
-/* Would the target stop at its current state (breakpoint at EIP, watched
- * bytes changed since gdb_watch_snapshot())?  For reverse execution. */
-bool gdb_stop_here(GdbStub *s, GdbStop *why);
-void gdb_watch_snapshot(GdbStub *s);
 
 /* The guest ended (status = flashback's exit status): tell gdb ("W"). */
 void gdb_guest_exited(GdbStub *s, int status);

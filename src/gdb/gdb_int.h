@@ -83,8 +83,6 @@ typedef struct Breakpoint {
 typedef struct Watchpoint {
 	uint32_t addr, len;
 	uint8_t type; /* 2 write, 3 read, 4 access */
-	bool valid;   /* old[] holds the bytes (they were mapped) */
-	uint8_t old[GDB_MAX_WATCH_LEN];
 } Watchpoint;
 
 struct GdbStub {
@@ -109,7 +107,6 @@ struct GdbStub {
 	Watchpoint wp[GDB_MAX_WATCHPOINTS];
 	int nwp;
 	bool kill, exited;
-	size_t capstone; /* csh for read watchpoints, 0 until first needed */
 };
 
 /* stub.c */
@@ -120,31 +117,26 @@ void stub_disconnected(GdbStub *s);
 void send_packet(GdbStub *s, const char *data, size_t len);
 void send_stop(GdbStub *s);
 
-/* A read-watchpoint hit predicted by decoding the next instruction. */
-typedef struct ReadWatch {
-	bool hit;
-	GdbStop stop;
-} ReadWatch;
-
-/* read_watch.c */
-void read_watch_prepare(GdbStub *s, ReadWatch *rw);
-bool read_watch_hit(GdbStub *s, const ReadWatch *rw, GdbStop *why);
-void read_watch_free(GdbStub *s);
-
 /* run.c */
-void watch_snapshot_all(GdbStub *s);
 bool watch_insert(GdbStub *s, int type, uint32_t addr, uint32_t len);
 bool watch_remove(GdbStub *s, int type, uint32_t addr, uint32_t len);
 bool break_insert(GdbStub *s, int type, uint32_t addr);
 bool break_remove(GdbStub *s, int type, uint32_t addr);
+/* Drop every breakpoint and watchpoint (a client that went away). */
+void stub_clear_points(GdbStub *s);
 void resume(GdbStub *s, bool step);
-
-/* The stop checks of run.c, for the replay target's own run loops. */
-bool stub_should_stop(GdbStub *s, const ReadWatch *rw, GdbStop *why);
-/* Did a write/access watchpoint's bytes change?  Refreshes every copy. */
-bool watch_changed(GdbStub *s, GdbStop *why);
+/*
+ * Hand the breakpoints and watchpoints to the target (or the CPU), with
+ * @fn as the watch function (NULL: the stub's own, which stops and sets
+ * s->stop).  The replay target's reverse scan passes its own.
+ */
+void stub_apply_hooks(GdbStub *s, cpu_watch_fn fn, void *opaque);
+/* Which watchpoint, if any, access @a triggers, as a stop reason. */
+bool stub_watch_match(GdbStub *s, const CPUAccess *a, GdbStop *why);
 /* Is there a breakpoint at @eip? */
 bool breakpoint_at(GdbStub *s, uint32_t eip, GdbStop *why);
+/* After CPU_EXIT_BREAKPOINT: set s->stop from the CPU's reason. */
+void stub_cpu_stopped(GdbStub *s);
 
 /* vmem.c: guest linear memory through the current paging, RAM/ROM only */
 bool vmem_page_ok(CPU *cpu, AddressSpace *as, uint32_t lin, bool write, uint32_t *phys);

@@ -246,7 +246,6 @@ void gdb_free(GdbStub *s)
 		close(s->fd);
 	if (s->listen_fd >= 0)
 		close(s->listen_fd);
-	read_watch_free(s);
 	free(s->out);
 	free(s->last);
 	free(s);

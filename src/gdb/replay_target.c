@@ -37,16 +37,12 @@
 #include "../replay/replay.h"
 
 /* Instructions between two polls of the socket while running forwards. */
-#define SLICE_FREE (1ull << 22) /* no stop checks: full speed */
-#define SLICE_HOOK (1ull << 16) /* one instruction at a time */
-/* The reverse continue's scan window when the cache is off. */
-#define SCAN_WINDOW (1ull << 20)
+#define SLICE (1ull << 22)
 
 typedef struct ReplayTarget {
 	ReplaySession *rs;
 	GdbStub *stub;
 	const char *dir;
-	ReadWatch rw; /* decoded before the next instruction */
 	/* the reverse scan */
 	uint64_t limit; /* candidates must be before this icount */
 	bool found;
@@ -103,8 +99,8 @@ static void mon_goto(ReplayTarget *rt, const char *arg, FILE *out)
 	if (n < replay_start_icount(rt->rs))
 		n = replay_start_icount(rt->rs);
 	report_status(rt, replay_goto(rt->rs, n), out);
-	gdb_watch_snapshot(rt->stub);
-	fprintf(out, "(gdb caches registers: run 'maintenance flush register-cache')\n");
+	fprintf(out, "(gdb caches registers: run 'maintenance flush register-cache', or use "
+		     "fb-goto from tools/flashback-gdb.py)\n");
 }
 
 static void print_event(const TraceEvent *ev, FILE *out)
@@ -228,27 +224,9 @@ static void land(ReplayTarget *rt, uint64_t icount)
 
 	if (st == REPLAY_ERROR)
 		warn("gdb: replay to icount %" PRIu64 " failed: %s", icount, replay_error(rt->rs));
-	gdb_watch_snapshot(rt->stub);
 }
 
-static GdbStop reverse_step(ReplayTarget *rt)
-{
-	uint64_t now = replay_icount(rt->rs);
-	GdbStop why = {GDB_STOP_TRAP, 0};
-
-	if (now <= replay_start_icount(rt->rs))
-		return (GdbStop){GDB_STOP_HISTORY_BEGIN, 0};
-	gdb_watch_snapshot(rt->stub); /* the watched bytes after the instruction */
-	if (replay_goto(rt->rs, now - 1) == REPLAY_ERROR) {
-		warn("gdb: replay to icount %" PRIu64 " failed: %s", now - 1, replay_error(rt->rs));
-		return why;
-	}
-	/* the instruction we stepped back over wrote a watched byte */
-	if (!watch_changed(rt->stub, &why))
-		why = (GdbStop){GDB_STOP_TRAP, 0};
-	return why;
-}
-
+/* Watch function of the probes and scans below: note, never stop. */
 static void note(ReplayTarget *rt, uint64_t icount, GdbStop why)
 {
 	if (icount >= rt->limit)
@@ -258,58 +236,76 @@ static void note(ReplayTarget *rt, uint64_t icount, GdbStop why)
 	rt->found_stop = why;
 }
 
-/* After each instruction of the scan: candidates at this icount or the one before. */
-static bool scan_hook(void *opaque)
+static bool scan_watch(void *opaque, CPU *cpu, const CPUAccess *a)
 {
 	ReplayTarget *rt = opaque;
-	GdbStub *s = rt->stub;
-	uint64_t now = replay_icount(rt->rs);
 	GdbStop why;
 
-	if (read_watch_hit(s, &rt->rw, &why) || watch_changed(s, &why))
-		note(rt, now - 1, why); /* before the accessing instruction */
-	if (breakpoint_at(s, cpu_get_eip(replay_cpu(rt->rs)), &why))
-		note(rt, now, why);
-	read_watch_prepare(s, &rt->rw);
+	/* going backwards a watch stops before the access (an instruction's,
+	 * or a DMA between instructions), so gdb sees the write undone */
+	if (stub_watch_match(rt->stub, a, &why))
+		note(rt, cpu_icount(cpu), why);
 	return false;
 }
 
-/* Scan (@lo, @hi] for the last stop position before rt->limit. */
+static GdbStop reverse_step(ReplayTarget *rt)
+{
+	uint64_t now = replay_icount(rt->rs);
+	GdbStub *s = rt->stub;
+
+	if (now <= replay_start_icount(rt->rs))
+		return (GdbStop){GDB_STOP_HISTORY_BEGIN, 0};
+	land(rt, now - 1);
+	if (!s->nwp)
+		return (GdbStop){GDB_STOP_TRAP, 0};
+	/* did the instruction stepped back over touch a watched byte? */
+	rt->limit = now;
+	rt->found = false;
+	stub_apply_hooks(s, scan_watch, rt);
+	cpu_skip_breakpoint(replay_cpu(rt->rs));
+	replay_forward(rt->rs, now);
+	stub_apply_hooks(s, NULL, NULL);
+	land(rt, now - 1);
+	return rt->found ? rt->found_stop : (GdbStop){GDB_STOP_TRAP, 0};
+}
+
+/* Scan [@lo, @hi) forwards at block speed for the last stop before rt->limit. */
 static bool scan_window(ReplayTarget *rt, uint64_t lo, uint64_t hi)
 {
+	GdbStub *s = rt->stub;
+	CPU *cpu = replay_cpu(rt->rs);
 	enum replay_status st;
+	GdbStop why;
 
 	if (replay_goto(rt->rs, lo) == REPLAY_ERROR)
 		return false;
-	gdb_watch_snapshot(rt->stub);
-	read_watch_prepare(rt->stub, &rt->rw);
 	rt->found = false;
-	replay_set_step_hook(rt->rs, scan_hook, rt);
-	st = replay_forward(rt->rs, hi);
-	replay_set_step_hook(rt->rs, NULL, NULL);
+	stub_apply_hooks(s, scan_watch, rt);
+	for (;;) {
+		st = replay_forward(rt->rs, hi);
+		if (st != REPLAY_STOPPED)
+			break;
+		/* a breakpoint: before the instruction at EIP */
+		if (breakpoint_at(s, cpu_get_eip(cpu), &why))
+			note(rt, replay_icount(rt->rs), why);
+		cpu_skip_breakpoint(cpu);
+	}
+	stub_apply_hooks(s, NULL, NULL);
 	return st != REPLAY_ERROR;
-}
-
-static uint64_t scan_window_size(ReplayTarget *rt)
-{
-	ReplayCacheInfo ci;
-
-	replay_cache_info(rt->rs, &ci);
-	return ci.interval ? ci.interval : SCAN_WINDOW;
 }
 
 static GdbStop reverse_continue(ReplayTarget *rt)
 {
 	uint64_t start = replay_start_icount(rt->rs), hi = replay_icount(rt->rs);
-	uint64_t window = scan_window_size(rt);
 	GdbStub *s = rt->stub;
 	GdbStop why;
 
 	rt->limit = hi;
 	if (s->nbp || s->nwp) {
 		while (hi > start) {
-			/* windows on the grid of the cache, so that each start is cached */
-			uint64_t lo = (hi - 1) / window * window;
+			/* from the nearest place the engine restores cheaply: each
+			 * instruction is replayed once, newest window first */
+			uint64_t lo = replay_restore_point(rt->rs, hi - 1);
 
 			if (lo < start)
 				lo = start;
@@ -344,15 +340,13 @@ static GdbStop rt_reverse(void *opaque, GdbStub *stub, bool step)
 
 /* ---- forwards -------------------------------------------------------------------- */
 
-static bool forward_hook(void *opaque)
+static void rt_set_hooks(void *opaque, const uint32_t *eips, unsigned nbp, const CPUWatch *w,
+			 unsigned nw, cpu_watch_fn fn, void *fn_opaque)
 {
 	ReplayTarget *rt = opaque;
-	GdbStub *s = rt->stub;
 
-	if (stub_should_stop(s, &rt->rw, &s->stop))
-		return true;
-	read_watch_prepare(s, &rt->rw);
-	return false;
+	replay_set_breakpoints(rt->rs, eips, nbp);
+	replay_set_watches(rt->rs, w, nw, fn, fn_opaque);
 }
 
 static void stop_with(GdbStub *s, enum gdb_stop_kind kind)
@@ -362,24 +356,22 @@ static void stop_with(GdbStub *s, enum gdb_stop_kind kind)
 	send_stop(s);
 }
 
-/* Run one slice forwards for a continue or a step. */
+/* Run one slice forwards for a continue or a step, at block speed: the
+ * CPU checks breakpoints and watchpoints itself. */
 static void forward_slice(ReplayTarget *rt)
 {
 	GdbStub *s = rt->stub;
-	bool checks = s->state == RS_STEPPING || s->nbp || s->nwp;
+	bool step = s->state == RS_STEPPING;
 	uint64_t now = replay_icount(rt->rs);
-	enum replay_status st;
+	enum replay_status st = replay_forward(rt->rs, step ? s->step_from + 1 : now + SLICE);
 
-	if (checks) {
-		read_watch_prepare(s, &rt->rw);
-		replay_set_step_hook(rt->rs, forward_hook, rt);
-	}
-	st = replay_forward(rt->rs, now + (checks ? SLICE_HOOK : SLICE_FREE));
-	replay_set_step_hook(rt->rs, NULL, NULL);
 	switch (st) {
 	case REPLAY_OK:
+		if (step && replay_icount(rt->rs) > s->step_from)
+			stop_with(s, GDB_STOP_TRAP);
 		break;
 	case REPLAY_STOPPED:
+		stub_cpu_stopped(s);
 		s->state = RS_STOPPED;
 		send_stop(s);
 		break;
@@ -414,6 +406,7 @@ int gdb_replay_serve(const GdbReplayOptions *o)
 	    .monitor = rt_monitor,
 	    .monitor_help = monitor_help,
 	    .reverse = rt_reverse,
+	    .set_hooks = rt_set_hooks,
 	};
 	char err[1024];
 

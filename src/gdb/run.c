@@ -1,27 +1,85 @@
 /*
  * run.c - run control for gdb: breakpoints, watchpoints, single steps.
  *
- * The CPU has no debug hook, so the stub runs it one instruction at a time
- * (cpu_exec(cpu, icount + 1)) whenever a breakpoint or watchpoint is set or
- * gdb single-steps, and checks after each instruction:
- *   - breakpoints (Z0 and Z1 alike): EIP equals a breakpoint address; the
- *     guest's memory is never patched with 0xCC;
- *   - write watchpoints (Z2, and the write half of Z4): the watched bytes
- *     differ from their copy taken before the instruction.  A write of the
- *     value already there is not seen (gdb would not report it either);
- *   - read watchpoints (Z3, and the read half of Z4): approximated by
- *     decoding the instruction before it runs (see read_watch.c).
- * Without breakpoints and watchpoints a continue runs whole slices.
+ * The CPU checks breakpoints and watchpoints itself (src/exec/debug.c), so
+ * a continue runs whole slices at block speed whatever is set:
+ *   - breakpoints (Z0 and Z1 alike) stop before the instruction at their
+ *     EIP however it is reached; the guest's memory is never patched;
+ *   - watchpoints (Z2 write, Z3 read, Z4 access) see every data access the
+ *     CPU makes to the watched bytes (stack, strings, descriptor tables
+ *     included) and every DMA write into them, and stop after the
+ *     instruction (or the DMA), whether or not the value changed.
+ * The stub hands its lists to the target (set_hooks), or to the CPU when
+ * the target has no such function (the live machine).  Every resume lets
+ * the instruction at EIP run even if a breakpoint is on it: gdb steps over
+ * its own breakpoints anyway, and a resume must make progress.
  */
 #include "gdb_int.h"
 
 #include <string.h>
+
+/* Does @a touch watchpoint @w the way it watches? */
+static bool matches(const Watchpoint *w, const CPUAccess *a)
+{
+	uint32_t size = a->size ? a->size : 1;
+
+	if (!a->has_lin || (w->type == 2 && !a->write) || (w->type == 3 && a->write))
+		return false;
+	return a->lin - w->addr < w->len || w->addr - a->lin < size;
+}
+
+bool stub_watch_match(GdbStub *s, const CPUAccess *a, GdbStop *why)
+{
+	static const enum gdb_stop_kind kinds[] = {
+	    [2] = GDB_STOP_WATCH, [3] = GDB_STOP_RWATCH, [4] = GDB_STOP_AWATCH};
+
+	for (int i = 0; i < s->nwp; i++) {
+		if (matches(&s->wp[i], a)) {
+			*why = (GdbStop){kinds[s->wp[i].type], s->wp[i].addr};
+			return true;
+		}
+	}
+	return false;
+}
+
+/* The stub's own watch function: stop, saying which watchpoint. */
+static bool watch_stop(void *opaque, CPU *cpu, const CPUAccess *a)
+{
+	GdbStub *s = opaque;
+
+	return stub_watch_match(s, a, &s->stop);
+}
+
+void stub_apply_hooks(GdbStub *s, cpu_watch_fn fn, void *opaque)
+{
+	uint32_t eips[GDB_MAX_BREAKPOINTS];
+	CPUWatch w[GDB_MAX_WATCHPOINTS];
+	static const uint8_t kinds[] = {
+	    [2] = CPU_WATCH_WRITE, [3] = CPU_WATCH_READ, [4] = CPU_WATCH_READ | CPU_WATCH_WRITE};
+
+	for (int i = 0; i < s->nbp; i++)
+		eips[i] = s->bp[i].addr;
+	for (int i = 0; i < s->nwp; i++)
+		w[i] = (CPUWatch){s->wp[i].addr, s->wp[i].len, kinds[s->wp[i].type], false};
+	if (!fn) {
+		fn = watch_stop;
+		opaque = s;
+	}
+	if (s->t.set_hooks) {
+		s->t.set_hooks(s->t.opaque, eips, (unsigned)s->nbp, w, (unsigned)s->nwp, fn,
+			       opaque);
+	} else {
+		cpu_set_breakpoints(s->t.cpu, eips, (unsigned)s->nbp);
+		cpu_set_watches(s->t.cpu, w, (unsigned)s->nwp, fn, opaque);
+	}
+}
 
 bool break_insert(GdbStub *s, int type, uint32_t addr)
 {
 	if (s->nbp == GDB_MAX_BREAKPOINTS)
 		return false;
 	s->bp[s->nbp++] = (Breakpoint){addr, (uint8_t)type};
+	stub_apply_hooks(s, NULL, NULL);
 	return true;
 }
 
@@ -35,31 +93,16 @@ bool break_remove(GdbStub *s, int type, uint32_t addr)
 			break;
 		}
 	}
+	stub_apply_hooks(s, NULL, NULL);
 	return true;
-}
-
-static void watch_snapshot(GdbStub *s, Watchpoint *w)
-{
-	w->valid = s->t.read_mem(s->t.opaque, w->addr, w->old, w->len);
-}
-
-void watch_snapshot_all(GdbStub *s)
-{
-	for (int i = 0; i < s->nwp; i++)
-		watch_snapshot(s, &s->wp[i]);
 }
 
 bool watch_insert(GdbStub *s, int type, uint32_t addr, uint32_t len)
 {
-	Watchpoint *w;
-
 	if (s->nwp == GDB_MAX_WATCHPOINTS)
 		return false;
-	w = &s->wp[s->nwp++];
-	w->addr = addr;
-	w->len = len;
-	w->type = (uint8_t)type;
-	watch_snapshot(s, w);
+	s->wp[s->nwp++] = (Watchpoint){addr, len, (uint8_t)type};
+	stub_apply_hooks(s, NULL, NULL);
 	return true;
 }
 
@@ -73,28 +116,14 @@ bool watch_remove(GdbStub *s, int type, uint32_t addr, uint32_t len)
 			break;
 		}
 	}
+	stub_apply_hooks(s, NULL, NULL);
 	return true;
 }
 
-bool watch_changed(GdbStub *s, GdbStop *why)
+void stub_clear_points(GdbStub *s)
 {
-	uint8_t now[GDB_MAX_WATCH_LEN];
-	bool hit = false;
-
-	for (int i = 0; i < s->nwp; i++) {
-		Watchpoint *w = &s->wp[i];
-		bool valid = s->t.read_mem(s->t.opaque, w->addr, now, w->len);
-
-		if (w->type != 3 && valid && w->valid && memcmp(now, w->old, w->len) != 0 && !hit) {
-			hit = true;
-			why->kind = w->type == 2 ? GDB_STOP_WATCH : GDB_STOP_AWATCH;
-			why->addr = w->addr;
-		}
-		w->valid = valid;
-		if (valid)
-			memcpy(w->old, now, w->len);
-	}
-	return hit;
+	s->nbp = s->nwp = 0;
+	stub_apply_hooks(s, NULL, NULL);
 }
 
 bool breakpoint_at(GdbStub *s, uint32_t eip, GdbStop *why)
@@ -109,21 +138,20 @@ bool breakpoint_at(GdbStub *s, uint32_t eip, GdbStop *why)
 	return false;
 }
 
-bool gdb_stop_here(GdbStub *s, GdbStop *why)
+void stub_cpu_stopped(GdbStub *s)
 {
-	return watch_changed(s, why) || breakpoint_at(s, cpu_get_eip(s->t.cpu), why);
-}
-
-void gdb_watch_snapshot(GdbStub *s)
-{
-	watch_snapshot_all(s);
+	/* a watch stop was described by watch_stop() as it happened */
+	if (cpu_stop_reason(s->t.cpu) == CPU_STOP_BREAKPOINT &&
+	    !breakpoint_at(s, cpu_get_eip(s->t.cpu), &s->stop))
+		s->stop = (GdbStop){GDB_STOP_TRAP, 0};
 }
 
 void resume(GdbStub *s, bool step)
 {
 	s->state = step ? RS_STEPPING : RS_RUNNING;
 	s->step_from = cpu_icount(s->t.cpu);
-	watch_snapshot_all(s);
+	stub_apply_hooks(s, NULL, NULL);
+	cpu_skip_breakpoint(s->t.cpu);
 }
 
 bool gdb_may_run(const GdbStub *s)
@@ -131,42 +159,26 @@ bool gdb_may_run(const GdbStub *s)
 	return s->state != RS_STOPPED && !s->kill;
 }
 
-/* After one retired instruction: should we stop, and why? */
-bool stub_should_stop(GdbStub *s, const ReadWatch *rw, GdbStop *why)
-{
-	if (watch_changed(s, why) || read_watch_hit(s, rw, why))
-		return true;
-	if (s->state == RS_STEPPING) {
-		why->kind = GDB_STOP_TRAP;
-		return true;
-	}
-	return breakpoint_at(s, cpu_get_eip(s->t.cpu), why);
-}
-
 enum cpu_exit gdb_exec(GdbStub *s, uint64_t limit)
 {
 	CPU *cpu = s->t.cpu;
+	enum cpu_exit why;
 
 	if (s->state == RS_STOPPED || s->kill)
 		return CPU_EXIT_BREAKPOINT;
-	if (s->state == RS_FREE || (s->state == RS_RUNNING && !s->nbp && !s->nwp))
-		return cpu_exec(cpu, limit);
-	while (cpu_icount(cpu) < limit) {
-		uint64_t before = cpu_icount(cpu);
-		ReadWatch rw;
-		enum cpu_exit why;
-
-		read_watch_prepare(s, &rw);
-		why = cpu_exec(cpu, before + 1);
-		if (cpu_icount(cpu) == before)
-			return why; /* halted, reset, or asked to exit: nothing retired */
-		if (stub_should_stop(s, &rw, &s->stop)) {
-			s->state = RS_STOPPED;
-			send_stop(s);
-			return CPU_EXIT_BREAKPOINT;
-		}
-		if (why != CPU_EXIT_LIMIT)
-			return why;
+	if (s->state == RS_STEPPING && limit > s->step_from + 1)
+		limit = s->step_from + 1;
+	why = cpu_exec(cpu, limit);
+	if (s->state == RS_FREE)
+		return why;
+	if (why == CPU_EXIT_BREAKPOINT) {
+		stub_cpu_stopped(s);
+	} else if (s->state == RS_STEPPING && cpu_icount(cpu) > s->step_from) {
+		s->stop = (GdbStop){GDB_STOP_TRAP, 0};
+	} else {
+		return why;
 	}
-	return CPU_EXIT_LIMIT;
+	s->state = RS_STOPPED;
+	send_stop(s);
+	return CPU_EXIT_BREAKPOINT;
 }

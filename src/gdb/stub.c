@@ -242,7 +242,6 @@ static void write_mem(GdbStub *s, uint32_t addr, const uint8_t *data, uint32_t l
 		return reply(s, E_RDONLY);
 	if (len && !s->t.write_mem(s->t.opaque, addr, data, len))
 		return reply(s, E_FAULT);
-	watch_snapshot_all(s); /* our own write must not trigger a watchpoint */
 	reply(s, "OK");
 }
 
@@ -423,8 +422,7 @@ static void h_reverse_continue(GdbStub *s, char *args)
 
 static void h_detach(GdbStub *s, char *args)
 {
-	s->nbp = 0;
-	s->nwp = 0;
+	stub_clear_points(s);
 	s->state = RS_FREE;
 	reply(s, "OK");
 }
@@ -742,8 +740,7 @@ void stub_connected(GdbStub *s)
  */
 void stub_disconnected(GdbStub *s)
 {
-	s->nbp = 0;
-	s->nwp = 0;
+	stub_clear_points(s);
 	if (s->state != RS_STOPPED)
 		s->state = RS_FREE;
 	s->out_len = 0;

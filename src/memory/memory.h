@@ -169,6 +169,11 @@ void physmem_init(AddressSpace *memory);
 AddressSpace *physmem(void);
 typedef void DMAHook(void *opaque, uint64_t addr, const void *buf, size_t len);
 void physmem_set_dma_hook(DMAHook *fn, void *opaque);
+/* The debugger's watch on DMA: each RAM piece written, with its bytes
+ * before and after (NULL: none). */
+typedef void DMAWatch(void *opaque, uint64_t addr, const uint8_t *old, const uint8_t *now,
+		      size_t len);
+void physmem_set_dma_watch(DMAWatch *fn, void *opaque);
 bool cpu_physical_memory_rw(uint64_t addr, void *buf, size_t len, bool is_write);
 
 #endif

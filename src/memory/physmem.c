@@ -13,11 +13,14 @@
 #include "memory.h"
 #include "../base/base.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 static AddressSpace *dma_space;
 static DMAHook *dma_hook;
 static void *dma_hook_opaque;
+static DMAWatch *dma_watch;
+static void *dma_watch_opaque;
 
 void physmem_init(AddressSpace *memory)
 {
@@ -35,6 +38,12 @@ void physmem_set_dma_hook(DMAHook *fn, void *opaque)
 	dma_hook_opaque = opaque;
 }
 
+void physmem_set_dma_watch(DMAWatch *fn, void *opaque)
+{
+	dma_watch = fn;
+	dma_watch_opaque = opaque;
+}
+
 /* Move @n bytes between @buf and RAM region @ram at offset @off. */
 static void ram_piece(MemoryRegion *ram, uint64_t off, uint64_t addr, uint8_t *buf, size_t n,
 		      bool is_write)
@@ -45,7 +54,17 @@ static void ram_piece(MemoryRegion *ram, uint64_t off, uint64_t addr, uint8_t *b
 		memcpy(buf, host, n);
 		return;
 	}
-	memcpy(host, buf, n);
+	if (dma_watch) {
+		/* the debugger's watches want the bytes before too */
+		uint8_t *old = xmalloc(n);
+
+		memcpy(old, host, n);
+		memcpy(host, buf, n);
+		dma_watch(dma_watch_opaque, addr, old, buf, n);
+		free(old);
+	} else {
+		memcpy(host, buf, n);
+	}
 	ram_mark_dirty(ram, off, n);
 	if (dma_hook)
 		dma_hook(dma_hook_opaque, addr, buf, n);

@@ -65,6 +65,15 @@ typedef struct ReplaySession {
 	RRMarker *markers; /* the snapshot markers passed, in order */
 	unsigned nmarkers;
 	CPU *scratch; /* a CPU to load a snapshot's state into */
+	/* the debugger's watches see journalled DMA; a breakpoint or watch
+	 * stopped the instruction of an event */
+	bool watching, bp_stop;
+	uint32_t bps[CPU_MAX_BREAKPOINTS];
+	unsigned nbps;
+	CPUWatch watches[CPU_MAX_WATCHES];
+	unsigned nwatches;
+	cpu_watch_fn watch_fn;
+	void *watch_opaque;
 	uint64_t start_icount, end_icount;
 	RRCache *cache;	     /* NULL when off */
 	uint64_t cache_stop; /* the next icount to stop at for the cache */
@@ -319,6 +328,22 @@ static void expect_console(ReplaySession *r, const TraceEvent *ev)
 	r->expect_len += ev->size;
 }
 
+/* The debugger's watches see a journalled DMA as they see a device's. */
+static void dma_watched(void *opaque, uint64_t addr, const uint8_t *old, const uint8_t *now,
+			size_t len)
+{
+	ReplaySession *r = opaque;
+
+	cpu_watch_dma(r->cpu, (uint32_t)addr, old, now, (uint32_t)len);
+}
+
+static void dma_write(ReplaySession *r, const TraceEvent *ev)
+{
+	physmem_set_dma_watch(r->watching ? dma_watched : NULL, r);
+	cpu_physical_memory_rw(ev->addr, (void *)ev->data, ev->size, true);
+	physmem_set_dma_watch(NULL, NULL);
+}
+
 /*
  * Apply the events at the head that act on RAM, the map or the console
  * expectations (DMA, map-change, console, snapshot marker) while their
@@ -332,7 +357,7 @@ static bool apply_passive(ReplaySession *r)
 	while (!r->diverged && (ev = peek(r)) && ev->icount == now) {
 		switch (ev->kind) {
 		case TEV_DMA_WRITE:
-			cpu_physical_memory_rw(ev->addr, (void *)ev->data, ev->size, true);
+			dma_write(r, ev);
 			break;
 		case TEV_MAP_CHANGE:
 			if (!apply_map_change(r, ev)) {
@@ -826,7 +851,8 @@ static bool step_event(ReplaySession *r, const TraceEvent *ev)
 			cpu_nmi(r->cpu);
 		else if (ev->value <= 0xff)
 			cpu_set_intr(r->cpu, true);
-		cpu_exec(r->cpu, now + 1);
+		if (cpu_exec(r->cpu, now + 1) == CPU_EXIT_BREAKPOINT)
+			r->bp_stop = true; /* at the handler's first instruction */
 		cpu_set_intr(r->cpu, false);
 		if (r->diverged || r->damaged)
 			return false;
@@ -840,7 +866,12 @@ static bool step_event(ReplaySession *r, const TraceEvent *ev)
 	case TEV_PORT_READ:
 	case TEV_MMIO_READ:
 	case TEV_TIME_READ:
-		cpu_exec(r->cpu, now + 1);
+		if (cpu_exec(r->cpu, now + 1) == CPU_EXIT_BREAKPOINT) {
+			/* before the reading instruction, or after it (a watch) */
+			r->bp_stop = true;
+			if (r->consumed == before && cpu_icount(r->cpu) == now)
+				return true;
+		}
 		if (r->diverged || r->damaged)
 			return false;
 		if (r->consumed == before) {
@@ -936,6 +967,10 @@ enum replay_status replay_forward(ReplaySession *r, uint64_t target)
 				return stopped(r, check_end(r, ev) ? REPLAY_END : REPLAY_ERROR);
 			if (!step_event(r, ev))
 				return stopped(r, REPLAY_ERROR);
+			if (r->bp_stop) {
+				r->bp_stop = false;
+				return stopped(r, REPLAY_STOPPED);
+			}
 			if (r->hook && cpu_icount(r->cpu) > now && r->hook(r->hook_opaque))
 				return stopped(r, REPLAY_STOPPED);
 			continue;
@@ -952,6 +987,8 @@ enum replay_status replay_forward(ReplaySession *r, uint64_t target)
 			return stopped(r, REPLAY_END);
 		if (!exec_exit_ok(r, why, limit))
 			return stopped(r, REPLAY_ERROR);
+		if (why == CPU_EXIT_BREAKPOINT)
+			return stopped(r, REPLAY_STOPPED);
 		if (r->hook && cpu_icount(r->cpu) > now && r->hook(r->hook_opaque))
 			return stopped(r, REPLAY_STOPPED);
 	}
@@ -972,7 +1009,63 @@ enum replay_status replay_goto_snapshot(ReplaySession *r, unsigned number)
 #define DISK_RESTORE_COST (1ull << 22)
 #define CACHE_RESTORE_COST (1ull << 12)
 
+uint64_t replay_restore_point(ReplaySession *r, uint64_t icount)
+{
+	uint64_t best = r->start_icount, cached;
+	int k = pick_snapshot(r, icount);
+
+	if (k >= 0 && r->snaps[k].icount > best)
+		best = r->snaps[k].icount;
+	if (r->cache && rr_cache_find(r->cache, icount, &cached) && cached > best)
+		best = cached;
+	return best;
+}
+
+void replay_set_breakpoints(ReplaySession *r, const uint32_t *eips, unsigned n)
+{
+	if (n > CPU_MAX_BREAKPOINTS)
+		n = CPU_MAX_BREAKPOINTS;
+	memcpy(r->bps, eips, n * sizeof(*eips));
+	r->nbps = n;
+	cpu_set_breakpoints(r->cpu, eips, n);
+}
+
+void replay_set_watches(ReplaySession *r, const CPUWatch *w, unsigned n, cpu_watch_fn fn,
+			void *opaque)
+{
+	if (n > CPU_MAX_WATCHES)
+		n = CPU_MAX_WATCHES;
+	memcpy(r->watches, w, n * sizeof(*w));
+	r->nwatches = n;
+	r->watch_fn = fn;
+	r->watch_opaque = opaque;
+	r->watching = n > 0 && fn;
+	cpu_set_watches(r->cpu, w, n, fn, opaque);
+}
+
+/* Going somewhere is not running: the debugger's stops are off meanwhile. */
+static void hooks(ReplaySession *r, bool on)
+{
+	if (!r->nbps && !r->nwatches)
+		return;
+	cpu_set_breakpoints(r->cpu, r->bps, on ? r->nbps : 0);
+	cpu_set_watches(r->cpu, r->watches, on ? r->nwatches : 0, r->watch_fn, r->watch_opaque);
+	r->watching = on && r->nwatches;
+}
+
+static enum replay_status go_to(ReplaySession *r, uint64_t target);
+
 enum replay_status replay_goto(ReplaySession *r, uint64_t target)
+{
+	enum replay_status st;
+
+	hooks(r, false);
+	st = go_to(r, target);
+	hooks(r, true);
+	return st;
+}
+
+static enum replay_status go_to(ReplaySession *r, uint64_t target)
 {
 	uint64_t now = cpu_icount(r->cpu), cached = 0, best;
 	bool usable = !r->diverged && !r->damaged;

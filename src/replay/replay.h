@@ -137,6 +137,19 @@ void replay_warn_damage(const ReplaySession *s);
 /* Restart from the trace's snapshot @number (`replay --snapshot K`). */
 enum replay_status replay_goto_snapshot(ReplaySession *s, unsigned number);
 
+/* The latest icount at or before @icount that replay_goto() reaches without
+ * replaying from further back (a trace snapshot or a cached one). */
+uint64_t replay_restore_point(ReplaySession *s, uint64_t icount);
+/*
+ * The debugger's breakpoints and watches (cpu.h), kept by the CPU itself:
+ * replay_forward() stops with REPLAY_STOPPED at a hit (cpu_stop_reason()
+ * says which); journalled DMA is shown to the watches too.  replay_goto()
+ * and restores go through them without stopping.
+ */
+void replay_set_breakpoints(ReplaySession *s, const uint32_t *eips, unsigned n);
+void replay_set_watches(ReplaySession *s, const CPUWatch *w, unsigned n, cpu_watch_fn fn,
+			void *opaque);
+
 /*
  * A hook called after every instruction replay_forward() retires (the CPU
  * then runs one instruction at a time: slower).  Returning true stops the
