@@ -202,7 +202,8 @@ static int cmd_replay(int argc, char **argv)
 /* `flashback gdb TRACE [--port P] [--host H] [--snapshot-memory MB]` */
 static int cmd_gdb(int argc, char **argv)
 {
-	GdbReplayOptions go = {.port = 1234};
+	GdbReplayOptions go = {
+	    .port = 1234, .history_header = history_header, .history_line = history_line};
 	uint64_t v;
 
 	for (int i = 0; i < argc; i++) {
@@ -367,6 +368,10 @@ static const struct command {
     {"disasm", "disasm TRACE --at N [-n COUNT]  the instructions executed from icount N",
      tools_disasm},
     {"trace", "trace TRACE --from N --to M     an instruction trace of that range", tools_trace},
+    {"history",
+     "history TRACE --addr A [--len N] [--phys] [--from I] [--to J] [--save]  every "
+     "write to that memory",
+     tools_history},
     {"demo", "demo                           record and replay the built-in demo guest", cmd_demo},
     {"help", "help                           this text", cmd_help},
     {"version", "version                        print the version", cmd_version},

@@ -31,6 +31,12 @@ int tools_export(int argc, char **argv);
 /* disasm.c: the instructions as executed, replayed with src/replay's engine. */
 int tools_disasm(int argc, char **argv);
 int tools_trace(int argc, char **argv);
+/* history.c: every write to a range of memory, from a replay with a watch. */
+int tools_history(int argc, char **argv);
+/* The lines it prints, for the gdb server's `monitor history`. */
+struct HistoryWrite;
+void history_header(FILE *out);
+void history_line(FILE *out, const struct HistoryWrite *w);
 
 /* ---- shared by the tools (common.c) ------------------------------------ */
 

@@ -500,6 +500,19 @@ uint32_t cpu_get_eip(const CPU *cpu)
 	return cpu->eip;
 }
 
+uint32_t cpu_insn_eip(const CPU *cpu)
+{
+	return cpu->start_eip;
+}
+
+int cpu_code_bits(const CPU *cpu)
+{
+	/* EFLAGS.VM is never lazy: no need to work out the arithmetic flags */
+	if (!pmode(cpu) || v86(cpu))
+		return 16;
+	return code32(cpu) ? 32 : 16;
+}
+
 void cpu_set_eip(CPU *cpu, uint32_t eip)
 {
 	cpu->eip = eip;
@@ -599,6 +612,11 @@ void cpu_set_flat32(CPU *cpu, uint32_t eip)
 	cpu_set_eflags(cpu, 2);
 	cpu->halted = false;
 	tlb_flush(cpu);
+}
+
+bool cpu_translate(CPU *cpu, uint32_t lin, uint32_t *phys)
+{
+	return mmu_probe(cpu, lin, phys);
 }
 
 bool cpu_read_linear(CPU *cpu, uint32_t addr, void *buf, uint32_t len)

@@ -182,6 +182,11 @@ void cpu_skip_breakpoint(CPU *cpu);
  */
 bool cpu_watch_dma(CPU *cpu, uint32_t phys, const uint8_t *old, const uint8_t *now, uint32_t len);
 
+/* In a watch function: the EIP of the instruction that made the access. */
+uint32_t cpu_insn_eip(const CPU *cpu);
+/* 16 or 32: how the code at CS:EIP decodes now (real and V86 mode: 16). */
+int cpu_code_bits(const CPU *cpu);
+
 enum cpu_stop { CPU_STOP_NONE, CPU_STOP_BREAKPOINT, CPU_STOP_WATCH };
 /* Why the last CPU_EXIT_BREAKPOINT: a breakpoint (before the instruction at
  * EIP) or a watch (after the instruction, or a DMA). */
@@ -219,6 +224,9 @@ void cpu_set_flat32(CPU *cpu, uint32_t eip);
 /* Read guest memory at a linear address (through paging if on), for the
  * debugger and tools; returns false if some byte is not mapped. */
 bool cpu_read_linear(CPU *cpu, uint32_t addr, void *buf, uint32_t len);
+/* The physical address of linear @lin through the current paging (no
+ * fault, no accessed bits); false if it is not mapped. */
+bool cpu_translate(CPU *cpu, uint32_t lin, uint32_t *phys);
 
 /*
  * Forget every cached translation and decoded instruction.  The CPU writes

@@ -115,12 +115,17 @@ void gdb_guest_exited(GdbStub *s, int status);
 bool gdb_kill_requested(const GdbStub *s);
 
 /* A recording as a target (src/gdb/replay_target.c): `flashback gdb TRACE`. */
+struct HistoryWrite; /* src/replay/replay.h */
 typedef struct GdbReplayOptions {
 	const char *dir;  /* the trace directory */
 	const char *host; /* NULL: 127.0.0.1 */
 	int port;
 	size_t cache_bytes;	 /* the in-memory snapshot cache's budget (0: default) */
 	uint64_t cache_interval; /* instructions between cached snapshots (0: default) */
+	/* How `monitor history` prints (tools/history.c, which the stub does
+	 * not link): a header and one line per write. */
+	void (*history_header)(FILE *out);
+	void (*history_line)(FILE *out, const struct HistoryWrite *w);
 } GdbReplayOptions;
 /* Serve the recording until gdb kills it; returns the exit status. */
 int gdb_replay_serve(const GdbReplayOptions *o);

@@ -19,6 +19,10 @@ static bool live_read(void *opaque, uint32_t addr, void *buf, uint32_t len)
 	return vmem_read(m->cpu, m->memory, addr, buf, len);
 }
 
+static void live_dma(void *opaque, uint64_t addr, const uint8_t *old, const uint8_t *now,
+		     size_t len);
+static bool live_watching; /* the DMA watch is on */
+
 static bool live_write(void *opaque, uint32_t addr, const void *buf, uint32_t len)
 {
 	Machine *m = opaque;
@@ -34,7 +38,10 @@ static bool live_write(void *opaque, uint32_t addr, const void *buf, uint32_t le
 			n = len - done;
 		if (!vmem_page_ok(m->cpu, m->memory, a, true, &phys))
 			return false;
+		/* gdb's own write is not the guest's: no watch sees it */
+		physmem_set_dma_watch(NULL, NULL);
 		cpu_physical_memory_rw(phys, (void *)(p + done), n, true);
+		physmem_set_dma_watch(live_watching ? live_dma : NULL, m);
 		done += n;
 	}
 	return true;
@@ -55,6 +62,26 @@ static bool live_monitor(void *opaque, const char *cmd, FILE *out)
 	return false;
 }
 
+/* A device's DMA into a watched range: the CPU's watches decide. */
+static void live_dma(void *opaque, uint64_t addr, const uint8_t *old, const uint8_t *now,
+		     size_t len)
+{
+	Machine *m = opaque;
+
+	cpu_watch_dma(m->cpu, (uint32_t)addr, old, now, (uint32_t)len);
+}
+
+static void live_set_hooks(void *opaque, const uint32_t *eips, unsigned nbp, const CPUWatch *w,
+			   unsigned nw, cpu_watch_fn fn, void *fn_opaque)
+{
+	Machine *m = opaque;
+
+	cpu_set_breakpoints(m->cpu, eips, nbp);
+	cpu_set_watches(m->cpu, w, nw, fn, fn_opaque);
+	live_watching = nw > 0;
+	physmem_set_dma_watch(live_watching ? live_dma : NULL, m);
+}
+
 GdbStub *gdb_live_new(struct Machine *m, const char *host, int port, bool wait)
 {
 	GdbTarget t = {
@@ -63,6 +90,7 @@ GdbStub *gdb_live_new(struct Machine *m, const char *host, int port, bool wait)
 	    .read_mem = live_read,
 	    .write_mem = live_write,
 	    .monitor = live_monitor,
+	    .set_hooks = live_set_hooks,
 	    .monitor_help =
 		"monitor info mtree       the memory and I/O region trees and flat views\n",
 	};

@@ -41,6 +41,8 @@
 
 typedef struct ReplayTarget {
 	ReplaySession *rs;
+	void (*history_header)(FILE *out);
+	void (*history_line)(FILE *out, const HistoryWrite *w);
 	GdbStub *stub;
 	const char *dir;
 	/* the reverse scan */
@@ -193,6 +195,68 @@ static void mon_snapshots(ReplayTarget *rt, FILE *out)
 		ci.mirror_bytes);
 }
 
+static void land(ReplayTarget *rt, uint64_t icount);
+
+/* monitor history: one line per write, as `flashback history` prints them. */
+typedef struct MonHistory {
+	ReplayTarget *rt;
+	FILE *out;
+	uint64_t count;
+} MonHistory;
+
+static bool mon_history_line(void *opaque, const HistoryWrite *w)
+{
+	MonHistory *h = opaque;
+
+	h->rt->history_line(h->out, w);
+	h->count++;
+	return true;
+}
+
+static bool mon_history_cancel(void *opaque)
+{
+	MonHistory *h = opaque;
+
+	return net_interrupt_pending(h->rt->stub);
+}
+
+/* monitor history ADDR [LEN]: every write to the memory that linear ADDR
+ * maps to here, over the whole recording; then back where we were. */
+static void mon_history(ReplayTarget *rt, const char *arg, FILE *out)
+{
+	MonHistory h = {rt, out, 0};
+	uint64_t now = replay_icount(rt->rs), addr, len = 4;
+	char *end, err[TRACE_ERR_LEN + 64];
+	uint32_t phys;
+
+	addr = strtoull(arg, &end, 0);
+	if (end != arg && *end == ' ')
+		len = strtoull(end + 1, &end, 0);
+	if (end == arg || *end || len == 0 || len > (16u << 20) || addr > UINT32_MAX ||
+	    addr + len - 1 > UINT32_MAX) {
+		fprintf(out, "usage: monitor history ADDR [LEN]  (LEN 1 to 16 MiB, below 4 GiB)\n");
+		return;
+	}
+	if (!replay_phys_of(rt->rs, (uint32_t)addr, &phys)) {
+		fprintf(out, "0x%" PRIx64 " is not mapped to RAM here\n", addr);
+		return;
+	}
+	fprintf(out,
+		"writes to 0x%" PRIx64 " (phys 0x%08" PRIx32 "), %" PRIu64 " bytes, icount %" PRIu64
+		" to %" PRIu64 ":\n",
+		addr, phys, len, replay_start_icount(rt->rs), replay_end_icount(rt->rs));
+	rt->history_header(out);
+	replay_set_breakpoints(rt->rs, NULL, 0); /* the history's own watch only */
+	replay_set_watches(rt->rs, NULL, 0, NULL, NULL);
+	if (!replay_history(rt->rs, phys, (uint32_t)len, replay_start_icount(rt->rs),
+			    replay_end_icount(rt->rs), mon_history_line, mon_history_cancel, &h,
+			    err, sizeof(err)))
+		fprintf(out, "%s\n", err);
+	fprintf(out, "%" PRIu64 " writes (monitor goto ICOUNT goes to one)\n", h.count);
+	stub_apply_hooks(rt->stub, NULL, NULL);
+	land(rt, now);
+}
+
 static bool rt_monitor(void *opaque, const char *cmd, FILE *out)
 {
 	ReplayTarget *rt = opaque;
@@ -203,6 +267,8 @@ static bool rt_monitor(void *opaque, const char *cmd, FILE *out)
 		mon_goto(rt, cmd + (cmd[4] ? 5 : 4), out);
 	else if (strcmp(cmd, "events") == 0 || strncmp(cmd, "events ", 7) == 0)
 		mon_events(rt, cmd + (cmd[6] ? 7 : 6), out);
+	else if (strncmp(cmd, "history ", 8) == 0 || strcmp(cmd, "history") == 0)
+		mon_history(rt, cmd + (cmd[7] ? 8 : 7), out);
 	else if (strcmp(cmd, "info snapshots") == 0)
 		mon_snapshots(rt, out);
 	else if (strcmp(cmd, "info mtree") == 0) {
@@ -391,12 +457,14 @@ static const char monitor_help[] =
     "monitor when             the current icount and the recording's extent\n"
     "monitor goto N           move to icount N, forwards or backwards\n"
     "monitor events [N]       the N (5) journal events before and after here\n"
+    "monitor history ADDR [N] every write to those N (4) bytes in the recording\n"
     "monitor info snapshots   the trace's snapshots and the in-memory cache\n"
     "monitor info mtree       the memory map here\n";
 
 int gdb_replay_serve(const GdbReplayOptions *o)
 {
-	ReplayTarget rt = {.dir = o->dir};
+	ReplayTarget rt = {
+	    .dir = o->dir, .history_header = o->history_header, .history_line = o->history_line};
 	GdbTarget t = {
 	    .opaque = &rt,
 	    .can_reverse = true,

@@ -56,12 +56,16 @@ static const char schema[] =
     " size INTEGER NOT NULL);"
     "CREATE TABLE console(icount INTEGER NOT NULL, line TEXT NOT NULL);"
     "CREATE TABLE bookmarks(icount INTEGER NOT NULL, name TEXT NOT NULL, note TEXT);"
+    "CREATE TABLE history(query TEXT NOT NULL, icount INTEGER NOT NULL, cs INTEGER,"
+    " eip INTEGER, lin INTEGER, phys INTEGER NOT NULL, size INTEGER NOT NULL,"
+    " dma INTEGER NOT NULL, insn TEXT, old BLOB, new BLOB);"
     "CREATE INDEX events_kind_icount ON events(kind, icount);"
     "CREATE INDEX events_port ON events(port, icount) WHERE port IS NOT NULL;"
     "CREATE INDEX events_address ON events(address, icount) WHERE address IS NOT NULL;"
     "CREATE INDEX console_icount ON console(icount);"
     "CREATE INDEX snapshots_icount ON snapshots(icount);"
     "CREATE INDEX bookmarks_icount ON bookmarks(icount);"
+    "CREATE INDEX history_query ON history(query, icount);"
     "COMMIT;";
 
 /*
@@ -764,4 +768,53 @@ bool index_same(Index *ix, Index *ref)
 	for (size_t i = 0; ok && i < ARRAY_SIZE(derived); i++)
 		ok = same_table(ix, ref, i);
 	return ok;
+}
+
+/* ---- writing a finished index (flashback history --save) -------------------- */
+
+bool index_open_rw(Index *ix, const char *path)
+{
+	if (!open_db(ix, path, NULL, SQLITE_OPEN_READWRITE))
+		return false;
+	index_set_limits(ix, 60, NULL, NULL);
+	if (!schema_check(ix))
+		return false;
+	sqlite3_busy_timeout(ix->db, 2000);
+	return true;
+}
+
+bool index_save_history(Index *ix, const char *query, const TraceHistoryRow *rows, size_t n)
+{
+	sqlite3_stmt *st;
+	bool ok;
+
+	if (!exec(ix, "BEGIN") || !prepare(ix, "DELETE FROM history WHERE query = ?", &st))
+		return false;
+	sqlite3_bind_text(st, 1, query, -1, SQLITE_STATIC);
+	ok = step_done(ix, st, "clearing table history");
+	sqlite3_finalize(st);
+	if (!ok || !prepare(ix, "INSERT INTO history VALUES(?,?,?,?,?,?,?,?,?,?,?)", &st))
+		return false;
+	for (size_t i = 0; ok && i < n; i++) {
+		const TraceHistoryRow *r = &rows[i];
+
+		sqlite3_bind_text(st, 1, query, -1, SQLITE_STATIC);
+		bind_u64(st, 2, r->icount);
+		if (!r->dma && !r->walker) {
+			bind_u64(st, 3, r->cs);
+			bind_u64(st, 4, r->eip);
+			sqlite3_bind_text(st, 9, r->insn, -1, SQLITE_STATIC);
+		}
+		if (r->lin_valid)
+			bind_u64(st, 5, r->lin);
+		bind_u64(st, 6, r->phys);
+		bind_u64(st, 7, r->size);
+		sqlite3_bind_int(st, 8, r->dma);
+		if (r->old)
+			sqlite3_bind_blob(st, 10, r->old, (int)r->size, SQLITE_STATIC);
+		sqlite3_bind_blob(st, 11, r->now, (int)r->size, SQLITE_STATIC);
+		ok = step_done(ix, st, "writing table history");
+	}
+	sqlite3_finalize(st);
+	return ok && exec(ix, "COMMIT");
 }

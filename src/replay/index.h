@@ -42,6 +42,11 @@ bool index_open(Index *ix, const char *path);
 /* Go on with an in-memory copy of an index opened by index_open(), so that
  * what a reader must add never reaches the file. */
 bool index_to_memory(Index *ix);
+/* Open an existing index to write (flashback history --save): its schema
+ * checked, defensive settings. */
+bool index_open_rw(Index *ix, const char *path);
+/* Replace the rows of table history saved under @query. */
+bool index_save_history(Index *ix, const char *query, const TraceHistoryRow *rows, size_t n);
 /* At the end of a recording: checkpoint and leave WAL mode (one file). */
 bool index_finish(Index *ix);
 /* Bound every statement to @seconds from now (0: no bound); @tick is

@@ -151,6 +151,37 @@ void replay_set_watches(ReplaySession *s, const CPUWatch *w, unsigned n, cpu_wat
 			void *opaque);
 
 /*
+ * Memory history (history.c): every write to physical [@phys, +@len) between
+ * icounts @from and @to - by an instruction (its CS:EIP and bytes, and the
+ * linear address it used), by the page walker (accessed/dirty bits) or by a
+ * device's DMA - in icount order, each given to @fn (which returns false to
+ * stop).  @cancel, if set, is asked every 2^24 instructions.  The replay
+ * runs at block speed with a watch on the range; the session ends at @to.
+ * false with one line in @err.
+ */
+typedef struct HistoryWrite {
+	uint64_t icount; /* of the writing instruction (before it retires), or the DMA */
+	uint16_t cs;	 /* a CPU write: CS:EIP of the instruction */
+	uint32_t eip;
+	uint8_t insn[15]; /* its bytes (insn_len of them) */
+	unsigned insn_len;
+	int bits;	 /* 16 or 32: how they decode */
+	uint32_t lin;	 /* the linear address of the first byte (0: DMA, walker) */
+	uint32_t phys;	 /* the first byte written inside the range */
+	uint32_t offset; /* its offset in the range */
+	uint32_t size;	 /* bytes of the range written */
+	bool dma, walker;
+	const uint8_t *old, *now; /* the @size bytes before (NULL: not RAM) and after */
+} HistoryWrite;
+typedef bool (*history_fn)(void *opaque, const HistoryWrite *w);
+bool replay_history(ReplaySession *s, uint32_t phys, uint32_t len, uint64_t from, uint64_t to,
+		    history_fn fn, bool (*cancel)(void *opaque), void *opaque, char *err,
+		    size_t errlen);
+/* The physical address linear @lin maps to at the session's position
+ * (RAM or ROM); false if none. */
+bool replay_phys_of(ReplaySession *s, uint32_t lin, uint32_t *phys);
+
+/*
  * A hook called after every instruction replay_forward() retires (the CPU
  * then runs one instruction at a time: slower).  Returning true stops the
  * replay with REPLAY_STOPPED right there.  NULL removes it.

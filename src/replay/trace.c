@@ -664,6 +664,27 @@ bool trace_verify_index(Trace *t)
 	return ok;
 }
 
+bool trace_save_history(const char *dir, const char *query, const TraceHistoryRow *rows, size_t n,
+			char err[TRACE_ERR_LEN])
+{
+	Index ix;
+	char *path = path_join(dir, "index.sqlite");
+	bool ok = access(path, F_OK) == 0;
+
+	if (!ok) {
+		snprintf(err, TRACE_ERR_LEN, "%s is missing: flashback reindex writes it first",
+			 path);
+		free(path);
+		return false;
+	}
+	ok = index_open_rw(&ix, path) && index_save_history(&ix, query, rows, n);
+	if (!ok)
+		snprintf(err, TRACE_ERR_LEN, "%s", ix.err);
+	index_close(&ix);
+	free(path);
+	return ok;
+}
+
 bool trace_reindex(const char *dir, char err[TRACE_ERR_LEN])
 {
 	Trace *t = open_journal(dir, err);

@@ -170,6 +170,23 @@ const TraceInfo *trace_info(const Trace *t);
  */
 bool trace_verify_index(Trace *t);
 /*
+ * `flashback history --save`: store the writes a memory history found as
+ * rows of table history (FORMAT.md), under the name @query, replacing rows
+ * saved under that name before.  The second command that writes a finished
+ * trace; false with one line.
+ */
+typedef struct TraceHistoryRow {
+	uint64_t icount;
+	uint16_t cs;
+	uint32_t eip, lin, phys, size;
+	bool lin_valid, dma, walker;
+	const char *insn; /* the instruction as text */
+	const uint8_t *old, *now;
+} TraceHistoryRow;
+bool trace_save_history(const char *dir, const char *query, const TraceHistoryRow *rows, size_t n,
+			char err[TRACE_ERR_LEN]);
+
+/*
  * `flashback reindex`: write @dir's index.sqlite afresh from the journal
  * (the only command that writes to a finished trace).  false with one line.
  */

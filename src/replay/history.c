@@ -1,0 +1,111 @@
+/*
+ * history.c - memory history: every write to a range of guest memory, who
+ * made it and when, computed by replaying with a watch on the range.
+ *
+ * The range is physical, so that whatever linear address the writer used
+ * (another mapping, the page walker's accessed/dirty bits) and a device's
+ * DMA are all seen.  The replay runs at block speed: only the pages of the
+ * range take the CPU's slow path (src/exec/debug.c), and the watch function
+ * never stops it; it runs in steps so that the caller can give up between
+ * two (Ctrl-C).
+ */
+#include "replay.h"
+
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define HISTORY_STEP (1ull << 24)
+
+typedef struct HistoryRun {
+	ReplaySession *s;
+	uint32_t phys, len;
+	history_fn fn;
+	void *opaque;
+	bool gave_up;
+} HistoryRun;
+
+static bool on_write(void *opaque, CPU *cpu, const CPUAccess *a)
+{
+	HistoryRun *h = opaque;
+	HistoryWrite w = {
+	    .icount = cpu_icount(cpu), .dma = a->dma, .walker = !a->dma && !a->has_lin};
+	uint32_t lo = a->phys > h->phys ? a->phys : h->phys;
+	uint32_t hi_a = a->phys + (a->size ? a->size : 1), hi_w = h->phys + h->len;
+	uint32_t hi = hi_a < hi_w ? hi_a : hi_w;
+
+	if (!a->write || hi <= lo)
+		return false;
+	w.phys = lo;
+	w.offset = lo - h->phys;
+	w.size = hi - lo;
+	w.lin = a->has_lin ? a->lin + (lo - a->phys) : 0;
+	w.old = a->old ? a->old + (lo - a->phys) : NULL;
+	w.now = a->now + (lo - a->phys);
+	if (!a->dma) {
+		SegReg cs = cpu_get_seg(cpu, S_CS);
+
+		w.cs = cs.sel;
+		w.eip = cpu_insn_eip(cpu);
+		w.bits = cpu_code_bits(cpu);
+		w.insn_len = sizeof(w.insn);
+		while (w.insn_len && !cpu_read_linear(cpu, cs.base + w.eip, w.insn, w.insn_len))
+			w.insn_len--; /* the instruction's page is mapped: its end may not be */
+	}
+	if (!h->fn(h->opaque, &w))
+		h->gave_up = true;
+	return false;
+}
+
+bool replay_history(ReplaySession *s, uint32_t phys, uint32_t len, uint64_t from, uint64_t to,
+		    history_fn fn, bool (*cancel)(void *opaque), void *opaque, char *err,
+		    size_t errlen)
+{
+	HistoryRun h = {s, phys, len, fn, opaque, false};
+	CPUWatch w = {phys, len, CPU_WATCH_WRITE, true};
+	enum replay_status st = REPLAY_OK;
+
+	if (!len || (uint64_t)phys + len > (1ull << 32)) {
+		snprintf(err, errlen, "history: the range must be 1 byte to 4 GiB, below 4 GiB");
+		return false;
+	}
+	if (from > to || from < replay_start_icount(s) || to > replay_end_icount(s)) {
+		snprintf(err, errlen,
+			 "history: icounts %" PRIu64 " to %" PRIu64
+			 " are not within the recording (%" PRIu64 " to %" PRIu64 ")",
+			 from, to, replay_start_icount(s), replay_end_icount(s));
+		return false;
+	}
+	if (replay_goto(s, from) == REPLAY_ERROR) {
+		snprintf(err, errlen, "%s", replay_error(s));
+		return false;
+	}
+	replay_set_watches(s, &w, 1, on_write, &h);
+	while (st == REPLAY_OK && replay_icount(s) < to && !h.gave_up) {
+		uint64_t now = replay_icount(s);
+
+		st = replay_forward(s, to - now > HISTORY_STEP ? now + HISTORY_STEP : to);
+		if (cancel && cancel(opaque))
+			h.gave_up = true;
+	}
+	replay_set_watches(s, NULL, 0, NULL, NULL);
+	if (st == REPLAY_ERROR) {
+		snprintf(err, errlen, "%s", replay_error(s));
+		return false;
+	}
+	if (h.gave_up) {
+		snprintf(err, errlen, "history: stopped at icount %" PRIu64, replay_icount(s));
+		return false;
+	}
+	return true;
+}
+
+bool replay_phys_of(ReplaySession *s, uint32_t lin, uint32_t *phys)
+{
+	uint8_t b;
+
+	/* mapped to RAM or ROM: the same test a read by the debugger makes */
+	if (!cpu_read_linear(replay_cpu(s), lin, &b, 1))
+		return false;
+	return cpu_translate(replay_cpu(s), lin, phys);
+}

@@ -1,0 +1,263 @@
+/*
+ * history.c - flashback history TRACE --addr A [--len N] [--phys] [--from I]
+ * [--to J] [--save]: every write to a range of guest memory in a span of
+ * the recording, who made it, when, and the bytes before and after.
+ *
+ * The address is linear (as gdb shows it: a kernel variable's address),
+ * translated through the guest's page tables at icount --from; --phys
+ * gives a physical address.  The writes are found by the replay engine's
+ * memory history (src/replay/history.c): a replay at block speed with a
+ * watch on the physical range, so writes through any mapping, the page
+ * walker's accessed/dirty bits and DMA all count.  --save stores them in
+ * the index's table history (traces/FORMAT.md) for `flashback query`.
+ */
+#include "tools.h"
+#include "../src/base/base.h"
+#include "../src/replay/replay.h"
+
+#include <capstone/capstone.h>
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define HISTORY_MAX_LEN (16u << 20)
+#define SHOWN_BYTES	16 /* of a long write, on the terminal */
+
+typedef struct Found {
+	TraceHistoryRow *rows;
+	size_t n, cap;
+	csh cs;
+	bool save;
+	uint64_t count;
+} Found;
+
+static void usage(void)
+{
+	fatal(EXIT_USAGE, "usage: flashback history TRACE --addr A [--len N] [--phys] "
+			  "[--from I] [--to J] [--save]");
+}
+
+/* The instruction's text as capstone prints it ("mov dword ptr [eax], 1"). */
+static char *insn_text(Found *f, const HistoryWrite *w)
+{
+	cs_insn *in = cs_malloc(f->cs);
+	const uint8_t *code = w->insn;
+	size_t size = w->insn_len;
+	uint64_t addr = w->eip;
+	char *s;
+
+	cs_option(f->cs, CS_OPT_MODE, w->bits == 32 ? CS_MODE_32 : CS_MODE_16);
+	if (in && cs_disasm_iter(f->cs, &code, &size, &addr, in)) {
+		size_t n = strlen(in->mnemonic) + strlen(in->op_str) + 2;
+
+		s = xmalloc(n);
+		snprintf(s, n, "%s%s%s", in->mnemonic, in->op_str[0] ? " " : "", in->op_str);
+	} else {
+		s = xstrdup("(bad)");
+	}
+	cs_free(in, 1);
+	return s;
+}
+
+/* Bytes as a little-endian value up to 8 bytes, else hex bytes. */
+static void show_bytes(const uint8_t *b, uint32_t n, char *out, size_t len)
+{
+	size_t at = 0;
+
+	if (!b) {
+		snprintf(out, len, "?");
+		return;
+	}
+	if (n <= 8) {
+		for (uint32_t i = n; i-- > 0;)
+			at += (size_t)snprintf(out + at, len - at, "%02x", b[i]);
+		return;
+	}
+	for (uint32_t i = 0; i < n && i < SHOWN_BYTES; i++)
+		at += (size_t)snprintf(out + at, len - at, "%02x", b[i]);
+	if (n > SHOWN_BYTES)
+		snprintf(out + at, len - at, "... (%u bytes)", n);
+}
+
+/* One line of the history: when, by whom, the instruction, what changed. */
+static void print_write(FILE *out, csh cs, const HistoryWrite *w, const char *text)
+{
+	char who[32], old[64], now[64];
+
+	if (w->dma)
+		snprintf(who, sizeof(who), "dma");
+	else if (w->walker)
+		snprintf(who, sizeof(who), "page walker");
+	else
+		snprintf(who, sizeof(who), "%04x:%08" PRIx32, w->cs, w->eip);
+	show_bytes(w->old, w->size, old, sizeof(old));
+	show_bytes(w->now, w->size, now, sizeof(now));
+	fprintf(out, "%14" PRIu64 "  %-16s %-36s 0x%08" PRIx32 " %5u  %s -> %s\n", w->icount, who,
+		text	 ? text
+		: w->dma ? "(device DMA)"
+			 : "(accessed/dirty bits)",
+		w->phys, w->size, old, now);
+}
+
+void history_header(FILE *out)
+{
+	fprintf(out, "%14s  %-16s %-36s %-10s %5s  %s\n", "icount", "by", "instruction", "address",
+		"size", "old -> new");
+}
+
+void history_line(FILE *out, const HistoryWrite *w)
+{
+	static Found f; /* its capstone handle, opened once */
+	char *text = NULL;
+
+	if (!f.cs && cs_open(CS_ARCH_X86, CS_MODE_32, &f.cs) != CS_ERR_OK)
+		f.cs = 0;
+	if (f.cs && !w->dma && !w->walker)
+		text = insn_text(&f, w);
+	print_write(out, f.cs, w, text);
+	free(text);
+}
+
+static bool found(void *opaque, const HistoryWrite *w)
+{
+	Found *f = opaque;
+	char *text = NULL;
+
+	if (!w->dma && !w->walker)
+		text = insn_text(f, w);
+	print_write(stdout, f->cs, w, text);
+	f->count++;
+	if (f->save) {
+		TraceHistoryRow *r;
+		uint8_t *bytes = xmalloc(2 * (size_t)w->size);
+
+		if (f->n == f->cap) {
+			f->cap = f->cap ? 2 * f->cap : 64;
+			f->rows = xrealloc(f->rows, f->cap * sizeof(*f->rows));
+		}
+		r = &f->rows[f->n++];
+		memcpy(bytes + w->size, w->now, w->size);
+		if (w->old)
+			memcpy(bytes, w->old, w->size);
+		*r = (TraceHistoryRow){w->icount,
+				       w->cs,
+				       w->eip,
+				       w->lin,
+				       w->phys,
+				       w->size,
+				       w->lin != 0,
+				       w->dma,
+				       w->walker,
+				       text,
+				       w->old ? bytes : NULL,
+				       bytes + w->size};
+		text = NULL; /* the row keeps it */
+	}
+	free(text);
+	return true;
+}
+
+int tools_history(int argc, char **argv)
+{
+	const char *dir = NULL;
+	uint64_t addr = 0, len = 4, from = 0, to = UINT64_MAX;
+	bool has_addr = false, phys = false, has_from = false, has_to = false;
+	char err[TRACE_ERR_LEN + 64], query[160];
+	Found f = {0};
+	ReplaySession *s;
+	uint32_t pa;
+
+	for (int i = 0; i < argc; i++) {
+		const char *v = i + 1 < argc ? argv[i + 1] : NULL;
+
+		if (strcmp(argv[i], "--addr") == 0) {
+			addr = tool_number("--addr", v), has_addr = true, i++;
+		} else if (strcmp(argv[i], "--len") == 0) {
+			len = tool_number("--len", v), i++;
+		} else if (strcmp(argv[i], "--from") == 0) {
+			from = tool_number("--from", v), has_from = true, i++;
+		} else if (strcmp(argv[i], "--to") == 0) {
+			to = tool_number("--to", v), has_to = true, i++;
+		} else if (strcmp(argv[i], "--phys") == 0) {
+			phys = true;
+		} else if (strcmp(argv[i], "--save") == 0) {
+			f.save = true;
+		} else if (argv[i][0] == '-') {
+			fatal(EXIT_USAGE, "history: unknown option '%s'", argv[i]);
+		} else if (!dir) {
+			dir = argv[i];
+		} else {
+			usage();
+		}
+	}
+	if (!dir || !has_addr)
+		usage();
+	if (len == 0 || len > HISTORY_MAX_LEN)
+		fatal(EXIT_USAGE, "--len %" PRIu64 ": 1 to %u bytes", len, HISTORY_MAX_LEN);
+	if (addr > UINT32_MAX || addr + len - 1 > UINT32_MAX)
+		fatal(EXIT_USAGE, "--addr 0x%" PRIx64 " --len %" PRIu64 ": beyond 4 GiB", addr,
+		      len);
+	s = replay_open(dir, NULL, err, sizeof(err));
+	if (!s)
+		fatal(EXIT_USAGE, "%s", err);
+	replay_warn_damage(s);
+	if (!has_from)
+		from = replay_start_icount(s);
+	if (!has_to)
+		to = replay_end_icount(s);
+	if (from > to || from < replay_start_icount(s) || to > replay_end_icount(s))
+		fatal(EXIT_USAGE,
+		      "--from %" PRIu64 " --to %" PRIu64 ": the recording spans icount %" PRIu64
+		      " to %" PRIu64,
+		      from, to, replay_start_icount(s), replay_end_icount(s));
+	pa = (uint32_t)addr;
+	if (!phys) {
+		/* the linear address as the guest's paging maps it at --from */
+		if (replay_goto(s, from) == REPLAY_ERROR)
+			fatal(EXIT_USAGE, "%s", replay_error(s));
+		if (!replay_phys_of(s, (uint32_t)addr, &pa))
+			fatal(EXIT_USAGE,
+			      "--addr 0x%" PRIx64 ": not mapped to RAM at icount %" PRIu64
+			      " (give --phys for a physical address)",
+			      addr, from);
+		/* the whole range, page by page: one physical range */
+		for (uint64_t a = (addr | 0xfff) + 1; a < addr + len; a += 0x1000) {
+			uint32_t p;
+
+			if (!replay_phys_of(s, (uint32_t)a, &p) || p != pa + (a - addr))
+				fatal(EXIT_USAGE,
+				      "--addr 0x%" PRIx64 " --len %" PRIu64
+				      ": the pages are not one "
+				      "physical range at icount %" PRIu64 " (give --phys)",
+				      addr, len, from);
+		}
+	}
+	if (cs_open(CS_ARCH_X86, CS_MODE_32, &f.cs) != CS_ERR_OK)
+		fatal(EXIT_INTERNAL, "history: capstone cannot start");
+	printf("writes to physical 0x%08" PRIx32 "-0x%08" PRIx32 " from icount %" PRIu64
+	       " to %" PRIu64 ":\n",
+	       pa, (uint32_t)(pa + len - 1), from, to);
+	history_header(stdout);
+	if (!replay_history(s, pa, (uint32_t)len, from, to, found, NULL, &f, err, sizeof(err)))
+		fatal(replay_error_status(s) == EXIT_DIVERGENCE ? EXIT_DIVERGENCE : EXIT_USAGE,
+		      "%s", err);
+	printf("%" PRIu64 " writes\n", f.count);
+	if (f.save) {
+		snprintf(query, sizeof(query),
+			 "phys=0x%08" PRIx32 " len=%" PRIu64 " from=%" PRIu64 " to=%" PRIu64, pa,
+			 len, from, to);
+		if (!trace_save_history(dir, query, f.rows, f.n, err))
+			fatal(EXIT_USAGE, "%s", err);
+		printf("saved as table history, query = '%s'\n", query);
+	}
+	for (size_t i = 0; i < f.n; i++) {
+		free((char *)f.rows[i].insn);
+		free((uint8_t *)f.rows[i].now - f.rows[i].size);
+	}
+	free(f.rows);
+	cs_close(&f.cs);
+	replay_close(s);
+	if (fflush(stdout) != 0)
+		fatal(EXIT_INTERNAL, "history: cannot write the output");
+	return 0;
+}
