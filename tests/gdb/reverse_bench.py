@@ -34,43 +34,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from gdbtest import Client, ReplayServer, free_port, record, symbol  # noqa: E402
-
-
-def monitor(c, cmd):
-    """Run a monitor command; its text."""
-    c.send('qRcmd,' + cmd.encode().hex())
-    if c.ack:
-        c.expect_ack()
-    text = ''
-    while True:
-        p = c.packet()
-        if p == 'OK':
-            return text
-        if p.startswith('E'):
-            raise RuntimeError('monitor %s: %s' % (cmd, p))
-        text += bytes.fromhex(p[1:]).decode()
-
-
-def icount(c):
-    return int(monitor(c, 'icount').split()[0])
-
-
-def timed(fn):
-    t = time.perf_counter()
-    r = fn()
-    return r, time.perf_counter() - t
-
-
-def ms(s):
-    return '%.1f ms' % (s * 1000)
-
-
-def peak_rss(pid):
-    with open('/proc/%d/status' % pid) as f:
-        for line in f:
-            if line.startswith('VmHWM:'):
-                return int(line.split()[1]) * 1024
-    return 0
+from benchlib import icount, monitor, ms, peak_rss, timed  # noqa: E402
 
 
 def serve(args, trace):
