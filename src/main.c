@@ -284,7 +284,7 @@ static int cmd_demo(int argc, char **argv)
 		fatal(EXIT_USAGE, "demo: the demo brings its own guest (no -kernel or -bios)");
 	o.kernel_image = demo_kernel;
 	o.kernel_image_len = demo_kernel_len;
-	if (!o.hda) {
+	if (!o.drives[0].file) {
 		o.disk_image = demo_disk;
 		o.disk_image_len = demo_disk_len;
 	}

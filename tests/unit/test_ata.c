@@ -62,6 +62,14 @@ static const MemoryRegionOps mmio_ops = {mmio_read, mmio_write};
 
 /* ---- helpers ---------------------------------------------------------- */
 
+/* The controller with one hard disk, the primary master. */
+static ATA *one_disk(MemoryRegion *root, PCIBus *bus, uint8_t *img, uint64_t size)
+{
+	ATADrive drives[4] = {{img, size, false}};
+
+	return ata_new(root, bus, &irq14, NULL, drives);
+}
+
 static uint8_t pattern(uint64_t sector, unsigned i)
 {
 	return (uint8_t)(sector * 31 + i * 7 + (sector >> 8) + 1);
@@ -816,7 +824,7 @@ static void test_other_disks(void)
 	uint8_t *img = calloc(big, 512);
 
 	io = io2 = as_new("io2", root);
-	ata2 = ata_new(root, NULL, &irq14, img, big * 512 + 100); /* a partial sector is ignored */
+	ata2 = one_disk(root, NULL, img, big * 512 + 100); /* a partial sector is ignored */
 	quiesce();
 	identify();
 	CHECK_EQ(id[60] | (uint32_t)id[61] << 16, big);
@@ -832,7 +840,7 @@ static void test_other_disks(void)
 
 	root = mr_container("io3", 0x10000);
 	io = io3 = as_new("io3", root);
-	ata3 = ata_new(root, NULL, &irq14, NULL, 0);
+	ata3 = ata_new(root, NULL, &irq14, NULL, NULL);
 	quiesce();
 	CHECK_EQ(inb(0x1F7), 0);
 	outb(0x1F6, 0xA0);
@@ -858,7 +866,7 @@ int main(void)
 
 	io = as_new("io", iomr);
 	pci = pci_new(iomr);
-	ata = ata_new(iomr, pci, &irq14, image, (uint64_t)SECTORS * 512);
+	ata = one_disk(iomr, pci, image, (uint64_t)SECTORS * 512);
 
 	test_power_on();
 	test_identify();
