@@ -31,6 +31,8 @@ int tools_export(int argc, char **argv);
 /* disasm.c: the instructions as executed, replayed with src/replay's engine. */
 int tools_disasm(int argc, char **argv);
 int tools_trace(int argc, char **argv);
+/* screen.c: the VGA text screen at an icount, from the replayed RAM. */
+int tools_screen(int argc, char **argv);
 
 /* ---- shared by the tools (common.c) ------------------------------------ */
 
