@@ -52,7 +52,7 @@ def main():
         cmd = [emu, 'record', '-o', trace, '-bios', bios, '-hda', disk] + no_reboot + [
                '--max-insns', '2000000000']
     else:
-        cmd = [emu, 'run', '-bios', bios, '-hda', disk] + no_reboot + [
+        cmd = [emu, 'run', '-bios', bios, '-hda', disk, '-snapshot'] + no_reboot + [
                '--max-insns', '2000000000']
     p = run(cmd)
     out = p.stdout.decode(errors='replace')
