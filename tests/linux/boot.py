@@ -382,7 +382,7 @@ def main():
     ap.add_argument("--end", choices=["exit", "reboot"], default="exit",
                     help="leave with `exit 0` (status 1) or `reboot`")
     ap.add_argument("--record", metavar="TRACE",
-                    help="flashback record -o TRACE instead of run")
+                    help="flashback record -o TRACE instead of run (-: a temporary one)")
     ap.add_argument("--corrupt-initrd", action="store_true",
                     help="boot a copy of the initrd with a spoiled header")
     ap.add_argument("--pad-initrd", type=int, metavar="MB",
@@ -428,6 +428,9 @@ def main():
     if args.bios:
         isotmp = tempfile.TemporaryDirectory()
         args.iso = make_iso(args, isotmp.name)
+    if args.record == "-":  # a new trace in a temporary folder
+        rectmp = tempfile.TemporaryDirectory()
+        args.record = os.path.join(rectmp.name, "boot.fbt")
 
     start = time.monotonic()
     failures, status, out, to_prompt = run_session(args, args.end)
