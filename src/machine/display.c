@@ -5,7 +5,9 @@
  * DISPLAY_PERIOD_MS of host time, and only when something the screen shows
  * changed (characters, attributes, the CRTC start address, the cursor),
  * the whole screen is drawn again with ANSI sequences: home, each row in
- * its colours, the cursor where the CRTC puts it.  Host time decides only
+ * its colours, the cursor's cell (where the CRTC puts it) in reverse video,
+ * and the terminal's own cursor left below the screen, so that anything
+ * else printed (a line on stderr at the end) goes there.  Host time decides only
  * when a frame is drawn; the display reads guest memory and the VGA's
  * registers through vga_text_state(), never an I/O port, so the guest runs
  * exactly as without it.  The last frame is drawn when the run ends, so
@@ -78,15 +80,19 @@ static void draw(Display *d, const VGAText *t, const uint8_t *cells)
 			text_row_print(out, cells + r * t->cols * 2, t->cols, true);
 			fputs(r + 1 < t->rows ? "\r\n" : "", out);
 		}
+		/* The guest's cursor: its cell in reverse video. */
 		if (t->cursor_on && t->cursor >= t->start &&
 		    t->cursor - t->start < t->rows * t->pitch) {
-			uint32_t off = t->cursor - t->start;
+			uint32_t off = t->cursor - t->start, r = off / t->pitch, c = off % t->pitch;
 
-			if (off % t->pitch < t->cols)
-				fprintf(out, "\x1b[%u;%uH\x1b[?25h", off / t->pitch + 1,
-					off % t->pitch + 1);
+			if (c < t->cols)
+				fprintf(out, "\x1b[%u;%uH\x1b[0;7m%s\x1b[0m", r + 1, c + 1,
+					text_char_utf8(cells[(r * t->cols + c) * 2]));
 		}
 	}
+	/* The terminal's cursor below the screen: what else is printed (a
+	 * line on stderr) goes there, not over the screen. */
+	fprintf(out, "\x1b[%u;1H", t->text ? t->rows + 1 : 2);
 	fflush(out);
 	d->shown = *t;
 	memcpy(d->cells, cells, (size_t)t->rows * t->cols * 2);
@@ -122,6 +128,6 @@ void display_finish(Display *d)
 {
 	refresh(d, !d->drawn);
 	/* Leave the terminal below the screen, in its own colours. */
-	fprintf(d->out, "\x1b[0m\x1b[?25h\x1b[%u;1H\r\n", d->shown.text ? d->shown.rows : 1);
+	fputs("\x1b[0m\x1b[?25h", d->out);
 	fflush(d->out);
 }

@@ -149,8 +149,8 @@ def case_display(tmp):
     expect(plain[0].startswith('row 01    Flashback VGA test'), 'frame top %r' % plain[:1])
     expect(len(plain) >= 25 and plain[24].startswith('row 25    last line'),
            'frame bottom %r' % plain[24:25])
-    # The cursor where the CRTC says: row 25, column 10.
-    expect('\x1b[25;10H' in last, 'cursor position not drawn')
+    # The cursor where the CRTC says: row 25, column 10, in reverse video.
+    expect('\x1b[25;10H\x1b[0;7m ' in last, 'cursor position not drawn')
 
 
 def case_display_bad(tmp):
