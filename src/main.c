@@ -100,14 +100,19 @@ static char *join_args(int argc, char **argv)
 static int record_machine(const MachineOptions *o, const RecordOptions *ro, enum run_end *end,
 			  bool *rec_ok, char **console, size_t *console_len)
 {
+	MachineOptions mo = *o;
 	Machine *m;
 	Recorder *r;
 	int status;
 
 	if (o->gdb_port)
 		fatal(EXIT_USAGE, "record: -gdb/-s is not supported while recording");
+	/* A recording never changes the user's disk images unless a drive says
+	 * snapshot=off: what the guest wrote is in the trace anyway (the
+	 * journalled port reads and DMA give it back in replay). */
+	mo.snapshot_default = true;
 	record_prepare();
-	m = machine_new(o);
+	m = machine_new(&mo);
 	r = record_start(m, ro);
 	status = machine_run(m);
 	*end = m->end;
@@ -285,7 +290,7 @@ static int cmd_demo(int argc, char **argv)
 		fatal(EXIT_USAGE, "demo: the demo brings its own guest (no -kernel or -bios)");
 	o.kernel_image = demo_kernel;
 	o.kernel_image_len = demo_kernel_len;
-	if (!o.hda) {
+	if (!o.drives[0].file) {
 		o.disk_image = demo_disk;
 		o.disk_image_len = demo_disk_len;
 	}
@@ -367,6 +372,7 @@ static const struct command {
     {"export", "export TRACE --perfetto FILE   a timeline for ui.perfetto.dev", tools_export},
     {"disasm", "disasm TRACE --at N [-n COUNT]  the instructions executed from icount N",
      tools_disasm},
+    {"screen", "screen TRACE --at N [--color]  the VGA text screen at icount N", tools_screen},
     {"trace", "trace TRACE --from N --to M     an instruction trace of that range", tools_trace},
     {"history",
      "history TRACE --addr A [--len N] [--phys] [--from I] [--to J] [--save]  every "

@@ -11,6 +11,7 @@
  */
 #include "tools.h"
 #include "../src/base/base.h"
+#include "../src/replay/replay.h"
 
 #include <inttypes.h>
 #include <sqlite3.h>
@@ -62,12 +63,16 @@ static void put_time(FILE *out, const TraceEvent *ev)
 
 static void put_map_change(FILE *out, const TraceEvent *ev)
 {
-	static const char *const names[] = {"?", "view", "a20", "reset"};
+	static const char *const names[] = {"?", "view", "a20", "reset", "display"};
+	RRDisplay d;
 	const char *name = ev->addr < ARRAY_SIZE(names) ? names[ev->addr] : "?";
 
 	fprintf(out, "%s (kind %" PRIu64 ") len %u", name, ev->addr, ev->size);
 	if (ev->data && ev->addr == 2 && ev->size == 1)
 		fprintf(out, " a20=%u", ev->data[0]);
+	if (ev->data && ev->addr == RR_MAP_DISPLAY && rr_display_decode(ev->data, ev->size, &d))
+		fprintf(out, " %s %ux%u at 0x%x start %u", d.text ? "text" : "graphics", d.cols,
+			d.rows, d.base, d.start);
 }
 
 /* A DMA payload: the first bytes in hex. */

@@ -37,6 +37,8 @@ int tools_history(int argc, char **argv);
 struct HistoryWrite;
 void history_header(FILE *out);
 void history_line(FILE *out, const struct HistoryWrite *w);
+/* screen.c: the VGA text screen at an icount, from the replayed RAM. */
+int tools_screen(int argc, char **argv);
 
 /* ---- shared by the tools (common.c) ------------------------------------ */
 

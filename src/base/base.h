@@ -57,6 +57,14 @@ void stop_signals_catch(void);
 int stop_signal(void);
 const char *stop_signal_name(int sig); /* "SIGINT", "SIGTERM" */
 
+/* ---- text screens (textscreen.c) -------------------------------------
+ * A VGA text screen as terminal text: the characters of code page 437 in
+ * UTF-8; a row of (character, attribute) pairs printed plainly (trailing
+ * blanks left out) or with the attributes as ANSI colours.
+ */
+const char *text_char_utf8(uint8_t c);
+void text_row_print(FILE *out, const uint8_t *cells, unsigned cols, bool color);
+
 /* ---- little-endian access to byte buffers ---------------------------- */
 
 static inline uint16_t ld16(const void *p)

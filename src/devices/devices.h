@@ -153,6 +153,12 @@ PCIDevice *pci_add(PCIBus *bus, int devfn, uint16_t vendor, uint16_t device, uin
 void pci_declare_io_bar(PCIDevice *d, int n, uint32_t size);
 /* The I/O base BAR @n decodes, or 0 if I/O decoding is off. */
 uint32_t pci_io_bar(PCIDevice *d, int n);
+/* Declares an expansion ROM BAR (0x30) of @size bytes (a power of two, at
+ * least 2 KiB); writes to it call bars_changed. */
+void pci_declare_rom_bar(PCIDevice *d, uint32_t size);
+/* Where the expansion ROM shows, or 0 (disabled, memory decoding off, or
+ * never placed). */
+uint32_t pci_rom_bar(PCIDevice *d);
 /* The device at @devfn, or NULL. */
 PCIDevice *pci_find(PCIBus *bus, int devfn);
 /* Subsystem vendor / ID (default: the device's own vendor and device ID). */
@@ -171,14 +177,48 @@ void pci_mark_power_on(PCIBus *bus);
  * PAM hook called for what that changes. */
 void pci_reset(PCIBus *bus);
 
-/* ---- ATA disk on the primary channel (0x1F0-0x1F7, 0x3F6, IRQ 14) with
- * a PIIX-style bus-master IDE function on the PCI bus ---- */
+/* ---- the PIIX3 IDE controller: primary channel 0x1F0-0x1F7, 0x3F6, IRQ
+ * 14; secondary 0x170-0x177, 0x376, IRQ 15; master and slave on each (drive
+ * index 0-3: primary master, primary slave, secondary master, secondary
+ * slave); bus-master DMA for both channels through PCI function 00:01.1 ---- */
 typedef struct ATA ATA;
-/* @image is the disk (a whole number of 512-byte sectors; may be NULL for no
- * disk); writes change @image in memory only (a copy-on-write view). */
-ATA *ata_new(MemoryRegion *io, PCIBus *pci, const IRQ *irq14, uint8_t *image, uint64_t size);
+typedef struct ATADrive {
+	uint8_t *media; /* the medium's bytes, NULL: no drive; a disk writes here */
+	uint64_t size;	/* whole 512-byte sectors (disk) or 2048-byte ones (CD) count */
+	bool cdrom;	/* an ATAPI CD-ROM (read only) instead of a hard disk */
+} ATADrive;
+/* @drives: four entries by drive index (NULL: no drives); @pci NULL: no bus master. */
+ATA *ata_new(MemoryRegion *io, PCIBus *pci, const IRQ *irq14, const IRQ *irq15,
+	     const ATADrive drives[4]);
 void ata_reset(ATA *a);
-/* Whether a bus-master transfer is under way (its end raises IRQ 14). */
-bool ata_may_interrupt(ATA *a);
+/* Whether a bus-master transfer is under way on @channel (0, 1): its end
+ * raises IRQ 14 or 15. */
+bool ata_may_interrupt(ATA *a, int channel);
+
+/* ---- VGA: registers at 0x3B0-0x3DF, the text buffer in RAM at 0xB8000,
+ * with a VGA BIOS a PCI display function (00:02.0) whose ROM holds it ---- */
+typedef struct VGA VGA;
+#define VGA_WINDOW_SIZE 0x20000 /* 0xA0000-0xBFFFF */
+#define VGA_MAX_COLS	132
+#define VGA_MAX_ROWS	60
+/* What the screen shows, as the registers say now. */
+typedef struct VGAText {
+	bool text;	       /* an alphanumeric mode (else graphics) */
+	uint32_t base;	       /* physical address of the window: 0xB8000 (colour) */
+	unsigned cols, rows;   /* characters shown (at most VGA_MAX_*) */
+	unsigned pitch;	       /* characters from one row to the next */
+	uint32_t start;	       /* CRTC start address: first character shown */
+	uint32_t cursor;       /* CRTC cursor location (characters from the window) */
+	bool cursor_on;	       /* cursor shape not disabled */
+	const uint8_t *memory; /* host view of the window at base (char, attribute pairs) */
+	uint32_t memory_size;  /* bytes from base to the end of the legacy window */
+} VGAText;
+/* @window: the host view of guest RAM at 0xA0000 (128 KiB), which the CPU
+ * writes directly.  @rom (may be NULL): a VGA BIOS for the system BIOS to
+ * find through the PCI function's expansion ROM. */
+VGA *vga_new(MemoryRegion *io, MemoryRegion *sysmem, const uint8_t *window, PCIBus *pci,
+	     const uint8_t *rom, size_t rom_len);
+void vga_reset(VGA *v);
+void vga_text_state(VGA *v, VGAText *t);
 
 #endif

@@ -38,6 +38,7 @@ enum {
 	PCI_BAR0 = 0x10,
 	PCI_SUBSYS_VENDOR = 0x2C,
 	PCI_SUBSYS_ID = 0x2E,
+	PCI_ROM_ADDRESS = 0x30,
 	PCI_INT_LINE = 0x3C,
 };
 
@@ -106,7 +107,8 @@ void pci_default_config_write(PCIDevice *d, int offset, uint32_t value, int size
 		uint8_t nv = (uint8_t)((*b & ~mask) | ((value >> (8 * i)) & mask));
 
 		if (nv != *b && (overlaps(offset + i, 1, PCI_COMMAND, 2) ||
-				 overlaps(offset + i, 1, PCI_BAR0, 4 * PCI_NUM_BARS)))
+				 overlaps(offset + i, 1, PCI_BAR0, 4 * PCI_NUM_BARS) ||
+				 overlaps(offset + i, 1, PCI_ROM_ADDRESS, 4)))
 			bars = true;
 		*b = nv;
 	}
@@ -207,6 +209,23 @@ uint32_t pci_io_bar(PCIDevice *d, int n)
 	if (!(bar & 1))
 		return 0;
 	return bar & ~3u;
+}
+
+void pci_declare_rom_bar(PCIDevice *d, uint32_t size)
+{
+	if (size < 2048 || (size & (size - 1)))
+		fatal(EXIT_INTERNAL, "pci: bad ROM BAR of %u bytes", size);
+	/* The address bits above the size and the enable bit are writable. */
+	set_wmask_dword(d, PCI_ROM_ADDRESS, ~(size - 1) | 1u);
+}
+
+uint32_t pci_rom_bar(PCIDevice *d)
+{
+	uint32_t bar = ld32(d->config + PCI_ROM_ADDRESS);
+
+	if (!(d->config[PCI_COMMAND] & 2) || !(bar & 1))
+		return 0;
+	return bar & ~0x7FFu;
 }
 
 /* ---- the configuration ports ------------------------------------------- */

@@ -21,6 +21,7 @@
  * in QEMU: Ctrl-A x quits, Ctrl-A h prints help, Ctrl-A Ctrl-A sends Ctrl-A.
  */
 #include "machine.h"
+#include "display.h"
 #include "../gdb/gdb.h"
 
 #include <errno.h>
@@ -234,6 +235,8 @@ static int finish(Machine *m, enum run_end end, int status)
 	m->end = end;
 	if (m->serial_out)
 		fflush(m->serial_out);
+	if (m->display)
+		display_finish(m->display);
 	restore_terminal();
 	if (m->gdb)
 		gdb_guest_exited(m->gdb, status);
@@ -311,6 +314,8 @@ int machine_run(Machine *m)
 		feed_uart(m, &in);
 		if (m->serial_out)
 			fflush(m->serial_out);
+		if (m->display)
+			display_poll(m->display);
 
 		if (m->gdb) {
 			gdb_poll(m->gdb, 0);

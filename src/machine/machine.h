@@ -16,9 +16,30 @@
 #include "../exec/cpu.h"
 
 enum serial_kind { SERIAL_STDIO, SERIAL_FILE, SERIAL_NULL };
+/* -display: the text screen in the terminal (curses), nowhere (none), or
+ * curses when stdout is a terminal that -serial leaves free (auto). */
+enum display_kind { DISPLAY_AUTO, DISPLAY_NONE, DISPLAY_CURSES };
+
+/* The four IDE positions: index 0-1 primary master/slave, 2-3 secondary. */
+#define MACHINE_DRIVES 4
+enum snapshot_mode { SNAPSHOT_DEFAULT, SNAPSHOT_ON, SNAPSHOT_OFF };
+typedef struct DriveOptions {
+	const char *file;	     /* NULL: no drive at this index */
+	bool cdrom;		     /* media=cdrom: an ATAPI CD-ROM (-cdrom) */
+	enum snapshot_mode snapshot; /* snapshot=on|off; default: see snapshot_default */
+	const char *spelling;	     /* the option that gave it, for messages ("-hdb", "-drive") */
+} DriveOptions;
 
 typedef struct MachineOptions {
-	const char *kernel, *initrd, *append, *bios, *hda;
+	const char *kernel, *initrd, *append, *bios;
+	DriveOptions drives[MACHINE_DRIVES];
+	/* -snapshot: every disk keeps its writes in memory.  snapshot_default:
+	 * what a disk without snapshot= does (record sets it: a recording
+	 * never changes the user's image unless snapshot=off says so). */
+	bool snapshot_all, snapshot_default;
+	bool no_vga;		/* -vga none */
+	const char *boot_order; /* -boot: "c", "d", "dc", ... (NULL: c) */
+	enum display_kind display;
 	uint64_t ram_mb;	/* -m */
 	enum serial_kind serial;
 	const char *serial_path; /* -serial file:PATH */
@@ -34,7 +55,7 @@ typedef struct MachineOptions {
 	/* A kernel image already in memory (the embedded demo) instead of -kernel. */
 	const uint8_t *kernel_image;
 	size_t kernel_image_len;
-	/* A disk image already in memory instead of -hda. */
+	/* A disk image already in memory instead of -hda (the demo). */
 	const uint8_t *disk_image;
 	size_t disk_image_len;
 } MachineOptions;
@@ -71,8 +92,12 @@ typedef struct Machine {
 	IOAPIC *ioapic;
 	PCIBus *pci;
 	ATA *ata;
-	uint8_t *disk;		/* private copy of the disk image */
-	uint64_t disk_size;
+	ATADrive drives[MACHINE_DRIVES]; /* the media, mapped (pc.c) */
+	uint8_t *disk_copy;		 /* the demo's disk, copied */
+	VGA *vga;			 /* NULL with -vga none */
+	uint8_t *vga_rom;		 /* the VGA BIOS, or NULL */
+	size_t vga_rom_len;
+	struct Display *display; /* the text screen in the terminal (display.c), or NULL */
 	FILE *serial_out;
 	bool reset_requested, exit_requested;
 	int exit_status;

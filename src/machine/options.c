@@ -183,7 +183,151 @@ static void opt_max_insns(MachineOptions *o, const char *opt, const char *val)
 STR_OPT(kernel)
 STR_OPT(initrd)
 STR_OPT(bios)
-STR_OPT(hda)
+
+/* ---- drives: -hda..-hdd, -cdrom, -drive ------------------------------------ */
+
+static void set_drive(MachineOptions *o, const char *opt, int index, const DriveOptions *d)
+{
+	if (o->drives[index].file)
+		fatal(EXIT_USAGE, "option %s: IDE index %d is taken already (by %s %s)", opt, index,
+		      o->drives[index].spelling, o->drives[index].file);
+	o->drives[index] = *d;
+}
+
+/* -hda FILE is -drive file=FILE,index=0 (and so on); -cdrom is index 2. */
+static void opt_hdx(MachineOptions *o, const char *opt, const char *val)
+{
+	const char *name = opt + (opt[1] == '-' ? 2 : 1);
+	DriveOptions d = {.file = val, .spelling = opt};
+
+	if (!*val)
+		bad(opt, NULL, "needs a file name");
+	if (strcmp(name, "cdrom") == 0) {
+		d.cdrom = true;
+		set_drive(o, opt, 2, &d);
+	} else {
+		set_drive(o, opt, name[2] - 'a', &d);
+	}
+}
+
+/* A yes/no value of -drive as QEMU spells them. */
+static bool parse_onoff(const char *opt, const char *val, const char *key, const char *v)
+{
+	if (strcmp(v, "on") == 0 || strcmp(v, "true") == 0)
+		return true;
+	if (strcmp(v, "off") == 0 || strcmp(v, "false") == 0)
+		return false;
+	fatal(EXIT_USAGE, "option %s: invalid value '%s': %s must be on or off", opt, val, key);
+}
+
+/*
+ * Split the next key=value of a -drive string into @buf (",," stands for a
+ * comma in a value, as in QEMU); returns the rest, or NULL at the end.
+ */
+static const char *next_pair(const char *p, char *buf, size_t size, const char *opt,
+			     const char *val)
+{
+	size_t n = 0;
+
+	if (!*p)
+		return NULL;
+	while (*p && !(*p == ',' && p[1] != ',')) {
+		if (*p == ',')
+			p++; /* ",," */
+		if (n + 1 >= size)
+			bad(opt, val, "a value is too long");
+		buf[n++] = *p++;
+	}
+	buf[n] = 0;
+	return *p ? p + 1 : p;
+}
+
+/* -drive file=F[,format=raw][,if=ide][,index=N][,media=disk|cdrom][,snapshot=on|off] */
+static void opt_drive(MachineOptions *o, const char *opt, const char *val)
+{
+	static char store[MACHINE_DRIVES * 2][4096];
+	static int used;
+	char pair[4096];
+	DriveOptions d = {.spelling = opt};
+	int index = -1;
+	const char *p = val;
+
+	while ((p = next_pair(p, pair, sizeof(pair), opt, val)) != NULL) {
+		char *eq = strchr(pair, '='), *v;
+		uint64_t n;
+
+		if (!eq)
+			fatal(EXIT_USAGE, "option %s: '%s' is not key=value", opt, pair);
+		*eq = 0;
+		v = eq + 1;
+		if (strcmp(pair, "file") == 0) {
+			if (!*v || used == ARRAY_SIZE(store))
+				bad(opt, val, "file= needs a file name (one per drive)");
+			d.file = strcpy(store[used++], v);
+		} else if (strcmp(pair, "format") == 0) {
+			if (strcmp(v, "raw") != 0)
+				bad(opt, val, "only format=raw images are supported");
+		} else if (strcmp(pair, "if") == 0) {
+			if (strcmp(v, "ide") != 0)
+				bad(opt, val, "only if=ide drives exist on this PC");
+		} else if (strcmp(pair, "index") == 0) {
+			if (!parse_u64(v, &n) || n >= MACHINE_DRIVES)
+				bad(opt, val,
+				    "index must be 0-3 (primary master, slave, secondary master, "
+				    "slave)");
+			index = (int)n;
+		} else if (strcmp(pair, "media") == 0) {
+			if (strcmp(v, "cdrom") == 0)
+				d.cdrom = true;
+			else if (strcmp(v, "disk") != 0)
+				bad(opt, val, "media must be disk or cdrom");
+		} else if (strcmp(pair, "snapshot") == 0) {
+			d.snapshot =
+			    parse_onoff(opt, val, "snapshot", v) ? SNAPSHOT_ON : SNAPSHOT_OFF;
+		} else {
+			fatal(EXIT_USAGE,
+			      "option %s: unknown key '%s' (known: file, format, if, index, media, "
+			      "snapshot)",
+			      opt, pair);
+		}
+	}
+	if (!d.file)
+		bad(opt, val, "file=FILE is missing");
+	if (index < 0) {
+		/* As QEMU: the first free index. */
+		for (index = 0; index < MACHINE_DRIVES && o->drives[index].file; index++)
+			;
+		if (index == MACHINE_DRIVES)
+			bad(opt, val, "all four IDE positions are taken");
+	}
+	set_drive(o, opt, index, &d);
+}
+
+static void opt_snapshot(MachineOptions *o, const char *opt, const char *val)
+{
+	o->snapshot_all = true;
+}
+
+/* -boot [order=]DRIVES: up to three of a (floppy), c (disk), d (CD-ROM), n (network). */
+static void opt_boot(MachineOptions *o, const char *opt, const char *val)
+{
+	const char *s = strncmp(val, "order=", 6) == 0 ? val + 6 : val;
+	size_t n = strlen(s);
+
+	if (n == 0 || n > 3 || strspn(s, "acdn") != n)
+		bad(opt, val, "expected up to three of a, c, d, n (e.g. -boot d for the CD-ROM)");
+	o->boot_order = s;
+}
+
+static void opt_vga(MachineOptions *o, const char *opt, const char *val)
+{
+	if (strcmp(val, "none") == 0)
+		o->no_vga = true;
+	else if (strcmp(val, "std") == 0)
+		o->no_vga = false;
+	else
+		bad(opt, val, "expected std or none");
+}
 
 static void opt_append(MachineOptions *o, const char *opt, const char *val)
 {
@@ -216,16 +360,21 @@ static void opt_stats(MachineOptions *o, const char *opt, const char *val)
 	o->stats = true;
 }
 
+/* As QEMU: the serial port on stdio and no display. */
 static void opt_nographic(MachineOptions *o, const char *opt, const char *val)
 {
 	o->serial = SERIAL_STDIO;
+	o->display = DISPLAY_NONE;
 }
 
-/* -display none is accepted for QEMU habits: there is no display. */
 static void opt_display(MachineOptions *o, const char *opt, const char *val)
 {
-	if (strcmp(val, "none") != 0)
-		bad(opt, val, "flashback has no display; only -display none is accepted");
+	if (strcmp(val, "none") == 0)
+		o->display = DISPLAY_NONE;
+	else if (strcmp(val, "curses") == 0)
+		o->display = DISPLAY_CURSES;
+	else
+		bad(opt, val, "expected curses (the text screen in the terminal) or none");
 }
 
 static const struct option_row {
@@ -234,24 +383,33 @@ static const struct option_row {
 	void (*set)(MachineOptions *o, const char *opt, const char *val);
 	const char *help;
 } options[] = {
-	{"kernel", true, opt_kernel, "FILE     multiboot or Linux bzImage kernel"},
-	{"initrd", true, opt_initrd, "FILE     initial ramdisk (Linux) or module (multiboot)"},
-	{"append", true, opt_append, "STR      kernel command line"},
-	{"bios", true, opt_bios, "FILE       BIOS image started from the reset vector"},
-	{"m", true, opt_mem, "MB            RAM size (default 128; suffix M or G)"},
-	{"hda", true, opt_hda, "FILE        raw disk image on the primary ATA channel"},
-	{"serial", true, opt_serial, "DEV      stdio (default), file:PATH or null"},
-	{"nographic", false, opt_nographic, "        same as -serial stdio"},
-	{"display", true, opt_display, "none     accepted for QEMU habits"},
-	{"gdb", true, opt_gdb, "tcp::PORT   wait for gdb connections on PORT"},
-	{"s", false, opt_s, "               same as -gdb tcp::1234"},
-	{"S", false, opt_S, "               do not start the CPU until gdb says so"},
-	{"icount", true, opt_icount, "shift=N  virtual ns per instruction = 2^N (default 0)"},
-	{"rtc", true, opt_rtc, "base=utc|DATE  RTC start (default 2024-01-01T00:00:00)"},
-	{"no-reboot", false, opt_no_reboot, "        exit instead of rebooting on reset"},
-	{"max-insns", true, opt_max_insns, "N     stop after N instructions (or a halt that long)"},
-	{"dump-mtree", false, opt_dump_mtree, "      print the memory map and exit"},
-	{"stats", false, opt_stats, "           at the end, print the icount and virtual time"},
+    {"kernel", true, opt_kernel, "FILE     multiboot or Linux bzImage kernel"},
+    {"initrd", true, opt_initrd, "FILE     initial ramdisk (Linux) or module (multiboot)"},
+    {"append", true, opt_append, "STR      kernel command line"},
+    {"bios", true, opt_bios, "FILE       BIOS image started from the reset vector"},
+    {"m", true, opt_mem, "MB            RAM size (default 128; suffix M or G)"},
+    {"hda", true, opt_hdx, "FILE        raw disk image, primary master (IDE index 0)"},
+    {"hdb", true, opt_hdx, "FILE        raw disk image, primary slave (index 1)"},
+    {"hdc", true, opt_hdx, "FILE        raw disk image, secondary master (index 2)"},
+    {"hdd", true, opt_hdx, "FILE        raw disk image, secondary slave (index 3)"},
+    {"cdrom", true, opt_hdx, "FILE      ISO image in an ATAPI CD-ROM, secondary master"},
+    {"drive", true, opt_drive, "file=F[,index=N][,media=cdrom][,snapshot=on|off]  an IDE drive"},
+    {"boot", true, opt_boot, "[order=]DRIVES  boot order: c disk, d CD-ROM (default c)"},
+    {"snapshot", false, opt_snapshot,
+     "       disks keep their writes in memory (the image stays as it is)"},
+    {"serial", true, opt_serial, "DEV      stdio (default), file:PATH or null"},
+    {"nographic", false, opt_nographic, "        -serial stdio and no display"},
+    {"display", true, opt_display, "curses|none  the text screen in the terminal, or not"},
+    {"vga", true, opt_vga, "std|none     a VGA adapter (default) or none"},
+    {"gdb", true, opt_gdb, "tcp::PORT   wait for gdb connections on PORT"},
+    {"s", false, opt_s, "               same as -gdb tcp::1234"},
+    {"S", false, opt_S, "               do not start the CPU until gdb says so"},
+    {"icount", true, opt_icount, "shift=N  virtual ns per instruction = 2^N (default 0)"},
+    {"rtc", true, opt_rtc, "base=utc|DATE  RTC start (default 2024-01-01T00:00:00)"},
+    {"no-reboot", false, opt_no_reboot, "        exit instead of rebooting on reset"},
+    {"max-insns", true, opt_max_insns, "N     stop after N instructions (or a halt that long)"},
+    {"dump-mtree", false, opt_dump_mtree, "      print the memory map and exit"},
+    {"stats", false, opt_stats, "           at the end, print the icount and virtual time"},
 };
 
 void machine_options_usage(FILE *out)
@@ -301,4 +459,11 @@ void machine_options_parse(MachineOptions *o, int argc, char **argv)
 		fatal(EXIT_USAGE, "-initrd needs -kernel");
 	if (o->append && !o->kernel)
 		fatal(EXIT_USAGE, "-append needs -kernel");
+	if (o->display == DISPLAY_CURSES && o->serial == SERIAL_STDIO)
+		fatal(EXIT_USAGE,
+		      "-display curses needs the terminal that -serial stdio uses: give "
+		      "-serial file:PATH or -serial null");
+	if (o->display == DISPLAY_CURSES && o->no_vga)
+		fatal(EXIT_USAGE,
+		      "-display curses shows the VGA text screen: it does not go with -vga none");
 }

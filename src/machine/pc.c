@@ -9,9 +9,15 @@
  * at INTA the local APIC is asked first.
  */
 #include "machine.h"
+#include "display.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 /* The one machine of this process: device hooks reach it here. */
 static Machine *the_machine;
@@ -112,7 +118,9 @@ static bool isa_line_may_rise(Machine *m, int n, bool host_input)
 	case 8:
 		return rtc_may_interrupt(m->rtc);
 	case 14:
-		return ata_may_interrupt(m->ata);
+		return ata_may_interrupt(m->ata, 0);
+	case 15:
+		return ata_may_interrupt(m->ata, 1);
 	default:
 		return false;
 	}
@@ -220,6 +228,23 @@ static void debugcon_out(void *opaque, uint8_t byte)
 
 /* ---- CMOS: what firmware reads to size memory -------------------------- */
 
+/*
+ * -boot: the devices the BIOS tries, as QEMU leaves them in CMOS for
+ * SeaBIOS: 0x3D holds the first (bits 0-3) and second (4-7), 0x38 bits 4-7
+ * the third; 1 floppy, 2 hard disk, 3 CD-ROM, 4 network.  The default is
+ * the hard disk (QEMU's "cad" without a floppy).
+ */
+static void boot_order(Machine *m)
+{
+	const char *order = m->opt.boot_order ? m->opt.boot_order : "c";
+	uint8_t nib[3] = {0, 0, 0};
+
+	for (int i = 0; i < 3 && order[i]; i++)
+		nib[i] = (uint8_t)(strchr("acdn", order[i]) - "acdn" + 1);
+	rtc_set_cmos(m->rtc, 0x3d, (uint8_t)(nib[1] << 4 | nib[0]));
+	rtc_set_cmos(m->rtc, 0x38, (uint8_t)(nib[2] << 4));
+}
+
 static void cmos_memory_size(Machine *m)
 {
 	uint64_t kb = m->ram_size / 1024;
@@ -238,7 +263,7 @@ static void cmos_memory_size(Machine *m)
 	rtc_set_cmos(m->rtc, 0x31, ext_kb >> 8);
 	rtc_set_cmos(m->rtc, 0x34, above16 & 0xff); /* above 16 MiB, 64 KB units */
 	rtc_set_cmos(m->rtc, 0x35, above16 >> 8);
-	rtc_set_cmos(m->rtc, 0x3d, 0x02); /* boot from the hard disk first */
+	boot_order(m);
 }
 
 /* ---- BIOS shadowing: the 440FX PAM registers ----------------------------
@@ -310,7 +335,10 @@ static void build_devices(Machine *m)
 	m->debug = debugports_new(m->sysio, debugcon_out, m);
 	m->pci = pci_new(m->sysio);
 	pci_set_pam_hook(m->pci, pam_changed, m);
-	m->ata = ata_new(m->sysio, m->pci, &isa_irq[14], m->disk, m->disk_size);
+	m->ata = ata_new(m->sysio, m->pci, &isa_irq[14], &isa_irq[15], m->drives);
+	if (!m->opt.no_vga)
+		m->vga = vga_new(m->sysio, m->sysmem, m->ram_host + 0xA0000, m->pci, m->vga_rom,
+				 m->vga_rom_len);
 	mr_add(m->sysio, mr_mmio("ferr", 1, &ferr_port_ops, m), 0xf0, 0);
 	pci_mark_power_on(m->pci);
 	cmos_memory_size(m);
@@ -333,31 +361,92 @@ static void open_serial(Machine *m)
 	}
 }
 
-static void load_disk(Machine *m)
+/*
+ * Open drive @i as its options say.  The image is mapped, not read: a disk
+ * with snapshot off is mapped shared, so the guest's writes reach the
+ * file (QEMU's default for run); with snapshot on (record's default, or
+ * -snapshot, or snapshot=on) it is mapped private: writes stay in this
+ * process's copy of the pages they touch, and the file never changes.  A
+ * CD-ROM is read only.  Any problem is one line and exit 2.
+ */
+static void open_drive(Machine *m, int i)
+{
+	const DriveOptions *d = &m->opt.drives[i];
+	bool snapshot =
+	    d->cdrom || d->snapshot == SNAPSHOT_ON ||
+	    (d->snapshot == SNAPSHOT_DEFAULT && (m->opt.snapshot_all || m->opt.snapshot_default));
+	uint64_t unit = d->cdrom ? 2048 : 512;
+	struct stat st;
+	void *p;
+	int fd = open(d->file, snapshot ? O_RDONLY : O_RDWR);
+
+	if (fd < 0)
+		fatal(EXIT_USAGE, "%s %s: cannot open%s: %s", d->spelling, d->file,
+		      snapshot ? "" : " for writing (snapshot=on leaves it as it is)",
+		      strerror(errno));
+	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+		close(fd);
+		fatal(EXIT_USAGE, "%s %s: not a regular file", d->spelling, d->file);
+	}
+	if (st.st_size == 0 || (uint64_t)st.st_size % unit != 0) {
+		close(fd);
+		fatal(EXIT_USAGE, "%s %s: size %lld is not a whole number of %llu-byte sectors%s",
+		      d->spelling, d->file, (long long)st.st_size, (unsigned long long)unit,
+		      d->cdrom ? " (an ISO 9660 image is)" : "");
+	}
+	p = mmap(NULL, (size_t)st.st_size, PROT_READ | PROT_WRITE,
+		 snapshot ? MAP_PRIVATE : MAP_SHARED, fd, 0);
+	close(fd);
+	if (p == MAP_FAILED)
+		fatal(EXIT_USAGE, "%s %s: cannot map the image: %s", d->spelling, d->file,
+		      strerror(errno));
+	m->drives[i] = (ATADrive){p, (uint64_t)st.st_size, d->cdrom};
+}
+
+static void load_disks(Machine *m)
 {
 	const MachineOptions *o = &m->opt;
-	char err[256];
-	size_t len;
-	uint8_t *img;
 
-	if (o->hda) {
-		img = read_file(o->hda, &len, err);
-		if (!img)
-			fatal(EXIT_USAGE, "-hda %s", err);
-	} else if (o->disk_image) {
-		len = o->disk_image_len;
-		img = xmalloc(len);
-		memcpy(img, o->disk_image, len);
-	} else {
+	for (int i = 0; i < MACHINE_DRIVES; i++)
+		if (o->drives[i].file)
+			open_drive(m, i);
+	/* The demo's built-in disk: a private copy. */
+	if (!o->drives[0].file && o->disk_image) {
+		uint8_t *img = xmalloc(o->disk_image_len);
+
+		memcpy(img, o->disk_image, o->disk_image_len);
+		m->drives[0] = (ATADrive){img, o->disk_image_len, false};
+		m->disk_copy = img;
+	}
+}
+
+/*
+ * The VGA BIOS: with -bios FILE, the SeaBIOS VGA BIOS for this adapter,
+ * vgabios-stdvga.bin, from the same directory, as QEMU takes both from its
+ * firmware directory (Debian: /usr/share/seabios).  It is what puts the
+ * BIOS's messages, the boot loader's and the kernel's early ones on the
+ * screen (INT 10h).  Without it the adapter works, but nothing answers
+ * INT 10h; one line says so.
+ */
+static void load_vga_rom(Machine *m)
+{
+	const char *bios = m->opt.bios, *slash;
+	char path[4096], err[256];
+	size_t len;
+
+	if (!bios || m->opt.no_vga)
+		return;
+	slash = strrchr(bios, '/');
+	snprintf(path, sizeof(path), "%.*s%svgabios-stdvga.bin", slash ? (int)(slash - bios) : 0,
+		 bios, slash ? "/" : "");
+	if (access(path, F_OK) != 0) {
+		warn("no VGA BIOS: %s is missing; the screen stays as the guest writes it", path);
 		return;
 	}
-	if (len == 0 || len % 512 != 0) {
-		free(img); /* fatal() exits, but leave nothing for the leak checker */
-		fatal(EXIT_USAGE, "-hda %s: size %zu is not a whole number of 512-byte sectors",
-		      o->hda ? o->hda : "(built-in)", len);
-	}
-	m->disk = img;
-	m->disk_size = len;
+	m->vga_rom = read_file(path, &len, err);
+	if (!m->vga_rom || len == 0 || len > (1u << 20))
+		fatal(EXIT_USAGE, "VGA BIOS %s: %s", path, m->vga_rom ? "not a ROM image" : err);
+	m->vga_rom_len = len;
 }
 
 /*
@@ -376,6 +465,25 @@ static void firmware_pic_setup(Machine *m)
 
 	for (i = 0; i < ARRAY_SIZE(seq); i++)
 		as_write(m->io, seq[i][0], seq[i][1], 1);
+}
+
+/*
+ * Without a BIOS, the BIOS data area's video fields as a VGA BIOS leaves
+ * them after mode 03h (80x25 colour text, the CRTC at 0x3D4), which the
+ * registers match (vga.c): small kernels find their console there.
+ */
+static void firmware_video_setup(Machine *m)
+{
+	uint8_t *bda = m->ram_host + 0x400;
+
+	bda[0x10] = (uint8_t)((bda[0x10] & ~0x30) | 0x20); /* equipment: 80x25 colour */
+	bda[0x49] = 0x03;				   /* video mode */
+	st16(bda + 0x4A, 80);				   /* columns */
+	st16(bda + 0x4C, 0x1000);			   /* page size */
+	st16(bda + 0x63, 0x3D4);			   /* CRTC base port */
+	bda[0x84] = 24;					   /* rows - 1 */
+	st16(bda + 0x85, 16);				   /* character height */
+	ram_mark_dirty(m->ram, 0, PAGE_SIZE);
 }
 
 /* Load (or, after a reset, reload) the guest into RAM and set the CPU. */
@@ -404,9 +512,26 @@ static void load_guest(Machine *m)
 				 ilen, o->append ? o->append : "", err))
 			fatal(EXIT_USAGE, "%s", err);
 		firmware_pic_setup(m);
+		if (m->vga)
+			firmware_video_setup(m);
 	}
 	free(kernel);
 	free(initrd);
+}
+
+/*
+ * The screen goes to the terminal with -display curses, and by default
+ * when stdout is a terminal that -serial does not use (QEMU shows its
+ * window then).  -display none and -nographic turn it off.
+ */
+static void open_display(Machine *m)
+{
+	bool on = m->opt.display == DISPLAY_CURSES ||
+		  (m->opt.display == DISPLAY_AUTO && m->opt.serial != SERIAL_STDIO &&
+		   isatty(STDOUT_FILENO));
+
+	if (on && m->vga)
+		m->display = display_new(m->vga, stdout);
 }
 
 Machine *machine_new(const MachineOptions *o)
@@ -454,10 +579,7 @@ Machine *machine_new(const MachineOptions *o)
 	cpu_set_ferr_line(m->cpu, &ferr_line);
 	clock_init(cpu_icount_ptr(m->cpu), o->icount_shift);
 
-	load_disk(m);
-	open_serial(m);
-	build_devices(m);
-
+	load_disks(m);
 	if (o->bios) {
 		size_t len;
 		uint8_t *img = read_file(o->bios, &len, err);
@@ -467,7 +589,12 @@ Machine *machine_new(const MachineOptions *o)
 			fatal(EXIT_USAGE, "%s", err);
 		free(img);
 	}
+	load_vga_rom(m);
+	open_serial(m);
+	build_devices(m);
+
 	load_guest(m);
+	open_display(m);
 	return m;
 }
 
@@ -485,6 +612,8 @@ void machine_reset(Machine *m)
 	lapic_reset(m->lapic);
 	ioapic_reset(m->ioapic);
 	ata_reset(m->ata);
+	if (m->vga)
+		vga_reset(m->vga);
 	cmos_memory_size(m);
 	cpu_set_a20(m->cpu, true);
 	load_guest(m);
@@ -501,7 +630,11 @@ void machine_free(Machine *m)
 		fclose(m->serial_out);
 	else if (m->serial_out)
 		fflush(m->serial_out);
-	free(m->disk);
+	for (int i = 0; i < MACHINE_DRIVES; i++)
+		if (m->drives[i].media && m->drives[i].media != m->disk_copy)
+			munmap(m->drives[i].media, (size_t)m->drives[i].size);
+	free(m->disk_copy);
+	free(m->vga_rom);
 	cpu_free(m->cpu);
 	if (the_machine == m) {
 		the_machine = NULL;

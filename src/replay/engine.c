@@ -265,8 +265,24 @@ static void untracked(ReplaySession *r)
 	}
 }
 
+bool rr_display_decode(const uint8_t *p, size_t len, RRDisplay *d)
+{
+	RRReader rd = {p, len, 0};
+	uint64_t v[6];
+
+	for (int i = 0; i < 6; i++)
+		if (!rr_get_varint(&rd, &v[i]) || v[i] > UINT32_MAX)
+			return false;
+	if (rd.pos != len || v[0] > 1 || v[2] > 1024 || v[3] > 1024 || v[4] > 65536)
+		return false;
+	*d = (RRDisplay){v[0] != 0,	 (uint32_t)v[1], (uint32_t)v[2],
+			 (uint32_t)v[3], (uint32_t)v[4], (uint32_t)v[5]};
+	return true;
+}
+
 static bool apply_map_change(ReplaySession *r, const TraceEvent *ev)
 {
+	RRDisplay display;
 	char err[256];
 	RRReader rd = {ev->data, ev->size, 0};
 	uint64_t number;
@@ -288,6 +304,13 @@ static bool apply_map_change(ReplaySession *r, const TraceEvent *ev)
 			return true;
 		}
 		snprintf(r->msg, sizeof(r->msg), "malformed A20 change at icount %" PRIu64,
+			 ev->icount);
+		break;
+	case RR_MAP_DISPLAY:
+		/* Nothing to apply: the screen is in RAM.  Only its form is checked. */
+		if (rr_display_decode(ev->data, ev->size, &display))
+			return true;
+		snprintf(r->msg, sizeof(r->msg), "malformed display change at icount %" PRIu64,
 			 ev->icount);
 		break;
 	case RR_MAP_RESET:

@@ -45,6 +45,8 @@ struct Recorder {
 	uint64_t check_interval, snapshot_interval;
 	uint64_t last_check, last_snap;
 	RRBuf all_console; /* every console byte, for record_console() */
+	bool display_known; /* a display change was journalled: display holds it */
+	RRDisplay display;
 };
 
 static Recorder *the_rec;
@@ -135,6 +137,43 @@ static void watch_console(Recorder *r, uint16_t port, uint32_t value, unsigned s
 	}
 }
 
+/*
+ * Journal what the VGA's text screen is now, if that changed since the
+ * last display event (RR_MAP_DISPLAY): `flashback screen` reads the
+ * characters from replayed RAM and needs the rest from here.  The VGA
+ * itself says what its registers mean (vga_text_state), so this stays right
+ * whatever port write changed them.  The event carries the first icount
+ * at which the screen is so: after a write, that of the next instruction
+ * (nothing else of the writing instruction follows it in the journal).
+ */
+static void watch_display(Recorder *r, bool after_write)
+{
+	VGAText t;
+	RRDisplay d;
+	RRBuf buf = {0};
+	TraceEvent ev = {.kind = TEV_MAP_CHANGE, .addr = RR_MAP_DISPLAY};
+
+	if (!r->m->vga)
+		return;
+	vga_text_state(r->m->vga, &t);
+	d = (RRDisplay){t.text, t.base, t.cols, t.rows, t.pitch, t.start};
+	if (r->display_known && !memcmp(&d, &r->display, sizeof(d)))
+		return;
+	r->display = d;
+	r->display_known = true;
+	rrbuf_varint(&buf, d.text);
+	rrbuf_varint(&buf, d.base);
+	rrbuf_varint(&buf, d.cols);
+	rrbuf_varint(&buf, d.rows);
+	rrbuf_varint(&buf, d.pitch);
+	rrbuf_varint(&buf, d.start);
+	ev.icount = cpu_icount(r->m->cpu) + after_write;
+	ev.size = (uint32_t)buf.len;
+	ev.data = buf.p;
+	append(r, &ev);
+	free(buf.p);
+}
+
 static void rec_io_write(void *opaque, uint16_t port, uint32_t value, unsigned size)
 {
 	Recorder *r = opaque;
@@ -144,6 +183,8 @@ static void rec_io_write(void *opaque, uint16_t port, uint32_t value, unsigned s
 	r->in_write = true;
 	r->live.io_write(r->live.opaque, port, value, size);
 	r->in_write = false;
+	if (r->active && port + size > 0x3B0 && port <= 0x3DF)
+		watch_display(r, true);
 }
 
 static uint64_t rec_mmio_read(void *opaque, uint64_t addr, unsigned size)
@@ -394,6 +435,7 @@ static void rec_reset(Machine *m)
 	append(r, &ev);
 	mark_snapshot(r);
 	free(buf.p);
+	watch_display(r, false); /* the reset put the VGA back to mode 03h */
 }
 
 /* ---- starting and finishing -------------------------------------------------------- */
@@ -545,6 +587,7 @@ Recorder *record_start(Machine *m, const RecordOptions *o)
 	r->tick = timer_new(tick, r);
 	arm_tick(r);
 	r->active = true;
+	watch_display(r, false); /* what the screen is at the start */
 	return r;
 }
 

@@ -230,7 +230,22 @@ int replay_info(const char *dir, FILE *out);
 /* ---- shared by record.c, replay.c and snapshot.c -------------------------- */
 
 /* Map-change kinds (TraceEvent.addr of TEV_MAP_CHANGE). */
-enum { RR_MAP_VIEW = 1, RR_MAP_A20 = 2, RR_MAP_RESET = 3 };
+enum { RR_MAP_VIEW = 1, RR_MAP_A20 = 2, RR_MAP_RESET = 3, RR_MAP_DISPLAY = 4 };
+
+/*
+ * RR_MAP_DISPLAY: where the VGA's text screen is and what part of memory
+ * it shows, each time that changes (the recorder asks the VGA after every
+ * write to its ports).  Replay needs none of it (the screen is RAM); it is
+ * there for `flashback screen`, which reads the characters from the
+ * replayed RAM.  Payload: six varints, as the fields below.
+ */
+typedef struct RRDisplay {
+	bool text;		    /* an alphanumeric mode (else graphics: no text screen) */
+	uint32_t base;		    /* physical address of the window, 0xB8000 */
+	uint32_t cols, rows, pitch; /* characters shown; from one row to the next */
+	uint32_t start;		    /* CRTC start address, characters from base */
+} RRDisplay;
+bool rr_display_decode(const uint8_t *p, size_t len, RRDisplay *d);
 /* time-read addr bit: the rdmsr was refused (#GP) */
 #define RR_MSR_REFUSED (1ull << 32)
 

@@ -39,8 +39,11 @@ def main():
     ap.add_argument('--record', action='store_true')
     ap.add_argument('--reboot', action='store_true', help='let the guest reset the machine')
     ap.add_argument('--expect', action='append', default=[], metavar='TEXT')
+    ap.add_argument('--hdb', help='a disk image for the primary slave (IDE index 1)')
+    ap.add_argument('--hdd', help='a disk image for the secondary slave (IDE index 3)')
     args = ap.parse_args()
     emu, bios, disk = args.emu, args.bios, args.disk
+    more = [(1, args.hdb), (3, args.hdd)]
     tmp = tempfile.TemporaryDirectory()
     trace = os.path.join(tmp.name, 'bios.fbt')
     no_reboot = [] if args.reboot else ['-no-reboot']
@@ -48,12 +51,19 @@ def main():
         cmd = [emu, '-bios', bios, '-display', 'none', '-serial', 'stdio'] + no_reboot + [
                '-device', 'isa-debug-exit,iobase=0xf4,iosize=0x04',
                '-drive', 'file=%s,format=raw,if=ide,snapshot=on' % disk]
+        for index, img in more:
+            if img:
+                cmd += ['-drive', 'file=%s,format=raw,if=ide,index=%d,snapshot=on' % (img, index)]
     elif args.record:
         cmd = [emu, 'record', '-o', trace, '-bios', bios, '-hda', disk] + no_reboot + [
                '--max-insns', '2000000000']
     else:
-        cmd = [emu, 'run', '-bios', bios, '-hda', disk] + no_reboot + [
+        cmd = [emu, 'run', '-bios', bios, '-hda', disk, '-snapshot'] + no_reboot + [
                '--max-insns', '2000000000']
+    if not args.qemu:
+        for index, img in more:
+            if img:
+                cmd += ['-hd' + 'abcd'[index], img]
     p = run(cmd)
     out = p.stdout.decode(errors='replace')
     err = p.stderr.decode(errors='replace')

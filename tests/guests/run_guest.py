@@ -33,6 +33,8 @@ def command(args):
                '-device', 'isa-debug-exit,iobase=0xf4,iosize=0x04']
         if not args.reboot:
             cmd += ['-no-reboot']
+        if args.vga:
+            cmd += ['-vga', 'std']  # -nodefaults leaves it out
         if args.hda:
             cmd += ['-drive', 'file=%s,format=raw,if=ide,index=0,snapshot=on' % args.hda]
         if args.icount:
@@ -40,7 +42,9 @@ def command(args):
         return cmd
     cmd = [args.emulator, 'run', '-kernel', args.kernel, '-serial', 'stdio']
     if args.hda:
-        cmd += ['-hda', args.hda]
+        # -snapshot: the guest's writes stay in memory, as QEMU's snapshot=on
+        # above: the image is shared by the tests.
+        cmd += ['-hda', args.hda, '-snapshot']
     cmd += ['--max-insns', str(args.max_insns)]
     return cmd
 
@@ -84,6 +88,7 @@ def main():
     ap.add_argument('emulator')
     ap.add_argument('kernel')
     ap.add_argument('--hda', help='raw disk image for the primary master')
+    ap.add_argument('--vga', action='store_true', help='QEMU: add the standard VGA')
     ap.add_argument('--expect-status', type=lambda s: int(s, 0), default=1)
     ap.add_argument('--expect', action='append', default=[], metavar='TEXT')
     ap.add_argument('--timeout', type=float, default=30.0, help='wall-clock seconds')

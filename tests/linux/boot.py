@@ -41,6 +41,7 @@ import argparse
 import os
 import re
 import selectors
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -140,10 +141,38 @@ def session(expected_work):
     ]
 
 
+def make_iso(args, folder):
+    """An El Torito CD (no emulation) with ISOLINUX from Debian's packages
+    booting the kernel and initramfs with args.append: what -cdrom boots."""
+    root = os.path.join(folder, "iso")
+    os.makedirs(os.path.join(root, "isolinux"))
+    shutil.copy(os.path.join(args.isolinux, "isolinux.bin"), os.path.join(root, "isolinux"))
+    shutil.copy(os.path.join(args.syslinux_modules, "ldlinux.c32"), os.path.join(root, "isolinux"))
+    shutil.copy(args.kernel, os.path.join(root, "bzimage"))
+    shutil.copy(args.initrd, os.path.join(root, "initrd.img"))  # 8.3 names
+    with open(os.path.join(root, "isolinux", "isolinux.cfg"), "w") as f:
+        f.write("SERIAL 0 115200\nDEFAULT linux\nPROMPT 0\nTIMEOUT 0\n"
+                "LABEL linux\n  KERNEL /bzimage\n  INITRD /initrd.img\n"
+                f"  APPEND {args.append}\n")
+    iso = os.path.join(folder, "linux.iso")
+    r = subprocess.run([args.xorriso, "-as", "mkisofs", "-quiet", "-o", iso,
+                        "-b", "isolinux/isolinux.bin", "-c", "isolinux/boot.cat",
+                        "-no-emul-boot", "-boot-load-size", "4", "-boot-info-table", root],
+                       stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    if r.returncode != 0:
+        raise SystemExit("FAIL: xorriso: " + r.stdout.decode(errors="replace")[-2000:])
+    return iso
+
+
 def emulator_argv(args):
     if getattr(args, "hda", None):
         # a PC booting from its disk (syslinux_boot.py): no kernel loader
         common = ["-bios", args.bios, "-hda", args.hda, "-no-reboot"]
+    elif getattr(args, "iso", None):
+        # SeaBIOS boots the CD (El Torito) on the secondary master.
+        common = ["-cdrom", args.iso, "-boot", "d", "-no-reboot"]
+        if not getattr(args, "qemu", None):
+            common += ["-bios", args.bios]
     else:
         common = ["-kernel", args.kernel, "-initrd", args.initrd,
                   "-append", args.append, "-no-reboot"]
@@ -325,6 +354,29 @@ def run_session(args, end="exit", extra=(), boot_input=()):
     return failures, status, guest.out, to_prompt
 
 
+def verify_trace(args):
+    """replay --verify of the recording, and its last screen."""
+    failures = []
+    r = subprocess.run([args.flashback, "replay", args.record, "--verify"],
+                       capture_output=True)
+    if r.returncode != 0 or b"verified:" not in r.stdout:
+        failures.append("replay --verify: status %d: %s" % (
+            r.returncode, r.stderr.decode(errors="replace")[-1000:]))
+        return failures
+    print(r.stdout.decode(errors="replace").strip().splitlines()[-1])
+    q = subprocess.run([args.flashback, "query", args.record, "--csv",
+                        "SELECT value FROM meta WHERE key = 'final_icount'"], capture_output=True)
+    end = q.stdout.decode().splitlines()[-1]
+    s = subprocess.run([args.flashback, "screen", args.record, "--at", end], capture_output=True)
+    screen = s.stdout.decode(errors="replace")
+    print("--- the screen at the end of the recording ---")
+    print(screen.rstrip())
+    for text in args.screen_expect:
+        if text not in screen:
+            failures.append(f"screen at icount {end}: {text!r} missing")
+    return failures
+
+
 def report(failures, out):
     """Prints the failures with the console's tail; the exit status."""
     if not failures:
@@ -345,7 +397,7 @@ def main():
     ap.add_argument("--end", choices=["exit", "reboot"], default="exit",
                     help="leave with `exit 0` (status 1) or `reboot`")
     ap.add_argument("--record", metavar="TRACE",
-                    help="flashback record -o TRACE instead of run")
+                    help="flashback record -o TRACE instead of run (-: a temporary one)")
     ap.add_argument("--corrupt-initrd", action="store_true",
                     help="boot a copy of the initrd with a spoiled header")
     ap.add_argument("--pad-initrd", type=int, metavar="MB",
@@ -357,6 +409,15 @@ def main():
                     "--expect-status: a text the output must hold")
     ap.add_argument("--expect-status", type=int,
                     help="no shell: the boot must fail with this status")
+    ap.add_argument("--cdrom-bios", metavar="BIOS", dest="bios",
+                    help="boot an ISOLINUX CD (-cdrom) through this BIOS instead of -kernel")
+    ap.add_argument("--isolinux", default="/usr/lib/ISOLINUX")
+    ap.add_argument("--syslinux-modules", default="/usr/lib/syslinux/modules/bios")
+    ap.add_argument("--xorriso", default="xorriso")
+    ap.add_argument("--verify", action="store_true",
+                    help="with --record: replay --verify the trace, and its last "
+                    "screen must show SCREEN_TEXT")
+    ap.add_argument("--screen-expect", action="append", default=[], metavar="TEXT")
     args = ap.parse_args()
 
     ready = prepare(args, args.flashback or args.qemu)
@@ -379,8 +440,17 @@ def main():
             args.expect_status = 0
         return expect_panic(args)
 
+    if args.bios:
+        isotmp = tempfile.TemporaryDirectory()
+        args.iso = make_iso(args, isotmp.name)
+    if args.record == "-":  # a new trace in a temporary folder
+        rectmp = tempfile.TemporaryDirectory()
+        args.record = os.path.join(rectmp.name, "boot.fbt")
+
     start = time.monotonic()
     failures, status, out, to_prompt = run_session(args, args.end)
+    if not failures and args.record and args.verify:
+        failures += verify_trace(args)
     if to_prompt is not None:
         print(f"prompt after {to_prompt:.1f} s host time")
     for line in flashback_lines(out):

@@ -62,6 +62,14 @@ static const MemoryRegionOps mmio_ops = {mmio_read, mmio_write};
 
 /* ---- helpers ---------------------------------------------------------- */
 
+/* The controller with one hard disk, the primary master. */
+static ATA *one_disk(MemoryRegion *root, PCIBus *bus, uint8_t *img, uint64_t size)
+{
+	ATADrive drives[4] = {{img, size, false}};
+
+	return ata_new(root, bus, &irq14, NULL, drives);
+}
+
 static uint8_t pattern(uint64_t sector, unsigned i)
 {
 	return (uint8_t)(sector * 31 + i * 7 + (sector >> 8) + 1);
@@ -816,7 +824,7 @@ static void test_other_disks(void)
 	uint8_t *img = calloc(big, 512);
 
 	io = io2 = as_new("io2", root);
-	ata2 = ata_new(root, NULL, &irq14, img, big * 512 + 100); /* a partial sector is ignored */
+	ata2 = one_disk(root, NULL, img, big * 512 + 100); /* a partial sector is ignored */
 	quiesce();
 	identify();
 	CHECK_EQ(id[60] | (uint32_t)id[61] << 16, big);
@@ -832,13 +840,212 @@ static void test_other_disks(void)
 
 	root = mr_container("io3", 0x10000);
 	io = io3 = as_new("io3", root);
-	ata3 = ata_new(root, NULL, &irq14, NULL, 0);
+	ata3 = ata_new(root, NULL, &irq14, NULL, NULL);
 	quiesce();
 	CHECK_EQ(inb(0x1F7), 0);
 	outb(0x1F6, 0xA0);
 	outb(0x1F7, 0xEC);
 	CHECK_EQ(irq_edges, 0);
 	CHECK_EQ(inb(0x1F7), 0);
+	io = saved;
+}
+
+/* ---- the secondary channel, a slave, an ATAPI CD-ROM ------------------------- */
+
+static AddressSpace *io4;
+static ATA *ata4;
+static PCIBus *pci4;
+static int irq15_edges, irq15_level;
+
+static void irq15_handler(void *opaque, int n, int level)
+{
+	if (level && !irq15_level)
+		irq15_edges++;
+	irq15_level = level;
+}
+
+static const IRQ irq15 = {irq15_handler, NULL, 15};
+
+#define CD_SECTORS 64
+static uint8_t cd_byte(uint32_t lba, uint32_t i)
+{
+	return (uint8_t)(lba * 13 + i * 3 + (i >> 8));
+}
+
+/* A packet command to the secondary master: the 12 bytes, PIO or DMA. */
+static void packet(const uint8_t cdb[12], uint16_t limit, bool dma)
+{
+	outb(0x176, 0xA0);
+	outb(0x171, dma ? 1 : 0);
+	outb(0x174, (uint8_t)limit);
+	outb(0x175, (uint8_t)(limit >> 8));
+	irq15_edges = 0;
+	outb(0x177, 0xA0);
+	CHECK_EQ(inb(0x376) & (BSY | DRQ), DRQ);
+	CHECK_EQ(inb(0x172), 0x01); /* interrupt reason: command packet */
+	CHECK_EQ(irq15_edges, 0);
+	for (int i = 0; i < 12; i += 2)
+		as_write(io, 0x170, cdb[i] | cdb[i + 1] << 8, 2);
+}
+
+/* Read one DRQ piece of a data-in packet command into @buf; its length. */
+static uint32_t piece(uint8_t *buf)
+{
+	uint32_t n = inb(0x174) | inb(0x175) << 8;
+
+	CHECK_EQ(inb(0x172), 0x02); /* data to the host */
+	CHECK_EQ(inb(0x177) & (DRQ | ERR), DRQ);
+	for (uint32_t i = 0; i < n; i += 2) {
+		uint16_t w = (uint16_t)as_read(io, 0x170, 2);
+		buf[i] = (uint8_t)w;
+		if (i + 1 < n)
+			buf[i + 1] = (uint8_t)(w >> 8);
+	}
+	return n;
+}
+
+static void packet_end(uint8_t status)
+{
+	CHECK_EQ(irq15_level, 1);
+	CHECK_EQ(inb(0x172), 0x03); /* completion */
+	CHECK_EQ(inb(0x177) & (BSY | DRQ | ERR | DRDY), status);
+	CHECK_EQ(irq15_level, 0);
+}
+
+static void test_atapi(void)
+{
+	static uint8_t cd[CD_SECTORS * 2048], disk2[64 * 512], buf[8192];
+	uint8_t cdb[12];
+	ATADrive drives[4] = {{image, (uint64_t)SECTORS * 512, false},
+			      {disk2, sizeof(disk2), false},
+			      {cd, sizeof(cd), true}};
+	MemoryRegion *root = mr_container("io4", 0x10000);
+	AddressSpace *saved = io;
+	bool all_ok = true;
+
+	for (uint32_t l = 0; l < CD_SECTORS; l++)
+		for (uint32_t i = 0; i < 2048; i++)
+			cd[l * 2048 + i] = cd_byte(l, i);
+	memset(disk2, 0x5A, sizeof(disk2));
+	io = io4 = as_new("io4", root);
+	pci4 = pci_new(root);
+	ata4 = ata_new(root, pci4, &irq14, &irq15, drives);
+
+	/* The CD-ROM's signature, and IDENTIFY DEVICE aborted with it. */
+	outb(0x176, 0xA0);
+	CHECK_EQ(inb(0x174), 0x14);
+	CHECK_EQ(inb(0x175), 0xEB);
+	outb(0x177, 0xEC);
+	CHECK_EQ(inb(0x177), DRDY | DSC | ERR);
+	CHECK_EQ(inb(0x171), ABRT);
+	CHECK_EQ(inb(0x174) | inb(0x175) << 8, 0xEB14);
+	/* IDENTIFY PACKET DEVICE: an ATAPI CD-ROM. */
+	outb(0x177, 0xA1);
+	CHECK_EQ(inb(0x177) & DRQ, DRQ);
+	CHECK_EQ(as_read(io, 0x170, 2), 0x85C0);
+	for (int i = 1; i < 256; i++)
+		as_read(io, 0x170, 2);
+	CHECK_EQ(inb(0x177) & DRQ, 0);
+	/* The secondary slave is absent. */
+	outb(0x176, 0xB0);
+	CHECK_EQ(inb(0x177), 0);
+
+	memset(cdb, 0, 12); /* TEST UNIT READY */
+	packet(cdb, 0, false);
+	packet_end(DRDY);
+
+	memset(cdb, 0, 12); /* INQUIRY, 36 bytes */
+	cdb[0] = 0x12;
+	cdb[4] = 36;
+	packet(cdb, 0xFFFF, false);
+	CHECK_EQ(irq15_edges, 1);
+	CHECK_EQ(piece(buf), 36);
+	CHECK_EQ(buf[0], 0x05);
+	CHECK_EQ(buf[1], 0x80);
+	packet_end(DRDY);
+
+	memset(cdb, 0, 12); /* READ CAPACITY */
+	cdb[0] = 0x25;
+	packet(cdb, 0xFFFF, false);
+	CHECK_EQ(piece(buf), 8);
+	CHECK_EQ(buf[3], CD_SECTORS - 1);
+	CHECK_EQ(buf[6] << 8 | buf[7], 2048);
+	packet_end(DRDY);
+
+	/* READ(10) of sectors 2-3 in pieces of the 2048-byte limit. */
+	memset(cdb, 0, 12);
+	cdb[0] = 0x28;
+	cdb[5] = 2;
+	cdb[8] = 2;
+	packet(cdb, 2048, false);
+	CHECK_EQ(piece(buf), 2048);
+	CHECK_EQ(irq15_edges, 2); /* a second piece announced */
+	CHECK_EQ(piece(buf + 2048), 2048);
+	packet_end(DRDY);
+	for (uint32_t i = 0; i < 4096; i++)
+		all_ok &= buf[i] == cd_byte(2 + i / 2048, i % 2048);
+	CHECK(all_ok);
+
+	/* MODE SENSE(10), the capabilities page. */
+	memset(cdb, 0, 12);
+	cdb[0] = 0x5A;
+	cdb[2] = 0x2A;
+	cdb[8] = 64;
+	packet(cdb, 0xFFFF, false);
+	CHECK_EQ(piece(buf), 28);
+	CHECK_EQ(buf[8], 0x2A);
+	packet_end(DRDY);
+
+	/* An unknown command: CHECK CONDITION; REQUEST SENSE says why. */
+	memset(cdb, 0, 12);
+	cdb[0] = 0xFF;
+	packet(cdb, 0xFFFF, false);
+	CHECK_EQ(inb(0x171), 0x54); /* ILLEGAL REQUEST, ABRT */
+	packet_end(DRDY | ERR);
+	cdb[0] = 0x03;
+	cdb[4] = 18;
+	packet(cdb, 0xFFFF, false);
+	CHECK_EQ(piece(buf), 18);
+	CHECK_EQ(buf[2], 0x05);
+	CHECK_EQ(buf[12], 0x20); /* invalid command operation code */
+	packet_end(DRDY);
+	/* Past the end of the disc. */
+	memset(cdb, 0, 12);
+	cdb[0] = 0x28;
+	cdb[5] = CD_SECTORS - 1;
+	cdb[8] = 2;
+	packet(cdb, 0xFFFF, false);
+	packet_end(DRDY | ERR);
+
+	/* READ(10) by DMA through the secondary channel's bus master. */
+	memset(ram + 0x30000, 0, 2048);
+	st32(ram + 0x2000, 0x30000);
+	st32(ram + 0x2004, 2048 | 0x80000000u);
+	memset(cdb, 0, 12);
+	cdb[0] = 0x28;
+	cdb[5] = 7;
+	cdb[8] = 1;
+	packet(cdb, 0, true);
+	as_write(io, BM_BASE + 8 + 4, 0x2000, 4);
+	as_write(io, BM_BASE + 8, 0x09, 1);
+	run_timers_for(1000000);
+	CHECK_EQ(irq15_edges, 1);
+	CHECK_EQ(as_read(io, BM_BASE + 8 + 2, 1) & 0x07, 0x04); /* interrupt, done */
+	as_write(io, BM_BASE + 8, 0x00, 1);
+	CHECK_EQ(ram[0x30000 + 100], cd_byte(7, 100));
+	CHECK_EQ(ram[0x30000 + 2047], cd_byte(7, 2047));
+	packet_end(DRDY);
+	CHECK_EQ(irq_edges, 0); /* the primary channel's line stayed low */
+
+	/* The primary slave: its own disk. */
+	outb(0x1F6, 0xF0);
+	outb(0x1F2, 1);
+	outb(0x1F3, 3);
+	outb(0x1F4, 0);
+	outb(0x1F5, 0);
+	outb(0x1F7, 0x20);
+	CHECK_EQ(inb(0x1F7) & (DRQ | ERR), DRQ);
+	CHECK_EQ(as_read(io, 0x1F0, 2), 0x5A5A);
 	io = saved;
 }
 
@@ -858,7 +1065,7 @@ int main(void)
 
 	io = as_new("io", iomr);
 	pci = pci_new(iomr);
-	ata = ata_new(iomr, pci, &irq14, image, (uint64_t)SECTORS * 512);
+	ata = one_disk(iomr, pci, image, (uint64_t)SECTORS * 512);
 
 	test_power_on();
 	test_identify();
@@ -877,6 +1084,7 @@ int main(void)
 	test_dma_bad_addresses();
 	test_ide_function();
 	test_other_disks();
+	test_atapi();
 	ata_reset(ata);
 	CHECK_EQ(inb(0x1F7), DRDY | DSC);
 	free(image);
