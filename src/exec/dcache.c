@@ -117,7 +117,7 @@ static void watch_page(CPU *cpu, TLBEntry *e)
 	for (int u = 0; u < 2; u++)
 		for (unsigned i = 0; i < TLB_SIZE; i++)
 			if (cpu->tlb[u][i].ver == ver)
-				cpu->tlb[u][i].wtag = 0;
+				cpu->tlb[u][i].wtag = cpu->tlb[u][i].wwtag = 0;
 	if (cpu->n_code == cpu->cap_code) {
 		cpu->cap_code = cpu->cap_code ? 2 * cpu->cap_code : 64;
 		cpu->code = xrealloc(cpu->code, cpu->cap_code * sizeof(*cpu->code));

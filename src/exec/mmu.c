@@ -72,7 +72,7 @@ static void pt_watch_page(CPU *cpu, uint32_t phys)
 	for (int u = 0; u < 2; u++)
 		for (unsigned i = 0; i < TLB_SIZE; i++)
 			if (cpu->tlb[u][i].ram == fr->mr && cpu->tlb[u][i].ram_off == off)
-				cpu->tlb[u][i].wtag = 0;
+				cpu->tlb[u][i].wtag = cpu->tlb[u][i].wwtag = 0;
 	cpu->pt[cpu->n_pt++] = (PTPage){fr->mr, (uint32_t)off};
 }
 
@@ -121,10 +121,10 @@ void tlb_flush_page(CPU *cpu, uint32_t lin)
 	for (int u = 0; u < 2; u++) {
 		for (unsigned i = 0; i < TLB_SIZE; i++) {
 			TLBEntry *e = &cpu->tlb[u][i];
-			uint32_t page = (e->rtag | e->wtag) & ~1u;
+			uint32_t tags = e->rtag | e->wtag | e->wrtag | e->wwtag;
 
-			if ((e->rtag | e->wtag) && (page >> 22) == (lin >> 22))
-				e->rtag = e->wtag = 0;
+			if (tags && ((tags & ~1u) >> 22) == (lin >> 22))
+				e->rtag = e->wtag = e->wrtag = e->wwtag = 0;
 		}
 	}
 }
@@ -337,24 +337,33 @@ static void tlb_fill(CPU *cpu, uint32_t lin, uint32_t phys, bool write, bool use
 	uint32_t lpage = lin & ~(PAGE_SIZE - 1);
 	uintptr_t addend = (uintptr_t)host - (uintptr_t)lpage;
 
-	if (e->addend != addend || ((e->rtag | e->wtag) & ~1u) != lpage)
-		e->rtag = e->wtag = 0;
+	if (e->addend != addend || ((e->rtag | e->wtag | e->wrtag | e->wwtag) & ~1u) != lpage)
+		e->rtag = e->wtag = e->wrtag = e->wwtag = 0;
 	e->addend = addend;
 	e->ram = fr->mr;
 	e->ram_off = (uint32_t)(fr->mr_offset + (ppage - fr->start));
 	e->ver = code_ver_slot(cpu, fr->mr, e->ram_off);
-	/* a watched kind of access on this page must reach the slow path */
-	if (cpu->nwatch && !watch_tlb_ok(cpu, lpage, ppage, write))
-		return;
+	e->phys = ppage;
+	/* a watched kind of access on this page must be reported: the
+	 * watched tags send it to the slow path's short way (read_slow) */
+	bool watched = cpu->nwatch && !watch_tlb_ok(cpu, lpage, ppage, write);
+
 	if (!write) {
-		e->rtag = lpage | 1;
+		if (watched)
+			e->wrtag = lpage | 1;
+		else
+			e->rtag = lpage | 1;
 		return;
 	}
 	if (mr_kind(fr->mr) != MR_RAM)
 		return;
 	if (ram_is_dirty(fr->mr, e->ram_off, DIRTY_SNAPSHOT) &&
-	    ram_is_dirty(fr->mr, e->ram_off, DIRTY_CODE))
-		e->wtag = lpage | 1;
+	    ram_is_dirty(fr->mr, e->ram_off, DIRTY_CODE)) {
+		if (watched)
+			e->wwtag = lpage | 1;
+		else
+			e->wtag = lpage | 1;
+	}
 }
 
 /* The RAM bytes at @phys, or NULL (MMIO, nothing, or across a range). */
@@ -385,6 +394,19 @@ static void watched(CPU *cpu, uint32_t lin, uint32_t phys, unsigned size, bool w
 
 static uint32_t read_slow(CPU *cpu, uint32_t lin, unsigned size, bool user)
 {
+	TLBEntry *e = tlb_of(cpu, lin, user);
+	uint32_t off = lin & (PAGE_SIZE - 1);
+
+	/* a watched page the TLB knows: no walk, just the report */
+	if (e->wrtag == ((lin & ~(PAGE_SIZE - 1)) | 1) && off + size <= PAGE_SIZE) {
+		const uint8_t *p = (const uint8_t *)(lin + e->addend);
+		uint32_t v = 0;
+
+		for (unsigned i = 0; i < size; i++)
+			v |= (uint32_t)p[i] << (8 * i);
+		watched(cpu, lin, e->phys | off, size, false, NULL, v);
+		return v;
+	}
 	if ((lin & (PAGE_SIZE - 1)) + size > PAGE_SIZE) {
 		uint32_t v = 0;
 
@@ -405,6 +427,18 @@ static uint32_t read_slow(CPU *cpu, uint32_t lin, unsigned size, bool user)
 static void write_slow(CPU *cpu, uint32_t lin, uint32_t v, unsigned size, bool user)
 {
 	uint32_t off = lin & (PAGE_SIZE - 1);
+	TLBEntry *e = tlb_of(cpu, lin, user);
+
+	/* a watched page the TLB knows (dirty, no code): write and report */
+	if (e->wwtag == ((lin & ~(PAGE_SIZE - 1)) | 1) && off + size <= PAGE_SIZE) {
+		uint8_t *p = (uint8_t *)(lin + e->addend), old[4];
+
+		memcpy(old, p, size);
+		for (unsigned i = 0; i < size; i++)
+			p[i] = (uint8_t)(v >> (8 * i));
+		watched(cpu, lin, e->phys | off, size, true, old, v);
+		return;
+	}
 
 	if (off + size > PAGE_SIZE) {
 		/* translate both pages first: a fault on the second writes nothing */

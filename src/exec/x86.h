@@ -75,6 +75,11 @@ typedef struct TLBEntry {
 	MemoryRegion *ram; /* RAM or ROM region of the page */
 	uint32_t ram_off;  /* offset in ram of this page */
 	uint32_t *ver;	   /* code version of the page (dcache.c) */
+	/* A page that holds a debugger watch gets these instead of rtag/wtag:
+	 * the slow path then reads or writes through the host pointer at once
+	 * and reports the access (mmu.c), without a page walk. */
+	uint32_t wrtag, wwtag;
+	uint32_t phys; /* the physical page, for physical watches */
 } TLBEntry;
 
 /*

@@ -2,6 +2,7 @@
 this folder, tools/bench/debug_bench.py): monitor commands through the
 remote protocol, timing, and a server's peak memory."""
 
+import os
 import time
 
 
@@ -42,3 +43,10 @@ def peak_rss(pid):
             if line.startswith('VmHWM:'):
                 return int(line.split()[1]) * 1024
     return 0
+
+
+def proc_cpu(pid):
+    """Seconds of CPU (user + system) process @pid has used so far."""
+    with open('/proc/%d/stat' % pid) as f:
+        fields = f.read().rsplit(')', 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf('SC_CLK_TCK')

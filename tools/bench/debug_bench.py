@@ -34,7 +34,7 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, '..', '..', 'tests', 'gdb'))
 from gdbtest import Client, ReplayServer, record, symbol  # noqa: E402
-from benchlib import icount, monitor, ms, peak_rss, timed  # noqa: E402
+from benchlib import icount, monitor, ms, peak_rss, proc_cpu, timed  # noqa: E402
 
 
 def serve(args, trace):
@@ -71,14 +71,15 @@ def speed_rows(args, trace, elf, start, end, plain_rate):
         srv, c = serve(args, trace)
         if c.ask(z) != 'OK':
             raise RuntimeError('%s not set' % z)
-        reply, t = timed(lambda: c.ask('vCont;c'))
-        rate = (end - start) / t
-        print('continue start -> end, a %s never hit: %.1f s, %.0f M instr/s = %.2f of plain '
-              'replay (%s)' % (label, t, rate / 1e6, rate / plain_rate, reply))
-        reply, t = timed(lambda: c.ask('bc'))
-        rate = (end - start) / t
-        print('reverse-continue end -> start, the same %s: %.1f s, %.0f M instr/s = %.2f of '
-              'plain replay (%s)' % (label, t, rate / 1e6, rate / plain_rate, reply))
+        for what, packet in (('continue start -> end', 'vCont;c'),
+                             ('reverse-continue end -> start', 'bc')):
+            cpu0 = proc_cpu(srv.proc.pid)
+            reply, t = timed(lambda: c.ask(packet))
+            cpu = proc_cpu(srv.proc.pid) - cpu0
+            print('%s, a %s never hit: %.1f s wall, %.1f s cpu: %.0f M instr/s by cpu = %.2f '
+                  'of plain replay by cpu (%.2f by wall) (%s)' %
+                  (what, label, t, cpu, (end - start) / cpu / 1e6,
+                   plain_rate[1] / cpu, plain_rate[0] / t, reply))
         stop(srv, c)
 
 
@@ -131,8 +132,9 @@ def main():
           (start, end, end / 1e9, size))
 
     wall, cpu = plain_replay(args, trace)
-    plain_rate = (end - start) / wall
-    print('plain replay: %.1f s wall, %.1f s cpu, %.0f M instr/s' % (wall, cpu, plain_rate / 1e6))
+    plain_rate = (wall, cpu)  # seconds for the whole recording
+    print('plain replay: %.1f s wall, %.1f s cpu, %.0f M instr/s by cpu' %
+          (wall, cpu, (end - start) / cpu / 1e6))
     if not args.skip_speed:
         speed_rows(args, trace, args.elf, start, end, plain_rate)
 
@@ -142,10 +144,13 @@ def main():
     w = writes[-2]
     monitor(c, 'goto %d' % (w + 10 ** 9))
     c.ask('Z2,%x,4' % symbol(args.elf, 'landmark'))
+    cpu0 = proc_cpu(srv.proc.pid)
     reply, t = timed(lambda: c.ask('bc'))
+    cpu = proc_cpu(srv.proc.pid) - cpu0
     got = icount(c)
-    print('reverse-continue to a watchpoint hit 10^9 instructions back: %.2f s, landed at %d '
-          '(the write at %d: %s) %s' % (t, got, w, 'ok' if got == w else 'WRONG', reply))
+    print('reverse-continue to a watchpoint hit 10^9 instructions back: %.2f s wall, %.2f s cpu, '
+          'landed at %d (the write at %d: %s) %s' % (t, cpu, got, w, 'ok' if got == w else 'WRONG',
+                                                     reply))
     c.ask('z2,%x,4' % symbol(args.elf, 'landmark'))
     stop(srv, c)
 

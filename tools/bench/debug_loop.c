@@ -7,7 +7,9 @@
  *   landmark  written at the start of every fifth round (1, 6, 11, ...):
  *             a watchpoint on it from 10^9 instructions after a write
  *             reverse-continues 10^9 instructions back;
- *   unused    never written, never read: a watchpoint that is never hit;
+ *   unused    never written nor read by the guest (in .data: not even the
+ *             start-up code's clearing of .bss touches it), on a page of its
+ *             own: a watchpoint that is never hit;
  *   never()   never called: a breakpoint that is never hit.
  */
 #include "guest.h"
@@ -17,12 +19,13 @@
 #endif
 #define INNER 40000000u
 
-volatile u32 marker, landmark, unused, counter;
+volatile u32 marker, landmark, counter;
+volatile u32 unused __attribute__((aligned(4096))) = 0x5eed;
 
 void never(void);
 void never(void)
 {
-	unused++;
+	counter++;
 }
 
 int guest_main(void)
