@@ -722,9 +722,11 @@ def readonly_case(crashed):
             srv = subprocess.Popen([FB, 'gdb', trace, '--port', str(port)],
                                    stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                                    stderr=subprocess.PIPE, preexec_fn=pre)
-            reply = gdb_ask(port, b'?')
-            srv.kill()
-            srv.wait()
+            try:
+                reply = gdb_ask(port, b'?')
+            finally:
+                srv.kill()
+                srv.wait()
             assert reply.startswith(b'$T05'), (reply, srv.stderr.read())
             assert tree_state(top) == before, 'gdb changed the trace'
     finally:
