@@ -29,6 +29,8 @@
  * at 0x4D0/0x4D1 ---- */
 typedef struct PIC PIC;
 PIC *pic_new(MemoryRegion *io, const IRQ *cpu_intr);
+/* Power-on state: both chips uninitialised, driving no INT until the guest
+ * has written their ICW1..ICW4 sequences. */
 void pic_reset(PIC *p);
 /* Input line @n (0-15); IRQ 2 is the cascade and is wired to IRQ 9 as on PC/AT. */
 const IRQ *pic_irq(PIC *p, int n);
