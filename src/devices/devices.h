@@ -96,8 +96,9 @@ uint8_t debugports_post_code(DebugPorts *d);
 
 /* ---- local APIC at 0xFEE00000 and IOAPIC at 0xFEC00000 ---- */
 typedef struct LAPIC LAPIC;
-/* @cpu_intr is raised while the APIC has a deliverable interrupt. */
-LAPIC *lapic_new(MemoryRegion *memory, const IRQ *cpu_intr);
+/* @cpu_intr is raised while the APIC has a deliverable interrupt; @nmi is
+ * pulsed (raised, lowered) for each NMI it sends the CPU. */
+LAPIC *lapic_new(MemoryRegion *memory, const IRQ *cpu_intr, const IRQ *nmi);
 void lapic_reset(LAPIC *a);
 /* IA32_APIC_BASE MSR. */
 uint64_t lapic_get_base(LAPIC *a);
@@ -115,6 +116,11 @@ int lapic_intack(LAPIC *a);
 /* Deliver a fixed interrupt with @vector (from the IOAPIC or an IPI);
  * @level says whether the source is level-triggered (for the TMR). */
 void lapic_deliver(LAPIC *a, int vector, bool level);
+/* An NMI message (an IOAPIC entry in NMI mode): the CPU's NMI. */
+void lapic_deliver_nmi(LAPIC *a);
+/* The local interrupt pins LINT0 (@pin 0) and LINT1 (1), handled as their
+ * LVT entries say; LINT1 is the PC's NMI line. */
+const IRQ *lapic_lint(LAPIC *a, int pin);
 /* Registers an EOI handler the IOAPIC uses to clear Remote IRR. */
 void lapic_set_eoi_notify(LAPIC *a, void (*fn)(void *opaque, int vector), void *opaque);
 
@@ -127,6 +133,9 @@ const IRQ *ioapic_irq(IOAPIC *io, int n);
  * delivery mode that is delivered, no Remote IRR waiting for an EOI, and a
  * vector the local APIC would deliver. */
 bool ioapic_pin_open(IOAPIC *io, int n);
+/* Whether pin @n is unmasked in NMI mode: a request on it is an NMI, which
+ * gets through with interrupts disabled too. */
+bool ioapic_pin_nmi(IOAPIC *io, int n);
 
 /* ---- PCI host bridge: config mechanism #1 at 0xCF8/0xCFC ---- */
 typedef struct PCIBus PCIBus;

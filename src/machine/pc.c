@@ -6,7 +6,10 @@
  * its 8259 input and to the IOAPIC pin of the same number (IRQ 0 to pin 2,
  * as firmware tables describe it).  The CPU's INTR pin is the OR of the
  * master 8259's output and the local APIC's "interrupt deliverable" line;
- * at INTA the local APIC is asked first.
+ * at INTA the local APIC is asked first.  The CPU's NMI input is the local
+ * APIC's NMI output (NMI IPIs, IOAPIC NMI entries, LINT1); LINT1 carries
+ * the PC's NMI line, which only machine_nmi() (gdb's "monitor nmi") drives:
+ * no device of this PC raises a parity or channel-check NMI.
  */
 #include "machine.h"
 
@@ -58,6 +61,20 @@ static void update_intr(Machine *m)
 static void cpu_intr_changed(void *opaque, int n, int level)
 {
 	update_intr(opaque);
+}
+
+/* The CPU's NMI input latches a rising edge. */
+static void cpu_nmi_edge(void *opaque, int n, int level)
+{
+	Machine *m = opaque;
+
+	if (level)
+		cpu_nmi(m->cpu);
+}
+
+void machine_nmi(Machine *m)
+{
+	irq_pulse(lapic_lint(m->lapic, 1));
 }
 
 /* ISA line n -> 8259 input n and IOAPIC pin n (IRQ 0 -> pin 2). */
@@ -120,14 +137,19 @@ static bool isa_line_may_rise(Machine *m, int n, bool host_input)
 
 bool machine_can_wake(Machine *m, bool host_input)
 {
-	if (!(cpu_get_eflags(m->cpu) & F_IF))
-		return false;
-	if (lapic_may_interrupt(m->lapic))
+	bool intr = cpu_get_eflags(m->cpu) & F_IF;
+
+	if (intr && lapic_may_interrupt(m->lapic))
 		return true;
 	for (int n = 0; n < 16; n++) {
+		int pin = n == 0 ? 2 : n;
+
 		if (!isa_line_may_rise(m, n, host_input))
 			continue;
-		if (pic_line_open(m->pic, n) || ioapic_pin_open(m->ioapic, n == 0 ? 2 : n))
+		/* An IOAPIC entry in NMI mode gets through with IF clear too. */
+		if (ioapic_pin_nmi(m->ioapic, pin))
+			return true;
+		if (intr && (pic_line_open(m->pic, n) || ioapic_pin_open(m->ioapic, pin)))
 			return true;
 	}
 	return false;
@@ -292,15 +314,16 @@ static void pam_changed(void *opaque, const uint8_t pam[7])
 
 static void build_devices(Machine *m)
 {
-	static IRQ cpu_pin;
+	static IRQ cpu_pin, nmi_pin;
 	int i;
 
 	cpu_pin = (IRQ){cpu_intr_changed, m, 0};
+	nmi_pin = (IRQ){cpu_nmi_edge, m, 0};
 	for (i = 0; i < 16; i++)
 		isa_irq[i] = (IRQ){isa_irq_set, m, i};
 
 	m->pic = pic_new(m->sysio, &cpu_pin);
-	m->lapic = lapic_new(m->sysmem, &cpu_pin);
+	m->lapic = lapic_new(m->sysmem, &cpu_pin, &nmi_pin);
 	m->ioapic = ioapic_new(m->sysmem, m->lapic);
 	m->pit = pit_new(m->sysio, &isa_irq[0]);
 	m->kbd = kbd_new(m->sysio, &isa_irq[1], &isa_irq[12]);
