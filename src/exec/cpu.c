@@ -70,6 +70,7 @@ void cpu_reset(CPU *cpu)
 	/* RESET disables the MTRRs (MTRRdefType = 0), stops the counters and
 	 * clears MCG_STATUS; the rest of the MTRRs are undefined: zero here */
 	memset(&cpu->msrs, 0, sizeof(cpu->msrs));
+	cpu->msrs.misc_enable = MISC_ENABLE_RESET;
 	cpu->tsc_adjust = 0;
 	fpu_reset(&cpu->fpu);
 	cpu->fpu.tw = 0xffff;

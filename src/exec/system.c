@@ -246,6 +246,7 @@ enum {
 	MSR_MCG_CAP = 0x179,
 	MSR_MCG_STATUS = 0x17a,
 	MSR_EVNTSEL0 = 0x186,
+	MSR_MISC_ENABLE = 0x1a0,
 	MSR_MTRR_PHYSBASE0 = 0x200,
 	MSR_MTRR_FIX64K = 0x250,
 	MSR_MTRR_FIX16K = 0x258,
@@ -341,6 +342,10 @@ static uint64_t *msr_slot(CPU *cpu, uint32_t msr, uint64_t v, bool *ok)
 		*ok = !(v & ~7ull);
 		return &m->mcg_status;
 	}
+	if (msr == MSR_MISC_ENABLE) {
+		*ok = !(v & ~(MISC_ENABLE_RW | MISC_ENABLE_RO));
+		return &m->misc_enable;
+	}
 	return NULL;
 }
 
@@ -410,6 +415,9 @@ static int msr_write(CPU *cpu, uint32_t msr, uint64_t v)
 		/* P6 counters: bits 31-0 written, sign-extended to 40 bits */
 		if (msr == MSR_PERFCTR0 || msr == MSR_PERFCTR0 + 1)
 			v = (uint64_t)(int64_t)(int32_t)v & 0xffffffffffull;
+		/* read-only bits keep their value whatever is written */
+		if (msr == MSR_MISC_ENABLE)
+			v = (v & MISC_ENABLE_RW) | (*slot & MISC_ENABLE_RO);
 		*slot = v;
 		return 1;
 	}
