@@ -22,9 +22,7 @@
  */
 #include "devices.h"
 
-#define IOAPIC_BASE    0xFEC00000u
 #define IOAPIC_SIZE    0x1000
-#define IOAPIC_PINS    24
 #define IOAPIC_VERSION 0x00170011u
 
 #define OFF_REGSEL 0x00
@@ -256,7 +254,7 @@ IOAPIC *ioapic_new(MemoryRegion *memory, LAPIC *lapic)
 		io->pins[n] = (IRQ){pin_set, io, n};
 	lapic_set_eoi_notify(lapic, eoi_notify, io);
 	io->mmio = mr_mmio("ioapic", IOAPIC_SIZE, &ioapic_ops, io);
-	mr_add(memory, io->mmio, IOAPIC_BASE, 0);
+	mr_add(memory, io->mmio, IOAPIC_BASE_ADDR, 0);
 	ioapic_reset(io);
 	return io;
 }

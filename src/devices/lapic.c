@@ -36,7 +36,6 @@
 
 #include <string.h>
 
-#define LAPIC_DEFAULT_BASE 0xFEE00000u
 #define LAPIC_SIZE	   0x1000
 #define APIC_VERSION	   0x00040014u /* max LVT entry 4, version 0x14 */
 
@@ -645,8 +644,8 @@ static void reset_registers(LAPIC *a)
 
 void lapic_reset(LAPIC *a)
 {
-	a->base_msr = LAPIC_DEFAULT_BASE | MSR_BSP | MSR_ENABLE;
-	mr_set_offset(a->mmio, LAPIC_DEFAULT_BASE);
+	a->base_msr = LAPIC_BASE_ADDR | MSR_BSP | MSR_ENABLE;
+	mr_set_offset(a->mmio, LAPIC_BASE_ADDR);
 	mr_set_enabled(a->mmio, true);
 	reset_registers(a);
 }
@@ -747,7 +746,7 @@ LAPIC *lapic_new(MemoryRegion *memory, const IRQ *cpu_intr, const IRQ *nmi)
 		a->lint[pin] = (IRQ){lint_set, a, pin};
 	a->timer = timer_new(timer_fire, a);
 	a->mmio = mr_mmio("lapic", LAPIC_SIZE, &lapic_ops, a);
-	mr_add(memory, a->mmio, LAPIC_DEFAULT_BASE, 1);
+	mr_add(memory, a->mmio, LAPIC_BASE_ADDR, 1);
 	lapic_reset(a);
 	return a;
 }

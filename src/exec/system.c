@@ -523,6 +523,16 @@ uint32_t cpuid_features(void)
 	return f;
 }
 
+uint32_t cpu_signature(void)
+{
+	return CPUID_SIGNATURE;
+}
+
+uint32_t cpu_feature_flags(void)
+{
+	return cpuid_features();
+}
+
 H(op_cpuid)
 {
 	uint32_t leaf = cpu->r[R_EAX];
@@ -537,7 +547,7 @@ H(op_cpuid)
 		cpu->r[R_ECX] = 0x6c65746e; /* "ntel" */
 		break;
 	case 1:
-		cpu->r[R_EAX] = 0x00000619; /* family 6, model 1, stepping 9 */
+		cpu->r[R_EAX] = CPUID_SIGNATURE;
 		cpu->r[R_EBX] = 0;
 		cpu->r[R_ECX] = 0;
 		cpu->r[R_EDX] = cpuid_features();

@@ -39,6 +39,11 @@ typedef struct MachineOptions {
 	size_t disk_image_len;
 } MachineOptions;
 
+/* Where the PC's ACPI power-management registers are (PIIX4's PMBA as
+ * QEMU's firmware sets it) and the ISA line of the SCI: the FADT says so. */
+#define PC_ACPI_PM_BASE 0x600
+#define PC_SCI_IRQ	9
+
 /* The largest -m we accept: RAM stays below the PCI/APIC hole at 3.5 GiB. */
 #define MACHINE_MAX_RAM_MB 3584u
 
@@ -69,6 +74,8 @@ typedef struct Machine {
 	DebugPorts *debug;
 	LAPIC *lapic;
 	IOAPIC *ioapic;
+	HPET *hpet;
+	ACPIPM *acpipm;
 	PCIBus *pci;
 	ATA *ata;
 	uint8_t *disk;		/* private copy of the disk image */

@@ -4,14 +4,16 @@
  *
  * Interrupt wiring follows the PC/AT with an APIC: each ISA line goes both to
  * its 8259 input and to the IOAPIC pin of the same number (IRQ 0 to pin 2,
- * as firmware tables describe it).  The CPU's INTR pin is the OR of the
- * master 8259's output and the local APIC's "interrupt deliverable" line;
- * at INTA the local APIC is asked first.  The CPU's NMI input is the local
- * APIC's NMI output (NMI IPIs, IOAPIC NMI entries, LINT1); LINT1 carries
- * the PC's NMI line, which only machine_nmi() (gdb's "monitor nmi") drives:
- * no device of this PC raises a parity or channel-check NMI.
+ * as firmware tables describe it).  The 8254's IRQ 0 and the RTC's IRQ 8
+ * pass through the HPET, whose legacy replacement route takes those two
+ * lines for its timers 0 and 1; its other routes are IOAPIC pins 20-23,
+ * which no ISA line uses.  The ACPI SCI is ISA IRQ 9, level-triggered.  The CPU's INTR pin is the
+ * OR of the master 8259's output and the local APIC's "interrupt deliverable" line; at INTA the
+ * local APIC is asked first.  The CPU's NMI input is the local APIC's NMI output (NMI IPIs, IOAPIC
+ * NMI entries, LINT1); LINT1 carries the PC's NMI line, which only machine_nmi() (gdb's "monitor
+ * nmi") drives: no device of this PC raises a parity or channel-check NMI.
  */
-#include "machine.h"
+#include "loader.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -128,11 +130,25 @@ static bool isa_line_may_rise(Machine *m, int n, bool host_input)
 		return uart_may_interrupt(m->uart, host_input);
 	case 8:
 		return rtc_may_interrupt(m->rtc);
+	case PC_SCI_IRQ:
+		return acpipm_may_interrupt(m->acpipm);
 	case 14:
 		return ata_may_interrupt(m->ata);
 	default:
 		return false;
 	}
+}
+
+/* Whether a request on ISA line @n (IOAPIC pin @pin, -1 for none) or on
+ * IOAPIC pin @pin alone would get through: an NMI entry whatever IF says. */
+static bool line_open(Machine *m, int n, int pin, bool intr)
+{
+	if (pin >= 0 && ioapic_pin_nmi(m->ioapic, pin))
+		return true;
+	if (!intr)
+		return false;
+	return (n >= 0 && pic_line_open(m->pic, n)) ||
+	       (pin >= 0 && ioapic_pin_open(m->ioapic, pin));
 }
 
 bool machine_can_wake(Machine *m, bool host_input)
@@ -142,14 +158,20 @@ bool machine_can_wake(Machine *m, bool host_input)
 	if (intr && lapic_may_interrupt(m->lapic))
 		return true;
 	for (int n = 0; n < 16; n++) {
-		int pin = n == 0 ? 2 : n;
-
-		if (!isa_line_may_rise(m, n, host_input))
+		/* The HPET's legacy route leaves the 8254 and the RTC unheard. */
+		if ((n == 0 || n == 8) && hpet_legacy_route(m->hpet))
 			continue;
-		/* An IOAPIC entry in NMI mode gets through with IF clear too. */
-		if (ioapic_pin_nmi(m->ioapic, pin))
+		if (isa_line_may_rise(m, n, host_input) && line_open(m, n, n == 0 ? 2 : n, intr))
 			return true;
-		if (intr && (pic_line_open(m->pic, n) || ioapic_pin_open(m->ioapic, pin)))
+	}
+	for (int t = 0; t < HPET_NUM_TIMERS; t++) {
+		int isa, pin;
+
+		if (!hpet_may_interrupt(m->hpet, t, &isa, &pin))
+			continue;
+		if (isa >= 0 && line_open(m, isa, isa == 0 ? 2 : isa, intr))
+			return true;
+		if (isa < 0 && line_open(m, -1, pin, intr))
 			return true;
 	}
 	return false;
@@ -315,6 +337,7 @@ static void pam_changed(void *opaque, const uint8_t pam[7])
 static void build_devices(Machine *m)
 {
 	static IRQ cpu_pin, nmi_pin;
+	const IRQ *hpet_route[32] = {0};
 	int i;
 
 	cpu_pin = (IRQ){cpu_intr_changed, m, 0};
@@ -325,10 +348,14 @@ static void build_devices(Machine *m)
 	m->pic = pic_new(m->sysio, &cpu_pin);
 	m->lapic = lapic_new(m->sysmem, &cpu_pin, &nmi_pin);
 	m->ioapic = ioapic_new(m->sysmem, m->lapic);
-	m->pit = pit_new(m->sysio, &isa_irq[0]);
+	for (i = 20; i < IOAPIC_PINS; i++)
+		hpet_route[i] = ioapic_irq(m->ioapic, i);
+	m->hpet = hpet_new(m->sysmem, &isa_irq[0], &isa_irq[8], hpet_route);
+	m->pit = pit_new(m->sysio, hpet_legacy_input(m->hpet, 0));
 	m->kbd = kbd_new(m->sysio, &isa_irq[1], &isa_irq[12]);
 	m->uart = uart_new(m->sysio, 0x3f8, &isa_irq[4], serial_out, m);
-	m->rtc = rtc_new(m->sysio, &isa_irq[8], m->opt.rtc_base);
+	m->rtc = rtc_new(m->sysio, hpet_legacy_input(m->hpet, 1), m->opt.rtc_base);
+	m->acpipm = acpipm_new(m->sysio, PC_ACPI_PM_BASE, &isa_irq[PC_SCI_IRQ]);
 	m->port92 = port92_new(m->sysio);
 	m->debug = debugports_new(m->sysio, debugcon_out, m);
 	m->pci = pci_new(m->sysio);
@@ -383,24 +410,6 @@ static void load_disk(Machine *m)
 	m->disk_size = len;
 }
 
-/*
- * Without a BIOS, do the little a PC BIOS leaves behind that kernels rely
- * on: the 8259s initialised with vectors 0x08 and 0x70, every line masked
- * but the cascade.  Done through the ports, as firmware would.
- */
-static void firmware_pic_setup(Machine *m)
-{
-	static const uint8_t seq[][2] = {
-		{0x20, 0x11}, {0x21, 0x08}, {0x21, 0x04}, {0x21, 0x01}, /* master */
-		{0xa0, 0x11}, {0xa1, 0x70}, {0xa1, 0x02}, {0xa1, 0x01}, /* slave */
-		{0x21, 0xfb}, {0xa1, 0xff},				 /* masks */
-	};
-	size_t i;
-
-	for (i = 0; i < ARRAY_SIZE(seq); i++)
-		as_write(m->io, seq[i][0], seq[i][1], 1);
-}
-
 /* Load (or, after a reset, reload) the guest into RAM and set the CPU. */
 static void load_guest(Machine *m)
 {
@@ -423,10 +432,12 @@ static void load_guest(Machine *m)
 			fatal(EXIT_USAGE, "-initrd %s", err);
 	}
 	if (kimg) {
+		/* The machine as a BIOS leaves it (firmware.c), the kernel over it. */
+		firmware_tables(m);
 		if (!load_kernel(m, o->kernel ? o->kernel : "(built-in demo)", kimg, klen, initrd,
 				 ilen, o->append ? o->append : "", err))
 			fatal(EXIT_USAGE, "%s", err);
-		firmware_pic_setup(m);
+		firmware_devices(m);
 	}
 	free(kernel);
 	free(initrd);
@@ -444,6 +455,10 @@ Machine *machine_new(const MachineOptions *o)
 
 	if (!o->kernel && !o->kernel_image && !o->bios)
 		fatal(EXIT_USAGE, "no guest to run: give -kernel FILE or -bios FILE (see --help)");
+	if (o->kernel && o->bios)
+		fatal(EXIT_USAGE,
+		      "-kernel and -bios: a kernel is started directly, with the state "
+		      "a BIOS leaves built for it, so no BIOS would run; give one of them");
 
 	m->sysmem = mr_container("system", 1ull << 32);
 	m->sysio = mr_container("io", 1u << 16);
@@ -507,6 +522,8 @@ void machine_reset(Machine *m)
 	pci_reset(m->pci); /* the BIOS from ROM again: RAM, its shadow, is cleared */
 	lapic_reset(m->lapic);
 	ioapic_reset(m->ioapic);
+	hpet_reset(m->hpet);
+	acpipm_reset(m->acpipm);
 	ata_reset(m->ata);
 	cmos_memory_size(m);
 	cpu_set_a20(m->cpu, true);
