@@ -24,7 +24,7 @@ FB = REWRITE = GUESTS = DISK = TMP = None
 
 # guest : (expected status of the recording, needs the disk)
 GUEST_STATUS = {'hello': 0x43, 'timer': 1, 'uart': 1, 'rtc': 1, 'ata': 1, 'pci': 1,
-                'exceptions': 1, 'paging': 1, 'cpu': 1, 'nmi': 1}
+                'exceptions': 1, 'paging': 1, 'cpu': 1, 'nmi': 1, 'firmware': 1, 'hpet': 1}
 # guest : (event kind, text in its `flashback events` line, how many)
 GUEST_EVENTS = {'nmi': ('interrupt', 'NMI', 4)}
 
