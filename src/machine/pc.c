@@ -7,11 +7,13 @@
  * as firmware tables describe it).  The 8254's IRQ 0 and the RTC's IRQ 8
  * pass through the HPET, whose legacy replacement route takes those two
  * lines for its timers 0 and 1; its other routes are IOAPIC pins 20-23,
- * which no ISA line uses.  The ACPI SCI is ISA IRQ 9, level-triggered.  The CPU's INTR pin is the
- * OR of the master 8259's output and the local APIC's "interrupt deliverable" line; at INTA the
- * local APIC is asked first.  The CPU's NMI input is the local APIC's NMI output (NMI IPIs, IOAPIC
- * NMI entries, LINT1); LINT1 carries the PC's NMI line, which only machine_nmi() (gdb's "monitor
- * nmi") drives: no device of this PC raises a parity or channel-check NMI.
+ * which no ISA line uses.  The ACPI SCI is ISA IRQ 9, level-triggered.
+ * The CPU's INTR pin is the OR of the master 8259's output and the local
+ * APIC's "interrupt deliverable" line; at INTA the local APIC is asked
+ * first.  The CPU's NMI input is the local APIC's NMI output (NMI IPIs,
+ * IOAPIC NMI entries, LINT1); LINT1 carries the PC's NMI line, which only
+ * machine_nmi() (gdb's "monitor nmi") drives: no device of this PC raises a
+ * parity or channel-check NMI.
  */
 #include "loader.h"
 
