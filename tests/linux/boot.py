@@ -317,9 +317,10 @@ def boot_texts(args):
     return MPTABLE_TEXTS if "acpi=off" in args.append.split() else ACPI_TEXTS
 
 
-def gdb_packet(sock, payload):
+def gdb_packet(sock, payload, skip=b"O"):
     """Sends one remote-protocol packet and returns the next reply that is
-    not console output (acknowledgements skipped)."""
+    not console output nor starts with a byte of @skip ("OK" always
+    counts; acknowledgements skipped)."""
     data = payload.encode()
     sock.sendall(b"$%s#%02x" % (data, sum(data) & 0xFF))
     buf = b""
@@ -333,7 +334,7 @@ def gdb_packet(sock, payload):
         end = buf.index(b"#", start)
         reply, buf = buf[start + 1:end], buf[end + 3:]
         sock.sendall(b"+")
-        if reply == b"OK" or not reply.startswith(b"O"):
+        if reply == b"OK" or not reply or reply[0] not in skip:
             return reply.decode(errors="replace")
 
 
@@ -345,7 +346,8 @@ def send_nmi(port):
     try:
         with socket.create_connection(("127.0.0.1", port), timeout=20) as sock:
             stop = gdb_packet(sock, "?")
-            reply = gdb_packet(sock, "qRcmd," + b"nmi".hex())
+            # QEMU may send a late stop reply of its own before the answer.
+            reply = gdb_packet(sock, "qRcmd," + b"nmi".hex(), skip=b"OST")
             sock.sendall(b"$c#63")
             time.sleep(0.2)
     except OSError as e:
