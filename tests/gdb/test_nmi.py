@@ -14,6 +14,7 @@ must say "nmi: LINT1 NMI once" and "PASS nmi" and leave through port 0xF4
 (status 1).
 """
 
+import atexit
 import os
 import socket
 import subprocess
@@ -37,7 +38,8 @@ class Qemu:
                 '-kernel', guest, '-append', 'lint1', '-serial', 'file:' + self.serial,
                 '-device', 'isa-debug-exit,iobase=0xf4,iosize=0x04', '-no-reboot',
                 '-gdb', 'tcp:127.0.0.1:%d' % self.port, '-S']
-        self.proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        self.proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        atexit.register(self.kill)  # a failing test must not leave QEMU behind
         deadline = time.time() + 20
         while time.time() < deadline:
             if self.proc.poll() is not None:
@@ -63,6 +65,11 @@ class Qemu:
             self.proc.kill()
             self.proc.wait()
             fail('qemu did not exit within %d s' % timeout)
+
+    def kill(self):
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
 
 
 def wait_serial(emu, text, timeout=60):
@@ -90,6 +97,7 @@ def main():
         time.sleep(0.2)
     else:
         emu = Flashback(EMU, GUEST, extra=['-append', 'lint1'])
+        atexit.register(emu.kill)  # nor flashback
     c = Client(emu.port)
     c.send('c')
     wait_serial(emu, 'nmi: waiting on LINT1')
