@@ -29,6 +29,8 @@
  * at 0x4D0/0x4D1 ---- */
 typedef struct PIC PIC;
 PIC *pic_new(MemoryRegion *io, const IRQ *cpu_intr);
+/* Power-on state: both chips uninitialised, driving no INT until the guest
+ * has written their ICW1..ICW4 sequences. */
 void pic_reset(PIC *p);
 /* Input line @n (0-15); IRQ 2 is the cascade and is wired to IRQ 9 as on PC/AT. */
 const IRQ *pic_irq(PIC *p, int n);
@@ -93,9 +95,13 @@ DebugPorts *debugports_new(MemoryRegion *io, UARTOutFn *out, void *opaque);
 uint8_t debugports_post_code(DebugPorts *d);
 
 /* ---- local APIC at 0xFEE00000 and IOAPIC at 0xFEC00000 ---- */
+#define LAPIC_BASE_ADDR	 0xFEE00000u /* after reset; IA32_APIC_BASE moves it */
+#define IOAPIC_BASE_ADDR 0xFEC00000u
+#define IOAPIC_PINS	 24
 typedef struct LAPIC LAPIC;
-/* @cpu_intr is raised while the APIC has a deliverable interrupt. */
-LAPIC *lapic_new(MemoryRegion *memory, const IRQ *cpu_intr);
+/* @cpu_intr is raised while the APIC has a deliverable interrupt; @nmi is
+ * pulsed (raised, lowered) for each NMI it sends the CPU. */
+LAPIC *lapic_new(MemoryRegion *memory, const IRQ *cpu_intr, const IRQ *nmi);
 void lapic_reset(LAPIC *a);
 /* IA32_APIC_BASE MSR. */
 uint64_t lapic_get_base(LAPIC *a);
@@ -113,6 +119,11 @@ int lapic_intack(LAPIC *a);
 /* Deliver a fixed interrupt with @vector (from the IOAPIC or an IPI);
  * @level says whether the source is level-triggered (for the TMR). */
 void lapic_deliver(LAPIC *a, int vector, bool level);
+/* An NMI message (an IOAPIC entry in NMI mode): the CPU's NMI. */
+void lapic_deliver_nmi(LAPIC *a);
+/* The local interrupt pins LINT0 (@pin 0) and LINT1 (1), handled as their
+ * LVT entries say; LINT1 is the PC's NMI line. */
+const IRQ *lapic_lint(LAPIC *a, int pin);
 /* Registers an EOI handler the IOAPIC uses to clear Remote IRR. */
 void lapic_set_eoi_notify(LAPIC *a, void (*fn)(void *opaque, int vector), void *opaque);
 
@@ -125,6 +136,40 @@ const IRQ *ioapic_irq(IOAPIC *io, int n);
  * delivery mode that is delivered, no Remote IRR waiting for an EOI, and a
  * vector the local APIC would deliver. */
 bool ioapic_pin_open(IOAPIC *io, int n);
+/* Whether pin @n is unmasked in NMI mode: a request on it is an NMI, which
+ * gets through with interrupts disabled too. */
+bool ioapic_pin_nmi(IOAPIC *io, int n);
+
+/* ---- HPET at 0xFED00000: 100 MHz counter, 3 timers, legacy replacement ---- */
+#define HPET_BASE_ADDR 0xFED00000u
+typedef struct HPET HPET;
+/*
+ * @isa0 and @isa8 are ISA IRQ 0 and 8, which legacy replacement mode gives
+ * to timers 0 and 1; @route[p] is IOAPIC pin p, NULL where a timer may not
+ * be routed (the pins given make up Tn_INT_ROUTE_CAP).
+ */
+HPET *hpet_new(MemoryRegion *memory, const IRQ *isa0, const IRQ *isa8, const IRQ *const route[32]);
+void hpet_reset(HPET *h);
+/* The 8254's IRQ 0 (@n 0) and the RTC's IRQ 8 (@n 1) enter here: they
+ * reach ISA IRQ 0 and 8 unless legacy replacement takes those lines. */
+const IRQ *hpet_legacy_input(HPET *h, int n);
+bool hpet_legacy_route(HPET *h);
+/* Whether timer @n (0-2) may raise its line by itself (counter running,
+ * interrupt enabled, a match ahead), and which: *@isa the ISA line (0 or 8,
+ * legacy replacement) or -1, *@pin the IOAPIC pin of its route or -1. */
+bool hpet_may_interrupt(HPET *h, int n, int *isa, int *pin);
+#define HPET_NUM_TIMERS 3
+
+/* ---- ACPI fixed power-management registers (PIIX4 style): PM1a event and
+ * control blocks, the 3.579545 MHz PM timer, the SCI ---- */
+#define ACPIPM_PM1_EVT 0 /* offsets from the base: PM1_STS, PM1_EN */
+#define ACPIPM_PM1_CNT 4
+#define ACPIPM_PM_TMR  8
+typedef struct ACPIPM ACPIPM;
+ACPIPM *acpipm_new(MemoryRegion *io, uint16_t base, const IRQ *sci);
+void acpipm_reset(ACPIPM *p);
+/* Whether the SCI may rise by itself (the PM timer's overflow enabled). */
+bool acpipm_may_interrupt(ACPIPM *p);
 
 /* ---- PCI host bridge: config mechanism #1 at 0xCF8/0xCFC ---- */
 typedef struct PCIBus PCIBus;

@@ -14,15 +14,15 @@
  * asserted) as the devices drive them, so the polarity bit is stored only.
  *
  * There is one processor: fixed and lowest-priority entries go to its
- * local APIC whatever the destination field says.  Other delivery modes
- * (SMI, NMI, INIT, ExtINT) are stored but not delivered; the 8259 reaches
+ * local APIC whatever the destination field says, and so do NMI entries
+ * (the vector is ignored; an NMI entry is edge-triggered whatever its
+ * trigger bit says, as the 82093AA requires it to be programmed).  SMI,
+ * INIT and ExtINT entries are stored but not delivered; the 8259 reaches
  * the CPU through the machine's INTR wiring instead.
  */
 #include "devices.h"
 
-#define IOAPIC_BASE    0xFEC00000u
 #define IOAPIC_SIZE    0x1000
-#define IOAPIC_PINS    24
 #define IOAPIC_VERSION 0x00170011u
 
 #define OFF_REGSEL 0x00
@@ -41,7 +41,7 @@ enum { REG_ID = 0x00, REG_VERSION = 0x01, REG_ARB = 0x02, REG_REDIR = 0x10 };
 #define RE_LO_WMASK   0x0001AFFFu /* all but delivery status, remote IRR */
 #define RE_HI_WMASK   0xFF000000u /* destination */
 
-enum { DM_FIXED = 0, DM_LOWEST = 1 };
+enum { DM_FIXED = 0, DM_LOWEST = 1, DM_NMI = 4 };
 
 struct IOAPIC {
 	MemoryRegion *mmio;
@@ -58,13 +58,26 @@ static bool pin_asserted(const IOAPIC *io, int n)
 	return io->asserted >> n & 1;
 }
 
+static int mode_of(uint32_t lo)
+{
+	return (int)((lo >> RE_DM_SHIFT) & 7);
+}
+
+/* Whether the entry is handled as level-triggered (NMI entries never are). */
+static bool is_level(uint32_t lo)
+{
+	return (lo & RE_LEVEL) && mode_of(lo) != DM_NMI;
+}
+
 static void deliver(IOAPIC *io, int n)
 {
 	uint32_t lo = io->lo[n];
-	int mode = (int)((lo >> RE_DM_SHIFT) & 7);
+	int mode = mode_of(lo);
 
 	if (mode == DM_FIXED || mode == DM_LOWEST)
 		lapic_deliver(io->lapic, (int)(lo & RE_VECTOR), lo & RE_LEVEL);
+	else if (mode == DM_NMI)
+		lapic_deliver_nmi(io->lapic);
 }
 
 /* A level-triggered pin: deliver if it may. */
@@ -72,7 +85,7 @@ static void service_level(IOAPIC *io, int n)
 {
 	uint32_t lo = io->lo[n];
 
-	if (!(lo & RE_LEVEL) || (lo & (RE_MASKED | RE_REMOTE_IRR)) || !pin_asserted(io, n))
+	if (!is_level(lo) || (lo & (RE_MASKED | RE_REMOTE_IRR)) || !pin_asserted(io, n))
 		return;
 	io->lo[n] |= RE_REMOTE_IRR;
 	deliver(io, n);
@@ -87,10 +100,17 @@ static void pin_set(void *opaque, int n, int level)
 		io->asserted |= 1u << n;
 	else
 		io->asserted &= ~(1u << n);
-	if (io->lo[n] & RE_LEVEL)
+	if (is_level(io->lo[n]))
 		service_level(io, n);
 	else if (level && !was && !(io->lo[n] & RE_MASKED))
 		deliver(io, n);
+}
+
+bool ioapic_pin_nmi(IOAPIC *io, int n)
+{
+	if (n < 0 || n >= IOAPIC_PINS)
+		return false;
+	return !(io->lo[n] & RE_MASKED) && mode_of(io->lo[n]) == DM_NMI;
 }
 
 bool ioapic_pin_open(IOAPIC *io, int n)
@@ -101,7 +121,7 @@ bool ioapic_pin_open(IOAPIC *io, int n)
 	if (n < 0 || n >= IOAPIC_PINS)
 		return false;
 	lo = io->lo[n];
-	mode = (int)((lo >> RE_DM_SHIFT) & 7);
+	mode = mode_of(lo);
 	if ((lo & (RE_MASKED | RE_REMOTE_IRR)) || (mode != DM_FIXED && mode != DM_LOWEST))
 		return false;
 	return lapic_would_deliver(io->lapic, (int)(lo & RE_VECTOR));
@@ -113,7 +133,7 @@ static void eoi_notify(void *opaque, int vector)
 	int n;
 
 	for (n = 0; n < IOAPIC_PINS; n++) {
-		if ((io->lo[n] & RE_VECTOR) != (uint32_t)vector || !(io->lo[n] & RE_LEVEL))
+		if ((io->lo[n] & RE_VECTOR) != (uint32_t)vector || !is_level(io->lo[n]))
 			continue;
 		io->lo[n] &= ~RE_REMOTE_IRR;
 		service_level(io, n);
@@ -143,7 +163,7 @@ static void write_redir_lo(IOAPIC *io, int n, uint32_t v)
 	uint32_t lo = (io->lo[n] & ~RE_LO_WMASK) | (v & RE_LO_WMASK);
 
 	/* Remote IRR has no meaning for an edge-triggered entry. */
-	if (!(lo & RE_LEVEL))
+	if (!is_level(lo))
 		lo &= ~RE_REMOTE_IRR;
 	io->lo[n] = lo;
 	/* Unmasking (or turning to level) a pin that is asserted delivers. */
@@ -234,7 +254,7 @@ IOAPIC *ioapic_new(MemoryRegion *memory, LAPIC *lapic)
 		io->pins[n] = (IRQ){pin_set, io, n};
 	lapic_set_eoi_notify(lapic, eoi_notify, io);
 	io->mmio = mr_mmio("ioapic", IOAPIC_SIZE, &ioapic_ops, io);
-	mr_add(memory, io->mmio, IOAPIC_BASE, 0);
+	mr_add(memory, io->mmio, IOAPIC_BASE_ADDR, 0);
 	ioapic_reset(io);
 	return io;
 }

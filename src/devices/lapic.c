@@ -18,16 +18,24 @@
  *
  * Only one CPU exists: IPIs reach this APIC when they are addressed to it
  * (self or all-including-self shorthands, or a matching destination).
- * Fixed and lowest-priority IPIs are delivered; INIT, SIPI, SMI and NMI
- * IPIs are ignored (there is no other processor to start).  The LINT0,
- * LINT1, thermal and performance LVTs are kept as registers for the
- * machine and the guest; they deliver nothing from here.
+ * Fixed and lowest-priority IPIs are delivered; so is an NMI IPI, to the
+ * CPU's NMI input (the nmi line), also while the APIC is software-disabled
+ * (SDM 10.4.7.2: it still responds to NMI messages).  INIT, SIPI and SMI
+ * IPIs are ignored (there is no other processor to start, no SMM).
+ *
+ * The local interrupt pins LINT0 and LINT1 go through their LVT entries:
+ * masked, nothing; Fixed, the LVT's vector (edge, or level with Remote IRR
+ * until the EOI); NMI, the CPU's NMI on a rising edge; ExtINT, SMI and
+ * INIT deliver nothing from here (the machine wires the 8259 to INTR
+ * itself).  With the APIC disabled in IA32_APIC_BASE, LINT1 is the CPU's
+ * NMI pin as it is.  On a PC, LINT1 carries the chipset's NMI (SDM 10.1,
+ * the MP specification's virtual wire mode).  The thermal and performance
+ * LVTs are kept as registers; nothing drives them.
  */
 #include "devices.h"
 
 #include <string.h>
 
-#define LAPIC_DEFAULT_BASE 0xFEE00000u
 #define LAPIC_SIZE	   0x1000
 #define APIC_VERSION	   0x00040014u /* max LVT entry 4, version 0x14 */
 
@@ -74,8 +82,11 @@ static const uint32_t lvt_wmask[LVT_COUNT] = {
 };
 /* clang-format on */
 
-#define LVT_MASKED   (1u << 16)
-#define LVT_PERIODIC (1u << 17)
+#define LVT_MASKED     (1u << 16)
+#define LVT_PERIODIC   (1u << 17)
+#define LVT_LEVEL      (1u << 15) /* LINT0/1: level-triggered (Fixed only) */
+#define LVT_REMOTE_IRR (1u << 14) /* LINT0/1: a level interrupt in service */
+#define LVT_DM(v)      (((v) >> 8) & 7)
 
 #define SVR_ENABLE     (1u << 8)
 #define SVR_WMASK      0x000003F0u /* bits 0-3 of the vector are 1 on P6 */
@@ -92,7 +103,7 @@ static const uint32_t lvt_wmask[LVT_COUNT] = {
 #define ICR_DM_SHIFT	 8
 #define ICR_DEST_LOGICAL (1u << 11)
 #define ICR_SHORTHAND(v) (((v) >> 18) & 3)
-enum { DM_FIXED = 0, DM_LOWEST = 1 };
+enum { DM_FIXED = 0, DM_LOWEST = 1, DM_NMI = 4 };
 enum { SH_NONE, SH_SELF, SH_ALL_INCL_SELF, SH_ALL_EXCL_SELF };
 
 /* ESR bits. */
@@ -103,7 +114,10 @@ enum { SH_NONE, SH_SELF, SH_ALL_INCL_SELF, SH_ALL_EXCL_SELF };
 struct LAPIC {
 	MemoryRegion *mmio;
 	const IRQ *cpu_intr;
+	const IRQ *nmi; /* the CPU's NMI input: a rising level is one NMI */
 	bool intr_level;
+	IRQ lint[2];	    /* the LINT0 and LINT1 input pins */
+	bool lint_level[2]; /* their levels */
 	uint32_t base_msr;
 
 	uint32_t id, tpr, ldr, dfr, svr;
@@ -239,6 +253,56 @@ static void local_deliver(LAPIC *a, int lvt_index)
 		accept(a, (int)(lvt & 0xFF), false);
 }
 
+static void send_nmi(LAPIC *a)
+{
+	irq_pulse(a->nmi);
+}
+
+/* A LINT pin in level-triggered Fixed mode: deliver while it is asserted,
+ * unmasked and no earlier delivery awaits its EOI (Remote IRR). */
+static void lint_service_level(LAPIC *a, int pin)
+{
+	uint32_t *lvt = &a->lvt[LVT_LINT0 + pin];
+
+	if (!a->lint_level[pin] || (*lvt & (LVT_MASKED | LVT_REMOTE_IRR)) ||
+	    LVT_DM(*lvt) != DM_FIXED || !(*lvt & LVT_LEVEL) || !sw_enabled(a))
+		return;
+	*lvt |= LVT_REMOTE_IRR;
+	accept(a, (int)(*lvt & 0xFF), true);
+}
+
+static void lint_set(void *opaque, int pin, int level)
+{
+	LAPIC *a = opaque;
+	bool rising = level && !a->lint_level[pin];
+	uint32_t lvt = a->lvt[LVT_LINT0 + pin];
+
+	a->lint_level[pin] = level;
+	if (!(a->base_msr & MSR_ENABLE)) {
+		/* No APIC: LINT1 is the NMI pin itself (LINT0, INTR, is the
+		 * machine's). */
+		if (pin == 1 && rising)
+			send_nmi(a);
+		return;
+	}
+	if (lvt & LVT_MASKED)
+		return;
+	switch (LVT_DM(lvt)) {
+	case DM_FIXED:
+		if (lvt & LVT_LEVEL)
+			lint_service_level(a, pin);
+		else if (rising && sw_enabled(a))
+			accept(a, (int)(lvt & 0xFF), false);
+		break;
+	case DM_NMI: /* always edge-triggered (SDM 10.5.1) */
+		if (rising)
+			send_nmi(a);
+		break;
+	default: /* ExtINT, SMI, INIT */
+		break;
+	}
+}
+
 /* ---- the timer ------------------------------------------------------------- */
 
 /* Bus ticks (virtual nanoseconds) per count. */
@@ -327,6 +391,12 @@ static void send_ipi(LAPIC *a)
 	int mode = (int)((a->icr_lo >> ICR_DM_SHIFT) & 7);
 	int vector = (int)(a->icr_lo & 0xFF);
 
+	if (mode == DM_NMI) {
+		/* The vector is ignored; no software enable needed. */
+		if (ipi_addressed_to_me(a, a->icr_lo, a->icr_hi >> 24))
+			send_nmi(a);
+		return;
+	}
 	if (mode != DM_FIXED && mode != DM_LOWEST)
 		return;
 	if (vector < 16) {
@@ -347,7 +417,17 @@ static void eoi(LAPIC *a)
 		return;
 	bit_clear(a->isr, vector);
 	update_intr(a);
-	if (bit_test(a->tmr, vector) && a->eoi_notify)
+	if (!bit_test(a->tmr, vector))
+		return;
+	for (int pin = 0; pin < 2; pin++) {
+		uint32_t *lvt = &a->lvt[LVT_LINT0 + pin];
+
+		if ((*lvt & LVT_REMOTE_IRR) && (*lvt & 0xFF) == (uint32_t)vector) {
+			*lvt &= ~LVT_REMOTE_IRR;
+			lint_service_level(a, pin);
+		}
+	}
+	if (a->eoi_notify)
 		a->eoi_notify(a->eoi_opaque, vector);
 }
 
@@ -407,12 +487,18 @@ static void write_lvt(LAPIC *a, int n, uint32_t v)
 	uint32_t old = a->lvt[n];
 
 	a->lvt[n] = v & lvt_wmask[n];
+	/* Remote IRR is the APIC's own; an edge-triggered entry has none. */
+	if ((n == LVT_LINT0 || n == LVT_LINT1) && (v & LVT_LEVEL))
+		a->lvt[n] |= old & LVT_REMOTE_IRR;
 	if (!(a->svr & SVR_ENABLE))
 		a->lvt[n] |= LVT_MASKED;
 	if (n == LVT_TIMER && ((old ^ a->lvt[n]) & LVT_PERIODIC)) {
 		timer_rebase(a, count, timer_divisor(a));
 		timer_arm(a);
 	}
+	/* Unmasking a level-triggered LINT that is asserted delivers. */
+	if (n == LVT_LINT0 || n == LVT_LINT1)
+		lint_service_level(a, n - LVT_LINT0);
 }
 
 static void write_svr(LAPIC *a, uint32_t v)
@@ -558,8 +644,8 @@ static void reset_registers(LAPIC *a)
 
 void lapic_reset(LAPIC *a)
 {
-	a->base_msr = LAPIC_DEFAULT_BASE | MSR_BSP | MSR_ENABLE;
-	mr_set_offset(a->mmio, LAPIC_DEFAULT_BASE);
+	a->base_msr = LAPIC_BASE_ADDR | MSR_BSP | MSR_ENABLE;
+	mr_set_offset(a->mmio, LAPIC_BASE_ADDR);
 	mr_set_enabled(a->mmio, true);
 	reset_registers(a);
 }
@@ -633,20 +719,34 @@ void lapic_deliver(LAPIC *a, int vector, bool level)
 	accept(a, vector, level);
 }
 
+void lapic_deliver_nmi(LAPIC *a)
+{
+	if (a->base_msr & MSR_ENABLE)
+		send_nmi(a);
+}
+
+const IRQ *lapic_lint(LAPIC *a, int pin)
+{
+	return pin == 0 || pin == 1 ? &a->lint[pin] : NULL;
+}
+
 void lapic_set_eoi_notify(LAPIC *a, void (*fn)(void *opaque, int vector), void *opaque)
 {
 	a->eoi_notify = fn;
 	a->eoi_opaque = opaque;
 }
 
-LAPIC *lapic_new(MemoryRegion *memory, const IRQ *cpu_intr)
+LAPIC *lapic_new(MemoryRegion *memory, const IRQ *cpu_intr, const IRQ *nmi)
 {
 	LAPIC *a = xcalloc(1, sizeof(*a));
 
 	a->cpu_intr = cpu_intr;
+	a->nmi = nmi;
+	for (int pin = 0; pin < 2; pin++)
+		a->lint[pin] = (IRQ){lint_set, a, pin};
 	a->timer = timer_new(timer_fire, a);
 	a->mmio = mr_mmio("lapic", LAPIC_SIZE, &lapic_ops, a);
-	mr_add(memory, a->mmio, LAPIC_DEFAULT_BASE, 1);
+	mr_add(memory, a->mmio, LAPIC_BASE_ADDR, 1);
 	lapic_reset(a);
 	return a;
 }

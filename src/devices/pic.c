@@ -9,6 +9,14 @@
  * Priorities are kept as a rotation: line (lowest_prio + 1) & 7 has the
  * highest priority, which is how rotation and "set priority" are expressed
  * by the datasheet.
+ *
+ * After a reset each chip is uninitialised and drives no INT until the
+ * guest has written its ICW1..ICW4 sequence (the 8259A datasheet: the
+ * chip must be initialised before it is used; its vector base, among
+ * others, is undefined until then).  The PIT's first edge after reset
+ * would otherwise arrive at vector 0 in a ROM that sets IF before it
+ * programs the 8259s.  A new ICW1 makes a chip uninitialised again until
+ * its sequence is complete.
  */
 #include "devices.h"
 
@@ -40,6 +48,7 @@ struct i8259 {
 	bool read_isr; /* OCW3: even-port read gives ISR, not IRR */
 	bool poll;     /* OCW3: next even-port read is a poll */
 	bool int_out;  /* level of the INT pin */
+	bool ready;    /* the ICW sequence is complete: INT may be driven */
 };
 
 struct PIC {
@@ -95,6 +104,8 @@ static int pending_line(const struct i8259 *c, bool is_master)
 {
 	int req = best_priority(c, c->irr & ~c->imr);
 
+	if (!c->ready)
+		return -1;
 	if (req == 8)
 		return -1;
 	if (req < best_priority(c, blocking_in_service(c, is_master)))
@@ -107,7 +118,7 @@ static bool chip_line_open(const struct i8259 *c, int line, bool is_master)
 {
 	uint8_t bit = (uint8_t)(1u << line);
 
-	if (c->imr & bit)
+	if (!c->ready || (c->imr & bit))
 		return false;
 	return best_priority(c, bit) < best_priority(c, blocking_in_service(c, is_master));
 }
@@ -251,6 +262,7 @@ static void chip_icw1(struct i8259 *c, uint8_t v)
 	c->rotate_aeoi = false;
 	c->sfnm = false;
 	c->step = ICW_2;
+	c->ready = false;
 }
 
 static void chip_icw(struct i8259 *c, uint8_t v)
@@ -272,6 +284,7 @@ static void chip_icw(struct i8259 *c, uint8_t v)
 	case ICW_DONE:
 		break;
 	}
+	c->ready = c->step == ICW_DONE;
 }
 
 /* The highest-priority line in service, or -1. */

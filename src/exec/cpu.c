@@ -48,7 +48,7 @@ void cpu_reset(CPU *cpu)
 {
 	memset(cpu->r, 0, sizeof(cpu->r));
 	/* EDX holds the processor signature after RESET: family 6 model 1 */
-	cpu->r[R_EDX] = 0x00000619;
+	cpu->r[R_EDX] = CPUID_SIGNATURE;
 	cpu->eip = 0xfff0;
 	cpu->flags = 0x2;
 	cpu->cc_op = CC_EAGER;
@@ -70,6 +70,7 @@ void cpu_reset(CPU *cpu)
 	/* RESET disables the MTRRs (MTRRdefType = 0), stops the counters and
 	 * clears MCG_STATUS; the rest of the MTRRs are undefined: zero here */
 	memset(&cpu->msrs, 0, sizeof(cpu->msrs));
+	cpu->msrs.misc_enable = MISC_ENABLE_RESET;
 	cpu->tsc_adjust = 0;
 	fpu_reset(&cpu->fpu);
 	cpu->fpu.tw = 0xffff;

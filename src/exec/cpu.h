@@ -221,6 +221,11 @@ void cpu_set_idtr(CPU *cpu, DescTable t);
  */
 void cpu_set_flat32(CPU *cpu, uint32_t eip);
 
+/* CPUID leaf 1's EAX (family, model, stepping) and EDX (the features), for
+ * firmware tables that repeat them (the MP table's processor entry). */
+uint32_t cpu_signature(void);
+uint32_t cpu_feature_flags(void);
+
 /* Read guest memory at a linear address (through paging if on), for the
  * debugger and tools; returns false if some byte is not mapped. */
 bool cpu_read_linear(CPU *cpu, uint32_t addr, void *buf, uint32_t len);

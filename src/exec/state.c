@@ -22,7 +22,7 @@
 #include "x86.h"
 
 #define STATE_TAG 0x55504346u /* "FCPU" */
-#define STATE_VERSION 4u
+#define STATE_VERSION 5u
 
 /* A cursor over the byte string, writing or reading. */
 struct sbuf {
@@ -89,7 +89,7 @@ static void walk_fpu(struct sbuf *b, FPU *f)
 	FIELD(f->ignne, 1);
 }
 
-static void walk_msrs(struct sbuf *b, CPUMsrs *m)
+static void walk_msrs(struct sbuf *b, CPUMsrs *m, uint32_t version)
 {
 	for (int i = 0; i < 2; i++) {
 		FIELD(m->perfevtsel[i], 8);
@@ -101,6 +101,11 @@ static void walk_msrs(struct sbuf *b, CPUMsrs *m)
 		FIELD(m->mtrr_fixed[i], 8);
 	FIELD(m->mtrr_def_type, 8);
 	FIELD(m->mcg_status, 8);
+	/* version 4 and before had no IA32_MISC_ENABLE: its reset value */
+	if (version >= 5)
+		FIELD(m->misc_enable, 8);
+	else
+		m->misc_enable = MISC_ENABLE_RESET;
 }
 
 static void walk(struct sbuf *b, CPU *cpu)
@@ -146,7 +151,7 @@ static void walk(struct sbuf *b, CPU *cpu)
 	FIELD(cpu->sysenter_esp, 8);
 	FIELD(cpu->sysenter_eip, 8);
 	FIELD(cpu->tsc_adjust, 8);
-	walk_msrs(b, &cpu->msrs);
+	walk_msrs(b, &cpu->msrs, version);
 	walk_fpu(b, &cpu->fpu);
 	FIELD(cpu->a20, 1);
 	if (version == 3) {

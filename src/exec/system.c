@@ -246,6 +246,7 @@ enum {
 	MSR_MCG_CAP = 0x179,
 	MSR_MCG_STATUS = 0x17a,
 	MSR_EVNTSEL0 = 0x186,
+	MSR_MISC_ENABLE = 0x1a0,
 	MSR_MTRR_PHYSBASE0 = 0x200,
 	MSR_MTRR_FIX64K = 0x250,
 	MSR_MTRR_FIX16K = 0x258,
@@ -341,6 +342,10 @@ static uint64_t *msr_slot(CPU *cpu, uint32_t msr, uint64_t v, bool *ok)
 		*ok = !(v & ~7ull);
 		return &m->mcg_status;
 	}
+	if (msr == MSR_MISC_ENABLE) {
+		*ok = !(v & ~(MISC_ENABLE_RW | MISC_ENABLE_RO));
+		return &m->misc_enable;
+	}
 	return NULL;
 }
 
@@ -410,6 +415,9 @@ static int msr_write(CPU *cpu, uint32_t msr, uint64_t v)
 		/* P6 counters: bits 31-0 written, sign-extended to 40 bits */
 		if (msr == MSR_PERFCTR0 || msr == MSR_PERFCTR0 + 1)
 			v = (uint64_t)(int64_t)(int32_t)v & 0xffffffffffull;
+		/* read-only bits keep their value whatever is written */
+		if (msr == MSR_MISC_ENABLE)
+			v = (v & MISC_ENABLE_RW) | (*slot & MISC_ENABLE_RO);
 		*slot = v;
 		return 1;
 	}
@@ -515,6 +523,16 @@ uint32_t cpuid_features(void)
 	return f;
 }
 
+uint32_t cpu_signature(void)
+{
+	return CPUID_SIGNATURE;
+}
+
+uint32_t cpu_feature_flags(void)
+{
+	return cpuid_features();
+}
+
 H(op_cpuid)
 {
 	uint32_t leaf = cpu->r[R_EAX];
@@ -529,7 +547,7 @@ H(op_cpuid)
 		cpu->r[R_ECX] = 0x6c65746e; /* "ntel" */
 		break;
 	case 1:
-		cpu->r[R_EAX] = 0x00000619; /* family 6, model 1, stepping 9 */
+		cpu->r[R_EAX] = CPUID_SIGNATURE;
 		cpu->r[R_EBX] = 0;
 		cpu->r[R_ECX] = 0;
 		cpu->r[R_EDX] = cpuid_features();

@@ -626,6 +626,8 @@ FB_INLINE void rm_write(CPU *cpu, Insn *in, uint32_t v, unsigned bits)
 
 /* system.c */
 H(op_ud);
+/* CPUID.1:EAX, also in EDX after RESET: family 6, model 1, stepping 9. */
+#define CPUID_SIGNATURE 0x00000619u
 uint32_t cpuid_features(void);
 bool io_allowed(CPU *cpu, uint16_t port, unsigned size);
 uint32_t io_in(CPU *cpu, uint16_t port, unsigned size);

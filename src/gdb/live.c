@@ -51,6 +51,11 @@ static bool live_monitor(void *opaque, const char *cmd, FILE *out)
 {
 	Machine *m = opaque;
 
+	if (strcmp(cmd, "nmi") == 0) {
+		/* QEMU's "nmi": the NMI line, taken when the guest runs again. */
+		machine_nmi(m);
+		return true;
+	}
 	if (strcmp(cmd, "info mtree") == 0) {
 		as_dump_tree(m->memory, out);
 		as_dump_tree(m->io, out);
@@ -92,7 +97,8 @@ GdbStub *gdb_live_new(struct Machine *m, const char *host, int port, bool wait)
 	    .monitor = live_monitor,
 	    .set_hooks = live_set_hooks,
 	    .monitor_help =
-		"monitor info mtree       the memory and I/O region trees and flat views\n",
+		"monitor info mtree       the memory and I/O region trees and flat views\n"
+		"monitor nmi              an NMI on the PC's NMI line (the local APIC's LINT1)\n",
 	};
 	char err[256];
 	GdbStub *s = gdb_listen(&t, host, port, wait, err);

@@ -37,6 +37,32 @@ uint64_t loader_usable_at(Machine *m, uint64_t start);
  */
 bool loader_put(Machine *m, uint64_t addr, const void *src, uint64_t len);
 
+/*
+ * The BIOS area 0xF0000-0xFFFFF (reserved in the memory map): what the
+ * loaders and firmware.c leave there for -kernel guests.
+ */
+#define FW_MB_GDT   0xF0000u /* the multiboot loader's GDT (loader_multiboot.c) */
+#define FW_CODE	    0xF0100u /* real-mode interrupt handlers, F000:0100 */
+#define FW_MP_FLOAT 0xF0200u /* MP floating pointer structure */
+#define FW_MP_TABLE 0xF0210u /* MP configuration table */
+#define FW_ACPI	    0xF0400u /* RSDP, then the ACPI tables */
+#define FW_ACPI_END 0xF0800u
+
+/* firmware.c: the RAM a BIOS leaves (IVT, BDA, EBDA, MP and ACPI tables),
+ * written before the kernel is loaded; the devices as it programs them
+ * (8259s, 8254, local APIC, IOAPIC, ACPI mode), after. */
+void firmware_tables(Machine *m);
+void firmware_devices(Machine *m);
+
+/*
+ * Leave the @n descriptors of @gdt at guest physical @at as the GDT (GDTR
+ * pointing at them) and load CS from selector @cs and DS, ES, SS, FS and GS
+ * from @ds, their caches filled from those descriptors as a far jump and
+ * segment loads would.  The CPU must already be in protected mode.
+ */
+void loader_boot_gdt(Machine *m, uint32_t at, const uint64_t *gdt, size_t n, uint16_t cs,
+		     uint16_t ds);
+
 /* Format "NAME: reason" into @err (256 bytes); always returns false. */
 bool loader_fail(char *err, const char *name, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));

@@ -34,6 +34,7 @@ static const struct map_row {
     {0x000F0000, 0x00100000, MEM_RESERVED}, /* BIOS area */
     {0x00100000, AT_RAM_END, MEM_USABLE},   /* extended memory */
     {0xFEC00000, 0xFEC01000, MEM_RESERVED}, /* IOAPIC */
+    {0xFED00000, 0xFED00400, MEM_RESERVED}, /* HPET */
     {0xFEE00000, 0xFEE01000, MEM_RESERVED}, /* local APIC */
     {AT_BIOS, FOUR_GIB, MEM_RESERVED},	    /* BIOS ROM, when there is one */
 };
@@ -115,6 +116,35 @@ bool loader_put(Machine *m, uint64_t addr, const void *src, uint64_t len)
 	if (m->ram)
 		ram_mark_dirty(m->ram, addr, len);
 	return true;
+}
+
+/* The segment cache for @sel from its descriptor @d (a flat one: base 0,
+ * limit 4 GiB with G set). */
+static SegReg seg_from(uint16_t sel, uint64_t d)
+{
+	uint32_t hi = (uint32_t)(d >> 32);
+	uint32_t limit = (uint32_t)(d & 0xFFFF) | (hi & 0xF0000);
+	uint32_t base = (uint32_t)(d >> 16 & 0xFFFFFF) | (hi & 0xFF000000u);
+
+	if (hi & (1u << 23))
+		limit = limit << 12 | 0xFFF;
+	/* attr holds descriptor bits 8-23 of the high dword, less limit 19:16. */
+	return (SegReg){sel, base, limit, (hi >> 8) & 0xF0FF};
+}
+
+void loader_boot_gdt(Machine *m, uint32_t at, const uint64_t *gdt, size_t n, uint16_t cs,
+		     uint16_t ds)
+{
+	static const int data_segs[] = {S_DS, S_ES, S_SS, S_FS, S_GS};
+	uint8_t buf[8 * 8];
+
+	for (size_t i = 0; i < n && i < 8; i++)
+		st64(buf + 8 * i, gdt[i]);
+	loader_put(m, at, buf, 8 * n);
+	cpu_set_gdtr(m->cpu, (DescTable){at, (uint16_t)(8 * n - 1)});
+	cpu_set_seg(m->cpu, S_CS, seg_from(cs, gdt[cs >> 3]));
+	for (size_t i = 0; i < ARRAY_SIZE(data_segs); i++)
+		cpu_set_seg(m->cpu, data_segs[i], seg_from(ds, gdt[ds >> 3]));
 }
 
 bool loader_fail(char *err, const char *name, const char *fmt, ...)

@@ -184,31 +184,13 @@ static void fill_memory(Machine *m, uint8_t *bp)
 	bp[BP_E820_ENTRIES] = (uint8_t)n;
 }
 
-/* A flat 4 GiB segment cache for @sel built from the GDT entry it names. */
-static SegReg flat_seg(uint16_t sel)
-{
-	uint32_t hi = (uint32_t)(boot_gdt[sel >> 3] >> 32);
-
-	/* attr holds descriptor bits 8-23 of the high dword, less limit 19:16. */
-	return (SegReg){sel, 0, 0xFFFFFFFFu, (hi >> 8) & 0xF0FF};
-}
-
 static void set_cpu(Machine *m, uint32_t entry)
 {
-	static const int segs[] = {S_DS, S_ES, S_SS, S_FS, S_GS};
 	static const int zeroed[] = {R_EAX, R_ECX, R_EDX, R_EBX, R_ESP, R_EBP, R_EDI};
-	uint8_t gdt[sizeof(boot_gdt)];
-
-	for (size_t i = 0; i < ARRAY_SIZE(boot_gdt); i++)
-		st64(gdt + 8 * i, boot_gdt[i]);
-	loader_put(m, GDT_ADDR, gdt, sizeof(gdt));
 
 	/* Protected mode, paging and interrupts off; then the protocol's selectors. */
 	cpu_set_flat32(m->cpu, entry);
-	cpu_set_gdtr(m->cpu, (DescTable){GDT_ADDR, sizeof(gdt) - 1});
-	cpu_set_seg(m->cpu, S_CS, flat_seg(BOOT_CS));
-	for (size_t i = 0; i < ARRAY_SIZE(segs); i++)
-		cpu_set_seg(m->cpu, segs[i], flat_seg(BOOT_DS));
+	loader_boot_gdt(m, GDT_ADDR, boot_gdt, ARRAY_SIZE(boot_gdt), BOOT_CS, BOOT_DS);
 	for (size_t i = 0; i < ARRAY_SIZE(zeroed); i++)
 		cpu_set_reg(m->cpu, zeroed[i], 0);
 	cpu_set_reg(m->cpu, R_ESI, BOOT_PARAMS_ADDR);

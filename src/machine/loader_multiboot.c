@@ -8,7 +8,13 @@
  * the kernel; the boot information structure (memory sizes, command line,
  * modules, memory map, loader name) goes to low memory where the kernel is
  * not.  The CPU starts in flat 32-bit protected mode at the entry point
- * with EAX = 0x2BADB002 and EBX = the information structure.  An entry
+ * with EAX = 0x2BADB002 and EBX = the information structure, CS = 0x08 and
+ * the data segments 0x10, from a GDT left in the BIOS area: GRUB legacy's
+ * and QEMU's (its multiboot option ROM) five entries, so that a kernel that
+ * never loads a GDT of its own can take interrupts and reload its segment
+ * registers.  (The specification says the GDTR may be invalid; real
+ * loaders leave a usable one, and small kernels rely on it.  GRUB 2 uses
+ * 0x10 and 0x18 instead: a kernel hard-wired to those is one for GRUB 2.)  An entry
  * point outside the loaded image is refused, as GRUB refuses it: the CPU
  * would start in memory the kernel never filled (or none at all, and fault
  * before its first instruction after every reset).
@@ -372,11 +378,20 @@ static void place_kernel(Machine *m, const Kernel *k)
 	}
 }
 
+/* GRUB legacy's and QEMU's GDT: null, flat 32-bit code (0x08) and data
+ * (0x10), 64 KiB 16-bit code (0x18) and data (0x20). */
+static const uint64_t boot_gdt[] = {
+    0, 0x00CF9B000000FFFFull, 0x00CF93000000FFFFull, 0x00009E000000FFFFull, 0x000092000000FFFFull,
+};
+#define BOOT_CS 0x08
+#define BOOT_DS 0x10
+
 static void set_cpu(Machine *m, uint32_t entry, uint32_t info_addr)
 {
 	static const int zeroed[] = {R_ECX, R_EDX, R_ESP, R_EBP, R_ESI, R_EDI};
 
 	cpu_set_flat32(m->cpu, entry);
+	loader_boot_gdt(m, FW_MB_GDT, boot_gdt, ARRAY_SIZE(boot_gdt), BOOT_CS, BOOT_DS);
 	for (size_t i = 0; i < ARRAY_SIZE(zeroed); i++)
 		cpu_set_reg(m->cpu, zeroed[i], 0);
 	cpu_set_reg(m->cpu, R_EAX, MULTIBOOT_BOOT_MAGIC);

@@ -60,6 +60,11 @@ typedef struct MachineOptions {
 	size_t disk_image_len;
 } MachineOptions;
 
+/* Where the PC's ACPI power-management registers are (PIIX4's PMBA as
+ * QEMU's firmware sets it) and the ISA line of the SCI: the FADT says so. */
+#define PC_ACPI_PM_BASE 0x600
+#define PC_SCI_IRQ	9
+
 /* The largest -m we accept: RAM stays below the PCI/APIC hole at 3.5 GiB. */
 #define MACHINE_MAX_RAM_MB 3584u
 
@@ -90,6 +95,8 @@ typedef struct Machine {
 	DebugPorts *debug;
 	LAPIC *lapic;
 	IOAPIC *ioapic;
+	HPET *hpet;
+	ACPIPM *acpipm;
 	PCIBus *pci;
 	ATA *ata;
 	ATADrive drives[MACHINE_DRIVES]; /* the media, mapped (pc.c) */
@@ -119,14 +126,18 @@ void machine_reset(Machine *m);
  * process exit status. */
 int machine_run(Machine *m);
 /*
- * Whether anything could still wake the halted CPU without its help: with
- * IF set, an interrupt line that a device may raise (a timer armed for an
- * enabled event; COM1 input when @host_input) on a path the 8259 or the
- * APICs leave open.  This PC has no NMI source, so with IF clear nothing
- * can.  Masks, lines in service and priorities change only by the CPU, so
- * the answer holds until the CPU runs again.
+ * Whether anything could still wake the halted CPU without its help: an
+ * interrupt line that a device may raise (a timer armed for an enabled
+ * event; COM1 input when @host_input) on a path the 8259 or the APICs
+ * leave open, with IF set; or, whatever IF says, on an IOAPIC entry in NMI
+ * mode.  Masks, lines in service and priorities change only by the CPU, so
+ * the answer holds until the CPU runs again.  (gdb's "monitor nmi" is not
+ * counted: a guest that waits for it must not halt for good meanwhile.)
  */
 bool machine_can_wake(Machine *m, bool host_input);
+/* An NMI on the PC's NMI line (the local APIC's LINT1), as QEMU's monitor
+ * command "nmi" sends one. */
+void machine_nmi(Machine *m);
 
 /* ---- record and replay hooks (src/replay/record.c sets them) ------------
  * machine_bus_hook: given the live bus before the CPU is created, so the

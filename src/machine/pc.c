@@ -4,11 +4,18 @@
  *
  * Interrupt wiring follows the PC/AT with an APIC: each ISA line goes both to
  * its 8259 input and to the IOAPIC pin of the same number (IRQ 0 to pin 2,
- * as firmware tables describe it).  The CPU's INTR pin is the OR of the
- * master 8259's output and the local APIC's "interrupt deliverable" line;
- * at INTA the local APIC is asked first.
+ * as firmware tables describe it).  The 8254's IRQ 0 and the RTC's IRQ 8
+ * pass through the HPET, whose legacy replacement route takes those two
+ * lines for its timers 0 and 1; its other routes are IOAPIC pins 20-23,
+ * which no ISA line uses.  The ACPI SCI is ISA IRQ 9, level-triggered.
+ * The CPU's INTR pin is the OR of the master 8259's output and the local
+ * APIC's "interrupt deliverable" line; at INTA the local APIC is asked
+ * first.  The CPU's NMI input is the local APIC's NMI output (NMI IPIs,
+ * IOAPIC NMI entries, LINT1); LINT1 carries the PC's NMI line, which only
+ * machine_nmi() (gdb's "monitor nmi") drives: no device of this PC raises a
+ * parity or channel-check NMI.
  */
-#include "machine.h"
+#include "loader.h"
 #include "display.h"
 
 #include <errno.h>
@@ -66,6 +73,20 @@ static void cpu_intr_changed(void *opaque, int n, int level)
 	update_intr(opaque);
 }
 
+/* The CPU's NMI input latches a rising edge. */
+static void cpu_nmi_edge(void *opaque, int n, int level)
+{
+	Machine *m = opaque;
+
+	if (level)
+		cpu_nmi(m->cpu);
+}
+
+void machine_nmi(Machine *m)
+{
+	irq_pulse(lapic_lint(m->lapic, 1));
+}
+
 /* ISA line n -> 8259 input n and IOAPIC pin n (IRQ 0 -> pin 2). */
 static IRQ isa_irq[16];
 
@@ -117,6 +138,8 @@ static bool isa_line_may_rise(Machine *m, int n, bool host_input)
 		return uart_may_interrupt(m->uart, host_input);
 	case 8:
 		return rtc_may_interrupt(m->rtc);
+	case PC_SCI_IRQ:
+		return acpipm_may_interrupt(m->acpipm);
 	case 14:
 		return ata_may_interrupt(m->ata, 0);
 	case 15:
@@ -126,16 +149,39 @@ static bool isa_line_may_rise(Machine *m, int n, bool host_input)
 	}
 }
 
+/* Whether a request on ISA line @n (IOAPIC pin @pin, -1 for none) or on
+ * IOAPIC pin @pin alone would get through: an NMI entry whatever IF says. */
+static bool line_open(Machine *m, int n, int pin, bool intr)
+{
+	if (pin >= 0 && ioapic_pin_nmi(m->ioapic, pin))
+		return true;
+	if (!intr)
+		return false;
+	return (n >= 0 && pic_line_open(m->pic, n)) ||
+	       (pin >= 0 && ioapic_pin_open(m->ioapic, pin));
+}
+
 bool machine_can_wake(Machine *m, bool host_input)
 {
-	if (!(cpu_get_eflags(m->cpu) & F_IF))
-		return false;
-	if (lapic_may_interrupt(m->lapic))
+	bool intr = cpu_get_eflags(m->cpu) & F_IF;
+
+	if (intr && lapic_may_interrupt(m->lapic))
 		return true;
 	for (int n = 0; n < 16; n++) {
-		if (!isa_line_may_rise(m, n, host_input))
+		/* The HPET's legacy route leaves the 8254 and the RTC unheard. */
+		if ((n == 0 || n == 8) && hpet_legacy_route(m->hpet))
 			continue;
-		if (pic_line_open(m->pic, n) || ioapic_pin_open(m->ioapic, n == 0 ? 2 : n))
+		if (isa_line_may_rise(m, n, host_input) && line_open(m, n, n == 0 ? 2 : n, intr))
+			return true;
+	}
+	for (int t = 0; t < HPET_NUM_TIMERS; t++) {
+		int isa, pin;
+
+		if (!hpet_may_interrupt(m->hpet, t, &isa, &pin))
+			continue;
+		if (isa >= 0 && line_open(m, isa, isa == 0 ? 2 : isa, intr))
+			return true;
+		if (isa < 0 && line_open(m, -1, pin, intr))
 			return true;
 	}
 	return false;
@@ -317,20 +363,26 @@ static void pam_changed(void *opaque, const uint8_t pam[7])
 
 static void build_devices(Machine *m)
 {
-	static IRQ cpu_pin;
+	static IRQ cpu_pin, nmi_pin;
+	const IRQ *hpet_route[32] = {0};
 	int i;
 
 	cpu_pin = (IRQ){cpu_intr_changed, m, 0};
+	nmi_pin = (IRQ){cpu_nmi_edge, m, 0};
 	for (i = 0; i < 16; i++)
 		isa_irq[i] = (IRQ){isa_irq_set, m, i};
 
 	m->pic = pic_new(m->sysio, &cpu_pin);
-	m->lapic = lapic_new(m->sysmem, &cpu_pin);
+	m->lapic = lapic_new(m->sysmem, &cpu_pin, &nmi_pin);
 	m->ioapic = ioapic_new(m->sysmem, m->lapic);
-	m->pit = pit_new(m->sysio, &isa_irq[0]);
+	for (i = 20; i < IOAPIC_PINS; i++)
+		hpet_route[i] = ioapic_irq(m->ioapic, i);
+	m->hpet = hpet_new(m->sysmem, &isa_irq[0], &isa_irq[8], hpet_route);
+	m->pit = pit_new(m->sysio, hpet_legacy_input(m->hpet, 0));
 	m->kbd = kbd_new(m->sysio, &isa_irq[1], &isa_irq[12]);
 	m->uart = uart_new(m->sysio, 0x3f8, &isa_irq[4], serial_out, m);
-	m->rtc = rtc_new(m->sysio, &isa_irq[8], m->opt.rtc_base);
+	m->rtc = rtc_new(m->sysio, hpet_legacy_input(m->hpet, 1), m->opt.rtc_base);
+	m->acpipm = acpipm_new(m->sysio, PC_ACPI_PM_BASE, &isa_irq[PC_SCI_IRQ]);
 	m->port92 = port92_new(m->sysio);
 	m->debug = debugports_new(m->sysio, debugcon_out, m);
 	m->pci = pci_new(m->sysio);
@@ -449,43 +501,6 @@ static void load_vga_rom(Machine *m)
 	m->vga_rom_len = len;
 }
 
-/*
- * Without a BIOS, do the little a PC BIOS leaves behind that kernels rely
- * on: the 8259s initialised with vectors 0x08 and 0x70, every line masked
- * but the cascade.  Done through the ports, as firmware would.
- */
-static void firmware_pic_setup(Machine *m)
-{
-	static const uint8_t seq[][2] = {
-		{0x20, 0x11}, {0x21, 0x08}, {0x21, 0x04}, {0x21, 0x01}, /* master */
-		{0xa0, 0x11}, {0xa1, 0x70}, {0xa1, 0x02}, {0xa1, 0x01}, /* slave */
-		{0x21, 0xfb}, {0xa1, 0xff},				 /* masks */
-	};
-	size_t i;
-
-	for (i = 0; i < ARRAY_SIZE(seq); i++)
-		as_write(m->io, seq[i][0], seq[i][1], 1);
-}
-
-/*
- * Without a BIOS, the BIOS data area's video fields as a VGA BIOS leaves
- * them after mode 03h (80x25 colour text, the CRTC at 0x3D4), which the
- * registers match (vga.c): small kernels find their console there.
- */
-static void firmware_video_setup(Machine *m)
-{
-	uint8_t *bda = m->ram_host + 0x400;
-
-	bda[0x10] = (uint8_t)((bda[0x10] & ~0x30) | 0x20); /* equipment: 80x25 colour */
-	bda[0x49] = 0x03;				   /* video mode */
-	st16(bda + 0x4A, 80);				   /* columns */
-	st16(bda + 0x4C, 0x1000);			   /* page size */
-	st16(bda + 0x63, 0x3D4);			   /* CRTC base port */
-	bda[0x84] = 24;					   /* rows - 1 */
-	st16(bda + 0x85, 16);				   /* character height */
-	ram_mark_dirty(m->ram, 0, PAGE_SIZE);
-}
-
 /* Load (or, after a reset, reload) the guest into RAM and set the CPU. */
 static void load_guest(Machine *m)
 {
@@ -508,12 +523,12 @@ static void load_guest(Machine *m)
 			fatal(EXIT_USAGE, "-initrd %s", err);
 	}
 	if (kimg) {
+		/* The machine as a BIOS leaves it (firmware.c), the kernel over it. */
+		firmware_tables(m);
 		if (!load_kernel(m, o->kernel ? o->kernel : "(built-in demo)", kimg, klen, initrd,
 				 ilen, o->append ? o->append : "", err))
 			fatal(EXIT_USAGE, "%s", err);
-		firmware_pic_setup(m);
-		if (m->vga)
-			firmware_video_setup(m);
+		firmware_devices(m);
 	}
 	free(kernel);
 	free(initrd);
@@ -546,6 +561,10 @@ Machine *machine_new(const MachineOptions *o)
 
 	if (!o->kernel && !o->kernel_image && !o->bios)
 		fatal(EXIT_USAGE, "no guest to run: give -kernel FILE or -bios FILE (see --help)");
+	if (o->kernel && o->bios)
+		fatal(EXIT_USAGE,
+		      "-kernel and -bios: a kernel is started directly, with the state "
+		      "a BIOS leaves built for it, so no BIOS would run; give one of them");
 
 	m->sysmem = mr_container("system", 1ull << 32);
 	m->sysio = mr_container("io", 1u << 16);
@@ -611,6 +630,8 @@ void machine_reset(Machine *m)
 	pci_reset(m->pci); /* the BIOS from ROM again: RAM, its shadow, is cleared */
 	lapic_reset(m->lapic);
 	ioapic_reset(m->ioapic);
+	hpet_reset(m->hpet);
+	acpipm_reset(m->acpipm);
 	ata_reset(m->ata);
 	if (m->vga)
 		vga_reset(m->vga);

@@ -1,10 +1,11 @@
 #!/usr/bin/env python3
 """run_bios.py - boot a disk image through a real BIOS and check the result.
 
-usage: run_bios.py EMULATOR BIOS DISK [--qemu | --record] [--reboot] [--expect TEXT]...
+usage: run_bios.py EMULATOR BIOS [DISK] [--qemu | --record] [--reboot] [--expect TEXT]...
 
 Runs `flashback run -bios BIOS -hda DISK` (or qemu-system-i386 with the same
-BIOS and disk), with no input and a time limit, and passes when the exit
+BIOS and disk; without DISK, for a ROM of ours that needs none), with no
+input and a time limit, and passes when the exit
 status is 1 (the boot sector wrote 0 to isa-debug-exit), "PASS" and every
 --expect TEXT are on the console and no "FAIL" line is.  A reset ends the
 run (-no-reboot) unless --reboot says the boot sector resets on purpose.
@@ -34,7 +35,7 @@ def main():
     ap = argparse.ArgumentParser(description='boot a disk through a BIOS')
     ap.add_argument('emu')
     ap.add_argument('bios')
-    ap.add_argument('disk')
+    ap.add_argument('disk', nargs='?')
     ap.add_argument('--qemu', action='store_true')
     ap.add_argument('--record', action='store_true')
     ap.add_argument('--reboot', action='store_true', help='let the guest reset the machine')
@@ -47,18 +48,20 @@ def main():
     tmp = tempfile.TemporaryDirectory()
     trace = os.path.join(tmp.name, 'bios.fbt')
     no_reboot = [] if args.reboot else ['-no-reboot']
+    hda = ['-hda', disk] if disk else []
     if args.qemu:
         cmd = [emu, '-bios', bios, '-display', 'none', '-serial', 'stdio'] + no_reboot + [
-               '-device', 'isa-debug-exit,iobase=0xf4,iosize=0x04',
-               '-drive', 'file=%s,format=raw,if=ide,snapshot=on' % disk]
+               '-device', 'isa-debug-exit,iobase=0xf4,iosize=0x04']
+        if disk:
+            cmd += ['-drive', 'file=%s,format=raw,if=ide,snapshot=on' % disk]
         for index, img in more:
             if img:
                 cmd += ['-drive', 'file=%s,format=raw,if=ide,index=%d,snapshot=on' % (img, index)]
     elif args.record:
-        cmd = [emu, 'record', '-o', trace, '-bios', bios, '-hda', disk] + no_reboot + [
+        cmd = [emu, 'record', '-o', trace, '-bios', bios] + hda + no_reboot + [
                '--max-insns', '2000000000']
     else:
-        cmd = [emu, 'run', '-bios', bios, '-hda', disk, '-snapshot'] + no_reboot + [
+        cmd = [emu, 'run', '-bios', bios] + hda + ['-snapshot'] + no_reboot + [
                '--max-insns', '2000000000']
     if not args.qemu:
         for index, img in more:

@@ -155,11 +155,18 @@ def case_bad_bios_size():
     expect_error(['run', '-bios', b], 'bios.bin')
 
 
+def case_kernel_and_bios():
+    k = tmpfile('k.elf', multiboot_elf(0x100000))
+    b = tmpfile('bios.bin', bytes(65536))
+    expect_error(['run', '-kernel', k, '-bios', b], '-kernel and -bios')
+
+
 def case_dump_mtree():
     k = tmpfile('k.elf', multiboot_elf(0x100000))
     code, out, err = run('run', '-m', '64', '-kernel', k, '--dump-mtree')
     assert code == 0, err
-    for needle in ('address-space: memory', 'pc.ram', 'address-space: I/O'):
+    for needle in ('address-space: memory', 'pc.ram', 'address-space: I/O', 'hpet',
+                   'acpi-pm'):
         assert needle in out, '%r missing from:\n%s' % (needle, out)
 
 

@@ -5,10 +5,19 @@ types commands at the tiny shell's prompt one at a time (each after the
 previous prompt appeared, as a person would), checks their output, and ends
 the guest through the debug-exit port (`exit 0`) or a restart (`reboot`).
 
-Checks: the kernel reaches the prompt; uname, echo, ls, cat /proc/version
+Checks: the kernel reaches the prompt, and on its way says it found the
+firmware's ACPI tables, the PM timer, the HPET (and uses both as clock
+sources), the IOAPIC and the local APIC's NMI line (with acpi=off in the
+command line instead: the MP table); uname, echo, ls, cat /proc/version
 and an unknown command answer as they should; `work` prints the checksum
 that this script computes itself (an independent model of init.c's
 workload); the emulator's exit status is the expected one.
+
+With --nmi the emulator also listens for gdb: at the prompt the script
+connects, sends "monitor nmi" (an NMI on LINT1, QEMU's command too) and
+lets the guest go on; the kernel must report the NMI ("NMI received for
+unknown reason": nothing in this PC claims one) and count it in
+/proc/interrupts.
 
 Prints the host time to the prompt and, with --stats (flashback), the
 emulator's icount line.  Exit status 0 when every check passed, 1 if not,
@@ -49,6 +58,29 @@ import time
 
 PROMPT = re.compile(rb"(?:^|\n)# ")
 BANNER = b"Flashback tiny shell"
+
+# What the kernel says on its way when it finds the firmware's ACPI tables
+# and the devices they describe (flashback and QEMU alike).
+ACPI_TEXTS = [
+    b"ACPI: RSDP 0x",
+    b"ACPI: PM-Timer IO Port: 0x608",
+    b"ACPI: LAPIC_NMI (acpi_id[0xff] dfl dfl lint[0x1])",
+    b"ACPI: INT_SRC_OVR (bus 0 bus_irq 0 global_irq 2 dfl dfl)",
+    b"ACPI: HPET id: 0x8086a201 base: 0xfed00000",
+    b"clocksource: hpet: mask: 0xffffffff",
+    b"Enabling APIC mode:  Flat.  Using 1 I/O APICs",
+    b"..TIMER: vector=0x30 apic1=0 pin1=2",
+    b"ACPI: Interpreter enabled",
+    b"clocksource: acpi_pm: mask: 0xffffff",
+]
+# ... and with acpi=off, from the MP table.
+MPTABLE_TEXTS = [
+    b"found SMP MP-table at [mem 0x000f",
+    b"Intel MultiProcessor Specification v1.4",
+    b"Processor #0 (Bootup-CPU)",
+    b"IOAPIC[0]: apic_id ",
+    b"..TIMER: vector=0x30 apic1=0 pin1=2",
+]
 
 
 def workload(rounds):
@@ -178,6 +210,8 @@ def emulator_argv(args):
                   "-append", args.append, "-no-reboot"]
     if args.mem:
         common += ["-m", str(args.mem)]
+    if getattr(args, "gdb_port", None):
+        common += ["-gdb", f"tcp:127.0.0.1:{args.gdb_port}"]
     if getattr(args, "qemu", None):
         return [args.qemu] + common + [
             "-display", "none", "-serial", "stdio", "-monitor", "none",
@@ -191,6 +225,15 @@ def emulator_argv(args):
     if args.icount_shift:
         argv += ["-icount", f"shift={args.icount_shift}"]
     return argv
+
+
+def free_port():
+    """A TCP port nobody listens on (the kernel picks it)."""
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
 
 
 def open_log(args):
@@ -302,6 +345,59 @@ def prepare(args, emulator):
     return None
 
 
+def boot_texts(args):
+    """What the kernel must say before the prompt (booted by a BIOS, the
+    tables are SeaBIOS's own: nothing is checked)."""
+    if getattr(args, "hda", None) or getattr(args, "iso", None):
+        return []
+    return MPTABLE_TEXTS if "acpi=off" in args.append.split() else ACPI_TEXTS
+
+
+def gdb_packet(sock, payload, skip=b"O"):
+    """Sends one remote-protocol packet and returns the next reply that is
+    not console output nor starts with a byte of @skip ("OK" always
+    counts; acknowledgements skipped)."""
+    data = payload.encode()
+    sock.sendall(b"$%s#%02x" % (data, sum(data) & 0xFF))
+    buf = b""
+    while True:
+        while b"#" not in buf or len(buf) < buf.index(b"#") + 3:
+            chunk = sock.recv(4096)
+            if not chunk:
+                return None
+            buf += chunk
+        start = buf.index(b"$")
+        end = buf.index(b"#", start)
+        reply, buf = buf[start + 1:end], buf[end + 3:]
+        sock.sendall(b"+")
+        if reply == b"OK" or not reply or reply[0] not in skip:
+            return reply.decode(errors="replace")
+
+
+def send_nmi(port):
+    """Connects to the emulator's gdb port (which stops the guest), sends
+    "monitor nmi", continues and hangs up.  A list of failures."""
+    import socket
+
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=20) as sock:
+            stop = gdb_packet(sock, "?")
+            # QEMU may send a late stop reply of its own before the answer.
+            reply = gdb_packet(sock, "qRcmd," + b"nmi".hex(), skip=b"OST")
+            sock.sendall(b"$c#63")
+            time.sleep(0.2)
+    except OSError as e:
+        return [f"gdb connection for the NMI: {e}"]
+    if not stop or stop[0] not in "ST" or reply != "OK":
+        return [f"gdb: stop reply {stop!r}, monitor nmi {reply!r}"]
+    return []
+
+
+def nmi_session():
+    """(command, [texts]) after the NMI: the kernel counted it."""
+    return [("cat /proc/interrupts", [re.compile(rb"NMI:\s+1 ")])]
+
+
 def run_session(args, end="exit", extra=(), boot_input=()):
     """Boots, types session() and then extra (more (command, texts)) at
     the prompts, then `exit 0` or `reboot`.  boot_input: (text to wait
@@ -311,6 +407,8 @@ def run_session(args, end="exit", extra=(), boot_input=()):
     expected_work = workload(1)
     start = time.monotonic()
     deadline = start + args.timeout
+    if getattr(args, "nmi", False):
+        args.gdb_port = free_port()
     guest = Guest(emulator_argv(args), open_log(args))
     failures = []
     to_prompt = None
@@ -325,12 +423,19 @@ def run_session(args, end="exit", extra=(), boot_input=()):
         guest.proc.stdin.write(keys)
         guest.proc.stdin.flush()
     pos = guest.wait_for(re.compile(re.escape(BANNER)), pos, deadline)
+    booted = guest.out[:pos] if pos else guest.out
     pos = pos and guest.wait_for(PROMPT, pos, deadline)
     if pos is None:
         failures.append("no prompt")
     else:
         to_prompt = time.monotonic() - start
-        for command, texts in session(expected_work) + list(extra):
+        failures += [f"the kernel did not say {t!r} before the prompt"
+                     for t in boot_texts(args) if t not in booted]
+        commands = session(expected_work) + list(extra)
+        if getattr(args, "nmi", False):
+            failures += send_nmi(args.gdb_port)
+            commands = nmi_session() + commands
+        for command, texts in commands:
             guest.type(command)
             end_pos = guest.wait_for(PROMPT, pos, deadline)
             if end_pos is None:
@@ -338,9 +443,13 @@ def run_session(args, end="exit", extra=(), boot_input=()):
                 break
             reply = guest.out[pos:end_pos]
             for text in texts:
-                if text not in reply:
+                if not (text.search(reply) if hasattr(text, "search")
+                        else text in reply):
                     failures.append(f"{command!r}: {text!r} not in {reply!r}")
             pos = end_pos
+        if getattr(args, "nmi", False) and \
+                b"NMI received for unknown reason" not in guest.out:
+            failures.append("the kernel did not report the NMI")
 
     if pos is not None and not failures:
         guest.type("exit 0" if end == "exit" else "reboot")
@@ -418,6 +527,8 @@ def main():
                     help="with --record: replay --verify the trace, and its last "
                     "screen must show SCREEN_TEXT")
     ap.add_argument("--screen-expect", action="append", default=[], metavar="TEXT")
+    ap.add_argument("--nmi", action="store_true",
+                    help="at the prompt, an NMI through gdb's monitor nmi")
     args = ap.parse_args()
 
     ready = prepare(args, args.flashback or args.qemu)

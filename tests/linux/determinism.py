@@ -69,7 +69,7 @@ def main():
     ap.add_argument("--shift", type=int, action="append",
                     help="icount shifts to try (default 0 and 2)")
     boot.add_guest_arguments(ap)
-    ap.set_defaults(max_insns=100_000_000)
+    ap.set_defaults(max_insns=200_000_000)
     args = ap.parse_args()
     ready = boot.prepare(args, args.flashback)
     if ready is not None:

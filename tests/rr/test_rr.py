@@ -25,7 +25,9 @@ FB = REWRITE = GUESTS = DISK = TMP = None
 
 # guest : (expected status of the recording, needs the disk)
 GUEST_STATUS = {'hello': 0x43, 'timer': 1, 'uart': 1, 'rtc': 1, 'ata': 1, 'pci': 1,
-                'exceptions': 1, 'paging': 1, 'cpu': 1}
+                'exceptions': 1, 'paging': 1, 'cpu': 1, 'nmi': 1, 'firmware': 1, 'hpet': 1}
+# guest : (event kind, text in its `flashback events` line, how many)
+GUEST_EVENTS = {'nmi': ('interrupt', 'NMI', 4)}
 
 
 def run(*args, stdin=subprocess.DEVNULL, timeout=120, cwd=None):
@@ -86,6 +88,13 @@ def guest_case(name):
     trace = os.path.join(TMP, name + '.fbt')
     live = record(name, trace)
     assert live, 'the guest printed nothing'
+    if name in GUEST_EVENTS:
+        kind, text, count = GUEST_EVENTS[name]
+        code, out, err = run('events', trace, '--kind', kind)
+        assert code == 0, 'events status %d: %r' % (code, err)
+        found = [line for line in out.splitlines() if line.split()[-1:] == [text]]
+        assert len(found) == count, '%d %s events, expected %d: %r' % (
+            len(found), text, count, out)
     checks = replay_ok(trace, live)
     assert checks >= 1
     # twice: replay is deterministic

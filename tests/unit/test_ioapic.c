@@ -23,6 +23,15 @@ static void intr_handler(void *opaque, int n, int level)
 
 static const IRQ cpu_intr = {intr_handler, NULL, 0};
 
+static int nmis;
+
+static void nmi_handler(void *opaque, int n, int level)
+{
+	nmis += level;
+}
+
+static const IRQ nmi_line = {nmi_handler, NULL, 0};
+
 static uint32_t io_rd(unsigned reg)
 {
 	as_write(mem, IOAPIC_ADDR, reg, 4);
@@ -202,13 +211,45 @@ static void test_pin_open(void)
 	ioapic_reset(ioapic);
 }
 
+/* NMI entries: an NMI per rising edge, never Remote IRR, even with the
+ * trigger bit set; masked, nothing. */
+static void test_nmi(void)
+{
+	const IRQ *pin = ioapic_irq(ioapic, 5);
+
+	nmis = 0;
+	CHECK(!ioapic_pin_nmi(ioapic, 5));
+	redir(5, 0x00000400, 0);
+	CHECK(ioapic_pin_nmi(ioapic, 5));
+	CHECK(!ioapic_pin_open(ioapic, 5));
+	irq_raise(pin);
+	CHECK_EQ(nmis, 1);
+	CHECK(!intr_level);
+	irq_raise(pin);
+	irq_lower(pin);
+	CHECK_EQ(nmis, 1);
+	redir(5, 0x00008400, 0); /* "level": still one per edge */
+	irq_raise(pin);
+	CHECK_EQ(nmis, 2);
+	CHECK_EQ(io_rd(0x10 + 10) & 0x4000, 0); /* no Remote IRR */
+	irq_lower(pin);
+	irq_raise(pin);
+	CHECK_EQ(nmis, 3);
+	irq_lower(pin);
+	redir(5, 0x00010400, 0);
+	CHECK(!ioapic_pin_nmi(ioapic, 5));
+	irq_pulse(pin);
+	CHECK_EQ(nmis, 3);
+	ioapic_reset(ioapic);
+}
+
 int main(void)
 {
 	MemoryRegion *root = mr_container("memory", 1ull << 32);
 
 	clock_init(&icount, 0);
 	mem = as_new("memory", root);
-	apic = lapic_new(root, &cpu_intr);
+	apic = lapic_new(root, &cpu_intr, &nmi_line);
 	ioapic = ioapic_new(root, apic);
 	as_write(mem, APIC_ADDR + 0xF0, 0x1FF, 4); /* software-enable the APIC */
 
@@ -216,5 +257,6 @@ int main(void)
 	test_edge();
 	test_level();
 	test_pin_open();
+	test_nmi();
 	return unit_done("ioapic");
 }

@@ -3,7 +3,8 @@
  * and through the calls the CPU makes (intack, the APIC base MSR): register
  * masks, software enable, the timer in one-shot and periodic mode with the
  * divide configuration, self-IPIs, priorities, nested EOIs, the spurious
- * vector and the EOI notification of level-triggered vectors.
+ * vector and the EOI notification of level-triggered vectors; NMIs from the
+ * ICR, the LINT pins and the IOAPIC's NMI messages.
  */
 #include "../../src/devices/devices.h"
 #include "unit.h"
@@ -22,6 +23,18 @@ static void intr_handler(void *opaque, int n, int level)
 }
 
 static const IRQ cpu_intr = {intr_handler, NULL, 0};
+
+/* The CPU's NMI input: count the rising edges. */
+static int nmi_level, nmis;
+
+static void nmi_handler(void *opaque, int n, int level)
+{
+	if (level && !nmi_level)
+		nmis++;
+	nmi_level = level;
+}
+
+static const IRQ nmi_line = {nmi_handler, NULL, 0};
 
 static void on_eoi(void *opaque, int vector)
 {
@@ -446,13 +459,122 @@ static void test_base_msr(void)
 	CHECK_EQ(lapic_get_base(apic), 0xFEE00900);
 }
 
+/* NMI IPIs: to self, by destination; the vector is ignored, and a
+ * software-disabled APIC still sends them. */
+static void test_nmi_ipi(void)
+{
+	fresh();
+	nmis = 0;
+	wr(0x300, 0x00040400); /* self, NMI, vector 0 (ignored) */
+	CHECK_EQ(nmis, 1);
+	CHECK(!nmi_level);
+	CHECK(!lapic_has_interrupt(apic));
+	CHECK_EQ(rd(0x280), 0); /* no illegal-vector error for an NMI */
+	wr(0x280, 0);
+	CHECK_EQ(rd(0x280), 0);
+	wr(0x310, 0x00000000); /* physical destination 0: us */
+	wr(0x300, 0x00000477);
+	CHECK_EQ(nmis, 2);
+	wr(0x310, 0x05000000); /* someone else */
+	wr(0x300, 0x00000477);
+	wr(0x300, 0x000C0400); /* all excluding self */
+	CHECK_EQ(nmis, 2);
+	CHECK(!reg_bit(0x200, 0x77));
+	wr(0xF0, 0xFF);	       /* software-disabled */
+	wr(0x300, 0x00080400); /* all including self */
+	CHECK_EQ(nmis, 3);
+	lapic_deliver_nmi(apic); /* an IOAPIC NMI entry */
+	CHECK_EQ(nmis, 4);
+}
+
+/* LINT0 and LINT1 through their LVT entries. */
+static void test_lint(void)
+{
+	const IRQ *lint1 = lapic_lint(apic, 1), *lint0 = lapic_lint(apic, 0);
+
+	fresh();
+	nmis = 0;
+	CHECK(lapic_lint(apic, 2) == NULL);
+	/* Masked (the reset value): nothing. */
+	irq_pulse(lint1);
+	CHECK_EQ(nmis, 0);
+	/* NMI: one per rising edge. */
+	wr(0x360, 0x400);
+	CHECK_EQ(rd(0x360), 0x400);
+	irq_raise(lint1);
+	CHECK_EQ(nmis, 1);
+	irq_raise(lint1); /* still high: no new edge */
+	CHECK_EQ(nmis, 1);
+	irq_lower(lint1);
+	irq_pulse(lint1);
+	CHECK_EQ(nmis, 2);
+	CHECK(!lapic_has_interrupt(apic));
+	/* Masked again. */
+	wr(0x360, 0x10400);
+	irq_pulse(lint1);
+	CHECK_EQ(nmis, 2);
+
+	/* Fixed, edge: the LVT's vector. */
+	wr(0x360, 0x00000061);
+	irq_pulse(lint1);
+	CHECK(reg_bit(0x200, 0x61));
+	CHECK(!reg_bit(0x180, 0x61));
+	CHECK_EQ(lapic_intack(apic), 0x61);
+	wr(0xB0, 0);
+	CHECK_EQ(nmis, 2);
+
+	/* Fixed, level: Remote IRR until the EOI, then again while asserted. */
+	eoi_calls = 0;
+	wr(0x350, 0x00008062);
+	irq_raise(lint0);
+	CHECK_EQ(rd(0x350), 0x0000C062);
+	CHECK(reg_bit(0x180, 0x62));
+	CHECK_EQ(lapic_intack(apic), 0x62);
+	wr(0x350, 0x00008062); /* a rewrite keeps Remote IRR */
+	CHECK_EQ(rd(0x350), 0x0000C062);
+	CHECK(!lapic_has_interrupt(apic));
+	wr(0xB0, 0); /* EOI: still asserted, so delivered again */
+	CHECK_EQ(eoi_calls, 1);
+	CHECK(reg_bit(0x200, 0x62));
+	CHECK_EQ(rd(0x350), 0x0000C062);
+	irq_lower(lint0);
+	CHECK_EQ(lapic_intack(apic), 0x62);
+	wr(0xB0, 0);
+	CHECK_EQ(rd(0x350), 0x00008062);
+	CHECK(!lapic_has_interrupt(apic));
+	/* Unmasking a level LINT that is asserted delivers. */
+	wr(0x350, 0x00018063);
+	irq_raise(lint0);
+	CHECK(!lapic_has_interrupt(apic));
+	wr(0x350, 0x00008063);
+	CHECK_EQ(lapic_intack(apic), 0x63);
+	irq_lower(lint0);
+	wr(0xB0, 0);
+	/* ExtINT on LINT0 delivers nothing from the APIC (the 8259's INTA). */
+	wr(0x350, 0x00000700);
+	irq_pulse(lint0);
+	CHECK(!lapic_has_interrupt(apic));
+	CHECK_EQ(nmis, 2);
+
+	/* Software-disabled: the LVTs are masked, nothing gets through. */
+	wr(0x360, 0x400);
+	wr(0xF0, 0xFF);
+	irq_pulse(lint1);
+	CHECK_EQ(nmis, 2);
+	/* Globally disabled: LINT1 is the NMI pin itself. */
+	lapic_set_base(apic, 0xFEE00000);
+	irq_pulse(lint1);
+	CHECK_EQ(nmis, 3);
+	lapic_set_base(apic, 0xFEE00800);
+}
+
 int main(void)
 {
 	MemoryRegion *root = mr_container("memory", 1ull << 32);
 
 	clock_init(&icount, 0);
 	mem = as_new("memory", root);
-	apic = lapic_new(root, &cpu_intr);
+	apic = lapic_new(root, &cpu_intr, &nmi_line);
 	lapic_set_eoi_notify(apic, on_eoi, &eoi_calls);
 
 	test_reset_values();
@@ -465,5 +587,7 @@ int main(void)
 	test_nested_eoi();
 	test_spurious_and_level();
 	test_base_msr();
+	test_nmi_ipi();
+	test_lint();
 	return unit_done("lapic");
 }

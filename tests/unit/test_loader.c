@@ -168,7 +168,8 @@ static size_t expected_map(uint64_t (*e)[3], uint64_t bios)
 	const uint64_t rows[][3] = {
 	    {0, 0x9FC00, 1},	     {0x9FC00, 0x400, 2},
 	    {0xF0000, 0x10000, 2},   {0x100000, RAM_SIZE - 0x100000, 1},
-	    {0xFEC00000, 0x1000, 2}, {0xFEE00000, 0x1000, 2},
+	    {0xFEC00000, 0x1000, 2}, {0xFED00000, 0x400, 2},
+	    {0xFEE00000, 0x1000, 2},
 	};
 	size_t n = ARRAY_SIZE(rows);
 
@@ -184,7 +185,7 @@ static size_t expected_map(uint64_t (*e)[3], uint64_t bios)
 
 static void check_mmap(Machine *m, uint32_t info, uint64_t bios)
 {
-	uint64_t e[8][3];
+	uint64_t e[9][3];
 	size_t n = expected_map(e, bios);
 	uint32_t addr = ram32(m, info + 48), len = ram32(m, info + 44);
 
@@ -251,6 +252,19 @@ static void test_multiboot_elf(void)
 	CHECK_EQ(cpu_get_seg(m->cpu, S_CS).base, 0);
 	CHECK_EQ(cpu_get_seg(m->cpu, S_CS).limit, 0xFFFFFFFF);
 	CHECK_EQ(cpu_get_seg(m->cpu, S_DS).limit, 0xFFFFFFFF);
+	/* GRUB legacy's and QEMU's selectors, from a GDT left in the BIOS area */
+	CHECK_EQ(cpu_get_seg(m->cpu, S_CS).sel, 0x08);
+	CHECK_EQ(cpu_get_seg(m->cpu, S_CS).attr, 0xC09B);
+	for (int s = S_ES; s <= S_GS; s++)
+		if (s != S_CS) {
+			CHECK_EQ(cpu_get_seg(m->cpu, s).sel, 0x10);
+			CHECK_EQ(cpu_get_seg(m->cpu, s).attr, 0xC093);
+		}
+	CHECK_EQ(cpu_get_gdtr(m->cpu).base, 0xF0000);
+	CHECK_EQ(cpu_get_gdtr(m->cpu).limit, 39);
+	CHECK_EQ(ld64(m->ram_host + 0xF0000), 0);
+	CHECK_EQ(ld64(m->ram_host + 0xF0008), 0x00CF9B000000FFFFull);
+	CHECK_EQ(ld64(m->ram_host + 0xF0010), 0x00CF93000000FFFFull);
 
 	/* The information structure */
 	CHECK_EQ(ram32(m, info) & 0x24D, 0x24D); /* mem, cmdline, mods, mmap, loader */
@@ -383,7 +397,7 @@ static void test_linux(void)
 	const char *cmd = "console=ttyS0 root=/dev/ram0";
 	char err[256] = "";
 	uint32_t bp, rd, rd_size, gdt_base;
-	uint64_t e[8][3];
+	uint64_t e[9][3];
 	size_t n;
 	DescTable gdtr;
 	bool ok;

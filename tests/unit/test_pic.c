@@ -431,6 +431,68 @@ static void test_line_open(void)
 	outb(0xa1, 0x00);
 }
 
+/*
+ * After reset the chips are uninitialised: no INT, whatever the inputs do,
+ * until ICW1..ICW4 are written; a new ICW1 stops INT again until its
+ * sequence ends.  Runs first, on the chips as pic_new() left them.
+ */
+static void test_uninitialised(void)
+{
+	irq(0, 1); /* the PIT's first edge after reset */
+	irq(8, 1);
+	CHECK_EQ(intr_level, 0);
+	CHECK(!pic_int_output(pic));
+	for (int n = 0; n < 16; n++)
+		CHECK(!pic_line_open(pic, n));
+	irq(0, 0);
+	irq(8, 0);
+
+	/* Half a sequence is not enough. */
+	outb(0x20, 0x11);
+	outb(0x21, 0x08);
+	outb(0x21, 0x04);
+	irq(1, 1);
+	CHECK_EQ(intr_level, 0);
+	CHECK(!pic_line_open(pic, 1));
+	outb(0x21, 0x01); /* ICW4: now it drives INT for the request it holds */
+	CHECK_EQ(intr_level, 1);
+	CHECK_EQ(pic_intack(pic), 0x09);
+	outb(0x20, 0x20);
+	irq(1, 0);
+
+	/* The slave too: without its sequence nothing gets through IR2. */
+	outb(0x21, 0x00);
+	irq(9, 1);
+	CHECK_EQ(intr_level, 0);
+	CHECK(!pic_line_open(pic, 9));
+	irq(9, 0);
+
+	/* Re-initialising the master silences it until its ICW4. */
+	irq(3, 1);
+	CHECK_EQ(intr_level, 1);
+	outb(0x20, 0x11);
+	CHECK_EQ(intr_level, 0);
+	outb(0x21, 0x08);
+	outb(0x21, 0x04);
+	irq(3, 0);
+	irq(3, 1);
+	CHECK_EQ(intr_level, 0);
+	outb(0x21, 0x01);
+	CHECK_EQ(intr_level, 1);
+	CHECK_EQ(pic_intack(pic), 0x0B);
+	outb(0x20, 0x20);
+	irq(3, 0);
+	CHECK_EQ(intr_level, 0);
+
+	/* Reset makes both chips uninitialised again. */
+	init_pair(0x01);
+	pic_reset(pic);
+	irq(4, 1);
+	CHECK_EQ(intr_level, 0);
+	CHECK_EQ(pic_intack(pic), 0x07); /* spurious: no vector base either */
+	irq(4, 0);
+}
+
 int main(void)
 {
 	MemoryRegion *root = mr_container("io", 0x10000);
@@ -439,6 +501,7 @@ int main(void)
 	pic = pic_new(root, &intr);
 	io = as_new("io", root);
 
+	test_uninitialised();
 	test_init_and_vectors();
 	test_imr();
 	test_priority_and_eoi();

@@ -1,7 +1,8 @@
 /*
  * msr.c - the P6 model-specific registers and SYSENTER/SYSEXIT: the
- * microcode, platform-id, MTRR and machine-check MSRs read without #GP,
- * MTRRs read back what was written, SYSENTER enters ring 0 with the flat
+ * microcode, platform-id, MTRR, machine-check and IA32_MISC_ENABLE MSRs read
+ * without #GP, MTRRs read back what was written, fast strings are enabled
+ * in IA32_MISC_ENABLE and the bit writes back, SYSENTER enters ring 0 with the flat
  * segments SYSENTER_CS names and SYSEXIT returns to ring 3, and both raise
  * #GP(0) where the SDM says.
  *
@@ -15,7 +16,10 @@
  *     writes to read-only MSRs and for MSRs that do not exist (QEMU reads
  *     them as 0 and ignores the writes);
  *   - the performance counters (QEMU has none without a PMU and reads 0):
- *     event selects read back, counter writes sign-extend bit 31 to 40 bits.
+ *     event selects read back, counter writes sign-extend bit 31 to 40 bits;
+ *   - IA32_MISC_ENABLE's read-only bits (performance monitoring available,
+ *     BTS and PEBS unavailable: QEMU reads 1, fast strings only) and #GP for
+ *     the bits of features this CPU lacks (QEMU takes any value).
  */
 #include "xlib.h"
 
@@ -59,8 +63,8 @@ static struct fault try_wrmsr(u32 msr, u64 v)
 
 static void test_readable(void)
 {
-	static const u32 msrs[] = {0x17, 0x8b, 0xfe, 0x179, 0x17a, 0x200, 0x201, 0x20f,
-				   0x250, 0x258, 0x259, 0x268, 0x26f, 0x2ff};
+	static const u32 msrs[] = {0x17,  0x8b,	 0xfe,	0x179, 0x17a, 0x1a0, 0x200, 0x201,
+				   0x20f, 0x250, 0x258, 0x259, 0x268, 0x26f, 0x2ff};
 
 	for (unsigned i = 0; i < sizeof(msrs) / sizeof(msrs[0]); i++)
 		check(rdmsr_ok(msrs[i]), "RDMSR 0x%x faults", msrs[i]);
@@ -87,6 +91,22 @@ static void test_mtrr(void)
 	check((rdmsr(0x2ff) & 0xcff) == 0xc06, "MTRRdefType 0x%x", (u32)rdmsr(0x2ff));
 	wrmsr(0x2ff, 0);
 	wrmsr(0x20f, 0);
+}
+
+/* IA32_MISC_ENABLE: fast strings on after reset, and the bit writes back. */
+static void test_misc_enable(void)
+{
+	u64 v = rdmsr(0x1a0);
+	struct fault f;
+
+	check(v & 1, "IA32_MISC_ENABLE 0x%x: fast strings off after reset", (u32)v);
+	f = try_wrmsr(0x1a0, v & ~1ull);
+	check(f.count == 0, "WRMSR IA32_MISC_ENABLE without fast strings: vector %u", f.vector);
+	check(rdmsr(0x1a0) == (v & ~1ull), "IA32_MISC_ENABLE 0x%x after clearing bit 0",
+	      (u32)rdmsr(0x1a0));
+	wrmsr(0x1a0, v);
+	check(rdmsr(0x1a0) == v, "IA32_MISC_ENABLE 0x%x, wrote back 0x%x", (u32)rdmsr(0x1a0),
+	      (u32)v);
 }
 
 /* ---- SYSENTER / SYSEXIT ---------------------------------------------- */
@@ -199,6 +219,25 @@ static __attribute__((unused)) void test_gp(void)
 	check(!rdmsr_ok(0x400), "RDMSR MC0_CTL (no banks) does not fault");
 }
 
+/* This CPU's IA32_MISC_ENABLE exactly: read-only bits, and #GP for features
+ * it lacks. */
+static __attribute__((unused)) void test_misc_enable_strict(void)
+{
+	static const int lacking[] = {3, 16, 18, 22, 23, 34};
+
+	check(rdmsr(0x1a0) == 0x1881, "IA32_MISC_ENABLE 0x%x, want 0x1881", (u32)rdmsr(0x1a0));
+	wrmsr(0x1a0, 0x0001); /* the read-only bits keep their value */
+	check(rdmsr(0x1a0) == 0x1881, "IA32_MISC_ENABLE 0x%x after writing 1", (u32)rdmsr(0x1a0));
+	for (unsigned i = 0; i < sizeof(lacking) / sizeof(lacking[0]); i++) {
+		struct fault f = try_wrmsr(0x1a0, 0x1881 | 1ull << lacking[i]);
+
+		check(f.count && f.vector == 13 && f.error == 0,
+		      "WRMSR IA32_MISC_ENABLE bit %d: no #GP(0)", lacking[i]);
+	}
+	check(rdmsr(0x1a0) == 0x1881, "IA32_MISC_ENABLE 0x%x after the refused writes",
+	      (u32)rdmsr(0x1a0));
+}
+
 static __attribute__((unused)) void test_pmu(void)
 {
 	wrmsr(0x186, 0x0043c0);
@@ -222,12 +261,14 @@ int guest_main(void)
 	outb(0xa1, 0xff);
 	test_readable();
 	test_mtrr();
+	test_misc_enable();
 	test_sysenter();
 #ifdef STRICT
 	test_cr4();
 	test_cpuid();
 	test_gp();
 	test_pmu();
+	test_misc_enable_strict();
 	return check_done("cpu-msr-strict");
 #else
 	return check_done("cpu-msr");
