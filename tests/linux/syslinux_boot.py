@@ -46,16 +46,16 @@ import record_replay  # noqa: E402
 # the one that boots Linux, over the serial line SYSLINUX polls.
 MARK = "flashback.loader=syslinux"
 LABEL = "flashback"
-CONFIG = f"""SERIAL 0 115200
+CONFIG = """SERIAL 0 115200
 PROMPT 1
 TIMEOUT 0
 DEFAULT nothing
 LABEL nothing
   KERNEL nothing.bin
-LABEL {LABEL}
+LABEL {label}
   KERNEL bzImage
   INITRD init.cpio
-  APPEND console=ttyS0 {MARK}
+  APPEND {append} {mark}
 """
 PART_START = 2048  # sectors: the partition starts at 1 MiB
 MIB = 1 << 20
@@ -92,7 +92,7 @@ def make_disk(args, folder):
     part = os.path.join(folder, "part.img")
     cfg = os.path.join(folder, "syslinux.cfg")
     with open(cfg, "w") as f:
-        f.write(CONFIG)
+        f.write(CONFIG.format(label=LABEL, append=args.append, mark=MARK))
     payload = os.path.getsize(args.kernel) + os.path.getsize(args.initrd)
     # room for both and SYSLINUX; FAT16 with 1 KiB clusters needs >= 4 MiB
     mib = max(8, payload // MIB + 2)
@@ -121,13 +121,13 @@ def make_disk(args, folder):
     return disk
 
 
-def stages(out):
+def stages(args, out):
     """What the console must show of each stage, in order; the list of
     what is missing or out of order."""
     want = [b"SeaBIOS (version", b"Booting from Hard Disk", b"SYSLINUX ",
             b"boot: " + LABEL.encode(),
-            b"Kernel command line: BOOT_IMAGE=bzImage console=ttyS0 "
-            + MARK.encode(), boot.BANNER]
+            f"Kernel command line: BOOT_IMAGE=bzImage {args.append} {MARK}".encode(),
+            boot.BANNER]
     failures, pos = [], 0
     for text in want:
         at = out.find(text, pos)
@@ -152,7 +152,7 @@ def record(args, folder):
         args, extra=extra, boot_input=[(b"boot: ", LABEL.encode() + b"\r")])
     print(f"record: prompt after {to_prompt or 0:.1f} s host, status "
           f"{status}")
-    return failures + stages(out), out, args.record
+    return failures + stages(args, out), out, args.record
 
 
 def main():
