@@ -292,6 +292,36 @@ static void land(ReplayTarget *rt, uint64_t icount)
 		warn("gdb: replay to icount %" PRIu64 " failed: %s", icount, replay_error(rt->rs));
 }
 
+/*
+ * Land on the stop @why found at @icount.  An interrupt, an exception or a
+ * reset leads to the handler (or the reset vector) without retiring an
+ * instruction, so a breakpoint there is hit at the same icount as the
+ * instruction it interrupted, and replay_goto() lands before the delivery
+ * (at the interrupted instruction).  Replaying on with that one breakpoint
+ * delivers it and stops at the breakpoint, still at @icount.
+ */
+static void land_stop(ReplayTarget *rt, uint64_t icount, GdbStop why)
+{
+	CPU *cpu = replay_cpu(rt->rs);
+	uint32_t eip = why.addr;
+	enum replay_status st;
+
+	land(rt, icount);
+	if ((why.kind != GDB_STOP_SWBREAK && why.kind != GDB_STOP_HWBREAK) ||
+	    cpu_get_eip(cpu) == eip)
+		return;
+	replay_set_watches(rt->rs, NULL, 0, NULL, NULL);
+	replay_set_breakpoints(rt->rs, &eip, 1);
+	st = replay_forward(rt->rs, icount + 1);
+	stub_apply_hooks(rt->stub, NULL, NULL);
+	if (st != REPLAY_STOPPED || replay_icount(rt->rs) != icount || cpu_get_eip(cpu) != eip) {
+		warn("gdb: the breakpoint at 0x%08" PRIx32 " found at icount %" PRIu64
+		     " is not there again",
+		     eip, icount);
+		land(rt, icount);
+	}
+}
+
 /* Watch function of the probes and scans below: note, never stop. */
 static void note(ReplayTarget *rt, uint64_t icount, GdbStop why)
 {
@@ -381,7 +411,7 @@ static GdbStop reverse_continue(ReplayTarget *rt)
 				return (GdbStop){GDB_STOP_TRAP, 0};
 			}
 			if (rt->found) {
-				land(rt, rt->found_icount);
+				land_stop(rt, rt->found_icount, rt->found_stop);
 				return rt->found_stop;
 			}
 			hi = lo;
