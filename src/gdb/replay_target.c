@@ -98,8 +98,13 @@ static void mon_goto(ReplayTarget *rt, const char *arg, FILE *out)
 		fprintf(out, "usage: monitor goto ICOUNT\n");
 		return;
 	}
-	if (n < replay_start_icount(rt->rs))
-		n = replay_start_icount(rt->rs);
+	if (n < replay_start_icount(rt->rs) || n > replay_end_icount(rt->rs)) {
+		fprintf(out,
+			"icount %llu is outside the recording (%" PRIu64 " to %" PRIu64
+			"): not moved\n",
+			n, replay_start_icount(rt->rs), replay_end_icount(rt->rs));
+		return;
+	}
 	report_status(rt, replay_goto(rt->rs, n), out);
 	fprintf(out, "(gdb caches registers: run 'maintenance flush register-cache', or use "
 		     "fb-goto from tools/flashback-gdb.py)\n");

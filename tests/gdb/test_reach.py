@@ -409,6 +409,102 @@ def case_watch_dma():
                [(None, None, dma[1], 9, 5), (None, None, dma[0], 5, 0)])
 
 
+# ---- the gdb extension (tools/flashback-gdb.py) ---------------------------------------
+
+EXTENSION = os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', '..', 'tools',
+                         'flashback-gdb.py')
+
+
+def case_extension():
+    """fb-goto, fb-icount, fb-events and fb-history, with their help, on a
+    recording and (what works there) live; their bad input."""
+    trace = recording()
+    end = final_icount(trace)
+    pushes = executed_at(trace, {sym('w_push1'), sym('w_push2')}, [(START, end - 1)])
+    push1, push2 = pushes[0][0], pushes[1][0]
+    srv = ReplayServer(FLASHBACK, trace)
+    out = run_gdb(srv, [
+        'source ' + EXTENSION,
+        'echo @@HELP\\n', 'help fb-goto', 'help fb-icount', 'help fb-events', 'help fb-history',
+        'break w_push2', 'continue', 'echo @@ICOUNT\\n', 'fb-icount', 'p $fb_icount',
+        'echo @@EVENTS\\n', 'fb-events 2',
+        'echo @@HIST\\n', 'fb-history wstack[15]',
+        'echo @@HIST2\\n', 'fb-history &wstack[15]',
+        'echo @@HIST3\\n', 'fb-history wstack[15] 2',
+        'echo @@HIST4\\n', 'fb-history sbuf',
+        'echo @@GOTO\\n', 'fb-goto %d' % push1, 'p/x $pc', 'p/x wstack[15]', 'stepi',
+        'p/x wstack[15]',
+        'echo @@GOTO2\\n', 'fb-goto $fb_icount', 'p/x $pc',
+        'echo @@BAD\\n',
+        'python tryit("fb-goto %d")' % (end + 1),
+        'fb-icount',
+        'python tryit("fb-goto")',
+        'python tryit("fb-goto -1")',
+        'python tryit("fb-history nosuchvar")',
+        'python tryit("fb-history")',
+        'python tryit("fb-history wstack[15] 0")',
+        'python tryit("fb-history 0xfffffffe 4")',
+        'python tryit("fb-history 0xf0000000")',
+        'python tryit("fb-events 999")',
+        'python tryit("fb-icount now")',
+        'kill'])
+    end_of_replay(srv)
+    part = lambda tag: out.split('@@%s\n' % tag)[1].split('@@')[0]
+    for name, words in (('fb-goto', 'Go to an icount'), ('fb-icount', 'current icount'),
+                        ('fb-events', 'events near here'), ('fb-history', 'every write')):
+        expect(part('HELP'), words, 'help ' + name)
+    expect(part('ICOUNT'), r'^icount %d$' % push2, 'fb-icount at the second push')
+    expect(part('ICOUNT'), r'^\$1 = %d$' % push2, '$fb_icount')
+    expect(part('EVENTS'), r'^\s+%d\s+<-- here' % push2, 'fb-events marks here')
+    for tag, size in (('HIST', 4), ('HIST2', 4), ('HIST3', 2)):
+        h = part(tag)
+        expect(h, r'^writes to 0x%x .*, %d bytes' % (sym('wstack') + 60, size),
+               'fb-history %s: the address and size' % tag)
+        expect(h, r'^\s+%d\s+0008:%08x\s+push 0x11111111\s+0x%08x\s+%d\s+0+ -> (11)+$' %
+               (push1, sym('w_push1'), sym('wstack') + 60, size), 'the first push')
+        expect(h, r'^\s+%d\s+0008:%08x\s+push 0x22222222\s+0x%08x\s+%d\s+(11)+ -> (22)+$' %
+               (push2, sym('w_push2'), sym('wstack') + 60, size), 'the second push')
+        expect(h, r'^\d+ writes \(fb-goto ICOUNT goes to one\)', 'the count, in its terms')
+    h = part('HIST4')
+    expect(h, r'^writes to 0x%x .*, 32 bytes' % sym('sbuf'), 'fb-history sbuf: all of it')
+    if len(re.findall(r'rep stosd', h)) != 8 or len(re.findall(r'rep movsd', h)) != 8:
+        fail('fb-history sbuf: not 8 REP STOSD and 8 REP MOVSD writes')
+    print('ok: fb-history sbuf: every iteration of both strings')
+    g = part('GOTO')
+    expect(g, r'^#0\s+w_push1 \(\) at .*reach_code\.asm:\d+', 'fb-goto shows the frame')
+    expect(g, r'^\$\d+ = 0x%x$' % sym('w_push1'), 'registers refreshed: before the push')
+    if re.findall(r'^\$\d+ = (0x[0-9a-f]+)$', g, re.M)[1:] != ['0x0', '0x11111111']:
+        fail('the push after fb-goto did not write 0x11111111')
+    print('ok: stepi from there writes the word')
+    expect(part('GOTO2'), r'^\$\d+ = 0x%x$' % sym('w_push2'), 'fb-goto $fb_icount')
+    bad = part('BAD')
+    for pattern, what in (
+            (r'^ERROR: icount %d is outside the recording \(0 to %d\): not moved$' % (end + 1, end),
+             'fb-goto past the end'),
+            (r'^icount %d$' % push2, 'nothing moved'),
+            (r'^ERROR: usage: fb-goto N$', 'fb-goto without N'),
+            (r'^ERROR: fb-goto: -1 is negative$', 'a negative icount'),
+            (r'^ERROR: fb-history: No symbol "nosuchvar" in current context\.$', 'a bad symbol'),
+            (r'^ERROR: usage: fb-history EXPR \[LEN\]$', 'fb-history without EXPR'),
+            (r'^ERROR: fb-history wstack\[15\] 0: usage: monitor history ADDR \[LEN\]', 'LEN 0'),
+            (r'^ERROR: fb-history 0xfffffffe 4: usage: monitor history', 'beyond 4 GiB'),
+            (r'^ERROR: fb-history 0xf0000000: 0xf0000000 is not mapped', 'unmapped memory'),
+            (r'^ERROR: usage: fb-events \[N\]', 'fb-events 999'),
+            (r'^ERROR: usage: fb-icount$', 'fb-icount with an argument')):
+        expect(bad, pattern, what)
+
+    # live: fb-icount works, the rest want a recording
+    fb = live()
+    out = run_gdb(fb, ['source ' + EXTENSION, 'break mid_a', 'continue', 'fb-icount',
+                       'python tryit("fb-goto 5")', 'python tryit("fb-history mid_count")',
+                       'python tryit("fb-events")', 'delete', 'continue'])
+    mid_a = executed_at(trace, {sym('mid_a')}, [(START, end - 1)])[0][0]
+    expect(out, r'^icount %d$' % mid_a, 'fb-icount live')
+    for name in ('fb-goto', 'fb-history', 'fb-events'):
+        expect(out, r'^ERROR: %s works on a recording' % name, name + ' live is refused')
+    end_of_live(fb, out)
+
+
 CASES = {k[5:]: v for k, v in globals().items() if k.startswith('case_')}
 
 if CASE not in CASES:
