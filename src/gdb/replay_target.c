@@ -201,6 +201,7 @@ static void mon_snapshots(ReplayTarget *rt, FILE *out)
 }
 
 static void land(ReplayTarget *rt, uint64_t icount);
+static void land_at(ReplayTarget *rt, uint64_t icount, uint32_t eip);
 
 /* monitor history: one line per write, as `flashback history` prints them. */
 typedef struct MonHistory {
@@ -231,6 +232,7 @@ static void mon_history(ReplayTarget *rt, const char *arg, FILE *out)
 {
 	MonHistory h = {rt, out, 0};
 	uint64_t now = replay_icount(rt->rs), addr, len = 4;
+	uint32_t eip = cpu_get_eip(replay_cpu(rt->rs));
 	char *end, err[TRACE_ERR_LEN + 64];
 	uint32_t phys;
 
@@ -259,7 +261,7 @@ static void mon_history(ReplayTarget *rt, const char *arg, FILE *out)
 		fprintf(out, "%s\n", err);
 	fprintf(out, "%" PRIu64 " writes (monitor goto ICOUNT goes to one)\n", h.count);
 	stub_apply_hooks(rt->stub, NULL, NULL);
-	land(rt, now);
+	land_at(rt, now, eip); /* where gdb thinks we are: in a handler, say */
 }
 
 static bool rt_monitor(void *opaque, const char *cmd, FILE *out)
@@ -298,31 +300,27 @@ static void land(ReplayTarget *rt, uint64_t icount)
 }
 
 /*
- * Land on the stop @why found at @icount.  An interrupt, an exception or a
- * reset leads to the handler (or the reset vector) without retiring an
- * instruction, so a breakpoint there is hit at the same icount as the
- * instruction it interrupted, and replay_goto() lands before the delivery
- * (at the interrupted instruction).  Replaying on with that one breakpoint
- * delivers it and stops at the breakpoint, still at @icount.
+ * Land on @icount with EIP @eip.  An interrupt, an exception or a reset
+ * leads to the handler (or the reset vector) without retiring an
+ * instruction, so a stop there (a breakpoint at the handler) has the same
+ * icount as the instruction before the delivery, and replay_goto() lands
+ * before the delivery.  Replaying on with a breakpoint at @eip delivers it
+ * and stops there, still at @icount.
  */
-static void land_stop(ReplayTarget *rt, uint64_t icount, GdbStop why)
+static void land_at(ReplayTarget *rt, uint64_t icount, uint32_t eip)
 {
 	CPU *cpu = replay_cpu(rt->rs);
-	uint32_t eip = why.addr;
 	enum replay_status st;
 
 	land(rt, icount);
-	if ((why.kind != GDB_STOP_SWBREAK && why.kind != GDB_STOP_HWBREAK) ||
-	    cpu_get_eip(cpu) == eip)
+	if (cpu_get_eip(cpu) == eip)
 		return;
 	replay_set_watches(rt->rs, NULL, 0, NULL, NULL);
 	replay_set_breakpoints(rt->rs, &eip, 1);
 	st = replay_forward(rt->rs, icount + 1);
 	stub_apply_hooks(rt->stub, NULL, NULL);
 	if (st != REPLAY_STOPPED || replay_icount(rt->rs) != icount || cpu_get_eip(cpu) != eip) {
-		warn("gdb: the breakpoint at 0x%08" PRIx32 " found at icount %" PRIu64
-		     " is not there again",
-		     eip, icount);
+		warn("gdb: EIP 0x%08" PRIx32 " is not reached at icount %" PRIu64, eip, icount);
 		land(rt, icount);
 	}
 }
@@ -416,7 +414,12 @@ static GdbStop reverse_continue(ReplayTarget *rt)
 				return (GdbStop){GDB_STOP_TRAP, 0};
 			}
 			if (rt->found) {
-				land_stop(rt, rt->found_icount, rt->found_stop);
+				/* a breakpoint: at its EIP; a watch: before the access */
+				if (rt->found_stop.kind == GDB_STOP_SWBREAK ||
+				    rt->found_stop.kind == GDB_STOP_HWBREAK)
+					land_at(rt, rt->found_icount, rt->found_stop.addr);
+				else
+					land(rt, rt->found_icount);
 				return rt->found_stop;
 			}
 			hi = lo;

@@ -493,6 +493,23 @@ def case_extension():
             (r'^ERROR: usage: fb-icount$', 'fb-icount with an argument')):
         expect(bad, pattern, what)
 
+    # fb-history from a stop in an interrupt handler comes back to it: the
+    # handler's first instruction has the icount of the instruction the
+    # interrupt came before, so the icount alone is not the place
+    srv = ReplayServer(FLASHBACK, trace)
+    out = run_gdb(srv, ['source ' + EXTENSION, 'break irq0_stub', 'continue', 'fb-icount',
+                        'fb-history irq0_count', 'maintenance flush register-cache',
+                        'echo @@AFTER\\n', 'p/x $pc', 'fb-icount', 'p irq0_count', 'continue',
+                        'p irq0_count', 'kill'])
+    end_of_replay(srv)
+    irq = executed_at(trace, {sym('irq0_stub')}, [(START, end - 1)])
+    after = out.split('@@AFTER\n')[1]
+    expect(after, r'^\$\d+ = 0x%x$' % sym('irq0_stub'), 'still in irq0_stub after fb-history')
+    expect(after, r'^icount %d$' % irq[0][0], 'at the same icount')
+    if re.findall(r'^\$\d+ = (\d+)$', after, re.M) != ['0', '1']:
+        fail('irq0_count is not 0 at the first tick and 1 at the next')
+    print('ok: the next continue stops at the next tick')
+
     # live: fb-icount works, the rest want a recording
     fb = live()
     out = run_gdb(fb, ['source ' + EXTENSION, 'break mid_a', 'continue', 'fb-icount',
