@@ -272,6 +272,13 @@ def case_mid_block():
     reach(['mid_a', 'mid_c'])
 
 
+def case_rep():
+    """A breakpoint on a REP string instruction: every iteration counts as an
+    instruction (icount), so it stops before each, 8 for REP STOSD and 8
+    for REP MOVSD, as the listing shows them."""
+    reach(['w_stos', 'w_movs'])
+
+
 def case_reset():
     """-bios: the reset vector (EIP 0xfff0, CS base 0xffff0000) after each of
     the boot sector's two resets through port 0x92, and the first
