@@ -5,18 +5,19 @@
  * recording at some icount and moves to any other icount.  This target
  * gives the stub that CPU and RAM, read-only, and runs it:
  *
- *   forwards   replay_forward() in slices, one instruction at a time (the
- *              engine's step hook) while breakpoints, watchpoints or a
- *              single step are in force, so that the stub's stop checks run
- *              after every instruction.  At the end of the recording gdb is
+ *   forwards   replay_forward() in slices at block speed, with the stub's
+ *              breakpoints and watchpoints in the CPU (set_hooks: the
+ *              engine keeps them there while it runs, and shows journalled
+ *              DMA to the watches).  At the end of the recording gdb is
  *              told "replaylog:end".
  *   backwards  a reverse step is replay_goto(icount - 1).  A reverse
- *              continue scans the history window by window, newest first:
- *              it goes to the window's start, replays the window with a
- *              step hook that notes the last position where a breakpoint
- *              or watchpoint triggers before the current icount, and goes
- *              there.  With nothing found back to the start of the
- *              recording, gdb is told "replaylog:begin".
+ *              continue scans the history window by window, newest first,
+ *              each window from the nearest restore point: it replays the
+ *              window with a watch function that notes every hit and never
+ *              stops (breakpoint stops are noted and passed), keeps the
+ *              last before the current icount, and goes there.  With
+ *              nothing found back to the start of the recording, gdb is
+ *              told "replaylog:begin".
  *
  * Positions, in gdb's terms (as native reverse debugging does it):
  *   - a breakpoint at X stops at the state where EIP = X, before the
