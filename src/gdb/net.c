@@ -220,6 +220,8 @@ size_t gdb_take_output(GdbStub *s, void *buf, size_t max)
 {
 	size_t n = s->out_len < max ? s->out_len : max;
 
+	if (!n)
+		return 0; /* s->out may be NULL: no memcpy() of it, even of 0 bytes */
 	memcpy(buf, s->out, n);
 	memmove(s->out, s->out + n, s->out_len - n);
 	s->out_len -= n;
