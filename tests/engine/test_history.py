@@ -98,7 +98,8 @@ def draw(trace, sym, dma_buffers, rng):
         for a in rng.sample(by_kind[k], min(PER_KIND, len(by_kind[k]))):
             length = rng.randint(1, 8)
             ranges.append((k, a - rng.randint(0, length - 1), length))
-    print('written bytes: %s' % ', '.join('%s %d' % (k, len(v)) for k, v in sorted(by_kind.items())))
+    print('written bytes: %s' %
+          ', '.join('%s %d' % (k, len(v)) for k, v in sorted(by_kind.items())))
     return ranges
 
 

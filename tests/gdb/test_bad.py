@@ -27,6 +27,7 @@ usage: test_bad.py FLASHBACK REACH_ELF DISK LOOP_ELF SPIN_ELF CASE
 """
 
 import re
+import subprocess
 import sys
 import tempfile
 import time
@@ -61,7 +62,6 @@ def eip(c):
 
 
 def end_icount(trace):
-    import subprocess
     info = subprocess.run([FLASHBACK, 'info', trace], capture_output=True, text=True).stdout
     return int(re.search(r'final icount (\d+)', info).group(1))
 

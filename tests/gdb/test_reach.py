@@ -21,6 +21,10 @@ Watchpoint cases (watch_*, rwatch_*): the stops, their PC, ECX (in a REP)
 and the old and new values gdb prints, live and recorded, forwards and
 backwards (where gdb shows the write undone: the old value is the one
 after it).
+
+Not covered: an NMI handler.  The CPU delivers NMIs as it does interrupts,
+but nothing in this machine raises one yet (the local APIC ignores NMI
+IPIs); a case belongs here when the LAPIC delivers them.
 """
 
 import os
