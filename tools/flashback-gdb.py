@@ -170,7 +170,7 @@ Ctrl-C stops a long search.  Only on a recording."""
         reply = monitor('history 0x%x %d' % (addr, size))
         needs_recording('fb-history', reply)
         first = reply.split('\n', 1)[0]
-        if first.startswith('usage:') or 'not mapped' in first:
+        if not first.startswith('writes to'):  # a usage line, unmapped memory
             raise gdb.GdbError('fb-history %s: %s' % (arg.strip(), reply.strip()))
         gdb.write(reply.replace('monitor goto ICOUNT', 'fb-goto ICOUNT'))
 

@@ -249,6 +249,12 @@ static void mon_history(ReplayTarget *rt, const char *arg, FILE *out)
 		fprintf(out, "0x%" PRIx64 " is not mapped to RAM here\n", addr);
 		return;
 	}
+	if (!replay_phys_range(rt->rs, (uint32_t)addr, (uint32_t)len, &phys)) {
+		fprintf(out,
+			"0x%" PRIx64 " +%" PRIu64 ": the pages are not one physical range here\n",
+			addr, len);
+		return;
+	}
 	fprintf(out,
 		"writes to 0x%" PRIx64 " (phys 0x%08" PRIx32 "), %" PRIu64 " bytes, icount %" PRIu64
 		" to %" PRIu64 ":\n",
