@@ -3,7 +3,7 @@
 under bad input and interruption, at packet level: each gets one reply (an
 error, or one line of monitor output), and nothing hangs.
 
-usage: test_bad.py FLASHBACK REACH_ELF DISK LOOP_ELF SPIN_ELF CASE
+usage: test_bad.py FLASHBACK REACH_ELF DISK LOOP_ELF SPIN_ELF GUESTS_DIR CASE
 
   points_live, points_replay
       more watchpoints (GDB_MAX_WATCHPOINTS, 16, for Z2-Z4 together) and
@@ -19,6 +19,11 @@ usage: test_bad.py FLASHBACK REACH_ELF DISK LOOP_ELF SPIN_ELF CASE
       monitor history with a length of 0, past 4 GiB, on unmapped memory,
       without an address; monitor goto outside the recording or without a
       number: one line each, and the position does not move.
+  monitor_pages
+      monitor history through the paging guest's window page finds the
+      write made through it; a range into the unmapped page after it is
+      refused (it would watch the physical page after, which that linear
+      page does not map).
   interrupt
       Ctrl-C (0x03) stops a continue on a long recording (3 * 10^8
       instructions of the loop guest), a reverse-continue from its end, a
@@ -26,6 +31,7 @@ usage: test_bad.py FLASHBACK REACH_ELF DISK LOOP_ELF SPIN_ELF CASE
       ends, each with a watchpoint set (the CPU's slow path on its page).
 """
 
+import os
 import re
 import subprocess
 import sys
@@ -34,7 +40,7 @@ import time
 
 from gdbtest import Client, Flashback, ReplayServer, check, check_error, fail, record, symbol
 
-FLASHBACK, REACH, DISK, LOOP, SPIN, CASE = sys.argv[1:7]
+FLASHBACK, REACH, DISK, LOOP, SPIN, GUESTS, CASE = sys.argv[1:8]
 LONG = 300000000  # instructions in the long recording
 UNUSED = 0x200000  # RAM no guest here touches
 
@@ -177,6 +183,34 @@ def case_monitor_bad():
     one_line(monitor(c, 'goto'), r'^usage: monitor goto ICOUNT$', 'goto without a number')
     one_line(monitor(c, 'goto 12x'), r'^usage: monitor goto ICOUNT$', 'goto of a bad number')
     check(icount(c), 1000, 'not moved')
+    kill(srv, c)
+
+
+def case_monitor_pages():
+    """monitor history translates through the guest's paging at this point: a
+    window page of the paging guest finds the write made through it; a range
+    whose next page is not mapped is refused with one line."""
+    paging = os.path.join(GUESTS, 'paging.elf')
+    trace = record(FLASHBACK, paging, tempfile.mkdtemp(prefix='fbbad-'))
+    page_a = symbol(paging, 'page_a')
+    out = subprocess.run([FLASHBACK, 'history', trace, '--addr', hex(page_a + 0x200), '--phys'],
+                         capture_output=True, text=True).stdout
+    m = re.search(r'^\s*(\d+)  \S+\s+mov dword ptr \[0x40000200\], eax .* -> cafef00d$', out,
+                  re.M)
+    if not m:
+        fail('the paging guest did not write through its window: %r' % out)
+    srv = ReplayServer(FLASHBACK, trace)
+    c = Client(srv.port)
+    c.sock.settimeout(60)
+    monitor(c, 'goto ' + m.group(1))
+    text = monitor(c, 'history 0x40000200 4')
+    if not re.search(r'^writes to 0x40000200 \(phys 0x%08x\)' % (page_a + 0x200), text, re.M) or \
+            not re.search(r'^\s*%s  .* -> cafef00d$' % m.group(1), text, re.M):
+        fail('monitor history through the window: %r' % text)
+    print('ok: monitor history 0x40000200 is page A\'s, with the write through the window')
+    one_line(monitor(c, 'history 0x40000ffc 8'),
+             r'^0x40000ffc \+8: the pages are not one physical range here$',
+             'a range whose second page is not mapped')
     kill(srv, c)
 
 

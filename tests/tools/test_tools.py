@@ -872,6 +872,20 @@ def case_history_bad():
     fails('history', trace, '--len', 4, match='usage')
     fails('history', trace, '--addr', 0x104000, '--bogus', match="unknown option '--bogus'")
     fails('history', os.path.join(TMP, 'missing.fbt'), '--addr', 0x104000)
+    # the paging guest's window page at 0x40000000 maps page A, the next
+    # page nothing: a range across both is not one physical range
+    trace, _ = guest('paging')
+    nm = subprocess.run(['nm', os.path.join(GUESTS, 'paging.elf')], capture_output=True,
+                        text=True).stdout
+    page_a = int(re.search(r'^([0-9a-f]+) \w page_a$', nm, re.M).group(1), 16)
+    out, _ = ok('history', trace, '--addr', hex(page_a + 0x200), '--phys')
+    m = re.search(r'^\s*(\d+)  \S+\s+mov dword ptr \[0x40000200\], eax .* -> cafef00d$', out,
+                  re.M)
+    assert m, out  # the write through the window, where paging maps it
+    out, _ = ok('history', trace, '--addr', 0x40000200, '--from', m.group(1))
+    assert out.startswith('writes to physical 0x%08x-' % (page_a + 0x200)), out
+    fails('history', trace, '--addr', 0x40000ffc, '--len', 8, '--from', m.group(1),
+          match='the pages are not one physical range at icount')
 
 
 def read_pty(args, env):
