@@ -4,12 +4,13 @@
 usage: test_history.py FLASHBACK HISTORY_REF GUESTS_DIR DISK REACH_ELF [SEED]
 
 For each of three recordings (tests/gdb's reach guest: stack, data, REP
-strings, interrupts, two ATA DMAs; tests/guests' ata: PIO and DMA; paging:
-page tables the walker sets accessed/dirty bits in), random ranges of 1 to
-8 bytes are drawn, seeded (the seed is printed; give it to reproduce), from
-the memory the recording writes: history_ref's `written` pass, sorted into
-the stack, the DMA buffers, the page tables and the other data by the
-guest's symbols.
+strings, interrupts, task switches, two ATA DMAs; tests/guests' ata: PIO
+and DMA; paging: page tables the walker sets accessed/dirty bits in),
+random ranges of 1 to 8 bytes are drawn, seeded (the seed is printed; give
+it to reproduce), from the memory the recording writes: history_ref's
+`written` pass, sorted by the guest's symbols into the stack, the DMA
+buffers, the page tables, the descriptor tables, the TSSes and the other
+data.
 
 history_ref replays the recording one instruction at a time and diffs the
 ranges after each (C lines), and lists what each journalled DMA writes into
@@ -49,9 +50,12 @@ def run(args):
 
 
 def symbols(elf):
-    out = run(['nm', elf])
-    return {p[2]: int(p[0], 16) for p in (line.split() for line in out.splitlines())
-            if len(p) == 3}
+    """name: (address, size) of the data symbols (nm -S; size 0 if none)."""
+    sym = {}
+    for p in (line.split() for line in run(['nm', '-S', elf]).splitlines()):
+        if len(p) in (3, 4) and p[-2] in 'bBdD':
+            sym[p[-1]] = (int(p[0], 16), int(p[1], 16) if len(p) == 4 else 0)
+    return sym
 
 
 def record(elf, disk):
@@ -64,12 +68,16 @@ def record(elf, disk):
 
 
 def kinds(sym, dma_buffers):
-    """Classify an address: stack, dma, page tables or data."""
-    spans = [('stack', sym['stack_bottom'], sym['stack_top'])]
-    for name, size in dma_buffers:
-        spans.append(('dma', sym[name], sym[name] + size))
-    if 'tables' in sym:
-        spans.append(('page tables', sym['tables'], sym['page_dir'] + 4096))
+    """Classify an address: stack, DMA buffer, page tables, descriptor tables,
+    TSS (the CPU writes them in task switches) or other data."""
+    spans = [('stack', sym['stack_bottom'][0], sym['stack_top'][0])]
+    named = [(name, 'dma') for name in dma_buffers] + [
+        (name, 'page tables') for name in ('tables', 'page_dir')] + [
+        (name, 'descriptor tables') for name in ('gdt', 'idt')] + [
+        (name, 'TSS') for name in ('main_tss', 'tss_call', 'tss_jmp', 'tss_gate')]
+    for name, k in named:
+        if name in sym:
+            spans.append((k, sym[name][0], sym[name][0] + sym[name][1]))
 
     def kind(addr):
         for k, lo, hi in spans:
@@ -81,7 +89,7 @@ def kinds(sym, dma_buffers):
 
 def draw(trace, sym, dma_buffers, rng):
     """Random ranges over the written memory, PER_KIND of each kind."""
-    lo, hi = sym['multiboot_magic'], sym['__bss_end']
+    lo, hi = sym['multiboot_magic'][0], sym['__bss_end'][0]
     written = []
     for line in run([REF, trace, 'written', hex(lo), hex(hi)]).splitlines():
         _, addr, length, how = line.split()
@@ -187,8 +195,8 @@ def main():
     rng = random.Random(SEED)
     print('seed %d' % SEED)
     guests = [
-        (REACH, DISK, [('dbuf', 512)]),
-        (os.path.join(GUESTS, 'ata.elf'), DISK, [('buf', 8 * 512)]),
+        (REACH, DISK, ['dbuf']),
+        (os.path.join(GUESTS, 'ata.elf'), DISK, ['buf']),
         (os.path.join(GUESTS, 'paging.elf'), None, []),
     ]
     for elf, disk, dma_buffers in guests:
