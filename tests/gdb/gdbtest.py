@@ -39,6 +39,7 @@ class Flashback:
             args.append('-S')
         self.err = open(self.errfile, 'w')
         self.proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=self.err)
+        atexit.register(self.kill)  # a failing test must not leave a guest running
         self.wait_listening()
 
     def wait_listening(self):
