@@ -220,17 +220,12 @@ int tools_history(int argc, char **argv)
 			      "--addr 0x%" PRIx64 ": not mapped to RAM at icount %" PRIu64
 			      " (give --phys for a physical address)",
 			      addr, from);
-		/* the whole range, page by page: one physical range */
-		for (uint64_t a = (addr | 0xfff) + 1; a < addr + len; a += 0x1000) {
-			uint32_t p;
-
-			if (!replay_phys_of(s, (uint32_t)a, &p) || p != pa + (a - addr))
-				fatal(EXIT_USAGE,
-				      "--addr 0x%" PRIx64 " --len %" PRIu64
-				      ": the pages are not one "
-				      "physical range at icount %" PRIu64 " (give --phys)",
-				      addr, len, from);
-		}
+		if (!replay_phys_range(s, (uint32_t)addr, (uint32_t)len, &pa))
+			fatal(EXIT_USAGE,
+			      "--addr 0x%" PRIx64 " --len %" PRIu64
+			      ": the pages are not one physical range at icount %" PRIu64
+			      " (give --phys)",
+			      addr, len, from);
 	}
 	if (cs_open(CS_ARCH_X86, CS_MODE_32, &f.cs) != CS_ERR_OK)
 		fatal(EXIT_INTERNAL, "history: capstone cannot start");

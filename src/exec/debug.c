@@ -15,7 +15,8 @@
  * reports it here (watch_access) with its linear and physical address and,
  * for a write to RAM, the bytes before it.  The watch function may ask to
  * stop; the instruction finishes and cpu_exec() returns.  Instruction
- * fetches are not data accesses (cpu->fetching).
+ * fetches are not data accesses (cpu->fetching), the accessed bits their
+ * page walks set are.
  */
 #include <string.h>
 
@@ -131,7 +132,9 @@ static bool report(CPU *cpu, const CPUAccess *a)
 
 void watch_access(CPU *cpu, const CPUAccess *a)
 {
-	if (!cpu->nwatch || cpu->fetching)
+	/* a fetch reads code, which is no data access; but the page walk of a
+	 * fetch may set the accessed bit, and that write is one */
+	if (!cpu->nwatch || (cpu->fetching && !a->write))
 		return;
 	if (report(cpu, a)) {
 		cpu->dbg_stop = true;

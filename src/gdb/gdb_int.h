@@ -145,6 +145,8 @@ bool vmem_read(CPU *cpu, AddressSpace *as, uint32_t addr, void *buf, uint32_t le
 
 /* net.c: false once the client is gone */
 bool net_flush(GdbStub *s);
+/* Send what is queued, now, without waiting; errors are net_flush()'s. */
+void net_send_now(GdbStub *s);
 /* Ctrl-C (taken from the input) or a closed connection, between packets. */
 bool net_interrupt_pending(GdbStub *s);
 

@@ -110,6 +110,19 @@ bool net_flush(GdbStub *s)
 	return true;
 }
 
+void net_send_now(GdbStub *s)
+{
+	ssize_t n;
+
+	if (s->socketless || s->fd < 0 || !s->out_len)
+		return;
+	n = send(s->fd, s->out, s->out_len, MSG_NOSIGNAL | MSG_DONTWAIT);
+	if (n > 0) {
+		memmove(s->out, s->out + n, s->out_len - (size_t)n);
+		s->out_len -= (size_t)n;
+	}
+}
+
 static void read_client(GdbStub *s)
 {
 	uint8_t buf[4096];

@@ -5,18 +5,19 @@
  * recording at some icount and moves to any other icount.  This target
  * gives the stub that CPU and RAM, read-only, and runs it:
  *
- *   forwards   replay_forward() in slices, one instruction at a time (the
- *              engine's step hook) while breakpoints, watchpoints or a
- *              single step are in force, so that the stub's stop checks run
- *              after every instruction.  At the end of the recording gdb is
+ *   forwards   replay_forward() in slices at block speed, with the stub's
+ *              breakpoints and watchpoints in the CPU (set_hooks: the
+ *              engine keeps them there while it runs, and shows journalled
+ *              DMA to the watches).  At the end of the recording gdb is
  *              told "replaylog:end".
  *   backwards  a reverse step is replay_goto(icount - 1).  A reverse
- *              continue scans the history window by window, newest first:
- *              it goes to the window's start, replays the window with a
- *              step hook that notes the last position where a breakpoint
- *              or watchpoint triggers before the current icount, and goes
- *              there.  With nothing found back to the start of the
- *              recording, gdb is told "replaylog:begin".
+ *              continue scans the history window by window, newest first,
+ *              each window from the nearest restore point: it replays the
+ *              window with a watch function that notes every hit and never
+ *              stops (breakpoint stops are noted and passed), keeps the
+ *              last before the current icount, and goes there.  With
+ *              nothing found back to the start of the recording, gdb is
+ *              told "replaylog:begin".
  *
  * Positions, in gdb's terms (as native reverse debugging does it):
  *   - a breakpoint at X stops at the state where EIP = X, before the
@@ -98,8 +99,13 @@ static void mon_goto(ReplayTarget *rt, const char *arg, FILE *out)
 		fprintf(out, "usage: monitor goto ICOUNT\n");
 		return;
 	}
-	if (n < replay_start_icount(rt->rs))
-		n = replay_start_icount(rt->rs);
+	if (n < replay_start_icount(rt->rs) || n > replay_end_icount(rt->rs)) {
+		fprintf(out,
+			"icount %llu is outside the recording (%" PRIu64 " to %" PRIu64
+			"): not moved\n",
+			n, replay_start_icount(rt->rs), replay_end_icount(rt->rs));
+		return;
+	}
 	report_status(rt, replay_goto(rt->rs, n), out);
 	fprintf(out, "(gdb caches registers: run 'maintenance flush register-cache', or use "
 		     "fb-goto from tools/flashback-gdb.py)\n");
@@ -196,6 +202,7 @@ static void mon_snapshots(ReplayTarget *rt, FILE *out)
 }
 
 static void land(ReplayTarget *rt, uint64_t icount);
+static void land_at(ReplayTarget *rt, uint64_t icount, uint32_t eip);
 
 /* monitor history: one line per write, as `flashback history` prints them. */
 typedef struct MonHistory {
@@ -226,6 +233,7 @@ static void mon_history(ReplayTarget *rt, const char *arg, FILE *out)
 {
 	MonHistory h = {rt, out, 0};
 	uint64_t now = replay_icount(rt->rs), addr, len = 4;
+	uint32_t eip = cpu_get_eip(replay_cpu(rt->rs));
 	char *end, err[TRACE_ERR_LEN + 64];
 	uint32_t phys;
 
@@ -241,6 +249,12 @@ static void mon_history(ReplayTarget *rt, const char *arg, FILE *out)
 		fprintf(out, "0x%" PRIx64 " is not mapped to RAM here\n", addr);
 		return;
 	}
+	if (!replay_phys_range(rt->rs, (uint32_t)addr, (uint32_t)len, &phys)) {
+		fprintf(out,
+			"0x%" PRIx64 " +%" PRIu64 ": the pages are not one physical range here\n",
+			addr, len);
+		return;
+	}
 	fprintf(out,
 		"writes to 0x%" PRIx64 " (phys 0x%08" PRIx32 "), %" PRIu64 " bytes, icount %" PRIu64
 		" to %" PRIu64 ":\n",
@@ -254,7 +268,7 @@ static void mon_history(ReplayTarget *rt, const char *arg, FILE *out)
 		fprintf(out, "%s\n", err);
 	fprintf(out, "%" PRIu64 " writes (monitor goto ICOUNT goes to one)\n", h.count);
 	stub_apply_hooks(rt->stub, NULL, NULL);
-	land(rt, now);
+	land_at(rt, now, eip); /* where gdb thinks we are: in a handler, say */
 }
 
 static bool rt_monitor(void *opaque, const char *cmd, FILE *out)
@@ -290,6 +304,32 @@ static void land(ReplayTarget *rt, uint64_t icount)
 
 	if (st == REPLAY_ERROR)
 		warn("gdb: replay to icount %" PRIu64 " failed: %s", icount, replay_error(rt->rs));
+}
+
+/*
+ * Land on @icount with EIP @eip.  An interrupt, an exception or a reset
+ * leads to the handler (or the reset vector) without retiring an
+ * instruction, so a stop there (a breakpoint at the handler) has the same
+ * icount as the instruction before the delivery, and replay_goto() lands
+ * before the delivery.  Replaying on with a breakpoint at @eip delivers it
+ * and stops there, still at @icount.
+ */
+static void land_at(ReplayTarget *rt, uint64_t icount, uint32_t eip)
+{
+	CPU *cpu = replay_cpu(rt->rs);
+	enum replay_status st;
+
+	land(rt, icount);
+	if (cpu_get_eip(cpu) == eip)
+		return;
+	replay_set_watches(rt->rs, NULL, 0, NULL, NULL);
+	replay_set_breakpoints(rt->rs, &eip, 1);
+	st = replay_forward(rt->rs, icount + 1);
+	stub_apply_hooks(rt->stub, NULL, NULL);
+	if (st != REPLAY_STOPPED || replay_icount(rt->rs) != icount || cpu_get_eip(cpu) != eip) {
+		warn("gdb: EIP 0x%08" PRIx32 " is not reached at icount %" PRIu64, eip, icount);
+		land(rt, icount);
+	}
 }
 
 /* Watch function of the probes and scans below: note, never stop. */
@@ -381,7 +421,12 @@ static GdbStop reverse_continue(ReplayTarget *rt)
 				return (GdbStop){GDB_STOP_TRAP, 0};
 			}
 			if (rt->found) {
-				land(rt, rt->found_icount);
+				/* a breakpoint: at its EIP; a watch: before the access */
+				if (rt->found_stop.kind == GDB_STOP_SWBREAK ||
+				    rt->found_stop.kind == GDB_STOP_HWBREAK)
+					land_at(rt, rt->found_icount, rt->found_stop.addr);
+				else
+					land(rt, rt->found_icount);
 				return rt->found_stop;
 			}
 			hi = lo;

@@ -701,8 +701,14 @@ void stub_receive(GdbStub *s, const uint8_t *buf, size_t len)
 			reply(s, E_TOOLONG);
 			break;
 		case RX_PACKET:
-			if (!s->no_ack)
+			if (!s->no_ack) {
+				/* before the handler, which may run long (a reverse
+				 * continue, monitor history): a client waits for the
+				 * ack before anything else, Ctrl-C included, and gdb
+				 * sends the packet again after remotetimeout */
 				out_append(s, "+", 1);
+				net_send_now(s);
+			}
 			dispatch(s, s->rx.buf, s->rx.len);
 			break;
 		}

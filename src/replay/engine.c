@@ -65,9 +65,10 @@ typedef struct ReplaySession {
 	RRMarker *markers; /* the snapshot markers passed, in order */
 	unsigned nmarkers;
 	CPU *scratch; /* a CPU to load a snapshot's state into */
-	/* the debugger's watches see journalled DMA; a breakpoint or watch
-	 * stopped the instruction of an event */
-	bool watching, bp_stop;
+	/* the debugger's watches see journalled DMA (one asked to stop at the
+	 * last DMA: dma_stop); a breakpoint or watch stopped the instruction
+	 * of an event, or a DMA between instructions */
+	bool watching, dma_stop, bp_stop;
 	uint32_t bps[CPU_MAX_BREAKPOINTS];
 	unsigned nbps;
 	CPUWatch watches[CPU_MAX_WATCHES];
@@ -357,14 +358,19 @@ static void dma_watched(void *opaque, uint64_t addr, const uint8_t *old, const u
 {
 	ReplaySession *r = opaque;
 
-	cpu_watch_dma(r->cpu, (uint32_t)addr, old, now, (uint32_t)len);
+	if (cpu_watch_dma(r->cpu, (uint32_t)addr, old, now, (uint32_t)len))
+		r->dma_stop = true;
 }
 
-static void dma_write(ReplaySession *r, const TraceEvent *ev)
+/* Returns true if a watch asked to stop at this DMA (the CPU holds the stop:
+ * its next cpu_exec() returns at once). */
+static bool dma_write(ReplaySession *r, const TraceEvent *ev)
 {
+	r->dma_stop = false;
 	physmem_set_dma_watch(r->watching ? dma_watched : NULL, r);
 	cpu_physical_memory_rw(ev->addr, (void *)ev->data, ev->size, true);
 	physmem_set_dma_watch(NULL, NULL);
+	return r->dma_stop;
 }
 
 /*
@@ -903,6 +909,20 @@ static bool step_event(ReplaySession *r, const TraceEvent *ev)
 				says, now);
 			return false;
 		}
+		return true;
+	case TEV_DMA_WRITE:
+		/* Between instructions a watched DMA stops right after itself,
+		 * before the events that follow at this icount (the device's
+		 * interrupt, say).  The CPU holds the stop until its next
+		 * cpu_exec(), which would return at once and so take no
+		 * interrupt: take the stop now (nothing runs with limit now). */
+		if (dma_write(r, ev)) {
+			consume(r);
+			cpu_exec(r->cpu, now);
+			r->bp_stop = true;
+			return true;
+		}
+		consume(r);
 		return true;
 	default:
 		return apply_passive(r);

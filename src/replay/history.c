@@ -100,6 +100,19 @@ bool replay_history(ReplaySession *s, uint32_t phys, uint32_t len, uint64_t from
 	return true;
 }
 
+bool replay_phys_range(ReplaySession *s, uint32_t lin, uint32_t len, uint32_t *phys)
+{
+	uint32_t p;
+
+	if (!len || !replay_phys_of(s, lin, phys))
+		return false;
+	/* every later page must follow on: the history watches one range */
+	for (uint64_t a = ((uint64_t)lin | 0xfff) + 1; a < (uint64_t)lin + len; a += 0x1000)
+		if (!replay_phys_of(s, (uint32_t)a, &p) || p != *phys + (uint32_t)(a - lin))
+			return false;
+	return true;
+}
+
 bool replay_phys_of(ReplaySession *s, uint32_t lin, uint32_t *phys)
 {
 	uint8_t b;

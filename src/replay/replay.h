@@ -180,6 +180,9 @@ bool replay_history(ReplaySession *s, uint32_t phys, uint32_t len, uint64_t from
 /* The physical address linear @lin maps to at the session's position
  * (RAM or ROM); false if none. */
 bool replay_phys_of(ReplaySession *s, uint32_t lin, uint32_t *phys);
+/* The same for [@lin, +@len), which must map to one physical range (where a
+ * memory history can watch it); false if it does not. */
+bool replay_phys_range(ReplaySession *s, uint32_t lin, uint32_t len, uint32_t *phys);
 
 /*
  * A hook called after every instruction replay_forward() retires (the CPU

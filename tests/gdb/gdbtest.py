@@ -24,14 +24,16 @@ def free_port():
 
 
 class Flashback:
-    """flashback run -gdb tcp::PORT [-S] -kernel GUEST, serial to a file."""
+    """flashback run -gdb tcp::PORT [-S] -kernel GUEST, serial to a file.
+    @machine replaces `-kernel GUEST` (a -bios run, say)."""
 
-    def __init__(self, flashback, guest, wait=True, extra=()):
+    def __init__(self, flashback, guest, wait=True, extra=(), machine=None):
         self.dir = tempfile.mkdtemp(prefix='fbgdb-')
         self.serial = os.path.join(self.dir, 'serial.txt')
         self.errfile = os.path.join(self.dir, 'stderr.txt')
         self.port = free_port()
-        args = [flashback, 'run', '-gdb', 'tcp::%d' % self.port, '-kernel', guest,
+        machine = list(machine) if machine else ['-kernel', guest]
+        args = [flashback, 'run', '-gdb', 'tcp::%d' % self.port] + machine + [
                 '-serial', 'file:' + self.serial] + list(extra)
         if wait:
             args.append('-S')
@@ -174,10 +176,11 @@ def check_error(got, what):
     print('ok: %s -> %r' % (what, got))
 
 
-def record(flashback, guest, directory, extra=()):
-    """Record @guest into DIRECTORY/guest.fbt; the trace's path."""
+def record(flashback, guest, directory, extra=(), machine=None):
+    """Record @guest (or @machine) into DIRECTORY/guest.fbt; the trace's path."""
     trace = os.path.join(directory, 'guest.fbt')
-    r = subprocess.run([flashback, 'record', '-o', trace, '-kernel', guest] + list(extra),
+    machine = list(machine) if machine else ['-kernel', guest]
+    r = subprocess.run([flashback, 'record', '-o', trace] + machine + list(extra),
                        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
                        timeout=600)
     if not os.path.exists(os.path.join(trace, 'snap-000000.fbs')):

@@ -812,6 +812,82 @@ def case_disasm_bad():
     fails('disasm', trace, '--at', 5)
 
 
+def history_lines(out):
+    """The write lines of flashback history: (icount, who, size, old, new)."""
+    return [(int(m.group(1)), m.group(2), int(m.group(3)), m.group(4), m.group(5))
+            for m in re.finditer(r'^\s*(\d+)  (dma|page walker|[0-9a-f]{4}:[0-9a-f]{8}) .* '
+                                 r'0x[0-9a-f]{8}\s+(\d+)  (\S+) -> (\S+)$', out, re.M)]
+
+
+def case_history():
+    """flashback history of the ata guest's DMA buffer: the two DMAs, linear
+    and --phys alike, --from/--to a part of it, --save as table history."""
+    trace, _ = record('ata', '-kernel', os.path.join(GUESTS, 'ata.elf'), '-hda',
+                      os.path.join(GUESTS, 'guest-disk.img'), '-serial', 'stdio')
+    end = int(re.search(r'final icount (\d+)', ok('info', trace)[0]).group(1))
+    dma = [r[0] for r in events(trace, '--kind', 'dma-write')[0]]
+    buf = int([line.split()[0] for line in subprocess.run(
+        ['nm', os.path.join(GUESTS, 'ata.elf')], capture_output=True, text=True).stdout.splitlines()
+        if line.endswith(' buf')][0], 16)
+    out, _ = ok('history', trace, '--addr', hex(buf), '--len', 8)
+    assert out.startswith('writes to physical 0x%08x-0x%08x from icount 0 to %d:\n' %
+                          (buf, buf + 7, end)), out
+    lines = history_lines(out)
+    assert re.search(r'^%d writes$' % len(lines), out, re.M), out
+    got = [(i, size) for i, who, size, _, _ in lines if who == 'dma']
+    assert got == [(i, 8) for i in dma], (got, dma)  # both DMAs, clipped to the range
+    # the first DMA reads sector 10 of the pattern disk: "FBDK", then 10
+    assert [n for _, w, _, _, n in lines if w == 'dma'][0] == '0000000a4b444246', lines
+    assert ok('history', trace, '--addr', hex(buf), '--len', 8, '--phys')[0] == out
+    # a part of the recording: exactly the writes inside it
+    lo, hi = dma[0] - 10, dma[-1]
+    part = history_lines(ok('history', trace, '--addr', hex(buf), '--len', 8, '--from', lo,
+                            '--to', hi)[0])
+    assert part == [w for w in lines if lo <= w[0] < hi], (part, lo, hi)
+    # --save: the same writes as rows of table history
+    out, _ = ok('history', trace, '--addr', hex(buf), '--len', 8, '--save')
+    assert "saved as table history, query = 'phys=0x%08x len=8 from=0 to=%d'" % (buf, end) in out
+    rows, _ = ok('query', trace, '--csv', 'SELECT icount, dma, size, hex(new) FROM history '
+                 'ORDER BY rowid')
+    rows = [r.split(',') for r in rows.splitlines()[1:]]
+    assert [int(r[0]) for r in rows] == [w[0] for w in lines], rows
+    assert [int(r[0]) for r in rows if r[1] == '1'] == dma, rows
+
+
+def case_history_bad():
+    """Bad history requests: one line, status 2."""
+    trace, _ = guest('timer')
+    end = int(re.search(r'final icount (\d+)', ok('info', trace)[0]).group(1))
+    fails('history', trace, '--addr', 0x104000, '--len', 0, match='--len 0: 1 to')
+    fails('history', trace, '--addr', 0x104000, '--len', 16 * 2**20 + 1, match='1 to 16777216')
+    fails('history', trace, '--addr', 0xfffffffe, '--len', 4, match='beyond 4 GiB')
+    fails('history', trace, '--addr', 2**32, '--len', 1, match='beyond 4 GiB')
+    fails('history', trace, '--addr', 0x104000, '--from', end + 1,
+          match='the recording spans icount 0 to %d' % end)
+    fails('history', trace, '--addr', 0x104000, '--to', end + 1, match='spans icount')
+    fails('history', trace, '--addr', 0x104000, '--from', 20, '--to', 10, match='spans icount')
+    fails('history', trace, '--addr', 0xf0000000, match='not mapped to RAM at icount 0')
+    fails('history', trace, '--addr', 'x', match="'x' is not a number")
+    fails('history', trace, '--addr', 0x104000, '--from', '-1', match='not a number')
+    fails('history', trace, '--len', 4, match='usage')
+    fails('history', trace, '--addr', 0x104000, '--bogus', match="unknown option '--bogus'")
+    fails('history', os.path.join(TMP, 'missing.fbt'), '--addr', 0x104000)
+    # the paging guest's window page at 0x40000000 maps page A, the next
+    # page nothing: a range across both is not one physical range
+    trace, _ = guest('paging')
+    nm = subprocess.run(['nm', os.path.join(GUESTS, 'paging.elf')], capture_output=True,
+                        text=True).stdout
+    page_a = int(re.search(r'^([0-9a-f]+) \w page_a$', nm, re.M).group(1), 16)
+    out, _ = ok('history', trace, '--addr', hex(page_a + 0x200), '--phys')
+    m = re.search(r'^\s*(\d+)  \S+\s+mov dword ptr \[0x40000200\], eax .* -> cafef00d$', out,
+                  re.M)
+    assert m, out  # the write through the window, where paging maps it
+    out, _ = ok('history', trace, '--addr', 0x40000200, '--from', m.group(1))
+    assert out.startswith('writes to physical 0x%08x-' % (page_a + 0x200)), out
+    fails('history', trace, '--addr', 0x40000ffc, '--len', 8, '--from', m.group(1),
+          match='the pages are not one physical range at icount')
+
+
 def read_pty(args, env):
     import pty
     master, slave = pty.openpty()
