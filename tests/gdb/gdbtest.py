@@ -98,6 +98,9 @@ def checksum(data):
 class Client:
     def __init__(self, port):
         self.sock = socket.create_connection(('127.0.0.1', port), timeout=20)
+        # As gdb does: without it an ack followed by the next packet waits
+        # for the stub's delayed ACK (40 ms per command).
+        self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self.buf = b''
         self.ack = True
 
