@@ -412,8 +412,12 @@ static bool list_one(Lister *l, uint64_t icount)
 			fprintf(l->out, "%12s  -- interrupt %s delivered before %04x:%08x\n", "",
 				name, w.cs, w.eip);
 		}
-		if (nirq <= ARRAY_SIZE(vec) && vec[nirq - 1] < 256 &&
-		    handler_of(l->cpu, (unsigned)vec[nirq - 1], &sel, &base, &off, &bits)) {
+		uint64_t last = vec[nirq - 1];
+
+		if (last == TRACE_NMI)
+			last = 2; /* an NMI goes through the IDT's vector 2 */
+		if (nirq <= ARRAY_SIZE(vec) && last < 256 &&
+		    handler_of(l->cpu, (unsigned)last, &sel, &base, &off, &bits)) {
 			where_decode(l, &h, sel, base, off, bits);
 			have_h = true;
 		}

@@ -20,6 +20,8 @@
  *   strings      REP STOSD / REP MOVSD into sbuf from ssrc
  *   IRQ 0        irq0_stub: three PIT ticks, the first ending a HLT, the
  *                others interrupting a busy loop, then IRQ 0 masked
+ *   NMI          nmi_stub: two NMIs the local APIC sends itself (ICR),
+ *                with interrupts off
  *   DMA          two READ DMAs (sectors 5 and 9 of the pattern disk) into
  *                dbuf: bytes 4-7 of a sector hold its LBA
  *
@@ -37,13 +39,13 @@
 #define VEC_TASK_GATE 0x41
 
 /* Arrivals, counted by the code in reach_code.asm. */
-volatile u32 irq0_count, exc_count, task_count, iret_count, gate_count, sys_count;
+volatile u32 irq0_count, nmi_count, exc_count, task_count, iret_count, gate_count, sys_count;
 volatile u32 hot_count, hot_sum, mid_count;
 /* A stack of its own (only the stack phase uses it), the string phase's
  * destination and source. */
 volatile u32 wstack[16] __attribute__((aligned(64)));
 volatile u32 sbuf[8], ssrc[8];
-extern const char irq0_stub[], ud_stub[], de_stub[], task_gate_entry[], cg_call_entry[],
+extern const char irq0_stub[], nmi_stub[], ud_stub[], de_stub[], task_gate_entry[], cg_call_entry[],
     cg_jmp_entry[], tss_call_entry[], tss_jmp_entry[], u_sys[], sysenter_entry[];
 void ud_trigger(void);
 void de_trigger(void);
@@ -104,6 +106,22 @@ static void phase_timer(void)
 	check(irq0_count == 3, "%u ticks", irq0_count);
 }
 
+/* NMIs through the local APIC: an ICR write with delivery mode NMI and
+ * shorthand self; IF is clear, which an NMI ignores. */
+static void phase_nmi(void)
+{
+	volatile u32 *lapic = (volatile u32 *)0xFEE00000u;
+
+	gate(2, nmi_stub, GATE_INT);
+	lapic[0x0F0 / 4] = 0x1FF; /* SVR: software-enabled */
+	for (int i = 0; i < 2; i++) {
+		lapic[0x300 / 4] = 0x00040400u; /* ICR: self, NMI */
+		for (volatile int n = 0; n < 100 && nmi_count == (u32)i; n++)
+			;
+	}
+	check(nmi_count == 2, "%u NMIs", nmi_count);
+}
+
 static void phase_dma(void)
 {
 	check(ata_dma_init() != 0, "no bus master");
@@ -152,6 +170,7 @@ int guest_main(void)
 	check(stack_phase() == 0x22222222, "the stack phase popped something else");
 	string_phase();
 	phase_timer();
+	phase_nmi();
 	phase_dma();
 
 	check(mid_count == 8 && iret_count == 2 && exc_count == 4 && gate_count == 4,

@@ -22,7 +22,7 @@ SEL_TSS_JMP	equ 0x48	; TSS whose EIP is tss_jmp_entry
 VEC_TASK_GATE	equ 0x41	; IDT task gate to the TSS at 0x50
 
 ; the counters and buffers are reach.c's (with their C types, for gdb)
-extern irq0_count, exc_count, task_count, iret_count, gate_count, sys_count
+extern irq0_count, nmi_count, exc_count, task_count, iret_count, gate_count, sys_count
 extern hot_count, hot_sum, mid_count, wstack, sbuf, ssrc
 
 section .bss
@@ -38,6 +38,12 @@ irq0_stub:
 	mov al, 0x20		; EOI to the master 8259
 	out 0x20, al
 	pop eax
+	iretd
+
+; ---- NMI: the local APIC's self-IPI (phase_nmi) -----------------------------
+global nmi_stub
+nmi_stub:
+	inc dword [nmi_count]
 	iretd
 
 ; ---- exceptions: #UD through a trap gate, #DE through an interrupt gate ---------

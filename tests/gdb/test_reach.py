@@ -22,9 +22,8 @@ and the old and new values gdb prints, live and recorded, forwards and
 backwards (where gdb shows the write undone: the old value is the one
 after it).
 
-Not covered: an NMI handler.  The CPU delivers NMIs as it does interrupts,
-but nothing in this machine raises one yet (the local APIC ignores NMI
-IPIs); a case belongs here when the LAPIC delivers them.
+NMI delivery: `reach-nmi` (the local APIC's self-IPI); gdb's `monitor nmi`
+on LINT1 is tests/gdb/test_nmi.py.
 """
 
 import os
@@ -229,6 +228,12 @@ def case_irq():
     at each timer interrupt, the first one ending a HLT, the others in the
     middle of a running block."""
     reach(['irq0_stub'])
+
+
+def case_nmi():
+    """The NMI gate's target, reached by two NMIs the guest's local APIC
+    sends itself (journalled, and raised on replay from the journal)."""
+    reach(['nmi_stub'])
 
 
 def case_exception():
