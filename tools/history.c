@@ -226,6 +226,12 @@ int tools_history(int argc, char **argv)
 			      ": the pages are not one physical range at icount %" PRIu64
 			      " (give --phys)",
 			      addr, len, from);
+	} else if (!replay_phys_is_memory(s, pa, (uint32_t)len)) {
+		fatal(
+		    EXIT_USAGE,
+		    "--addr 0x%" PRIx64 " --len %" PRIu64
+		    " --phys: not RAM or ROM (flashback run --dump-mtree shows the machine's map)",
+		    addr, len);
 	}
 	if (cs_open(CS_ARCH_X86, CS_MODE_32, &f.cs) != CS_ERR_OK)
 		fatal(EXIT_INTERNAL, "history: capstone cannot start");

@@ -113,6 +113,23 @@ bool replay_phys_range(ReplaySession *s, uint32_t lin, uint32_t len, uint32_t *p
 	return true;
 }
 
+bool replay_phys_is_memory(ReplaySession *s, uint32_t phys, uint32_t len)
+{
+	uint64_t a = phys, end = (uint64_t)phys + len;
+
+	if (!len)
+		return false;
+	/* a history watches memory: device registers have no writes to list */
+	while (a < end) {
+		const FlatRange *r = as_lookup(replay_address_space(s), a);
+
+		if (!r || (mr_kind(r->mr) != MR_RAM && mr_kind(r->mr) != MR_ROM))
+			return false;
+		a = r->end + 1;
+	}
+	return true;
+}
+
 bool replay_phys_of(ReplaySession *s, uint32_t lin, uint32_t *phys)
 {
 	uint8_t b;

@@ -183,6 +183,8 @@ bool replay_phys_of(ReplaySession *s, uint32_t lin, uint32_t *phys);
 /* The same for [@lin, +@len), which must map to one physical range (where a
  * memory history can watch it); false if it does not. */
 bool replay_phys_range(ReplaySession *s, uint32_t lin, uint32_t len, uint32_t *phys);
+/* True if physical [@phys, +@len) is all RAM or ROM now. */
+bool replay_phys_is_memory(ReplaySession *s, uint32_t phys, uint32_t len);
 
 /*
  * A hook called after every instruction replay_forward() retires (the CPU

@@ -867,6 +867,9 @@ def case_history_bad():
     fails('history', trace, '--addr', 0x104000, '--to', end + 1, match='spans icount')
     fails('history', trace, '--addr', 0x104000, '--from', 20, '--to', 10, match='spans icount')
     fails('history', trace, '--addr', 0xf0000000, match='not mapped to RAM at icount 0')
+    fails('history', trace, '--addr', 0xfee00300, '--phys', match='--phys: not RAM or ROM')
+    fails('history', trace, '--addr', 0x7fff000, '--len', 0x2000, '--phys',
+          match='not RAM or ROM')  # the last page of RAM and the hole after it
     fails('history', trace, '--addr', 'x', match="'x' is not a number")
     fails('history', trace, '--addr', 0x104000, '--from', '-1', match='not a number')
     fails('history', trace, '--len', 4, match='usage')
