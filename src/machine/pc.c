@@ -87,7 +87,14 @@ void machine_nmi(Machine *m)
 	irq_pulse(lapic_lint(m->lapic, 1));
 }
 
-/* ISA line n -> 8259 input n and IOAPIC pin n (IRQ 0 -> pin 2). */
+/*
+ * ISA line n -> 8259 input n and IOAPIC pin n; IRQ 0 (the 8254) reaches
+ * IOAPIC pins 2 and 0.  Pin 2 is where our MADT's interrupt source override
+ * (firmware.c) and QEMU put it; pin 0 is where SeaBIOS's MP table says it
+ * is when no fw_cfg tells SeaBIOS of the override, so a kernel booted by
+ * SeaBIOS on this machine finds its timer too.  A kernel unmasks the one
+ * its tables name; the other stays masked.
+ */
 static IRQ isa_irq[16];
 
 static void isa_irq_set(void *opaque, int n, int level)
@@ -96,6 +103,8 @@ static void isa_irq_set(void *opaque, int n, int level)
 
 	irq_set(pic_irq(m->pic, n), level);
 	irq_set(ioapic_irq(m->ioapic, n == 0 ? 2 : n), level);
+	if (n == 0)
+		irq_set(ioapic_irq(m->ioapic, 0), level);
 }
 
 /*

@@ -200,6 +200,8 @@ def emulator_argv(args):
     if getattr(args, "hda", None):
         # a PC booting from its disk (syslinux_boot.py): no kernel loader
         common = ["-bios", args.bios, "-hda", args.hda, "-no-reboot"]
+        if getattr(args, "hdb", None):
+            common += ["-hdb", args.hdb]  # the root file system's disk
     elif getattr(args, "iso", None):
         # SeaBIOS boots the CD (El Torito) on the secondary master.
         common = ["-cdrom", args.iso, "-boot", "d", "-no-reboot"]

@@ -426,7 +426,8 @@ static void mount_fs(const char *type, const char *dir)
 
 	syscall3(SYS_MKDIR, (long)dir, 0755, 0);
 	err = syscall5(SYS_MOUNT, (long)type, (long)dir, (long)type, 0, 0);
-	if (err < 0)
+	/* -EBUSY: already there (the kernel mounts devtmpfs on a disk root) */
+	if (err < 0 && err != -16)
 		put_err("mount", dir, err);
 }
 

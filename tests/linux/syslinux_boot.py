@@ -23,11 +23,20 @@ of it replays (issue 12, part 1).
    then `replay --until N` at the `work 1` line from the latest snapshot
    and from snapshot 0 give the same CPU state (record_replay.py's checks).
 
+With --root-disk MKE2FS (issue 13's two-disk PC), the initramfs stays
+out: the test writes an ext2 file system with mke2fs -d (init, and /dev,
+/proc, /sys to mount on) as a second disk image, `-hdb`, and syslinux.cfg
+boots the kernel with root=/dev/sdb: the kernel finds both disks on the
+PIIX3's IDE channel through its own ATA driver (ata_piix, bus-master DMA)
+and runs /init from the second one.  The console must also show the
+kernel's driver finding both disks and mounting the ext2 root.
+
 Exit status 0 when all hold, 1 if not, 77 when the kernel, SeaBIOS or a
 disk tool is missing.
 
 Usage: syslinux_boot.py --flashback BIN --kernel bzImage --initrd init.cpio
          --bios bios.bin --mbr mbr.bin --mkfs-fat P --mcopy P --syslinux P
+         [--root-disk MKE2FS --init INIT]
 """
 import argparse
 import os
@@ -54,9 +63,11 @@ LABEL nothing
   KERNEL nothing.bin
 LABEL {label}
   KERNEL bzImage
-  INITRD init.cpio
-  APPEND {append} {mark}
+{initrd}  APPEND {append} {mark}
 """
+# The two-disk PC: root on the primary slave (hdb: sdb to libata), PCI
+# scanned without ACPI (our DSDT has no PCI root bridge).
+ROOT_APPEND = "root=/dev/sdb rootfstype=ext2 ro init=/init pci=noacpi"
 PART_START = 2048  # sectors: the partition starts at 1 MiB
 MIB = 1 << 20
 
@@ -91,15 +102,16 @@ def make_disk(args, folder):
     """Writes folder/disk.img; its path, or None (the reason printed)."""
     part = os.path.join(folder, "part.img")
     cfg = os.path.join(folder, "syslinux.cfg")
+    initrd = "" if args.root_disk else "  INITRD init.cpio\n"
     with open(cfg, "w") as f:
-        f.write(CONFIG.format(label=LABEL, append=args.append, mark=MARK))
+        f.write(CONFIG.format(label=LABEL, append=args.append, mark=MARK, initrd=initrd))
     payload = os.path.getsize(args.kernel) + os.path.getsize(args.initrd)
     # room for both and SYSLINUX; FAT16 with 1 KiB clusters needs >= 4 MiB
     mib = max(8, payload // MIB + 2)
     if not (run([args.mkfs_fat, "-F", "16", "-s", "2", "-h", str(PART_START),
                  "-n", "FLASHBACK", "-C", part, str(mib * 1024)])
             and run([args.mcopy, "-i", part, args.kernel, "::/bzImage"])
-            and run([args.mcopy, "-i", part, args.initrd, "::/init.cpio"])
+            and (args.root_disk or run([args.mcopy, "-i", part, args.initrd, "::/init.cpio"]))
             and run([args.mcopy, "-i", part, cfg, "::/syslinux.cfg"])
             and run([args.syslinux, "--install", part])):
         return None
@@ -121,13 +133,34 @@ def make_disk(args, folder):
     return disk
 
 
+def make_root_disk(args, folder):
+    """Writes folder/root.img, an ext2 file system holding /init and the
+    directories init mounts on; its path, or None (the reason printed)."""
+    tree = os.path.join(folder, "root")
+    for d in ("dev", "proc", "sys"):
+        os.makedirs(os.path.join(tree, d))
+    shutil.copyfile(args.init, os.path.join(tree, "init"))
+    os.chmod(os.path.join(tree, "init"), 0o755)
+    img = os.path.join(folder, "root.img")
+    if not run([args.root_disk, "-q", "-F", "-t", "ext2", "-b", "1024", "-L", "flashback-root",
+                "-E", "root_owner=0:0", "-d", tree, img, "4096"]):
+        return None
+    shutil.rmtree(tree)
+    print(f"root disk: {os.path.getsize(img)} bytes, ext2")
+    return img
+
+
 def stages(args, out):
     """What the console must show of each stage, in order; the list of
     what is missing or out of order."""
     want = [b"SeaBIOS (version", b"Booting from Hard Disk", b"SYSLINUX ",
             b"boot: " + LABEL.encode(),
-            f"Kernel command line: BOOT_IMAGE=bzImage {args.append} {MARK}".encode(),
-            boot.BANNER]
+            f"Kernel command line: BOOT_IMAGE=bzImage {args.append} {MARK}".encode()]
+    if args.root_disk:
+        # libata finds both disks on the first channel, then the root mounts
+        want += [b"ata_piix", b"[sda]", b"[sdb]",
+                 b"VFS: Mounted root (ext2 filesystem) readonly"]
+    want += [boot.BANNER]
     failures, pos = [], 0
     for text in want:
         at = out.find(text, pos)
@@ -143,6 +176,11 @@ def record(args, folder):
     bios = os.path.join(folder, "bios.bin")
     shutil.copyfile(args.bios, bios)
     args.bios = bios
+    if args.root_disk:
+        args.append = f"{args.append} {ROOT_APPEND}"
+        args.hdb = make_root_disk(args, folder)
+        if not args.hdb:
+            return ["the root disk image could not be made"], b"", None
     args.hda = make_disk(args, folder)
     if not args.hda:
         return ["the disk image could not be made"], b"", None
@@ -163,8 +201,13 @@ def main():
     ap.add_argument("--mkfs-fat", required=True)
     ap.add_argument("--mcopy", required=True)
     ap.add_argument("--syslinux", required=True)
+    ap.add_argument("--root-disk", metavar="MKE2FS",
+                    help="root on a second disk: an ext2 image made with this mke2fs")
+    ap.add_argument("--init", help="the init program for --root-disk's file system")
     boot.add_guest_arguments(ap)
     args = ap.parse_args()
+    if args.root_disk and not args.init:
+        ap.error("--root-disk needs --init")
     ready = boot.prepare(args, args.flashback)
     if ready is not None:
         return ready
@@ -198,7 +241,11 @@ def main():
         failures += record_replay.compare_until(args, moved)
     if boot.report(failures, out):
         return 1
-    print("PASS SeaBIOS, SYSLINUX and Linux recorded and replayed")
+    if args.root_disk:
+        print("PASS SeaBIOS, SYSLINUX and Linux with its root on the second disk, "
+              "recorded and replayed")
+    else:
+        print("PASS SeaBIOS, SYSLINUX and Linux recorded and replayed")
     return 0
 
 
