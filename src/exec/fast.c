@@ -1,7 +1,7 @@
 /*
  * fast.c - specialised handlers for the hot instruction forms, chosen once
- * at decode time by insn_specialise() by the family opcodes.def gives the
- * form (InsnForm.fast).
+ * at decode time by insn_specialise() from the family that the form's row
+ * of opcodes.def names (InsnForm.fast).
  *
  * The generic handlers of insn.c work out at every execution the operand
  * size, the direction, whether the ModRM operand is a register or memory,
