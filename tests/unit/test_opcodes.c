@@ -16,7 +16,9 @@
  *    capstone calls a jump, call, return, interrupt or privileged
  *    instruction may stay inside a block (flow NEXT);
  *  - lists of encodings with the flow each must have, and whether LOCK
- *    may prefix them.
+ *    may prefix them;
+ *  - every form a fast family specialises does what the row's generic
+ *    handler does, from random states.
  *
  * It includes exec's private header: the table is exec's inside.
  */
@@ -25,6 +27,7 @@
 #include <string.h>
 
 #include "../../src/exec/x86.h"
+#include "../../src/memory/memory.h"
 #include "unit.h"
 
 typedef struct Row {
@@ -502,6 +505,187 @@ static void test_lock(void)
 	}
 }
 
+/* ---- the fast families against the generic handlers ------------------ */
+
+/*
+ * A row's fast column picks fast.c's handler for the form, which must do
+ * exactly what the row's generic handler does.  Each specialised form runs
+ * both ways from the same random state (registers, EFLAGS or a lazy flags
+ * state, memory at the operand and the stack) and must leave the same
+ * registers, EIP, EFLAGS, memory and exception.  Unreal mode: real mode
+ * with 4 GiB segments, 32-bit stack; memory operands are [disp32].
+ */
+#define RAM_SIZE  (1u << 20)
+#define MEM_AT	  0x2000u /* the memory operand */
+#define STACK_AT  0x8000u /* ESP near here */
+#define STACK_WIN 0x400u
+
+static uint8_t *ram;
+static uint32_t rng = 0x2545f491;
+
+static uint32_t rnd(void)
+{
+	rng ^= rng << 13;
+	rng ^= rng >> 17;
+	rng ^= rng << 5;
+	return rng;
+}
+
+typedef struct State {
+	uint32_t r[8], eip, flags;
+	int exc;
+	uint8_t mem[16], stack[2 * STACK_WIN];
+} State;
+
+static void state_get(State *st)
+{
+	memcpy(st->r, cpu->r, sizeof(st->r));
+	st->eip = cpu->eip;
+	st->flags = cpu_get_eflags(cpu);
+	st->exc = cpu->pending_exc;
+	memcpy(st->mem, ram + MEM_AT, sizeof(st->mem));
+	memcpy(st->stack, ram + STACK_AT - STACK_WIN, sizeof(st->stack));
+}
+
+/* A random start: registers, flags eager or lazy, memory. */
+static void state_random(uint32_t eip)
+{
+	for (int i = 0; i < 8; i++)
+		cpu->r[i] = rnd();
+	cpu->r[R_ESP] = STACK_AT - 0x100 + (rnd() & 0x1fc);
+	cpu_set_eflags(cpu, (rnd() & (FLAGS_ARITH | F_DF)) | 2);
+	switch (rnd() % 3) {
+	case 0:
+		break;
+	case 1:
+		alu_op(cpu, rnd() & 7, rnd(), rnd(), 8u << (rnd() % 3));
+		break;
+	default:
+		alu_inc(cpu, rnd(), 8u << (rnd() % 3), rnd() & 1);
+		break;
+	}
+	for (unsigned i = 0; i < sizeof(((State *)0)->mem); i++)
+		ram[MEM_AT + i] = (uint8_t)rnd();
+	for (unsigned i = 0; i < 2 * STACK_WIN; i++)
+		ram[STACK_AT - STACK_WIN + i] = (uint8_t)rnd();
+	cpu->eip = eip;
+	cpu->start_eip = eip;
+	cpu->saved = false;
+	cpu->pending_exc = -1;
+}
+
+static void state_put(const State *st, const uint32_t cc[6])
+{
+	memcpy(cpu->r, st->r, sizeof(st->r));
+	cpu->eip = st->eip;
+	cpu->start_eip = st->eip;
+	cpu->saved = false;
+	cpu->pending_exc = -1;
+	cpu->flags = st->flags;
+	cpu->cc_op = cc[0];
+	cpu->cc_bits = cc[1];
+	cpu->cc_res = cc[2];
+	cpu->cc_a = cc[3];
+	cpu->cc_b = cc[4];
+	cpu->cc_c = cc[5];
+	memcpy(ram + MEM_AT, st->mem, sizeof(st->mem));
+	memcpy(ram + STACK_AT - STACK_WIN, st->stack, sizeof(st->stack));
+}
+
+static void run_handler(InsnFn *fn, Insn *in)
+{
+	if (setjmp(cpu->jb))
+		return;
+	fn(cpu, in);
+}
+
+static bool same_state(const State *a, const State *b)
+{
+	return !memcmp(a->r, b->r, sizeof(a->r)) && a->eip == b->eip && a->flags == b->flags &&
+	       a->exc == b->exc && !memcmp(a->mem, b->mem, sizeof(a->mem)) &&
+	       !memcmp(a->stack, b->stack, sizeof(a->stack));
+}
+
+static void test_fast_families(void)
+{
+	CPUBus bus = {0};
+	MemoryRegion *root = mr_container("system", 1ull << 32), *ram_mr = mr_ram("ram", RAM_SIZE);
+	unsigned runs = 0, bad = 0;
+	static State start, a, b;
+
+	mr_add(root, ram_mr, 0, 0);
+	bus.memory = as_new("memory", root);
+	ram = mr_host(ram_mr);
+	physmem_init(bus.memory);
+	CPU *real = cpu_new(&bus), *soft = cpu;
+
+	cpu = real;
+	for (int s = 0; s < 6; s++)
+		cpu_set_seg(cpu, s, (SegReg){0, 0, 0xffffffffu, s == S_CS ? 0xc09bu : 0xc093u});
+	for (unsigned f = 0; f < NFORMS; f++) {
+		const Row *r = row_of[f];
+
+		if (!r || r->fast == FAST_NONE)
+			continue;
+		for (unsigned v = 0; v < 4; v++) {
+			bool opsize = v & 1, mod3 = v & 2, e = r->fmt & OPF_E;
+			uint8_t code[32];
+			unsigned n = 0, op = f >> 3;
+			Insn in;
+
+			if (!e && mod3)
+				continue;
+			if (opsize)
+				code[n++] = 0x66;
+			if (op >= 0x100)
+				code[n++] = 0x0f;
+			code[n++] = op & 0xff;
+			if (e)
+				code[n++] = (uint8_t)(mod3 ? 0xc0 | (f & 7) << 3 | (rnd() & 7)
+							   : (f & 7) << 3 | 5);
+			if (e && !mod3) {
+				st32(code + n, MEM_AT);
+				n += 4;
+			}
+			for (unsigned i = n; i < sizeof(code); i++)
+				code[i] = (uint8_t)rnd();
+			if (!decode_soft(cpu, &in, code, 15, true) || in.fn == insn_forms[f].fn)
+				continue; /* not a specialised form (e.g. LEA r, r; o16 PUSH) */
+			for (int t = 0; t < 40; t++) {
+				uint32_t cc[6];
+
+				state_random(0x1000 + in.len);
+				state_get(&start);
+				start.flags = cpu->flags;
+				cc[0] = cpu->cc_op;
+				cc[1] = cpu->cc_bits;
+				cc[2] = cpu->cc_res;
+				cc[3] = cpu->cc_a;
+				cc[4] = cpu->cc_b;
+				cc[5] = cpu->cc_c;
+				run_handler(in.fn, &in);
+				state_get(&a);
+				state_put(&start, cc);
+				run_handler(insn_forms[f].fn, &in);
+				state_get(&b);
+				runs++;
+				if (!same_state(&a, &b) && bad++ < 10)
+					fprintf(stderr,
+						"form %03x/%u (%s) 66 %d mod3 %d: the fast handler "
+						"and %s "
+						"differ (eax %08x/%08x flags %x/%x exc %d/%d)\n",
+						op, f & 7, r->name, opsize, mod3, r->fn, a.r[0],
+						b.r[0], a.flags, b.flags, a.exc, b.exc);
+			}
+		}
+	}
+	CHECK_EQ(bad, 0);
+	CHECK(runs > 20000);
+	printf("fast families: %u runs against the generic handlers\n", runs);
+	cpu = soft;
+	cpu_free(real);
+}
+
 int main(void)
 {
 	cpu = calloc(1, sizeof(*cpu));
@@ -512,6 +696,7 @@ int main(void)
 	test_capstone();
 	test_flows();
 	test_lock();
+	test_fast_families();
 	printf("%zu rows, %u forms\n", NROWS, NFORMS);
 	free(cpu);
 	return unit_done("opcodes");
