@@ -1,6 +1,7 @@
 /*
  * fast.c - specialised handlers for the hot instruction forms, chosen once
- * at decode time by insn_specialise().
+ * at decode time by insn_specialise() from the family that the form's row
+ * of opcodes.def names (InsnForm.fast).
  *
  * The generic handlers of insn.c work out at every execution the operand
  * size, the direction, whether the ModRM operand is a register or memory,
@@ -391,38 +392,42 @@ static InsnFn *movx_form(const Insn *in, bool mem)
 
 InsnFn *insn_specialise(const Insn *in)
 {
-	unsigned op = in->op;
+	unsigned op = in->op, fast = insn_form(op, in->reg)->fast;
 	bool mem = in->mod != 3;
 
 	/* memory forms with 16-bit addressing keep the generic handlers */
-	if (mem && !in->a32)
+	if (fast == FAST_NONE || (mem && !in->a32))
 		return NULL;
-	if (op < 0x40 && (op & 7) < 4)
+	switch (fast) {
+	case FAST_ALU:
 		return alu_fns[size_index(in, op & 1)][dir_form(in, mem)][(op >> 3) & 7];
-	if (op >= 0x80 && op < 0x84)
+	case FAST_ALUI:
 		return alu_fns[size_index(in, op & 1)][mem ? AF_M_I : AF_R_I][in->reg];
-	if (op == 0x84 || op == 0x85)
+	case FAST_TEST:
 		return test_fns[size_index(in, op & 1)][mem];
-	if (op >= 0x88 && op < 0x8c)
+	case FAST_MOV:
 		return mov_fns[size_index(in, op & 1)][dir_form(in, mem)];
-	if ((op == 0xc6 || op == 0xc7) && in->reg == 0)
+	case FAST_MOVI:
 		return mov_fns[size_index(in, op & 1)][mem ? AF_M_I : AF_R_I];
-	if (op == 0xc0 || op == 0xc1 || (op >= 0xd0 && op < 0xd4))
+	case FAST_SHIFT:
 		return shift_fns[size_index(in, op & 1)][mem];
+	}
 	/* the rest: 32-bit operands only */
 	if (!in->o32)
 		return NULL;
-	if (op >= 0x40 && op < 0x50)
-		return op < 0x48 ? inc_r : dec_r;
-	if (op >= 0x50 && op < 0x58)
+	switch (fast) {
+	case FAST_INCDEC:
+		return op & 8 ? dec_r : inc_r;
+	case FAST_PUSH:
 		return push_r;
-	if (op >= 0x58 && op < 0x60)
+	case FAST_POP:
 		return pop_r;
-	if ((op >= 0x70 && op < 0x80) || (op >= 0x180 && op < 0x190))
+	case FAST_JCC:
 		return jcc_fns[op & 15];
-	if (op == 0x8d && mem)
-		return lea_r;
-	if (op == 0x1b6 || op == 0x1b7 || op == 0x1be || op == 0x1bf)
+	case FAST_LEA:
+		return mem ? lea_r : NULL;
+	case FAST_MOVX:
 		return movx_form(in, mem);
+	}
 	return NULL;
 }

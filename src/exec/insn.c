@@ -1,7 +1,8 @@
 /*
  * insn.c - the general-purpose instructions: data movement, arithmetic and
  * logic, multiply/divide, BCD, bit operations, stack, near and far control
- * transfers, flags; and the handler table that decode.c's opcodes index.
+ * transfers, flags; and insn_forms[], the opcode table built from
+ * opcodes.def.
  */
 #include "x86.h"
 
@@ -1146,95 +1147,24 @@ static H(op_nop)
 {
 }
 
-/* ---- the handler table ------------------------------------------------ */
-
-H(op_movs);
-H(op_cmps);
-H(op_stos);
-H(op_lods);
-H(op_scas);
-H(op_ins);
-H(op_outs);
-H(op_in);
-H(op_out);
-H(op_fpu);
-H(op_fwait);
-H(op_arpl);
-H(op_grp6);
-H(op_grp7);
-H(op_lar);
-H(op_lsl);
-H(op_clts);
-H(op_wbinvd);
-H(op_mov_cr);
-H(op_mov_dr);
-H(op_wrmsr);
-H(op_rdmsr);
-H(op_rdtsc);
-H(op_cpuid);
+/* ---- the opcode table ------------------------------------------------- */
 
 /* clang-format off */
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Woverride-init"
-#define R8(b, f) [b] = f, [b + 1] = f, [b + 2] = f, [b + 3] = f, [b + 4] = f, [b + 5] = f, \
-		 [b + 6] = f, [b + 7] = f
-#define ALU(b) [b] = op_alu_rm, [b + 1] = op_alu_rm, [b + 2] = op_alu_rm, [b + 3] = op_alu_rm, \
-	       [b + 4] = op_alu_acc, [b + 5] = op_alu_acc
+/* Every handler opcodes.def names (the other files' are declared here). */
+#define FORM(first, last, reg1, reg2, name, fmt, fn, flow, save, lock, fast) H(fn);
+#include "opcodes.def"
 
-InsnFn *const insn_table[0x200] = {
-	[0 ... 0x1ff] = op_ud,
-	ALU(0x00), ALU(0x08), ALU(0x10), ALU(0x18), ALU(0x20), ALU(0x28), ALU(0x30), ALU(0x38),
-	[0x06] = op_push_seg, [0x07] = op_pop_seg, [0x0e] = op_push_seg,
-	[0x16] = op_push_seg, [0x17] = op_pop_seg, [0x1e] = op_push_seg, [0x1f] = op_pop_seg,
-	[0x27] = op_daa, [0x2f] = op_das, [0x37] = op_aaa, [0x3f] = op_aas,
-	R8(0x40, op_incr), R8(0x48, op_incr), R8(0x50, op_push_r), R8(0x58, op_pop_r),
-	[0x60] = op_pusha, [0x61] = op_popa, [0x62] = op_bound, [0x63] = op_arpl,
-	[0x68] = op_push_imm, [0x69] = op_imul3, [0x6a] = op_push_imm, [0x6b] = op_imul3,
-	[0x6c] = op_ins, [0x6d] = op_ins, [0x6e] = op_outs, [0x6f] = op_outs,
-	R8(0x70, op_jcc), R8(0x78, op_jcc),
-	[0x80] = op_grp1, [0x81] = op_grp1, [0x82] = op_grp1, [0x83] = op_grp1,
-	[0x84] = op_test_rm, [0x85] = op_test_rm, [0x86] = op_xchg_rm, [0x87] = op_xchg_rm,
-	[0x88] = op_mov_rm, [0x89] = op_mov_rm, [0x8a] = op_mov_rm, [0x8b] = op_mov_rm,
-	[0x8c] = op_mov_from_sreg, [0x8d] = op_lea, [0x8e] = op_mov_to_sreg, [0x8f] = op_pop_rm,
-	[0x90] = op_nop, [0x91] = op_xchg_acc, [0x92] = op_xchg_acc, [0x93] = op_xchg_acc,
-	[0x94] = op_xchg_acc, [0x95] = op_xchg_acc, [0x96] = op_xchg_acc, [0x97] = op_xchg_acc,
-	[0x98] = op_cbw, [0x99] = op_cwd, [0x9a] = op_call_far, [0x9b] = op_fwait,
-	[0x9c] = op_pushf, [0x9d] = op_popf, [0x9e] = op_sahf, [0x9f] = op_lahf,
-	[0xa0] = op_mov_moffs, [0xa1] = op_mov_moffs, [0xa2] = op_mov_moffs, [0xa3] = op_mov_moffs,
-	[0xa4] = op_movs, [0xa5] = op_movs, [0xa6] = op_cmps, [0xa7] = op_cmps,
-	[0xa8] = op_test_acc, [0xa9] = op_test_acc, [0xaa] = op_stos, [0xab] = op_stos,
-	[0xac] = op_lods, [0xad] = op_lods, [0xae] = op_scas, [0xaf] = op_scas,
-	R8(0xb0, op_mov_r_imm), R8(0xb8, op_mov_r_imm),
-	[0xc0] = op_grp2, [0xc1] = op_grp2, [0xc2] = op_ret_near, [0xc3] = op_ret_near,
-	[0xc4] = op_lxs, [0xc5] = op_lxs, [0xc6] = op_mov_rm_imm, [0xc7] = op_mov_rm_imm,
-	[0xc8] = op_enter, [0xc9] = op_leave, [0xca] = op_retf, [0xcb] = op_retf,
-	[0xcc] = op_int3, [0xcd] = op_int, [0xce] = op_into, [0xcf] = op_iret,
-	[0xd0] = op_grp2, [0xd1] = op_grp2, [0xd2] = op_grp2, [0xd3] = op_grp2,
-	[0xd4] = op_aam, [0xd5] = op_aad, [0xd6] = op_salc, [0xd7] = op_xlat,
-	R8(0xd8, op_fpu),
-	[0xe0] = op_loop, [0xe1] = op_loop, [0xe2] = op_loop, [0xe3] = op_loop,
-	[0xe4] = op_in, [0xe5] = op_in, [0xe6] = op_out, [0xe7] = op_out,
-	[0xe8] = op_call_rel, [0xe9] = op_jmp_rel, [0xea] = op_jmp_far, [0xeb] = op_jmp_rel,
-	[0xec] = op_in, [0xed] = op_in, [0xee] = op_out, [0xef] = op_out,
-	[0xf1] = op_int1, [0xf4] = op_hlt, [0xf5] = op_flagop, [0xf6] = op_grp3, [0xf7] = op_grp3,
-	[0xf8] = op_flagop, [0xf9] = op_flagop, [0xfa] = op_flagop, [0xfb] = op_flagop,
-	[0xfc] = op_flagop, [0xfd] = op_flagop, [0xfe] = op_grp4, [0xff] = op_grp5,
+/* Each row fills its forms.  Two rows that fill one form do not compile
+ * (-Woverride-init), and together the rows fill them all: */
+#define FORM(first, last, reg1, reg2, ...) + ((last) - (first) + 1) * ((reg2) - (reg1) + 1)
+_Static_assert(0
+#include "opcodes.def"
+	       == 0x200 << 3, "opcodes.def: every opcode and ModRM.reg once");
 
-	[0x100] = op_grp6, [0x101] = op_grp7, [0x102] = op_lar, [0x103] = op_lsl,
-	[0x106] = op_clts, [0x108] = op_wbinvd, [0x109] = op_wbinvd, R8(0x118, op_nop),
-	[0x120] = op_mov_cr, [0x122] = op_mov_cr, [0x121] = op_mov_dr, [0x123] = op_mov_dr,
-	[0x130] = op_wrmsr, [0x131] = op_rdtsc, [0x132] = op_rdmsr,
-	[0x134] = op_sysenter, [0x135] = op_sysexit, /* cpufeat */
-	R8(0x140, op_cmov), R8(0x148, op_cmov), R8(0x180, op_jcc), R8(0x188, op_jcc),
-	R8(0x190, op_setcc), R8(0x198, op_setcc),
-	[0x1a0] = op_push_seg, [0x1a1] = op_pop_seg, [0x1a2] = op_cpuid, [0x1a3] = op_bt,
-	[0x1a4] = op_shld, [0x1a5] = op_shld, [0x1a8] = op_push_seg, [0x1a9] = op_pop_seg,
-	[0x1ab] = op_bt, [0x1ac] = op_shld, [0x1ad] = op_shld, [0x1af] = op_imul2,
-	[0x1b0] = op_cmpxchg, [0x1b1] = op_cmpxchg, [0x1b2] = op_lxs, [0x1b3] = op_bt,
-	[0x1b4] = op_lxs, [0x1b5] = op_lxs, [0x1b6] = op_movx, [0x1b7] = op_movx,
-	[0x1ba] = op_grp8, [0x1bb] = op_bt, [0x1bc] = op_bsf, [0x1bd] = op_bsf,
-	[0x1be] = op_movx, [0x1bf] = op_movx, [0x1c0] = op_xadd, [0x1c1] = op_xadd,
-	[0x1c7] = op_grp9, R8(0x1c8, op_bswap),
+#define FORM(first, last, reg1, reg2, name, fmt, fn, flow, save, lock, fast) \
+	[(first) << 3 | (reg1) ... (last) << 3 | (reg2)] = \
+		{fn, OPF_##fmt, FLOW_##flow, SV_##save, OPL_##lock, FAST_##fast},
+const InsnForm insn_forms[0x200 << 3] = {
+#include "opcodes.def"
 };
-#pragma GCC diagnostic pop
 /* clang-format on */

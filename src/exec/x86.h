@@ -96,12 +96,13 @@ enum {
 	FLOW_END = 1,  /* may jump, change modes or flags that the loop checks */
 	FLOW_REP = 2,  /* a REP string instruction: may repeat itself */
 	FLOW_JUMP = 3, /* a near jump, call or return: ends the block, changes no mode */
+	FLOW_STR = 4,  /* in insn_forms[] only: FLOW_REP with a REP prefix, else FLOW_NEXT */
 };
 
-/* A decoded instruction.  Decoding never depends on register values, so a
- * decode cache keyed by physical address can hold these. */
+/* A decoded instruction.  Decoding never depends on register values, so the
+ * block cache can hold these. */
 struct Insn {
-	InsnFn *fn; /* the handler (insn_table[op] or a specialised form) */
+	InsnFn *fn;  /* the handler (InsnForm.fn or a specialised form) */
 	uint16_t op; /* opcode; 0x100 + second byte for 0F xx */
 	uint8_t len;
 	uint8_t modrm;
@@ -560,12 +561,79 @@ void code_write(CPU *cpu, MemoryRegion *mr, uint64_t off); /* a slow-path RAM wr
 void code_pages_check(CPU *cpu);
 void dc_free(CPU *cpu);
 
+/* ---- the opcode table (opcodes.def, built in insn.c) ---- */
+
+/* InsnForm.fmt: the bytes after the opcode. */
+enum {
+	OPF_NONE = 0,
+	OPF_E = 0x01,	  /* ModRM, with SIB and displacement */
+	OPF_IB = 0x02,	  /* 8-bit immediate */
+	OPF_IZ = 0x04,	  /* 16/32-bit immediate (operand size) */
+	OPF_IW = 0x08,	  /* 16-bit immediate */
+	OPF_MOFFS = 0x10, /* an offset of the address size */
+	OPF_FAR = 0x20,	  /* far pointer: IZ, then a 16-bit selector */
+	OPF_PFX = 0x40,	  /* a prefix: never an Insn.op */
+	OPF_ESC = 0x80,	  /* 0F: the opcode is the next byte */
+	OPF_E_IB = OPF_E | OPF_IB,
+	OPF_E_IZ = OPF_E | OPF_IZ,
+	OPF_IW_IB = OPF_IW | OPF_IB, /* ENTER: imm = Iw, imm2 = Ib */
+};
+
+/* InsnForm.save: must the loop save ESP and EFLAGS before the instruction
+ * (Insn.save)?  NEVER: it cannot fault after changing either. */
+enum { SV_ALWAYS, SV_NEVER, SV_MEM /* its memory forms only */ };
+
+/* InsnForm.lock: may LOCK prefix the form (with a memory operand)? */
+enum { OPL_NOLOCK, OPL_LOCK };
+
+/*
+ * InsnForm.fast: the family of specialised handlers fast.c has for a form
+ * (insn_specialise).  Each fixes what the generic handler works out at run
+ * time: operand size, direction, register or memory, the operation.  Memory
+ * forms only with 32-bit addressing; the families from FAST_INCDEC on only
+ * with 32-bit operands.
+ */
+enum {
+	FAST_NONE,
+	FAST_ALU,    /* 00-3B op Eb/Ev,G and op G,Eb/Ev; the operation in op bits 3-5 */
+	FAST_ALUI,   /* 80-83 op Eb/Ev,imm; the operation in ModRM.reg */
+	FAST_TEST,   /* 84 85 TEST E,G */
+	FAST_MOV,    /* 88-8B MOV E,G and G,E */
+	FAST_MOVI,   /* C6 C7 /0 MOV E,imm */
+	FAST_SHIFT,  /* C0 C1 D0-D3 shifts and rotates */
+	FAST_INCDEC, /* 40-4F INC/DEC r32 */
+	FAST_PUSH,   /* 50-57 PUSH r32 */
+	FAST_POP,    /* 58-5F POP r32 */
+	FAST_JCC,    /* 70-7F, 0F 80-8F Jcc */
+	FAST_LEA,    /* 8D LEA r32,m */
+	FAST_MOVX,   /* 0F B6 B7 BE BF MOVZX/MOVSX r32 */
+};
+
+/* What the decoder, the block builder and the specialiser know of one
+ * opcode form (opcodes.def describes each field). */
+typedef struct InsnForm {
+	InsnFn *fn;   /* the generic handler */
+	uint8_t fmt;  /* OPF_* */
+	uint8_t flow; /* FLOW_*, or FLOW_STR */
+	uint8_t save; /* SV_* */
+	uint8_t lock; /* OPL_LOCK: LOCK allowed with a memory operand */
+	uint8_t fast; /* FAST_* */
+} InsnForm;
+
+/* Indexed by Insn.op << 3 | ModRM.reg; the eight entries of an opcode
+ * without ModRM are the same. */
+extern const InsnForm insn_forms[0x200 << 3];
+
+static inline const InsnForm *insn_form(unsigned op, unsigned reg)
+{
+	return &insn_forms[op << 3 | reg];
+}
+
 /* ---- decode.c ---- */
 void decode(CPU *cpu, Insn *in);
 /* Decode from @p with @avail bytes readable, without faulting: false when
  * the instruction needs more bytes or is invalid (decode() then says how). */
 bool decode_soft(CPU *cpu, Insn *in, const uint8_t *p, unsigned avail, bool c32);
-extern InsnFn *const insn_table[0x200];
 
 /* ---- fast.c ---- */
 /* A handler specialised for the decoded form, or NULL for the generic one. */
@@ -621,7 +689,7 @@ FB_INLINE void rm_write(CPU *cpu, Insn *in, uint32_t v, unsigned bits)
 		wrv(cpu, in->ea_seg, ea_offset(cpu, in), v, bits);
 }
 
-/* ---- per-file handler sets, referenced by the table in decode.c ---- */
+/* ---- per-file handler sets, referenced by opcodes.def ---- */
 #define H(name) void name(CPU *cpu, Insn *in)
 
 /* system.c */
