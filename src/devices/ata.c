@@ -163,6 +163,7 @@ struct channel {
 struct ATA {
 	MemoryRegion *io, *bm_ports;
 	PCIDevice *pci;
+	DMATarget *dma;
 	uint32_t bm_mapped; /* base the bus-master window sits at, 0: unmapped */
 	struct channel ch[2];
 };
@@ -753,7 +754,7 @@ static bool dma_move(struct drive *d, bool *table_done)
 		uint8_t entry[8];
 		uint32_t base, count;
 
-		if (!cpu_physical_memory_rw(prd, entry, sizeof(entry), false))
+		if (!cpu_physical_memory_rw(d->ch->ata->dma, prd, entry, sizeof(entry), false))
 			return false;
 		base = ld32(entry) & ~1u;
 		count = ld16(entry + 4) & ~1u;
@@ -763,7 +764,7 @@ static bool dma_move(struct drive *d, bool *table_done)
 		if (count >= left)
 			*table_done = eot && count == left;
 		count = min_u32(count, left);
-		if (!cpu_physical_memory_rw(base, src, count, to_memory))
+		if (!cpu_physical_memory_rw(d->ch->ata->dma, base, src, count, to_memory))
 			ok = false;
 		src += count;
 		left -= count;
@@ -1563,13 +1564,14 @@ static void attach(struct drive *d, const ATADrive *m)
 	set_geometry(d);
 }
 
-ATA *ata_new(MemoryRegion *io, PCIBus *pci, const IRQ *irq14, const IRQ *irq15,
+ATA *ata_new(MemoryRegion *io, PCIBus *pci, DMATarget *dma, const IRQ *irq14, const IRQ *irq15,
 	     const ATADrive drives[4])
 {
 	static const uint16_t cmd_base[2] = {0x1F0, 0x170}, ctl_base[2] = {0x3F6, 0x376};
 	ATA *a = xcalloc(1, sizeof(*a));
 
 	a->io = io;
+	a->dma = dma;
 	for (int i = 0; i < 2; i++) {
 		struct channel *c = &a->ch[i];
 

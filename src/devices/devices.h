@@ -232,8 +232,9 @@ typedef struct ATADrive {
 	uint64_t size;	/* whole 512-byte sectors (disk) or 2048-byte ones (CD) count */
 	bool cdrom;	/* an ATAPI CD-ROM (read only) instead of a hard disk */
 } ATADrive;
-/* @drives: four entries by drive index (NULL: no drives); @pci NULL: no bus master. */
-ATA *ata_new(MemoryRegion *io, PCIBus *pci, const IRQ *irq14, const IRQ *irq15,
+/* @drives: four entries by drive index (NULL: no drives); @pci NULL: no bus
+ * master; @dma: the machine's way into guest RAM. */
+ATA *ata_new(MemoryRegion *io, PCIBus *pci, DMATarget *dma, const IRQ *irq14, const IRQ *irq15,
 	     const ATADrive drives[4]);
 void ata_reset(ATA *a);
 /* Whether a bus-master transfer is under way on @channel (0, 1): its end

@@ -39,9 +39,9 @@ static bool live_write(void *opaque, uint32_t addr, const void *buf, uint32_t le
 		if (!vmem_page_ok(m->cpu, m->memory, a, true, &phys))
 			return false;
 		/* gdb's own write is not the guest's: no watch sees it */
-		physmem_set_dma_watch(NULL, NULL);
-		cpu_physical_memory_rw(phys, (void *)(p + done), n, true);
-		physmem_set_dma_watch(live_watching ? live_dma : NULL, m);
+		dma_set_watch(m->dma, NULL, NULL);
+		cpu_physical_memory_rw(m->dma, phys, (void *)(p + done), n, true);
+		dma_set_watch(m->dma, live_watching ? live_dma : NULL, m);
 		done += n;
 	}
 	return true;
@@ -84,7 +84,7 @@ static void live_set_hooks(void *opaque, const uint32_t *eips, unsigned nbp, con
 	cpu_set_breakpoints(m->cpu, eips, nbp);
 	cpu_set_watches(m->cpu, w, nw, fn, fn_opaque);
 	live_watching = nw > 0;
-	physmem_set_dma_watch(live_watching ? live_dma : NULL, m);
+	dma_set_watch(m->dma, live_watching ? live_dma : NULL, m);
 }
 
 GdbStub *gdb_live_new(struct Machine *m, const char *host, int port, bool wait)

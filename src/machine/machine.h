@@ -83,6 +83,7 @@ typedef struct Machine {
 	CPU *cpu;
 	MemoryRegion *sysmem, *sysio; /* roots of the two address spaces */
 	AddressSpace *memory, *io;
+	DMATarget *dma; /* devices' way into RAM (the recorder hooks it) */
 	MemoryRegion *ram;
 	uint8_t *ram_host;
 	uint64_t ram_size;

@@ -387,7 +387,7 @@ static void build_devices(Machine *m)
 	m->debug = debugports_new(m->sysio, debugcon_out, m);
 	m->pci = pci_new(m->sysio);
 	pci_set_pam_hook(m->pci, pam_changed, m);
-	m->ata = ata_new(m->sysio, m->pci, &isa_irq[14], &isa_irq[15], m->drives);
+	m->ata = ata_new(m->sysio, m->pci, m->dma, &isa_irq[14], &isa_irq[15], m->drives);
 	if (!m->opt.no_vga)
 		m->vga = vga_new(m->sysio, m->sysmem, m->ram_host + 0xA0000, m->pci, m->vga_rom,
 				 m->vga_rom_len);
@@ -570,7 +570,7 @@ Machine *machine_new(const MachineOptions *o)
 	m->sysio = mr_container("io", 1u << 16);
 	m->memory = as_new("memory", m->sysmem);
 	m->io = as_new("I/O", m->sysio);
-	physmem_init(m->memory);
+	m->dma = dma_target_new(m->memory);
 
 	m->ram_size = o->ram_mb << 20;
 	m->ram = mr_ram("pc.ram", m->ram_size);
@@ -657,6 +657,7 @@ void machine_free(Machine *m)
 	free(m->disk_copy);
 	free(m->vga_rom);
 	cpu_free(m->cpu);
+	dma_target_free(m->dma);
 	if (the_machine == m) {
 		the_machine = NULL;
 		machine_hooks = (struct machine_hooks){0};

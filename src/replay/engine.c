@@ -40,6 +40,7 @@ typedef struct ReplaySession {
 	uint64_t consumed; /* events taken so far */
 	CPU *cpu;
 	RRMemory mem;
+	DMATarget *dma; /* the journal's DMA goes into mem through it */
 	FILE *console;
 	uint8_t lcr, mcr; /* UART line and modem control (DLAB, loopback) */
 	/* console bytes the journal announced and the CPU has not written yet */
@@ -367,9 +368,9 @@ static void dma_watched(void *opaque, uint64_t addr, const uint8_t *old, const u
 static bool dma_write(ReplaySession *r, const TraceEvent *ev)
 {
 	r->dma_stop = false;
-	physmem_set_dma_watch(r->watching ? dma_watched : NULL, r);
-	cpu_physical_memory_rw(ev->addr, (void *)ev->data, ev->size, true);
-	physmem_set_dma_watch(NULL, NULL);
+	dma_set_watch(r->dma, r->watching ? dma_watched : NULL, r);
+	cpu_physical_memory_rw(r->dma, ev->addr, (void *)ev->data, ev->size, true);
+	dma_set_watch(r->dma, NULL, NULL);
 	return r->dma_stop;
 }
 
@@ -1159,8 +1160,7 @@ ReplaySession *replay_open(const char *dir, FILE *console, char *err, size_t err
 	r->dir = xstrdup(dir);
 	r->console = console;
 	rr_memory_init(&r->mem);
-	physmem_init(r->mem.as);
-	physmem_set_dma_hook(NULL, NULL);
+	r->dma = dma_target_new(r->mem.as);
 	bus = (CPUBus){
 	    .opaque = r,
 	    .memory = r->mem.as,
@@ -1175,7 +1175,6 @@ ReplaySession *replay_open(const char *dir, FILE *console, char *err, size_t err
 	    .wrmsr = rp_wrmsr,
 	};
 	r->cpu = cpu_new(&bus);
-	clock_init(cpu_icount_ptr(r->cpu), 0);
 	list_snapshots(r);
 	info = trace_info(r->t);
 	r->end_icount = info->complete ? info->final_icount : info->last_icount;
@@ -1197,6 +1196,7 @@ void replay_close(ReplaySession *r)
 		trace_cursor_free(r->c);
 	trace_free(r->t);
 	cpu_free(r->cpu);
+	dma_target_free(r->dma);
 	rr_cache_free(r->cache);
 	rr_memory_free(&r->mem);
 	free(r->snaps);
@@ -1222,6 +1222,34 @@ AddressSpace *replay_address_space(ReplaySession *r)
 Trace *replay_trace(ReplaySession *r)
 {
 	return r->t;
+}
+
+bool replay_read_phys(ReplaySession *r, uint64_t addr, void *buf, size_t len)
+{
+	uint8_t *p = buf;
+	bool all = true;
+
+	memset(p, 0xff, len);
+	for (size_t done = 0; done < len;) {
+		uint64_t a = addr + done;
+		const FlatRange *f = a >= addr ? as_lookup_next(r->mem.as, a) : NULL;
+		size_t n;
+
+		if (!f)
+			return false;
+		if (f->start > a) { /* a hole up to the next range */
+			all = false;
+			n = f->start - a < len - done ? (size_t)(f->start - a) : len - done;
+		} else {
+			n = f->end - a < len - done - 1 ? (size_t)(f->end - a) + 1 : len - done;
+			if (mr_kind(f->mr) == MR_RAM || mr_kind(f->mr) == MR_ROM)
+				memcpy(p + done, mr_host(f->mr) + f->mr_offset + (a - f->start), n);
+			else
+				all = false;
+		}
+		done += n;
+	}
+	return all;
 }
 
 uint64_t replay_icount(const ReplaySession *r)

@@ -582,7 +582,7 @@ Recorder *record_start(Machine *m, const RecordOptions *o)
 	r->last_check = ~0ull;
 	r->live_a20 = machine_hooks.set_a20;
 	machine_hooks.set_a20 = rec_a20;
-	physmem_set_dma_hook(rec_dma, r);
+	dma_set_hook(m->dma, rec_dma, r);
 	as_add_listener(m->memory, rec_map_changed, r);
 	r->tick = timer_new(tick, r);
 	arm_tick(r);
@@ -602,7 +602,7 @@ bool record_finish(Recorder *r)
 	console_flush(r);
 	r->active = false;
 	timer_del(r->tick);
-	physmem_set_dma_hook(NULL, NULL);
+	dma_set_hook(r->m->dma, NULL, NULL);
 	ok = trace_close(r->t, cpu_icount(cpu), cpu_state_hash(cpu), err);
 	r->t = NULL;
 	rr_snapwriter_free(r->sw);

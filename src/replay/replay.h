@@ -177,6 +177,9 @@ typedef bool (*history_fn)(void *opaque, const HistoryWrite *w);
 bool replay_history(ReplaySession *s, uint32_t phys, uint32_t len, uint64_t from, uint64_t to,
 		    history_fn fn, bool (*cancel)(void *opaque), void *opaque, char *err,
 		    size_t errlen);
+/* Read physical [@addr, +@len) at the session's position: RAM and ROM;
+ * bytes of MMIO and holes read as 0xff and make it return false. */
+bool replay_read_phys(ReplaySession *s, uint64_t addr, void *buf, size_t len);
 /* The physical address linear @lin maps to at the session's position
  * (RAM or ROM); false if none. */
 bool replay_phys_of(ReplaySession *s, uint32_t lin, uint32_t *phys);
