@@ -20,7 +20,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define HISTORY_MAX_LEN (16u << 20)
 #define SHOWN_BYTES	16 /* of a long write, on the terminal */
 
 typedef struct Found {
@@ -192,11 +191,6 @@ int tools_history(int argc, char **argv)
 	}
 	if (!dir || !has_addr)
 		usage();
-	if (len == 0 || len > HISTORY_MAX_LEN)
-		fatal(EXIT_USAGE, "--len %" PRIu64 ": 1 to %u bytes", len, HISTORY_MAX_LEN);
-	if (addr > UINT32_MAX || addr + len - 1 > UINT32_MAX)
-		fatal(EXIT_USAGE, "--addr 0x%" PRIx64 " --len %" PRIu64 ": beyond 4 GiB", addr,
-		      len);
 	s = replay_open(dir, NULL, err, sizeof(err));
 	if (!s)
 		fatal(EXIT_USAGE, "%s", err);
@@ -205,28 +199,9 @@ int tools_history(int argc, char **argv)
 		from = replay_start_icount(s);
 	if (!has_to)
 		to = replay_end_icount(s);
-	if (from > to || from < replay_start_icount(s) || to > replay_end_icount(s))
-		fatal(EXIT_USAGE,
-		      "--from %" PRIu64 " --to %" PRIu64 ": the recording spans icount %" PRIu64
-		      " to %" PRIu64,
-		      from, to, replay_start_icount(s), replay_end_icount(s));
-	pa = (uint32_t)addr;
-	if (!phys) {
-		/* the linear address as the guest's paging maps it at --from */
-		if (replay_goto(s, from) == REPLAY_ERROR)
-			fatal(EXIT_USAGE, "%s", replay_error(s));
-		if (!replay_phys_of(s, (uint32_t)addr, &pa))
-			fatal(EXIT_USAGE,
-			      "--addr 0x%" PRIx64 ": not mapped to RAM at icount %" PRIu64
-			      " (give --phys for a physical address)",
-			      addr, from);
-		if (!replay_phys_range(s, (uint32_t)addr, (uint32_t)len, &pa))
-			fatal(EXIT_USAGE,
-			      "--addr 0x%" PRIx64 " --len %" PRIu64
-			      ": the pages are not one physical range at icount %" PRIu64
-			      " (give --phys)",
-			      addr, len, from);
-	}
+	if (!replay_history_range(s, addr, len, phys, from, to, &pa, err, sizeof(err)))
+		fatal(replay_error_status(s) == EXIT_DIVERGENCE ? EXIT_DIVERGENCE : EXIT_USAGE,
+		      "%s", err);
 	if (cs_open(CS_ARCH_X86, CS_MODE_32, &f.cs) != CS_ERR_OK)
 		fatal(EXIT_INTERNAL, "history: capstone cannot start");
 	printf("writes to physical 0x%08" PRIx32 "-0x%08" PRIx32 " from icount %" PRIu64

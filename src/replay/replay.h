@@ -177,6 +177,15 @@ typedef bool (*history_fn)(void *opaque, const HistoryWrite *w);
 bool replay_history(ReplaySession *s, uint32_t phys, uint32_t len, uint64_t from, uint64_t to,
 		    history_fn fn, bool (*cancel)(void *opaque), void *opaque, char *err,
 		    size_t errlen);
+/*
+ * What a memory history of [@addr, +@len) between @from and @to watches:
+ * the checks and messages of `flashback history` (the command and
+ * libflashback share them).  @addr is linear, translated at @from (the
+ * session goes there), unless @phys.  false with one line in @err.
+ */
+#define HISTORY_MAX_LEN (16u << 20)
+bool replay_history_range(ReplaySession *s, uint64_t addr, uint64_t len, bool phys, uint64_t from,
+			  uint64_t to, uint32_t *pa, char *err, size_t errlen);
 /* Read physical [@addr, +@len) at the session's position: RAM and ROM;
  * bytes of MMIO and holes read as 0xff and make it return false. */
 bool replay_read_phys(ReplaySession *s, uint64_t addr, void *buf, size_t len);
