@@ -42,7 +42,7 @@ typedef struct ReplaySession {
 	RRMemory mem;
 	DMATarget *dma; /* the journal's DMA goes into mem through it */
 	FILE *console;
-	uint8_t lcr, mcr; /* UART line and modem control (DLAB, loopback) */
+	RRConsole con; /* which port writes are console output */
 	/* console bytes the journal announced and the CPU has not written yet */
 	uint8_t expect[4096];
 	unsigned expect_len, expect_pos;
@@ -254,7 +254,7 @@ static bool load_snapshot(ReplaySession *r, unsigned number)
 		r->damaged = true;
 		return false;
 	}
-	r->lcr = r->mcr = 0;
+	r->con = (RRConsole){0};
 	return true;
 }
 
@@ -504,12 +504,7 @@ static void rp_io_write(void *opaque, uint16_t port, uint32_t value, unsigned si
 		uint16_t p = (uint16_t)(port + i);
 		uint8_t b = (uint8_t)(value >> (8 * i));
 
-		if (p == 0x3fb) {
-			r->lcr = b;
-		} else if (p == 0x3fc) {
-			r->mcr = b;
-		} else if ((p == 0x3f8 && !(r->lcr & 0x80) && !(r->mcr & 0x10)) || p == 0xe9 ||
-			   p == 0x402) {
+		if (rr_console_write(&r->con, p, b)) {
 			if (r->expect_pos == r->expect_len)
 				apply_passive(r); /* the console event of this byte */
 			console_out(r, b);
@@ -742,8 +737,8 @@ static void cache_pass(ReplaySession *r)
 	uint64_t now = cpu_icount(r->cpu);
 
 	rrbuf_varint(&b, r->here_icount == now ? r->here_count : 0);
-	rrbuf_u8(&b, r->lcr);
-	rrbuf_u8(&b, r->mcr);
+	rrbuf_u8(&b, r->con.lcr);
+	rrbuf_u8(&b, r->con.mcr);
 	rr_view_encode(r->mem.as, &r->mem.blocks, &view, false);
 	rrbuf_varint(&b, view.len);
 	rrbuf_put(&b, view.p, view.len);
@@ -783,8 +778,7 @@ static bool cache_load(ReplaySession *r, const uint8_t *blob, size_t len)
 		goto out;
 	}
 	cpu_flush_tlb(r->cpu);
-	r->lcr = lcr;
-	r->mcr = mcr;
+	r->con = (RRConsole){lcr, mcr};
 	icount = cpu_icount(r->cpu);
 	r->c = trace_cursor(r->t, icount);
 	r->here_icount = icount;

@@ -3,7 +3,7 @@
  *
  * The recorder sits on the nondeterminism boundary: it wraps the machine's
  * CPUBus (port and MMIO reads, interrupt acknowledge, RDTSC, RDMSR), the
- * DMA hook of physmem, the A20 hook and the "memory" address space's
+ * DMA hook of the machine's DMA target, the A20 hook and the "memory" address space's
  * listener, and appends one event per input, stamped with cpu_icount() (the
  * instructions retired before the current one).  Writes are not journalled,
  * except that bytes written to the UART's THR and the debug console ports
@@ -15,6 +15,7 @@
  * keep a halted guest alive); the next interrupt re-arms it.
  */
 #include "replay.h"
+#include "../machine/machine.h"
 
 #include <inttypes.h>
 #include <stdlib.h>
@@ -32,8 +33,7 @@ struct Recorder {
 	bool active, failed;
 	bool in_write;	 /* inside the live bus's io_write / mmio_write */
 	bool warned_dma; /* said once that a DMA came from inside a write */
-	uint8_t lcr;	 /* UART line control: DLAB (bit 7) hides the THR */
-	uint8_t mcr;	 /* UART modem control: in loopback (bit 4) nothing is sent */
+	RRConsole con;	 /* which port writes are console output */
 	uint8_t console[CONSOLE_MAX];
 	unsigned console_len;
 	uint64_t console_icount;
@@ -127,12 +127,7 @@ static void watch_console(Recorder *r, uint16_t port, uint32_t value, unsigned s
 		uint16_t p = (uint16_t)(port + i);
 		uint8_t b = (uint8_t)(value >> (8 * i));
 
-		if (p == 0x3fb)
-			r->lcr = b;
-		else if (p == 0x3fc)
-			r->mcr = b;
-		else if ((p == 0x3f8 && !(r->lcr & 0x80) && !(r->mcr & 0x10)) || p == 0xe9 ||
-			 p == 0x402)
+		if (rr_console_write(&r->con, p, b))
 			console_byte(r, b);
 	}
 }
@@ -427,7 +422,7 @@ static void rec_reset(Machine *m)
 
 	if (!r || !r->active || !take_snapshot(r, true))
 		return;
-	r->lcr = r->mcr = 0;
+	r->con = (RRConsole){0};
 	rrbuf_varint(&buf, r->snapshots - 1);
 	ev.icount = cpu_icount(m->cpu);
 	ev.size = (uint32_t)buf.len;

@@ -16,8 +16,14 @@
 #include <stdint.h>
 #include <stdio.h>
 
-#include "../machine/machine.h"
+#include "../base/base.h"
+#include "../exec/cpu.h"
+#include "../memory/memory.h"
 #include "trace.h"
+
+/* The live machine (machine.h), which only the recorder looks into: the
+ * replay engine knows no device. */
+typedef struct Machine Machine;
 
 /* ---- recording ----------------------------------------------------------- */
 
@@ -261,6 +267,18 @@ typedef struct RRDisplay {
 	uint32_t start;		    /* CRTC start address, characters from base */
 } RRDisplay;
 bool rr_display_decode(const uint8_t *p, size_t len, RRDisplay *d);
+/*
+ * The guest's console, as recorder and engine both see it (console.c, the
+ * one place that knows its ports): bytes written to COM1's THR (0x3F8 while
+ * LCR.DLAB is clear and MCR is not in loopback) and to the debug console
+ * ports 0xE9 and 0x402.  Feed every byte of every port write in order.
+ */
+typedef struct RRConsole {
+	uint8_t lcr, mcr; /* COM1's line and modem control, as last written */
+} RRConsole;
+/* true if @b, written to @port, is a console byte. */
+bool rr_console_write(RRConsole *c, uint16_t port, uint8_t b);
+
 /* time-read addr bit: the rdmsr was refused (#GP) */
 #define RR_MSR_REFUSED (1ull << 32)
 
