@@ -29,9 +29,6 @@
 /* The one machine of this process: device hooks reach it here. */
 static Machine *the_machine;
 
-/* Record and replay hooks (machine.h); NULL in a plain run. */
-void (*machine_bus_hook)(Machine *m, CPUBus *bus);
-void (*machine_reset_hook)(Machine *m);
 
 /* ---- requests from devices -------------------------------------------- */
 
@@ -53,6 +50,8 @@ static void hook_exit(int status)
 static void hook_set_a20(bool on)
 {
 	cpu_set_a20(the_machine->cpu, on);
+	if (the_machine->obs.a20)
+		the_machine->obs.a20(the_machine->obs.opaque, on);
 }
 
 static void hook_kick(void)
@@ -549,13 +548,15 @@ static void open_display(Machine *m)
 		m->display = display_new(m->vga, stdout);
 }
 
-Machine *machine_new(const MachineOptions *o)
+Machine *machine_new(const MachineOptions *o, const MachineObserver *obs)
 {
 	Machine *m = xcalloc(1, sizeof(*m));
 	CPUBus bus;
 	char err[256];
 
 	m->opt = *o;
+	if (obs)
+		m->obs = *obs;
 	the_machine = m;
 	machine_hooks = (struct machine_hooks){hook_reset, hook_exit, hook_set_a20, hook_kick};
 
@@ -592,8 +593,8 @@ Machine *machine_new(const MachineOptions *o)
 		.rdmsr = bus_rdmsr,
 		.wrmsr = bus_wrmsr,
 	};
-	if (machine_bus_hook)
-		machine_bus_hook(m, &bus);
+	if (m->obs.bus)
+		m->obs.bus(m->obs.opaque, m, &bus);
 	m->cpu = cpu_new(&bus);
 	cpu_set_ferr_line(m->cpu, &ferr_line);
 	clock_init(cpu_icount_ptr(m->cpu), o->icount_shift);
@@ -639,8 +640,8 @@ void machine_reset(Machine *m)
 	cpu_set_a20(m->cpu, true);
 	load_guest(m);
 	m->reset_requested = false;
-	if (machine_reset_hook)
-		machine_reset_hook(m);
+	if (m->obs.reset)
+		m->obs.reset(m->obs.opaque, m);
 }
 
 void machine_free(Machine *m)

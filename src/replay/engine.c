@@ -1063,9 +1063,10 @@ void replay_set_breakpoints(ReplaySession *r, const uint32_t *eips, unsigned n)
 {
 	if (n > CPU_MAX_BREAKPOINTS)
 		n = CPU_MAX_BREAKPOINTS;
-	memcpy(r->bps, eips, n * sizeof(*eips));
+	if (n) /* eips may be NULL for none */
+		memcpy(r->bps, eips, n * sizeof(*eips));
 	r->nbps = n;
-	cpu_set_breakpoints(r->cpu, eips, n);
+	cpu_set_breakpoints(r->cpu, r->bps, n);
 }
 
 void replay_set_watches(ReplaySession *r, const CPUWatch *w, unsigned n, cpu_watch_fn fn,
@@ -1073,12 +1074,13 @@ void replay_set_watches(ReplaySession *r, const CPUWatch *w, unsigned n, cpu_wat
 {
 	if (n > CPU_MAX_WATCHES)
 		n = CPU_MAX_WATCHES;
-	memcpy(r->watches, w, n * sizeof(*w));
+	if (n)
+		memcpy(r->watches, w, n * sizeof(*w));
 	r->nwatches = n;
 	r->watch_fn = fn;
 	r->watch_opaque = opaque;
 	r->watching = n > 0 && fn;
-	cpu_set_watches(r->cpu, w, n, fn, opaque);
+	cpu_set_watches(r->cpu, r->watches, n, fn, opaque);
 }
 
 /* Going somewhere is not running: the debugger's stops are off meanwhile. */

@@ -37,7 +37,7 @@ struct Recorder {
 	uint8_t console[CONSOLE_MAX];
 	unsigned console_len;
 	uint64_t console_icount;
-	void (*live_a20)(bool on);
+	MachineObserver observer; /* given to machine_new() */
 	RRBlocks blocks;
 	unsigned snapshots; /* snapshot files written */
 	RRSnapWriter *sw;   /* the page store and the last snapshot's page ids */
@@ -49,7 +49,6 @@ struct Recorder {
 	RRDisplay display;
 };
 
-static Recorder *the_rec;
 
 /* ---- appending ------------------------------------------------------------- */
 
@@ -258,9 +257,9 @@ static bool rec_wrmsr(void *opaque, uint32_t msr, uint64_t value)
 }
 
 /* machine_new() hands us its bus before it creates the CPU. */
-static void wrap_bus(Machine *m, CPUBus *bus)
+static void wrap_bus(void *opaque, Machine *m, CPUBus *bus)
 {
-	Recorder *r = the_rec;
+	Recorder *r = opaque;
 
 	r->m = m;
 	r->live = *bus;
@@ -316,13 +315,12 @@ static void rec_dma(void *opaque, uint64_t addr, const void *buf, size_t len)
 	}
 }
 
-static void rec_a20(bool on)
+static void rec_a20(void *opaque, bool on)
 {
-	Recorder *r = the_rec;
+	Recorder *r = opaque;
 	uint8_t b = on;
 	TraceEvent ev = {.kind = TEV_MAP_CHANGE, .addr = RR_MAP_A20, .size = 1, .data = &b};
 
-	r->live_a20(on);
 	if (!r->active)
 		return;
 	ev.icount = cpu_icount(r->m->cpu);
@@ -414,9 +412,9 @@ static void tick(void *opaque)
 
 /* A machine reset reloads RAM and the CPU outside the bus: a snapshot of
  * every page (only the pages it has not stored before cost more than an id). */
-static void rec_reset(Machine *m)
+static void rec_reset(void *opaque, Machine *m)
 {
-	Recorder *r = the_rec;
+	Recorder *r = opaque;
 	RRBuf buf = {0};
 	TraceEvent ev = {.kind = TEV_MAP_CHANGE, .addr = RR_MAP_RESET};
 
@@ -435,11 +433,17 @@ static void rec_reset(Machine *m)
 
 /* ---- starting and finishing -------------------------------------------------------- */
 
-void record_prepare(void)
+Recorder *record_new(void)
 {
-	the_rec = xcalloc(1, sizeof(*the_rec));
-	machine_bus_hook = wrap_bus;
-	machine_reset_hook = rec_reset;
+	Recorder *r = xcalloc(1, sizeof(*r));
+
+	r->observer = (MachineObserver){r, wrap_bus, rec_reset, rec_a20};
+	return r;
+}
+
+const MachineObserver *record_observer(Recorder *r)
+{
+	return &r->observer;
 }
 
 /* An existing -o is refused unless it is an empty directory. */
@@ -538,9 +542,8 @@ static void reproducible_id(Machine *m, TraceMeta *meta)
 	st64(meta->id + 8, h[1]);
 }
 
-Recorder *record_start(Machine *m, const RecordOptions *o)
+void record_start(Recorder *r, Machine *m, const RecordOptions *o)
 {
-	Recorder *r = the_rec;
 	char err[TRACE_ERR_LEN];
 	TraceMeta meta = {
 	    .emulator_version = "flashback 0.1.0",
@@ -551,9 +554,8 @@ Recorder *record_start(Machine *m, const RecordOptions *o)
 	};
 	TraceOptions topt = {0};
 
-	if (!r || r->m != m)
-		fatal(EXIT_INTERNAL,
-		      "record_start: record_prepare() was not called before machine_new()");
+	if (r->m != m)
+		fatal(EXIT_INTERNAL, "record_start: the machine was not built with record_observer()");
 	check_target(o->dir);
 	topt.chunk_events = o->chunk_events;
 	if (meta.start_time)
@@ -575,15 +577,12 @@ Recorder *record_start(Machine *m, const RecordOptions *o)
 	mark_snapshot(r); /* the journal's first event */
 	scan_huge_pages(m, false);
 	r->last_check = ~0ull;
-	r->live_a20 = machine_hooks.set_a20;
-	machine_hooks.set_a20 = rec_a20;
 	dma_set_hook(m->dma, rec_dma, r);
 	as_add_listener(m->memory, rec_map_changed, r);
 	r->tick = timer_new(tick, r);
 	arm_tick(r);
 	r->active = true;
 	watch_display(r, false); /* what the screen is at the start */
-	return r;
 }
 
 bool record_finish(Recorder *r)

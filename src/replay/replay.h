@@ -41,15 +41,19 @@ typedef struct RecordOptions {
 
 typedef struct Recorder Recorder;
 
-/* Install the machine hooks; call before machine_new(). */
-void record_prepare(void);
+/* A recorder, and how the machine it records shows it what happens
+ * (machine_new(o, record_observer(r))): the bus, resets, the A20 gate. */
+Recorder *record_new(void);
+struct MachineObserver;
+const struct MachineObserver *record_observer(Recorder *r);
 /*
- * Start recording @m (just built by machine_new) into o->dir: create the
- * trace, write the initial snapshot, wrap the hooks.  One line and exit 2
- * or 4 on failure.  (SIGINT and SIGTERM end machine_run() cleanly; then
- * record_finish() closes the trace as after any other end.)
+ * Start recording @m (built by machine_new with record_observer(@r)) into
+ * o->dir: create the trace, write the initial snapshot, hook the DMA and
+ * the memory map.  One line and exit 2 or 4 on failure.  (SIGINT and
+ * SIGTERM end machine_run() cleanly; then record_finish() closes the trace
+ * as after any other end.)
  */
-Recorder *record_start(Machine *m, const RecordOptions *o);
+void record_start(Recorder *r, Machine *m, const RecordOptions *o);
 /* The final check (with RAM hash) and end event; false after an error. */
 bool record_finish(Recorder *r);
 /* Every console byte the guest wrote while recording (for the demo). */

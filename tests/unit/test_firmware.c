@@ -305,7 +305,7 @@ int main(void)
 	o.rtc_base = 1704067200 + 13 * 3600 + 61; /* 2024-01-01 13:01:01 */
 	o.kernel_image = img;
 	o.kernel_image_len = make_kernel(img);
-	m = machine_new(&o);
+	m = machine_new(&o, NULL);
 
 	test_ivt_bda();
 	test_mp();
