@@ -25,7 +25,6 @@
 typedef struct Found {
 	TraceHistoryRow *rows;
 	size_t n, cap;
-	csh cs;
 	bool save;
 	uint64_t count;
 } Found;
@@ -36,26 +35,43 @@ static void usage(void)
 			  "[--from I] [--to J] [--save]");
 }
 
-/* The instruction's text as capstone prints it ("mov dword ptr [eax], 1"). */
-static char *insn_text(Found *f, const HistoryWrite *w)
+unsigned history_insn(const HistoryWrite *w, char *out, size_t len)
 {
-	cs_insn *in = cs_malloc(f->cs);
+	static csh cs;
+	static bool opened;
+	cs_insn *in;
 	const uint8_t *code = w->insn;
 	size_t size = w->insn_len;
 	uint64_t addr = w->eip;
-	char *s;
+	unsigned n = 0;
 
-	cs_option(f->cs, CS_OPT_MODE, w->bits == 32 ? CS_MODE_32 : CS_MODE_16);
-	if (in && cs_disasm_iter(f->cs, &code, &size, &addr, in)) {
-		size_t n = strlen(in->mnemonic) + strlen(in->op_str) + 2;
-
-		s = xmalloc(n);
-		snprintf(s, n, "%s%s%s", in->mnemonic, in->op_str[0] ? " " : "", in->op_str);
-	} else {
-		s = xstrdup("(bad)");
+	if (w->dma || w->walker) {
+		snprintf(out, len, "%s", w->dma ? "(device DMA)" : "(accessed/dirty bits)");
+		return 0;
 	}
-	cs_free(in, 1);
-	return s;
+	if (!opened && cs_open(CS_ARCH_X86, CS_MODE_32, &cs) == CS_ERR_OK)
+		opened = true;
+	in = opened ? cs_malloc(cs) : NULL;
+	if (in)
+		cs_option(cs, CS_OPT_MODE, w->bits == 32 ? CS_MODE_32 : CS_MODE_16);
+	if (in && cs_disasm_iter(cs, &code, &size, &addr, in)) {
+		snprintf(out, len, "%s%s%s", in->mnemonic, in->op_str[0] ? " " : "", in->op_str);
+		n = in->size;
+	} else {
+		snprintf(out, len, "(bad)");
+	}
+	if (in)
+		cs_free(in, 1);
+	return n;
+}
+
+/* The instruction's text as capstone prints it ("mov dword ptr [eax], 1"). */
+static char *insn_text(const HistoryWrite *w)
+{
+	char buf[192];
+
+	history_insn(w, buf, sizeof(buf));
+	return xstrdup(buf);
 }
 
 /* Bytes as a little-endian value up to 8 bytes, else hex bytes. */
@@ -79,7 +95,7 @@ static void show_bytes(const uint8_t *b, uint32_t n, char *out, size_t len)
 }
 
 /* One line of the history: when, by whom, the instruction, what changed. */
-static void print_write(FILE *out, csh cs, const HistoryWrite *w, const char *text)
+static void print_write(FILE *out, const HistoryWrite *w, const char *text)
 {
 	char who[32], old[64], now[64];
 
@@ -92,10 +108,7 @@ static void print_write(FILE *out, csh cs, const HistoryWrite *w, const char *te
 	show_bytes(w->old, w->size, old, sizeof(old));
 	show_bytes(w->now, w->size, now, sizeof(now));
 	fprintf(out, "%14" PRIu64 "  %-16s %-36s 0x%08" PRIx32 " %5u  %s -> %s\n", w->icount, who,
-		text	 ? text
-		: w->dma ? "(device DMA)"
-			 : "(accessed/dirty bits)",
-		w->phys, w->size, old, now);
+		text, w->phys, w->size, old, now);
 }
 
 void history_header(FILE *out)
@@ -106,25 +119,18 @@ void history_header(FILE *out)
 
 void history_line(FILE *out, const HistoryWrite *w)
 {
-	static Found f; /* its capstone handle, opened once */
-	char *text = NULL;
+	char *text = insn_text(w);
 
-	if (!f.cs && cs_open(CS_ARCH_X86, CS_MODE_32, &f.cs) != CS_ERR_OK)
-		f.cs = 0;
-	if (f.cs && !w->dma && !w->walker)
-		text = insn_text(&f, w);
-	print_write(out, f.cs, w, text);
+	print_write(out, w, text);
 	free(text);
 }
 
 static bool found(void *opaque, const HistoryWrite *w)
 {
 	Found *f = opaque;
-	char *text = NULL;
+	char *text = insn_text(w);
 
-	if (!w->dma && !w->walker)
-		text = insn_text(f, w);
-	print_write(stdout, f->cs, w, text);
+	print_write(stdout, w, text);
 	f->count++;
 	if (f->save) {
 		TraceHistoryRow *r;
@@ -147,10 +153,11 @@ static bool found(void *opaque, const HistoryWrite *w)
 				       w->lin != 0,
 				       w->dma,
 				       w->walker,
-				       text,
+				       w->dma || w->walker ? NULL : text,
 				       w->old ? bytes : NULL,
 				       bytes + w->size};
-		text = NULL; /* the row keeps it */
+		if (!w->dma && !w->walker)
+			text = NULL; /* the row keeps it */
 	}
 	free(text);
 	return true;
@@ -202,8 +209,6 @@ int tools_history(int argc, char **argv)
 	if (!replay_history_range(s, addr, len, phys, from, to, &pa, err, sizeof(err)))
 		fatal(replay_error_status(s) == EXIT_DIVERGENCE ? EXIT_DIVERGENCE : EXIT_USAGE,
 		      "%s", err);
-	if (cs_open(CS_ARCH_X86, CS_MODE_32, &f.cs) != CS_ERR_OK)
-		fatal(EXIT_INTERNAL, "history: capstone cannot start");
 	printf("writes to physical 0x%08" PRIx32 "-0x%08" PRIx32 " from icount %" PRIu64
 	       " to %" PRIu64 ":\n",
 	       pa, (uint32_t)(pa + len - 1), from, to);
@@ -225,7 +230,6 @@ int tools_history(int argc, char **argv)
 		free((uint8_t *)f.rows[i].now - f.rows[i].size);
 	}
 	free(f.rows);
-	cs_close(&f.cs);
 	replay_close(s);
 	if (fflush(stdout) != 0)
 		fatal(EXIT_INTERNAL, "history: cannot write the output");

@@ -18,6 +18,7 @@
 #include <string.h>
 
 #include "../replay/replay.h"
+#include "../../tools/tools.h"
 
 #define API __attribute__((visibility("default")))
 
@@ -612,11 +613,12 @@ static bool history_one(void *opaque, const HistoryWrite *h)
 		      .dma = h->dma,
 		      .walker = h->walker,
 		      .bits = (uint32_t)h->bits,
-		      .insn_len = h->insn_len,
 		      .old = h->old,
 		      .now = h->now};
 
-	memcpy(w.insn, h->insn, h->insn_len < sizeof(w.insn) ? h->insn_len : sizeof(w.insn));
+	/* the same column `flashback history` prints, and the instruction's own bytes */
+	w.insn_len = history_insn(h, w.text, sizeof(w.text));
+	memcpy(w.insn, h->insn, w.insn_len < sizeof(w.insn) ? w.insn_len : sizeof(w.insn));
 	if (c->fn(c->opaque, &w))
 		return true;
 	c->stopped = true;

@@ -208,9 +208,10 @@ typedef struct fb_write {
 	uint32_t phys;	 /* first byte written inside the range */
 	uint32_t offset; /* its offset in the range */
 	uint32_t size;	 /* bytes of the range written */
-	uint32_t dma, walker, bits, insn_len;
+	uint32_t dma, walker, bits, insn_len; /* the instruction: insn_len bytes (0: DMA, walker) */
 	uint8_t insn[16];
 	const uint8_t *old, *now; /* size bytes before (NULL: not RAM) and after */
+	char text[192]; /* the instruction as `flashback history` shows it, or "(device DMA)"... */
 } fb_write;
 /* Return 0 to stop. */
 typedef int (*fb_write_fn)(void *opaque, const fb_write *w);

@@ -158,7 +158,6 @@ bool machine_can_wake(Machine *m, bool host_input);
  * command "nmi" sends one. */
 void machine_nmi(Machine *m);
 
-
 /* ---- loaders (src/machine/loader_*.c) ----------------------------------
  * Each returns false with a one-line reason naming the file in @err (256
  * bytes) when the image is not what it must be.

@@ -29,7 +29,6 @@
 /* The one machine of this process: device hooks reach it here. */
 static Machine *the_machine;
 
-
 /* ---- requests from devices -------------------------------------------- */
 
 static void hook_reset(void)

@@ -49,7 +49,6 @@ struct Recorder {
 	RRDisplay display;
 };
 
-
 /* ---- appending ------------------------------------------------------------- */
 
 static void fail(Recorder *r, const char *what)
@@ -555,7 +554,8 @@ void record_start(Recorder *r, Machine *m, const RecordOptions *o)
 	TraceOptions topt = {0};
 
 	if (r->m != m)
-		fatal(EXIT_INTERNAL, "record_start: the machine was not built with record_observer()");
+		fatal(EXIT_INTERNAL,
+		      "record_start: the machine was not built with record_observer()");
 	check_target(o->dir);
 	topt.chunk_events = o->chunk_events;
 	if (meta.start_time)

@@ -223,6 +223,11 @@ def case_api(tmp):
                       'DMA at %d is in RAM after it' % e.icount)
             hd = c.history(dma[0].addr, 4, phys=True)
             check(any(w.dma for w in hd), 'history sees DMA')
+            cli = run('history', ata, '--addr', hex(dma[0].addr), '--len', 4,
+                      '--phys').stdout.decode().splitlines()[2:-1]
+            check(len(cli) == len(hd) and all(
+                l.split()[0] == str(w.icount) and ('  %s ' % w.text) in l
+                for l, w in zip(cli, hd)), 'history: the lines of flashback history')
 
         # bad input: one line, an exception, never a crash
         raises(lambda: a.goto(info.end_icount + 1), r'^icount \d+ is outside the recording '
