@@ -161,6 +161,7 @@ struct channel {
 };
 
 struct ATA {
+	Clock *clk; /* the machine's virtual clock */
 	MemoryRegion *io, *bm_ports;
 	PCIDevice *pci;
 	DMATarget *dma;
@@ -706,7 +707,7 @@ static void dma_kick(struct channel *c)
 
 	if (d && d->xfer == XFER_DMA && (c->bm_cmd & BM_CMD_START) && master_enabled &&
 	    !timer_pending(c->dma_timer))
-		timer_mod(c->dma_timer, clock_ns() + DMA_DELAY_NS);
+		timer_mod(c->dma_timer, clock_ns(c->ata->clk) + DMA_DELAY_NS);
 }
 
 bool ata_may_interrupt(ATA *a, int channel)
@@ -1564,21 +1565,22 @@ static void attach(struct drive *d, const ATADrive *m)
 	set_geometry(d);
 }
 
-ATA *ata_new(MemoryRegion *io, PCIBus *pci, DMATarget *dma, const IRQ *irq14, const IRQ *irq15,
-	     const ATADrive drives[4])
+ATA *ata_new(MemoryRegion *io, Clock *clk, PCIBus *pci, DMATarget *dma, const IRQ *irq14,
+	     const IRQ *irq15, const ATADrive drives[4])
 {
 	static const uint16_t cmd_base[2] = {0x1F0, 0x170}, ctl_base[2] = {0x3F6, 0x376};
 	ATA *a = xcalloc(1, sizeof(*a));
 
 	a->io = io;
 	a->dma = dma;
+	a->clk = clk;
 	for (int i = 0; i < 2; i++) {
 		struct channel *c = &a->ch[i];
 
 		c->ata = a;
 		c->index = i;
 		c->irq = i ? irq15 : irq14;
-		c->dma_timer = timer_new(dma_complete, c);
+		c->dma_timer = timer_new(clk, dma_complete, c);
 		for (int u = 0; u < 2; u++) {
 			c->drive[u].ch = c;
 			c->drive[u].unit = u;

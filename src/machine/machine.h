@@ -100,6 +100,7 @@ typedef struct Machine {
 	MemoryRegion *sysmem, *sysio; /* roots of the two address spaces */
 	AddressSpace *memory, *io;
 	DMATarget *dma; /* devices' way into RAM (the recorder hooks it) */
+	Clock *clock;	/* the virtual clock its devices and loop read */
 	MemoryRegion *ram;
 	uint8_t *ram_host;
 	uint64_t ram_size;

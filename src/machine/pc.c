@@ -58,6 +58,14 @@ static void hook_kick(void)
 	cpu_request_exit(the_machine->cpu);
 }
 
+/* A timer became the earliest, or a bottom half is due: end the slice. */
+static void clock_kick(void *opaque)
+{
+	Machine *m = opaque;
+
+	cpu_request_exit(m->cpu);
+}
+
 /* ---- interrupt wiring -------------------------------------------------- */
 
 static void update_intr(Machine *m)
@@ -229,7 +237,9 @@ static int bus_intack(void *opaque)
 /* The TSC counts virtual nanoseconds: a 1 GHz clock, deterministic. */
 static uint64_t bus_rdtsc(void *opaque)
 {
-	return (uint64_t)clock_ns();
+	Machine *m = opaque;
+
+	return (uint64_t)clock_ns(m->clock);
 }
 
 #define MSR_APIC_BASE 0x1b
@@ -371,24 +381,24 @@ static void build_devices(Machine *m)
 		isa_irq[i] = (IRQ){isa_irq_set, m, i};
 
 	m->pic = pic_new(m->sysio, &cpu_pin);
-	m->lapic = lapic_new(m->sysmem, &cpu_pin, &nmi_pin);
+	m->lapic = lapic_new(m->sysmem, m->clock, &cpu_pin, &nmi_pin);
 	m->ioapic = ioapic_new(m->sysmem, m->lapic);
 	for (i = 20; i < IOAPIC_PINS; i++)
 		hpet_route[i] = ioapic_irq(m->ioapic, i);
-	m->hpet = hpet_new(m->sysmem, &isa_irq[0], &isa_irq[8], hpet_route);
-	m->pit = pit_new(m->sysio, hpet_legacy_input(m->hpet, 0));
+	m->hpet = hpet_new(m->sysmem, m->clock, &isa_irq[0], &isa_irq[8], hpet_route);
+	m->pit = pit_new(m->sysio, m->clock, hpet_legacy_input(m->hpet, 0));
 	m->kbd = kbd_new(m->sysio, &isa_irq[1], &isa_irq[12]);
-	m->uart = uart_new(m->sysio, 0x3f8, &isa_irq[4], serial_out, m);
-	m->rtc = rtc_new(m->sysio, hpet_legacy_input(m->hpet, 1), m->opt.rtc_base);
-	m->acpipm = acpipm_new(m->sysio, PC_ACPI_PM_BASE, &isa_irq[PC_SCI_IRQ]);
+	m->uart = uart_new(m->sysio, m->clock, 0x3f8, &isa_irq[4], serial_out, m);
+	m->rtc = rtc_new(m->sysio, m->clock, hpet_legacy_input(m->hpet, 1), m->opt.rtc_base);
+	m->acpipm = acpipm_new(m->sysio, m->clock, PC_ACPI_PM_BASE, &isa_irq[PC_SCI_IRQ]);
 	m->port92 = port92_new(m->sysio);
 	m->debug = debugports_new(m->sysio, debugcon_out, m);
 	m->pci = pci_new(m->sysio);
 	pci_set_pam_hook(m->pci, pam_changed, m);
-	m->ata = ata_new(m->sysio, m->pci, m->dma, &isa_irq[14], &isa_irq[15], m->drives);
+	m->ata = ata_new(m->sysio, m->clock, m->pci, m->dma, &isa_irq[14], &isa_irq[15], m->drives);
 	if (!m->opt.no_vga)
-		m->vga = vga_new(m->sysio, m->sysmem, m->ram_host + 0xA0000, m->pci, m->vga_rom,
-				 m->vga_rom_len);
+		m->vga = vga_new(m->sysio, m->clock, m->sysmem, m->ram_host + 0xA0000, m->pci,
+				 m->vga_rom, m->vga_rom_len);
 	mr_add(m->sysio, mr_mmio("ferr", 1, &ferr_port_ops, m), 0xf0, 0);
 	pci_mark_power_on(m->pci);
 	cmos_memory_size(m);
@@ -596,7 +606,8 @@ Machine *machine_new(const MachineOptions *o, const MachineObserver *obs)
 		m->obs.bus(m->obs.opaque, m, &bus);
 	m->cpu = cpu_new(&bus);
 	cpu_set_ferr_line(m->cpu, &ferr_line);
-	clock_init(cpu_icount_ptr(m->cpu), o->icount_shift);
+	m->clock = clock_new(cpu_icount_ptr(m->cpu), o->icount_shift);
+	clock_set_kick(m->clock, clock_kick, m);
 
 	load_disks(m);
 	if (o->bios) {

@@ -390,7 +390,8 @@ static void check_event(Recorder *r, bool with_ram)
 
 static void arm_tick(Recorder *r)
 {
-	timer_mod(r->tick, clock_ns() + (int64_t)(r->check_interval << clock_shift()));
+	timer_mod(r->tick,
+		  clock_ns(r->m->clock) + (int64_t)(r->check_interval << clock_shift(r->m->clock)));
 }
 
 static void tick(void *opaque)
@@ -579,7 +580,7 @@ void record_start(Recorder *r, Machine *m, const RecordOptions *o)
 	r->last_check = ~0ull;
 	dma_set_hook(m->dma, rec_dma, r);
 	as_add_listener(m->memory, rec_map_changed, r);
-	r->tick = timer_new(tick, r);
+	r->tick = timer_new(m->clock, tick, r);
 	arm_tick(r);
 	r->active = true;
 	watch_display(r, false); /* what the screen is at the start */

@@ -32,6 +32,7 @@ static DMATarget *dma; /* the test machine's way into its RAM */
 static uint8_t *image;
 static uint8_t *ram;
 static uint64_t icount;
+static Clock *clk; /* the test's virtual clock */
 
 /* ---- the interrupt line and an MMIO region that must never see DMA ---- */
 
@@ -68,7 +69,7 @@ static ATA *one_disk(MemoryRegion *root, PCIBus *bus, uint8_t *img, uint64_t siz
 {
 	ATADrive drives[4] = {{img, size, false}};
 
-	return ata_new(root, bus, dma, &irq14, NULL, drives);
+	return ata_new(root, clk, bus, dma, &irq14, NULL, drives);
 }
 
 static uint8_t pattern(uint64_t sector, unsigned i)
@@ -139,8 +140,8 @@ static void quiesce(void)
 
 static void run_timers_for(int64_t ns)
 {
-	clock_warp(ns);
-	timers_run();
+	clock_warp(clk, ns);
+	timers_run(clk);
 }
 
 /* ---- IDENTIFY ----------------------------------------------------------- */
@@ -841,7 +842,7 @@ static void test_other_disks(void)
 
 	root = mr_container("io3", 0x10000);
 	io = io3 = as_new("io3", root);
-	ata3 = ata_new(root, NULL, dma, &irq14, NULL, NULL);
+	ata3 = ata_new(root, clk, NULL, dma, &irq14, NULL, NULL);
 	quiesce();
 	CHECK_EQ(inb(0x1F7), 0);
 	outb(0x1F6, 0xA0);
@@ -930,7 +931,7 @@ static void test_atapi(void)
 	memset(disk2, 0x5A, sizeof(disk2));
 	io = io4 = as_new("io4", root);
 	pci4 = pci_new(root);
-	ata4 = ata_new(root, pci4, dma, &irq14, &irq15, drives);
+	ata4 = ata_new(root, clk, pci4, dma, &irq14, &irq15, drives);
 
 	/* The CD-ROM's signature, and IDENTIFY DEVICE aborted with it. */
 	outb(0x176, 0xA0);
@@ -1056,7 +1057,7 @@ int main(void)
 	MemoryRegion *mem = mr_container("memory", 1ull << 32);
 	MemoryRegion *ram_mr = mr_ram("ram", RAM_SIZE);
 
-	clock_init(&icount, 0);
+	clk = clock_new(&icount, 0);
 	mr_add(mem, ram_mr, 0, 0);
 	mr_add(mem, mr_mmio("trap", 0x1000, &mmio_ops, NULL), MMIO_BASE, 0);
 	dma = dma_target_new(as_new("memory", mem));

@@ -288,8 +288,8 @@ static void test_devices(void)
 	CHECK_EQ(cpu_get_gdtr(m->cpu).base, 0xF0000);
 
 	/* The 8254's first edge reaches the CPU at vector 0x08. */
-	clock_warp(60000000);
-	timers_run();
+	clock_warp(m->clock, 60000000);
+	timers_run(m->clock);
 	CHECK(pic_int_output(m->pic));
 	CHECK_EQ(pic_intack(m->pic), 0x08);
 	as_write(m->io, 0x20, 0x20, 1);
