@@ -49,7 +49,7 @@ uint8_t *read_file(const char *path, size_t *len, char *err);
  * SIGINT and SIGTERM end a run, a recording or a replay cleanly (the trace
  * closed, the terminal restored) instead of killing the process: once
  * stop_signals_catch() is called, either is noted (stop_signal() returns
- * it, 0 before) and machine_hooks.kick ends the CPU slice; the loops check
+ * it, 0 before) and stop_signal_kick ends the CPU slice; the loops check
  * stop_signal() between slices.  Installed whatever the parent left, so a
  * run started with SIGINT ignored (a background job of a script) still ends
  * on it.  The exit status is then 128 + the signal number, as a shell
@@ -181,18 +181,39 @@ static inline void irq_pulse(const IRQ *irq)
 	irq_set(irq, 0);
 }
 
-/* ---- requests from devices to the machine ----------------------------
+/* ---- requests from devices to their machine ----------------------------
  *
- * The machine fills these in; unit tests install their own.  A NULL hook is
- * ignored.  Each may be called in the middle of an instruction's I/O access:
- * the machine only notes the request and acts on it between instructions.
+ * Each machine fills in one MachineRequests and gives its address to the
+ * devices that may ask (unit tests give their own).  A NULL function is
+ * ignored.  Each may be called in the middle of an instruction's I/O
+ * access: the machine only notes the request and acts on it between
+ * instructions.
  */
-struct machine_hooks {
-	void (*reset)(void);	   /* 8042 pulse (0xFE), port 0x92 bit 0, triple fault */
-	void (*exit)(int status);  /* isa-debug-exit, power off */
-	void (*set_a20)(bool on);  /* 8042 output port bit 1, port 0x92 bit 1 */
-	void (*kick)(void);	   /* something changed: end the CPU slice early (SIGINT) */
-};
-extern struct machine_hooks machine_hooks;
+typedef struct MachineRequests {
+	void *opaque;
+	void (*reset)(void *opaque);		/* 8042 pulse (0xFE), port 0x92 bit 0, 0xCF9 */
+	void (*exit)(void *opaque, int status); /* isa-debug-exit, power off */
+	void (*set_a20)(void *opaque, bool on); /* 8042 output port bit 1, port 0x92 bit 1 */
+} MachineRequests;
+
+static inline void request_reset(const MachineRequests *r)
+{
+	if (r && r->reset)
+		r->reset(r->opaque);
+}
+static inline void request_exit(const MachineRequests *r, int status)
+{
+	if (r && r->exit)
+		r->exit(r->opaque, status);
+}
+static inline void request_a20(const MachineRequests *r, bool on)
+{
+	if (r && r->set_a20)
+		r->set_a20(r->opaque, on);
+}
+
+/* What a stop signal calls to end the running CPU slice (signals are the
+ * process's: the machine being run sets it; NULL: nothing). */
+extern void (*stop_signal_kick)(void);
 
 #endif

@@ -78,21 +78,22 @@ bool rtc_may_interrupt(RTC *r);
 
 /* ---- i8042 keyboard controller at 0x60/0x64, IRQ 1 (keyboard), IRQ 12 ---- */
 typedef struct KBD KBD;
-KBD *kbd_new(MemoryRegion *io, const IRQ *irq1, const IRQ *irq12);
+KBD *kbd_new(MemoryRegion *io, const MachineRequests *req, const IRQ *irq1, const IRQ *irq12);
 void kbd_reset(KBD *k);
 /* A set-1 scancode byte from the host keyboard. */
 void kbd_put_scancode(KBD *k, uint8_t code);
 
 /* ---- port 0x92 (System Control Port A: fast A20, fast reset) ---- */
 typedef struct Port92 Port92;
-Port92 *port92_new(MemoryRegion *io);
+Port92 *port92_new(MemoryRegion *io, const MachineRequests *req);
 void port92_reset(Port92 *p);
 
 /* ---- debug ports: 0x80 POST code, 0xE9 and 0x402 debug consoles, 0xF4
  * isa-debug-exit (exit status (value << 1) | 1) ---- */
 typedef struct DebugPorts DebugPorts;
 /* Bytes written to 0xE9 / 0x402 go to @out (may be NULL). */
-DebugPorts *debugports_new(MemoryRegion *io, UARTOutFn *out, void *opaque);
+DebugPorts *debugports_new(MemoryRegion *io, const MachineRequests *req, UARTOutFn *out,
+			   void *opaque);
 uint8_t debugports_post_code(DebugPorts *d);
 
 /* ---- local APIC at 0xFEE00000 and IOAPIC at 0xFEC00000 ---- */
@@ -192,7 +193,7 @@ struct PCIDevice {
 	void (*bars_changed)(PCIDevice *d);
 	uint8_t power_on[256]; /* config as the machine built it (pci_mark_power_on) */
 };
-PCIBus *pci_new(MemoryRegion *io);
+PCIBus *pci_new(MemoryRegion *io, const MachineRequests *req);
 /* Adds the host bridge (00:00.0) and the ISA bridge (00:01.0). */
 PCIDevice *pci_add(PCIBus *bus, int devfn, uint16_t vendor, uint16_t device, uint32_t class_rev,
 		   const PCIDeviceOps *ops, void *opaque);

@@ -129,6 +129,11 @@ typedef struct Machine {
 	enum run_end end;
 	struct GdbStub *gdb;	/* the gdb stub (src/gdb/gdb.h), NULL without -gdb/-s */
 	MachineObserver obs;	/* the recorder, or all NULL */
+	/* pc.c's wiring, per machine: devices' requests, the ISA lines, the
+	 * CPU's pins, FERR#, the PAM shadow aliases */
+	MachineRequests req;
+	IRQ isa_irq[16], cpu_pin, nmi_pin, ferr_line;
+	MemoryRegion *pam_shadow[13];
 } Machine;
 
 /* Parse the MACHINE options in argv[0..argc); prints one line and exits 2 on error. */

@@ -930,7 +930,7 @@ static void test_atapi(void)
 			cd[l * 2048 + i] = cd_byte(l, i);
 	memset(disk2, 0x5A, sizeof(disk2));
 	io = io4 = as_new("io4", root);
-	pci4 = pci_new(root);
+	pci4 = pci_new(root, NULL);
 	ata4 = ata_new(root, clk, pci4, dma, &irq14, &irq15, drives);
 
 	/* The CD-ROM's signature, and IDENTIFY DEVICE aborted with it. */
@@ -1066,7 +1066,7 @@ int main(void)
 	fill_image();
 
 	io = as_new("io", iomr);
-	pci = pci_new(iomr);
+	pci = pci_new(iomr, NULL);
 	ata = one_disk(iomr, pci, image, (uint64_t)SECTORS * 512);
 
 	test_power_on();

@@ -164,7 +164,7 @@ int main(void)
 	clk = clock_new(&icount, 0);
 	io = as_new("io", iomr);
 	mem = as_new("memory", sys);
-	pci = pci_new(iomr);
+	pci = pci_new(iomr, NULL);
 	memset(rom, 0x77, sizeof(rom));
 	rom[0] = 0x55;
 	rom[1] = 0xAA;
