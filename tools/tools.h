@@ -37,10 +37,7 @@ int tools_history(int argc, char **argv);
 struct HistoryWrite;
 void history_header(FILE *out);
 void history_line(FILE *out, const struct HistoryWrite *w);
-/* Its instruction column: capstone's text of the writing instruction, or
- * "(device DMA)" / "(accessed/dirty bits)"; returns the instruction's
- * length in bytes (0 for those, or undecodable).  libflashback's too. */
-unsigned history_insn(const struct HistoryWrite *w, char *out, size_t len);
+
 /* screen.c: the VGA text screen at an icount, from the replayed RAM. */
 int tools_screen(int argc, char **argv);
 

@@ -17,8 +17,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <capstone/capstone.h>
+
 #include "../replay/replay.h"
-#include "../../tools/tools.h"
 
 #define API __attribute__((visibility("default")))
 
@@ -380,6 +381,21 @@ API uint64_t fb_icount(const fb_session *s)
 	return replay_icount(s->rs);
 }
 
+API uint64_t fb_start_icount(const fb_session *s)
+{
+	return replay_start_icount(s->rs);
+}
+
+API uint64_t fb_end_icount(const fb_session *s)
+{
+	return replay_end_icount(s->rs);
+}
+
+API const char *fb_session_warning(const fb_session *s)
+{
+	return replay_snapshot_damage(s->rs);
+}
+
 static int replay_failed(fb_session *s)
 {
 	return fail(replay_error_status(s->rs), "%s", replay_error(s->rs));
@@ -617,12 +633,27 @@ static bool history_one(void *opaque, const HistoryWrite *h)
 		      .now = h->now};
 
 	/* the same column `flashback history` prints, and the instruction's own bytes */
-	w.insn_len = history_insn(h, w.text, sizeof(w.text));
+	if (h->dma || h->walker)
+		snprintf(w.text, sizeof(w.text), "%s",
+			 h->dma ? "(device DMA)" : "(accessed/dirty bits)");
+	else
+		w.insn_len =
+		    fb_disasm(h->insn, h->insn_len, h->eip, h->bits, w.text, sizeof(w.text));
 	memcpy(w.insn, h->insn, w.insn_len < sizeof(w.insn) ? w.insn_len : sizeof(w.insn));
 	if (c->fn(c->opaque, &w))
 		return true;
 	c->stopped = true;
 	return false;
+}
+
+API int fb_history_range(fb_session *s, uint64_t addr, uint64_t len, int phys, uint64_t from,
+			 uint64_t to, uint32_t *pa)
+{
+	char err[1024];
+
+	if (!replay_history_range(s->rs, addr, len, phys, from, to, pa, err, sizeof(err)))
+		return fail(replay_error_status(s->rs), "%s", err);
+	return FB_OK;
 }
 
 API int fb_history(fb_session *s, uint64_t addr, uint64_t len, int phys, uint64_t from, uint64_t to,
@@ -640,4 +671,31 @@ API int fb_history(fb_session *s, uint64_t addr, uint64_t len, int phys, uint64_
 		return fail(replay_error_status(s->rs), "%s", err);
 	}
 	return FB_OK;
+}
+
+/* ---- disassembly ---------------------------------------------------- */
+
+API unsigned fb_disasm(const uint8_t *code, size_t len, uint32_t eip, int bits, char *out,
+		       size_t outlen)
+{
+	static _Thread_local csh cs;
+	static _Thread_local bool opened;
+	uint64_t addr = eip;
+	cs_insn *in;
+	unsigned n = 0;
+
+	if (!opened && cs_open(CS_ARCH_X86, CS_MODE_32, &cs) == CS_ERR_OK)
+		opened = true;
+	in = opened ? cs_malloc(cs) : NULL;
+	if (in)
+		cs_option(cs, CS_OPT_MODE, bits == 16 ? CS_MODE_16 : CS_MODE_32);
+	if (in && cs_disasm_iter(cs, &code, &len, &addr, in)) {
+		snprintf(out, outlen, "%s%s%s", in->mnemonic, in->op_str[0] ? " " : "", in->op_str);
+		n = in->size;
+	} else {
+		snprintf(out, outlen, "(bad)");
+	}
+	if (in)
+		cs_free(in, 1);
+	return n;
 }

@@ -133,6 +133,12 @@ void fb_query_close(fb_query *q);
 fb_session *fb_session_new(fb_trace *t, int cache);
 void fb_session_free(fb_session *s);
 uint64_t fb_icount(const fb_session *s);
+/* Where this session can go: the initial snapshot's icount to the end. */
+uint64_t fb_start_icount(const fb_session *s);
+uint64_t fb_end_icount(const fb_session *s);
+/* A snapshot file of the trace that the session leaves out (damaged, or of
+ * another recording; an earlier one serves), as one line, or NULL. */
+const char *fb_session_warning(const fb_session *s);
 
 /* Be at @icount (start_icount to end_icount), forwards or backwards. */
 int fb_goto(fb_session *s, uint64_t icount);
@@ -216,12 +222,27 @@ typedef struct fb_write {
 /* Return 0 to stop. */
 typedef int (*fb_write_fn)(void *opaque, const fb_write *w);
 /*
+ * The physical range fb_history() would watch for these arguments, after
+ * the checks it makes (the session goes to @from for a linear @addr).
+ */
+int fb_history_range(fb_session *s, uint64_t addr, uint64_t len, int phys, uint64_t from,
+		     uint64_t to, uint32_t *pa);
+/*
  * Every write to [@addr, +@len) - linear at icount @from unless @phys -
  * between icounts @from and @to, in order (`flashback history`).  The
  * session ends at @to.
  */
 int fb_history(fb_session *s, uint64_t addr, uint64_t len, int phys, uint64_t from, uint64_t to,
 	       fb_write_fn fn, void *opaque);
+
+/* ---- disassembly ---------------------------------------------------- */
+
+/* The instruction at the start of @code (@bits 16 or 32, at @eip) as
+ * capstone's Intel syntax ("mov dword ptr [eax], 1"), the text `flashback
+ * history` and `disasm` show; returns its length, 0 (and "(bad)") if it
+ * does not decode. */
+unsigned fb_disasm(const uint8_t *code, size_t len, uint32_t eip, int bits, char *out,
+		   size_t outlen);
 
 #ifdef __cplusplus
 }
