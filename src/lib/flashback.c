@@ -144,7 +144,19 @@ API int fb_kind_number(const char *name)
 	return FB_ERROR;
 }
 
-/* ---- events ------------------------------------------------------------- */
+/* ---- events -------------------------------------------------------------
+ *
+ * Every event comes from the journal (exact payloads), but only from the
+ * chunks that hold one of the kinds asked for: the index's exact per-chunk
+ * counts (chunk_counts) say which, so a rare kind in a long recording costs
+ * the chunks that have it.  Consecutive such chunks are read as one run;
+ * a run reads everything up to its last chunk's last icount, so the next
+ * run starts after that icount (chunks may share a boundary icount).
+ */
+
+typedef struct Run {
+	uint64_t first, last; /* icounts */
+} Run;
 
 struct fb_events {
 	fb_trace *t;
@@ -152,33 +164,87 @@ struct fb_events {
 	uint32_t kinds;
 	uint64_t start, stop, addr;
 	bool has_addr, done;
+	Run *runs; /* NULL: read the journal from start on */
+	size_t nruns, run;
+	uint64_t consumed; /* every event at or before it was read (runs) */
+	bool any_consumed;
 	uint8_t *arena; /* the data of the events of the last batch */
 	size_t cap;
 };
+
+/* The runs of chunks in [start, stop) holding a kind of @kinds; false if the
+ * index cannot say (then the journal is read whole). */
+static bool plan_runs(fb_events *e)
+{
+	static const char sql[] =
+	    "SELECT c.first_icount, c.last_icount, "
+	    "(SELECT count(*) FROM chunk_counts k WHERE k.chunk = c.number AND k.count > 0 "
+	    " AND (?1 >> k.kind) & 1) FROM chunks c "
+	    "WHERE c.last_icount >= ?2 AND c.first_icount < ?3 ORDER BY c.number";
+	sqlite3_stmt *st = NULL;
+	size_t cap = 0;
+	bool ok = true, open_run = false;
+	int rc;
+
+	if (sqlite3_prepare_v2(trace_db(e->t->t), sql, -1, &st, NULL) != SQLITE_OK)
+		return false;
+	sqlite3_bind_int64(st, 1, e->kinds);
+	sqlite3_bind_int64(st, 2, (sqlite3_int64)(e->start > INT64_MAX ? INT64_MAX : e->start));
+	sqlite3_bind_int64(st, 3, (sqlite3_int64)(e->stop > INT64_MAX ? INT64_MAX : e->stop));
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		uint64_t first = (uint64_t)sqlite3_column_int64(st, 0);
+		uint64_t last = (uint64_t)sqlite3_column_int64(st, 1);
+
+		if (sqlite3_column_int64(st, 2) == 0) {
+			open_run = false;
+			continue;
+		}
+		if (open_run) {
+			e->runs[e->nruns - 1].last = last;
+			continue;
+		}
+		if (e->nruns == cap) {
+			cap = cap ? 2 * cap : 16;
+			e->runs = xrealloc(e->runs, cap * sizeof(*e->runs));
+		}
+		e->runs[e->nruns++] = (Run){first, last};
+		open_run = true;
+	}
+	if (rc != SQLITE_DONE)
+		ok = false;
+	sqlite3_finalize(st);
+	if (!ok) {
+		free(e->runs);
+		e->runs = NULL;
+		e->nruns = 0;
+	}
+	return ok;
+}
 
 API fb_events *fb_events_open(fb_trace *t, uint32_t kinds, uint64_t start, uint64_t stop,
 			      int has_addr, uint64_t addr)
 {
 	fb_events *e;
-	TraceCursor *c;
 
 	if (kinds & ~((1u << TEV_KIND_COUNT) - 2)) {
 		fail(EXIT_USAGE, "unknown event kind (kinds are 1 to %d)", TEV_KIND_COUNT - 1);
 		return NULL;
 	}
-	c = trace_cursor(t->t, start);
-	if (!c) {
-		fail(EXIT_USAGE, "%s", trace_error(t->t));
-		return NULL;
-	}
 	e = xcalloc(1, sizeof(*e));
 	e->t = t;
-	e->c = c;
 	e->kinds = kinds;
 	e->start = start;
 	e->stop = stop;
 	e->has_addr = has_addr;
 	e->addr = addr;
+	if (!kinds || !plan_runs(e)) {
+		e->c = trace_cursor(t->t, start);
+		if (!e->c) {
+			fail(EXIT_USAGE, "%s", trace_error(t->t));
+			free(e);
+			return NULL;
+		}
+	}
 	return e;
 }
 
@@ -188,6 +254,53 @@ static bool wanted(const fb_events *e, const TraceEvent *ev)
 	       (!e->has_addr || ev->addr == e->addr);
 }
 
+/* With runs: the cursor of the next run, or false when none is left. */
+static bool next_run(fb_events *e)
+{
+	uint64_t from;
+
+	if (e->c) {
+		trace_cursor_free(e->c);
+		e->c = NULL;
+	}
+	while (e->run < e->nruns) {
+		const Run *r = &e->runs[e->run];
+
+		from = r->first > e->start ? r->first : e->start;
+		if (e->any_consumed && from <= e->consumed)
+			from = e->consumed + 1;
+		if (from > r->last || from >= e->stop) {
+			e->run++;
+			continue;
+		}
+		e->c = trace_cursor(e->t->t, from);
+		return e->c != NULL;
+	}
+	return false;
+}
+
+/* The next event to look at: 1, 0 at the end, -1 damaged. */
+static int next_event(fb_events *e, TraceEvent *ev)
+{
+	for (;;) {
+		int rc;
+
+		if (!e->c && (!e->runs || !next_run(e)))
+			return e->runs && e->run < e->nruns ? -1 : 0;
+		rc = trace_next(e->c, ev);
+		if (rc < 0 || !e->runs)
+			return rc;
+		if (rc == 1 && ev->icount <= e->runs[e->run].last)
+			return 1;
+		/* this run is done: everything up to its last icount was read */
+		e->consumed = e->runs[e->run].last;
+		e->any_consumed = true;
+		e->run++;
+		trace_cursor_free(e->c);
+		e->c = NULL;
+	}
+}
+
 API int fb_events_next(fb_events *e, fb_event *out, unsigned max)
 {
 	size_t used = 0;
@@ -195,7 +308,7 @@ API int fb_events_next(fb_events *e, fb_event *out, unsigned max)
 	TraceEvent ev;
 
 	while (n < max && !e->done) {
-		int rc = trace_next(e->c, &ev);
+		int rc = next_event(e, &ev);
 
 		if (rc < 0) {
 			e->done = true;
@@ -236,7 +349,9 @@ API void fb_events_close(fb_events *e)
 {
 	if (!e)
 		return;
-	trace_cursor_free(e->c);
+	if (e->c)
+		trace_cursor_free(e->c);
+	free(e->runs);
 	free(e->arena);
 	free(e);
 }

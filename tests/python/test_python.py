@@ -169,6 +169,14 @@ def case_api(tmp):
         irqs = list(t.events(kind='interrupt', start=evs[100].icount, stop=evs[-1].icount))
         check(all(evs[100].icount <= e.icount < evs[-1].icount and e.kind == 'interrupt'
                   for e in irqs), 'events(kind, start, stop) filters')
+        for kinds in (['interrupt'], ['console', 'check'], ['snapshot'], ['end'],
+                      ['port-read', 'time-read']):
+            for lo, hi in ((0, None), (evs[len(evs) // 3].icount, evs[2 * len(evs) // 3].icount)):
+                want = [e for e in evs if e.kind in kinds and e.icount >= lo and
+                        (hi is None or e.icount < hi)]
+                check(list(t.events(kind=kinds, start=lo, stop=hi)) == want,
+                      'events(kind=%s, %s, %s): only the chunks holding them, the same events'
+                      % (kinds, lo, hi))
         con = list(t.events(kind=['console']))
         check(b''.join(e.data for e in con).startswith(b'timer'), 'console bytes as data')
         ports = list(t.events(port=0x3fd))
