@@ -178,6 +178,8 @@ void dma_set_hook(DMATarget *t, DMAHook *fn, void *opaque);
 typedef void DMAWatch(void *opaque, uint64_t addr, const uint8_t *old, const uint8_t *now,
 		      size_t len);
 void dma_set_watch(DMATarget *t, DMAWatch *fn, void *opaque);
+/* Whether a watch is set. */
+bool dma_has_watch(const DMATarget *t);
 bool cpu_physical_memory_rw(DMATarget *t, uint64_t addr, void *buf, size_t len, bool is_write);
 
 #endif

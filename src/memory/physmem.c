@@ -56,6 +56,11 @@ void dma_set_watch(DMATarget *t, DMAWatch *fn, void *opaque)
 	t->watch_opaque = opaque;
 }
 
+bool dma_has_watch(const DMATarget *t)
+{
+	return t->watch != NULL;
+}
+
 /* Move @n bytes between @buf and RAM region @ram at offset @off. */
 static void ram_piece(DMATarget *t, MemoryRegion *ram, uint64_t off, uint64_t addr, uint8_t *buf,
 		      size_t n, bool is_write)
