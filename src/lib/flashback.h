@@ -9,8 +9,10 @@
  * a watchpoint or an icount, and the memory history of a range (the facts
  * of `flashback history`).  Any number of sessions, on one trace or on
  * several, live in one process; each owns its machine, and none changes
- * what another sees.  The library is single-threaded per object: two
- * threads may use two sessions, not one.
+ * what another sees.  The library is not thread-safe: call it from one
+ * thread at a time (the memory map's update batching and some scratch
+ * state of the CPU are process-wide); the Python module holds the GIL
+ * through every call for that reason.
  *
  * Errors: a function that fails returns NULL or FB_ERROR and leaves one
  * line in fb_error() (this thread's last error): the same line the
