@@ -32,7 +32,7 @@ static void dump_mtree(Machine *m)
 
 static int run_machine(const MachineOptions *o, enum run_end *end)
 {
-	Machine *m = machine_new(o);
+	Machine *m = machine_new(o, NULL);
 	int status;
 
 	if (o->dump_mtree) {
@@ -111,9 +111,9 @@ static int record_machine(const MachineOptions *o, const RecordOptions *ro, enum
 	 * snapshot=off: what the guest wrote is in the trace anyway (the
 	 * journalled port reads and DMA give it back in replay). */
 	mo.snapshot_default = true;
-	record_prepare();
-	m = machine_new(&mo);
-	r = record_start(m, ro);
+	r = record_new();
+	m = machine_new(&mo, record_observer(r));
+	record_start(r, m, ro);
 	status = machine_run(m);
 	*end = m->end;
 	*rec_ok = record_finish(r);

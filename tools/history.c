@@ -5,28 +5,28 @@
  *
  * The address is linear (as gdb shows it: a kernel variable's address),
  * translated through the guest's page tables at icount --from; --phys
- * gives a physical address.  The writes are found by the replay engine's
- * memory history (src/replay/history.c): a replay at block speed with a
+ * gives a physical address.  The command is built on libflashback
+ * (fb_history, the same facts a program or the Python module gets), which
+ * stands on the replay engine's memory history (src/replay/history.c): a
+ * replay at block speed with a
  * watch on the physical range, so writes through any mapping, the page
  * walker's accessed/dirty bits and DMA all count.  --save stores them in
  * the index's table history (traces/FORMAT.md) for `flashback query`.
  */
 #include "tools.h"
 #include "../src/base/base.h"
+#include "../src/lib/flashback.h"
 #include "../src/replay/replay.h"
 
-#include <capstone/capstone.h>
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
 
-#define HISTORY_MAX_LEN (16u << 20)
 #define SHOWN_BYTES	16 /* of a long write, on the terminal */
 
 typedef struct Found {
 	TraceHistoryRow *rows;
 	size_t n, cap;
-	csh cs;
 	bool save;
 	uint64_t count;
 } Found;
@@ -35,28 +35,6 @@ static void usage(void)
 {
 	fatal(EXIT_USAGE, "usage: flashback history TRACE --addr A [--len N] [--phys] "
 			  "[--from I] [--to J] [--save]");
-}
-
-/* The instruction's text as capstone prints it ("mov dword ptr [eax], 1"). */
-static char *insn_text(Found *f, const HistoryWrite *w)
-{
-	cs_insn *in = cs_malloc(f->cs);
-	const uint8_t *code = w->insn;
-	size_t size = w->insn_len;
-	uint64_t addr = w->eip;
-	char *s;
-
-	cs_option(f->cs, CS_OPT_MODE, w->bits == 32 ? CS_MODE_32 : CS_MODE_16);
-	if (in && cs_disasm_iter(f->cs, &code, &size, &addr, in)) {
-		size_t n = strlen(in->mnemonic) + strlen(in->op_str) + 2;
-
-		s = xmalloc(n);
-		snprintf(s, n, "%s%s%s", in->mnemonic, in->op_str[0] ? " " : "", in->op_str);
-	} else {
-		s = xstrdup("(bad)");
-	}
-	cs_free(in, 1);
-	return s;
 }
 
 /* Bytes as a little-endian value up to 8 bytes, else hex bytes. */
@@ -80,7 +58,7 @@ static void show_bytes(const uint8_t *b, uint32_t n, char *out, size_t len)
 }
 
 /* One line of the history: when, by whom, the instruction, what changed. */
-static void print_write(FILE *out, csh cs, const HistoryWrite *w, const char *text)
+static void print_write(FILE *out, const fb_write *w)
 {
 	char who[32], old[64], now[64];
 
@@ -93,10 +71,7 @@ static void print_write(FILE *out, csh cs, const HistoryWrite *w, const char *te
 	show_bytes(w->old, w->size, old, sizeof(old));
 	show_bytes(w->now, w->size, now, sizeof(now));
 	fprintf(out, "%14" PRIu64 "  %-16s %-36s 0x%08" PRIx32 " %5u  %s -> %s\n", w->icount, who,
-		text	 ? text
-		: w->dma ? "(device DMA)"
-			 : "(accessed/dirty bits)",
-		w->phys, w->size, old, now);
+		w->text, w->phys, w->size, old, now);
 }
 
 void history_header(FILE *out)
@@ -105,27 +80,32 @@ void history_header(FILE *out)
 		"size", "old -> new");
 }
 
-void history_line(FILE *out, const HistoryWrite *w)
+/* gdb's monitor history: the engine's write as libflashback gives it. */
+void history_line(FILE *out, const HistoryWrite *h)
 {
-	static Found f; /* its capstone handle, opened once */
-	char *text = NULL;
+	fb_write w = {.icount = h->icount,
+		      .cs = h->cs,
+		      .eip = h->eip,
+		      .phys = h->phys,
+		      .size = h->size,
+		      .dma = h->dma,
+		      .walker = h->walker,
+		      .old = h->old,
+		      .now = h->now};
 
-	if (!f.cs && cs_open(CS_ARCH_X86, CS_MODE_32, &f.cs) != CS_ERR_OK)
-		f.cs = 0;
-	if (f.cs && !w->dma && !w->walker)
-		text = insn_text(&f, w);
-	print_write(out, f.cs, w, text);
-	free(text);
+	if (h->dma || h->walker)
+		snprintf(w.text, sizeof(w.text), "%s",
+			 h->dma ? "(device DMA)" : "(accessed/dirty bits)");
+	else
+		fb_disasm(h->insn, h->insn_len, h->eip, h->bits, w.text, sizeof(w.text));
+	print_write(out, &w);
 }
 
-static bool found(void *opaque, const HistoryWrite *w)
+static int found(void *opaque, const fb_write *w)
 {
 	Found *f = opaque;
-	char *text = NULL;
 
-	if (!w->dma && !w->walker)
-		text = insn_text(f, w);
-	print_write(stdout, f->cs, w, text);
+	print_write(stdout, w);
 	f->count++;
 	if (f->save) {
 		TraceHistoryRow *r;
@@ -140,7 +120,7 @@ static bool found(void *opaque, const HistoryWrite *w)
 		if (w->old)
 			memcpy(bytes, w->old, w->size);
 		*r = (TraceHistoryRow){w->icount,
-				       w->cs,
+				       (uint16_t)w->cs,
 				       w->eip,
 				       w->lin,
 				       w->phys,
@@ -148,13 +128,17 @@ static bool found(void *opaque, const HistoryWrite *w)
 				       w->lin != 0,
 				       w->dma,
 				       w->walker,
-				       text,
+				       w->dma || w->walker ? NULL : xstrdup(w->text),
 				       w->old ? bytes : NULL,
 				       bytes + w->size};
-		text = NULL; /* the row keeps it */
 	}
-	free(text);
-	return true;
+	return 1;
+}
+
+/* A failure of the library: its line, the command's status. */
+static _Noreturn void lib_failed(void)
+{
+	fatal(fb_error_status() ? fb_error_status() : EXIT_USAGE, "%s", fb_error());
 }
 
 int tools_history(int argc, char **argv)
@@ -162,9 +146,10 @@ int tools_history(int argc, char **argv)
 	const char *dir = NULL;
 	uint64_t addr = 0, len = 4, from = 0, to = UINT64_MAX;
 	bool has_addr = false, phys = false, has_from = false, has_to = false;
-	char err[TRACE_ERR_LEN + 64], query[160];
+	char err[TRACE_ERR_LEN], query[160];
 	Found f = {0};
-	ReplaySession *s;
+	fb_trace *t;
+	fb_session *s;
 	uint32_t pa;
 
 	for (int i = 0; i < argc; i++) {
@@ -192,56 +177,23 @@ int tools_history(int argc, char **argv)
 	}
 	if (!dir || !has_addr)
 		usage();
-	if (len == 0 || len > HISTORY_MAX_LEN)
-		fatal(EXIT_USAGE, "--len %" PRIu64 ": 1 to %u bytes", len, HISTORY_MAX_LEN);
-	if (addr > UINT32_MAX || addr + len - 1 > UINT32_MAX)
-		fatal(EXIT_USAGE, "--addr 0x%" PRIx64 " --len %" PRIu64 ": beyond 4 GiB", addr,
-		      len);
-	s = replay_open(dir, NULL, err, sizeof(err));
-	if (!s)
-		fatal(EXIT_USAGE, "%s", err);
-	replay_warn_damage(s);
+	/* built on libflashback: what it finds is what a program finds */
+	if (!(t = fb_open(dir)) || !(s = fb_session_new(t, 0)))
+		lib_failed();
+	if (fb_session_warning(s))
+		warn("%s: left out (an earlier snapshot is used instead)", fb_session_warning(s));
 	if (!has_from)
-		from = replay_start_icount(s);
+		from = fb_start_icount(s);
 	if (!has_to)
-		to = replay_end_icount(s);
-	if (from > to || from < replay_start_icount(s) || to > replay_end_icount(s))
-		fatal(EXIT_USAGE,
-		      "--from %" PRIu64 " --to %" PRIu64 ": the recording spans icount %" PRIu64
-		      " to %" PRIu64,
-		      from, to, replay_start_icount(s), replay_end_icount(s));
-	pa = (uint32_t)addr;
-	if (!phys) {
-		/* the linear address as the guest's paging maps it at --from */
-		if (replay_goto(s, from) == REPLAY_ERROR)
-			fatal(EXIT_USAGE, "%s", replay_error(s));
-		if (!replay_phys_of(s, (uint32_t)addr, &pa))
-			fatal(EXIT_USAGE,
-			      "--addr 0x%" PRIx64 ": not mapped to RAM at icount %" PRIu64
-			      " (give --phys for a physical address)",
-			      addr, from);
-		if (!replay_phys_range(s, (uint32_t)addr, (uint32_t)len, &pa))
-			fatal(EXIT_USAGE,
-			      "--addr 0x%" PRIx64 " --len %" PRIu64
-			      ": the pages are not one physical range at icount %" PRIu64
-			      " (give --phys)",
-			      addr, len, from);
-	} else if (!replay_phys_is_memory(s, pa, (uint32_t)len)) {
-		fatal(
-		    EXIT_USAGE,
-		    "--addr 0x%" PRIx64 " --len %" PRIu64
-		    " --phys: not RAM or ROM (flashback run --dump-mtree shows the machine's map)",
-		    addr, len);
-	}
-	if (cs_open(CS_ARCH_X86, CS_MODE_32, &f.cs) != CS_ERR_OK)
-		fatal(EXIT_INTERNAL, "history: capstone cannot start");
+		to = fb_end_icount(s);
+	if (fb_history_range(s, addr, len, phys, from, to, &pa) != FB_OK)
+		lib_failed();
 	printf("writes to physical 0x%08" PRIx32 "-0x%08" PRIx32 " from icount %" PRIu64
 	       " to %" PRIu64 ":\n",
 	       pa, (uint32_t)(pa + len - 1), from, to);
 	history_header(stdout);
-	if (!replay_history(s, pa, (uint32_t)len, from, to, found, NULL, &f, err, sizeof(err)))
-		fatal(replay_error_status(s) == EXIT_DIVERGENCE ? EXIT_DIVERGENCE : EXIT_USAGE,
-		      "%s", err);
+	if (fb_history(s, pa, len, 1, from, to, found, &f) != FB_OK)
+		lib_failed();
 	printf("%" PRIu64 " writes\n", f.count);
 	if (f.save) {
 		snprintf(query, sizeof(query),
@@ -256,8 +208,8 @@ int tools_history(int argc, char **argv)
 		free((uint8_t *)f.rows[i].now - f.rows[i].size);
 	}
 	free(f.rows);
-	cs_close(&f.cs);
-	replay_close(s);
+	fb_session_free(s);
+	fb_close(t);
 	if (fflush(stdout) != 0)
 		fatal(EXIT_INTERNAL, "history: cannot write the output");
 	return 0;

@@ -37,6 +37,7 @@ int tools_history(int argc, char **argv);
 struct HistoryWrite;
 void history_header(FILE *out);
 void history_line(FILE *out, const struct HistoryWrite *w);
+
 /* screen.c: the VGA text screen at an icount, from the replayed RAM. */
 int tools_screen(int argc, char **argv);
 

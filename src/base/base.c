@@ -10,7 +10,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
-struct machine_hooks machine_hooks;
+void (*stop_signal_kick)(void);
 
 static void vreport(const char *fmt, va_list ap)
 {
@@ -108,8 +108,8 @@ static volatile sig_atomic_t caught_signal;
 static void on_stop_signal(int sig)
 {
 	caught_signal = sig;
-	if (machine_hooks.kick)
-		machine_hooks.kick();
+	if (stop_signal_kick)
+		stop_signal_kick();
 }
 
 void stop_signals_catch(void)

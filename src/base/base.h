@@ -6,8 +6,10 @@
  * its timers and bottom halves, interrupt lines between devices, and the
  * few requests a device may make of the machine (reset, exit, A20).
  *
- * Flashback is single-threaded: the clock, the timer list and the hooks are
- * process-wide on purpose.  Everything that runs reads time only from here.
+ * Flashback is single-threaded.  A clock (with its timers and bottom halves)
+ * belongs to one machine, which hands it to its devices; the hooks below
+ * are the live machine's.  Everything that runs reads time only from a
+ * Clock.
  */
 #ifndef FB_BASE_H
 #define FB_BASE_H
@@ -47,7 +49,7 @@ uint8_t *read_file(const char *path, size_t *len, char *err);
  * SIGINT and SIGTERM end a run, a recording or a replay cleanly (the trace
  * closed, the terminal restored) instead of killing the process: once
  * stop_signals_catch() is called, either is noted (stop_signal() returns
- * it, 0 before) and machine_hooks.kick ends the CPU slice; the loops check
+ * it, 0 before) and stop_signal_kick ends the CPU slice; the loops check
  * stop_signal() between slices.  Installed whatever the parent left, so a
  * run started with SIGINT ignored (a background job of a script) still ends
  * on it.  The exit status is then 128 + the signal number, as a shell
@@ -104,41 +106,50 @@ static inline void st64(void *p, uint64_t v)
  *
  * Virtual time in nanoseconds = (icount << shift) + bias.  icount is the
  * number of retired guest instructions (owned by the CPU, read through the
- * pointer given to clock_init); bias grows only when the CPU halts and the
- * loop skips ahead to the next timer deadline (clock_warp).  Devices read
- * time only through clock_ns(), so two runs of the same guest see the same
- * times.
+ * pointer given to clock_new; NULL: always 0); bias grows only when the CPU
+ * halts and the loop skips ahead to the next timer deadline (clock_warp).
+ * Devices read time only through their machine's clock, so two runs of the
+ * same guest see the same times.  A replay session has no clock: it has no
+ * device, and its time is its CPU's icount.
  */
-void clock_init(const uint64_t *icount, int shift);
-int64_t clock_ns(void);
-int clock_shift(void);
+typedef struct Clock Clock;
+Clock *clock_new(const uint64_t *icount, int shift);
+/* Start @c again on @icount at @shift, without a warp (its timers stay). */
+void clock_init(Clock *c, const uint64_t *icount, int shift);
+/* Frees the clock; its timers must be freed first. */
+void clock_free(Clock *c);
+int64_t clock_ns(const Clock *c);
+int clock_shift(const Clock *c);
 /* Advance virtual time by @ns without retiring instructions (halt, tests). */
-void clock_warp(int64_t ns);
+void clock_warp(Clock *c, int64_t ns);
 /* The icount at which virtual time reaches @ns (rounded up). */
-uint64_t clock_icount_at(int64_t ns);
+uint64_t clock_icount_at(const Clock *c, int64_t ns);
+/* Called when a timer becomes the earliest or a bottom half is scheduled:
+ * the machine ends its CPU slice (NULL: nothing). */
+void clock_set_kick(Clock *c, void (*kick)(void *opaque), void *opaque);
 
-/* ---- timers on the virtual clock ------------------------------------- */
+/* ---- timers on a virtual clock ----------------------------------------- */
 
 typedef void TimerFn(void *opaque);
 typedef struct Timer Timer;
 
-Timer *timer_new(TimerFn *fn, void *opaque);
+Timer *timer_new(Clock *c, TimerFn *fn, void *opaque);
 void timer_free(Timer *t);
 /* Arm (or re-arm) @t to fire once virtual time >= @expire_ns. */
 void timer_mod(Timer *t, int64_t expire_ns);
 void timer_del(Timer *t);
 bool timer_pending(const Timer *t);
 int64_t timer_expire(const Timer *t);
-/* Earliest armed expiry, or INT64_MAX when no timer is armed. */
-int64_t timers_deadline(void);
-/* Fire every timer whose expiry is <= clock_ns(), in expiry order. */
-void timers_run(void);
+/* Earliest armed expiry on @c, or INT64_MAX when no timer is armed. */
+int64_t timers_deadline(const Clock *c);
+/* Fire every timer of @c whose expiry is <= clock_ns(c), in expiry order. */
+void timers_run(Clock *c);
 
 /* ---- bottom halves: work deferred to the next loop iteration --------- */
 
-void bh_schedule(TimerFn *fn, void *opaque);
+void bh_schedule(Clock *c, TimerFn *fn, void *opaque);
 /* Run all scheduled bottom halves (including ones they schedule). */
-void bh_run(void);
+void bh_run(Clock *c);
 
 /* ---- interrupt lines -------------------------------------------------- */
 
@@ -170,18 +181,39 @@ static inline void irq_pulse(const IRQ *irq)
 	irq_set(irq, 0);
 }
 
-/* ---- requests from devices to the machine ----------------------------
+/* ---- requests from devices to their machine ----------------------------
  *
- * The machine fills these in; unit tests install their own.  A NULL hook is
- * ignored.  Each may be called in the middle of an instruction's I/O access:
- * the machine only notes the request and acts on it between instructions.
+ * Each machine fills in one MachineRequests and gives its address to the
+ * devices that may ask (unit tests give their own).  A NULL function is
+ * ignored.  Each may be called in the middle of an instruction's I/O
+ * access: the machine only notes the request and acts on it between
+ * instructions.
  */
-struct machine_hooks {
-	void (*reset)(void);	   /* 8042 pulse (0xFE), port 0x92 bit 0, triple fault */
-	void (*exit)(int status);  /* isa-debug-exit, power off */
-	void (*set_a20)(bool on);  /* 8042 output port bit 1, port 0x92 bit 1 */
-	void (*kick)(void);	   /* something changed: end the CPU slice early */
-};
-extern struct machine_hooks machine_hooks;
+typedef struct MachineRequests {
+	void *opaque;
+	void (*reset)(void *opaque);		/* 8042 pulse (0xFE), port 0x92 bit 0, 0xCF9 */
+	void (*exit)(void *opaque, int status); /* isa-debug-exit, power off */
+	void (*set_a20)(void *opaque, bool on); /* 8042 output port bit 1, port 0x92 bit 1 */
+} MachineRequests;
+
+static inline void request_reset(const MachineRequests *r)
+{
+	if (r && r->reset)
+		r->reset(r->opaque);
+}
+static inline void request_exit(const MachineRequests *r, int status)
+{
+	if (r && r->exit)
+		r->exit(r->opaque, status);
+}
+static inline void request_a20(const MachineRequests *r, bool on)
+{
+	if (r && r->set_a20)
+		r->set_a20(r->opaque, on);
+}
+
+/* What a stop signal calls to end the running CPU slice (signals are the
+ * process's: the machine being run sets it; NULL: nothing). */
+extern void (*stop_signal_kick)(void);
 
 #endif

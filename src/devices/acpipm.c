@@ -34,6 +34,7 @@
 #define PM1_CNT_W 0x1C03u /* SCI_EN, BM_RLD, SLP_TYP */
 
 struct ACPIPM {
+	Clock *clk; /* the machine's virtual clock */
 	const IRQ *sci;
 	bool sci_level;
 	uint16_t en, cnt;
@@ -60,7 +61,7 @@ static int64_t tick_ns(uint64_t t)
 /* Bring TMR_STS up to date: set if bit 23 changed since it was last looked at. */
 static void tmr_update(ACPIPM *p)
 {
-	uint64_t period = ticks_at(clock_ns()) >> TMR_BIT23;
+	uint64_t period = ticks_at(clock_ns(p->clk)) >> TMR_BIT23;
 
 	if (period != p->tmr_period)
 		p->tmr_sts = true;
@@ -146,7 +147,7 @@ static void byte_write(ACPIPM *p, unsigned off, uint8_t v)
 static uint64_t pm_read(void *opaque, uint64_t offset, unsigned size)
 {
 	ACPIPM *p = opaque;
-	uint32_t tmr = (uint32_t)ticks_at(clock_ns()) & 0xFFFFFF;
+	uint32_t tmr = (uint32_t)ticks_at(clock_ns(p->clk)) & 0xFFFFFF;
 	uint64_t v = 0;
 
 	for (unsigned i = 0; i < size && offset + i < PM_IO_SIZE; i++)
@@ -169,7 +170,7 @@ void acpipm_reset(ACPIPM *p)
 {
 	p->en = p->cnt = 0;
 	p->tmr_sts = false;
-	p->tmr_period = ticks_at(clock_ns()) >> TMR_BIT23;
+	p->tmr_period = ticks_at(clock_ns(p->clk)) >> TMR_BIT23;
 	update(p);
 }
 
@@ -178,12 +179,13 @@ bool acpipm_may_interrupt(ACPIPM *p)
 	return timer_pending(p->timer);
 }
 
-ACPIPM *acpipm_new(MemoryRegion *io, uint16_t base, const IRQ *sci)
+ACPIPM *acpipm_new(MemoryRegion *io, Clock *clk, uint16_t base, const IRQ *sci)
 {
 	ACPIPM *p = xcalloc(1, sizeof(*p));
 
 	p->sci = sci;
-	p->timer = timer_new(timer_fire, p);
+	p->clk = clk;
+	p->timer = timer_new(clk, timer_fire, p);
 	mr_add(io, mr_mmio("acpi-pm", PM_IO_SIZE, &pm_ops, p), base, 0);
 	acpipm_reset(p);
 	return p;

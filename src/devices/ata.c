@@ -161,8 +161,10 @@ struct channel {
 };
 
 struct ATA {
+	Clock *clk; /* the machine's virtual clock */
 	MemoryRegion *io, *bm_ports;
 	PCIDevice *pci;
+	DMATarget *dma;
 	uint32_t bm_mapped; /* base the bus-master window sits at, 0: unmapped */
 	struct channel ch[2];
 };
@@ -705,7 +707,7 @@ static void dma_kick(struct channel *c)
 
 	if (d && d->xfer == XFER_DMA && (c->bm_cmd & BM_CMD_START) && master_enabled &&
 	    !timer_pending(c->dma_timer))
-		timer_mod(c->dma_timer, clock_ns() + DMA_DELAY_NS);
+		timer_mod(c->dma_timer, clock_ns(c->ata->clk) + DMA_DELAY_NS);
 }
 
 bool ata_may_interrupt(ATA *a, int channel)
@@ -753,7 +755,7 @@ static bool dma_move(struct drive *d, bool *table_done)
 		uint8_t entry[8];
 		uint32_t base, count;
 
-		if (!cpu_physical_memory_rw(prd, entry, sizeof(entry), false))
+		if (!cpu_physical_memory_rw(d->ch->ata->dma, prd, entry, sizeof(entry), false))
 			return false;
 		base = ld32(entry) & ~1u;
 		count = ld16(entry + 4) & ~1u;
@@ -763,7 +765,7 @@ static bool dma_move(struct drive *d, bool *table_done)
 		if (count >= left)
 			*table_done = eot && count == left;
 		count = min_u32(count, left);
-		if (!cpu_physical_memory_rw(base, src, count, to_memory))
+		if (!cpu_physical_memory_rw(d->ch->ata->dma, base, src, count, to_memory))
 			ok = false;
 		src += count;
 		left -= count;
@@ -1563,20 +1565,22 @@ static void attach(struct drive *d, const ATADrive *m)
 	set_geometry(d);
 }
 
-ATA *ata_new(MemoryRegion *io, PCIBus *pci, const IRQ *irq14, const IRQ *irq15,
-	     const ATADrive drives[4])
+ATA *ata_new(MemoryRegion *io, Clock *clk, PCIBus *pci, DMATarget *dma, const IRQ *irq14,
+	     const IRQ *irq15, const ATADrive drives[4])
 {
 	static const uint16_t cmd_base[2] = {0x1F0, 0x170}, ctl_base[2] = {0x3F6, 0x376};
 	ATA *a = xcalloc(1, sizeof(*a));
 
 	a->io = io;
+	a->dma = dma;
+	a->clk = clk;
 	for (int i = 0; i < 2; i++) {
 		struct channel *c = &a->ch[i];
 
 		c->ata = a;
 		c->index = i;
 		c->irq = i ? irq15 : irq14;
-		c->dma_timer = timer_new(dma_complete, c);
+		c->dma_timer = timer_new(clk, dma_complete, c);
 		for (int u = 0; u < 2; u++) {
 			c->drive[u].ch = c;
 			c->drive[u].unit = u;

@@ -16,6 +16,7 @@
 #define DEBUGCON_READBACK 0xE9
 
 struct DebugPorts {
+	const MachineRequests *req;
 	MemoryRegion *post, *e9, *p402, *exit;
 	UARTOutFn *out;
 	void *opaque;
@@ -56,22 +57,24 @@ static uint64_t exit_read(void *opaque, uint64_t offset, unsigned size)
 
 static void exit_write(void *opaque, uint64_t offset, uint64_t value, unsigned size)
 {
+	DebugPorts *d = opaque;
 	uint32_t v = (uint32_t)value;
 
 	if (size < 4)
 		v &= (1u << (8 * size)) - 1;
-	if (machine_hooks.exit)
-		machine_hooks.exit((int)((v << 1) | 1));
+	request_exit(d->req, (int)((v << 1) | 1));
 }
 
 static const MemoryRegionOps post_ops = {.read = post_read, .write = post_write};
 static const MemoryRegionOps console_ops = {.read = console_read, .write = console_write};
 static const MemoryRegionOps exit_ops = {.read = exit_read, .write = exit_write};
 
-DebugPorts *debugports_new(MemoryRegion *io, UARTOutFn *out, void *opaque)
+DebugPorts *debugports_new(MemoryRegion *io, const MachineRequests *req, UARTOutFn *out,
+			   void *opaque)
 {
 	DebugPorts *d = xcalloc(1, sizeof(*d));
 
+	d->req = req;
 	d->out = out;
 	d->opaque = opaque;
 	d->post = mr_mmio("post-code", 1, &post_ops, d);

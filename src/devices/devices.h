@@ -45,7 +45,7 @@ bool pic_line_open(PIC *p, int n);
 /* ---- 8254 PIT at 0x40-0x43 (1.193182 MHz), channel 0 drives @irq0;
  * port 0x61 (channel 2 gate, speaker enable, OUT2 and refresh toggle) ---- */
 typedef struct PIT PIT;
-PIT *pit_new(MemoryRegion *io, const IRQ *irq0);
+PIT *pit_new(MemoryRegion *io, Clock *clk, const IRQ *irq0);
 void pit_reset(PIT *p);
 /* Whether channel 0 has an OUT edge ahead (IRQ 0 may rise). */
 bool pit_may_interrupt(PIT *p);
@@ -53,7 +53,8 @@ bool pit_may_interrupt(PIT *p);
 /* ---- 16550A UART ---- */
 typedef struct UART UART;
 typedef void UARTOutFn(void *opaque, uint8_t byte);
-UART *uart_new(MemoryRegion *io, uint16_t base, const IRQ *irq, UARTOutFn *out, void *opaque);
+UART *uart_new(MemoryRegion *io, Clock *clk, uint16_t base, const IRQ *irq, UARTOutFn *out,
+	       void *opaque);
 void uart_reset(UART *u);
 /* Host input: how many bytes the receive FIFO can take now, and deliver them. */
 int uart_can_receive(UART *u);
@@ -66,7 +67,7 @@ bool uart_may_interrupt(UART *u, bool host_input);
 /* ---- MC146818 CMOS/RTC at 0x70/0x71, IRQ 8 ---- */
 typedef struct RTC RTC;
 /* @base_time: seconds since the Unix epoch the clock reads at virtual time 0. */
-RTC *rtc_new(MemoryRegion *io, const IRQ *irq8, int64_t base_time);
+RTC *rtc_new(MemoryRegion *io, Clock *clk, const IRQ *irq8, int64_t base_time);
 void rtc_reset(RTC *r);
 /* Set a CMOS byte (0-127), e.g. the memory size bytes written by the machine. */
 void rtc_set_cmos(RTC *r, int index, uint8_t value);
@@ -77,21 +78,22 @@ bool rtc_may_interrupt(RTC *r);
 
 /* ---- i8042 keyboard controller at 0x60/0x64, IRQ 1 (keyboard), IRQ 12 ---- */
 typedef struct KBD KBD;
-KBD *kbd_new(MemoryRegion *io, const IRQ *irq1, const IRQ *irq12);
+KBD *kbd_new(MemoryRegion *io, const MachineRequests *req, const IRQ *irq1, const IRQ *irq12);
 void kbd_reset(KBD *k);
 /* A set-1 scancode byte from the host keyboard. */
 void kbd_put_scancode(KBD *k, uint8_t code);
 
 /* ---- port 0x92 (System Control Port A: fast A20, fast reset) ---- */
 typedef struct Port92 Port92;
-Port92 *port92_new(MemoryRegion *io);
+Port92 *port92_new(MemoryRegion *io, const MachineRequests *req);
 void port92_reset(Port92 *p);
 
 /* ---- debug ports: 0x80 POST code, 0xE9 and 0x402 debug consoles, 0xF4
  * isa-debug-exit (exit status (value << 1) | 1) ---- */
 typedef struct DebugPorts DebugPorts;
 /* Bytes written to 0xE9 / 0x402 go to @out (may be NULL). */
-DebugPorts *debugports_new(MemoryRegion *io, UARTOutFn *out, void *opaque);
+DebugPorts *debugports_new(MemoryRegion *io, const MachineRequests *req, UARTOutFn *out,
+			   void *opaque);
 uint8_t debugports_post_code(DebugPorts *d);
 
 /* ---- local APIC at 0xFEE00000 and IOAPIC at 0xFEC00000 ---- */
@@ -101,7 +103,7 @@ uint8_t debugports_post_code(DebugPorts *d);
 typedef struct LAPIC LAPIC;
 /* @cpu_intr is raised while the APIC has a deliverable interrupt; @nmi is
  * pulsed (raised, lowered) for each NMI it sends the CPU. */
-LAPIC *lapic_new(MemoryRegion *memory, const IRQ *cpu_intr, const IRQ *nmi);
+LAPIC *lapic_new(MemoryRegion *memory, Clock *clk, const IRQ *cpu_intr, const IRQ *nmi);
 void lapic_reset(LAPIC *a);
 /* IA32_APIC_BASE MSR. */
 uint64_t lapic_get_base(LAPIC *a);
@@ -148,7 +150,8 @@ typedef struct HPET HPET;
  * to timers 0 and 1; @route[p] is IOAPIC pin p, NULL where a timer may not
  * be routed (the pins given make up Tn_INT_ROUTE_CAP).
  */
-HPET *hpet_new(MemoryRegion *memory, const IRQ *isa0, const IRQ *isa8, const IRQ *const route[32]);
+HPET *hpet_new(MemoryRegion *memory, Clock *clk, const IRQ *isa0, const IRQ *isa8,
+	       const IRQ *const route[32]);
 void hpet_reset(HPET *h);
 /* The 8254's IRQ 0 (@n 0) and the RTC's IRQ 8 (@n 1) enter here: they
  * reach ISA IRQ 0 and 8 unless legacy replacement takes those lines. */
@@ -166,7 +169,7 @@ bool hpet_may_interrupt(HPET *h, int n, int *isa, int *pin);
 #define ACPIPM_PM1_CNT 4
 #define ACPIPM_PM_TMR  8
 typedef struct ACPIPM ACPIPM;
-ACPIPM *acpipm_new(MemoryRegion *io, uint16_t base, const IRQ *sci);
+ACPIPM *acpipm_new(MemoryRegion *io, Clock *clk, uint16_t base, const IRQ *sci);
 void acpipm_reset(ACPIPM *p);
 /* Whether the SCI may rise by itself (the PM timer's overflow enabled). */
 bool acpipm_may_interrupt(ACPIPM *p);
@@ -190,7 +193,7 @@ struct PCIDevice {
 	void (*bars_changed)(PCIDevice *d);
 	uint8_t power_on[256]; /* config as the machine built it (pci_mark_power_on) */
 };
-PCIBus *pci_new(MemoryRegion *io);
+PCIBus *pci_new(MemoryRegion *io, const MachineRequests *req);
 /* Adds the host bridge (00:00.0) and the ISA bridge (00:01.0). */
 PCIDevice *pci_add(PCIBus *bus, int devfn, uint16_t vendor, uint16_t device, uint32_t class_rev,
 		   const PCIDeviceOps *ops, void *opaque);
@@ -232,9 +235,10 @@ typedef struct ATADrive {
 	uint64_t size;	/* whole 512-byte sectors (disk) or 2048-byte ones (CD) count */
 	bool cdrom;	/* an ATAPI CD-ROM (read only) instead of a hard disk */
 } ATADrive;
-/* @drives: four entries by drive index (NULL: no drives); @pci NULL: no bus master. */
-ATA *ata_new(MemoryRegion *io, PCIBus *pci, const IRQ *irq14, const IRQ *irq15,
-	     const ATADrive drives[4]);
+/* @drives: four entries by drive index (NULL: no drives); @pci NULL: no bus
+ * master; @dma: the machine's way into guest RAM. */
+ATA *ata_new(MemoryRegion *io, Clock *clk, PCIBus *pci, DMATarget *dma, const IRQ *irq14,
+	     const IRQ *irq15, const ATADrive drives[4]);
 void ata_reset(ATA *a);
 /* Whether a bus-master transfer is under way on @channel (0, 1): its end
  * raises IRQ 14 or 15. */
@@ -261,7 +265,7 @@ typedef struct VGAText {
 /* @window: the host view of guest RAM at 0xA0000 (128 KiB), which the CPU
  * writes directly.  @rom (may be NULL): a VGA BIOS for the system BIOS to
  * find through the PCI function's expansion ROM. */
-VGA *vga_new(MemoryRegion *io, MemoryRegion *sysmem, const uint8_t *window, PCIBus *pci,
+VGA *vga_new(MemoryRegion *io, Clock *clk, MemoryRegion *sysmem, const uint8_t *window, PCIBus *pci,
 	     const uint8_t *rom, size_t rom_len);
 void vga_reset(VGA *v);
 void vga_text_state(VGA *v, VGAText *t);

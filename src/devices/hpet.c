@@ -78,6 +78,7 @@ struct hpet_timer {
 };
 
 struct HPET {
+	Clock *clk; /* the machine's virtual clock */
 	MemoryRegion *mmio;
 	uint64_t conf, isr;
 	uint64_t base; /* counter value at virtual time start */
@@ -99,7 +100,7 @@ static bool running(const HPET *h)
 
 static uint64_t counter(const HPET *h)
 {
-	int64_t d = clock_ns() - h->start;
+	int64_t d = clock_ns(h->clk) - h->start;
 
 	if (!running(h) || d <= 0)
 		return h->base;
@@ -110,7 +111,7 @@ static uint64_t counter(const HPET *h)
 static void counter_set(HPET *h, uint64_t value)
 {
 	h->base = value;
-	h->start = clock_ns();
+	h->start = clock_ns(h->clk);
 }
 
 /* ---- lines ---------------------------------------------------------------- */
@@ -398,10 +399,12 @@ bool hpet_may_interrupt(HPET *h, int n, int *isa, int *pin)
 	return (t->conf & TN_ENABLE) && timer_pending(t->timer) && !t->level;
 }
 
-HPET *hpet_new(MemoryRegion *memory, const IRQ *isa0, const IRQ *isa8, const IRQ *const route[32])
+HPET *hpet_new(MemoryRegion *memory, Clock *clk, const IRQ *isa0, const IRQ *isa8,
+	       const IRQ *const route[32])
 {
 	HPET *h = xcalloc(1, sizeof(*h));
 
+	h->clk = clk;
 	h->isa0 = isa0;
 	h->isa8 = isa8;
 	for (int pin = 0; pin < 32; pin++) {
@@ -414,7 +417,7 @@ HPET *hpet_new(MemoryRegion *memory, const IRQ *isa0, const IRQ *isa8, const IRQ
 	for (int n = 0; n < HPET_TIMERS; n++) {
 		h->t[n].h = h;
 		h->t[n].n = n;
-		h->t[n].timer = timer_new(timer_fire, &h->t[n]);
+		h->t[n].timer = timer_new(clk, timer_fire, &h->t[n]);
 	}
 	h->mmio = mr_mmio("hpet", HPET_SIZE, &hpet_ops, h);
 	mr_add(memory, h->mmio, HPET_BASE_ADDR, 0);

@@ -12,7 +12,7 @@
  * holds a byte from that side and the command byte enables its interrupt.
  *
  * The output port carries the CPU reset line (bit 0, active low) and the
- * A20 gate (bit 1); changes are requests to the machine (machine_hooks).
+ * A20 gate (bit 1); changes are requests to the machine (MachineRequests).
  *
  * Host scancodes arrive in set 1, which is what a set-2 keyboard looks like
  * through the controller's translation (command byte bit 6, on by default).
@@ -67,6 +67,7 @@ struct queue {
 };
 
 struct KBD {
+	const MachineRequests *req; /* reset and A20 go to the machine */
 	MemoryRegion *data_port, *cmd_port;
 	const IRQ *irq1, *irq12;
 	bool irq1_level, irq12_level;
@@ -351,10 +352,10 @@ static void write_outport(KBD *k, uint8_t v)
 	uint8_t old = k->outport;
 
 	k->outport = v;
-	if (((old ^ v) & OUT_A20) && machine_hooks.set_a20)
-		machine_hooks.set_a20(v & OUT_A20);
-	if (!(v & OUT_RESET) && machine_hooks.reset)
-		machine_hooks.reset();
+	if ((old ^ v) & OUT_A20)
+		request_a20(k->req, v & OUT_A20);
+	if (!(v & OUT_RESET))
+		request_reset(k->req);
 }
 
 static void set_ccb(KBD *k, uint8_t v)
@@ -402,8 +403,8 @@ static void ctrl_command(KBD *k, uint8_t cmd)
 	}
 	if (cmd >= 0xF0) {
 		/* Pulse the output lines whose bit is 0; line 0 is reset. */
-		if (!(cmd & OUT_RESET) && machine_hooks.reset)
-			machine_hooks.reset();
+		if (!(cmd & OUT_RESET))
+			request_reset(k->req);
 		return;
 	}
 	switch (cmd) {
@@ -598,10 +599,11 @@ void kbd_put_scancode(KBD *k, uint8_t code)
 	refill(k);
 }
 
-KBD *kbd_new(MemoryRegion *io, const IRQ *irq1, const IRQ *irq12)
+KBD *kbd_new(MemoryRegion *io, const MachineRequests *req, const IRQ *irq1, const IRQ *irq12)
 {
 	KBD *k = xcalloc(1, sizeof(*k));
 
+	k->req = req;
 	k->irq1 = irq1;
 	k->irq12 = irq12;
 	k->data_port = mr_mmio("i8042-data", 1, &data_ops, k);

@@ -112,6 +112,7 @@ enum { SH_NONE, SH_SELF, SH_ALL_INCL_SELF, SH_ALL_EXCL_SELF };
 #define ESR_ILLEGAL_REGISTER	   (1u << 7)
 
 struct LAPIC {
+	Clock *clk; /* the machine's virtual clock */
 	MemoryRegion *mmio;
 	const IRQ *cpu_intr;
 	const IRQ *nmi; /* the CPU's NMI input: a rising level is one NMI */
@@ -324,7 +325,7 @@ static uint32_t timer_current(const LAPIC *a)
 
 	if (!a->timer_initial)
 		return 0;
-	elapsed = (clock_ns() - a->timer_start) / timer_divisor(a);
+	elapsed = (clock_ns(a->clk) - a->timer_start) / timer_divisor(a);
 	if (timer_periodic(a))
 		return a->timer_initial - (uint32_t)(elapsed % a->timer_initial);
 	return elapsed >= a->timer_initial ? 0 : a->timer_initial - (uint32_t)elapsed;
@@ -334,7 +335,7 @@ static uint32_t timer_current(const LAPIC *a)
 static void timer_arm(LAPIC *a)
 {
 	int64_t period = (int64_t)a->timer_initial * timer_divisor(a);
-	int64_t elapsed = clock_ns() - a->timer_start;
+	int64_t elapsed = clock_ns(a->clk) - a->timer_start;
 
 	if (!a->timer_initial || !(a->base_msr & MSR_ENABLE)) {
 		timer_del(a->timer);
@@ -351,9 +352,10 @@ static void timer_arm(LAPIC *a)
 static void timer_rebase(LAPIC *a, uint32_t count, int64_t new_divisor)
 {
 	if (count)
-		a->timer_start = clock_ns() - (int64_t)(a->timer_initial - count) * new_divisor;
+		a->timer_start =
+		    clock_ns(a->clk) - (int64_t)(a->timer_initial - count) * new_divisor;
 	else if (!timer_periodic(a))
-		a->timer_start = clock_ns() - (int64_t)a->timer_initial * new_divisor;
+		a->timer_start = clock_ns(a->clk) - (int64_t)a->timer_initial * new_divisor;
 }
 
 static void timer_fire(void *opaque)
@@ -565,7 +567,7 @@ static void reg_write(LAPIC *a, unsigned index, uint32_t v)
 		break;
 	case R_TIMER_INITIAL:
 		a->timer_initial = v;
-		a->timer_start = clock_ns();
+		a->timer_start = clock_ns(a->clk);
 		timer_arm(a);
 		break;
 	case R_TIMER_DIVIDE:
@@ -637,7 +639,7 @@ static void reset_registers(LAPIC *a)
 	memset(a->irr, 0, sizeof(a->irr));
 	a->timer_initial = 0;
 	a->dcr = 0;
-	a->timer_start = clock_ns();
+	a->timer_start = clock_ns(a->clk);
 	timer_del(a->timer);
 	update_intr(a);
 }
@@ -736,7 +738,7 @@ void lapic_set_eoi_notify(LAPIC *a, void (*fn)(void *opaque, int vector), void *
 	a->eoi_opaque = opaque;
 }
 
-LAPIC *lapic_new(MemoryRegion *memory, const IRQ *cpu_intr, const IRQ *nmi)
+LAPIC *lapic_new(MemoryRegion *memory, Clock *clk, const IRQ *cpu_intr, const IRQ *nmi)
 {
 	LAPIC *a = xcalloc(1, sizeof(*a));
 
@@ -744,7 +746,8 @@ LAPIC *lapic_new(MemoryRegion *memory, const IRQ *cpu_intr, const IRQ *nmi)
 	a->nmi = nmi;
 	for (int pin = 0; pin < 2; pin++)
 		a->lint[pin] = (IRQ){lint_set, a, pin};
-	a->timer = timer_new(timer_fire, a);
+	a->clk = clk;
+	a->timer = timer_new(clk, timer_fire, a);
 	a->mmio = mr_mmio("lapic", LAPIC_SIZE, &lapic_ops, a);
 	mr_add(memory, a->mmio, LAPIC_BASE_ADDR, 1);
 	lapic_reset(a);

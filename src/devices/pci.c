@@ -53,6 +53,7 @@ enum {
 #define I440FX_SMRAM	 0x72
 
 struct PCIBus {
+	const MachineRequests *req; /* 0xCF9 resets the machine */
 	MemoryRegion *ports; /* 0xCF8-0xCFF */
 	uint32_t config_addr;
 	uint8_t reset_control;
@@ -268,8 +269,8 @@ static void reset_control_write(PCIBus *bus, uint8_t value)
 	bool reset = (value & RC_RESET_CPU) && !(bus->reset_control & RC_RESET_CPU);
 
 	bus->reset_control = value & RC_SYS_RESET;
-	if (reset && machine_hooks.reset)
-		machine_hooks.reset();
+	if (reset)
+		request_reset(bus->req);
 }
 
 static void ports_write(void *opaque, uint64_t offset, uint64_t value, unsigned size)
@@ -344,10 +345,11 @@ static void add_isa_bridge(PCIBus *bus)
 	memset(d->config + 0x60, 0x80, 4);
 }
 
-PCIBus *pci_new(MemoryRegion *io)
+PCIBus *pci_new(MemoryRegion *io, const MachineRequests *req)
 {
 	PCIBus *bus = xcalloc(1, sizeof(*bus));
 
+	bus->req = req;
 	bus->ports = mr_mmio("pci-conf", 8, &ports_ops, bus);
 	mr_add(io, bus->ports, 0xCF8, 0);
 	add_host_bridge(bus);

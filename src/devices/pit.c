@@ -51,6 +51,7 @@ struct counter {
 };
 
 struct PIT {
+	Clock *clk; /* the machine's virtual clock */
 	struct counter ch[3];
 	IRQ irq0;
 	Timer *timer;	/* next OUT edge of channel 0 */
@@ -76,9 +77,9 @@ static int64_t tick_ns(uint64_t t)
 	return ns > INT64_MAX ? INT64_MAX : (int64_t)ns;
 }
 
-static uint64_t now_ticks(void)
+static uint64_t now_ticks(const PIT *p)
 {
-	return ticks_at(clock_ns());
+	return ticks_at(clock_ns(p->clk));
 }
 
 /* ---- counting ------------------------------------------------------------ */
@@ -282,7 +283,7 @@ static void channel0_edge(void *opaque)
 /* Something changed in channel 0's programming: show OUT now, re-arm. */
 static void channel0_changed(PIT *p)
 {
-	uint64_t t = now_ticks();
+	uint64_t t = now_ticks(p);
 
 	set_out0(p, counter_out(&p->ch[0], t));
 	arm_channel0(p, t);
@@ -308,7 +309,7 @@ static uint32_t to_bcd(uint32_t v)
 
 static void load_count(struct counter *c, uint32_t raw)
 {
-	uint64_t t = now_ticks();
+	uint64_t t = now_ticks(c->pit);
 	uint32_t n = c->bcd ? from_bcd(raw) : raw;
 	int64_t d;
 
@@ -378,7 +379,7 @@ static void latch_count(struct counter *c)
 
 	if (c->latch_len)
 		return; /* the first latch holds until read */
-	v = counter_value(c, now_ticks());
+	v = counter_value(c, now_ticks(c->pit));
 	if (c->bcd)
 		v = to_bcd(v);
 	c->latch_pos = 0;
@@ -401,7 +402,7 @@ static void latch_count(struct counter *c)
 
 static void latch_status(struct counter *c)
 {
-	uint64_t t = now_ticks();
+	uint64_t t = now_ticks(c->pit);
 	bool loaded;
 
 	if (c->status_latched)
@@ -471,7 +472,7 @@ static uint8_t read_counter(struct counter *c)
 			c->latch_len = 0;
 		return b;
 	}
-	v = counter_value(c, now_ticks());
+	v = counter_value(c, now_ticks(c->pit));
 	if (c->bcd)
 		v = to_bcd(v);
 	switch (c->rw) {
@@ -488,7 +489,7 @@ static uint8_t read_counter(struct counter *c)
 /* Only channel 2's gate is wired (port 0x61 bit 0); 0 and 1 stay high. */
 static void set_gate(struct counter *c, bool gate)
 {
-	uint64_t t = now_ticks();
+	uint64_t t = now_ticks(c->pit);
 	int64_t d;
 
 	if (gate == c->gate)
@@ -550,9 +551,9 @@ static void pit_write(void *opaque, uint64_t off, uint64_t value, unsigned size)
 static uint64_t port61_read(void *opaque, uint64_t off, unsigned size)
 {
 	PIT *p = opaque;
-	int64_t ns = clock_ns();
+	int64_t ns = clock_ns(p->clk);
 	bool refresh = (ns / REFRESH_NS) & 1;
-	bool out2 = counter_out(&p->ch[2], now_ticks());
+	bool out2 = counter_out(&p->ch[2], now_ticks(p));
 
 	return (uint64_t)(p->port61 | refresh << 4 | out2 << 5);
 }
@@ -576,7 +577,7 @@ static const MemoryRegionOps port61_ops = {port61_read, port61_write};
  */
 void pit_reset(PIT *p)
 {
-	uint64_t t = now_ticks();
+	uint64_t t = now_ticks(p);
 
 	for (int i = 0; i < 3; i++) {
 		struct counter *c = &p->ch[i];
@@ -597,13 +598,14 @@ void pit_reset(PIT *p)
 	channel0_changed(p);
 }
 
-PIT *pit_new(MemoryRegion *io, const IRQ *irq0)
+PIT *pit_new(MemoryRegion *io, Clock *clk, const IRQ *irq0)
 {
 	PIT *p = xcalloc(1, sizeof(*p));
 
 	if (irq0)
 		p->irq0 = *irq0;
-	p->timer = timer_new(channel0_edge, p);
+	p->clk = clk;
+	p->timer = timer_new(clk, channel0_edge, p);
 	pit_reset(p);
 	mr_add(io, mr_mmio("pit", 4, &pit_ops, p), 0x40, 0);
 	mr_add(io, mr_mmio("port61", 1, &port61_ops, p), 0x61, 0);

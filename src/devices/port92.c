@@ -14,6 +14,7 @@
 #define P92_A20	  0x02
 
 struct Port92 {
+	const MachineRequests *req;
 	MemoryRegion *port;
 	uint8_t value;
 };
@@ -32,10 +33,10 @@ static void port92_write(void *opaque, uint64_t offset, uint64_t value, unsigned
 	uint8_t v = (uint8_t)value;
 
 	p->value = v;
-	if (((old ^ v) & P92_A20) && machine_hooks.set_a20)
-		machine_hooks.set_a20(v & P92_A20);
-	if (!(old & P92_RESET) && (v & P92_RESET) && machine_hooks.reset)
-		machine_hooks.reset();
+	if ((old ^ v) & P92_A20)
+		request_a20(p->req, v & P92_A20);
+	if (!(old & P92_RESET) && (v & P92_RESET))
+		request_reset(p->req);
 }
 
 static const MemoryRegionOps port92_ops = {
@@ -48,10 +49,11 @@ void port92_reset(Port92 *p)
 	p->value &= (uint8_t)~P92_RESET;
 }
 
-Port92 *port92_new(MemoryRegion *io)
+Port92 *port92_new(MemoryRegion *io, const MachineRequests *req)
 {
 	Port92 *p = xcalloc(1, sizeof(*p));
 
+	p->req = req;
 	p->port = mr_mmio("port92", 1, &port92_ops, p);
 	mr_add(io, p->port, 0x92, 0);
 	return p;

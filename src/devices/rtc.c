@@ -8,7 +8,7 @@
  *
  * The clock is not counted: the time is derived whenever it is read,
  *
- *	seconds = sec_base + (clock_ns() + phase_ns) / 10^9,
+ *	seconds = sec_base + (clock_ns(clk) + phase_ns) / 10^9,
  *
  * where sec_base starts as the machine's base time and phase_ns (below one
  * second) is where the divider chain's second boundary falls on the virtual
@@ -80,6 +80,7 @@ enum {
 #define ALARM_ANY 0xC0 /* alarm bytes >= this match every value */
 
 struct RTC {
+	Clock *clk; /* the machine's virtual clock */
 	MemoryRegion *ports;
 	const IRQ *irq;
 	uint8_t cmos[CMOS_SIZE];
@@ -236,7 +237,7 @@ static int64_t load_time(const RTC *r)
 /* Nanoseconds on the divider chain: seconds boundaries fall on multiples. */
 static int64_t chain_ns(const RTC *r)
 {
-	return clock_ns() + r->phase_ns;
+	return clock_ns(r->clk) + r->phase_ns;
 }
 
 static int64_t now_seconds(const RTC *r)
@@ -435,7 +436,7 @@ static void write_a(RTC *r, uint8_t v)
 	 * a second later.
 	 */
 	if ((old_dv & A_DV_RST) == A_DV_RST && (v & A_DV_MASK) == A_DV_32K) {
-		r->phase_ns = NS_PER_SEC / 2 - (clock_ns() % NS_PER_SEC);
+		r->phase_ns = NS_PER_SEC / 2 - (clock_ns(r->clk) % NS_PER_SEC);
 		if (r->phase_ns < 0)
 			r->phase_ns += NS_PER_SEC;
 		set_seconds(r, t);
@@ -566,7 +567,7 @@ void rtc_set_cmos(RTC *r, int index, uint8_t value)
 		cmos_write(r, index, value);
 }
 
-RTC *rtc_new(MemoryRegion *io, const IRQ *irq8, int64_t base_time)
+RTC *rtc_new(MemoryRegion *io, Clock *clk, const IRQ *irq8, int64_t base_time)
 {
 	RTC *r = xcalloc(1, sizeof(*r));
 
@@ -576,8 +577,9 @@ RTC *rtc_new(MemoryRegion *io, const IRQ *irq8, int64_t base_time)
 	r->cmos[REG_B] = B_24H;
 	r->cmos[REG_D] = D_VRT;
 	store_time(r, base_time);
-	r->update_timer = timer_new(update_fire, r);
-	r->periodic_timer = timer_new(periodic_fire, r);
+	r->clk = clk;
+	r->update_timer = timer_new(clk, update_fire, r);
+	r->periodic_timer = timer_new(clk, periodic_fire, r);
 	r->ports = mr_mmio("rtc", 2, &rtc_ops, r);
 	mr_add(io, r->ports, 0x70, 0);
 	rtc_reset(r);

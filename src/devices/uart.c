@@ -76,6 +76,7 @@ enum { RBR_THR, IER, IIR_FCR, LCR, MCR, LSR, MSR, SCR };
 static const int rx_trigger_levels[4] = {1, 4, 8, 14};
 
 struct UART {
+	Clock *clk; /* the machine's virtual clock */
 	IRQ irq;
 	UARTOutFn *out;
 	void *opaque;
@@ -140,7 +141,7 @@ static void timeout_restart(UART *u)
 {
 	u->timeout_pending = false;
 	if (u->fifo_on && u->rx_count)
-		timer_mod(u->timeout, clock_ns() + timeout_ns(u));
+		timer_mod(u->timeout, clock_ns(u->clk) + timeout_ns(u));
 	else
 		timer_del(u->timeout);
 }
@@ -432,7 +433,8 @@ void uart_reset(UART *u)
 	uart_update_irq(u);
 }
 
-UART *uart_new(MemoryRegion *io, uint16_t base, const IRQ *irq, UARTOutFn *out, void *opaque)
+UART *uart_new(MemoryRegion *io, Clock *clk, uint16_t base, const IRQ *irq, UARTOutFn *out,
+	       void *opaque)
 {
 	UART *u = xcalloc(1, sizeof(*u));
 
@@ -440,7 +442,8 @@ UART *uart_new(MemoryRegion *io, uint16_t base, const IRQ *irq, UARTOutFn *out, 
 		u->irq = *irq;
 	u->out = out;
 	u->opaque = opaque;
-	u->timeout = timer_new(timeout_fire, u);
+	u->clk = clk;
+	u->timeout = timer_new(clk, timeout_fire, u);
 	uart_reset(u);
 	mr_add(io, mr_mmio("serial", 8, &uart_ops, u), base, 0);
 	return u;

@@ -68,6 +68,7 @@ static const uint8_t mode3_gr[GR_REGS] = {0x00, 0x00, 0x00, 0x00, 0x00, 0x10, 0x
 #define MODE3_MISC 0x67
 
 struct VGA {
+	Clock *clk; /* the machine's virtual clock */
 	MemoryRegion *sysmem;
 	const uint8_t *window; /* host view of guest RAM at 0xA0000, 128 KiB */
 	uint8_t misc, feature, subsys_enable;
@@ -89,7 +90,7 @@ struct VGA {
 
 static uint8_t input_status1(VGA *v)
 {
-	int64_t t = clock_ns() % ((int64_t)LINE_NS * FRAME_LINES);
+	int64_t t = clock_ns(v->clk) % ((int64_t)LINE_NS * FRAME_LINES);
 	int64_t line = t / LINE_NS, dot = t % LINE_NS;
 	uint8_t st = 0;
 
@@ -377,10 +378,12 @@ void vga_reset(VGA *v)
 	memset(v->dac, 0, sizeof(v->dac));
 }
 
-VGA *vga_new(MemoryRegion *io, MemoryRegion *sysmem, const uint8_t *window, PCIBus *pci,
+VGA *vga_new(MemoryRegion *io, Clock *clk, MemoryRegion *sysmem, const uint8_t *window, PCIBus *pci,
 	     const uint8_t *rom, size_t rom_len)
 {
 	VGA *v = xcalloc(1, sizeof(*v));
+
+	v->clk = clk;
 
 	v->sysmem = sysmem;
 	v->window = window;

@@ -215,6 +215,19 @@ void cpu_set_gdtr(CPU *cpu, DescTable t);
 DescTable cpu_get_idtr(const CPU *cpu);
 void cpu_set_idtr(CPU *cpu, DescTable t);
 
+/* The x87 registers as FSAVE lays them out: st[i] is physical register Ri
+ * (ST(i) is st[(TOP + i) & 7], TOP = sw bits 11-13), each as its 64-bit
+ * significand and 16-bit sign + exponent; tw the full tag word. */
+typedef struct CPUFpuRegs {
+	uint64_t mant[8];
+	uint16_t se[8];
+	uint16_t cw, sw, tw, fop;
+	uint32_t fip, fdp;
+	uint16_t fcs, fds;
+} CPUFpuRegs;
+void cpu_get_fpu(const CPU *cpu, CPUFpuRegs *f);
+void cpu_set_fpu(CPU *cpu, const CPUFpuRegs *f);
+
 /*
  * Put the CPU in the state a multiboot loader leaves: protected mode, flat
  * 4 GiB 32-bit code and data segments, paging and interrupts off.

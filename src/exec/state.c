@@ -210,3 +210,39 @@ bool cpu_state_load(CPU *cpu, const void *buf, size_t len)
 	cpu_flush_tlb(cpu); /* the TLB and the decode cache */
 	return true;
 }
+
+void cpu_get_fpu(const CPU *cpu, CPUFpuRegs *f)
+{
+	const FPU *u = &cpu->fpu;
+
+	for (int i = 0; i < 8; i++) {
+		f->mant[i] = u->st[i].mant;
+		f->se[i] = u->st[i].se;
+	}
+	f->cw = u->cw;
+	f->sw = u->sw;
+	f->tw = u->tw;
+	f->fop = u->fop;
+	f->fip = u->fip;
+	f->fdp = u->fdp;
+	f->fcs = u->fcs;
+	f->fds = u->fds;
+}
+
+void cpu_set_fpu(CPU *cpu, const CPUFpuRegs *f)
+{
+	FPU *u = &cpu->fpu;
+
+	for (int i = 0; i < 8; i++) {
+		u->st[i].mant = f->mant[i];
+		u->st[i].se = f->se[i];
+	}
+	u->cw = f->cw;
+	u->sw = f->sw;
+	u->tw = f->tw;
+	u->fop = f->fop & 0x7ff;
+	u->fip = f->fip;
+	u->fdp = f->fdp;
+	u->fcs = f->fcs;
+	u->fds = f->fds;
+}

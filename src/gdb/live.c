@@ -21,13 +21,13 @@ static bool live_read(void *opaque, uint32_t addr, void *buf, uint32_t len)
 
 static void live_dma(void *opaque, uint64_t addr, const uint8_t *old, const uint8_t *now,
 		     size_t len);
-static bool live_watching; /* the DMA watch is on */
 
 static bool live_write(void *opaque, uint32_t addr, const void *buf, uint32_t len)
 {
 	Machine *m = opaque;
 	const uint8_t *p = buf;
 	uint32_t done = 0;
+	bool watching = dma_has_watch(m->dma); /* the debugger's watch on DMA is on */
 
 	if (!vmem_range_ok(m->cpu, m->memory, addr, len, true))
 		return false;
@@ -39,9 +39,9 @@ static bool live_write(void *opaque, uint32_t addr, const void *buf, uint32_t le
 		if (!vmem_page_ok(m->cpu, m->memory, a, true, &phys))
 			return false;
 		/* gdb's own write is not the guest's: no watch sees it */
-		physmem_set_dma_watch(NULL, NULL);
-		cpu_physical_memory_rw(phys, (void *)(p + done), n, true);
-		physmem_set_dma_watch(live_watching ? live_dma : NULL, m);
+		dma_set_watch(m->dma, NULL, NULL);
+		cpu_physical_memory_rw(m->dma, phys, (void *)(p + done), n, true);
+		dma_set_watch(m->dma, watching ? live_dma : NULL, m);
 		done += n;
 	}
 	return true;
@@ -83,8 +83,7 @@ static void live_set_hooks(void *opaque, const uint32_t *eips, unsigned nbp, con
 
 	cpu_set_breakpoints(m->cpu, eips, nbp);
 	cpu_set_watches(m->cpu, w, nw, fn, fn_opaque);
-	live_watching = nw > 0;
-	physmem_set_dma_watch(live_watching ? live_dma : NULL, m);
+	dma_set_watch(m->dma, nw > 0 ? live_dma : NULL, m);
 }
 
 GdbStub *gdb_live_new(struct Machine *m, const char *host, int port, bool wait)

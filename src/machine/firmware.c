@@ -122,7 +122,7 @@ static int hard_disks(const Machine *m)
 static void put_bda(Machine *m)
 {
 	uint8_t bda[0x100] = {0};
-	int64_t secs = m->opt.rtc_base + clock_ns() / 1000000000;
+	int64_t secs = m->opt.rtc_base + clock_ns(m->clock) / 1000000000;
 	uint64_t day_secs = (uint64_t)((secs % 86400 + 86400) % 86400);
 	uint8_t ebda[16] = {0};
 

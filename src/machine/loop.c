@@ -155,10 +155,10 @@ static uint64_t slice_limit(Machine *m)
 {
 	uint64_t now = cpu_icount(m->cpu);
 	uint64_t limit = now + SLICE_INSNS;
-	int64_t deadline = timers_deadline();
+	int64_t deadline = timers_deadline(m->clock);
 
 	if (deadline != INT64_MAX) {
-		uint64_t at = clock_icount_at(deadline);
+		uint64_t at = clock_icount_at(m->clock, deadline);
 		if (at < limit)
 			limit = at > now ? at : now + 1;
 	}
@@ -176,7 +176,7 @@ static uint64_t slice_limit(Machine *m)
 static int64_t halt_bound(const Machine *m, int64_t since)
 {
 	uint64_t n = m->opt.max_insns;
-	int shift = clock_shift();
+	int shift = clock_shift(m->clock);
 	int64_t span;
 
 	if (!n)
@@ -200,7 +200,7 @@ enum idle {
 static enum idle idle(Machine *m, struct input *in, int64_t bound)
 {
 	bool input = in->open && m->opt.serial == SERIAL_STDIO;
-	int64_t until = timers_deadline(), now = clock_ns();
+	int64_t until = timers_deadline(m->clock), now = clock_ns(m->clock);
 
 	if (!machine_can_wake(m, input))
 		return IDLE_NEVER;
@@ -211,7 +211,7 @@ static enum idle idle(Machine *m, struct input *in, int64_t bound)
 	if (!input) {
 		if (until == INT64_MAX)
 			return IDLE_NEVER; /* not reached: a wake-up needs a timer or input */
-		clock_warp(until - now);
+		clock_warp(m->clock, until - now);
 		return IDLE_WAITED;
 	}
 	/* Sleep on the host clock for as long as virtual time must pass. */
@@ -225,7 +225,7 @@ static enum idle idle(Machine *m, struct input *in, int64_t bound)
 		spent = host_ns() - start;
 		if (until != INT64_MAX && spent > until - now)
 			spent = until - now;
-		clock_warp(spent > 0 ? spent : 0);
+		clock_warp(m->clock, spent > 0 ? spent : 0);
 	}
 	return IDLE_WAITED;
 }
@@ -241,8 +241,10 @@ static int finish(Machine *m, enum run_end end, int status)
 	if (m->gdb)
 		gdb_guest_exited(m->gdb, status);
 	if (m->opt.stats)
-		fprintf(stderr, "flashback: icount %" PRIu64 ", virtual time %" PRId64 " ns, exit status %d\n",
-			cpu_icount(m->cpu), clock_ns(), status);
+		fprintf(stderr,
+			"flashback: icount %" PRIu64 ", virtual time %" PRId64
+			" ns, exit status %d\n",
+			cpu_icount(m->cpu), clock_ns(m->clock), status);
 	return status;
 }
 
@@ -254,7 +256,7 @@ static int end_of_halt(Machine *m, enum idle why, int64_t since)
 	if (why == IDLE_BOUND) {
 		warn("stopped at --max-insns %" PRIu64 ": halted since icount %" PRIu64
 		     " for as long as that many instructions take (%" PRId64 " ns)",
-		     m->opt.max_insns, icount, clock_ns() - since);
+		     m->opt.max_insns, icount, clock_ns(m->clock) - since);
 		return finish(m, RUN_MAX_INSNS, 0);
 	}
 	if (!(cpu_get_eflags(m->cpu) & F_IF))
@@ -286,8 +288,8 @@ int machine_run(Machine *m)
 		enum cpu_exit why;
 		enum idle idled;
 
-		bh_run();
-		timers_run();
+		bh_run(m->clock);
+		timers_run(m->clock);
 		if (stop_signal()) {
 			warn("stopped by %s at icount %" PRIu64, stop_signal_name(stop_signal()),
 			     cpu_icount(m->cpu));
@@ -333,7 +335,7 @@ int machine_run(Machine *m)
 			/* a new halt: no halt ends without an instruction retired */
 			if (halt_icount != cpu_icount(m->cpu)) {
 				halt_icount = cpu_icount(m->cpu);
-				halt_since = clock_ns();
+				halt_since = clock_ns(m->clock);
 			}
 			idled = idle(m, &in, halt_bound(m, halt_since));
 			if (idled == IDLE_QUIT)

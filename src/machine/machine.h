@@ -78,11 +78,29 @@ enum run_end {
 	RUN_SIGNAL,	/* SIGINT or SIGTERM */
 };
 
+typedef struct Machine Machine;
+
+/* ---- observers (the recorder, src/replay/record.c) ----------------------
+ * Given to machine_new() with the options, so nothing has to be set up
+ * before it in a particular order.  bus: the live bus before the CPU is
+ * created, to wrap.  reset: at the end of machine_reset(), once RAM and the
+ * CPU hold the reloaded guest.  a20: the A20 gate changed (after the CPU
+ * follows it).  Any may be NULL.
+ */
+typedef struct MachineObserver {
+	void *opaque;
+	void (*bus)(void *opaque, Machine *m, CPUBus *bus);
+	void (*reset)(void *opaque, Machine *m);
+	void (*a20)(void *opaque, bool on);
+} MachineObserver;
+
 typedef struct Machine {
 	MachineOptions opt;
 	CPU *cpu;
 	MemoryRegion *sysmem, *sysio; /* roots of the two address spaces */
 	AddressSpace *memory, *io;
+	DMATarget *dma; /* devices' way into RAM (the recorder hooks it) */
+	Clock *clock;	/* the virtual clock its devices and loop read */
 	MemoryRegion *ram;
 	uint8_t *ram_host;
 	uint64_t ram_size;
@@ -110,6 +128,12 @@ typedef struct Machine {
 	int exit_status;
 	enum run_end end;
 	struct GdbStub *gdb;	/* the gdb stub (src/gdb/gdb.h), NULL without -gdb/-s */
+	MachineObserver obs;	/* the recorder, or all NULL */
+	/* pc.c's wiring, per machine: devices' requests, the ISA lines, the
+	 * CPU's pins, FERR#, the PAM shadow aliases */
+	MachineRequests req;
+	IRQ isa_irq[16], cpu_pin, nmi_pin, ferr_line;
+	MemoryRegion *pam_shadow[13];
 } Machine;
 
 /* Parse the MACHINE options in argv[0..argc); prints one line and exits 2 on error. */
@@ -117,7 +141,8 @@ void machine_options_parse(MachineOptions *o, int argc, char **argv);
 void machine_options_usage(FILE *out);
 
 /* Build the PC and load the guest; one line and exit 2 on a bad input file. */
-Machine *machine_new(const MachineOptions *o);
+/* @obs: NULL for a plain run. */
+Machine *machine_new(const MachineOptions *o, const MachineObserver *obs);
 void machine_free(Machine *m);
 /* System reset: devices and CPU to power-on state, RAM cleared, guest reloaded. */
 void machine_reset(Machine *m);
@@ -138,14 +163,6 @@ bool machine_can_wake(Machine *m, bool host_input);
 /* An NMI on the PC's NMI line (the local APIC's LINT1), as QEMU's monitor
  * command "nmi" sends one. */
 void machine_nmi(Machine *m);
-
-/* ---- record and replay hooks (src/replay/record.c sets them) ------------
- * machine_bus_hook: given the live bus before the CPU is created, so the
- * recorder can wrap it.  machine_reset_hook: called at the end of
- * machine_reset(), once RAM and the CPU hold the reloaded guest.
- */
-extern void (*machine_bus_hook)(Machine *m, CPUBus *bus);
-extern void (*machine_reset_hook)(Machine *m);
 
 /* ---- loaders (src/machine/loader_*.c) ----------------------------------
  * Each returns false with a one-line reason naming the file in @err (256

@@ -26,38 +26,51 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-/* The one machine of this process: device hooks reach it here. */
-static Machine *the_machine;
-
-/* Record and replay hooks (machine.h); NULL in a plain run. */
-void (*machine_bus_hook)(Machine *m, CPUBus *bus);
-void (*machine_reset_hook)(Machine *m);
+/* The machine being run, for a stop signal (signals are the process's). */
+static Machine *signalled;
 
 /* ---- requests from devices -------------------------------------------- */
 
-static void hook_reset(void)
+static void hook_reset(void *opaque)
 {
-	the_machine->reset_requested = true;
-	cpu_request_exit(the_machine->cpu);
+	Machine *m = opaque;
+
+	m->reset_requested = true;
+	cpu_request_exit(m->cpu);
 }
 
-static void hook_exit(int status)
+static void hook_exit(void *opaque, int status)
 {
-	if (!the_machine->exit_requested) {
-		the_machine->exit_requested = true;
-		the_machine->exit_status = status;
+	Machine *m = opaque;
+
+	if (!m->exit_requested) {
+		m->exit_requested = true;
+		m->exit_status = status;
 	}
-	cpu_request_exit(the_machine->cpu);
+	cpu_request_exit(m->cpu);
 }
 
-static void hook_set_a20(bool on)
+static void hook_set_a20(void *opaque, bool on)
 {
-	cpu_set_a20(the_machine->cpu, on);
+	Machine *m = opaque;
+
+	cpu_set_a20(m->cpu, on);
+	if (m->obs.a20)
+		m->obs.a20(m->obs.opaque, on);
 }
 
-static void hook_kick(void)
+static void signal_kick(void)
 {
-	cpu_request_exit(the_machine->cpu);
+	if (signalled)
+		cpu_request_exit(signalled->cpu);
+}
+
+/* A timer became the earliest, or a bottom half is due: end the slice. */
+static void clock_kick(void *opaque)
+{
+	Machine *m = opaque;
+
+	cpu_request_exit(m->cpu);
 }
 
 /* ---- interrupt wiring -------------------------------------------------- */
@@ -88,14 +101,13 @@ void machine_nmi(Machine *m)
 }
 
 /*
- * ISA line n -> 8259 input n and IOAPIC pin n; IRQ 0 (the 8254) reaches
- * IOAPIC pins 2 and 0.  Pin 2 is where our MADT's interrupt source override
- * (firmware.c) and QEMU put it; pin 0 is where SeaBIOS's MP table says it
- * is when no fw_cfg tells SeaBIOS of the override, so a kernel booted by
- * SeaBIOS on this machine finds its timer too.  A kernel unmasks the one
- * its tables name; the other stays masked.
+ * ISA line n -> 8259 input n and IOAPIC pin n (m->isa_irq); IRQ 0 (the
+ * 8254) reaches IOAPIC pins 2 and 0.  Pin 2 is where our MADT's interrupt
+ * source override (firmware.c) and QEMU put it; pin 0 is where SeaBIOS's MP
+ * table says it is when no fw_cfg tells SeaBIOS of the override, so a
+ * kernel booted by SeaBIOS on this machine finds its timer too.  A kernel
+ * unmasks the one its tables name; the other stays masked.
  */
-static IRQ isa_irq[16];
 
 static void isa_irq_set(void *opaque, int n, int level)
 {
@@ -115,11 +127,11 @@ static void isa_irq_set(void *opaque, int n, int level)
  */
 static void ferr_active(void *opaque, int n, int level)
 {
-	if (level)
-		irq_raise(&isa_irq[13]);
-}
+	Machine *m = opaque;
 
-static IRQ ferr_line = {ferr_active, NULL, 0};
+	if (level)
+		irq_raise(&m->isa_irq[13]);
+}
 
 static uint64_t ferr_port_read(void *opaque, uint64_t offset, unsigned size)
 {
@@ -128,7 +140,9 @@ static uint64_t ferr_port_read(void *opaque, uint64_t offset, unsigned size)
 
 static void ferr_port_write(void *opaque, uint64_t offset, uint64_t value, unsigned size)
 {
-	irq_lower(&isa_irq[13]);
+	Machine *m = opaque;
+
+	irq_lower(&m->isa_irq[13]);
 }
 
 static const MemoryRegionOps ferr_port_ops = {ferr_port_read, ferr_port_write};
@@ -240,7 +254,9 @@ static int bus_intack(void *opaque)
 /* The TSC counts virtual nanoseconds: a 1 GHz clock, deterministic. */
 static uint64_t bus_rdtsc(void *opaque)
 {
-	return (uint64_t)clock_ns();
+	Machine *m = opaque;
+
+	return (uint64_t)clock_ns(m->clock);
 }
 
 #define MSR_APIC_BASE 0x1b
@@ -331,7 +347,7 @@ static void cmos_memory_size(Machine *m)
  */
 #define PAM_PIECES 13
 
-static MemoryRegion *pam_shadow[PAM_PIECES];
+_Static_assert(PAM_PIECES == ARRAY_SIZE(((Machine *)0)->pam_shadow), "Machine.pam_shadow");
 
 static void pam_piece(int i, uint64_t *base, uint64_t *size)
 {
@@ -356,13 +372,13 @@ static void pam_changed(void *opaque, const uint8_t pam[7])
 		uint64_t base, size;
 
 		pam_piece(i, &base, &size);
-		if (dram && !pam_shadow[i]) {
-			pam_shadow[i] = mr_alias("pam-ram", m->ram, base, size);
-			mr_add(m->sysmem, pam_shadow[i], base, 10);
-		} else if (!dram && pam_shadow[i]) {
-			mr_remove(m->sysmem, pam_shadow[i]);
-			mr_free(pam_shadow[i]);
-			pam_shadow[i] = NULL;
+		if (dram && !m->pam_shadow[i]) {
+			m->pam_shadow[i] = mr_alias("pam-ram", m->ram, base, size);
+			mr_add(m->sysmem, m->pam_shadow[i], base, 10);
+		} else if (!dram && m->pam_shadow[i]) {
+			mr_remove(m->sysmem, m->pam_shadow[i]);
+			mr_free(m->pam_shadow[i]);
+			m->pam_shadow[i] = NULL;
 		}
 	}
 	mr_commit_update();
@@ -372,34 +388,34 @@ static void pam_changed(void *opaque, const uint8_t pam[7])
 
 static void build_devices(Machine *m)
 {
-	static IRQ cpu_pin, nmi_pin;
 	const IRQ *hpet_route[32] = {0};
 	int i;
 
-	cpu_pin = (IRQ){cpu_intr_changed, m, 0};
-	nmi_pin = (IRQ){cpu_nmi_edge, m, 0};
+	m->cpu_pin = (IRQ){cpu_intr_changed, m, 0};
+	m->nmi_pin = (IRQ){cpu_nmi_edge, m, 0};
 	for (i = 0; i < 16; i++)
-		isa_irq[i] = (IRQ){isa_irq_set, m, i};
+		m->isa_irq[i] = (IRQ){isa_irq_set, m, i};
 
-	m->pic = pic_new(m->sysio, &cpu_pin);
-	m->lapic = lapic_new(m->sysmem, &cpu_pin, &nmi_pin);
+	m->pic = pic_new(m->sysio, &m->cpu_pin);
+	m->lapic = lapic_new(m->sysmem, m->clock, &m->cpu_pin, &m->nmi_pin);
 	m->ioapic = ioapic_new(m->sysmem, m->lapic);
 	for (i = 20; i < IOAPIC_PINS; i++)
 		hpet_route[i] = ioapic_irq(m->ioapic, i);
-	m->hpet = hpet_new(m->sysmem, &isa_irq[0], &isa_irq[8], hpet_route);
-	m->pit = pit_new(m->sysio, hpet_legacy_input(m->hpet, 0));
-	m->kbd = kbd_new(m->sysio, &isa_irq[1], &isa_irq[12]);
-	m->uart = uart_new(m->sysio, 0x3f8, &isa_irq[4], serial_out, m);
-	m->rtc = rtc_new(m->sysio, hpet_legacy_input(m->hpet, 1), m->opt.rtc_base);
-	m->acpipm = acpipm_new(m->sysio, PC_ACPI_PM_BASE, &isa_irq[PC_SCI_IRQ]);
-	m->port92 = port92_new(m->sysio);
-	m->debug = debugports_new(m->sysio, debugcon_out, m);
-	m->pci = pci_new(m->sysio);
+	m->hpet = hpet_new(m->sysmem, m->clock, &m->isa_irq[0], &m->isa_irq[8], hpet_route);
+	m->pit = pit_new(m->sysio, m->clock, hpet_legacy_input(m->hpet, 0));
+	m->kbd = kbd_new(m->sysio, &m->req, &m->isa_irq[1], &m->isa_irq[12]);
+	m->uart = uart_new(m->sysio, m->clock, 0x3f8, &m->isa_irq[4], serial_out, m);
+	m->rtc = rtc_new(m->sysio, m->clock, hpet_legacy_input(m->hpet, 1), m->opt.rtc_base);
+	m->acpipm = acpipm_new(m->sysio, m->clock, PC_ACPI_PM_BASE, &m->isa_irq[PC_SCI_IRQ]);
+	m->port92 = port92_new(m->sysio, &m->req);
+	m->debug = debugports_new(m->sysio, &m->req, debugcon_out, m);
+	m->pci = pci_new(m->sysio, &m->req);
 	pci_set_pam_hook(m->pci, pam_changed, m);
-	m->ata = ata_new(m->sysio, m->pci, &isa_irq[14], &isa_irq[15], m->drives);
+	m->ata = ata_new(m->sysio, m->clock, m->pci, m->dma, &m->isa_irq[14], &m->isa_irq[15],
+			 m->drives);
 	if (!m->opt.no_vga)
-		m->vga = vga_new(m->sysio, m->sysmem, m->ram_host + 0xA0000, m->pci, m->vga_rom,
-				 m->vga_rom_len);
+		m->vga = vga_new(m->sysio, m->clock, m->sysmem, m->ram_host + 0xA0000, m->pci,
+				 m->vga_rom, m->vga_rom_len);
 	mr_add(m->sysio, mr_mmio("ferr", 1, &ferr_port_ops, m), 0xf0, 0);
 	pci_mark_power_on(m->pci);
 	cmos_memory_size(m);
@@ -558,15 +574,18 @@ static void open_display(Machine *m)
 		m->display = display_new(m->vga, stdout);
 }
 
-Machine *machine_new(const MachineOptions *o)
+Machine *machine_new(const MachineOptions *o, const MachineObserver *obs)
 {
 	Machine *m = xcalloc(1, sizeof(*m));
 	CPUBus bus;
 	char err[256];
 
 	m->opt = *o;
-	the_machine = m;
-	machine_hooks = (struct machine_hooks){hook_reset, hook_exit, hook_set_a20, hook_kick};
+	if (obs)
+		m->obs = *obs;
+	m->req = (MachineRequests){m, hook_reset, hook_exit, hook_set_a20};
+	signalled = m;
+	stop_signal_kick = signal_kick;
 
 	if (!o->kernel && !o->kernel_image && !o->bios)
 		fatal(EXIT_USAGE, "no guest to run: give -kernel FILE or -bios FILE (see --help)");
@@ -579,7 +598,7 @@ Machine *machine_new(const MachineOptions *o)
 	m->sysio = mr_container("io", 1u << 16);
 	m->memory = as_new("memory", m->sysmem);
 	m->io = as_new("I/O", m->sysio);
-	physmem_init(m->memory);
+	m->dma = dma_target_new(m->memory);
 
 	m->ram_size = o->ram_mb << 20;
 	m->ram = mr_ram("pc.ram", m->ram_size);
@@ -601,11 +620,13 @@ Machine *machine_new(const MachineOptions *o)
 		.rdmsr = bus_rdmsr,
 		.wrmsr = bus_wrmsr,
 	};
-	if (machine_bus_hook)
-		machine_bus_hook(m, &bus);
+	if (m->obs.bus)
+		m->obs.bus(m->obs.opaque, m, &bus);
 	m->cpu = cpu_new(&bus);
-	cpu_set_ferr_line(m->cpu, &ferr_line);
-	clock_init(cpu_icount_ptr(m->cpu), o->icount_shift);
+	m->ferr_line = (IRQ){ferr_active, m, 0};
+	cpu_set_ferr_line(m->cpu, &m->ferr_line);
+	m->clock = clock_new(cpu_icount_ptr(m->cpu), o->icount_shift);
+	clock_set_kick(m->clock, clock_kick, m);
 
 	load_disks(m);
 	if (o->bios) {
@@ -648,8 +669,8 @@ void machine_reset(Machine *m)
 	cpu_set_a20(m->cpu, true);
 	load_guest(m);
 	m->reset_requested = false;
-	if (machine_reset_hook)
-		machine_reset_hook(m);
+	if (m->obs.reset)
+		m->obs.reset(m->obs.opaque, m);
 }
 
 void machine_free(Machine *m)
@@ -666,9 +687,10 @@ void machine_free(Machine *m)
 	free(m->disk_copy);
 	free(m->vga_rom);
 	cpu_free(m->cpu);
-	if (the_machine == m) {
-		the_machine = NULL;
-		machine_hooks = (struct machine_hooks){0};
+	dma_target_free(m->dma);
+	if (signalled == m) {
+		signalled = NULL;
+		stop_signal_kick = NULL;
 	}
 	/* The address spaces and regions live until exit: the process ends here. */
 	free(m);

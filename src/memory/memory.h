@@ -160,20 +160,26 @@ void ram_huge_pages(MemoryRegion *ram, bool on);
 
 /* ---- device DMA ---------------------------------------------------------
  *
- * The one way for devices to read or write guest memory.  Goes to RAM
- * only: bytes that fall on ROM writes, MMIO or holes are dropped (reads of
- * them give 0xff).  Returns false if any byte was dropped.  Each RAM byte
- * written is reported to the DMA hook (the recorder) and marks pages dirty.
+ * The one way for devices to read or write guest memory: through a
+ * DMATarget, which belongs to one machine (the live PC, a replay session)
+ * and names its "memory" address space.  Goes to RAM only: bytes that fall
+ * on ROM writes, MMIO or holes are dropped (reads of them give 0xff).
+ * Returns false if any byte was dropped.  Each RAM byte written is reported
+ * to the target's DMA hook (the recorder) and marks pages dirty.
  */
-void physmem_init(AddressSpace *memory);
-AddressSpace *physmem(void);
+typedef struct DMATarget DMATarget;
+DMATarget *dma_target_new(AddressSpace *memory);
+void dma_target_free(DMATarget *t);
+AddressSpace *dma_target_space(const DMATarget *t);
 typedef void DMAHook(void *opaque, uint64_t addr, const void *buf, size_t len);
-void physmem_set_dma_hook(DMAHook *fn, void *opaque);
+void dma_set_hook(DMATarget *t, DMAHook *fn, void *opaque);
 /* The debugger's watch on DMA: each RAM piece written, with its bytes
  * before and after (NULL: none). */
 typedef void DMAWatch(void *opaque, uint64_t addr, const uint8_t *old, const uint8_t *now,
 		      size_t len);
-void physmem_set_dma_watch(DMAWatch *fn, void *opaque);
-bool cpu_physical_memory_rw(uint64_t addr, void *buf, size_t len, bool is_write);
+void dma_set_watch(DMATarget *t, DMAWatch *fn, void *opaque);
+/* Whether a watch is set. */
+bool dma_has_watch(const DMATarget *t);
+bool cpu_physical_memory_rw(DMATarget *t, uint64_t addr, void *buf, size_t len, bool is_write);
 
 #endif

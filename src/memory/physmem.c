@@ -1,8 +1,10 @@
 /*
  * physmem.c - device DMA into guest RAM: cpu_physical_memory_rw().
  *
- * Every byte a device moves to or from guest memory passes here, so this is
- * where the recorder sees DMA (the hook) and where snapshots and the code
+ * Every byte a device moves to or from guest memory passes here, through
+ * the DMATarget of its machine (each machine and replay session has its
+ * own, so several coexist in one process), so this is where the recorder
+ * sees DMA (the hook) and where snapshots and the code
  * cache learn which pages changed (dirty bits).  Only RAM takes part: ROM,
  * MMIO and holes are skipped without calling any device (a DMA engine must
  * not be able to poke another device's registers behind the journal's
@@ -16,37 +18,52 @@
 #include <stdlib.h>
 #include <string.h>
 
-static AddressSpace *dma_space;
-static DMAHook *dma_hook;
-static void *dma_hook_opaque;
-static DMAWatch *dma_watch;
-static void *dma_watch_opaque;
+struct DMATarget {
+	AddressSpace *space;
+	DMAHook *hook;
+	void *hook_opaque;
+	DMAWatch *watch;
+	void *watch_opaque;
+};
 
-void physmem_init(AddressSpace *memory)
+DMATarget *dma_target_new(AddressSpace *memory)
 {
-	dma_space = memory;
+	DMATarget *t = xcalloc(1, sizeof(*t));
+
+	t->space = memory;
+	return t;
 }
 
-AddressSpace *physmem(void)
+void dma_target_free(DMATarget *t)
 {
-	return dma_space;
+	free(t);
 }
 
-void physmem_set_dma_hook(DMAHook *fn, void *opaque)
+AddressSpace *dma_target_space(const DMATarget *t)
 {
-	dma_hook = fn;
-	dma_hook_opaque = opaque;
+	return t ? t->space : NULL;
 }
 
-void physmem_set_dma_watch(DMAWatch *fn, void *opaque)
+void dma_set_hook(DMATarget *t, DMAHook *fn, void *opaque)
 {
-	dma_watch = fn;
-	dma_watch_opaque = opaque;
+	t->hook = fn;
+	t->hook_opaque = opaque;
+}
+
+void dma_set_watch(DMATarget *t, DMAWatch *fn, void *opaque)
+{
+	t->watch = fn;
+	t->watch_opaque = opaque;
+}
+
+bool dma_has_watch(const DMATarget *t)
+{
+	return t->watch != NULL;
 }
 
 /* Move @n bytes between @buf and RAM region @ram at offset @off. */
-static void ram_piece(MemoryRegion *ram, uint64_t off, uint64_t addr, uint8_t *buf, size_t n,
-		      bool is_write)
+static void ram_piece(DMATarget *t, MemoryRegion *ram, uint64_t off, uint64_t addr, uint8_t *buf,
+		      size_t n, bool is_write)
 {
 	uint8_t *host = mr_host(ram) + off;
 
@@ -54,23 +71,23 @@ static void ram_piece(MemoryRegion *ram, uint64_t off, uint64_t addr, uint8_t *b
 		memcpy(buf, host, n);
 		return;
 	}
-	if (dma_watch) {
+	if (t->watch) {
 		/* the debugger's watches want the bytes before too */
 		uint8_t *old = xmalloc(n);
 
 		memcpy(old, host, n);
 		memcpy(host, buf, n);
-		dma_watch(dma_watch_opaque, addr, old, buf, n);
+		t->watch(t->watch_opaque, addr, old, buf, n);
 		free(old);
 	} else {
 		memcpy(host, buf, n);
 	}
 	ram_mark_dirty(ram, off, n);
-	if (dma_hook)
-		dma_hook(dma_hook_opaque, addr, buf, n);
+	if (t->hook)
+		t->hook(t->hook_opaque, addr, buf, n);
 }
 
-bool cpu_physical_memory_rw(uint64_t addr, void *buf, size_t len, bool is_write)
+bool cpu_physical_memory_rw(DMATarget *t, uint64_t addr, void *buf, size_t len, bool is_write)
 {
 	uint8_t *p = buf;
 	size_t done = 0;
@@ -84,7 +101,7 @@ bool cpu_physical_memory_rw(uint64_t addr, void *buf, size_t len, bool is_write)
 		/* Bytes past the top of the address space do not exist. */
 		if (done && a < addr)
 			break;
-		r = dma_space ? as_lookup_next(dma_space, a) : NULL;
+		r = t && t->space ? as_lookup_next(t->space, a) : NULL;
 		if (!r)
 			break;
 		if (r->start > a) {
@@ -95,7 +112,7 @@ bool cpu_physical_memory_rw(uint64_t addr, void *buf, size_t len, bool is_write)
 			room = r->end - a; /* bytes left in the range, minus one */
 			n = left - 1 < room ? left : (size_t)room + 1;
 			if (mr_kind(r->mr) == MR_RAM) {
-				ram_piece(r->mr, r->mr_offset + (a - r->start), a, p + done, n,
+				ram_piece(t, r->mr, r->mr_offset + (a - r->start), a, p + done, n,
 					  is_write);
 				done += n;
 				continue;

@@ -40,8 +40,9 @@ typedef struct ReplaySession {
 	uint64_t consumed; /* events taken so far */
 	CPU *cpu;
 	RRMemory mem;
+	DMATarget *dma; /* the journal's DMA goes into mem through it */
 	FILE *console;
-	uint8_t lcr, mcr; /* UART line and modem control (DLAB, loopback) */
+	RRConsole con; /* which port writes are console output */
 	/* console bytes the journal announced and the CPU has not written yet */
 	uint8_t expect[4096];
 	unsigned expect_len, expect_pos;
@@ -253,7 +254,7 @@ static bool load_snapshot(ReplaySession *r, unsigned number)
 		r->damaged = true;
 		return false;
 	}
-	r->lcr = r->mcr = 0;
+	r->con = (RRConsole){0};
 	return true;
 }
 
@@ -367,9 +368,9 @@ static void dma_watched(void *opaque, uint64_t addr, const uint8_t *old, const u
 static bool dma_write(ReplaySession *r, const TraceEvent *ev)
 {
 	r->dma_stop = false;
-	physmem_set_dma_watch(r->watching ? dma_watched : NULL, r);
-	cpu_physical_memory_rw(ev->addr, (void *)ev->data, ev->size, true);
-	physmem_set_dma_watch(NULL, NULL);
+	dma_set_watch(r->dma, r->watching ? dma_watched : NULL, r);
+	cpu_physical_memory_rw(r->dma, ev->addr, (void *)ev->data, ev->size, true);
+	dma_set_watch(r->dma, NULL, NULL);
 	return r->dma_stop;
 }
 
@@ -503,12 +504,7 @@ static void rp_io_write(void *opaque, uint16_t port, uint32_t value, unsigned si
 		uint16_t p = (uint16_t)(port + i);
 		uint8_t b = (uint8_t)(value >> (8 * i));
 
-		if (p == 0x3fb) {
-			r->lcr = b;
-		} else if (p == 0x3fc) {
-			r->mcr = b;
-		} else if ((p == 0x3f8 && !(r->lcr & 0x80) && !(r->mcr & 0x10)) || p == 0xe9 ||
-			   p == 0x402) {
+		if (rr_console_write(&r->con, p, b)) {
 			if (r->expect_pos == r->expect_len)
 				apply_passive(r); /* the console event of this byte */
 			console_out(r, b);
@@ -741,8 +737,8 @@ static void cache_pass(ReplaySession *r)
 	uint64_t now = cpu_icount(r->cpu);
 
 	rrbuf_varint(&b, r->here_icount == now ? r->here_count : 0);
-	rrbuf_u8(&b, r->lcr);
-	rrbuf_u8(&b, r->mcr);
+	rrbuf_u8(&b, r->con.lcr);
+	rrbuf_u8(&b, r->con.mcr);
 	rr_view_encode(r->mem.as, &r->mem.blocks, &view, false);
 	rrbuf_varint(&b, view.len);
 	rrbuf_put(&b, view.p, view.len);
@@ -782,8 +778,7 @@ static bool cache_load(ReplaySession *r, const uint8_t *blob, size_t len)
 		goto out;
 	}
 	cpu_flush_tlb(r->cpu);
-	r->lcr = lcr;
-	r->mcr = mcr;
+	r->con = (RRConsole){lcr, mcr};
 	icount = cpu_icount(r->cpu);
 	r->c = trace_cursor(r->t, icount);
 	r->here_icount = icount;
@@ -1068,9 +1063,10 @@ void replay_set_breakpoints(ReplaySession *r, const uint32_t *eips, unsigned n)
 {
 	if (n > CPU_MAX_BREAKPOINTS)
 		n = CPU_MAX_BREAKPOINTS;
-	memcpy(r->bps, eips, n * sizeof(*eips));
+	if (n) /* eips may be NULL for none */
+		memcpy(r->bps, eips, n * sizeof(*eips));
 	r->nbps = n;
-	cpu_set_breakpoints(r->cpu, eips, n);
+	cpu_set_breakpoints(r->cpu, r->bps, n);
 }
 
 void replay_set_watches(ReplaySession *r, const CPUWatch *w, unsigned n, cpu_watch_fn fn,
@@ -1078,12 +1074,13 @@ void replay_set_watches(ReplaySession *r, const CPUWatch *w, unsigned n, cpu_wat
 {
 	if (n > CPU_MAX_WATCHES)
 		n = CPU_MAX_WATCHES;
-	memcpy(r->watches, w, n * sizeof(*w));
+	if (n)
+		memcpy(r->watches, w, n * sizeof(*w));
 	r->nwatches = n;
 	r->watch_fn = fn;
 	r->watch_opaque = opaque;
 	r->watching = n > 0 && fn;
-	cpu_set_watches(r->cpu, w, n, fn, opaque);
+	cpu_set_watches(r->cpu, r->watches, n, fn, opaque);
 }
 
 /* Going somewhere is not running: the debugger's stops are off meanwhile. */
@@ -1159,8 +1156,7 @@ ReplaySession *replay_open(const char *dir, FILE *console, char *err, size_t err
 	r->dir = xstrdup(dir);
 	r->console = console;
 	rr_memory_init(&r->mem);
-	physmem_init(r->mem.as);
-	physmem_set_dma_hook(NULL, NULL);
+	r->dma = dma_target_new(r->mem.as);
 	bus = (CPUBus){
 	    .opaque = r,
 	    .memory = r->mem.as,
@@ -1175,7 +1171,6 @@ ReplaySession *replay_open(const char *dir, FILE *console, char *err, size_t err
 	    .wrmsr = rp_wrmsr,
 	};
 	r->cpu = cpu_new(&bus);
-	clock_init(cpu_icount_ptr(r->cpu), 0);
 	list_snapshots(r);
 	info = trace_info(r->t);
 	r->end_icount = info->complete ? info->final_icount : info->last_icount;
@@ -1197,6 +1192,7 @@ void replay_close(ReplaySession *r)
 		trace_cursor_free(r->c);
 	trace_free(r->t);
 	cpu_free(r->cpu);
+	dma_target_free(r->dma);
 	rr_cache_free(r->cache);
 	rr_memory_free(&r->mem);
 	free(r->snaps);
@@ -1222,6 +1218,34 @@ AddressSpace *replay_address_space(ReplaySession *r)
 Trace *replay_trace(ReplaySession *r)
 {
 	return r->t;
+}
+
+bool replay_read_phys(ReplaySession *r, uint64_t addr, void *buf, size_t len)
+{
+	uint8_t *p = buf;
+	bool all = true;
+
+	memset(p, 0xff, len);
+	for (size_t done = 0; done < len;) {
+		uint64_t a = addr + done;
+		const FlatRange *f = a >= addr ? as_lookup_next(r->mem.as, a) : NULL;
+		size_t n;
+
+		if (!f)
+			return false;
+		if (f->start > a) { /* a hole up to the next range */
+			all = false;
+			n = f->start - a < len - done ? (size_t)(f->start - a) : len - done;
+		} else {
+			n = f->end - a < len - done - 1 ? (size_t)(f->end - a) + 1 : len - done;
+			if (mr_kind(f->mr) == MR_RAM || mr_kind(f->mr) == MR_ROM)
+				memcpy(p + done, mr_host(f->mr) + f->mr_offset + (a - f->start), n);
+			else
+				all = false;
+		}
+		done += n;
+	}
+	return all;
 }
 
 uint64_t replay_icount(const ReplaySession *r)

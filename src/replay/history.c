@@ -139,3 +139,55 @@ bool replay_phys_of(ReplaySession *s, uint32_t lin, uint32_t *phys)
 		return false;
 	return cpu_translate(replay_cpu(s), lin, phys);
 }
+
+bool replay_history_range(ReplaySession *s, uint64_t addr, uint64_t len, bool phys, uint64_t from,
+			  uint64_t to, uint32_t *pa, char *err, size_t errlen)
+{
+	if (len == 0 || len > HISTORY_MAX_LEN) {
+		snprintf(err, errlen, "--len %" PRIu64 ": 1 to %u bytes", len, HISTORY_MAX_LEN);
+		return false;
+	}
+	if (addr > UINT32_MAX || addr + len - 1 > UINT32_MAX) {
+		snprintf(err, errlen, "--addr 0x%" PRIx64 " --len %" PRIu64 ": beyond 4 GiB", addr,
+			 len);
+		return false;
+	}
+	if (from > to || from < replay_start_icount(s) || to > replay_end_icount(s)) {
+		snprintf(err, errlen,
+			 "--from %" PRIu64 " --to %" PRIu64 ": the recording spans icount %" PRIu64
+			 " to %" PRIu64,
+			 from, to, replay_start_icount(s), replay_end_icount(s));
+		return false;
+	}
+	*pa = (uint32_t)addr;
+	if (phys && !replay_phys_is_memory(s, *pa, (uint32_t)len)) {
+		snprintf(err, errlen,
+			 "--addr 0x%" PRIx64 " --len %" PRIu64
+			 " --phys: not RAM or ROM (flashback run --dump-mtree shows the machine's map)",
+			 addr, len);
+		return false;
+	}
+	if (phys)
+		return true;
+	/* the linear address as the guest's paging maps it at --from */
+	if (replay_goto(s, from) == REPLAY_ERROR) {
+		snprintf(err, errlen, "%s", replay_error(s));
+		return false;
+	}
+	if (!replay_phys_of(s, (uint32_t)addr, pa)) {
+		snprintf(err, errlen,
+			 "--addr 0x%" PRIx64 ": not mapped to RAM at icount %" PRIu64
+			 " (give --phys for a physical address)",
+			 addr, from);
+		return false;
+	}
+	if (!replay_phys_range(s, (uint32_t)addr, (uint32_t)len, pa)) {
+		snprintf(err, errlen,
+			 "--addr 0x%" PRIx64 " --len %" PRIu64
+			 ": the pages are not one physical range at icount %" PRIu64
+			 " (give --phys)",
+			 addr, len, from);
+		return false;
+	}
+	return true;
+}

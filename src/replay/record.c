@@ -3,7 +3,7 @@
  *
  * The recorder sits on the nondeterminism boundary: it wraps the machine's
  * CPUBus (port and MMIO reads, interrupt acknowledge, RDTSC, RDMSR), the
- * DMA hook of physmem, the A20 hook and the "memory" address space's
+ * DMA hook of the machine's DMA target, the A20 hook and the "memory" address space's
  * listener, and appends one event per input, stamped with cpu_icount() (the
  * instructions retired before the current one).  Writes are not journalled,
  * except that bytes written to the UART's THR and the debug console ports
@@ -15,6 +15,7 @@
  * keep a halted guest alive); the next interrupt re-arms it.
  */
 #include "replay.h"
+#include "../machine/machine.h"
 
 #include <inttypes.h>
 #include <stdlib.h>
@@ -32,12 +33,11 @@ struct Recorder {
 	bool active, failed;
 	bool in_write;	 /* inside the live bus's io_write / mmio_write */
 	bool warned_dma; /* said once that a DMA came from inside a write */
-	uint8_t lcr;	 /* UART line control: DLAB (bit 7) hides the THR */
-	uint8_t mcr;	 /* UART modem control: in loopback (bit 4) nothing is sent */
+	RRConsole con;	 /* which port writes are console output */
 	uint8_t console[CONSOLE_MAX];
 	unsigned console_len;
 	uint64_t console_icount;
-	void (*live_a20)(bool on);
+	MachineObserver observer; /* given to machine_new() */
 	RRBlocks blocks;
 	unsigned snapshots; /* snapshot files written */
 	RRSnapWriter *sw;   /* the page store and the last snapshot's page ids */
@@ -48,8 +48,6 @@ struct Recorder {
 	bool display_known; /* a display change was journalled: display holds it */
 	RRDisplay display;
 };
-
-static Recorder *the_rec;
 
 /* ---- appending ------------------------------------------------------------- */
 
@@ -127,12 +125,7 @@ static void watch_console(Recorder *r, uint16_t port, uint32_t value, unsigned s
 		uint16_t p = (uint16_t)(port + i);
 		uint8_t b = (uint8_t)(value >> (8 * i));
 
-		if (p == 0x3fb)
-			r->lcr = b;
-		else if (p == 0x3fc)
-			r->mcr = b;
-		else if ((p == 0x3f8 && !(r->lcr & 0x80) && !(r->mcr & 0x10)) || p == 0xe9 ||
-			 p == 0x402)
+		if (rr_console_write(&r->con, p, b))
 			console_byte(r, b);
 	}
 }
@@ -263,9 +256,9 @@ static bool rec_wrmsr(void *opaque, uint32_t msr, uint64_t value)
 }
 
 /* machine_new() hands us its bus before it creates the CPU. */
-static void wrap_bus(Machine *m, CPUBus *bus)
+static void wrap_bus(void *opaque, Machine *m, CPUBus *bus)
 {
-	Recorder *r = the_rec;
+	Recorder *r = opaque;
 
 	r->m = m;
 	r->live = *bus;
@@ -321,13 +314,12 @@ static void rec_dma(void *opaque, uint64_t addr, const void *buf, size_t len)
 	}
 }
 
-static void rec_a20(bool on)
+static void rec_a20(void *opaque, bool on)
 {
-	Recorder *r = the_rec;
+	Recorder *r = opaque;
 	uint8_t b = on;
 	TraceEvent ev = {.kind = TEV_MAP_CHANGE, .addr = RR_MAP_A20, .size = 1, .data = &b};
 
-	r->live_a20(on);
 	if (!r->active)
 		return;
 	ev.icount = cpu_icount(r->m->cpu);
@@ -398,7 +390,8 @@ static void check_event(Recorder *r, bool with_ram)
 
 static void arm_tick(Recorder *r)
 {
-	timer_mod(r->tick, clock_ns() + (int64_t)(r->check_interval << clock_shift()));
+	timer_mod(r->tick,
+		  clock_ns(r->m->clock) + (int64_t)(r->check_interval << clock_shift(r->m->clock)));
 }
 
 static void tick(void *opaque)
@@ -419,15 +412,15 @@ static void tick(void *opaque)
 
 /* A machine reset reloads RAM and the CPU outside the bus: a snapshot of
  * every page (only the pages it has not stored before cost more than an id). */
-static void rec_reset(Machine *m)
+static void rec_reset(void *opaque, Machine *m)
 {
-	Recorder *r = the_rec;
+	Recorder *r = opaque;
 	RRBuf buf = {0};
 	TraceEvent ev = {.kind = TEV_MAP_CHANGE, .addr = RR_MAP_RESET};
 
 	if (!r || !r->active || !take_snapshot(r, true))
 		return;
-	r->lcr = r->mcr = 0;
+	r->con = (RRConsole){0};
 	rrbuf_varint(&buf, r->snapshots - 1);
 	ev.icount = cpu_icount(m->cpu);
 	ev.size = (uint32_t)buf.len;
@@ -440,11 +433,17 @@ static void rec_reset(Machine *m)
 
 /* ---- starting and finishing -------------------------------------------------------- */
 
-void record_prepare(void)
+Recorder *record_new(void)
 {
-	the_rec = xcalloc(1, sizeof(*the_rec));
-	machine_bus_hook = wrap_bus;
-	machine_reset_hook = rec_reset;
+	Recorder *r = xcalloc(1, sizeof(*r));
+
+	r->observer = (MachineObserver){r, wrap_bus, rec_reset, rec_a20};
+	return r;
+}
+
+const MachineObserver *record_observer(Recorder *r)
+{
+	return &r->observer;
 }
 
 /* An existing -o is refused unless it is an empty directory. */
@@ -543,9 +542,8 @@ static void reproducible_id(Machine *m, TraceMeta *meta)
 	st64(meta->id + 8, h[1]);
 }
 
-Recorder *record_start(Machine *m, const RecordOptions *o)
+void record_start(Recorder *r, Machine *m, const RecordOptions *o)
 {
-	Recorder *r = the_rec;
 	char err[TRACE_ERR_LEN];
 	TraceMeta meta = {
 	    .emulator_version = "flashback 0.1.0",
@@ -556,9 +554,9 @@ Recorder *record_start(Machine *m, const RecordOptions *o)
 	};
 	TraceOptions topt = {0};
 
-	if (!r || r->m != m)
+	if (r->m != m)
 		fatal(EXIT_INTERNAL,
-		      "record_start: record_prepare() was not called before machine_new()");
+		      "record_start: the machine was not built with record_observer()");
 	check_target(o->dir);
 	topt.chunk_events = o->chunk_events;
 	if (meta.start_time)
@@ -580,15 +578,12 @@ Recorder *record_start(Machine *m, const RecordOptions *o)
 	mark_snapshot(r); /* the journal's first event */
 	scan_huge_pages(m, false);
 	r->last_check = ~0ull;
-	r->live_a20 = machine_hooks.set_a20;
-	machine_hooks.set_a20 = rec_a20;
-	physmem_set_dma_hook(rec_dma, r);
+	dma_set_hook(m->dma, rec_dma, r);
 	as_add_listener(m->memory, rec_map_changed, r);
-	r->tick = timer_new(tick, r);
+	r->tick = timer_new(m->clock, tick, r);
 	arm_tick(r);
 	r->active = true;
 	watch_display(r, false); /* what the screen is at the start */
-	return r;
 }
 
 bool record_finish(Recorder *r)
@@ -602,7 +597,7 @@ bool record_finish(Recorder *r)
 	console_flush(r);
 	r->active = false;
 	timer_del(r->tick);
-	physmem_set_dma_hook(NULL, NULL);
+	dma_set_hook(r->m->dma, NULL, NULL);
 	ok = trace_close(r->t, cpu_icount(cpu), cpu_state_hash(cpu), err);
 	r->t = NULL;
 	rr_snapwriter_free(r->sw);

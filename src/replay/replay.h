@@ -16,8 +16,14 @@
 #include <stdint.h>
 #include <stdio.h>
 
-#include "../machine/machine.h"
+#include "../base/base.h"
+#include "../exec/cpu.h"
+#include "../memory/memory.h"
 #include "trace.h"
+
+/* The live machine (machine.h), which only the recorder looks into: the
+ * replay engine knows no device. */
+typedef struct Machine Machine;
 
 /* ---- recording ----------------------------------------------------------- */
 
@@ -35,15 +41,19 @@ typedef struct RecordOptions {
 
 typedef struct Recorder Recorder;
 
-/* Install the machine hooks; call before machine_new(). */
-void record_prepare(void);
+/* A recorder, and how the machine it records shows it what happens
+ * (machine_new(o, record_observer(r))): the bus, resets, the A20 gate. */
+Recorder *record_new(void);
+struct MachineObserver;
+const struct MachineObserver *record_observer(Recorder *r);
 /*
- * Start recording @m (just built by machine_new) into o->dir: create the
- * trace, write the initial snapshot, wrap the hooks.  One line and exit 2
- * or 4 on failure.  (SIGINT and SIGTERM end machine_run() cleanly; then
- * record_finish() closes the trace as after any other end.)
+ * Start recording @m (built by machine_new with record_observer(@r)) into
+ * o->dir: create the trace, write the initial snapshot, hook the DMA and
+ * the memory map.  One line and exit 2 or 4 on failure.  (SIGINT and
+ * SIGTERM end machine_run() cleanly; then record_finish() closes the trace
+ * as after any other end.)
  */
-Recorder *record_start(Machine *m, const RecordOptions *o);
+void record_start(Recorder *r, Machine *m, const RecordOptions *o);
 /* The final check (with RAM hash) and end event; false after an error. */
 bool record_finish(Recorder *r);
 /* Every console byte the guest wrote while recording (for the demo). */
@@ -177,6 +187,18 @@ typedef bool (*history_fn)(void *opaque, const HistoryWrite *w);
 bool replay_history(ReplaySession *s, uint32_t phys, uint32_t len, uint64_t from, uint64_t to,
 		    history_fn fn, bool (*cancel)(void *opaque), void *opaque, char *err,
 		    size_t errlen);
+/*
+ * What a memory history of [@addr, +@len) between @from and @to watches:
+ * the checks and messages of `flashback history` (the command and
+ * libflashback share them).  @addr is linear, translated at @from (the
+ * session goes there), unless @phys.  false with one line in @err.
+ */
+#define HISTORY_MAX_LEN (16u << 20)
+bool replay_history_range(ReplaySession *s, uint64_t addr, uint64_t len, bool phys, uint64_t from,
+			  uint64_t to, uint32_t *pa, char *err, size_t errlen);
+/* Read physical [@addr, +@len) at the session's position: RAM and ROM;
+ * bytes of MMIO and holes read as 0xff and make it return false. */
+bool replay_read_phys(ReplaySession *s, uint64_t addr, void *buf, size_t len);
 /* The physical address linear @lin maps to at the session's position
  * (RAM or ROM); false if none. */
 bool replay_phys_of(ReplaySession *s, uint32_t lin, uint32_t *phys);
@@ -251,6 +273,18 @@ typedef struct RRDisplay {
 	uint32_t start;		    /* CRTC start address, characters from base */
 } RRDisplay;
 bool rr_display_decode(const uint8_t *p, size_t len, RRDisplay *d);
+/*
+ * The guest's console, as recorder and engine both see it (console.c, the
+ * one place that knows its ports): bytes written to COM1's THR (0x3F8 while
+ * LCR.DLAB is clear and MCR is not in loopback) and to the debug console
+ * ports 0xE9 and 0x402.  Feed every byte of every port write in order.
+ */
+typedef struct RRConsole {
+	uint8_t lcr, mcr; /* COM1's line and modem control, as last written */
+} RRConsole;
+/* true if @b, written to @port, is a console byte. */
+bool rr_console_write(RRConsole *c, uint16_t port, uint8_t b);
+
 /* time-read addr bit: the rdmsr was refused (#GP) */
 #define RR_MSR_REFUSED (1ull << 32)
 

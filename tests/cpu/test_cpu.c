@@ -21,6 +21,7 @@
 #define RAM_SIZE (8u << 20)
 
 static CPU *cpu;
+static DMATarget *dma; /* DMA into the test machine's RAM */
 static uint8_t *ram;
 static MemoryRegion *ram_mr;
 static AddressSpace *as;
@@ -82,7 +83,7 @@ static void machine_new(void)
 		      .rdtsc = rdtsc};
 
 	ram = mr_host(ram_mr);
-	physmem_init(as);
+	dma = dma_target_new(as);
 	cpu = cpu_new(&bus);
 }
 
@@ -550,7 +551,7 @@ static void test_smc(void)
 		CHECK_EQ(cpu_exec(cpu, cpu_icount(cpu) + 10), CPU_EXIT_HALT);
 		CHECK_EQ(cpu_get_reg(cpu, R_EAX) & 0xff, 0x11);
 	}
-	CHECK(cpu_physical_memory_rw(0x7c01, &v, 1, true));
+	CHECK(cpu_physical_memory_rw(dma, 0x7c01, &v, 1, true));
 	cpu_set_eip(cpu, 0x7c00);
 	CHECK_EQ(cpu_exec(cpu, cpu_icount(cpu) + 10), CPU_EXIT_HALT);
 	CHECK_EQ(cpu_get_reg(cpu, R_EAX) & 0xff, 0x33);

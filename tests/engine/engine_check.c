@@ -46,10 +46,9 @@ static uint64_t ram_hash(ReplaySession *s)
 	static uint64_t buf[(1 << 20) / 8];
 	uint64_t h = 0xcbf29ce484222325ull;
 
-	cpu_physical_memory_rw(0, buf, sizeof(buf), false);
+	replay_read_phys(s, 0, buf, sizeof(buf));
 	for (size_t i = 0; i < sizeof(buf) / 8; i++)
 		h = (h ^ buf[i]) * 0x100000001b3ull;
-	(void)s;
 	return h;
 }
 

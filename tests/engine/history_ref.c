@@ -52,9 +52,11 @@ static void die(const char *msg, const char *detail)
 	exit(1);
 }
 
+static ReplaySession *the_session;
+
 static void read_phys(uint32_t addr, void *buf, uint32_t len)
 {
-	if (!cpu_physical_memory_rw(addr, buf, len, false))
+	if (!replay_read_phys(the_session, addr, buf, len))
 		die("cannot read physical memory", NULL);
 }
 
@@ -196,6 +198,7 @@ int main(int argc, char **argv)
 	s = replay_open(argv[1], NULL, err, sizeof(err));
 	if (!s)
 		die(argv[1], err);
+	the_session = s;
 	if (strcmp(argv[2], "written") == 0 && argc == 5)
 		return written(s, (uint32_t)strtoul(argv[3], NULL, 0),
 			       (uint32_t)strtoul(argv[4], NULL, 0));

@@ -106,7 +106,6 @@ static void setup(void)
 	mr_add(world.root, world.ram, 0, 0);
 	bus.memory = world.as;
 	world.cpu = cpu_new(&bus);
-	clock_init(cpu_icount_ptr(world.cpu), 0);
 }
 
 /* Everything the stub sends must be framed correctly. */

@@ -14,6 +14,7 @@
 #define PM_TMR	(BASE + 8)
 
 static uint64_t icount;
+static Clock *clk; /* the test's virtual clock */
 static AddressSpace *io;
 static ACPIPM *pm;
 static int sci_level, sci_edges;
@@ -40,7 +41,7 @@ static void out(uint16_t port, uint32_t v, unsigned size)
 static void run_to(int64_t ns)
 {
 	icount = (uint64_t)ns;
-	timers_run();
+	timers_run(clk);
 }
 
 /* The first nanosecond of PM timer tick @t. */
@@ -128,9 +129,9 @@ int main(void)
 {
 	MemoryRegion *root = mr_container("io", 0x10000);
 
-	clock_init(&icount, 0);
+	clk = clock_new(&icount, 0);
 	io = as_new("io", root);
-	pm = acpipm_new(root, BASE, &sci);
+	pm = acpipm_new(root, clk, BASE, &sci);
 
 	test_timer();
 	test_tmr_sts();

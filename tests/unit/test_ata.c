@@ -28,9 +28,11 @@
 static AddressSpace *io;
 static PCIBus *pci;
 static ATA *ata;
+static DMATarget *dma; /* the test machine's way into its RAM */
 static uint8_t *image;
 static uint8_t *ram;
 static uint64_t icount;
+static Clock *clk; /* the test's virtual clock */
 
 /* ---- the interrupt line and an MMIO region that must never see DMA ---- */
 
@@ -67,7 +69,7 @@ static ATA *one_disk(MemoryRegion *root, PCIBus *bus, uint8_t *img, uint64_t siz
 {
 	ATADrive drives[4] = {{img, size, false}};
 
-	return ata_new(root, bus, &irq14, NULL, drives);
+	return ata_new(root, clk, bus, dma, &irq14, NULL, drives);
 }
 
 static uint8_t pattern(uint64_t sector, unsigned i)
@@ -138,8 +140,8 @@ static void quiesce(void)
 
 static void run_timers_for(int64_t ns)
 {
-	clock_warp(ns);
-	timers_run();
+	clock_warp(clk, ns);
+	timers_run(clk);
 }
 
 /* ---- IDENTIFY ----------------------------------------------------------- */
@@ -840,7 +842,7 @@ static void test_other_disks(void)
 
 	root = mr_container("io3", 0x10000);
 	io = io3 = as_new("io3", root);
-	ata3 = ata_new(root, NULL, &irq14, NULL, NULL);
+	ata3 = ata_new(root, clk, NULL, dma, &irq14, NULL, NULL);
 	quiesce();
 	CHECK_EQ(inb(0x1F7), 0);
 	outb(0x1F6, 0xA0);
@@ -928,8 +930,8 @@ static void test_atapi(void)
 			cd[l * 2048 + i] = cd_byte(l, i);
 	memset(disk2, 0x5A, sizeof(disk2));
 	io = io4 = as_new("io4", root);
-	pci4 = pci_new(root);
-	ata4 = ata_new(root, pci4, &irq14, &irq15, drives);
+	pci4 = pci_new(root, NULL);
+	ata4 = ata_new(root, clk, pci4, dma, &irq14, &irq15, drives);
 
 	/* The CD-ROM's signature, and IDENTIFY DEVICE aborted with it. */
 	outb(0x176, 0xA0);
@@ -1055,16 +1057,16 @@ int main(void)
 	MemoryRegion *mem = mr_container("memory", 1ull << 32);
 	MemoryRegion *ram_mr = mr_ram("ram", RAM_SIZE);
 
-	clock_init(&icount, 0);
+	clk = clock_new(&icount, 0);
 	mr_add(mem, ram_mr, 0, 0);
 	mr_add(mem, mr_mmio("trap", 0x1000, &mmio_ops, NULL), MMIO_BASE, 0);
-	physmem_init(as_new("memory", mem));
+	dma = dma_target_new(as_new("memory", mem));
 	ram = mr_host(ram_mr);
 	image = malloc((size_t)SECTORS * 512);
 	fill_image();
 
 	io = as_new("io", iomr);
-	pci = pci_new(iomr);
+	pci = pci_new(iomr, NULL);
 	ata = one_disk(iomr, pci, image, (uint64_t)SECTORS * 512);
 
 	test_power_on();

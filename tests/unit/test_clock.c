@@ -10,48 +10,49 @@
 #include <string.h>
 
 static uint64_t icount;
+static Clock *clk; /* the clock under test, made in main() */
 
 /* ---- the clock --------------------------------------------------------- */
 
 static void test_virtual_clock(void)
 {
 	icount = 0;
-	clock_init(&icount, 3);
-	CHECK_EQ(clock_shift(), 3);
-	CHECK_EQ(clock_ns(), 0);
+	clock_init(clk, &icount, 3);
+	CHECK_EQ(clock_shift(clk), 3);
+	CHECK_EQ(clock_ns(clk), 0);
 	icount = 10;
-	CHECK_EQ(clock_ns(), 80);
-	clock_warp(5);
-	CHECK_EQ(clock_ns(), 85);
-	clock_warp(-100); /* time never goes back */
-	clock_warp(0);
-	CHECK_EQ(clock_ns(), 85);
+	CHECK_EQ(clock_ns(clk), 80);
+	clock_warp(clk, 5);
+	CHECK_EQ(clock_ns(clk), 85);
+	clock_warp(clk, -100); /* time never goes back */
+	clock_warp(clk, 0);
+	CHECK_EQ(clock_ns(clk), 85);
 	icount = 11;
-	CHECK_EQ(clock_ns(), 93);
+	CHECK_EQ(clock_ns(clk), 93);
 
 	/* The icount at which time reaches a value, rounded up. */
 	icount = 10; /* now = 85 */
-	CHECK_EQ(clock_icount_at(85), 10);
-	CHECK_EQ(clock_icount_at(0), 10);
-	CHECK_EQ(clock_icount_at(86), 11);
-	CHECK_EQ(clock_icount_at(93), 11);
-	CHECK_EQ(clock_icount_at(94), 12);
-	CHECK_EQ(clock_icount_at(85 + 8 * 1000), 1010);
+	CHECK_EQ(clock_icount_at(clk, 85), 10);
+	CHECK_EQ(clock_icount_at(clk, 0), 10);
+	CHECK_EQ(clock_icount_at(clk, 86), 11);
+	CHECK_EQ(clock_icount_at(clk, 93), 11);
+	CHECK_EQ(clock_icount_at(clk, 94), 12);
+	CHECK_EQ(clock_icount_at(clk, 85 + 8 * 1000), 1010);
 	/* "No timer" (INT64_MAX) is far away, without wrapping. */
-	CHECK(clock_icount_at(INT64_MAX) > (uint64_t)1 << 58);
+	CHECK(clock_icount_at(clk, INT64_MAX) > (uint64_t)1 << 58);
 
 	/* Re-initialising drops the warp; shift 0 is one ns per instruction. */
-	clock_init(&icount, 0);
-	CHECK_EQ(clock_ns(), 10);
-	CHECK_EQ(clock_icount_at(15), 15);
-	CHECK(clock_icount_at(INT64_MAX) >= (uint64_t)INT64_MAX);
+	clock_init(clk, &icount, 0);
+	CHECK_EQ(clock_ns(clk), 10);
+	CHECK_EQ(clock_icount_at(clk, 15), 15);
+	CHECK(clock_icount_at(clk, INT64_MAX) >= (uint64_t)INT64_MAX);
 
 	/* Without an icount the clock moves only by warps. */
-	clock_init(NULL, 2);
-	CHECK_EQ(clock_ns(), 0);
-	clock_warp(40);
-	CHECK_EQ(clock_ns(), 40);
-	CHECK_EQ(clock_icount_at(48), 2);
+	clock_init(clk, NULL, 2);
+	CHECK_EQ(clock_ns(clk), 0);
+	clock_warp(clk, 40);
+	CHECK_EQ(clock_ns(clk), 40);
+	CHECK_EQ(clock_icount_at(clk, 48), 2);
 }
 
 /* ---- timers -------------------------------------------------------------- */
@@ -74,7 +75,7 @@ static void reset_log(void)
 
 static int kicks;
 
-static void count_kick(void)
+static void count_kick(void *opaque)
 {
 	kicks++;
 }
@@ -82,15 +83,15 @@ static void count_kick(void)
 static void test_timer_order(void)
 {
 	static const char a = 'a', b = 'b', c = 'c', d = 'd';
-	Timer *ta = timer_new(record, (void *)&a);
-	Timer *tb = timer_new(record, (void *)&b);
-	Timer *tc = timer_new(record, (void *)&c);
-	Timer *td = timer_new(record, (void *)&d);
+	Timer *ta = timer_new(clk, record, (void *)&a);
+	Timer *tb = timer_new(clk, record, (void *)&b);
+	Timer *tc = timer_new(clk, record, (void *)&c);
+	Timer *td = timer_new(clk, record, (void *)&d);
 
 	icount = 0;
-	clock_init(&icount, 0);
+	clock_init(clk, &icount, 0);
 	reset_log();
-	CHECK_EQ(timers_deadline(), INT64_MAX);
+	CHECK_EQ(timers_deadline(clk), INT64_MAX);
 	CHECK(!timer_pending(ta));
 	timer_mod(ta, 300);
 	timer_mod(tb, 100);
@@ -98,33 +99,33 @@ static void test_timer_order(void)
 	timer_mod(td, 100); /* same expiry as b, armed later: fires after b */
 	CHECK(timer_pending(ta));
 	CHECK_EQ(timer_expire(tc), 200);
-	CHECK_EQ(timers_deadline(), 100);
+	CHECK_EQ(timers_deadline(clk), 100);
 
 	icount = 99;
-	timers_run();
+	timers_run(clk);
 	CHECK_EQ(nfired, 0);
 	icount = 250;
-	timers_run();
+	timers_run(clk);
 	CHECK(strcmp(fired, "bdc") == 0);
 	CHECK(!timer_pending(tb));
 	CHECK(timer_pending(ta));
-	CHECK_EQ(timers_deadline(), 300);
+	CHECK_EQ(timers_deadline(clk), 300);
 
 	/* Re-arming moves a timer, earlier or later. */
 	timer_mod(ta, 260);
-	CHECK_EQ(timers_deadline(), 260);
+	CHECK_EQ(timers_deadline(clk), 260);
 	timer_mod(tb, 270);
 	timer_mod(ta, 280);
-	CHECK_EQ(timers_deadline(), 270);
+	CHECK_EQ(timers_deadline(clk), 270);
 	/* Re-arming at an equal expiry puts it after those armed before. */
 	timer_mod(tc, 290);
 	timer_mod(td, 290);
 	timer_mod(tc, 290);
 	reset_log();
 	icount = 1000;
-	timers_run();
+	timers_run(clk);
 	CHECK(strcmp(fired, "badc") == 0);
-	CHECK_EQ(timers_deadline(), INT64_MAX);
+	CHECK_EQ(timers_deadline(clk), INT64_MAX);
 
 	/* A deleted timer does not fire; deleting twice is harmless. */
 	reset_log();
@@ -133,15 +134,15 @@ static void test_timer_order(void)
 	timer_del(ta);
 	timer_del(ta);
 	CHECK(!timer_pending(ta));
-	CHECK_EQ(timers_deadline(), 1200);
+	CHECK_EQ(timers_deadline(clk), 1200);
 	icount = 2000;
-	timers_run();
+	timers_run(clk);
 	CHECK(strcmp(fired, "b") == 0);
 
 	/* An expiry already in the past fires at the next run. */
 	reset_log();
 	timer_mod(tc, 5);
-	timers_run();
+	timers_run(clk);
 	CHECK(strcmp(fired, "c") == 0);
 
 	timer_free(ta);
@@ -149,27 +150,27 @@ static void test_timer_order(void)
 	timer_free(tc);
 	timer_mod(td, 5000);
 	timer_free(td); /* freeing an armed timer disarms it */
-	CHECK_EQ(timers_deadline(), INT64_MAX);
+	CHECK_EQ(timers_deadline(clk), INT64_MAX);
 }
 
 /* The loop is told when a timer becomes the earliest deadline. */
 static void test_kick(void)
 {
 	static const char a = 'a', b = 'b';
-	Timer *ta = timer_new(record, (void *)&a);
-	Timer *tb = timer_new(record, (void *)&b);
+	Timer *ta = timer_new(clk, record, (void *)&a);
+	Timer *tb = timer_new(clk, record, (void *)&b);
 
 	icount = 0;
-	clock_init(&icount, 0);
+	clock_init(clk, &icount, 0);
 	kicks = 0;
-	machine_hooks.kick = count_kick;
+	clock_set_kick(clk, count_kick, NULL);
 	timer_mod(ta, 500);
 	CHECK_EQ(kicks, 1);
 	timer_mod(tb, 600); /* not the earliest: no need to end the slice */
 	CHECK_EQ(kicks, 1);
 	timer_mod(tb, 400);
 	CHECK_EQ(kicks, 2);
-	machine_hooks.kick = NULL;
+	clock_set_kick(clk, NULL, NULL);
 	timer_free(ta);
 	timer_free(tb);
 }
@@ -197,27 +198,27 @@ static void test_self_rearm(void)
 	struct periodic p = {.period = 100};
 
 	icount = 0;
-	clock_init(&icount, 0);
-	p.t = timer_new(tick, &p);
+	clock_init(clk, &icount, 0);
+	p.t = timer_new(clk, tick, &p);
 	timer_mod(p.t, 700);
 	icount = 650;
-	timers_run();
+	timers_run(clk);
 	CHECK_EQ(p.count, 0);
 	/* Behind by three periods: catches up within one run, then waits. */
 	icount = 1000;
-	timers_run();
+	timers_run(clk);
 	CHECK_EQ(p.count, 4);
 	CHECK_EQ(p.seen[0], 700);
 	CHECK_EQ(p.seen[3], 1000);
-	CHECK_EQ(timers_deadline(), 1100);
+	CHECK_EQ(timers_deadline(clk), 1100);
 	icount = 1099;
-	timers_run();
+	timers_run(clk);
 	CHECK_EQ(p.count, 4);
 	icount = 1100;
-	timers_run();
+	timers_run(clk);
 	CHECK_EQ(p.count, 5);
 	timer_free(p.t);
-	CHECK_EQ(timers_deadline(), INT64_MAX);
+	CHECK_EQ(timers_deadline(clk), INT64_MAX);
 }
 
 /* A callback may cancel another timer due in the same run. */
@@ -232,16 +233,16 @@ static void cancel_victim(void *opaque)
 static void test_cancel_from_callback(void)
 {
 	static const char a = 'a', v = 'v';
-	Timer *ta = timer_new(cancel_victim, (void *)&a);
+	Timer *ta = timer_new(clk, cancel_victim, (void *)&a);
 
-	victim = timer_new(record, (void *)&v);
+	victim = timer_new(clk, record, (void *)&v);
 	icount = 0;
-	clock_init(&icount, 0);
+	clock_init(clk, &icount, 0);
 	reset_log();
 	timer_mod(ta, 10);
 	timer_mod(victim, 20);
 	icount = 30;
-	timers_run();
+	timers_run(clk);
 	CHECK(strcmp(fired, "a") == 0);
 	CHECK(!timer_pending(victim));
 	timer_free(ta);
@@ -262,7 +263,7 @@ static void bh_chain(void *opaque)
 	static const int two = 2;
 
 	bh_count(opaque);
-	bh_schedule(bh_count, (void *)&two);
+	bh_schedule(clk, bh_count, (void *)&two);
 }
 
 /* Schedules @n more of itself, one at a time, forcing the queue to grow. */
@@ -272,7 +273,7 @@ static void bh_relay(void *opaque)
 {
 	bh_runs[3]++;
 	if (chain_left-- > 0)
-		bh_schedule(bh_relay, opaque);
+		bh_schedule(clk, bh_relay, opaque);
 }
 
 static void test_bottom_halves(void)
@@ -282,34 +283,35 @@ static void test_bottom_halves(void)
 
 	memset(bh_runs, 0, sizeof(bh_runs));
 	kicks = 0;
-	machine_hooks.kick = count_kick;
-	bh_schedule(bh_count, (void *)&zero);
-	bh_schedule(bh_chain, (void *)&one);
+	clock_set_kick(clk, count_kick, NULL);
+	bh_schedule(clk, bh_count, (void *)&zero);
+	bh_schedule(clk, bh_chain, (void *)&one);
 	CHECK_EQ(kicks, 2);
-	machine_hooks.kick = NULL;
+	clock_set_kick(clk, NULL, NULL);
 	CHECK_EQ(bh_runs[0] + bh_runs[1] + bh_runs[2], 0); /* deferred */
-	bh_run();
+	bh_run(clk);
 	CHECK_EQ(bh_runs[0], 1);
 	CHECK_EQ(bh_runs[1], 1);
 	CHECK_EQ(bh_runs[2], 1); /* scheduled by a bottom half, run in the same call */
-	bh_run();
+	bh_run(clk);
 	CHECK_EQ(bh_runs[0], 1);
 	CHECK_EQ(bh_runs[2], 1);
 
 	/* Many scheduled, and a relay that keeps adding one: all run once each. */
 	for (i = 0; i < 40; i++)
-		bh_schedule(bh_count, (void *)&zero);
+		bh_schedule(clk, bh_count, (void *)&zero);
 	chain_left = 50;
-	bh_schedule(bh_relay, NULL);
-	bh_run();
+	bh_schedule(clk, bh_relay, NULL);
+	bh_run(clk);
 	CHECK_EQ(bh_runs[0], 41);
 	CHECK_EQ(bh_runs[3], 51);
-	bh_run();
+	bh_run(clk);
 	CHECK_EQ(bh_runs[3], 51);
 }
 
 int main(void)
 {
+	clk = clock_new(NULL, 0);
 	test_virtual_clock();
 	test_timer_order();
 	test_kick();

@@ -18,7 +18,7 @@ static void out(void *opaque, uint8_t byte)
 		console[console_len++] = (char)byte;
 }
 
-static void on_exit_hook(int status)
+static void on_exit_hook(void *opaque, int status)
 {
 	exit_calls++;
 	exit_status = status;
@@ -45,8 +45,9 @@ int main(void)
 	};
 	size_t i;
 
-	machine_hooks.exit = on_exit_hook;
-	d = debugports_new(io, out, console);
+	static MachineRequests req = {.exit = on_exit_hook};
+
+	d = debugports_new(io, &req, out, console);
 
 	/* POST codes. */
 	CHECK_EQ(debugports_post_code(d), 0);
@@ -79,7 +80,7 @@ int main(void)
 	/* No callback: bytes are dropped without harm. */
 	io = mr_container("io2", 0x10000);
 	as = as_new("io2", io);
-	debugports_new(io, NULL, NULL);
+	debugports_new(io, NULL, NULL, NULL);
 	as_write(as, 0xE9, 'x', 1);
 	CHECK_EQ(console_len, 5);
 	CHECK_EQ(as_read(as, 0xE9, 1), 0xE9);

@@ -288,8 +288,8 @@ static void test_devices(void)
 	CHECK_EQ(cpu_get_gdtr(m->cpu).base, 0xF0000);
 
 	/* The 8254's first edge reaches the CPU at vector 0x08. */
-	clock_warp(60000000);
-	timers_run();
+	clock_warp(m->clock, 60000000);
+	timers_run(m->clock);
 	CHECK(pic_int_output(m->pic));
 	CHECK_EQ(pic_intack(m->pic), 0x08);
 	as_write(m->io, 0x20, 0x20, 1);
@@ -305,7 +305,7 @@ int main(void)
 	o.rtc_base = 1704067200 + 13 * 3600 + 61; /* 2024-01-01 13:01:01 */
 	o.kernel_image = img;
 	o.kernel_image_len = make_kernel(img);
-	m = machine_new(&o);
+	m = machine_new(&o, NULL);
 
 	test_ivt_bda();
 	test_mp();

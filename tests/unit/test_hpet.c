@@ -26,6 +26,7 @@
 #define ROUTE(p)    ((uint32_t)(p) << 9)
 
 static uint64_t icount;
+static Clock *clk; /* the test's virtual clock */
 static AddressSpace *mem;
 static HPET *hpet;
 
@@ -60,13 +61,12 @@ static void wr(uint32_t reg, uint32_t v)
 static void run_to(int64_t ns)
 {
 	icount = (uint64_t)ns;
-	timers_run();
+	timers_run(clk);
 }
 
 static void fresh(void)
 {
 	icount = 0;
-	clock_init(&icount, 0);
 	hpet_reset(hpet);
 	for (int i = 0; i < LINES; i++)
 		edges[i] = 0;
@@ -181,7 +181,7 @@ static void test_periodic(void)
 	CHECK_EQ(rd64(TCMP(0)), 450);
 	/* A late run of the timers catches up without drift. */
 	icount = 6200;
-	timers_run();
+	timers_run(clk);
 	CHECK_EQ(edges[20], 5); /* 4500 and 5500 ns */
 	CHECK_EQ(rd64(TCMP(0)), 650);
 	run_to(7500);
@@ -291,13 +291,13 @@ int main(void)
 	MemoryRegion *root = mr_container("memory", 1ull << 32);
 	const IRQ *route[32] = {0};
 
-	clock_init(&icount, 0);
+	clk = clock_new(&icount, 0);
 	mem = as_new("memory", root);
 	for (int i = 0; i < LINES; i++)
 		lines[i] = (IRQ){line_set, NULL, i};
 	for (int p = 20; p < 24; p++)
 		route[p] = &lines[p];
-	hpet = hpet_new(root, &lines[LINE_ISA0], &lines[LINE_ISA8], route);
+	hpet = hpet_new(root, clk, &lines[LINE_ISA0], &lines[LINE_ISA8], route);
 
 	test_caps_and_counter();
 	test_one_shot();

@@ -11,6 +11,7 @@
 #define APIC_ADDR   0xFEE00000u
 
 static uint64_t icount;
+static Clock *clk; /* the test's virtual clock */
 static AddressSpace *mem;
 static LAPIC *apic;
 static IOAPIC *ioapic;
@@ -247,9 +248,9 @@ int main(void)
 {
 	MemoryRegion *root = mr_container("memory", 1ull << 32);
 
-	clock_init(&icount, 0);
+	clk = clock_new(&icount, 0);
 	mem = as_new("memory", root);
-	apic = lapic_new(root, &cpu_intr, &nmi_line);
+	apic = lapic_new(root, clk, &cpu_intr, &nmi_line);
 	ioapic = ioapic_new(root, apic);
 	as_write(mem, APIC_ADDR + 0xF0, 0x1FF, 4); /* software-enable the APIC */
 

@@ -13,13 +13,13 @@ static int a20_calls, reset_calls;
 static bool a20_state;
 static int levels[16], raises[16];
 
-static void on_a20(bool on)
+static void on_a20(void *opaque, bool on)
 {
 	a20_calls++;
 	a20_state = on;
 }
 
-static void on_reset(void)
+static void on_reset(void *opaque)
 {
 	reset_calls++;
 }
@@ -352,9 +352,9 @@ int main(void)
 	MemoryRegion *io = mr_container("io", 0x10000);
 
 	as = as_new("io", io);
-	machine_hooks.set_a20 = on_a20;
-	machine_hooks.reset = on_reset;
-	kbd = kbd_new(io, &irq1, &irq12);
+	static MachineRequests req = {.reset = on_reset, .set_a20 = on_a20};
+
+	kbd = kbd_new(io, &req, &irq1, &irq12);
 
 	test_controller();
 	test_output_port();

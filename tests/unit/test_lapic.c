@@ -12,6 +12,7 @@
 #define APIC 0xFEE00000u
 
 static uint64_t icount;
+static Clock *clk; /* the test's virtual clock */
 static AddressSpace *mem;
 static LAPIC *apic;
 static int intr_level;
@@ -56,7 +57,7 @@ static void wr(uint32_t reg, uint32_t v)
 static void run_to(int64_t ns)
 {
 	icount = (uint64_t)ns;
-	timers_run();
+	timers_run(clk);
 }
 
 /* Bit @v of the 256-bit register starting at @reg (ISR 0x100, TMR 0x180, IRR 0x200). */
@@ -69,7 +70,6 @@ static bool reg_bit(uint32_t reg, int v)
 static void fresh(void)
 {
 	icount = 0;
-	clock_init(&icount, 0);
 	lapic_reset(apic);
 	wr(0xF0, 0x1FF);
 }
@@ -572,9 +572,9 @@ int main(void)
 {
 	MemoryRegion *root = mr_container("memory", 1ull << 32);
 
-	clock_init(&icount, 0);
+	clk = clock_new(&icount, 0);
 	mem = as_new("memory", root);
-	apic = lapic_new(root, &cpu_intr, &nmi_line);
+	apic = lapic_new(root, clk, &cpu_intr, &nmi_line);
 	lapic_set_eoi_notify(apic, on_eoi, &eoi_calls);
 
 	test_reset_values();

@@ -603,6 +603,7 @@ static void test_dirty(void)
 	MemoryRegion *root = mr_container("root", 0x1000000);
 	MemoryRegion *ram = mr_ram("ram", 0x100000);
 	AddressSpace *as = as_new("t", root);
+	DMATarget *dma;
 	uint8_t buf[8] = {1, 2, 3, 4, 5, 6, 7, 8};
 	uint64_t p;
 
@@ -629,11 +630,11 @@ static void test_dirty(void)
 
 	/* Reads do not dirty; DMA writes do. */
 	as_read(as, 0x110000, 4);
-	cpu_physical_memory_rw(0x110000, buf, 8, false);
+	dma = dma_target_new(as);
+	CHECK(dma_target_space(dma) == as);
+	cpu_physical_memory_rw(dma, 0x110000, buf, 8, false);
 	CHECK(!ram_is_dirty(ram, 0x10000, DIRTY_SNAPSHOT));
-	physmem_init(as);
-	CHECK(physmem() == as);
-	CHECK(cpu_physical_memory_rw(0x110ffc, buf, 8, true));
+	CHECK(cpu_physical_memory_rw(dma, 0x110ffc, buf, 8, true));
 	CHECK(ram_is_dirty(ram, 0x10000, DIRTY_SNAPSHOT));
 	CHECK(ram_is_dirty(ram, 0x11000, DIRTY_CODE));
 	CHECK(!ram_is_dirty(ram, 0x12000, DIRTY_CODE));
@@ -677,7 +678,7 @@ static void test_dirty(void)
 		CHECK_EQ(ram_clears(small), clears + 1);
 		mr_free(small);
 	}
-	physmem_init(NULL);
+	dma_target_free(dma);
 	as_free(as);
 	mr_free(root);
 }
@@ -711,6 +712,7 @@ static void test_dma(void)
 	MemoryRegion *dev = mr_mmio("dev", 0x1000, &dev_ops, &d);
 	MemoryRegion *top = mr_ram("top", 0x1000);
 	AddressSpace *as = as_new("t", root);
+	DMATarget *dma;
 	struct dma_log log = {0};
 	uint8_t buf[32], out[32];
 	size_t i;
@@ -720,26 +722,26 @@ static void test_dma(void)
 	mr_add(root, rom, 0x20000, 0);
 	mr_add(root, dev, 0x21000, 0);
 	mr_add(root, top, UINT64_MAX - 0xfff, 0);
-	physmem_init(as);
-	physmem_set_dma_hook(dma_hook, &log);
+	dma = dma_target_new(as);
+	dma_set_hook(dma, dma_hook, &log);
 	for (i = 0; i < sizeof(buf); i++)
 		buf[i] = (uint8_t)(0x40 + i);
 
 	/* Plain write and read back; the hook sees address and bytes. */
-	CHECK(cpu_physical_memory_rw(0x100, buf, 16, true));
+	CHECK(cpu_physical_memory_rw(dma, 0x100, buf, 16, true));
 	CHECK(memcmp(mr_host(ram) + 0x100, buf, 16) == 0);
 	CHECK_EQ(log.calls, 1);
 	CHECK_EQ(log.addr[0], 0x100);
 	CHECK_EQ(log.len[0], 16);
 	CHECK_EQ(log.first[0], 0x40);
 	memset(out, 0, sizeof(out));
-	CHECK(cpu_physical_memory_rw(0x100, out, 16, false));
+	CHECK(cpu_physical_memory_rw(dma, 0x100, out, 16, false));
 	CHECK(memcmp(out, buf, 16) == 0);
 	CHECK_EQ(log.calls, 1); /* reads are not reported */
 
 	/* Across two RAM regions: one hook call per piece. */
 	log.calls = 0;
-	CHECK(cpu_physical_memory_rw(0xfff8, buf, 16, true));
+	CHECK(cpu_physical_memory_rw(dma, 0xfff8, buf, 16, true));
 	CHECK_EQ(log.calls, 2);
 	CHECK_EQ(log.addr[0], 0xfff8);
 	CHECK_EQ(log.len[0], 8);
@@ -750,12 +752,12 @@ static void test_dma(void)
 
 	/* Clipped at the end of RAM: the hole after it drops bytes. */
 	log.calls = 0;
-	CHECK(!cpu_physical_memory_rw(0x10ff8, buf, 16, true));
+	CHECK(!cpu_physical_memory_rw(dma, 0x10ff8, buf, 16, true));
 	CHECK_EQ(log.calls, 1);
 	CHECK_EQ(log.len[0], 8);
 	CHECK(memcmp(mr_host(ram2) + 0xff8, buf, 8) == 0);
 	memset(out, 0, sizeof(out));
-	CHECK(!cpu_physical_memory_rw(0x10ff8, out, 16, false));
+	CHECK(!cpu_physical_memory_rw(dma, 0x10ff8, out, 16, false));
 	CHECK(memcmp(out, buf, 8) == 0);
 	for (i = 8; i < 16; i++)
 		CHECK_EQ(out[i], 0xff);
@@ -763,16 +765,16 @@ static void test_dma(void)
 	/* ROM and MMIO take no DMA; the device is never called. */
 	log.calls = 0;
 	memset(mr_host(rom), 0x33, 0x1000);
-	CHECK(!cpu_physical_memory_rw(0x20ff0, buf, 32, true));
+	CHECK(!cpu_physical_memory_rw(dma, 0x20ff0, buf, 32, true));
 	CHECK_EQ(mr_host(rom)[0xff0], 0x33);
 	CHECK_EQ(d.reads + d.writes, 0);
 	CHECK_EQ(log.calls, 0);
 	memset(out, 0, sizeof(out));
-	CHECK(!cpu_physical_memory_rw(0x20ff0, out, 32, false));
+	CHECK(!cpu_physical_memory_rw(dma, 0x20ff0, out, 32, false));
 	for (i = 0; i < 32; i++)
 		CHECK_EQ(out[i], 0xff);
 	CHECK_EQ(d.reads + d.writes, 0);
-	CHECK(!cpu_physical_memory_rw(0x80000, out, 4, false));
+	CHECK(!cpu_physical_memory_rw(dma, 0x80000, out, 4, false));
 	CHECK_EQ(ld32(out), 0xffffffff);
 
 	/*
@@ -781,11 +783,11 @@ static void test_dma(void)
 	 */
 	log.calls = 0;
 	mr_set_enabled(top, false);
-	CHECK(!cpu_physical_memory_rw(0x10ffc, buf, SIZE_MAX, true));
+	CHECK(!cpu_physical_memory_rw(dma, 0x10ffc, buf, SIZE_MAX, true));
 	CHECK_EQ(log.calls, 1);
 	CHECK_EQ(log.addr[0], 0x10ffc);
 	CHECK_EQ(log.len[0], 4);
-	CHECK(!cpu_physical_memory_rw(UINT64_MAX - 2, buf, SIZE_MAX, true));
+	CHECK(!cpu_physical_memory_rw(dma, UINT64_MAX - 2, buf, SIZE_MAX, true));
 	CHECK_EQ(log.calls, 1);
 	mr_set_enabled(top, true);
 
@@ -795,7 +797,7 @@ static void test_dma(void)
 	 */
 	log.calls = 0;
 	mr_host(ram)[0] = 0x99;
-	CHECK(!cpu_physical_memory_rw(UINT64_MAX - 3, buf, 16, true));
+	CHECK(!cpu_physical_memory_rw(dma, UINT64_MAX - 3, buf, 16, true));
 	CHECK_EQ(log.calls, 1);
 	CHECK_EQ(log.addr[0], UINT64_MAX - 3);
 	CHECK_EQ(log.len[0], 3);
@@ -803,17 +805,16 @@ static void test_dma(void)
 	CHECK(memcmp(mr_host(top) + 0xffc, buf, 3) == 0);
 	CHECK_EQ(mr_host(top)[0xfff], 0);
 	memset(out, 0, sizeof(out));
-	CHECK(!cpu_physical_memory_rw(UINT64_MAX - 1, out, 8, false));
+	CHECK(!cpu_physical_memory_rw(dma, UINT64_MAX - 1, out, 8, false));
 	CHECK_EQ(out[0], buf[2]);
 	for (i = 1; i < 8; i++)
 		CHECK_EQ(out[i], 0xff);
-	CHECK(!cpu_physical_memory_rw(UINT64_MAX, out, 1, true));
+	CHECK(!cpu_physical_memory_rw(dma, UINT64_MAX, out, 1, true));
 
 	/* No address space: nothing is reachable. */
-	physmem_init(NULL);
-	CHECK(!cpu_physical_memory_rw(0, out, 4, false));
+	CHECK(!cpu_physical_memory_rw(NULL, 0, out, 4, false));
 	CHECK_EQ(ld32(out), 0xffffffff);
-	physmem_set_dma_hook(NULL, NULL);
+	dma_target_free(dma);
 	as_free(as);
 	mr_free(root);
 }

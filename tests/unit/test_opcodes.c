@@ -616,7 +616,6 @@ static void test_fast_families(void)
 	mr_add(root, ram_mr, 0, 0);
 	bus.memory = as_new("memory", root);
 	ram = mr_host(ram_mr);
-	physmem_init(bus.memory);
 	CPU *real = cpu_new(&bus), *soft = cpu;
 
 	cpu = real;

@@ -215,21 +215,22 @@ static void test_pam(void)
 }
 
 static int resets;
+static MachineRequests req; /* the bus's requests: a reset through 0xCF9 */
 
-static void count_reset(void)
+static void count_reset(void *opaque)
 {
 	resets++;
 }
 
 static void test_reset_control(void)
 {
-	machine_hooks.reset = count_reset;
+	req.reset = count_reset;
 	as_write(io, 0xCF9, 0x02, 1);
 	CHECK_EQ(resets, 0);
 	CHECK_EQ(as_read(io, 0xCF9, 1), 0x02);
 	as_write(io, 0xCF9, 0x06, 1);
 	CHECK_EQ(resets, 1);
-	machine_hooks.reset = NULL;
+	req.reset = NULL;
 }
 
 /* A reset goes back to the configuration pci_mark_power_on() kept. */
@@ -274,7 +275,7 @@ int main(void)
 {
 	MemoryRegion *root = mr_container("io", 0x10000);
 
-	bus = pci_new(root);
+	bus = pci_new(root, &req);
 	io = as_new("io", root);
 	test_bridges();
 	test_absent();

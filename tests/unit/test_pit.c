@@ -16,6 +16,7 @@
 static AddressSpace *io;
 static PIT *pit;
 static uint64_t icount; /* the virtual clock runs 1 ns per "instruction" */
+static Clock *clk;	/* the test's virtual clock */
 
 /* IRQ 0 as seen by the PIC. */
 static int irq0_level;
@@ -25,9 +26,9 @@ static int nrises, nfalls;
 static void irq0(void *opaque, int n, int level)
 {
 	if (level && !irq0_level && nrises < 64)
-		rises[nrises++] = clock_ns();
+		rises[nrises++] = clock_ns(clk);
 	if (!level && irq0_level && nfalls < 64)
-		falls[nfalls++] = clock_ns();
+		falls[nfalls++] = clock_ns(clk);
 	irq0_level = level;
 }
 
@@ -44,14 +45,14 @@ static uint8_t inb(uint16_t port)
 /* Run virtual time up to @ns, stopping at every timer deadline. */
 static void run_until(int64_t ns)
 {
-	while (timers_deadline() <= ns) {
-		if (timers_deadline() > (int64_t)icount)
-			icount = (uint64_t)timers_deadline();
-		timers_run();
+	while (timers_deadline(clk) <= ns) {
+		if (timers_deadline(clk) > (int64_t)icount)
+			icount = (uint64_t)timers_deadline(clk);
+		timers_run(clk);
 	}
 	if (ns > (int64_t)icount)
 		icount = (uint64_t)ns;
-	timers_run();
+	timers_run(clk);
 }
 
 /* The input-clock tick running at @ns, and the first ns of tick @t. */
@@ -151,7 +152,7 @@ static void test_mode2_new_count_and_late_timers(void)
 	/* Timers run late (one big step): every pulse still reaches the PIC. */
 	clear_edges();
 	icount += 4000000;
-	timers_run();
+	timers_run(clk);
 	CHECK(nrises >= 11 && nrises <= 12); /* 4 ms at 335 us */
 	CHECK_EQ(nrises, nfalls);
 	CHECK_EQ(irq0_level, 1);
@@ -517,8 +518,8 @@ int main(void)
 	IRQ line = {irq0, NULL, 0};
 
 	icount = 12345;
-	clock_init(&icount, 0);
-	pit = pit_new(root, &line);
+	clk = clock_new(&icount, 0);
+	pit = pit_new(root, clk, &line);
 	io = as_new("io", root);
 
 	test_mode2_periodic();

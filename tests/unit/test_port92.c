@@ -9,13 +9,13 @@
 static int a20_calls, reset_calls;
 static bool a20_state;
 
-static void on_a20(bool on)
+static void on_a20(void *opaque, bool on)
 {
 	a20_calls++;
 	a20_state = on;
 }
 
-static void on_reset(void)
+static void on_reset(void *opaque)
 {
 	reset_calls++;
 }
@@ -25,9 +25,9 @@ int main(void)
 	MemoryRegion *io = mr_container("io", 0x10000);
 	AddressSpace *as = as_new("io", io);
 
-	machine_hooks.set_a20 = on_a20;
-	machine_hooks.reset = on_reset;
-	Port92 *p = port92_new(io);
+	static MachineRequests req = {.reset = on_reset, .set_a20 = on_a20};
+
+	Port92 *p = port92_new(io, &req);
 
 	CHECK_EQ(as_read(as, 0x92, 1), 0x00);
 	as_write(as, 0x92, 0x02, 1);

@@ -10,6 +10,7 @@
 #define SEC 1000000000ll
 
 static uint64_t icount;
+static Clock *clk; /* the test's virtual clock */
 static AddressSpace *io_as;
 static int irq_level, irq_raises;
 
@@ -28,17 +29,17 @@ static RTC *setup(int64_t base)
 	MemoryRegion *io = mr_container("io", 0x10000);
 
 	icount = 0;
-	clock_init(&icount, 0);
+	clk = clock_new(&icount, 0);
 	io_as = as_new("io", io);
 	irq_level = irq_raises = 0;
-	return rtc_new(io, &irq8, base);
+	return rtc_new(io, clk, &irq8, base);
 }
 
 /* Move virtual time to @ns and fire due timers, as the main loop does. */
 static void run_to(int64_t ns)
 {
 	icount = (uint64_t)ns;
-	timers_run();
+	timers_run(clk);
 }
 
 static uint8_t rd(int index)

@@ -15,6 +15,7 @@ enum { THR = COM1, IER, IIR, LCR, MCR, LSR, MSR, SCR };
 static AddressSpace *io;
 static UART *uart;
 static uint64_t icount;
+static Clock *clk; /* the test's virtual clock */
 
 static uint8_t sent[64];
 static int nsent;
@@ -46,14 +47,14 @@ static uint8_t inb(uint16_t port)
 
 static void run_until(int64_t ns)
 {
-	while (timers_deadline() <= ns) {
-		if (timers_deadline() > (int64_t)icount)
-			icount = (uint64_t)timers_deadline();
-		timers_run();
+	while (timers_deadline(clk) <= ns) {
+		if (timers_deadline(clk) > (int64_t)icount)
+			icount = (uint64_t)timers_deadline(clk);
+		timers_run(clk);
 	}
 	if (ns > (int64_t)icount)
 		icount = (uint64_t)ns;
-	timers_run();
+	timers_run(clk);
 }
 
 static void receive(const char *s)
@@ -220,7 +221,7 @@ static void test_char_timeout(void)
 	CHECK(!uart_may_interrupt(uart, false));
 	four_chars = 4 * 10 * 1000000000ll / 115200; /* 347222 ns */
 
-	t0 = clock_ns();
+	t0 = clock_ns(clk);
 	receive("ab");
 	CHECK_EQ(irq_level, 0);
 	CHECK(uart_may_interrupt(uart, false)); /* the character timeout runs */
@@ -233,10 +234,10 @@ static void test_char_timeout(void)
 	/* Reading a byte clears it and starts the wait again. */
 	CHECK_EQ(inb(THR), 'a');
 	CHECK_EQ(irq_level, 0);
-	t0 = clock_ns();
+	t0 = clock_ns(clk);
 	run_until(t0 + four_chars / 2);
 	receive("c"); /* a new byte also restarts it */
-	t0 = clock_ns();
+	t0 = clock_ns(clk);
 	run_until(t0 + four_chars - 1000);
 	CHECK_EQ(irq_level, 0);
 	run_until(t0 + four_chars + 1000);
@@ -244,7 +245,7 @@ static void test_char_timeout(void)
 	CHECK_EQ(inb(THR), 'b');
 	CHECK_EQ(inb(THR), 'c');
 	/* An empty FIFO has no timeout. */
-	run_until(clock_ns() + 10 * four_chars);
+	run_until(clock_ns(clk) + 10 * four_chars);
 	CHECK_EQ(irq_level, 0);
 	CHECK_EQ(inb(IIR), 0xc1);
 
@@ -253,7 +254,7 @@ static void test_char_timeout(void)
 	outb(THR, 12);
 	outb(LCR, 0x1e);
 	four_chars = 4 * 11 * 12 * 1000000000ll / 115200;
-	t0 = clock_ns();
+	t0 = clock_ns(clk);
 	receive("z");
 	run_until(t0 + four_chars - 1000);
 	CHECK_EQ(irq_level, 0);
@@ -346,8 +347,8 @@ int main(void)
 	IRQ line = {irq4, NULL, 4};
 
 	icount = 1000;
-	clock_init(&icount, 0);
-	uart = uart_new(root, COM1, &line, out, NULL);
+	clk = clock_new(&icount, 0);
+	uart = uart_new(root, clk, COM1, &line, out, NULL);
 	io = as_new("io", root);
 
 	test_registers();

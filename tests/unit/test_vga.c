@@ -13,6 +13,7 @@
 
 static AddressSpace *io, *mem;
 static uint64_t icount;
+static Clock *clk; /* the test's virtual clock */
 
 static uint8_t inb(uint16_t port)
 {
@@ -115,16 +116,16 @@ static void test_registers(VGA *v)
 /* Input status 1 over one 70 Hz frame of virtual time. */
 static void test_retrace(void)
 {
-	int64_t frame = 31778LL * 449, t0 = clock_ns();
+	int64_t frame = 31778LL * 449, t0 = clock_ns(clk);
 	int64_t base = (t0 / frame + 1) * frame; /* the next frame's start */
 
-	clock_warp(base - t0);
+	clock_warp(clk, base - t0);
 	CHECK_EQ(inb(0x3DA) & 0x09, 0x00); /* line 0, shown */
-	clock_warp(26000);
+	clock_warp(clk, 26000);
 	CHECK_EQ(inb(0x3DA) & 0x09, 0x01); /* horizontal blanking */
-	clock_warp(31778LL * 412 - 26000);
+	clock_warp(clk, 31778LL * 412 - 26000);
 	CHECK_EQ(inb(0x3DA) & 0x09, 0x09); /* vertical retrace */
-	clock_warp(31778LL * 3);
+	clock_warp(clk, 31778LL * 3);
 	CHECK_EQ(inb(0x3DA) & 0x09, 0x01); /* vertical blanking, retrace over */
 	CHECK_EQ(inb(0x3BA), 0xFF);	   /* the mono address decodes nothing */
 }
@@ -160,14 +161,14 @@ int main(void)
 	PCIBus *pci;
 	VGA *v;
 
-	clock_init(&icount, 0);
+	clk = clock_new(&icount, 0);
 	io = as_new("io", iomr);
 	mem = as_new("memory", sys);
-	pci = pci_new(iomr);
+	pci = pci_new(iomr, NULL);
 	memset(rom, 0x77, sizeof(rom));
 	rom[0] = 0x55;
 	rom[1] = 0xAA;
-	v = vga_new(iomr, sys, window, pci, rom, sizeof(rom));
+	v = vga_new(iomr, clk, sys, window, pci, rom, sizeof(rom));
 	test_registers(v);
 	test_retrace();
 	test_rom(pci);

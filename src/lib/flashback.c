@@ -1,0 +1,816 @@
+/*
+ * flashback.c - libflashback (flashback.h) over the trace library
+ * (src/replay/trace.h) and the replay engine (src/replay/replay.h).
+ *
+ * Nothing here keeps state outside its objects but the last error of each
+ * thread: a session is a ReplaySession, which owns its CPU, memory map,
+ * DMA target and journal cursor, so sessions on one trace or on several
+ * coexist.  Checks and messages that the commands make are shared with
+ * them (replay_history_range() for the memory history), so that a Python
+ * exception says what `flashback` would.
+ */
+#include "flashback.h"
+
+#include <inttypes.h>
+#include <sqlite3.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <capstone/capstone.h>
+
+#include "../replay/replay.h"
+
+#define API __attribute__((visibility("default")))
+
+static _Thread_local char last_error[1024];
+static _Thread_local int last_status;
+
+__attribute__((format(printf, 2, 3))) static int fail(int status, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(last_error, sizeof(last_error), fmt, ap);
+	va_end(ap);
+	last_status = status;
+	return FB_ERROR;
+}
+
+API int fb_api_version(void)
+{
+	return FB_API_VERSION;
+}
+
+API const char *fb_error(void)
+{
+	return last_error;
+}
+
+API int fb_error_status(void)
+{
+	return last_status;
+}
+
+/* ---- traces --------------------------------------------------------------- */
+
+struct fb_trace {
+	char *dir;
+	Trace *t;
+};
+
+API fb_trace *fb_open(const char *dir)
+{
+	char err[TRACE_ERR_LEN];
+	fb_trace *t;
+	Trace *tr;
+
+	if (!dir) {
+		fail(EXIT_USAGE, "no trace named");
+		return NULL;
+	}
+	tr = trace_open(dir, err);
+	if (!tr) {
+		fail(EXIT_USAGE, "%s", err);
+		return NULL;
+	}
+	t = xcalloc(1, sizeof(*t));
+	t->dir = xstrdup(dir);
+	t->t = tr;
+	trace_sql_limits(tr, 600.0, NULL, NULL);
+	return t;
+}
+
+API void fb_close(fb_trace *t)
+{
+	if (!t)
+		return;
+	trace_free(t->t);
+	free(t->dir);
+	free(t);
+}
+
+static uint32_t count_snapshots(fb_trace *t)
+{
+	sqlite3_stmt *st = NULL;
+	uint32_t n = 0;
+
+	if (sqlite3_prepare_v2(trace_db(t->t), "SELECT count(*) FROM snapshots", -1, &st, NULL) ==
+		SQLITE_OK &&
+	    sqlite3_step(st) == SQLITE_ROW)
+		n = (uint32_t)sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	return n;
+}
+
+API int fb_trace_info(fb_trace *t, fb_info *out)
+{
+	const TraceInfo *i = trace_info(t->t);
+	uint64_t counts[TEV_KIND_COUNT] = {0};
+
+	memset(out, 0, sizeof(*out));
+	out->start_icount = i->first_icount;
+	out->end_icount = i->complete ? i->final_icount : i->last_icount;
+	out->final_hash = i->final_hash;
+	out->events = i->events;
+	out->ram_size = i->ram_size;
+	out->start_time = i->start_time;
+	out->format_version = i->format_version;
+	out->chunks = i->chunks;
+	out->snapshots = count_snapshots(t);
+	out->complete = i->complete;
+	out->truncated = i->truncated;
+	if (trace_counts(t->t, counts))
+		for (int k = 1; k < TEV_KIND_COUNT; k++)
+			out->counts[k] = counts[k];
+	snprintf(out->emulator_version, sizeof(out->emulator_version), "%s", i->emulator_version);
+	snprintf(out->cpu_model, sizeof(out->cpu_model), "%s", i->cpu_model);
+	snprintf(out->machine_options, sizeof(out->machine_options), "%s", i->machine_options);
+	snprintf(out->id, sizeof(out->id), "%s", i->id_hex);
+	snprintf(out->truncation, sizeof(out->truncation), "%s", i->truncation);
+	return FB_OK;
+}
+
+API const char *fb_kind_name(unsigned kind)
+{
+	return kind >= 1 && kind < TEV_KIND_COUNT ? trace_kind_name(kind) : NULL;
+}
+
+API int fb_kind_number(const char *name)
+{
+	for (unsigned k = 1; name && k < TEV_KIND_COUNT; k++)
+		if (strcmp(trace_kind_name(k), name) == 0)
+			return (int)k;
+	return FB_ERROR;
+}
+
+/* ---- events -------------------------------------------------------------
+ *
+ * Every event comes from the journal (exact payloads), but only from the
+ * chunks that hold one of the kinds asked for: the index's exact per-chunk
+ * counts (chunk_counts) say which, so a rare kind in a long recording costs
+ * the chunks that have it.  Consecutive such chunks are read as one run;
+ * a run reads everything up to its last chunk's last icount, so the next
+ * run starts after that icount (chunks may share a boundary icount).
+ */
+
+typedef struct Run {
+	uint64_t first, last; /* icounts */
+} Run;
+
+struct fb_events {
+	fb_trace *t;
+	TraceCursor *c;
+	uint32_t kinds;
+	uint64_t start, stop, addr;
+	bool has_addr, done;
+	Run *runs; /* NULL: read the journal from start on */
+	size_t nruns, run;
+	uint64_t consumed; /* every event at or before it was read (runs) */
+	bool any_consumed;
+	uint8_t *arena; /* the data of the events of the last batch */
+	size_t cap;
+};
+
+/* The runs of chunks in [start, stop) holding a kind of @kinds; false if the
+ * index cannot say (then the journal is read whole). */
+static bool plan_runs(fb_events *e)
+{
+	static const char sql[] =
+	    "SELECT c.first_icount, c.last_icount, "
+	    "(SELECT count(*) FROM chunk_counts k WHERE k.chunk = c.number AND k.count > 0 "
+	    " AND (?1 >> k.kind) & 1) FROM chunks c "
+	    "WHERE c.last_icount >= ?2 AND c.first_icount < ?3 ORDER BY c.number";
+	sqlite3_stmt *st = NULL;
+	size_t cap = 0;
+	bool ok = true, open_run = false;
+	int rc;
+
+	if (sqlite3_prepare_v2(trace_db(e->t->t), sql, -1, &st, NULL) != SQLITE_OK)
+		return false;
+	sqlite3_bind_int64(st, 1, e->kinds);
+	sqlite3_bind_int64(st, 2, (sqlite3_int64)(e->start > INT64_MAX ? INT64_MAX : e->start));
+	sqlite3_bind_int64(st, 3, (sqlite3_int64)(e->stop > INT64_MAX ? INT64_MAX : e->stop));
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		uint64_t first = (uint64_t)sqlite3_column_int64(st, 0);
+		uint64_t last = (uint64_t)sqlite3_column_int64(st, 1);
+
+		if (sqlite3_column_int64(st, 2) == 0) {
+			open_run = false;
+			continue;
+		}
+		if (open_run) {
+			e->runs[e->nruns - 1].last = last;
+			continue;
+		}
+		if (e->nruns == cap) {
+			cap = cap ? 2 * cap : 16;
+			e->runs = xrealloc(e->runs, cap * sizeof(*e->runs));
+		}
+		e->runs[e->nruns++] = (Run){first, last};
+		open_run = true;
+	}
+	if (rc != SQLITE_DONE)
+		ok = false;
+	sqlite3_finalize(st);
+	if (!ok) {
+		free(e->runs);
+		e->runs = NULL;
+		e->nruns = 0;
+	}
+	return ok;
+}
+
+API fb_events *fb_events_open(fb_trace *t, uint32_t kinds, uint64_t start, uint64_t stop,
+			      int has_addr, uint64_t addr)
+{
+	fb_events *e;
+
+	if (kinds & ~((1u << TEV_KIND_COUNT) - 2)) {
+		fail(EXIT_USAGE, "unknown event kind (kinds are 1 to %d)", TEV_KIND_COUNT - 1);
+		return NULL;
+	}
+	e = xcalloc(1, sizeof(*e));
+	e->t = t;
+	e->kinds = kinds;
+	e->start = start;
+	e->stop = stop;
+	e->has_addr = has_addr;
+	e->addr = addr;
+	if (!kinds || !plan_runs(e)) {
+		e->c = trace_cursor(t->t, start);
+		if (!e->c) {
+			fail(EXIT_USAGE, "%s", trace_error(t->t));
+			free(e);
+			return NULL;
+		}
+	}
+	return e;
+}
+
+static bool wanted(const fb_events *e, const TraceEvent *ev)
+{
+	return ev->icount >= e->start && (!e->kinds || (e->kinds >> ev->kind & 1)) &&
+	       (!e->has_addr || ev->addr == e->addr);
+}
+
+/* With runs: the cursor of the next run, or false when none is left. */
+static bool next_run(fb_events *e)
+{
+	uint64_t from;
+
+	if (e->c) {
+		trace_cursor_free(e->c);
+		e->c = NULL;
+	}
+	while (e->run < e->nruns) {
+		const Run *r = &e->runs[e->run];
+
+		from = r->first > e->start ? r->first : e->start;
+		if (e->any_consumed && from <= e->consumed)
+			from = e->consumed + 1;
+		if (from > r->last || from >= e->stop) {
+			e->run++;
+			continue;
+		}
+		e->c = trace_cursor(e->t->t, from);
+		return e->c != NULL;
+	}
+	return false;
+}
+
+/* The next event to look at: 1, 0 at the end, -1 damaged. */
+static int next_event(fb_events *e, TraceEvent *ev)
+{
+	for (;;) {
+		int rc;
+
+		if (!e->c && (!e->runs || !next_run(e)))
+			return e->runs && e->run < e->nruns ? -1 : 0;
+		rc = trace_next(e->c, ev);
+		if (rc < 0 || !e->runs)
+			return rc;
+		if (rc == 1 && ev->icount <= e->runs[e->run].last)
+			return 1;
+		/* this run is done: everything up to its last icount was read */
+		e->consumed = e->runs[e->run].last;
+		e->any_consumed = true;
+		e->run++;
+		trace_cursor_free(e->c);
+		e->c = NULL;
+	}
+}
+
+API int fb_events_next(fb_events *e, fb_event *out, unsigned max)
+{
+	size_t used = 0;
+	unsigned n = 0;
+	TraceEvent ev;
+
+	while (n < max && !e->done) {
+		int rc = next_event(e, &ev);
+
+		if (rc < 0) {
+			e->done = true;
+			return fail(EXIT_USAGE, "%s", trace_error(e->t->t));
+		}
+		if (rc == 0 || ev.icount >= e->stop) {
+			e->done = true;
+			break;
+		}
+		if (!wanted(e, &ev))
+			continue;
+		out[n] = (fb_event){.icount = ev.icount,
+				    .addr = ev.addr,
+				    .value = ev.value,
+				    .value2 = ev.value2,
+				    .size = ev.size,
+				    .kind = ev.kind,
+				    .flags = ev.flags};
+		if (ev.data && ev.size) {
+			if (used + ev.size > e->cap) {
+				e->cap = (used + ev.size) * 2;
+				e->arena = xrealloc(e->arena, e->cap);
+			}
+			memcpy(e->arena + used, ev.data, ev.size);
+			/* an offset for now: the arena may move while the batch fills */
+			out[n].data = (const uint8_t *)(uintptr_t)(used + 1);
+			used += ev.size;
+		}
+		n++;
+	}
+	for (unsigned i = 0; i < n; i++)
+		if (out[i].data)
+			out[i].data = e->arena + ((uintptr_t)out[i].data - 1);
+	return (int)n;
+}
+
+API void fb_events_close(fb_events *e)
+{
+	if (!e)
+		return;
+	if (e->c)
+		trace_cursor_free(e->c);
+	free(e->runs);
+	free(e->arena);
+	free(e);
+}
+
+/* ---- SQL ---------------------------------------------------------------- */
+
+struct fb_query {
+	fb_trace *t;
+	sqlite3_stmt *st;
+};
+
+API fb_query *fb_query_open(fb_trace *t, const char *sql)
+{
+	sqlite3 *db = trace_db(t->t);
+	sqlite3_stmt *st = NULL;
+	const char *tail = NULL;
+	fb_query *q;
+
+	if (sqlite3_prepare_v2(db, sql ? sql : "", -1, &st, &tail) != SQLITE_OK) {
+		fail(EXIT_USAGE, "query: %s", sqlite3_errmsg(db));
+		return NULL;
+	}
+	if (!st) {
+		fail(EXIT_USAGE, "query: no SQL statement");
+		return NULL;
+	}
+	if (!sqlite3_stmt_readonly(st)) {
+		fail(EXIT_USAGE,
+		     "query: only read-only SQL is allowed (refused: %.60s%s); "
+		     "use sqlite3 on %s/index.sqlite to change the index",
+		     sqlite3_sql(st), strlen(sqlite3_sql(st)) > 60 ? "..." : "", t->dir);
+		sqlite3_finalize(st);
+		return NULL;
+	}
+	while (tail && (*tail == ' ' || *tail == '\t' || *tail == '\n' || *tail == ';'))
+		tail++;
+	if (tail && *tail) {
+		fail(EXIT_USAGE, "query: one statement at a time (left: %.40s)", tail);
+		sqlite3_finalize(st);
+		return NULL;
+	}
+	q = xcalloc(1, sizeof(*q));
+	q->t = t;
+	q->st = st;
+	return q;
+}
+
+API int fb_query_step(fb_query *q)
+{
+	int rc = sqlite3_step(q->st);
+
+	if (rc == SQLITE_ROW)
+		return 1;
+	if (rc == SQLITE_DONE)
+		return 0;
+	if (trace_sql_timed_out(q->t->t))
+		return fail(EXIT_USAGE, "%s/index.sqlite: the query took longer than 600 s",
+			    q->t->dir);
+	return fail(EXIT_USAGE, "%s/index.sqlite: %s", q->t->dir,
+		    sqlite3_errmsg(sqlite3_db_handle(q->st)));
+}
+
+API int fb_query_columns(fb_query *q)
+{
+	return sqlite3_column_count(q->st);
+}
+
+API const char *fb_query_name(fb_query *q, int col)
+{
+	return sqlite3_column_name(q->st, col);
+}
+
+API int fb_query_type(fb_query *q, int col)
+{
+	return sqlite3_column_type(q->st, col);
+}
+
+API int64_t fb_query_int(fb_query *q, int col)
+{
+	return sqlite3_column_int64(q->st, col);
+}
+
+API double fb_query_double(fb_query *q, int col)
+{
+	return sqlite3_column_double(q->st, col);
+}
+
+API const void *fb_query_bytes(fb_query *q, int col, size_t *len)
+{
+	const void *p = sqlite3_column_blob(q->st, col);
+
+	*len = (size_t)sqlite3_column_bytes(q->st, col);
+	return p;
+}
+
+API void fb_query_close(fb_query *q)
+{
+	if (!q)
+		return;
+	sqlite3_finalize(q->st);
+	free(q);
+}
+
+/* ---- sessions ----------------------------------------------------------- */
+
+struct fb_session {
+	ReplaySession *rs;
+	/* fb_run's watches: which one was hit, and how */
+	const fb_watch *w;
+	unsigned nw;
+	fb_stop *stop;
+	bool hit;
+};
+
+API fb_session *fb_session_new(fb_trace *t, int cache)
+{
+	char err[1024];
+	ReplaySession *rs = replay_open(t->dir, NULL, err, sizeof(err));
+	fb_session *s;
+
+	if (!rs) {
+		fail(EXIT_USAGE, "%s", err);
+		return NULL;
+	}
+	if (cache)
+		replay_set_cache(rs, REPLAY_CACHE_INTERVAL, REPLAY_CACHE_BYTES);
+	s = xcalloc(1, sizeof(*s));
+	s->rs = rs;
+	return s;
+}
+
+API void fb_session_free(fb_session *s)
+{
+	if (!s)
+		return;
+	replay_close(s->rs);
+	free(s);
+}
+
+API uint64_t fb_icount(const fb_session *s)
+{
+	return replay_icount(s->rs);
+}
+
+API uint64_t fb_start_icount(const fb_session *s)
+{
+	return replay_start_icount(s->rs);
+}
+
+API uint64_t fb_end_icount(const fb_session *s)
+{
+	return replay_end_icount(s->rs);
+}
+
+API const char *fb_session_warning(const fb_session *s)
+{
+	return replay_snapshot_damage(s->rs);
+}
+
+static int replay_failed(fb_session *s)
+{
+	return fail(replay_error_status(s->rs), "%s", replay_error(s->rs));
+}
+
+API int fb_goto(fb_session *s, uint64_t icount)
+{
+	uint64_t start = replay_start_icount(s->rs), end = replay_end_icount(s->rs);
+
+	if (icount < start || icount > end)
+		return fail(EXIT_USAGE,
+			    "icount %" PRIu64 " is outside the recording (%" PRIu64 " to %" PRIu64
+			    ")",
+			    icount, start, end);
+	switch (replay_goto(s->rs, icount)) {
+	case REPLAY_ERROR:
+		return replay_failed(s);
+	case REPLAY_END:
+		return FB_END;
+	default:
+		return FB_OK;
+	}
+}
+
+API int fb_step(fb_session *s, uint64_t n)
+{
+	uint64_t now = replay_icount(s->rs);
+	uint64_t to = n > UINT64_MAX - now ? UINT64_MAX : now + n;
+
+	if (to > replay_end_icount(s->rs))
+		to = replay_end_icount(s->rs);
+	switch (replay_forward(s->rs, to)) {
+	case REPLAY_ERROR:
+		return replay_failed(s);
+	case REPLAY_END:
+		return FB_END;
+	default:
+		return replay_icount(s->rs) < now + n ? FB_END : FB_OK;
+	}
+}
+
+API int fb_regs_get(fb_session *s, fb_regs *r)
+{
+	CPU *cpu = replay_cpu(s->rs);
+	DescTable g = cpu_get_gdtr(cpu), i = cpu_get_idtr(cpu);
+
+	memset(r, 0, sizeof(*r));
+	for (int k = 0; k < 8; k++)
+		r->gpr[k] = cpu_get_reg(cpu, k);
+	r->eip = cpu_get_eip(cpu);
+	r->eflags = cpu_get_eflags(cpu);
+	for (int k = 0; k < 5; k++)
+		r->cr[k] = k == 1 ? 0 : cpu_get_cr(cpu, k);
+	for (int k = 0; k < 6; k++) {
+		SegReg sr = cpu_get_seg(cpu, k);
+
+		r->seg[k] = (fb_seg){sr.sel, sr.base, sr.limit, sr.attr};
+	}
+	r->gdt_base = g.base;
+	r->gdt_limit = g.limit;
+	r->idt_base = i.base;
+	r->idt_limit = i.limit;
+	r->halted = cpu_halted(cpu);
+	return FB_OK;
+}
+
+API int fb_fpu_get(fb_session *s, fb_fpu *f)
+{
+	CPUFpuRegs c;
+
+	cpu_get_fpu(replay_cpu(s->rs), &c);
+	for (int k = 0; k < 8; k++) {
+		f->mant[k] = c.mant[k];
+		f->se[k] = c.se[k];
+	}
+	f->cw = c.cw;
+	f->sw = c.sw;
+	f->tw = c.tw;
+	f->fop = c.fop;
+	f->fip = c.fip;
+	f->fdp = c.fdp;
+	f->fcs = c.fcs;
+	f->fds = c.fds;
+	return FB_OK;
+}
+
+API int fb_read(fb_session *s, uint64_t addr, void *buf, size_t len, int linear)
+{
+	uint64_t now = replay_icount(s->rs);
+
+	if (len > HISTORY_MAX_LEN * 16ull)
+		return fail(EXIT_USAGE, "read of %zu bytes: at most %u at a time", len,
+			    HISTORY_MAX_LEN * 16);
+	if (!linear) {
+		if (addr + len < addr || addr + len > (1ull << 32) ||
+		    !replay_read_phys(s->rs, addr, buf, len))
+			return fail(EXIT_USAGE,
+				    "physical 0x%" PRIx64
+				    " +%zu: not all RAM or ROM at icount %" PRIu64,
+				    addr, len, now);
+		return FB_OK;
+	}
+	if (addr + len > (1ull << 32))
+		return fail(EXIT_USAGE, "linear 0x%" PRIx64 " +%zu: beyond 4 GiB", addr, len);
+	for (size_t done = 0; done < len;) {
+		uint32_t a = (uint32_t)(addr + done), n = 4096 - (a & 4095);
+
+		if (n > len - done)
+			n = (uint32_t)(len - done);
+		if (!cpu_read_linear(replay_cpu(s->rs), a, (uint8_t *)buf + done, n))
+			return fail(EXIT_USAGE,
+				    "linear 0x%08" PRIx32
+				    ": not mapped to RAM or ROM at icount %" PRIu64,
+				    a, now);
+		done += n;
+	}
+	return FB_OK;
+}
+
+API int fb_translate(fb_session *s, uint32_t lin, uint32_t *phys)
+{
+	if (!replay_phys_of(s->rs, lin, phys))
+		return fail(EXIT_USAGE,
+			    "linear 0x%08" PRIx32 ": not mapped to RAM or ROM at icount %" PRIu64,
+			    lin, replay_icount(s->rs));
+	return FB_OK;
+}
+
+/* ---- running ------------------------------------------------------------ */
+
+static bool overlaps(uint32_t a, uint32_t alen, uint32_t b, uint32_t blen)
+{
+	return a - b < blen || b - a < (alen ? alen : 1);
+}
+
+static bool run_watch(void *opaque, CPU *cpu, const CPUAccess *a)
+{
+	fb_session *s = opaque;
+
+	for (unsigned i = 0; i < s->nw; i++) {
+		const fb_watch *w = &s->w[i];
+		uint32_t at = w->phys ? a->phys : a->lin;
+
+		if ((!w->phys && !a->has_lin) ||
+		    !(w->kinds & (a->write ? FB_WATCH_WRITE : FB_WATCH_READ)))
+			continue;
+		if (!overlaps(at, a->size, w->addr, w->len))
+			continue;
+		*s->stop = (fb_stop){.reason = FB_STOP_WATCH,
+				     .eip = a->dma ? 0 : cpu_insn_eip(cpu),
+				     .watch = i,
+				     .addr = at,
+				     .size = a->size,
+				     .write = a->write,
+				     .dma = a->dma};
+		s->hit = true;
+		return true;
+	}
+	return false;
+}
+
+API int fb_run(fb_session *s, uint64_t until, const uint32_t *bps, unsigned nbps, const fb_watch *w,
+	       unsigned nw, fb_stop *stop)
+{
+	CPUWatch cw[CPU_MAX_WATCHES];
+	uint64_t end = replay_end_icount(s->rs);
+	CPU *cpu = replay_cpu(s->rs);
+	enum replay_status st;
+
+	if (nbps > CPU_MAX_BREAKPOINTS || nw > CPU_MAX_WATCHES)
+		return fail(EXIT_USAGE, "at most %d breakpoints and %d watches",
+			    CPU_MAX_BREAKPOINTS, CPU_MAX_WATCHES);
+	if (until < replay_icount(s->rs))
+		return fail(EXIT_USAGE,
+			    "icount %" PRIu64 " is behind the session (at %" PRIu64
+			    "): runs go forwards",
+			    until, replay_icount(s->rs));
+	for (unsigned i = 0; i < nw; i++) {
+		if (!w[i].len || !w[i].kinds || (uint64_t)w[i].addr + w[i].len > (1ull << 32))
+			return fail(EXIT_USAGE,
+				    "watch 0x%08" PRIx32 " +%" PRIu32 ": empty or beyond 4 GiB",
+				    w[i].addr, w[i].len);
+		cw[i] = (CPUWatch){w[i].addr, w[i].len, (uint8_t)w[i].kinds, w[i].phys != 0};
+	}
+	memset(stop, 0, sizeof(*stop));
+	s->w = w;
+	s->nw = nw;
+	s->stop = stop;
+	s->hit = false;
+	replay_set_breakpoints(s->rs, bps, nbps);
+	replay_set_watches(s->rs, cw, nw, nw ? run_watch : NULL, s);
+	cpu_skip_breakpoint(cpu); /* a run always moves */
+	st = replay_forward(s->rs, until < end ? until : end);
+	replay_set_breakpoints(s->rs, NULL, 0);
+	replay_set_watches(s->rs, NULL, 0, NULL, NULL);
+	s->w = NULL;
+	s->nw = 0;
+	if (st == REPLAY_ERROR)
+		return replay_failed(s);
+	stop->icount = replay_icount(s->rs);
+	if (st == REPLAY_STOPPED && !s->hit && cpu_stop_reason(cpu) == CPU_STOP_BREAKPOINT) {
+		stop->reason = FB_STOP_BREAKPOINT;
+		stop->eip = cpu_get_eip(cpu);
+	} else if (st == REPLAY_END ||
+		   (st == REPLAY_OK && replay_icount(s->rs) >= end && until > end)) {
+		stop->reason = FB_STOP_END;
+	} else if (st == REPLAY_OK) {
+		stop->reason = FB_STOP_ICOUNT;
+	}
+	return FB_OK;
+}
+
+/* ---- memory history --------------------------------------------------- */
+
+typedef struct HistoryCall {
+	fb_write_fn fn;
+	void *opaque;
+	bool stopped; /* fn asked to stop: not an error */
+} HistoryCall;
+
+static bool history_one(void *opaque, const HistoryWrite *h)
+{
+	HistoryCall *c = opaque;
+	fb_write w = {.icount = h->icount,
+		      .cs = h->cs,
+		      .eip = h->eip,
+		      .lin = h->lin,
+		      .phys = h->phys,
+		      .offset = h->offset,
+		      .size = h->size,
+		      .dma = h->dma,
+		      .walker = h->walker,
+		      .bits = (uint32_t)h->bits,
+		      .old = h->old,
+		      .now = h->now};
+
+	/* the same column `flashback history` prints, and the instruction's own bytes */
+	if (h->dma || h->walker)
+		snprintf(w.text, sizeof(w.text), "%s",
+			 h->dma ? "(device DMA)" : "(accessed/dirty bits)");
+	else
+		w.insn_len =
+		    fb_disasm(h->insn, h->insn_len, h->eip, h->bits, w.text, sizeof(w.text));
+	memcpy(w.insn, h->insn, w.insn_len < sizeof(w.insn) ? w.insn_len : sizeof(w.insn));
+	if (c->fn(c->opaque, &w))
+		return true;
+	c->stopped = true;
+	return false;
+}
+
+API int fb_history_range(fb_session *s, uint64_t addr, uint64_t len, int phys, uint64_t from,
+			 uint64_t to, uint32_t *pa)
+{
+	char err[1024];
+
+	if (!replay_history_range(s->rs, addr, len, phys, from, to, pa, err, sizeof(err)))
+		return fail(replay_error_status(s->rs), "%s", err);
+	return FB_OK;
+}
+
+API int fb_history(fb_session *s, uint64_t addr, uint64_t len, int phys, uint64_t from, uint64_t to,
+		   fb_write_fn fn, void *opaque)
+{
+	HistoryCall c = {fn, opaque, false};
+	char err[1024];
+	uint32_t pa;
+
+	if (!replay_history_range(s->rs, addr, len, phys, from, to, &pa, err, sizeof(err)) ||
+	    !replay_history(s->rs, pa, (uint32_t)len, from, to, history_one, NULL, &c, err,
+			    sizeof(err))) {
+		if (c.stopped)
+			return FB_OK;
+		return fail(replay_error_status(s->rs), "%s", err);
+	}
+	return FB_OK;
+}
+
+/* ---- disassembly ---------------------------------------------------- */
+
+API unsigned fb_disasm(const uint8_t *code, size_t len, uint32_t eip, int bits, char *out,
+		       size_t outlen)
+{
+	static _Thread_local csh cs;
+	static _Thread_local bool opened;
+	uint64_t addr = eip;
+	cs_insn *in;
+	unsigned n = 0;
+
+	if (!opened && cs_open(CS_ARCH_X86, CS_MODE_32, &cs) == CS_ERR_OK)
+		opened = true;
+	in = opened ? cs_malloc(cs) : NULL;
+	if (in)
+		cs_option(cs, CS_OPT_MODE, bits == 16 ? CS_MODE_16 : CS_MODE_32);
+	if (in && cs_disasm_iter(cs, &code, &len, &addr, in)) {
+		snprintf(out, outlen, "%s%s%s", in->mnemonic, in->op_str[0] ? " " : "", in->op_str);
+		n = in->size;
+	} else {
+		snprintf(out, outlen, "(bad)");
+	}
+	if (in)
+		cs_free(in, 1);
+	return n;
+}

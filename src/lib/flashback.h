@@ -1,0 +1,252 @@
+/*
+ * flashback.h - libflashback: recordings of Flashback as a C library.
+ *
+ * A trace (NAME.fbt/) is opened read-only; its index answers questions
+ * about the recorded inputs (fb_events, fb_query).  A session is a replay
+ * of the recording - CPU and RAM, every input from the journal - that can
+ * be moved to any icount, forwards or backwards, and looked at there:
+ * registers, memory by physical or linear address, runs to a breakpoint,
+ * a watchpoint or an icount, and the memory history of a range (the facts
+ * of `flashback history`).  Any number of sessions, on one trace or on
+ * several, live in one process; each owns its machine, and none changes
+ * what another sees.  The library is not thread-safe: call it from one
+ * thread at a time (the memory map's update batching and some scratch
+ * state of the CPU are process-wide); the Python module holds the GIL
+ * through every call for that reason.
+ *
+ * Errors: a function that fails returns NULL or FB_ERROR and leaves one
+ * line in fb_error() (this thread's last error): the same line the
+ * flashback command prints after "flashback: ".  fb_error_status() is the
+ * command's exit status for it (2 bad input or a damaged trace, 3 a
+ * divergence).  No input - a damaged trace, an address, an icount - makes
+ * the library exit or crash.
+ *
+ * The Python module (build/python/flashback) is ctypes over this header;
+ * docs/python.md describes both.
+ */
+#ifndef FLASHBACK_H
+#define FLASHBACK_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define FB_API_VERSION 1
+
+typedef struct fb_trace fb_trace;
+typedef struct fb_session fb_session;
+typedef struct fb_events fb_events;
+typedef struct fb_query fb_query;
+
+enum {
+	FB_ERROR = -1,
+	FB_OK = 0,
+	FB_END = 1, /* the recording ends first: the session is at its end */
+};
+
+int fb_api_version(void);
+const char *fb_error(void);
+int fb_error_status(void);
+
+/* ---- traces --------------------------------------------------------------- */
+
+fb_trace *fb_open(const char *dir);
+void fb_close(fb_trace *t);
+
+typedef struct fb_info {
+	uint64_t start_icount; /* where replay starts (the initial snapshot) */
+	uint64_t
+	    end_icount; /* where it ends: the end event, or the last one of a truncated trace */
+	uint64_t final_hash; /* CPU state hash at the end (complete traces) */
+	uint64_t events;
+	uint64_t ram_size;
+	int64_t start_time; /* Unix seconds */
+	uint32_t format_version, chunks, snapshots;
+	uint32_t complete, truncated; /* 0 or 1 */
+	uint64_t counts[16];	      /* events by kind number (1-10) */
+	char emulator_version[128], cpu_model[64], machine_options[256];
+	char id[33];
+	char truncation[512]; /* "truncated after chunk K at icount N", or "" */
+} fb_info;
+int fb_trace_info(fb_trace *t, fb_info *out);
+
+/* Event kinds: the numbers of traces/FORMAT.md. */
+enum {
+	FB_PORT_READ = 1,
+	FB_MMIO_READ = 2,
+	FB_INTERRUPT = 3,
+	FB_DMA_WRITE = 4,
+	FB_TIME_READ = 5,
+	FB_MAP_CHANGE = 6,
+	FB_CHECK = 7,
+	FB_CONSOLE = 8,
+	FB_SNAPSHOT = 9,
+	FB_END_EVENT = 10,
+};
+/* "port-read"... for 1-10, NULL otherwise; and back (-1: unknown). */
+const char *fb_kind_name(unsigned kind);
+int fb_kind_number(const char *name);
+
+typedef struct fb_event {
+	uint64_t icount;
+	uint64_t addr;	 /* port, physical address, MSR, map-change kind */
+	uint64_t value;	 /* value read, vector, hash, snapshot number */
+	uint64_t value2; /* a check's RAM hash */
+	uint32_t size;	 /* access size, or bytes of data */
+	uint32_t kind, flags;
+	const uint8_t
+	    *data; /* DMA, console, map-change bytes: valid until the next fb_events_next() */
+} fb_event;
+
+/*
+ * The events of the kinds in @kinds (bit k for kind k; 0: every kind) with
+ * @start <= icount < @stop, in journal order; with @has_addr, only those
+ * whose addr is @addr (a port, an address).  The journal is read from the
+ * chunk holding @start on.
+ */
+fb_events *fb_events_open(fb_trace *t, uint32_t kinds, uint64_t start, uint64_t stop, int has_addr,
+			  uint64_t addr);
+/* Up to @max events into @out: how many (0 at the end), FB_ERROR on a damaged chunk. */
+int fb_events_next(fb_events *e, fb_event *out, unsigned max);
+void fb_events_close(fb_events *e);
+
+/*
+ * One read-only SQL statement over the index (traces/FORMAT.md; as
+ * `flashback query`).  Column types are SQLite's: 1 integer, 2 float,
+ * 3 text, 4 blob, 5 null.
+ */
+fb_query *fb_query_open(fb_trace *t, const char *sql);
+int fb_query_step(fb_query *q); /* 1 a row, 0 done, FB_ERROR */
+int fb_query_columns(fb_query *q);
+const char *fb_query_name(fb_query *q, int col);
+int fb_query_type(fb_query *q, int col);
+int64_t fb_query_int(fb_query *q, int col);
+double fb_query_double(fb_query *q, int col);
+const void *fb_query_bytes(fb_query *q, int col, size_t *len); /* text or blob */
+void fb_query_close(fb_query *q);
+
+/* ---- sessions ----------------------------------------------------------- */
+
+/* A replay of @t at its start.  @cache: keep in-memory snapshots as replay
+ * goes (fast back and forth; up to 256 MiB). */
+fb_session *fb_session_new(fb_trace *t, int cache);
+void fb_session_free(fb_session *s);
+uint64_t fb_icount(const fb_session *s);
+/* Where this session can go: the initial snapshot's icount to the end. */
+uint64_t fb_start_icount(const fb_session *s);
+uint64_t fb_end_icount(const fb_session *s);
+/* A snapshot file of the trace that the session leaves out (damaged, or of
+ * another recording; an earlier one serves), as one line, or NULL. */
+const char *fb_session_warning(const fb_session *s);
+
+/* Be at @icount (start_icount to end_icount), forwards or backwards. */
+int fb_goto(fb_session *s, uint64_t icount);
+/* @n instructions forwards: FB_OK, FB_END if the recording ends first. */
+int fb_step(fb_session *s, uint64_t n);
+
+typedef struct fb_seg {
+	uint32_t sel, base, limit, attr; /* attr: descriptor bits 8-23 of the high dword */
+} fb_seg;
+typedef struct fb_regs {
+	uint32_t gpr[8]; /* eax ecx edx ebx esp ebp esi edi */
+	uint32_t eip, eflags;
+	uint32_t cr[5]; /* cr0 - cr4 (cr1 is 0) */
+	fb_seg seg[6];	/* es cs ss ds fs gs */
+	uint32_t gdt_base, gdt_limit, idt_base, idt_limit;
+	uint32_t halted;
+} fb_regs;
+int fb_regs_get(fb_session *s, fb_regs *r);
+
+/* The x87: mant/se of physical registers R0-R7 (ST(i) = R[(TOP + i) & 7],
+ * TOP = sw bits 11-13); tw the full tag word. */
+typedef struct fb_fpu {
+	uint64_t mant[8];
+	uint32_t se[8];
+	uint32_t cw, sw, tw, fop, fip, fdp, fcs, fds;
+} fb_fpu;
+int fb_fpu_get(fb_session *s, fb_fpu *f);
+
+/* Guest memory at the session's position: physical (RAM and ROM), or a
+ * linear address (as gdb shows a pointer) through the guest's page tables
+ * as they are at that icount. */
+int fb_read(fb_session *s, uint64_t addr, void *buf, size_t len, int linear);
+int fb_translate(fb_session *s, uint32_t lin, uint32_t *phys);
+
+/* ---- running to a point ---------------------------------------------------- */
+
+enum { FB_WATCH_READ = 1, FB_WATCH_WRITE = 2 };
+typedef struct fb_watch {
+	uint32_t addr, len;
+	uint32_t kinds; /* FB_WATCH_READ | FB_WATCH_WRITE */
+	uint32_t phys;	/* 1: physical addresses (DMA included), 0: linear */
+} fb_watch;
+
+enum {
+	FB_STOP_ICOUNT = 0,	/* reached the icount asked for */
+	FB_STOP_BREAKPOINT = 1, /* before the instruction at a breakpoint's EIP */
+	FB_STOP_WATCH = 2,	/* after the access to a watched byte */
+	FB_STOP_END = 3,	/* the recording ended */
+};
+typedef struct fb_stop {
+	uint32_t reason;
+	uint32_t eip; /* breakpoint: its EIP; watch: the accessing instruction's */
+	uint64_t icount;
+	uint32_t watch; /* which watch (index) */
+	uint32_t addr;	/* the access: linear, or physical for a DMA / a physical watch */
+	uint32_t size, write, dma;
+} fb_stop;
+
+/*
+ * Run forwards until icount @until (UINT64_MAX: the end), a breakpoint
+ * (the instruction at the session's EIP runs first, so a run always moves)
+ * or an access to a watch.  FB_OK with @stop saying where, or FB_ERROR.
+ */
+int fb_run(fb_session *s, uint64_t until, const uint32_t *bps, unsigned nbps, const fb_watch *w,
+	   unsigned nw, fb_stop *stop);
+
+/* ---- memory history --------------------------------------------------- */
+
+typedef struct fb_write {
+	uint64_t icount; /* of the writing instruction (before it retires) or the DMA */
+	uint32_t cs, eip;
+	uint32_t lin;	 /* linear address the instruction used (0: DMA, walker) */
+	uint32_t phys;	 /* first byte written inside the range */
+	uint32_t offset; /* its offset in the range */
+	uint32_t size;	 /* bytes of the range written */
+	uint32_t dma, walker, bits, insn_len; /* the instruction: insn_len bytes (0: DMA, walker) */
+	uint8_t insn[16];
+	const uint8_t *old, *now; /* size bytes before (NULL: not RAM) and after */
+	char text[192]; /* the instruction as `flashback history` shows it, or "(device DMA)"... */
+} fb_write;
+/* Return 0 to stop. */
+typedef int (*fb_write_fn)(void *opaque, const fb_write *w);
+/*
+ * The physical range fb_history() would watch for these arguments, after
+ * the checks it makes (the session goes to @from for a linear @addr).
+ */
+int fb_history_range(fb_session *s, uint64_t addr, uint64_t len, int phys, uint64_t from,
+		     uint64_t to, uint32_t *pa);
+/*
+ * Every write to [@addr, +@len) - linear at icount @from unless @phys -
+ * between icounts @from and @to, in order (`flashback history`).  The
+ * session ends at @to.
+ */
+int fb_history(fb_session *s, uint64_t addr, uint64_t len, int phys, uint64_t from, uint64_t to,
+	       fb_write_fn fn, void *opaque);
+
+/* ---- disassembly ---------------------------------------------------- */
+
+/* The instruction at the start of @code (@bits 16 or 32, at @eip) as
+ * capstone's Intel syntax ("mov dword ptr [eax], 1"), the text `flashback
+ * history` and `disasm` show; returns its length, 0 (and "(bad)") if it
+ * does not decode. */
+unsigned fb_disasm(const uint8_t *code, size_t len, uint32_t eip, int bits, char *out,
+		   size_t outlen);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,114 @@
+/*
+ * lib_check.c - libflashback from C, through its one public header and the
+ * shared library's exported fb_* functions only.
+ *
+ * usage: lib_check TRACE_A TRACE_B
+ *
+ * A straight session per trace notes the registers and 256 bytes at ESP
+ * at some positions; then two sessions per trace, all four open at once,
+ * go to those positions in an interleaved order (forwards and backwards)
+ * and must see the same.  Bad input must fail with one line in fb_error():
+ * a missing trace, an icount outside, an unmapped read.  Exit 0 or 1.
+ */
+#include <flashback.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define NPOS 40
+
+typedef struct Seen {
+	uint64_t icount;
+	fb_regs regs;
+	uint8_t stack[256];
+} Seen;
+
+static unsigned failures;
+
+static void fail(const char *what, uint64_t icount)
+{
+	printf("MISMATCH %s at icount %" PRIu64 " (%s)\n", what, icount, fb_error());
+	failures++;
+}
+
+static void look(fb_session *s, Seen *x)
+{
+	x->icount = fb_icount(s);
+	if (fb_regs_get(s, &x->regs) != FB_OK)
+		fail("fb_regs_get", x->icount);
+	memset(x->stack, 0, sizeof(x->stack));
+	fb_read(s, x->regs.gpr[4], x->stack, sizeof(x->stack), 1); /* may be unmapped: zeros */
+}
+
+static void straight(fb_trace *t, Seen *seen)
+{
+	fb_session *s = fb_session_new(t, 0);
+	fb_info info;
+
+	fb_trace_info(t, &info);
+	for (int i = 0; i < NPOS; i++) {
+		uint64_t at =
+		    info.start_icount + (info.end_icount - info.start_icount) * i / NPOS + i;
+
+		if (fb_step(s, at - fb_icount(s)) == FB_ERROR)
+			fail("fb_step", at);
+		look(s, &seen[i]);
+	}
+	fb_session_free(s);
+}
+
+int main(int argc, char **argv)
+{
+	static Seen seen[2][NPOS];
+	fb_trace *t[2];
+	fb_session *s[4];
+	uint64_t rng = 0x9e3779b97f4a7c15ull;
+	char buf[4];
+
+	if (argc != 3) {
+		fprintf(stderr, "usage: lib_check TRACE_A TRACE_B\n");
+		return 2;
+	}
+	if (fb_api_version() != FB_API_VERSION)
+		fail("fb_api_version", 0);
+	for (int k = 0; k < 2; k++) {
+		if (!(t[k] = fb_open(argv[1 + k]))) {
+			printf("%s\n", fb_error());
+			return 1;
+		}
+		straight(t[k], seen[k]);
+	}
+	for (int i = 0; i < 4; i++)
+		s[i] = fb_session_new(t[i / 2], i % 2);
+	for (int n = 0; n < 200; n++) {
+		int i, p;
+		Seen x;
+
+		rng ^= rng << 13, rng ^= rng >> 7, rng ^= rng << 17;
+		i = (int)(rng % 4);
+		p = (int)(rng / 4 % NPOS);
+		if (fb_goto(s[i], seen[i / 2][p].icount) == FB_ERROR) {
+			fail("fb_goto", seen[i / 2][p].icount);
+			continue;
+		}
+		look(s[i], &x);
+		if (x.icount != seen[i / 2][p].icount ||
+		    memcmp(&x.regs, &seen[i / 2][p].regs, sizeof(x.regs)) ||
+		    memcmp(x.stack, seen[i / 2][p].stack, sizeof(x.stack)))
+			fail(i / 2 ? "session on B" : "session on A", x.icount);
+	}
+	/* bad input: one line each, never a crash */
+	if (fb_open("/nonexistent.fbt") || !strstr(fb_error(), "/nonexistent.fbt"))
+		fail("a missing trace", 0);
+	if (fb_goto(s[0], UINT64_MAX) != FB_ERROR || !strstr(fb_error(), "outside the recording"))
+		fail("goto outside", 0);
+	if (fb_read(s[0], 0xfffffff0u, buf, sizeof(buf), 1) != FB_ERROR || !strchr(fb_error(), ':'))
+		fail("an unmapped read", 0);
+	for (int i = 0; i < 4; i++)
+		fb_session_free(s[i]);
+	fb_close(t[0]);
+	fb_close(t[1]);
+	printf("%s: %u mismatches\n", failures ? "FAIL" : "PASS", failures);
+	return failures ? 1 : 0;
+}
