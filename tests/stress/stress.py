@@ -63,6 +63,7 @@ TICKS = re.compile(rb"stress: rounds (\d+) ticks (\d+) task-ticks (\d+) int82 (\
                    rb"uart-irqs (\d+)")
 DUMP_REG = re.compile(r"\b([A-Z]{2,3})=([0-9a-f]{4,8})\b")
 DISASM = re.compile(r"^\s*(\d+)\s+([0-9a-f]{4}):([0-9a-f]{8}) ")
+DELIVERED = re.compile(r"^-- interrupt .* delivered before ([0-9a-f]{4}):([0-9a-f]{8})$")
 CHANGED = re.compile(r"\b([a-z]{2,3})=[0-9a-f]+ \(was ([0-9a-f]+)\)")
 
 
@@ -215,6 +216,16 @@ def check_until(fb, trace, n):
     regs = {name.lower(): int(v, 16) for name, v in DUMP_REG.findall(dumps[0])}
     status, out, err = run([fb, "disasm", trace, "--at", str(n), "-n", "1"])
     line = out.decode(errors="replace").strip().splitlines()
+    if line and DELIVERED.match(line[0]):
+        # An interrupt is delivered at n: the listing names the instruction
+        # it comes before, which is where --until n stops (the handler's
+        # first instruction, listed next, also has icount n).
+        d = DELIVERED.match(line[0])
+        cs = int(re.search(r"CS =([0-9a-f]{4})", dumps[0]).group(1), 16)
+        if int(d.group(1), 16) != cs or int(d.group(2), 16) != regs["eip"]:
+            raise Failed(f"disasm --at {n} shows {line[0]!r}, the dump has EIP "
+                         f"{regs['eip']:08x}")
+        return
     m = DISASM.match(line[0]) if line else None
     if status != 0 or not m:
         raise Failed(f"disasm --at {n}: status {status}: {out[:200]!r} "
