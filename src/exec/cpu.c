@@ -18,7 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "x86.h"
+#include "jit.h"
 
 static const SegReg seg_reset = {0, 0, 0xffff, 0x93};
 
@@ -32,6 +32,7 @@ CPU *cpu_new(const CPUBus *bus)
 
 	cpu->bus = *bus;
 	dc_alloc(cpu);
+	cpu_set_accel(cpu, cpu_default_accel());
 	if (cpu->bus.memory)
 		as_add_listener(cpu->bus.memory, mmu_as_changed, cpu);
 	cpu_reset(cpu);
@@ -41,6 +42,7 @@ CPU *cpu_new(const CPUBus *bus)
 void cpu_free(CPU *cpu)
 {
 	dc_free(cpu);
+	jit_free(cpu);
 	free(cpu);
 }
 
@@ -277,20 +279,10 @@ static void step(CPU *cpu, TB *tb)
 	}
 }
 
-/*
- * Run block @tb up to the icount @limit.  Its instructions lie inside the
- * CS limit without wrapping (tb_find), so EIP just advances.  A REP string
- * instruction at its end repeats in place, one iteration per count.
- */
-static void run_block(CPU *cpu, TB *tb, uint64_t limit)
+/* Interpret the instructions [in, end) of a block; returns the last one
+ * that retired (a device, a code write or a watch may stop it early). */
+static Insn *interp_block(CPU *cpu, Insn *in, Insn *end)
 {
-	Insn *in = tb->insn, *end = in + tb->n;
-
-	if (limit - cpu->icount < tb->n)
-		end = in + (limit - cpu->icount);
-	cpu->in_shadow = false;
-	cpu->brk = false;
-	cpu->in_insn = true;
 	for (;;) {
 		if (in->save) {
 			save_state(cpu);
@@ -303,9 +295,31 @@ static void run_block(CPU *cpu, TB *tb, uint64_t limit)
 		cpu->icount++;
 		cpu->stuck = 0;
 		if (++in == end || cpu->brk)
-			break;
+			return in - 1;
 	}
-	in--;
+}
+
+/*
+ * Run block @tb up to the icount @limit.  Its instructions lie inside the
+ * CS limit without wrapping (tb_find), so EIP just advances.  A REP string
+ * instruction at its end repeats in place, one iteration per count.  The
+ * host code of a block (jit.c) does what interp_block() does; it runs
+ * whole blocks only: one cut short by the limit (a breakpoint, an exact
+ * stop, the next journal event) is interpreted.
+ */
+static void run_block(CPU *cpu, TB *tb, uint64_t limit)
+{
+	Insn *in = tb->insn, *end = in + tb->n;
+	JitFn *code = NULL;
+
+	if (limit - cpu->icount < tb->n)
+		end = in + (limit - cpu->icount);
+	else if (cpu->use_jit)
+		code = jit_block(cpu, tb);
+	cpu->in_shadow = false;
+	cpu->brk = false;
+	cpu->in_insn = true;
+	in = code ? code(cpu) : interp_block(cpu, in, end);
 	if (in->flow == FLOW_REP) {
 		while (cpu->eip == cpu->start_eip && !cpu->brk && cpu->icount < limit) {
 			/* start_eip stays: the same instruction again */

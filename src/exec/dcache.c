@@ -43,6 +43,7 @@ void dc_flush(CPU *cpu)
 	}
 	if (cpu->tb)
 		memset(cpu->tb, 0, TB_SIZE * sizeof(TB));
+	jit_flush(cpu); /* the code calls into the pool's instructions */
 	cpu->pool_used = 0;
 	cpu->last_tb = NULL;
 }
@@ -191,7 +192,7 @@ static TB *tb_build(CPU *cpu, TB *tb, TLBEntry *e, const uint8_t *host, uint32_t
 	if (mr_kind(e->ram) == MR_RAM)
 		watch_page(cpu, e);
 	cpu->pool_used += n;
-	*tb = (TB){host, *e->ver, (uint16_t)pos, (uint8_t)n, c32, insn, 0, {NULL, NULL}};
+	*tb = (TB){host, *e->ver, (uint16_t)pos, (uint8_t)n, c32, insn, 0, {NULL, NULL}, NULL, 0};
 	return tb;
 }
 

@@ -140,6 +140,8 @@ typedef struct TB {
 	Insn *insn;
 	uint32_t lstart; /* linear address it was last entered at */
 	struct TB *link[2]; /* blocks seen to follow it in the same page: a hint */
+	void *code;	    /* its host code (jit.c), or NULL */
+	uint8_t runs;	    /* times interpreted before it gets code */
 } TB;
 
 /* Code versions of the pages of one RAM/ROM region: bit 0 says the page is
@@ -242,6 +244,10 @@ struct CPU {
 	bool dbg_stop; /* a watch asked to stop after this instruction */
 	enum cpu_stop stop_reason;
 	bool fetching; /* an instruction fetch: not a watched data access */
+
+	/* the host-code backend (jit.c), when it is the engine */
+	bool use_jit;
+	struct Jit *jit;
 };
 
 /* ---- cpu.c ---- */
@@ -559,6 +565,10 @@ uint32_t *code_ver_slot(CPU *cpu, MemoryRegion *mr, uint64_t off);
 void code_write(CPU *cpu, MemoryRegion *mr, uint64_t off); /* a slow-path RAM write */
 void code_pages_check(CPU *cpu);
 void dc_free(CPU *cpu);
+
+/* ---- jit.c: the host-code backend (jit.h) ---- */
+void jit_flush(CPU *cpu); /* drop every block's host code */
+void jit_free(CPU *cpu);
 
 /* ---- decode.c ---- */
 void decode(CPU *cpu, Insn *in);

@@ -101,6 +101,31 @@ def guest_case(name):
     replay_ok(trace, live)
 
 
+def case_accel_cross():
+    """The engines (-accel interp|jit) make the same recording, and a
+    recording made with one replays and verifies with the other: checks
+    every 997 instructions (so slices end inside blocks), the final state,
+    and --until at a few icounts inside the run."""
+    for name in ('timer', 'cpu', 'exceptions', 'paging', 'ata'):
+        finals, lives = {}, {}
+        for rec in ('interp', 'jit'):
+            trace = os.path.join(TMP, '%s-%s.fbt' % (name, rec))
+            lives[rec] = record(name, trace, '-accel', rec, '--check-interval', '997')
+            finals[rec] = final_of(trace)
+            for rep in ('interp', 'jit'):
+                replay_ok(trace, lives[rec], '-accel', rep)
+        assert finals['interp'] == finals['jit'], (name, finals)
+        assert lives['interp'] == lives['jit'], name
+        icount = finals['jit'][0]
+        trace = os.path.join(TMP, '%s-jit.fbt' % name)
+        for n in (1, icount // 3, icount // 2 + 7, icount - 1):
+            dumps = [until_state(trace, n, '-accel', rep) for rep in ('interp', 'jit')]
+            assert dumps[0] == dumps[1], (name, n, dumps)
+    code, out, err = run('run', '-accel', 'fast', *guest_args('hello'))
+    assert code == 2, code
+    assert 'fast' in one_line_error(err)
+
+
 def case_demo():
     code, out, err = run('demo', timeout=180)
     assert code == 0, 'status %d, stderr %r' % (code, err)
