@@ -27,6 +27,9 @@ typedef struct Emit {
 	const uint8_t *at; /* run-time address of the first byte */
 	uint8_t *start;	   /* first byte in the write view */
 	bool full;
+	unsigned pend_eip; /* bytes of inline instructions not yet added to EIP */
+	unsigned pend_ic;  /* inline instructions not yet added to icount */
+	const TB *tb;	   /* the block */
 } Emit;
 
 static void b(Emit *e, uint8_t v)
@@ -120,6 +123,12 @@ static void ret_insn(Emit *e, const Insn *in)
 
 #define OFF(field) offsetof(CPU, field)
 
+/* the prologue's length: push rbx; mov rbx, rdi */
+#define JIT_ENTRY_SKIP 4
+
+/* the code reads these Insn fields with an 8-bit displacement */
+_Static_assert(offsetof(Insn, disp) < 128 && offsetof(Insn, imm) < 128, "Insn layout");
+
 /* save_state() of cpu.c */
 static void emit_save(Emit *e, const Insn *in)
 {
@@ -137,11 +146,353 @@ static void emit_save(Emit *e, const Insn *in)
 		store_byte(e, OFF(saved), 0);
 	}
 	load_eax(e, OFF(eip));
+	if (e->pend_eip) {
+		b(e, 0x05); /* add eax, imm32 */
+		d32(e, e->pend_eip);
+		e->pend_eip = 0;
+	}
 	store_eax(e, OFF(start_eip));
 }
 
-static void emit_insn(Emit *e, const Insn *in, bool first, bool last)
+/* icount += the inline instructions before this point */
+static void flush_icount(Emit *e)
 {
+	if (!e->pend_ic)
+		return;
+	b(e, 0x48); /* add qword [rbx+icount], imm8 */
+	b(e, 0x83);
+	m_rbx(e, 0, OFF(icount));
+	b(e, (uint8_t)e->pend_ic);
+	e->pend_ic = 0;
+}
+
+/* ---- inline forms ------------------------------------------------------ */
+
+/*
+ * A few register-only forms run inline: they cannot fault, touch no memory
+ * and read neither EIP nor icount, so nothing can see that their EIP and
+ * icount are added later, with the next called instruction's (the last
+ * instruction of a block is always called, so a block ends with both
+ * exact, and start_eip and Insn.save as the interpreter leaves them).
+ * They write the registers and the lazy flags exactly as alu_op() does.
+ * Immediates are read from the Insn at run time, never put in the code.
+ */
+enum inl { INL_NONE, INL_MOV_RR, INL_ALU_RR, INL_ALU_RI, INL_MOV_RI, INL_TEST_RR };
+
+static enum inl inline_kind(const Insn *in)
+{
+	unsigned op = in->op;
+
+	if (!in->o32 || in->lock)
+		return INL_NONE;
+	if (op >= 0xb8 && op < 0xc0)
+		return INL_MOV_RI;
+	if (in->mod != 3)
+		return INL_NONE;
+	if (op == 0x89 || op == 0x8b)
+		return INL_MOV_RR;
+	if (op == 0x85)
+		return INL_TEST_RR;
+	if (op < 0x40 && ((op & 7) == 1 || (op & 7) == 3) && ((op >> 3) & 7) != 2 &&
+	    ((op >> 3) & 7) != 3)
+		return INL_ALU_RR;
+	if ((op == 0x81 || op == 0x83) && in->reg != 2 && in->reg != 3)
+		return INL_ALU_RI;
+	return INL_NONE;
+}
+
+static void load_ecx(Emit *e, size_t off) /* mov ecx, [rbx+off] */
+{
+	b(e, 0x8b);
+	m_rbx(e, 1, off);
+}
+
+static void store_imm32(Emit *e, size_t off, uint32_t v) /* mov dword [rbx+off], v */
+{
+	b(e, 0xc7);
+	m_rbx(e, 0, off);
+	d32(e, v);
+}
+
+/* rdx = @in; then ecx (or eax) = its immediate, sign-extended from a byte if @byte */
+static void load_imm(Emit *e, const Insn *in, unsigned reg, bool byte)
+{
+	size_t off = offsetof(Insn, imm);
+
+	b(e, 0x48); /* mov rdx, imm64 */
+	b(e, 0xba);
+	d64(e, (uint64_t)(uintptr_t)in);
+	if (byte) {
+		b(e, 0x0f); /* movsx reg, byte [rdx+off] */
+		b(e, 0xbe);
+	} else {
+		b(e, 0x8b); /* mov reg, [rdx+off] */
+	}
+	b(e, (uint8_t)(0x40 | reg << 3 | 2));
+	b(e, (uint8_t)off);
+}
+
+/* eax = a, ecx = b, both already masked to @bits: the ALU operation @op
+ * (not ADC, SBB) with alu_op()'s lazy flags; the result in eax. */
+static void alu_flags(Emit *e, unsigned op, unsigned bits)
+{
+	static const uint8_t opc[8] = {0x01, 0x09, 0, 0, 0x21, 0x29, 0x31, 0x29};
+	static const uint8_t cc[8] = {CC_ADD, CC_LOGIC, 0, 0, CC_LOGIC, CC_SUB, CC_LOGIC, CC_SUB};
+
+	store_eax(e, OFF(cc_a));
+	b(e, 0x89); /* mov [rbx+cc_b], ecx */
+	m_rbx(e, 1, OFF(cc_b));
+	b(e, opc[op]); /* op eax, ecx */
+	b(e, 0xc8);
+	if (bits == 8) {
+		b(e, 0x0f); /* movzx eax, al */
+		b(e, 0xb6);
+		b(e, 0xc0);
+	}
+	store_eax(e, OFF(cc_res));
+	store_imm32(e, OFF(cc_op), cc[op]);
+	store_imm32(e, OFF(cc_bits), bits);
+	store_imm32(e, OFF(cc_c), 0);
+}
+
+/* The same, 32-bit, the result to register @dst when @write. */
+static void alu_inline(Emit *e, unsigned op, unsigned dst, bool write)
+{
+	alu_flags(e, op, 32);
+	if (write)
+		store_eax(e, OFF(r[dst]));
+}
+
+static void emit_inline(Emit *e, const Insn *in, enum inl k)
+{
+	switch (k) {
+	case INL_MOV_RR: /* 89: rm = reg; 8B: reg = rm */
+		load_eax(e, OFF(r[in->op == 0x89 ? in->reg : in->rm]));
+		store_eax(e, OFF(r[in->op == 0x89 ? in->rm : in->reg]));
+		break;
+	case INL_MOV_RI:
+		load_imm(e, in, 0, false);
+		store_eax(e, OFF(r[in->op & 7]));
+		break;
+	case INL_TEST_RR:
+		load_eax(e, OFF(r[in->rm]));
+		load_ecx(e, OFF(r[in->reg]));
+		alu_inline(e, 4, 0, false); /* AND, no result */
+		break;
+	case INL_ALU_RR:
+		if (in->op & 2) { /* op reg, rm */
+			load_eax(e, OFF(r[in->reg]));
+			load_ecx(e, OFF(r[in->rm]));
+			alu_inline(e, (in->op >> 3) & 7, in->reg, ((in->op >> 3) & 7) != 7);
+		} else { /* op rm, reg */
+			load_eax(e, OFF(r[in->rm]));
+			load_ecx(e, OFF(r[in->reg]));
+			alu_inline(e, (in->op >> 3) & 7, in->rm, ((in->op >> 3) & 7) != 7);
+		}
+		break;
+	case INL_ALU_RI:
+		load_eax(e, OFF(r[in->rm]));
+		load_imm(e, in, 1, in->op == 0x83);
+		alu_inline(e, in->reg, in->rm, in->reg != 7);
+		break;
+	case INL_NONE:
+		break;
+	}
+	e->pend_eip += in->len;
+	e->pend_ic++;
+}
+
+/* x86 condition codes of the jumps used */
+enum { J_B = 0x2, J_E = 0x4, J_NE = 0x5, J_A = 0x7 };
+
+/* jcc rel32 with its field noted in @fix[*n] (patched by patch_to) */
+static void jcc_fix(Emit *e, uint8_t cc, uint8_t **fix, unsigned *n)
+{
+	b(e, 0x0f);
+	b(e, (uint8_t)(0x80 | cc));
+	if (e->p + 4 <= e->end)
+		fix[(*n)++] = e->p;
+	d32(e, 0);
+}
+
+static void patch_to(Emit *e, uint8_t **fix, unsigned n)
+{
+	for (unsigned i = 0; i < n && !e->full; i++) {
+		int32_t rel = (int32_t)(e->p - (fix[i] + 4));
+
+		memcpy(fix[i], &rel, 4);
+	}
+}
+
+/* ModRM + disp32 for [RSI + off] / [R9 + off] (REX.B set by the caller) */
+static void m_rsi(Emit *e, unsigned reg, size_t off)
+{
+	b(e, (uint8_t)(0x80 | (reg & 7) << 3 | 6));
+	d32(e, (uint32_t)off);
+}
+
+static void m_r9(Emit *e, unsigned reg, size_t off)
+{
+	b(e, (uint8_t)(0x80 | (reg & 7) << 3 | 1));
+	d32(e, (uint32_t)off);
+}
+
+#define TBOFF(field) offsetof(TB, field)
+
+/*
+ * The end of a block that ends with a near jump or runs on: go straight to
+ * the next block's code when tb_next() (dcache.c) would find that block
+ * through this one's links and run_block() would run it whole as host
+ * code: nothing asked to stop (cpu->brk, cpu->io_done), the same linear
+ * page, a link whose block lies at the same distance in the same host page
+ * with this block's code version and code size, inside the CS limit, with
+ * code, and whose instructions all fit under cpu->jit_limit (0 when
+ * run_block() saw something the loop must look at).  Else return to
+ * run_block(), whose tb_next() learns the links.
+ */
+static void emit_chain(Emit *e, const TB *tb)
+{
+	uint8_t *out[12], *miss[12];
+	unsigned nout = 0, nmiss;
+	size_t cs = OFF(seg[0]) + (size_t)S_CS * sizeof(SegReg);
+
+	b(e, 0x80); /* cmp byte [rbx+brk], 0 */
+	m_rbx(e, 7, OFF(brk));
+	b(e, 0);
+	jcc_fix(e, J_NE, out, &nout);
+	b(e, 0x80); /* cmp byte [rbx+io_done], 0 */
+	m_rbx(e, 7, OFF(io_done));
+	b(e, 0);
+	jcc_fix(e, J_NE, out, &nout);
+	b(e, 0x48); /* mov rsi, imm64: this TB */
+	b(e, 0xbe);
+	d64(e, (uint64_t)(uintptr_t)tb);
+	load_eax(e, OFF(eip));			  /* eax = eip */
+	load_ecx(e, cs + offsetof(SegReg, base)); /* ecx = lin */
+	b(e, 0x01);				  /* add ecx, eax */
+	b(e, 0xc1);
+	b(e, 0x8b); /* mov edx, [rsi+lstart] */
+	m_rsi(e, 2, TBOFF(lstart));
+	b(e, 0x31); /* xor edx, ecx */
+	b(e, 0xca);
+	b(e, 0x81); /* cmp edx, PAGE_SIZE - 1 */
+	b(e, 0xfa);
+	d32(e, PAGE_SIZE - 1);
+	jcc_fix(e, J_A, out, &nout); /* another page */
+	b(e, 0x89);		     /* mov edx, ecx */
+	b(e, 0xca);
+	b(e, 0x2b); /* sub edx, [rsi+lstart] */
+	m_rsi(e, 2, TBOFF(lstart));
+	b(e, 0x48); /* movsxd rdx, edx */
+	b(e, 0x63);
+	b(e, 0xd2);
+	b(e, 0x48); /* add rdx, [rsi+host]: the host address of the next block */
+	b(e, 0x03);
+	m_rsi(e, 2, TBOFF(host));
+	for (int k = 0; k < 2; k++) {
+		nmiss = 0;
+		b(e, 0x4c); /* mov r9, [rsi+link[k]] */
+		b(e, 0x8b);
+		m_rsi(e, 1, TBOFF(link) + (size_t)k * sizeof(TB *));
+		b(e, 0x4d); /* test r9, r9 */
+		b(e, 0x85);
+		b(e, 0xc9);
+		jcc_fix(e, J_E, miss, &nmiss);
+		b(e, 0x49); /* cmp rdx, [r9+host] */
+		b(e, 0x3b);
+		m_r9(e, 2, TBOFF(host));
+		jcc_fix(e, J_NE, miss, &nmiss);
+		b(e, 0x41); /* cmp byte [r9+c32], tb->c32 */
+		b(e, 0x80);
+		m_r9(e, 7, TBOFF(c32));
+		b(e, tb->c32);
+		jcc_fix(e, J_NE, miss, &nmiss);
+		b(e, 0x41); /* cmp dword [r9+ver], tb->ver */
+		b(e, 0x81);
+		m_r9(e, 7, TBOFF(ver));
+		d32(e, tb->ver);
+		jcc_fix(e, J_NE, miss, &nmiss);
+		b(e, 0x4d); /* mov r10, [r9+code] */
+		b(e, 0x8b);
+		m_r9(e, 2, TBOFF(code));
+		b(e, 0x4d); /* test r10, r10 */
+		b(e, 0x85);
+		b(e, 0xd2);
+		jcc_fix(e, J_E, miss, &nmiss);
+		/* eip <= limit, limit - eip >= bytes - 1 */
+		b(e, 0x44); /* mov r11d, [rbx+cs.limit] */
+		b(e, 0x8b);
+		m_rbx(e, 3, cs + offsetof(SegReg, limit));
+		b(e, 0x44); /* cmp eax, r11d */
+		b(e, 0x39);
+		b(e, 0xd8);
+		jcc_fix(e, J_A, miss, &nmiss);
+		b(e, 0x41); /* sub r11d, eax */
+		b(e, 0x29);
+		b(e, 0xc3);
+		b(e, 0x45); /* movzx r8d, word [r9+bytes] */
+		b(e, 0x0f);
+		b(e, 0xb7);
+		m_r9(e, 0, TBOFF(bytes));
+		b(e, 0x41); /* dec r8d */
+		b(e, 0xff);
+		b(e, 0xc8);
+		b(e, 0x45); /* cmp r11d, r8d */
+		b(e, 0x39);
+		b(e, 0xc3);
+		jcc_fix(e, J_B, miss, &nmiss);
+		if (!tb->c32) {
+			/* eip + bytes <= 0xffff */
+			b(e, 0x41); /* inc r8d */
+			b(e, 0xff);
+			b(e, 0xc0);
+			b(e, 0x41); /* add r8d, eax */
+			b(e, 0x01);
+			b(e, 0xc0);
+			b(e, 0x41); /* cmp r8d, 0xffff */
+			b(e, 0x81);
+			b(e, 0xf8);
+			d32(e, 0xffff);
+			jcc_fix(e, J_A, miss, &nmiss);
+		}
+		/* icount + n <= jit_limit */
+		b(e, 0x45); /* movzx r8d, byte [r9+n] */
+		b(e, 0x0f);
+		b(e, 0xb6);
+		m_r9(e, 0, TBOFF(n));
+		b(e, 0x4c); /* add r8, [rbx+icount] */
+		b(e, 0x03);
+		m_rbx(e, 0, OFF(icount));
+		b(e, 0x4c); /* cmp r8, [rbx+jit_limit] */
+		b(e, 0x3b);
+		m_rbx(e, 0, OFF(jit_limit));
+		jcc_fix(e, J_A, out, &nout);
+		/* go: what tb_next() and run_block() would note */
+		b(e, 0x41); /* mov [r9+lstart], ecx */
+		b(e, 0x89);
+		m_r9(e, 1, TBOFF(lstart));
+		b(e, 0x4c); /* mov [rbx+jit_tb], r9 */
+		b(e, 0x89);
+		m_rbx(e, 1, OFF(jit_tb));
+		store_byte(e, OFF(skip_bp), 0);
+		b(e, 0x49); /* add r10, JIT_ENTRY_SKIP: past the next block's prologue */
+		b(e, 0x83);
+		b(e, 0xc2);
+		b(e, JIT_ENTRY_SKIP);
+		b(e, 0x41); /* jmp r10 */
+		b(e, 0xff);
+		b(e, 0xe2);
+		patch_to(e, miss, nmiss);
+	}
+	patch_to(e, out, nout);
+}
+
+/* The interpreter's sequence for one instruction: bookkeeping, the call,
+ * the count; then leave the block if something asked (not after @last,
+ * where the block returns anyway). */
+static void emit_call(Emit *e, const Insn *in, bool first, bool last)
+{
+	flush_icount(e);
 	emit_save(e, in);
 	/* add eax, len; mov [rbx+eip], eax */
 	b(e, 0x83);
@@ -160,13 +511,11 @@ static void emit_insn(Emit *e, const Insn *in, bool first, bool last)
 	b(e, 0x48);
 	b(e, 0xff);
 	m_rbx(e, 0, OFF(icount));
-	if (first) {
-		/* mov dword [rbx+stuck], 0: an instruction retired */
-		b(e, 0xc7);
-		m_rbx(e, 0, OFF(stuck));
-		d32(e, 0);
-	}
+	if (first)
+		store_imm32(e, OFF(stuck), 0); /* an instruction retired */
 	if (last) {
+		if (e->tb && (in->flow == FLOW_JUMP || in->flow == FLOW_NEXT))
+			emit_chain(e, e->tb);
 		ret_insn(e, in);
 		return;
 	}
@@ -179,16 +528,393 @@ static void emit_insn(Emit *e, const Insn *in, bool first, bool last)
 	ret_insn(e, in);
 }
 
+/* ---- memory operands through the TLB ------------------------------------ */
+
+/*
+ * The hot memory forms (32-bit addressing) run their fast path inline: the
+ * checks of mem_fast() (x86.h) in the same order, then the access through
+ * the TLB's host address.  Whenever one of them fails, the code jumps to a
+ * stub after the block that runs the instruction the interpreter's way
+ * (emit_call: exact EIP and icount, the handler, which does the whole
+ * access again and faults where it must), then takes back what the inline
+ * path would still owe (EIP and icount of the inline instructions so far)
+ * and jumps back.  The fast path cannot fault and touches only RAM the TLB
+ * maps for this access, so as with the register forms nothing can see the
+ * deferred EIP and icount.  Data breakpoints (cpu->dbg_data) never reach
+ * host code: cpu_exec() steps then.
+ */
+enum mem { MEM_NONE, LD32, LD8Z, LD8S, LD16Z, ST32, ST8R, ST8I, ST32I, LEA, ALU_R_M, CMP_M_I };
+
+static enum mem mem_kind(const Insn *in)
+{
+	unsigned op = in->op;
+
+	if (in->mod == 3 || !in->a32 || in->lock)
+		return MEM_NONE;
+	switch (op) {
+	case 0x88:
+		return ST8R;
+	case 0xc6:
+		return in->reg == 0 ? ST8I : MEM_NONE;
+	case 0x80:
+		return in->reg == 7 ? CMP_M_I : MEM_NONE;
+	}
+	if (!in->o32)
+		return MEM_NONE;
+	switch (op) {
+	case 0x8b:
+		return LD32;
+	case 0x89:
+		return ST32;
+	case 0xc7:
+		return in->reg == 0 ? ST32I : MEM_NONE;
+	case 0x8d:
+		return LEA;
+	case 0x1b6:
+		return LD8Z;
+	case 0x1be:
+		return LD8S;
+	case 0x1b7:
+		return LD16Z;
+	case 0x81:
+	case 0x83:
+		return in->reg == 7 ? CMP_M_I : MEM_NONE;
+	}
+	if (op < 0x40 && (op & 7) == 3 && ((op >> 3) & 7) != 2 && ((op >> 3) & 7) != 3)
+		return ALU_R_M;
+	return MEM_NONE;
+}
+
+/* A stub the fast paths of one instruction jump to. */
+#define MAX_FIX 8
+typedef struct Stub {
+	const Insn *in;
+	bool first;
+	unsigned pend_eip, pend_ic; /* owed before the instruction */
+	uint8_t *fix[MAX_FIX];	    /* rel32 fields to point at the stub */
+	unsigned nfix;
+	uint8_t *join; /* where the inline path goes on */
+} Stub;
+
+/* jcc rel32 to the stub (patched when the stub is written) */
+static void jcc_stub(Emit *e, Stub *st, uint8_t cc)
+{
+	b(e, 0x0f);
+	b(e, (uint8_t)(0x80 | cc));
+	if (st->nfix < MAX_FIX && e->p + 4 <= e->end)
+		st->fix[st->nfix++] = e->p;
+	else
+		e->full = true; /* never: at most MAX_FIX checks per access */
+	d32(e, 0);
+}
+
+/* A short forward jump; returns where to patch its rel8 (skip_here). */
+static uint8_t *jcc8(Emit *e, uint8_t cc)
+{
+	b(e, (uint8_t)(0x70 | cc));
+	b(e, 0);
+	return e->full ? NULL : e->p - 1;
+}
+
+static void skip_here(Emit *e, uint8_t *rel)
+{
+	if (rel && !e->full)
+		*rel = (uint8_t)(e->p - (rel + 1));
+}
+
+/* ecx = the offset of the memory operand (ea32 of fast.c); rdx = the Insn */
+static void emit_ea(Emit *e, const Insn *in)
+{
+	b(e, 0x48); /* mov rdx, imm64 */
+	b(e, 0xba);
+	d64(e, (uint64_t)(uintptr_t)in);
+	b(e, 0x8b); /* mov ecx, [rdx+disp] */
+	b(e, 0x4a);
+	b(e, (uint8_t)offsetof(Insn, disp));
+	if (in->base >= 0) {
+		b(e, 0x03); /* add ecx, [rbx+r[base]] */
+		m_rbx(e, 1, OFF(r[in->base]));
+	}
+	if (in->index >= 0) {
+		load_eax(e, OFF(r[in->index]));
+		if (in->scale) {
+			b(e, 0xc1); /* shl eax, scale */
+			b(e, 0xe0);
+			b(e, in->scale);
+		}
+		b(e, 0x01); /* add ecx, eax */
+		b(e, 0xc1);
+	}
+}
+
+/* rdx = the host address of the @size-byte access at ea_seg:ecx, or a jump
+ * to the stub: mem_fast() of x86.h. */
+static void emit_tlb(Emit *e, const Insn *in, unsigned size, bool write, Stub *st)
+{
+	size_t seg = OFF(seg[0]) + (size_t)in->ea_seg * sizeof(SegReg);
+	uint32_t want = A_P | A_S | (write ? A_RW : 0);
+	uint8_t *r1, *r2;
+
+	/* the limit: last = off + size - 1, no wrap, last <= limit */
+	b(e, 0x8d); /* lea eax, [rcx + size - 1] */
+	b(e, 0x41);
+	b(e, (uint8_t)(size - 1));
+	b(e, 0x39); /* cmp eax, ecx */
+	b(e, 0xc8);
+	jcc_stub(e, st, J_B);
+	b(e, 0x3b); /* cmp eax, [seg.limit] */
+	m_rbx(e, 0, seg + offsetof(SegReg, limit));
+	jcc_stub(e, st, J_A);
+	/* protected mode, not virtual-8086: the type */
+	b(e, 0xf6); /* test byte [cr0], CR0_PE */
+	m_rbx(e, 0, OFF(cr0));
+	b(e, CR0_PE);
+	r1 = jcc8(e, J_E);
+	b(e, 0xf7); /* test dword [flags], F_VM */
+	m_rbx(e, 0, OFF(flags));
+	d32(e, F_VM);
+	r2 = jcc8(e, J_NE);
+	load_eax(e, seg + offsetof(SegReg, attr));
+	b(e, 0x25); /* and eax, mask */
+	d32(e, want | A_CODE | A_EXPDOWN);
+	b(e, 0x3d); /* cmp eax, want */
+	d32(e, want);
+	jcc_stub(e, st, J_NE);
+	skip_here(e, r1);
+	skip_here(e, r2);
+	/* eax = lin */
+	load_eax(e, seg + offsetof(SegReg, base));
+	b(e, 0x01); /* add eax, ecx */
+	b(e, 0xc8);
+	/* ecx = the TLB index: (lin >> 12) & 255, + 256 for CPL 3 */
+	b(e, 0x89); /* mov ecx, eax */
+	b(e, 0xc1);
+	b(e, 0xc1); /* shr ecx, 12 */
+	b(e, 0xe9);
+	b(e, PAGE_BITS);
+	b(e, 0x81); /* and ecx, TLB_SIZE - 1 */
+	b(e, 0xe1);
+	d32(e, TLB_SIZE - 1);
+	b(e, 0x83); /* cmp dword [cpl], 3 */
+	m_rbx(e, 7, OFF(cpl));
+	b(e, 3);
+	r1 = jcc8(e, J_NE);
+	if (size > 1) {
+		b(e, 0xa8); /* test al, size - 1: misaligned at CPL 3 (#AC) */
+		b(e, (uint8_t)(size - 1));
+		jcc_stub(e, st, J_NE);
+	}
+	b(e, 0x81); /* add ecx, TLB_SIZE */
+	b(e, 0xc1);
+	d32(e, TLB_SIZE);
+	skip_here(e, r1);
+	b(e, 0x69); /* imul ecx, ecx, sizeof(TLBEntry) */
+	b(e, 0xc9);
+	d32(e, (uint32_t)sizeof(TLBEntry));
+	/* the tag: (lin & ~0xfff) | 1 */
+	b(e, 0x89); /* mov edx, eax */
+	b(e, 0xc2);
+	b(e, 0x81); /* and edx, ~(PAGE_SIZE - 1) */
+	b(e, 0xe2);
+	d32(e, ~(uint32_t)(PAGE_SIZE - 1));
+	b(e, 0x83); /* or edx, 1 */
+	b(e, 0xca);
+	b(e, 1);
+	b(e, 0x3b); /* cmp edx, [rbx + rcx + tlb + tag] */
+	b(e, 0x94);
+	b(e, 0x0b);
+	d32(e,
+	    (uint32_t)(OFF(tlb) + (write ? offsetof(TLBEntry, wtag) : offsetof(TLBEntry, rtag))));
+	jcc_stub(e, st, J_NE);
+	if (size > 1) {
+		/* inside the page */
+		b(e, 0x89); /* mov edx, eax */
+		b(e, 0xc2);
+		b(e, 0x81); /* and edx, PAGE_SIZE - 1 */
+		b(e, 0xe2);
+		d32(e, PAGE_SIZE - 1);
+		b(e, 0x81); /* cmp edx, PAGE_SIZE - size */
+		b(e, 0xfa);
+		d32(e, PAGE_SIZE - size);
+		jcc_stub(e, st, J_A);
+	}
+	/* rdx = lin + addend (eax is zero-extended) */
+	b(e, 0x48); /* mov rdx, [rbx + rcx + tlb + addend] */
+	b(e, 0x8b);
+	b(e, 0x94);
+	b(e, 0x0b);
+	d32(e, (uint32_t)(OFF(tlb) + offsetof(TLBEntry, addend)));
+	b(e, 0x48); /* add rdx, rax */
+	b(e, 0x01);
+	b(e, 0xc2);
+}
+
+/* ecx = the immediate of @in (rdx is free again); byte: sign-extended */
+static void imm_to_ecx(Emit *e, const Insn *in, bool sx8, bool zx8)
+{
+	b(e, 0x48); /* mov rsi, imm64 */
+	b(e, 0xbe);
+	d64(e, (uint64_t)(uintptr_t)in);
+	if (sx8) {
+		b(e, 0x0f); /* movsx ecx, byte [rsi+imm] */
+		b(e, 0xbe);
+	} else if (zx8) {
+		b(e, 0x0f); /* movzx ecx, byte [rsi+imm] */
+		b(e, 0xb6);
+	} else {
+		b(e, 0x8b); /* mov ecx, [rsi+imm] */
+	}
+	b(e, 0x4e);
+	b(e, (uint8_t)offsetof(Insn, imm));
+}
+
+static void emit_mem(Emit *e, const Insn *in, enum mem k, Stub *st)
+{
+	static const unsigned sizes[] = {
+	    [LD32] = 4, [LD8Z] = 1, [LD8S] = 1,	 [LD16Z] = 2,  [ST32] = 4,
+	    [ST8R] = 1, [ST8I] = 1, [ST32I] = 4, [ALU_R_M] = 4};
+	emit_ea(e, in);
+	if (k == LEA) {
+		b(e, 0x89); /* mov [rbx+r[reg]], ecx */
+		m_rbx(e, 1, OFF(r[in->reg]));
+		return;
+	}
+	unsigned size = k == CMP_M_I ? (in->op == 0x80 ? 1 : 4) : sizes[k];
+	bool write = k == ST32 || k == ST8R || k == ST8I || k == ST32I;
+
+	emit_tlb(e, in, size, write, st);
+	switch (k) {
+	case LD32:
+		b(e, 0x8b); /* mov eax, [rdx] */
+		b(e, 0x02);
+		store_eax(e, OFF(r[in->reg]));
+		break;
+	case LD8Z:
+	case LD8S:
+	case LD16Z:
+		b(e, 0x0f); /* movzx / movsx eax, byte/word [rdx] */
+		b(e, k == LD8Z ? 0xb6 : k == LD8S ? 0xbe : 0xb7);
+		b(e, 0x02);
+		store_eax(e, OFF(r[in->reg]));
+		break;
+	case ST32:
+		load_ecx(e, OFF(r[in->reg]));
+		b(e, 0x89); /* mov [rdx], ecx */
+		b(e, 0x0a);
+		break;
+	case ST8R:
+		load_ecx(e, OFF(r[in->reg & 3]));
+		if (in->reg >= 4) {
+			b(e, 0xc1); /* shr ecx, 8 */
+			b(e, 0xe9);
+			b(e, 8);
+		}
+		b(e, 0x88); /* mov [rdx], cl */
+		b(e, 0x0a);
+		break;
+	case ST8I:
+	case ST32I:
+		imm_to_ecx(e, in, false, false);
+		if (k == ST8I)
+			b(e, 0x88); /* mov [rdx], cl */
+		else
+			b(e, 0x89); /* mov [rdx], ecx */
+		b(e, 0x0a);
+		break;
+	case ALU_R_M:	    /* op reg, [mem]: a = reg, b = memory */
+		b(e, 0x8b); /* mov ecx, [rdx] */
+		b(e, 0x0a);
+		load_eax(e, OFF(r[in->reg]));
+		alu_inline(e, (in->op >> 3) & 7, in->reg, ((in->op >> 3) & 7) != 7);
+		break;
+	case CMP_M_I: /* cmp [mem], imm: a = memory, b = imm */
+		if (size == 1) {
+			b(e, 0x0f); /* movzx eax, byte [rdx] */
+			b(e, 0xb6);
+			b(e, 0x02);
+			imm_to_ecx(e, in, false, true);
+		} else {
+			b(e, 0x8b); /* mov eax, [rdx] */
+			b(e, 0x02);
+			imm_to_ecx(e, in, in->op == 0x83, false);
+		}
+		alu_flags(e, 7, size * 8);
+		break;
+	default:
+		break;
+	}
+}
+
+/* The stub of @st: the instruction the interpreter's way, then back to the
+ * inline path owing what it owes there. */
+static void emit_stub(Emit *e, Stub *st)
+{
+	if (e->full || !st->nfix)
+		return;
+	for (unsigned i = 0; i < st->nfix; i++) {
+		int32_t rel = (int32_t)(e->p - (st->fix[i] + 4));
+
+		memcpy(st->fix[i], &rel, 4);
+	}
+	e->pend_eip = st->pend_eip;
+	e->pend_ic = st->pend_ic;
+	emit_call(e, st->in, false, false);
+	unsigned owe_eip = st->pend_eip + st->in->len, owe_ic = st->pend_ic + 1;
+
+	b(e, 0x81); /* sub dword [rbx+eip], owe_eip */
+	m_rbx(e, 5, OFF(eip));
+	d32(e, owe_eip);
+	b(e, 0x48); /* sub qword [rbx+icount], owe_ic */
+	b(e, 0x83);
+	m_rbx(e, 5, OFF(icount));
+	b(e, (uint8_t)owe_ic);
+	b(e, 0xe9); /* jmp join */
+	d32(e, (uint32_t)(int32_t)(st->join - (e->p + 4)));
+	e->pend_eip = e->pend_ic = 0;
+}
+
+static void emit_insn(Emit *e, const Insn *in, bool first, bool last, Stub *stubs, unsigned *nstubs)
+{
+	enum inl k = last ? INL_NONE : inline_kind(in);
+	enum mem m = last || k != INL_NONE ? MEM_NONE : mem_kind(in);
+
+	if (m != MEM_NONE) {
+		Stub *st = &stubs[(*nstubs)++];
+
+		*st = (Stub){in, first, e->pend_eip, e->pend_ic, {NULL}, 0, NULL};
+		emit_mem(e, in, m, st);
+		st->join = e->p;
+		e->pend_eip += in->len;
+		e->pend_ic++;
+		if (first)
+			store_imm32(e, OFF(stuck), 0);
+		return;
+	}
+	if (k != INL_NONE) {
+		emit_inline(e, in, k);
+		if (first)
+			store_imm32(e, OFF(stuck), 0);
+		return;
+	}
+	emit_call(e, in, first, last);
+}
+
 size_t jit_emit_block(uint8_t *buf, size_t cap, const uint8_t *at, const TB *tb)
 {
-	Emit e = {buf, buf + cap, at, buf, false};
+	Emit e = {buf, buf + cap, at, buf, false, 0, 0, tb};
 
 	b(&e, 0x53); /* push rbx */
 	b(&e, 0x48); /* mov rbx, rdi */
 	b(&e, 0x89);
 	b(&e, 0xfb);
+	/* a chained jump enters here, the frame and RBX already set */
+	Stub stubs[TB_MAX];
+	unsigned nstubs = 0;
+
 	for (unsigned i = 0; i < tb->n; i++)
-		emit_insn(&e, &tb->insn[i], i == 0, i + 1 == tb->n);
+		emit_insn(&e, &tb->insn[i], i == 0, i + 1 == tb->n, stubs, &nstubs);
+	for (unsigned i = 0; i < nstubs; i++)
+		emit_stub(&e, &stubs[i]);
 	return e.full ? 0 : (size_t)(e.p - buf);
 }
 

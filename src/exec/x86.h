@@ -248,6 +248,8 @@ struct CPU {
 	/* the host-code backend (jit.c), when it is the engine */
 	bool use_jit;
 	struct Jit *jit;
+	TB *jit_tb;	    /* the block whose host code runs or ran last */
+	uint64_t jit_limit; /* host code may go on to the next block below this icount */
 };
 
 /* ---- cpu.c ---- */
