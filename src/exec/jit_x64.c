@@ -352,7 +352,7 @@ static void m_r9(Emit *e, unsigned reg, size_t off)
  */
 static void emit_chain(Emit *e, const TB *tb)
 {
-	uint8_t *out[12], *miss[12];
+	uint8_t *out[12] = {0}, *miss[12] = {0};
 	unsigned nout = 0, nmiss;
 	size_t cs = OFF(seg[0]) + (size_t)S_CS * sizeof(SegReg);
 
@@ -873,11 +873,241 @@ static void emit_stub(Emit *e, Stub *st)
 	e->pend_eip = e->pend_ic = 0;
 }
 
+/*
+ * Register-only forms: no memory, no I/O, no fault, no EIP or icount read,
+ * no cpu->brk; they change general registers and flags only.  Their
+ * handlers are called with nothing around the call: EIP and icount are
+ * added with the next called instruction's, as for the inline forms.
+ */
+static bool pure_reg(const Insn *in)
+{
+	unsigned op = in->op;
+	bool r = in->mod == 3;
+
+	if (op < 0x40)
+		return (op & 7) < 4 && r;
+	if (op < 0x50 || (op >= 0x90 && op < 0x9a) || (op >= 0xb0 && op < 0xc0))
+		return true; /* INC, DEC r; XCHG, CBW, CWD; MOV r, imm */
+	if (op >= 0x1c8 && op < 0x1d0)
+		return true; /* BSWAP */
+	switch (op) {
+	case 0xf5: /* CMC CLC STC CLD STD */
+	case 0xf8:
+	case 0xf9:
+	case 0xfc:
+	case 0xfd:
+		return true;
+	case 0x69: /* IMUL r, r, imm */
+	case 0x6b:
+	case 0x80: /* group 1, TEST, XCHG, MOV */
+	case 0x81:
+	case 0x82:
+	case 0x83:
+	case 0x84:
+	case 0x85:
+	case 0x86:
+	case 0x87:
+	case 0x88:
+	case 0x89:
+	case 0x8a:
+	case 0x8b:
+	case 0xc0: /* shifts and rotates */
+	case 0xc1:
+	case 0xd0:
+	case 0xd1:
+	case 0xd2:
+	case 0xd3:
+	case 0x1a3: /* BT BTS BTR BTC, SHLD SHRD, IMUL, BSF BSR, MOVZX MOVSX */
+	case 0x1a4:
+	case 0x1a5:
+	case 0x1ab:
+	case 0x1ac:
+	case 0x1ad:
+	case 0x1af:
+	case 0x1b3:
+	case 0x1b6:
+	case 0x1b7:
+	case 0x1bb:
+	case 0x1bc:
+	case 0x1bd:
+	case 0x1be:
+	case 0x1bf:
+		return r;
+	case 0x1ba: /* BT BTS BTR BTC r, imm (/0-/3 are #UD) */
+		return r && in->reg >= 4;
+	case 0xf6: /* TEST NOT NEG MUL IMUL, not DIV IDIV (#DE) */
+	case 0xf7:
+		return r && in->reg < 6 && in->reg != 1;
+	case 0xfe: /* INC DEC */
+	case 0xff:
+		return r && in->reg < 2;
+	}
+	if ((op >= 0x140 && op < 0x150) || (op >= 0x190 && op < 0x1a0))
+		return r; /* CMOVcc, SETcc */
+	return false;
+}
+
+/* A pure_reg() instruction: just the call. */
+static void emit_pure(Emit *e, const Insn *in)
+{
+	b(e, 0x48); /* mov rdi, rbx */
+	b(e, 0x89);
+	b(e, 0xdf);
+	b(e, 0x48); /* mov rsi, imm64 */
+	b(e, 0xbe);
+	d64(e, (uint64_t)(uintptr_t)in);
+	call(e, (const void *)in->fn);
+	e->pend_eip += in->len;
+	e->pend_ic++;
+}
+
+/*
+ * A Jcc ending a block (32-bit operand size, the jcc handlers of fast.c):
+ * the condition straight from the lazy flags when they are those of a
+ * 32-bit SUB (no borrow in) or logic operation, for the conditions
+ * cond_quick() of fast.c answers from the lazy fields without changing
+ * them (B, E, BE, S, L, LE and their negations); otherwise, and for a
+ * target beyond the CS limit (#GP), the handler.  EIP, start_eip,
+ * cpu->saved and icount end as run_block() leaves them.
+ */
+static bool jcc_inline_ok(const Insn *in)
+{
+	unsigned cc = in->op & 15;
+
+	return in->o32 && !in->save &&
+	       ((in->op >= 0x70 && in->op < 0x80) || (in->op >= 0x180 && in->op < 0x190)) &&
+	       (cc >> 1) != 0 && (cc >> 1) != 5;
+}
+
+static void emit_jcc(Emit *e, const Insn *in, bool first)
+{
+	unsigned cc = in->op & 15, c = cc >> 1;
+	bool neg = cc & 1;
+	uint8_t *taken[4] = {0}, *nottaken[4] = {0}, *slow[6] = {0}, *done[4] = {0};
+	unsigned nt = 0, nn = 0, ns = 0, nd = 0;
+	size_t cs = OFF(seg[0]) + (size_t)S_CS * sizeof(SegReg);
+
+	flush_icount(e);
+	emit_save(e, in); /* eax = its EIP */
+	b(e, 0x83);	  /* add eax, len */
+	b(e, 0xc0);
+	b(e, in->len);
+	store_eax(e, OFF(eip));
+	b(e, 0x8b); /* mov ecx, [cc_op] */
+	m_rbx(e, 1, OFF(cc_op));
+	b(e, 0x83); /* cmp dword [cc_bits], 32 */
+	m_rbx(e, 7, OFF(cc_bits));
+	b(e, 32);
+	jcc_fix(e, J_NE, slow, &ns);
+	for (int logic = 0; logic < 2; logic++) {
+		uint8_t *other[2] = {0};
+		unsigned no = 0;
+		/* the condition c is true -> T, false -> F (swapped for neg) */
+		uint8_t **T = neg ? nottaken : taken, **F = neg ? taken : nottaken;
+		unsigned *nT = neg ? &nn : &nt, *nF = neg ? &nt : &nn;
+
+		b(e, 0x83); /* cmp ecx, CC_SUB / CC_LOGIC */
+		b(e, 0xf9);
+		b(e, logic ? CC_LOGIC : CC_SUB);
+		jcc_fix(e, J_NE, logic ? slow : other, logic ? &ns : &no);
+		if (!logic) {
+			b(e, 0x83); /* cmp dword [cc_c], 0 */
+			m_rbx(e, 7, OFF(cc_c));
+			b(e, 0);
+			jcc_fix(e, J_NE, slow, &ns);
+		}
+		if (c == 2 || c == 3 || c == 4 || (logic && c >= 6)) {
+			b(e, 0x83); /* cmp dword [cc_res], 0 */
+			m_rbx(e, 7, OFF(cc_res));
+			b(e, 0);
+		}
+		switch (c) {
+		case 1: /* B: a < b; logic: never */
+			if (logic)
+				break;
+			load_eax(e, OFF(cc_a));
+			b(e, 0x3b); /* cmp eax, [cc_b] */
+			m_rbx(e, 0, OFF(cc_b));
+			jcc_fix(e, J_B, T, nT);
+			break;
+		case 2: /* E */
+			jcc_fix(e, J_E, T, nT);
+			break;
+		case 3: /* BE */
+			jcc_fix(e, J_E, T, nT);
+			if (logic)
+				break;
+			load_eax(e, OFF(cc_a));
+			b(e, 0x3b);
+			m_rbx(e, 0, OFF(cc_b));
+			jcc_fix(e, J_B, T, nT);
+			break;
+		case 4:				/* S */
+			jcc_fix(e, 0x8, T, nT); /* js */
+			break;
+		case 6: /* L */
+		case 7: /* LE */
+			if (logic) {
+				jcc_fix(e, 0x8, T, nT); /* js */
+				if (c == 7)
+					jcc_fix(e, J_E, T, nT);
+				break;
+			}
+			load_eax(e, OFF(cc_a));
+			b(e, 0x3b);
+			m_rbx(e, 0, OFF(cc_b));
+			jcc_fix(e, c == 6 ? 0xc : 0xe, T, nT); /* jl / jle */
+			break;
+		}
+		b(e, 0xe9); /* jmp F */
+		if (e->p + 4 <= e->end)
+			F[(*nF)++] = e->p;
+		d32(e, 0);
+		patch_to(e, other, no);
+	}
+	/* taken: EIP + rel inside the CS limit */
+	patch_to(e, taken, nt);
+	load_eax(e, OFF(eip));
+	imm_to_ecx(e, in, in->op < 0x100, false);
+	b(e, 0x01); /* add eax, ecx */
+	b(e, 0xc8);
+	b(e, 0x3b); /* cmp eax, [cs.limit] */
+	m_rbx(e, 0, cs + offsetof(SegReg, limit));
+	jcc_fix(e, J_A, slow, &ns);
+	store_eax(e, OFF(eip));
+	b(e, 0xe9); /* jmp done */
+	if (e->p + 4 <= e->end)
+		done[nd++] = e->p;
+	d32(e, 0);
+	/* the handler */
+	patch_to(e, slow, ns);
+	b(e, 0x48); /* mov rdi, rbx */
+	b(e, 0x89);
+	b(e, 0xdf);
+	b(e, 0x48); /* mov rsi, imm64 */
+	b(e, 0xbe);
+	d64(e, (uint64_t)(uintptr_t)in);
+	call(e, (const void *)in->fn);
+	patch_to(e, nottaken, nn);
+	patch_to(e, done, nd);
+	b(e, 0x48); /* inc qword [rbx+icount] */
+	b(e, 0xff);
+	m_rbx(e, 0, OFF(icount));
+	if (first)
+		store_imm32(e, OFF(stuck), 0);
+	emit_chain(e, e->tb);
+	ret_insn(e, in);
+}
+
 static void emit_insn(Emit *e, const Insn *in, bool first, bool last, Stub *stubs, unsigned *nstubs)
 {
 	enum inl k = last ? INL_NONE : inline_kind(in);
 	enum mem m = last || k != INL_NONE ? MEM_NONE : mem_kind(in);
 
+	if (last && e->tb && jcc_inline_ok(in)) {
+		emit_jcc(e, in, first);
+		return;
+	}
 	if (m != MEM_NONE) {
 		Stub *st = &stubs[(*nstubs)++];
 
@@ -890,8 +1120,11 @@ static void emit_insn(Emit *e, const Insn *in, bool first, bool last, Stub *stub
 			store_imm32(e, OFF(stuck), 0);
 		return;
 	}
-	if (k != INL_NONE) {
-		emit_inline(e, in, k);
+	if (k != INL_NONE || (!last && pure_reg(in))) {
+		if (k != INL_NONE)
+			emit_inline(e, in, k);
+		else
+			emit_pure(e, in);
 		if (first)
 			store_imm32(e, OFF(stuck), 0);
 		return;
