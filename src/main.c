@@ -393,6 +393,8 @@ static int cmd_help(int argc, char **argv)
 		printf("  flashback %s\n", commands[i].synopsis);
 	printf("\n");
 	machine_options_usage(stdout);
+	printf("\nEvery command: -accel jit|interp  run guest code as host code (the default on\n"
+	       "x86-64 hosts) or interpret it; the results are the same.\n");
 	printf("\nExit status: the guest's (isa-debug-exit: (value << 1) | 1), 2 bad usage or\n"
 	       "input, 3 replay divergence, 4 host failure.  See README.md.\n");
 	return 0;

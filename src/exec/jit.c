@@ -121,23 +121,23 @@ static void *compile(CPU *cpu, TB *tb)
 {
 	CodeBuf *cb = &cpu->jit->cb;
 
-	for (int attempt = 0; attempt < 2; attempt++) {
-		size_t at = (cb->used + 15) & ~(size_t)15;
+	for (;;) {
+		size_t at = (cb->used + 15) & ~(size_t)15, n = 0;
 
 		if (at < cb->size) {
 			cb_begin(cb);
-			size_t n = jit_emit_block(cb->rw + at, cb->size - at, cb->rx + at, tb);
-
+			n = jit_emit_block(cb->rw + at, cb->size - at, cb->rx + at, tb);
 			cb_end(cb);
-			if (n) {
-				cb->used = at + n;
-				cpu->jit->blocks++;
-				return cb->rx + at;
-			}
 		}
-		jit_flush(cpu); /* full: start again with this block */
+		if (n) {
+			cb->used = at + n;
+			cpu->jit->blocks++;
+			return cb->rx + at;
+		}
+		if (at == 0)
+			return NULL; /* bigger than the whole cache: interpret it */
+		jit_flush(cpu);	     /* full: start again with this block */
 	}
-	return NULL; /* a block bigger than the whole cache: interpret it */
 }
 
 JitFn *jit_block(CPU *cpu, TB *tb)
