@@ -1099,6 +1099,100 @@ static void emit_jcc(Emit *e, const Insn *in, bool first)
 	ret_insn(e, in);
 }
 
+/* SHL/SAL, SHR, SAR of a 32-bit register (C1, D1, D3 /4-/7), as
+ * alu_shift() of alu.c: a zero count changes nothing; otherwise the result,
+ * and all six arithmetic flags eagerly (set_flags_szp): SF ZF PF CF from
+ * the host's shift of the same value, AF clear, OF as alu_shift() defines
+ * it (SHL: sign of the result ^ CF; SHR: the old sign for a count of 1,
+ * else 0; SAR: 0). */
+static void emit_shift(Emit *e, const Insn *in)
+{
+	unsigned op = in->reg == 6 ? 4 : in->reg;
+	uint8_t *zero[1] = {0}, *skip;
+	unsigned nz = 0;
+
+	if (in->op == 0xc1) {
+		imm_to_ecx(e, in, false, true);
+	} else if (in->op == 0xd1) {
+		b(e, 0xb9); /* mov ecx, 1 */
+		d32(e, 1);
+	} else {
+		load_ecx(e, OFF(r[R_ECX]));
+	}
+	b(e, 0x83); /* and ecx, 31 */
+	b(e, 0xe1);
+	b(e, 31);
+	jcc_fix(e, J_E, zero, &nz);
+	load_eax(e, OFF(r[in->rm]));
+	b(e, 0x41); /* mov r8d, eax: the old value */
+	b(e, 0x89);
+	b(e, 0xc0);
+	b(e, 0xd3); /* shl / shr / sar eax, cl */
+	b(e, op == 4 ? 0xe0 : op == 5 ? 0xe8 : 0xf8);
+	b(e, 0x9c); /* pushfq; pop rdx */
+	b(e, 0x5a);
+	store_eax(e, OFF(r[in->rm]));
+	b(e, 0x81); /* and edx, CF PF ZF SF */
+	b(e, 0xe2);
+	d32(e, F_CF | F_PF | F_ZF | F_SF);
+	if (op == 4) {
+		b(e, 0x41); /* mov r9d, eax */
+		b(e, 0x89);
+		b(e, 0xc1);
+		b(e, 0x41); /* shr r9d, 31 */
+		b(e, 0xc1);
+		b(e, 0xe9);
+		b(e, 31);
+		b(e, 0x41); /* xor r9d, edx: sign ^ CF in bit 0 */
+		b(e, 0x31);
+		b(e, 0xd1);
+		b(e, 0x41); /* and r9d, 1 */
+		b(e, 0x83);
+		b(e, 0xe1);
+		b(e, 1);
+		b(e, 0x41); /* shl r9d, 11: OF */
+		b(e, 0xc1);
+		b(e, 0xe1);
+		b(e, 11);
+		b(e, 0x44); /* or edx, r9d */
+		b(e, 0x09);
+		b(e, 0xca);
+	} else if (op == 5) {
+		b(e, 0x83); /* cmp ecx, 1 */
+		b(e, 0xf9);
+		b(e, 1);
+		skip = jcc8(e, J_NE);
+		b(e, 0x41); /* shr r8d, 31 */
+		b(e, 0xc1);
+		b(e, 0xe8);
+		b(e, 31);
+		b(e, 0x41); /* shl r8d, 11: OF */
+		b(e, 0xc1);
+		b(e, 0xe0);
+		b(e, 11);
+		b(e, 0x44); /* or edx, r8d */
+		b(e, 0x09);
+		b(e, 0xc2);
+		skip_here(e, skip);
+	}
+	load_eax(e, OFF(flags));
+	b(e, 0x25); /* and eax, ~FLAGS_ARITH */
+	d32(e, ~(uint32_t)FLAGS_ARITH);
+	b(e, 0x09); /* or eax, edx */
+	b(e, 0xd0);
+	store_eax(e, OFF(flags));
+	store_imm32(e, OFF(cc_op), CC_EAGER);
+	patch_to(e, zero, nz);
+	e->pend_eip += in->len;
+	e->pend_ic++;
+}
+
+static bool shift_inline_ok(const Insn *in)
+{
+	return in->o32 && in->mod == 3 && in->reg >= 4 &&
+	       (in->op == 0xc1 || in->op == 0xd1 || in->op == 0xd3);
+}
+
 static void emit_insn(Emit *e, const Insn *in, bool first, bool last, Stub *stubs, unsigned *nstubs)
 {
 	enum inl k = last ? INL_NONE : inline_kind(in);
@@ -1123,6 +1217,8 @@ static void emit_insn(Emit *e, const Insn *in, bool first, bool last, Stub *stub
 	if (k != INL_NONE || (!last && pure_reg(in))) {
 		if (k != INL_NONE)
 			emit_inline(e, in, k);
+		else if (shift_inline_ok(in))
+			emit_shift(e, in);
 		else
 			emit_pure(e, in);
 		if (first)
