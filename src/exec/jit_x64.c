@@ -324,6 +324,29 @@ static void patch_to(Emit *e, uint8_t **fix, unsigned n)
 	}
 }
 
+/* jmp rel32 with its field noted (patched by patch_to) */
+static void jmp_fix(Emit *e, uint8_t **fix, unsigned *n)
+{
+	b(e, 0xe9);
+	if (e->p + 4 <= e->end)
+		fix[(*n)++] = e->p;
+	d32(e, 0);
+}
+
+/* A short forward jump; returns where to patch its rel8 (skip_here). */
+static uint8_t *jcc8(Emit *e, uint8_t cc)
+{
+	b(e, (uint8_t)(0x70 | cc));
+	b(e, 0);
+	return e->full ? NULL : e->p - 1;
+}
+
+static void skip_here(Emit *e, uint8_t *rel)
+{
+	if (rel && !e->full)
+		*rel = (uint8_t)(e->p - (rel + 1));
+}
+
 /* ModRM + disp32 for [RSI + off] / [R9 + off] (REX.B set by the caller) */
 static void m_rsi(Emit *e, unsigned reg, size_t off)
 {
@@ -339,6 +362,87 @@ static void m_r9(Emit *e, unsigned reg, size_t off)
 
 #define TBOFF(field) offsetof(TB, field)
 
+/* r9 = a block the next one may be (host, size and version checked),
+ * eax = EIP, ecx = its linear address: go to its code when it has code,
+ * lies inside the CS limit and fits under cpu->jit_limit; else to @miss
+ * (or, past the limit, @out). */
+static void emit_try(Emit *e, const TB *tb, uint8_t **miss, unsigned *nmiss, uint8_t **out,
+		     unsigned *nout)
+{
+	size_t cs = OFF(seg[0]) + (size_t)S_CS * sizeof(SegReg);
+
+	b(e, 0x4d); /* mov r10, [r9+code] */
+	b(e, 0x8b);
+	m_r9(e, 2, TBOFF(code));
+	b(e, 0x4d); /* test r10, r10 */
+	b(e, 0x85);
+	b(e, 0xd2);
+	jcc_fix(e, J_E, miss, nmiss);
+	/* eip <= limit, limit - eip >= bytes - 1 */
+	b(e, 0x44); /* mov r11d, [rbx+cs.limit] */
+	b(e, 0x8b);
+	m_rbx(e, 3, cs + offsetof(SegReg, limit));
+	b(e, 0x44); /* cmp eax, r11d */
+	b(e, 0x39);
+	b(e, 0xd8);
+	jcc_fix(e, J_A, miss, nmiss);
+	b(e, 0x41); /* sub r11d, eax */
+	b(e, 0x29);
+	b(e, 0xc3);
+	b(e, 0x45); /* movzx r8d, word [r9+bytes] */
+	b(e, 0x0f);
+	b(e, 0xb7);
+	m_r9(e, 0, TBOFF(bytes));
+	b(e, 0x41); /* dec r8d */
+	b(e, 0xff);
+	b(e, 0xc8);
+	b(e, 0x45); /* cmp r11d, r8d */
+	b(e, 0x39);
+	b(e, 0xc3);
+	jcc_fix(e, J_B, miss, nmiss);
+	if (!tb->c32) {
+		/* eip + bytes <= 0xffff */
+		b(e, 0x41); /* inc r8d */
+		b(e, 0xff);
+		b(e, 0xc0);
+		b(e, 0x41); /* add r8d, eax */
+		b(e, 0x01);
+		b(e, 0xc0);
+		b(e, 0x41); /* cmp r8d, 0xffff */
+		b(e, 0x81);
+		b(e, 0xf8);
+		d32(e, 0xffff);
+		jcc_fix(e, J_A, miss, nmiss);
+	}
+	/* icount + n <= jit_limit */
+	b(e, 0x45); /* movzx r8d, byte [r9+n] */
+	b(e, 0x0f);
+	b(e, 0xb6);
+	m_r9(e, 0, TBOFF(n));
+	b(e, 0x4c); /* add r8, [rbx+icount] */
+	b(e, 0x03);
+	m_rbx(e, 0, OFF(icount));
+	b(e, 0x4c); /* cmp r8, [rbx+jit_limit] */
+	b(e, 0x3b);
+	m_rbx(e, 0, OFF(jit_limit));
+	jcc_fix(e, J_A, out, nout);
+	/* go: what tb_next() and run_block() would note */
+	b(e, 0x41); /* mov [r9+lstart], ecx */
+	b(e, 0x89);
+	m_r9(e, 1, TBOFF(lstart));
+	b(e, 0x4c); /* mov [rbx+jit_tb], r9 */
+	b(e, 0x89);
+	m_rbx(e, 1, OFF(jit_tb));
+	store_byte(e, OFF(skip_bp), 0);
+	b(e, 0x49); /* add r10, JIT_ENTRY_SKIP: past the next block's prologue */
+	b(e, 0x83);
+	b(e, 0xc2);
+	b(e, JIT_ENTRY_SKIP);
+	b(e, 0x41); /* jmp r10 */
+	b(e, 0xff);
+	b(e, 0xe2);
+}
+
 /*
  * The end of a block that ends with a near jump or runs on: go straight to
  * the next block's code when tb_next() (dcache.c) would find that block
@@ -352,8 +456,8 @@ static void m_r9(Emit *e, unsigned reg, size_t off)
  */
 static void emit_chain(Emit *e, const TB *tb)
 {
-	uint8_t *out[12] = {0}, *miss[12] = {0};
-	unsigned nout = 0, nmiss;
+	uint8_t *out[24] = {0}, *miss[12] = {0}, *cross[1] = {0}, *skip;
+	unsigned nout = 0, nmiss, ncross = 0;
 	size_t cs = OFF(seg[0]) + (size_t)S_CS * sizeof(SegReg);
 
 	b(e, 0x80); /* cmp byte [rbx+brk], 0 */
@@ -378,7 +482,7 @@ static void emit_chain(Emit *e, const TB *tb)
 	b(e, 0x81); /* cmp edx, PAGE_SIZE - 1 */
 	b(e, 0xfa);
 	d32(e, PAGE_SIZE - 1);
-	jcc_fix(e, J_A, out, &nout); /* another page */
+	jcc_fix(e, J_A, cross, &ncross); /* another page */
 	b(e, 0x89);		     /* mov edx, ecx */
 	b(e, 0xca);
 	b(e, 0x2b); /* sub edx, [rsi+lstart] */
@@ -412,78 +516,104 @@ static void emit_chain(Emit *e, const TB *tb)
 		m_r9(e, 7, TBOFF(ver));
 		d32(e, tb->ver);
 		jcc_fix(e, J_NE, miss, &nmiss);
-		b(e, 0x4d); /* mov r10, [r9+code] */
-		b(e, 0x8b);
-		m_r9(e, 2, TBOFF(code));
-		b(e, 0x4d); /* test r10, r10 */
-		b(e, 0x85);
-		b(e, 0xd2);
-		jcc_fix(e, J_E, miss, &nmiss);
-		/* eip <= limit, limit - eip >= bytes - 1 */
-		b(e, 0x44); /* mov r11d, [rbx+cs.limit] */
-		b(e, 0x8b);
-		m_rbx(e, 3, cs + offsetof(SegReg, limit));
-		b(e, 0x44); /* cmp eax, r11d */
-		b(e, 0x39);
-		b(e, 0xd8);
-		jcc_fix(e, J_A, miss, &nmiss);
-		b(e, 0x41); /* sub r11d, eax */
-		b(e, 0x29);
-		b(e, 0xc3);
-		b(e, 0x45); /* movzx r8d, word [r9+bytes] */
-		b(e, 0x0f);
-		b(e, 0xb7);
-		m_r9(e, 0, TBOFF(bytes));
-		b(e, 0x41); /* dec r8d */
-		b(e, 0xff);
-		b(e, 0xc8);
-		b(e, 0x45); /* cmp r11d, r8d */
-		b(e, 0x39);
-		b(e, 0xc3);
-		jcc_fix(e, J_B, miss, &nmiss);
-		if (!tb->c32) {
-			/* eip + bytes <= 0xffff */
-			b(e, 0x41); /* inc r8d */
-			b(e, 0xff);
-			b(e, 0xc0);
-			b(e, 0x41); /* add r8d, eax */
-			b(e, 0x01);
-			b(e, 0xc0);
-			b(e, 0x41); /* cmp r8d, 0xffff */
-			b(e, 0x81);
-			b(e, 0xf8);
-			d32(e, 0xffff);
-			jcc_fix(e, J_A, miss, &nmiss);
-		}
-		/* icount + n <= jit_limit */
-		b(e, 0x45); /* movzx r8d, byte [r9+n] */
-		b(e, 0x0f);
-		b(e, 0xb6);
-		m_r9(e, 0, TBOFF(n));
-		b(e, 0x4c); /* add r8, [rbx+icount] */
-		b(e, 0x03);
-		m_rbx(e, 0, OFF(icount));
-		b(e, 0x4c); /* cmp r8, [rbx+jit_limit] */
-		b(e, 0x3b);
-		m_rbx(e, 0, OFF(jit_limit));
-		jcc_fix(e, J_A, out, &nout);
-		/* go: what tb_next() and run_block() would note */
-		b(e, 0x41); /* mov [r9+lstart], ecx */
-		b(e, 0x89);
-		m_r9(e, 1, TBOFF(lstart));
-		b(e, 0x4c); /* mov [rbx+jit_tb], r9 */
-		b(e, 0x89);
-		m_rbx(e, 1, OFF(jit_tb));
-		store_byte(e, OFF(skip_bp), 0);
-		b(e, 0x49); /* add r10, JIT_ENTRY_SKIP: past the next block's prologue */
-		b(e, 0x83);
-		b(e, 0xc2);
-		b(e, JIT_ENTRY_SKIP);
-		b(e, 0x41); /* jmp r10 */
-		b(e, 0xff);
-		b(e, 0xe2);
+		emit_try(e, tb, miss, &nmiss, out, &nout);
 		patch_to(e, miss, nmiss);
 	}
+	jmp_fix(e, out, &nout);
+	/* another page: tb_find()'s way, through the TLB and the block table */
+	patch_to(e, cross, ncross);
+	b(e, 0x89); /* mov edx, ecx */
+	b(e, 0xca);
+	b(e, 0xc1); /* shr edx, 12 */
+	b(e, 0xea);
+	b(e, PAGE_BITS);
+	b(e, 0x81); /* and edx, TLB_SIZE - 1 */
+	b(e, 0xe2);
+	d32(e, TLB_SIZE - 1);
+	b(e, 0x83); /* cmp dword [cpl], 3 */
+	m_rbx(e, 7, OFF(cpl));
+	b(e, 3);
+	skip = jcc8(e, J_NE);
+	b(e, 0x81); /* add edx, TLB_SIZE */
+	b(e, 0xc2);
+	d32(e, TLB_SIZE);
+	skip_here(e, skip);
+	b(e, 0x69); /* imul edx, edx, sizeof(TLBEntry) */
+	b(e, 0xd2);
+	d32(e, (uint32_t)sizeof(TLBEntry));
+	b(e, 0x41); /* mov r8d, ecx */
+	b(e, 0x89);
+	b(e, 0xc8);
+	b(e, 0x41); /* and r8d, ~(PAGE_SIZE - 1) */
+	b(e, 0x81);
+	b(e, 0xe0);
+	d32(e, ~(uint32_t)(PAGE_SIZE - 1));
+	b(e, 0x41); /* or r8d, 1 */
+	b(e, 0x83);
+	b(e, 0xc8);
+	b(e, 1);
+	b(e, 0x44); /* cmp r8d, [rbx + rdx + tlb + rtag] */
+	b(e, 0x3b);
+	b(e, 0x84);
+	b(e, 0x13);
+	d32(e, (uint32_t)(OFF(tlb) + offsetof(TLBEntry, rtag)));
+	jcc_fix(e, J_NE, out, &nout);
+	b(e, 0x48); /* mov rsi, [rbx + rdx + tlb + ver] */
+	b(e, 0x8b);
+	b(e, 0xb4);
+	b(e, 0x13);
+	d32(e, (uint32_t)(OFF(tlb) + offsetof(TLBEntry, ver)));
+	b(e, 0x48); /* test rsi, rsi */
+	b(e, 0x85);
+	b(e, 0xf6);
+	jcc_fix(e, J_E, out, &nout);
+	b(e, 0x8b); /* mov esi, [rsi]: the page's code version */
+	b(e, 0x36);
+	b(e, 0x4c); /* mov r10, [rbx + rdx + tlb + addend] */
+	b(e, 0x8b);
+	b(e, 0x94);
+	b(e, 0x13);
+	d32(e, (uint32_t)(OFF(tlb) + offsetof(TLBEntry, addend)));
+	b(e, 0x89); /* mov edx, ecx */
+	b(e, 0xca);
+	b(e, 0x4c); /* add rdx, r10: the host address */
+	b(e, 0x01);
+	b(e, 0xd2);
+	b(e, 0x49); /* mov r9, rdx */
+	b(e, 0x89);
+	b(e, 0xd1);
+	b(e, 0x49); /* shr r9, TB_BITS */
+	b(e, 0xc1);
+	b(e, 0xe9);
+	b(e, TB_BITS);
+	b(e, 0x49); /* xor r9, rdx */
+	b(e, 0x31);
+	b(e, 0xd1);
+	b(e, 0x41); /* and r9d, TB_SIZE - 1 */
+	b(e, 0x81);
+	b(e, 0xe1);
+	d32(e, TB_SIZE - 1);
+	b(e, 0x4d); /* imul r9, r9, sizeof(TB) */
+	b(e, 0x69);
+	b(e, 0xc9);
+	d32(e, (uint32_t)sizeof(TB));
+	b(e, 0x4c); /* add r9, [rbx+tb] */
+	b(e, 0x03);
+	m_rbx(e, 1, OFF(tb));
+	b(e, 0x49); /* cmp rdx, [r9+host] */
+	b(e, 0x3b);
+	m_r9(e, 2, TBOFF(host));
+	jcc_fix(e, J_NE, out, &nout);
+	b(e, 0x41); /* cmp byte [r9+c32], tb->c32: CS is the same */
+	b(e, 0x80);
+	m_r9(e, 7, TBOFF(c32));
+	b(e, tb->c32);
+	jcc_fix(e, J_NE, out, &nout);
+	b(e, 0x41); /* cmp [r9+ver], esi */
+	b(e, 0x39);
+	m_r9(e, 6, TBOFF(ver));
+	jcc_fix(e, J_NE, out, &nout);
+	emit_try(e, tb, out, &nout, out, &nout);
 	patch_to(e, out, nout);
 }
 
@@ -606,20 +736,6 @@ static void jcc_stub(Emit *e, Stub *st, uint8_t cc)
 	else
 		e->full = true; /* never: at most MAX_FIX checks per access */
 	d32(e, 0);
-}
-
-/* A short forward jump; returns where to patch its rel8 (skip_here). */
-static uint8_t *jcc8(Emit *e, uint8_t cc)
-{
-	b(e, (uint8_t)(0x70 | cc));
-	b(e, 0);
-	return e->full ? NULL : e->p - 1;
-}
-
-static void skip_here(Emit *e, uint8_t *rel)
-{
-	if (rel && !e->full)
-		*rel = (uint8_t)(e->p - (rel + 1));
 }
 
 /* ecx = the offset of the memory operand (ea32 of fast.c); rdx = the Insn */
@@ -1185,15 +1301,6 @@ static void emit_shift(Emit *e, const Insn *in)
 	patch_to(e, zero, nz);
 	e->pend_eip += in->len;
 	e->pend_ic++;
-}
-
-/* jmp rel32 with its field noted (patched by patch_to) */
-static void jmp_fix(Emit *e, uint8_t **fix, unsigned *n)
-{
-	b(e, 0xe9);
-	if (e->p + 4 <= e->end)
-		fix[(*n)++] = e->p;
-	d32(e, 0);
 }
 
 /* INC / DEC of a 32-bit register (40-4F), as alu_inc(): CF kept from the

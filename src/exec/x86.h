@@ -127,7 +127,7 @@ struct Insn {
  * valid while their page's code version holds.  A block lies in one page
  * and ends after the first instruction that is not FLOW_NEXT.
  */
-#define TB_BITS	   13
+#define TB_BITS	   15
 #define TB_SIZE	   (1u << TB_BITS)
 #define TB_MAX	   32	      /* instructions per block */
 #define POOL_INSNS (1u << 17) /* decoded instructions held by all blocks */
@@ -151,6 +151,7 @@ typedef struct CodeVers {
 	MemoryRegion *mr;
 	uint64_t pages;
 	uint32_t *ver;
+	uint64_t marks; /* ram_marks(mr) when its pages were last checked */
 } CodeVers;
 
 typedef struct CodePage {
