@@ -360,6 +360,8 @@ static void run_block(CPU *cpu, TB *tb, uint64_t limit)
 		}
 		if (in->flow == FLOW_REP) {
 			while (cpu->eip == cpu->start_eip && !cpu->brk && cpu->icount < limit) {
+				if (cpu->use_jit && jit_rep_bulk(cpu, in, limit))
+					continue;
 				/* start_eip stays: the same instruction again */
 				if (in->save)
 					save_state(cpu);

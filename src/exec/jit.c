@@ -194,3 +194,76 @@ size_t jit_emit_block(uint8_t *buf, size_t cap, const uint8_t *at, const TB *tb)
 }
 
 #endif
+
+/* ---- REP MOVS / STOS in bulk -------------------------------------------- */
+
+/* How many @size-byte elements from offset @off fit in segment @s's limit
+ * and in the page of linear address @lin. */
+static uint32_t room(const CPU *cpu, int s, uint32_t off, uint32_t lin, unsigned size)
+{
+	uint64_t in_seg = ((uint64_t)cpu->seg[s].limit - off + 1) / size;
+	uint32_t in_page = (PAGE_SIZE - (lin & (PAGE_SIZE - 1))) / size;
+
+	return off > cpu->seg[s].limit ? 0 : in_seg < in_page ? (uint32_t)in_seg : in_page;
+}
+
+/*
+ * The iterations of a REP MOVS or REP STOS (32-bit addressing, DF clear)
+ * after its first, while they stay on mem_fast()'s path: inside the
+ * segment limits and one page each of RAM the TLB maps for the access, up
+ * to the icount @limit.  Such an iteration cannot fault, reach a device or
+ * a watched page, or set cpu->brk, so n of them at once leave exactly what
+ * n passes through run_block()'s REP loop leave: the elements moved one
+ * after the other (an overlap repeats as it does there), ESI, EDI, ECX,
+ * icount, and EIP back on the instruction while ECX is not zero.  Returns
+ * false (nothing done) when the next iteration is not such a one.
+ */
+bool jit_rep_bulk(CPU *cpu, const Insn *in, uint64_t limit)
+{
+	unsigned op = in->op, size = (op & 1) ? (in->o32 ? 4 : 2) : 1;
+	bool movs = op == 0xa4 || op == 0xa5;
+	int src = in->seg != S_NONE ? in->seg : S_DS;
+
+	if (in->rep != 0xf3 || !in->a32 || in->save || (cpu->flags & F_DF) ||
+	    !(movs || op == 0xaa || op == 0xab))
+		return false;
+	uint64_t n = cpu->r[R_ECX];
+	uint32_t di = cpu->r[R_EDI], si = cpu->r[R_ESI];
+	uint8_t *d = mem_fast(cpu, S_ES, di, size, true);
+	const uint8_t *sp = movs ? mem_fast(cpu, src, si, size, false) : NULL;
+
+	if (!d || (movs && !sp))
+		return false;
+	if (n > limit - cpu->icount)
+		n = limit - cpu->icount;
+	uint32_t r = room(cpu, S_ES, di, cpu->seg[S_ES].base + di, size);
+
+	if (n > r)
+		n = r;
+	if (movs) {
+		r = room(cpu, src, si, cpu->seg[src].base + si, size);
+		if (n > r)
+			n = r;
+	}
+	if (n == 0)
+		return false;
+	uint32_t bytes = (uint32_t)n * size;
+
+	if (movs) {
+		for (uint32_t i = 0; i < bytes; i += size) /* one element at a time */
+			for (unsigned k = 0; k < size; k++)
+				d[i + k] = sp[i + k];
+		cpu->r[R_ESI] = si + bytes;
+	} else {
+		uint32_t v = cpu->r[R_EAX];
+
+		for (uint32_t i = 0; i < bytes; i += size)
+			for (unsigned k = 0; k < size; k++)
+				d[i + k] = (uint8_t)(v >> (8 * k));
+	}
+	cpu->r[R_EDI] = di + bytes;
+	cpu->r[R_ECX] -= (uint32_t)n;
+	cpu->icount += n;
+	cpu->eip = cpu->r[R_ECX] ? cpu->start_eip : cpu->start_eip + in->len;
+	return true;
+}

@@ -43,6 +43,8 @@ struct Jit {
 
 /* jit.c */
 JitFn *jit_block(CPU *cpu, TB *tb); /* @tb's code, compiled now if need be; NULL: interpret */
+/* Further iterations of a REP MOVS/STOS at once, up to icount @limit. */
+bool jit_rep_bulk(CPU *cpu, const Insn *in, uint64_t limit);
 
 /* jit_x64.c: write @tb's code at @buf (@cap bytes; it will run at @at).
  * Returns its length, or 0 when it does not fit. */
