@@ -1099,7 +1099,7 @@ static void emit_jcc(Emit *e, const Insn *in, bool first)
 {
 	unsigned cc = in->op & 15, c = cc >> 1;
 	bool neg = cc & 1;
-	uint8_t *taken[4] = {0}, *nottaken[4] = {0}, *slow[6] = {0}, *done[4] = {0};
+	uint8_t *taken[8] = {0}, *nottaken[8] = {0}, *slow[6] = {0}, *done[4] = {0};
 	unsigned nt = 0, nn = 0, ns = 0, nd = 0;
 	size_t cs = OFF(seg[0]) + (size_t)S_CS * sizeof(SegReg);
 
@@ -1111,6 +1111,39 @@ static void emit_jcc(Emit *e, const Insn *in, bool first)
 	store_eax(e, OFF(eip));
 	b(e, 0x8b); /* mov ecx, [cc_op] */
 	m_rbx(e, 1, OFF(cc_op));
+	{
+		/* eager flags (after shifts and the like): EFLAGS itself */
+		uint8_t **T = neg ? nottaken : taken, **F = neg ? taken : nottaken;
+		unsigned *nT = neg ? &nn : &nt, *nF = neg ? &nt : &nn;
+		uint8_t *lazy[1] = {0};
+		unsigned nl = 0;
+		static const uint32_t test[8] = {0, F_CF, F_ZF, F_CF | F_ZF, F_SF, 0, 0, F_ZF};
+
+		b(e, 0x85); /* test ecx, ecx: CC_EAGER is 0 */
+		b(e, 0xc9);
+		jcc_fix(e, J_NE, lazy, &nl);
+		load_eax(e, OFF(flags));
+		if (test[c]) {
+			b(e, 0xa9); /* test eax, bits */
+			d32(e, test[c]);
+			jcc_fix(e, J_NE, T, nT);
+		}
+		if (c >= 6) {	    /* SF != OF */
+			b(e, 0x89); /* mov edx, eax */
+			b(e, 0xc2);
+			b(e, 0xc1); /* shr edx, 4: OF to SF's place */
+			b(e, 0xea);
+			b(e, 4);
+			b(e, 0x31); /* xor edx, eax */
+			b(e, 0xc2);
+			b(e, 0xf7); /* test edx, F_SF */
+			b(e, 0xc2);
+			d32(e, F_SF);
+			jcc_fix(e, J_NE, T, nT);
+		}
+		jmp_fix(e, F, nF);
+		patch_to(e, lazy, nl);
+	}
 	b(e, 0x83); /* cmp dword [cc_bits], 32 */
 	m_rbx(e, 7, OFF(cc_bits));
 	b(e, 32);
