@@ -183,7 +183,7 @@ static enum inl inline_kind(const Insn *in)
 {
 	unsigned op = in->op;
 
-	if (!in->o32 || in->lock)
+	if (in->lock)
 		return INL_NONE;
 	if (op >= 0xb8 && op < 0xc0)
 		return INL_MOV_RI;
@@ -214,45 +214,33 @@ static void store_imm32(Emit *e, size_t off, uint32_t v) /* mov dword [rbx+off],
 	d32(e, v);
 }
 
-/* rdx = @in; then ecx (or eax) = its immediate, sign-extended from a byte if @byte */
-static void load_imm(Emit *e, const Insn *in, unsigned reg, bool byte)
-{
-	size_t off = offsetof(Insn, imm);
-
-	b(e, 0x48); /* mov rdx, imm64 */
-	b(e, 0xba);
-	d64(e, (uint64_t)(uintptr_t)in);
-	if (byte) {
-		b(e, 0x0f); /* movsx reg, byte [rdx+off] */
-		b(e, 0xbe);
-	} else {
-		b(e, 0x8b); /* mov reg, [rdx+off] */
-	}
-	b(e, (uint8_t)(0x40 | reg << 3 | 2));
-	b(e, (uint8_t)off);
-}
-
 /* eax = a, ecx = b, both already masked to @bits: the ALU operation @op
  * (not ADC, SBB) with alu_op()'s lazy flags; the result in eax. */
-static void alu_flags(Emit *e, unsigned op, unsigned bits)
+/* eax = eax op ecx, masked to @bits; cc_res, cc_op, cc_bits, cc_c */
+static void alu_flags_res(Emit *e, unsigned op, unsigned bits)
 {
 	static const uint8_t opc[8] = {0x01, 0x09, 0, 0, 0x21, 0x29, 0x31, 0x29};
 	static const uint8_t cc[8] = {CC_ADD, CC_LOGIC, 0, 0, CC_LOGIC, CC_SUB, CC_LOGIC, CC_SUB};
 
-	store_eax(e, OFF(cc_a));
-	b(e, 0x89); /* mov [rbx+cc_b], ecx */
-	m_rbx(e, 1, OFF(cc_b));
 	b(e, opc[op]); /* op eax, ecx */
 	b(e, 0xc8);
-	if (bits == 8) {
-		b(e, 0x0f); /* movzx eax, al */
-		b(e, 0xb6);
+	if (bits < 32) {
+		b(e, 0x0f); /* movzx eax, al / ax */
+		b(e, bits == 8 ? 0xb6 : 0xb7);
 		b(e, 0xc0);
 	}
 	store_eax(e, OFF(cc_res));
 	store_imm32(e, OFF(cc_op), cc[op]);
 	store_imm32(e, OFF(cc_bits), bits);
 	store_imm32(e, OFF(cc_c), 0);
+}
+
+static void alu_flags(Emit *e, unsigned op, unsigned bits)
+{
+	store_eax(e, OFF(cc_a));
+	b(e, 0x89); /* mov [rbx+cc_b], ecx */
+	m_rbx(e, 1, OFF(cc_b));
+	alu_flags_res(e, op, bits);
 }
 
 /* The same, 32-bit, the result to register @dst when @write. */
@@ -263,37 +251,94 @@ static void alu_inline(Emit *e, unsigned op, unsigned dst, bool write)
 		store_eax(e, OFF(r[dst]));
 }
 
+/* eax / ecx = register @r (its low 16 bits, zero-extended, for 16-bit
+ * operands); the store keeps the upper half for 16 bits (setr()). */
+static void ld_reg(Emit *e, unsigned reg, unsigned r, unsigned bits)
+{
+	if (bits == 16) {
+		b(e, 0x0f); /* movzx reg, word [rbx+r] */
+		b(e, 0xb7);
+	} else {
+		b(e, 0x8b);
+	}
+	m_rbx(e, reg, OFF(r[r]));
+}
+
+static void st_reg(Emit *e, unsigned r, unsigned bits) /* r = eax / ax */
+{
+	if (bits == 16)
+		b(e, 0x66);
+	store_eax(e, OFF(r[r]));
+}
+
+/* ecx (eax for MOV) = the immediate of @in, as the handler takes it */
+static void ld_imm(Emit *e, const Insn *in, unsigned reg, unsigned bits, bool sx8)
+{
+	b(e, 0x48); /* mov rdx, imm64 */
+	b(e, 0xba);
+	d64(e, (uint64_t)(uintptr_t)in);
+	if (sx8) {
+		b(e, 0x0f); /* movsx reg, byte [rdx+imm] */
+		b(e, 0xbe);
+	} else if (bits == 16) {
+		b(e, 0x0f); /* movzx reg, word [rdx+imm] */
+		b(e, 0xb7);
+	} else {
+		b(e, 0x8b); /* mov reg, [rdx+imm] */
+	}
+	b(e, (uint8_t)(0x40 | reg << 3 | 2));
+	b(e, (uint8_t)offsetof(Insn, imm));
+	if (sx8 && bits == 16) {
+		b(e, 0x0f); /* movzx ecx, cx: b & 0xffff */
+		b(e, 0xb7);
+		b(e, (uint8_t)(0xc0 | reg << 3 | reg));
+	}
+}
+
+/* eax = a, ecx = b: op with lazy flags of @bits; result to @dst if @write */
+static void alu_bits(Emit *e, unsigned op, unsigned dst, bool write, unsigned bits)
+{
+	store_eax(e, OFF(cc_a));
+	b(e, 0x89); /* mov [rbx+cc_b], ecx */
+	m_rbx(e, 1, OFF(cc_b));
+	alu_flags_res(e, op, bits);
+	if (write)
+		st_reg(e, dst, bits);
+}
+
 static void emit_inline(Emit *e, const Insn *in, enum inl k)
 {
+	unsigned bits = in->o32 ? 32 : 16, op = (in->op >> 3) & 7;
+
 	switch (k) {
 	case INL_MOV_RR: /* 89: rm = reg; 8B: reg = rm */
-		load_eax(e, OFF(r[in->op == 0x89 ? in->reg : in->rm]));
-		store_eax(e, OFF(r[in->op == 0x89 ? in->rm : in->reg]));
+		ld_reg(e, 0, in->op == 0x89 ? in->reg : in->rm, bits);
+		st_reg(e, in->op == 0x89 ? in->rm : in->reg, bits);
 		break;
 	case INL_MOV_RI:
-		load_imm(e, in, 0, false);
-		store_eax(e, OFF(r[in->op & 7]));
+		ld_imm(e, in, 0, bits, false);
+		st_reg(e, in->op & 7, bits);
 		break;
 	case INL_TEST_RR:
-		load_eax(e, OFF(r[in->rm]));
-		load_ecx(e, OFF(r[in->reg]));
-		alu_inline(e, 4, 0, false); /* AND, no result */
+		ld_reg(e, 0, in->rm, bits);
+		ld_reg(e, 1, in->reg, bits);
+		alu_bits(e, 4, 0, false, bits); /* AND, no result */
 		break;
 	case INL_ALU_RR:
 		if (in->op & 2) { /* op reg, rm */
-			load_eax(e, OFF(r[in->reg]));
-			load_ecx(e, OFF(r[in->rm]));
-			alu_inline(e, (in->op >> 3) & 7, in->reg, ((in->op >> 3) & 7) != 7);
+			ld_reg(e, 0, in->reg, bits);
+			ld_reg(e, 1, in->rm, bits);
+			alu_bits(e, op, in->reg, op != 7, bits);
 		} else { /* op rm, reg */
-			load_eax(e, OFF(r[in->rm]));
-			load_ecx(e, OFF(r[in->reg]));
-			alu_inline(e, (in->op >> 3) & 7, in->rm, ((in->op >> 3) & 7) != 7);
+			ld_reg(e, 0, in->rm, bits);
+			ld_reg(e, 1, in->reg, bits);
+			alu_bits(e, op, in->rm, op != 7, bits);
 		}
 		break;
 	case INL_ALU_RI:
-		load_eax(e, OFF(r[in->rm]));
-		load_imm(e, in, 1, in->op == 0x83);
-		alu_inline(e, in->reg, in->rm, in->reg != 7);
+		ld_reg(e, 0, in->rm, bits);
+		ld_imm(e, in, 1, bits, in->op == 0x83);
+		alu_bits(e, in->reg, in->rm, in->reg != 7, bits);
 		break;
 	case INL_NONE:
 		break;
