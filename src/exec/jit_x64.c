@@ -872,9 +872,12 @@ static void emit_tlb(Emit *e, const Insn *in, unsigned size, bool write, Stub *s
 	b(e, 0x69); /* imul ecx, ecx, sizeof(TLBEntry) */
 	b(e, 0xc9);
 	d32(e, (uint32_t)sizeof(TLBEntry));
-	/* the tag: (lin & ~0xfff) | 1 */
-	b(e, 0x89); /* mov edx, eax */
-	b(e, 0xc2);
+	/* the tag of the page of the access's last byte: equal to the entry's
+	 * (at the index of the first byte's page) only when both bytes lie in
+	 * that page, so this also checks that the access does not cross it */
+	b(e, 0x8d); /* lea edx, [rax + size - 1] */
+	b(e, 0x50);
+	b(e, (uint8_t)(size - 1));
 	b(e, 0x81); /* and edx, ~(PAGE_SIZE - 1) */
 	b(e, 0xe2);
 	d32(e, ~(uint32_t)(PAGE_SIZE - 1));
@@ -887,18 +890,6 @@ static void emit_tlb(Emit *e, const Insn *in, unsigned size, bool write, Stub *s
 	d32(e,
 	    (uint32_t)(OFF(tlb) + (write ? offsetof(TLBEntry, wtag) : offsetof(TLBEntry, rtag))));
 	jcc_stub(e, st, J_NE);
-	if (size > 1) {
-		/* inside the page */
-		b(e, 0x89); /* mov edx, eax */
-		b(e, 0xc2);
-		b(e, 0x81); /* and edx, PAGE_SIZE - 1 */
-		b(e, 0xe2);
-		d32(e, PAGE_SIZE - 1);
-		b(e, 0x81); /* cmp edx, PAGE_SIZE - size */
-		b(e, 0xfa);
-		d32(e, PAGE_SIZE - size);
-		jcc_stub(e, st, J_A);
-	}
 	/* rdx = lin + addend (eax is zero-extended) */
 	b(e, 0x48); /* mov rdx, [rbx + rcx + tlb + addend] */
 	b(e, 0x8b);
