@@ -6,6 +6,7 @@
  * asked for (run, demo), 2 for bad usage or input, 3 for a replay
  * divergence, 4 for a host failure.
  */
+#include "exec/cpu.h"
 #include "machine/machine.h"
 #include "replay/replay.h"
 #include "gdb/gdb.h"
@@ -392,9 +393,37 @@ static int cmd_help(int argc, char **argv)
 		printf("  flashback %s\n", commands[i].synopsis);
 	printf("\n");
 	machine_options_usage(stdout);
+	printf("\nEvery command: -accel jit|interp  run guest code as host code (the default on\n"
+	       "x86-64 hosts) or interpret it; the results are the same.\n");
 	printf("\nExit status: the guest's (isa-debug-exit: (value << 1) | 1), 2 bad usage or\n"
 	       "input, 3 replay divergence, 4 host failure.  See README.md.\n");
 	return 0;
+}
+
+/* "-accel interp|jit" anywhere after the command: the execution engine of
+ * every CPU the command makes (src/exec/cpu.h).  Taken out of argv. */
+static int take_accel(int argc, char **argv)
+{
+	int out = 2;
+
+	for (int i = 2; i < argc; i++) {
+		if (strcmp(argv[i], "-accel") != 0 && strcmp(argv[i], "--accel") != 0) {
+			argv[out++] = argv[i];
+			continue;
+		}
+		enum cpu_accel a;
+
+		if (i + 1 >= argc)
+			fatal(EXIT_USAGE, "option -accel: expected interp or jit");
+		if (!cpu_accel_parse(argv[i + 1], &a))
+			fatal(EXIT_USAGE,
+			      "option -accel: invalid value '%s': expected interp or jit",
+			      argv[i + 1]);
+		cpu_set_default_accel(a);
+		i++;
+	}
+	argv[out] = NULL;
+	return out;
 }
 
 int main(int argc, char **argv)
@@ -407,6 +436,7 @@ int main(int argc, char **argv)
 		return EXIT_USAGE;
 	}
 	name = argv[1];
+	argc = take_accel(argc, argv);
 	if (strcmp(name, "--help") == 0 || strcmp(name, "-h") == 0)
 		return cmd_help(0, NULL);
 	if (strcmp(name, "--version") == 0)

@@ -18,7 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "x86.h"
+#include "jit.h"
 
 static const SegReg seg_reset = {0, 0, 0xffff, 0x93};
 
@@ -32,6 +32,7 @@ CPU *cpu_new(const CPUBus *bus)
 
 	cpu->bus = *bus;
 	dc_alloc(cpu);
+	cpu_set_accel(cpu, cpu_default_accel());
 	if (cpu->bus.memory)
 		as_add_listener(cpu->bus.memory, mmu_as_changed, cpu);
 	cpu_reset(cpu);
@@ -41,6 +42,7 @@ CPU *cpu_new(const CPUBus *bus)
 void cpu_free(CPU *cpu)
 {
 	dc_free(cpu);
+	jit_free(cpu);
 	free(cpu);
 }
 
@@ -277,20 +279,10 @@ static void step(CPU *cpu, TB *tb)
 	}
 }
 
-/*
- * Run block @tb up to the icount @limit.  Its instructions lie inside the
- * CS limit without wrapping (tb_find), so EIP just advances.  A REP string
- * instruction at its end repeats in place, one iteration per count.
- */
-static void run_block(CPU *cpu, TB *tb, uint64_t limit)
+/* Interpret the instructions [in, end) of a block; returns the last one
+ * that retired (a device, a code write or a watch may stop it early). */
+static Insn *interp_block(CPU *cpu, Insn *in, Insn *end)
 {
-	Insn *in = tb->insn, *end = in + tb->n;
-
-	if (limit - cpu->icount < tb->n)
-		end = in + (limit - cpu->icount);
-	cpu->in_shadow = false;
-	cpu->brk = false;
-	cpu->in_insn = true;
 	for (;;) {
 		if (in->save) {
 			save_state(cpu);
@@ -303,27 +295,96 @@ static void run_block(CPU *cpu, TB *tb, uint64_t limit)
 		cpu->icount++;
 		cpu->stuck = 0;
 		if (++in == end || cpu->brk)
-			break;
+			return in - 1;
 	}
-	in--;
-	if (in->flow == FLOW_REP) {
-		while (cpu->eip == cpu->start_eip && !cpu->brk && cpu->icount < limit) {
-			/* start_eip stays: the same instruction again */
-			if (in->save)
-				save_state(cpu);
-			cpu->eip += in->len;
-			in->fn(cpu, in);
-			cpu->icount++;
+}
+
+/*
+ * Nothing that the loop in cpu_exec() checks before the next block can make
+ * a difference: the block just run ended with a near jump or ran on
+ * (last_tb), nothing is pending, no interrupt can be taken, no breakpoint or
+ * single-step rule applies, and the limit is not reached.  Then the loop
+ * would do nothing but tb_next(), and run_block() may do that itself.
+ */
+/* take_interrupt() would do nothing, and nothing else is pending: what the
+ * loop checks before a block, but for the icount limit.  A block that does
+ * not end FLOW_END changes none of it but through cpu->brk (x86.h: IF, TF,
+ * RF, the shadow and debug registers change only in FLOW_END instructions;
+ * INTR, NMI, exit requests and watches set cpu->brk). */
+static inline bool quiet(const CPU *cpu)
+{
+	return !cpu->dbg_stop && !cpu->triple && cpu->pending_exc < 0 && !cpu->exit_req &&
+	       !cpu->shadow && !(cpu->intr && (cpu->flags & F_IF) && cpu->bus.intack) &&
+	       !(cpu->nmi_pending && !cpu->nmi_blocked) && !cpu->halted && !cpu->nbp &&
+	       !(cpu->flags & (F_TF | F_RF)) && !cpu->dbg_insn && !cpu->dbg_data;
+}
+
+static inline bool may_chain(const CPU *cpu, uint64_t limit)
+{
+	return cpu->last_tb && cpu->icount < limit && quiet(cpu);
+}
+
+/*
+ * Run block @tb up to the icount @limit.  Its instructions lie inside the
+ * CS limit without wrapping (tb_find), so EIP just advances.  A REP string
+ * instruction at its end repeats in place, one iteration per count.  The
+ * host code of a block (jit.c) does what interp_block() does; it runs
+ * whole blocks only: one cut short by the limit (a breakpoint, an exact
+ * stop, the next journal event) is interpreted.  With the host-code
+ * backend, the blocks that follow run from here too while may_chain().
+ */
+static void run_block(CPU *cpu, TB *tb, uint64_t limit)
+{
+	for (;;) {
+		Insn *in = tb->insn, *end = in + tb->n;
+		JitFn *code = NULL;
+
+		if (limit - cpu->icount < tb->n)
+			end = in + (limit - cpu->icount);
+		else if (cpu->use_jit)
+			code = tb->code ? (JitFn *)tb->code : jit_block(cpu, tb);
+		cpu->in_shadow = false;
+		cpu->brk = false;
+		cpu->in_insn = true;
+		if (code) {
+			/* the block's code goes on to the next block itself
+			 * (jit_x64.c) while nothing asks to stop and neither
+			 * a block ending FLOW_END nor the limit comes: none of
+			 * what quiet() checks changes without cpu->brk then */
+			cpu->jit_tb = tb;
+			cpu->jit_limit = quiet(cpu) ? limit : 0;
+			in = code(cpu);
+			tb = cpu->jit_tb;
+		} else {
+			in = interp_block(cpu, in, end);
 		}
+		if (in->flow == FLOW_REP) {
+			while (cpu->eip == cpu->start_eip && !cpu->brk && cpu->icount < limit) {
+				if (cpu->use_jit && jit_rep_bulk(cpu, in, limit))
+					continue;
+				/* start_eip stays: the same instruction again */
+				if (in->save)
+					save_state(cpu);
+				cpu->eip += in->len;
+				in->fn(cpu, in);
+				cpu->icount++;
+			}
+		}
+		cpu->in_insn = false;
+		/* nothing stopped it and it ended with a near jump (or ran on):
+		 * the next block may be found from this one (tb_next) */
+		cpu->last_tb = cpu->brk || in->flow == FLOW_END ? NULL : tb;
+		if (cpu->dc_pending)
+			dc_settle(cpu);
+		if (cpu->io_done)
+			code_pages_check(cpu); /* a device may have written code by DMA */
+		if (!cpu->use_jit || !may_chain(cpu, limit))
+			return;
+		cpu->skip_bp = false;
+		tb = tb_next(cpu);
+		if (!tb)
+			return; /* the loop steps through it */
 	}
-	cpu->in_insn = false;
-	/* nothing stopped it and it ended with a near jump (or ran on): the
-	 * next block may be found from this one (tb_next) */
-	cpu->last_tb = cpu->brk || in->flow == FLOW_END ? NULL : tb;
-	if (cpu->dc_pending)
-		dc_settle(cpu);
-	if (cpu->io_done)
-		code_pages_check(cpu); /* a device may have written code by DMA */
 }
 
 static bool take_interrupt(CPU *cpu)

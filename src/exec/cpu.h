@@ -110,6 +110,22 @@ void cpu_reset(CPU *cpu);
  * CPU_EXIT_LIMIT if icount >= limit.
  */
 enum cpu_exit cpu_exec(CPU *cpu, uint64_t limit);
+
+/*
+ * The execution engine: the interpreter (the reference) or the host-code
+ * backend (x86-64 hosts).  They give the same results at every instruction
+ * boundary, so a trace does not depend on the engine that made it.  New CPUs
+ * take the process default; "-accel interp|jit" sets it (main.c).
+ */
+enum cpu_accel { CPU_ACCEL_INTERP, CPU_ACCEL_JIT };
+/* Parse "interp" / "jit": false for anything else. */
+bool cpu_accel_parse(const char *name, enum cpu_accel *out);
+void cpu_set_default_accel(enum cpu_accel a);
+enum cpu_accel cpu_default_accel(void);
+/* Falls back to the interpreter where there is no backend for the host. */
+void cpu_set_accel(CPU *cpu, enum cpu_accel a);
+enum cpu_accel cpu_get_accel(const CPU *cpu);
+
 /* Make the running cpu_exec() return after the current instruction. */
 void cpu_request_exit(CPU *cpu);
 

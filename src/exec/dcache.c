@@ -43,6 +43,7 @@ void dc_flush(CPU *cpu)
 	}
 	if (cpu->tb)
 		memset(cpu->tb, 0, TB_SIZE * sizeof(TB));
+	jit_flush(cpu); /* the code calls into the pool's instructions */
 	cpu->pool_used = 0;
 	cpu->last_tb = NULL;
 }
@@ -99,7 +100,7 @@ uint32_t *code_ver_slot(CPU *cpu, MemoryRegion *mr, uint64_t off)
 	uint64_t pages = (mr_size(mr) + PAGE_SIZE - 1) >> PAGE_BITS;
 
 	cpu->vers = xrealloc(cpu->vers, (cpu->n_vers + 1) * sizeof(*cpu->vers));
-	cpu->vers[cpu->n_vers] = (CodeVers){mr, pages, xcalloc(pages, sizeof(uint32_t))};
+	cpu->vers[cpu->n_vers] = (CodeVers){mr, pages, xcalloc(pages, sizeof(uint32_t)), 0};
 	cpu->n_vers++;
 	return off >> PAGE_BITS < pages ? &cpu->vers[cpu->n_vers - 1].ver[off >> PAGE_BITS] : NULL;
 }
@@ -142,12 +143,32 @@ void code_write(CPU *cpu, MemoryRegion *mr, uint64_t off)
 	}
 }
 
+/*
+ * Called after port and MMIO accesses and at each cpu_exec() entry: a
+ * device may have written a watched page.  Pages become dirty only by
+ * ram_mark_dirty() and ram_clear(), which count in ram_marks(): when no
+ * region holding code counted one since the last look, no watched page can
+ * have become dirty, and the scan of every watched page is skipped (the
+ * Linux boot does thousands of port accesses with thousands of pages of
+ * code watched).
+ */
 void code_pages_check(CPU *cpu)
 {
 	size_t k = 0;
+	bool marked = false;
 
 	cpu->io_done = false;
 	pt_dma_check(cpu);
+	for (size_t i = 0; i < cpu->n_vers; i++) {
+		uint64_t m = ram_marks(cpu->vers[i].mr);
+
+		if (m != cpu->vers[i].marks) {
+			cpu->vers[i].marks = m;
+			marked = true;
+		}
+	}
+	if (!marked)
+		return;
 	for (size_t i = 0; i < cpu->n_code; i++) {
 		CodePage *c = &cpu->code[i];
 
@@ -191,7 +212,7 @@ static TB *tb_build(CPU *cpu, TB *tb, TLBEntry *e, const uint8_t *host, uint32_t
 	if (mr_kind(e->ram) == MR_RAM)
 		watch_page(cpu, e);
 	cpu->pool_used += n;
-	*tb = (TB){host, *e->ver, (uint16_t)pos, (uint8_t)n, c32, insn, 0, {NULL, NULL}};
+	*tb = (TB){host, *e->ver, (uint16_t)pos, (uint8_t)n, c32, insn, 0, {NULL, NULL}, NULL, 0};
 	return tb;
 }
 

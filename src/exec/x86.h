@@ -128,7 +128,7 @@ struct Insn {
  * valid while their page's code version holds.  A block lies in one page
  * and ends after the first instruction that is not FLOW_NEXT.
  */
-#define TB_BITS	   13
+#define TB_BITS	   15
 #define TB_SIZE	   (1u << TB_BITS)
 #define TB_MAX	   32	      /* instructions per block */
 #define POOL_INSNS (1u << 17) /* decoded instructions held by all blocks */
@@ -141,6 +141,8 @@ typedef struct TB {
 	Insn *insn;
 	uint32_t lstart; /* linear address it was last entered at */
 	struct TB *link[2]; /* blocks seen to follow it in the same page: a hint */
+	void *code;	    /* its host code (jit.c), or NULL */
+	uint8_t runs;	    /* times interpreted before it gets code */
 } TB;
 
 /* Code versions of the pages of one RAM/ROM region: bit 0 says the page is
@@ -150,6 +152,7 @@ typedef struct CodeVers {
 	MemoryRegion *mr;
 	uint64_t pages;
 	uint32_t *ver;
+	uint64_t marks; /* ram_marks(mr) when its pages were last checked */
 } CodeVers;
 
 typedef struct CodePage {
@@ -243,6 +246,12 @@ struct CPU {
 	bool dbg_stop; /* a watch asked to stop after this instruction */
 	enum cpu_stop stop_reason;
 	bool fetching; /* an instruction fetch: not a watched data access */
+
+	/* the host-code backend (jit.c), when it is the engine */
+	bool use_jit;
+	struct Jit *jit;
+	TB *jit_tb;	    /* the block whose host code runs or ran last */
+	uint64_t jit_limit; /* host code may go on to the next block below this icount */
 };
 
 /* ---- cpu.c ---- */
@@ -628,6 +637,9 @@ static inline const InsnForm *insn_form(unsigned op, unsigned reg)
 {
 	return &insn_forms[op << 3 | reg];
 }
+/* ---- jit.c: the host-code backend (jit.h) ---- */
+void jit_flush(CPU *cpu); /* drop every block's host code */
+void jit_free(CPU *cpu);
 
 /* ---- decode.c ---- */
 void decode(CPU *cpu, Insn *in);

@@ -73,6 +73,7 @@ struct MemoryRegion {
 	bool mapped; /* host came from mmap */
 	uint64_t *dirty[DIRTY_CLIENTS];
 	uint64_t clears; /* ram_clear() calls so far */
+	uint64_t marks;	 /* times pages were marked dirty (ram_marks) */
 
 	/* MMIO. */
 	const MemoryRegionOps *ops;
@@ -891,8 +892,14 @@ void ram_mark_dirty(MemoryRegion *ram, uint64_t offset, uint64_t len)
 
 	if (!page_span(ram, offset, len, &first, &last))
 		return;
+	ram->marks++;
 	for (c = 0; c < DIRTY_CLIENTS; c++)
 		bits_update(ram->dirty[c], first, last, true);
+}
+
+uint64_t ram_marks(const MemoryRegion *ram)
+{
+	return ram && ram->kind == MR_RAM ? ram->marks : 0;
 }
 
 bool ram_is_dirty(MemoryRegion *ram, uint64_t offset, enum dirty_client c)
@@ -959,6 +966,7 @@ void ram_clear(MemoryRegion *ram)
 	 * count instead: "all zero now" costs it nothing to note, where a
 	 * dirty bit on every page would have it look at every page. */
 	bits_update(ram->dirty[DIRTY_CODE], 0, (ram->size - 1) >> PAGE_BITS, true);
+	ram->marks++;
 	ram->clears++;
 }
 

@@ -138,6 +138,9 @@ enum dirty_client { DIRTY_SNAPSHOT, DIRTY_CODE, DIRTY_CLIENTS };
 
 void ram_mark_dirty(MemoryRegion *ram, uint64_t offset, uint64_t len);
 bool ram_is_dirty(MemoryRegion *ram, uint64_t offset, enum dirty_client c);
+/* Counts the calls that marked pages dirty (ram_mark_dirty, ram_clear): while
+ * it stays the same, no page of @ram became dirty for any client. */
+uint64_t ram_marks(const MemoryRegion *ram);
 /* The offset of the first dirty page at or after @offset; mr_size() if none. */
 uint64_t ram_find_dirty(MemoryRegion *ram, uint64_t offset, enum dirty_client c);
 /* Returns whether any page in [offset, offset+len) was dirty, and clears them. */

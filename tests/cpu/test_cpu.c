@@ -1114,83 +1114,201 @@ static uint32_t rnd(void)
 	return (uint32_t)rng;
 }
 
-static void fuzz(bool protected_mode, unsigned rounds)
+enum fuzz_mode { FZ_REAL, FZ_PM, FZ_V86 };
+static const char *const fuzz_names[] = {"real", "pm", "v86"};
+
+/* Random code and data in the first 1 MiB, and the machine in @mode (round
+ * @r picks the variant: paging, a 16-bit stack, 16-bit code). */
+static void fuzz_setup(enum fuzz_mode mode, unsigned r)
+{
+	machine_reset();
+	for (uint32_t a = 0; a < (1u << 20); a += 4)
+		st32(ram + a, rnd());
+	if (mode == FZ_REAL) {
+		cpu_set_seg(cpu, S_CS, (SegReg){0x1000, 0x10000, 0xffff, 0x9b});
+		cpu_set_eip(cpu, rnd() & 0xffff);
+		return;
+	}
+	/* a GDT (flat code 0x08, data 0x10) and an IDT whose every gate
+	 * restarts at a fresh random place */
+	st64(ram + 0x2000, 0);
+	st64(ram + 0x2008, 0x00cf9a000000ffffull);
+	st64(ram + 0x2010, 0x00cf92000000ffffull);
+	/* 0x18: a 16-bit stack at 0x70000, 0x20: 16-bit code at 0x10000, for
+	 * rounds that start on them; 0x28: a 32-bit TSS at 0x4000 (ring 0
+	 * stack 0x10:0x80000, no I/O bitmap) for virtual-8086 mode */
+	st64(ram + 0x2018, 0x000092070000ffffull);
+	st64(ram + 0x2020, 0x00009a010000ffffull);
+	st64(ram + 0x2028, 0x0000890040000067ull);
+	memset(ram + 0x4000, 0, 0x68);
+	st32(ram + 0x4004, 0x80000);
+	st32(ram + 0x4008, 0x10);
+	st32(ram + 0x4064, 0x00680000);
+	for (int v = 0; v < 256; v++) {
+		st32(ram + 0x1000 + v * 8, 0x00083000);
+		st32(ram + 0x1000 + v * 8 + 4, 0x00008e00);
+	}
+	static const uint8_t restart[] = {0xbc, 0x00, 0x00, 0x08, 0x00, 0xe9};
+
+	memcpy(ram + 0x3000, restart, sizeof(restart));
+	st32(ram + 0x3006, 0x10000 + (rnd() & 0xffff) - 0x300a);
+	cpu_set_flat32(cpu, 0x10000 + (rnd() & 0xfff));
+	cpu_set_seg(cpu, S_CS, (SegReg){0x08, 0, 0xffffffff, 0xc09b});
+	cpu_set_idtr(cpu, (DescTable){0x1000, 0x7ff});
+	cpu_set_gdtr(cpu, (DescTable){0x2000, 0x2f});
+	cpu_set_reg(cpu, R_ESP, 0x80000);
+	if (mode == FZ_V86) {
+		/* LTR, then every gate IRETs into virtual-8086 mode at 1000:random
+		 * with IOPL 0 (so INT n, CLI, STI and I/O fault back to ring 0) */
+		uint8_t v86[64], *p = v86;
+		uint32_t frame[9] = {rnd() & 0xffff, 0x1000, 0x00020202, 0xfffe, 0x7000,
+				     0x2000,	     0x3000, 0x4000,	 0x5000};
+
+		*p++ = 0x66, *p++ = 0xb8, *p++ = 0x28, *p++ = 0x00; /* mov ax, 0x28 */
+		*p++ = 0x0f, *p++ = 0x00, *p++ = 0xd8;		    /* ltr ax */
+		*p++ = 0xbc, st32(p, 0x80000), p += 4;		    /* mov esp, 0x80000 */
+		for (int i = 8; i >= 0; i--)
+			*p++ = 0x68, st32(p, frame[i]), p += 4; /* push imm32 */
+		*p++ = 0xcf;					/* iretd */
+		memcpy(ram + 0x3100, v86, (size_t)(p - v86));
+		for (int v = 0; v < 256; v++)
+			st32(ram + 0x1000 + v * 8, 0x00083107);
+		cpu_set_eip(cpu, 0x3100);
+	} else {
+		if (r & 2) {
+			/* a 16-bit stack under a random ESP (its upper half must
+			 * stay): pushes, pops and frames wrap in 64 KiB */
+			cpu_set_seg(cpu, S_SS, (SegReg){0x18, 0x70000, 0xffff, 0x93});
+			cpu_set_reg(cpu, R_ESP, rnd());
+		}
+		if (r & 4) {
+			cpu_set_seg(cpu, S_CS, (SegReg){0x20, 0x10000, 0xffff, 0x9b});
+			cpu_set_eip(cpu, rnd() & 0xffff);
+		}
+	}
+	if (r & 1) {
+		/* paging: 4 MiB pages for the first 8 MiB, the rest of the page
+		 * directory random */
+		st32(ram + 0x5000, 0x83);
+		st32(ram + 0x5004, 0x400083);
+		cpu_set_cr(cpu, 4, CR4_PSE);
+		cpu_set_cr(cpu, 3, 0x5000);
+		cpu_set_cr(cpu, 0, cpu_get_cr(cpu, 0) | CR0_PG);
+	}
+}
+
+static uint64_t ram_hash(void)
+{
+	uint64_t h = 0;
+
+	for (size_t i = 0; i < RAM_SIZE; i += 8)
+		h = (h ^ ld64(ram + i)) * 0x100000001b3ull;
+	return h;
+}
+
+/* One stop of a fuzz run, for comparing the engines. */
+typedef struct FuzzStop {
+	uint64_t icount, cpu, ram;
+	enum cpu_exit exit;
+} FuzzStop;
+#define FUZZ_STOPS 256
+
+/*
+ * Run the machine fuzz_setup() left, up to 20000 instructions, in steps
+ * whose limits come from @stops_seed: mostly far (whole blocks), often
+ * only a few instructions on (exact stops inside blocks).  Notes each stop
+ * in @out (when not NULL); returns how many.
+ */
+static unsigned fuzz_run(uint64_t stops_seed, FuzzStop *out, unsigned *triples, unsigned *halts)
+{
+	uint64_t start = cpu_icount(cpu), limit = start + 20000, s = stops_seed | 1;
+	unsigned n = 0;
+
+	for (int k = 0; k < 200 && cpu_icount(cpu) < limit; k++) {
+		s ^= s << 13, s ^= s >> 7, s ^= s << 17;
+		uint64_t to = (s & 7) == 0  ? limit
+			      : (s & 7) < 3 ? cpu_icount(cpu) + 1 + (s >> 8) % 2000
+					    : cpu_icount(cpu) + 1 + (s >> 8) % 97;
+		enum cpu_exit e = cpu_exec(cpu, to < limit ? to : limit);
+
+		if (out && n < FUZZ_STOPS)
+			out[n++] = (FuzzStop){cpu_icount(cpu) - start, cpu_state_hash(cpu),
+					      k % 8 == 0 ? ram_hash() : 0, e};
+		if (e == CPU_EXIT_TRIPLE_FAULT) {
+			(*triples)++;
+			break;
+		}
+		if (e == CPU_EXIT_HALT) {
+			(*halts)++;
+			/* wake it with an interrupt, or give up */
+			cpu_set_intr(cpu, true);
+			if (cpu_exec(cpu, limit) == CPU_EXIT_HALT)
+				break;
+			cpu_set_intr(cpu, false);
+		}
+	}
+	CHECK(cpu_icount(cpu) <= limit);
+	if (out && n < FUZZ_STOPS)
+		out[n++] = (FuzzStop){cpu_icount(cpu) - start, cpu_state_hash(cpu), ram_hash(), 0};
+	return n;
+}
+
+static void fuzz(enum fuzz_mode mode, unsigned rounds)
 {
 	unsigned triples = 0, halts = 0;
 
 	for (unsigned r = 0; r < rounds; r++) {
-		machine_reset();
-		/* random code and data in the first 1 MiB */
-		for (uint32_t a = 0; a < (1u << 20); a += 4)
-			st32(ram + a, rnd());
-		if (protected_mode) {
-			/* a GDT (flat code 0x08, data 0x10) and an IDT whose every
-			 * gate restarts at a fresh random place */
-			st64(ram + 0x2000, 0);
-			st64(ram + 0x2008, 0x00cf9a000000ffffull);
-			st64(ram + 0x2010, 0x00cf92000000ffffull);
-			/* 0x18: a 16-bit stack at 0x70000, 0x20: 16-bit code at
-			 * 0x10000, for rounds that start on them */
-			st64(ram + 0x2018, 0x000092070000ffffull);
-			st64(ram + 0x2020, 0x00009a010000ffffull);
-			for (int v = 0; v < 256; v++) {
-				st32(ram + 0x1000 + v * 8, 0x00083000);
-				st32(ram + 0x1000 + v * 8 + 4, 0x00008e00);
-			}
-			static const uint8_t restart[] = {0xbc, 0x00, 0x00, 0x08, 0x00, 0xe9};
-
-			memcpy(ram + 0x3000, restart, sizeof(restart));
-			st32(ram + 0x3006, 0x10000 + (rnd() & 0xffff) - 0x300a);
-			cpu_set_flat32(cpu, 0x10000 + (rnd() & 0xfff));
-			cpu_set_seg(cpu, S_CS, (SegReg){0x08, 0, 0xffffffff, 0xc09b});
-			cpu_set_idtr(cpu, (DescTable){0x1000, 0x7ff});
-			cpu_set_gdtr(cpu, (DescTable){0x2000, 0x27});
-			cpu_set_reg(cpu, R_ESP, 0x80000);
-			if (r & 2) {
-				/* a 16-bit stack under a random ESP (its upper half
-				 * must stay): pushes, pops and frames wrap in 64 KiB */
-				cpu_set_seg(cpu, S_SS, (SegReg){0x18, 0x70000, 0xffff, 0x93});
-				cpu_set_reg(cpu, R_ESP, rnd());
-			}
-			if (r & 4) {
-				cpu_set_seg(cpu, S_CS, (SegReg){0x20, 0x10000, 0xffff, 0x9b});
-				cpu_set_eip(cpu, rnd() & 0xffff);
-			}
-			if (r & 1) {
-				/* paging: 4 MiB pages for the first 8 MiB, the rest of
-				 * the page directory random */
-				st32(ram + 0x5000, 0x83);
-				st32(ram + 0x5004, 0x400083);
-				cpu_set_cr(cpu, 4, CR4_PSE);
-				cpu_set_cr(cpu, 3, 0x5000);
-				cpu_set_cr(cpu, 0, cpu_get_cr(cpu, 0) | CR0_PG);
-			}
-		} else {
-			cpu_set_seg(cpu, S_CS, (SegReg){0x1000, 0x10000, 0xffff, 0x9b});
-			cpu_set_eip(cpu, rnd() & 0xffff);
-		}
-		uint64_t limit = cpu_icount(cpu) + 20000;
-
-		for (int k = 0; k < 200 && cpu_icount(cpu) < limit; k++) {
-			enum cpu_exit e = cpu_exec(cpu, limit);
-
-			if (e == CPU_EXIT_TRIPLE_FAULT) {
-				triples++;
-				break;
-			}
-			if (e == CPU_EXIT_HALT) {
-				halts++;
-				/* wake it with an interrupt, or give up */
-				cpu_set_intr(cpu, true);
-				if (cpu_exec(cpu, limit) == CPU_EXIT_HALT)
-					break;
-				cpu_set_intr(cpu, false);
-			}
-		}
-		CHECK(cpu_icount(cpu) <= limit);
+		fuzz_setup(mode, r);
+		fuzz_run(rnd(), NULL, &triples, &halts);
 	}
-	printf("fuzz %s: %u rounds, %u triple faults, %u halts\n", protected_mode ? "pm" : "real",
-	       rounds, triples, halts);
+	printf("fuzz %s (%s): %u rounds, %u triple faults, %u halts\n", fuzz_names[mode],
+	       cpu_get_accel(cpu) == CPU_ACCEL_JIT ? "jit" : "interp", rounds, triples, halts);
+}
+
+/*
+ * The differential test of the engines: each round runs the same random
+ * code from the same state with the interpreter and with the host-code
+ * backend, stopping at the same random icounts; CPU state, icount, exit
+ * reason and RAM must agree at every stop.
+ */
+static void fuzz_diff(enum fuzz_mode mode, unsigned rounds)
+{
+	static FuzzStop a[FUZZ_STOPS], b[FUZZ_STOPS];
+	unsigned triples = 0, halts = 0, stops = 0;
+
+	for (unsigned r = 0; r < rounds; r++) {
+		uint64_t seed = rng, stops_seed = rnd();
+		unsigned na, nb;
+
+		cpu_set_accel(cpu, CPU_ACCEL_INTERP);
+		fuzz_setup(mode, r);
+		na = fuzz_run(stops_seed, a, &triples, &halts);
+		rng = seed;
+		rnd();
+		cpu_set_accel(cpu, CPU_ACCEL_JIT);
+		fuzz_setup(mode, r);
+		nb = fuzz_run(stops_seed, b, &triples, &halts);
+		CHECK_EQ(na, nb);
+		for (unsigned i = 0; i < na && i < nb; i++) {
+			if (a[i].icount == b[i].icount && a[i].cpu == b[i].cpu &&
+			    a[i].ram == b[i].ram && a[i].exit == b[i].exit)
+				continue;
+			fprintf(stderr,
+				"fuzz-diff %s round %u stop %u: interp icount %llu exit %d "
+				"hash %016llx ram %016llx, jit icount %llu exit %d hash %016llx "
+				"ram %016llx\n",
+				fuzz_names[mode], r, i, (unsigned long long)a[i].icount, a[i].exit,
+				(unsigned long long)a[i].cpu, (unsigned long long)a[i].ram,
+				(unsigned long long)b[i].icount, b[i].exit,
+				(unsigned long long)b[i].cpu, (unsigned long long)b[i].ram);
+			CHECK(false);
+			break;
+		}
+		stops += na;
+	}
+	cpu_set_accel(cpu, cpu_default_accel());
+	printf("fuzz-diff %s: %u rounds, %u stops agree (interp and jit)\n", fuzz_names[mode],
+	       rounds, stops);
 }
 
 int main(int argc, char **argv)
@@ -1199,6 +1317,8 @@ int main(int argc, char **argv)
 		fprintf(stderr, "usage: test_cpu PMODE.bin PAGING.bin PRIV.bin INSN0F.bin\n");
 		return 2;
 	}
+	/* every block gets host code at once (jit.c) */
+	setenv("FB_JIT_HOT", "0", 0);
 	machine_new();
 	test_pmode(argv[1]);
 	test_paging(argv[2]);
@@ -1221,7 +1341,12 @@ int main(int argc, char **argv)
 	/* FUZZ_ROUNDS=N runs a longer fuzz (by hand, e.g. under ASan) */
 	unsigned rounds = getenv("FUZZ_ROUNDS") ? (unsigned)atoi(getenv("FUZZ_ROUNDS")) : 20;
 
-	fuzz(false, rounds);
-	fuzz(true, rounds);
+	for (enum fuzz_mode m = FZ_REAL; m <= FZ_V86; m++) {
+		cpu_set_accel(cpu, CPU_ACCEL_INTERP);
+		fuzz(m, rounds);
+		cpu_set_accel(cpu, CPU_ACCEL_JIT);
+		fuzz(m, rounds);
+		fuzz_diff(m, rounds);
+	}
 	return unit_done("cpu");
 }

@@ -101,6 +101,39 @@ def guest_case(name):
     replay_ok(trace, live)
 
 
+def case_accel_cross():
+    """The engines (-accel interp|jit) make the same recording, and a
+    recording made with one replays and verifies with the other: checks
+    every 997 instructions (so slices end inside blocks), the final state,
+    and --until at a few icounts inside the run."""
+    for name in sorted(GUEST_STATUS):
+        finals, lives = {}, {}
+        for rec in ('interp', 'jit', 'jit-tiny'):
+            trace = os.path.join(TMP, '%s-%s.fbt' % (name, rec))
+            # jit-tiny: a code cache of 4 KiB, flushed and refilled all the time
+            os.environ['FB_JIT_CACHE_KB'] = '4' if rec == 'jit-tiny' else '32768'
+            try:
+                lives[rec] = record(name, trace, '-accel', rec.split('-')[0],
+                                    '--check-interval', '997')
+            finally:
+                del os.environ['FB_JIT_CACHE_KB']
+            finals[rec] = final_of(trace)
+            for rep in ('interp', 'jit') if rec != 'jit-tiny' else ('interp',):
+                replay_ok(trace, lives[rec], '-accel', rep)
+        assert finals['interp'] == finals['jit'] == finals['jit-tiny'], (name, finals)
+        assert lives['interp'] == lives['jit'] == lives['jit-tiny'], name
+        if name not in ('timer', 'cpu', 'exceptions', 'paging'):
+            continue
+        icount = finals['jit'][0]
+        trace = os.path.join(TMP, '%s-jit.fbt' % name)
+        for n in (1, icount // 3, icount // 2 + 7, icount - 1):
+            dumps = [until_state(trace, n, '-accel', rep) for rep in ('interp', 'jit')]
+            assert dumps[0] == dumps[1], (name, n, dumps)
+    code, out, err = run('run', '-accel', 'fast', *guest_args('hello'))
+    assert code == 2, code
+    assert 'fast' in one_line_error(err)
+
+
 def case_demo():
     code, out, err = run('demo', timeout=180)
     assert code == 0, 'status %d, stderr %r' % (code, err)

@@ -48,14 +48,16 @@ CHECKSUM_RE = re.compile(r'^bench: (\S+) checksum (0x[0-9a-fA-F]+)\s*$', re.M)
 TSC_RE = re.compile(r'^bench: (\S+) tsc (\d+)\s*$', re.M)
 DONE = 'bench: done'
 GUEST_OK = 1  # isa-debug-exit: the guest wrote 0 to port 0xF4
+ACCELS = ('jit', 'interp')  # flashback's engines (-accel), the default first
 REPLAY_OK = 0  # flashback replay: the trace replayed and verified
 
 
 class Result:
     """One run of one emulator."""
 
-    def __init__(self, status, wall, cpu, out, err, want=GUEST_OK):
+    def __init__(self, status, wall, cpu, out, err, want=GUEST_OK, rss=0):
         self.status = status  # None: timed out
+        self.rss = rss  # peak resident set, KiB
         self.want = want  # the exit status of a completed run
         self.wall = wall
         self.cpu = cpu  # user + system seconds of the emulator process
@@ -119,7 +121,7 @@ def run_once(cmd, timeout, want=GUEST_OK):
         err.seek(0)
         text = out.read().decode('utf-8', 'replace').replace('\r\n', '\n')
         return Result(status, wall, usage.ru_utime + usage.ru_stime, text,
-                      err.read().decode('utf-8', 'replace'), want)
+                      err.read().decode('utf-8', 'replace'), want, usage.ru_maxrss)
 
 
 def best_of(name, cmd, runs, timeout, before=None, want=GUEST_OK):
@@ -141,6 +143,7 @@ def best_of(name, cmd, runs, timeout, before=None, want=GUEST_OK):
             return None, results
     best = min(results, key=lambda r: r.wall)
     best.cpu = min(r.cpu for r in results)  # each column its own best
+    best.rss = max(r.rss for r in results)
     return best, results
 
 
@@ -151,18 +154,18 @@ def qemu_command(qemu, elf, scale, icount):
             '-icount', icount]
 
 
-def flashback_command(flashback, elf, scale):
-    return [flashback, 'run', '-kernel', elf, '-append', 'scale=%d' % scale, '-serial',
+def flashback_command(flashback, elf, scale, accel):
+    return [flashback, 'run', '-accel', accel, '-kernel', elf, '-append', 'scale=%d' % scale, '-serial',
             'stdio', '-no-reboot', '--stats', '--max-insns', str(20_000_000_000 * scale)]
 
 
-def flashback_record_command(flashback, elf, scale, trace):
-    cmd = flashback_command(flashback, elf, scale)
+def flashback_record_command(flashback, elf, scale, trace, accel):
+    cmd = flashback_command(flashback, elf, scale, accel)
     return cmd[:1] + ['record', '-o', trace] + cmd[2:]
 
 
-def flashback_replay_command(flashback, trace):
-    return [flashback, 'replay', trace, '--verify']
+def flashback_replay_command(flashback, trace, accel):
+    return [flashback, 'replay', '-accel', accel, trace, '--verify']
 
 
 def trace_sizes(trace):
@@ -215,6 +218,9 @@ def main():
     ap.add_argument('--runs', type=int, default=3, help='runs of each, best wall time kept')
     ap.add_argument('--scale', type=int, default=1, help='work multiplier (1..1000)')
     ap.add_argument('--timeout', type=float, default=600.0, help='seconds per run')
+    ap.add_argument('--linux-bench', metavar='TOOL',
+                    help='then tools/linux-bench for the Linux boot (when its kernel is built)')
+    ap.add_argument('--build', metavar='DIR', help='the build directory, for --linux-bench')
     args = ap.parse_args()
     if args.runs < 1 or not 1 <= args.scale <= 1000:
         ap.error('--runs must be >= 1 and --scale within 1..1000')
@@ -229,13 +235,16 @@ def main():
     print('bench: %s, scale %d, best of %d runs' % (args.elf, args.scale, args.runs))
 
     trace = os.path.join(tmpdir, 'bench.fbt')
-    configs = [
-        ('flashback', flashback_command(args.flashback, args.elf, args.scale), None),
-        ('flashback record', flashback_record_command(args.flashback, args.elf, args.scale,
-                                                      trace),
-         lambda: shutil.rmtree(trace, ignore_errors=True)),
-        ('flashback replay', flashback_replay_command(args.flashback, trace), None),
-    ]
+    configs = []
+    for accel in ACCELS:
+        fb = 'flashback ' + accel
+        configs += [
+            (fb, flashback_command(args.flashback, args.elf, args.scale, accel), None),
+            (fb + ' record', flashback_record_command(args.flashback, args.elf, args.scale,
+                                                      trace, accel),
+             lambda: shutil.rmtree(trace, ignore_errors=True)),
+            (fb + ' replay', flashback_replay_command(args.flashback, trace, accel), None),
+        ]
     if not args.no_qemu:
         q = lambda icount: qemu_command(args.qemu, args.elf, args.scale, icount)
         configs += [
@@ -250,8 +259,8 @@ def main():
     fb_sizes = None
     failed = []
     for label, cmd, before in configs:
-        if label == 'flashback replay' and not os.path.isfile(os.path.join(trace,
-                                                                           'journal.fbj')):
+        if label.endswith('replay') and label.startswith('flashback') and \
+                not os.path.isfile(os.path.join(trace, 'journal.fbj')):
             rows.append((label, cmd, None))
             failed.append((label, 'no recording to replay'))
             continue
@@ -259,14 +268,15 @@ def main():
             rows.append((label, cmd, None))
             failed.append((label, 'no recording to replay'))
             continue
-        want = REPLAY_OK if label == 'flashback replay' else GUEST_OK
+        want = REPLAY_OK if label.startswith('flashback') and label.endswith('replay') \
+            else GUEST_OK
         best, runs = best_of(label, cmd, args.runs, args.timeout, before, want)
         rows.append((label, cmd, best))
         if best is None:
             last = runs[-1] if runs else None
             why = '%s: %s' % (last.problem(), last.last_words()) if last else 'did not start'
             failed.append((label, why))
-        if label == 'flashback record' and best is not None:
+        if label == 'flashback %s record' % ACCELS[0] and best is not None:
             fb_sizes = trace_sizes(trace)
         if label == 'qemu rr=record' and os.path.isfile(rrfile):
             rr_sizes[label] = os.path.getsize(rrfile)
@@ -315,20 +325,22 @@ def main():
         print('  cross-check: CPU phases took %d instructions by QEMU\'s count, '
               '%s by the guest\'s RDTSC under flashback' %
               (qemu_ref.tsc['cpu'], fb.tsc.get('cpu', '?')))
-    print('\n%-24s %8s %8s %9s %9s %9s %9s' % ('emulator', 'wall s', 'cpu s', 'Minstr/s',
-                                               'Minstr/s', 'ratio', 'ratio'))
-    print('%-24s %8s %8s %9s %9s %9s %9s' % ('', '', '', '(wall)', '(cpu)', '(wall)', '(cpu)'))
+    print('\n%-26s %8s %8s %9s %9s %9s %9s %9s' % ('emulator', 'wall s', 'cpu s', 'Minstr/s',
+                                                    'Minstr/s', 'ratio', 'ratio', 'peak RSS'))
+    print('%-26s %8s %8s %9s %9s %9s %9s %9s' % ('', '', '', '(wall)', '(cpu)', '(wall)',
+                                                 '(cpu)', 'MiB'))
     record = next((r for label, _, r in rows if label == 'qemu rr=record'), None)
     for label, _, r in rows:
         if r is None:
-            print('%-24s %8s %8s %9s %9s %9s %9s' % (label, '-', '-', '-', '-', '-', '-'))
+            print('%-26s %8s %8s %9s %9s %9s %9s %9s' % (label, '-', '-', '-', '-', '-', '-',
+                                                         '-'))
             continue
         mips = '%.1f' % (insns / r.wall / 1e6) if insns else '?'
         cmips = '%.1f' % (insns / r.cpu / 1e6) if insns and r.cpu > 0 else '?'
         ratio = '%.2f' % (record.wall / r.wall) if record else '-'
         cratio = '%.2f' % (record.cpu / r.cpu) if record and r.cpu > 0 else '-'
-        print('%-24s %8.3f %8.3f %9s %9s %9s %9s' % (label, r.wall, r.cpu, mips, cmips,
-                                                      ratio, cratio))
+        print('%-26s %8.3f %8.3f %9s %9s %9s %9s %9.1f' % (label, r.wall, r.cpu, mips, cmips,
+                                                            ratio, cratio, r.rss / 1024))
     per = lambda n: ' (%.0f bytes per 10^9 instructions)' % (n / (insns / 1e9)) if insns else ''
     for label, size in rr_sizes.items():
         print('%s rrfile: %d bytes%s' % (label, size, per(size)))
@@ -341,24 +353,47 @@ def main():
           ' cpu = user + system time of the emulator process, all threads: steadier than\n'
           ' wall time on a loaded host)')
 
-    if fb is not None and record is not None:
-        invalid = ' (INVALID: the checksums differ)' if wrong else ''
-        print('\nflashback / qemu(rr=record) = %.2f%s' % (record.wall / fb.wall, invalid))
-        if fb.cpu > 0:
-            print('flashback / qemu(rr=record) by cpu time = %.2f%s' %
-                  (record.cpu / fb.cpu, invalid))
-    elif record is not None:
-        print('\nflashback / qemu(rr=record) = pending (flashback did not complete the run)')
     by_label = {label: r for label, _, r in rows}
-    print_rr_costs(by_label, 'flashback', 'flashback record', 'flashback replay', wrong)
+    if record is not None:
+        invalid = ' (INVALID: the checksums differ)' if wrong else ''
+        print()
+        for label, _, r in rows:
+            if not label.startswith('flashback'):
+                continue
+            if r is None:
+                print('%s / qemu(rr=record) = pending (did not complete the run)' % label)
+                continue
+            print('%s / qemu(rr=record) = %.2f by wall, %.2f by cpu time%s' %
+                  (label, record.wall / r.wall, record.cpu / r.cpu if r.cpu > 0 else 0,
+                   invalid))
+    for accel in ACCELS:
+        fb_label = 'flashback ' + accel
+        print_rr_costs(by_label, fb_label, fb_label + ' record', fb_label + ' replay', wrong)
     print_rr_costs(by_label, 'qemu -icount', 'qemu rr=record', 'qemu rr=replay', wrong)
     for label, why in failed:
         print('%s: did not complete the benchmark: %s' % (label, why))
-        if label == 'flashback':
+        if label == 'flashback ' + ACCELS[0]:
             print('flashback: figures pending')
+    if args.linux_bench and args.build:
+        linux_bench(args)
     if mismatch:
         return 1
     return 2 if failed else 0
+
+
+def linux_bench(args):
+    """The Linux boot's figures (tools/linux-bench), when its guest is built."""
+    kernel = os.path.join(args.build, 'tests', 'linux', 'bzImage')
+    initrd = os.path.join(args.build, 'tests', 'linux', 'init.cpio')
+    print('\nlinux: the boot to the shell prompt and `exit 0` (tools/linux-bench)', flush=True)
+    if not (os.path.isfile(kernel) and os.path.isfile(initrd)):
+        print('linux: skipped: no guest (ninja -C %s linux-guest builds it)' % args.build)
+        return
+    cmd = [sys.executable, args.linux_bench, '--build', args.build, '--flashback', args.flashback,
+           '--accel', ','.join(ACCELS)]
+    if not args.no_qemu:
+        cmd += ['--qemu', args.qemu]
+    subprocess.run(cmd, timeout=3600)
 
 
 if __name__ == '__main__':

@@ -1,0 +1,1557 @@
+/*
+ * jit_x64.c - x86-64 code for a block: call-threaded.
+ *
+ * Per instruction the code does what run_block() in cpu.c does, in the same
+ * order: save ESP, EFLAGS and the lazy flags when Insn.save says so (else
+ * mark nothing saved), note the instruction's EIP, advance EIP by its
+ * length, call its handler directly with the CPU and its Insn, count it, and
+ * leave the block if a device or a code write asked (cpu->brk).  The
+ * handler call is a direct call (rel32 when the code lies within 2 GiB of
+ * the text, else through RAX), so there is no dispatch loop and no
+ * indirect branch to predict.  A fault longjmps out of the handler to
+ * cpu_exec() as it does from the interpreter: this code keeps nothing in
+ * registers that the CPU structure does not hold.
+ *
+ * Register use: RBX holds the CPU (callee-saved, so it survives the calls).
+ * The frame is one push, which leaves RSP 16-byte aligned at each call.
+ */
+#include <stddef.h>
+#include <string.h>
+
+#include "jit.h"
+
+#if FB_JIT_HOST
+
+typedef struct Emit {
+	uint8_t *p, *end;  /* where the next byte goes, end of the room */
+	const uint8_t *at; /* run-time address of the first byte */
+	uint8_t *start;	   /* first byte in the write view */
+	bool full;
+	unsigned pend_eip; /* bytes of inline instructions not yet added to EIP */
+	unsigned pend_ic;  /* inline instructions not yet added to icount */
+	const TB *tb;	   /* the block */
+} Emit;
+
+static void b(Emit *e, uint8_t v)
+{
+	if (e->p < e->end)
+		*e->p++ = v;
+	else
+		e->full = true;
+}
+
+static void d32(Emit *e, uint32_t v)
+{
+	for (int i = 0; i < 4; i++)
+		b(e, (uint8_t)(v >> (8 * i)));
+}
+
+static void d64(Emit *e, uint64_t v)
+{
+	d32(e, (uint32_t)v);
+	d32(e, (uint32_t)(v >> 32));
+}
+
+/* The run-time address of the next byte. */
+static const uint8_t *here(const Emit *e)
+{
+	return e->at + (e->p - e->start);
+}
+
+/* ModRM (+ disp) for [RBX + @off] with register field @reg. */
+static void m_rbx(Emit *e, unsigned reg, size_t off)
+{
+	if (off < 128) {
+		b(e, (uint8_t)(0x40 | reg << 3 | 3));
+		b(e, (uint8_t)off);
+	} else {
+		b(e, (uint8_t)(0x80 | reg << 3 | 3));
+		d32(e, (uint32_t)off);
+	}
+}
+
+static void load_eax(Emit *e, size_t off) /* mov eax, [rbx+off] */
+{
+	b(e, 0x8b);
+	m_rbx(e, 0, off);
+}
+
+static void store_eax(Emit *e, size_t off) /* mov [rbx+off], eax */
+{
+	b(e, 0x89);
+	m_rbx(e, 0, off);
+}
+
+static void store_byte(Emit *e, size_t off, uint8_t v) /* mov byte [rbx+off], v */
+{
+	b(e, 0xc6);
+	m_rbx(e, 0, off);
+	b(e, v);
+}
+
+static void copy32(Emit *e, size_t from, size_t to)
+{
+	load_eax(e, from);
+	store_eax(e, to);
+}
+
+static void call(Emit *e, const void *fn)
+{
+	intptr_t rel = (intptr_t)((uintptr_t)fn - (uintptr_t)(here(e) + 5));
+
+	if (rel >= INT32_MIN && rel <= INT32_MAX) {
+		b(e, 0xe8);
+		d32(e, (uint32_t)rel);
+	} else {
+		b(e, 0x48); /* mov rax, imm64; call rax */
+		b(e, 0xb8);
+		d64(e, (uint64_t)(uintptr_t)fn);
+		b(e, 0xff);
+		b(e, 0xd0);
+	}
+}
+
+/* return @in: mov rax, imm64; pop rbx; ret */
+static void ret_insn(Emit *e, const Insn *in)
+{
+	b(e, 0x48);
+	b(e, 0xb8);
+	d64(e, (uint64_t)(uintptr_t)in);
+	b(e, 0x5b);
+	b(e, 0xc3);
+}
+
+#define OFF(field) offsetof(CPU, field)
+
+/* the prologue's length: push rbx; mov rbx, rdi */
+#define JIT_ENTRY_SKIP 4
+
+/* the code reads these Insn fields with an 8-bit displacement */
+_Static_assert(offsetof(Insn, disp) < 128 && offsetof(Insn, imm) < 128, "Insn layout");
+
+/* save_state() of cpu.c */
+static void emit_save(Emit *e, const Insn *in)
+{
+	if (in->save) {
+		store_byte(e, OFF(saved), 1);
+		copy32(e, OFF(r[R_ESP]), OFF(save_esp));
+		copy32(e, OFF(flags), OFF(save_flags));
+		copy32(e, OFF(cc_op), OFF(save_cc[0]));
+		copy32(e, OFF(cc_bits), OFF(save_cc[1]));
+		copy32(e, OFF(cc_res), OFF(save_cc[2]));
+		copy32(e, OFF(cc_a), OFF(save_cc[3]));
+		copy32(e, OFF(cc_b), OFF(save_cc[4]));
+		copy32(e, OFF(cc_c), OFF(save_cc[5]));
+	} else {
+		store_byte(e, OFF(saved), 0);
+	}
+	load_eax(e, OFF(eip));
+	if (e->pend_eip) {
+		b(e, 0x05); /* add eax, imm32 */
+		d32(e, e->pend_eip);
+		e->pend_eip = 0;
+	}
+	store_eax(e, OFF(start_eip));
+}
+
+/* icount += the inline instructions before this point */
+static void flush_icount(Emit *e)
+{
+	if (!e->pend_ic)
+		return;
+	b(e, 0x48); /* add qword [rbx+icount], imm8 */
+	b(e, 0x83);
+	m_rbx(e, 0, OFF(icount));
+	b(e, (uint8_t)e->pend_ic);
+	e->pend_ic = 0;
+}
+
+/* ---- inline forms ------------------------------------------------------ */
+
+/*
+ * A few register-only forms run inline: they cannot fault, touch no memory
+ * and read neither EIP nor icount, so nothing can see that their EIP and
+ * icount are added later, with the next called instruction's (the last
+ * instruction of a block is always called, so a block ends with both
+ * exact, and start_eip and Insn.save as the interpreter leaves them).
+ * They write the registers and the lazy flags exactly as alu_op() does.
+ * Immediates are read from the Insn at run time, never put in the code.
+ */
+enum inl { INL_NONE, INL_MOV_RR, INL_ALU_RR, INL_ALU_RI, INL_MOV_RI, INL_TEST_RR };
+
+static enum inl inline_kind(const Insn *in)
+{
+	unsigned op = in->op;
+
+	if (in->lock)
+		return INL_NONE;
+	if (op >= 0xb8 && op < 0xc0)
+		return INL_MOV_RI;
+	if (in->mod != 3)
+		return INL_NONE;
+	if (op == 0x89 || op == 0x8b)
+		return INL_MOV_RR;
+	if (op == 0x85)
+		return INL_TEST_RR;
+	if (op < 0x40 && ((op & 7) == 1 || (op & 7) == 3) && ((op >> 3) & 7) != 2 &&
+	    ((op >> 3) & 7) != 3)
+		return INL_ALU_RR;
+	if ((op == 0x81 || op == 0x83) && in->reg != 2 && in->reg != 3)
+		return INL_ALU_RI;
+	return INL_NONE;
+}
+
+static void load_ecx(Emit *e, size_t off) /* mov ecx, [rbx+off] */
+{
+	b(e, 0x8b);
+	m_rbx(e, 1, off);
+}
+
+static void store_imm32(Emit *e, size_t off, uint32_t v) /* mov dword [rbx+off], v */
+{
+	b(e, 0xc7);
+	m_rbx(e, 0, off);
+	d32(e, v);
+}
+
+/* eax = a, ecx = b, both already masked to @bits: the ALU operation @op
+ * (not ADC, SBB) with alu_op()'s lazy flags; the result in eax. */
+/* eax = eax op ecx, masked to @bits; cc_res, cc_op, cc_bits, cc_c */
+static void alu_flags_res(Emit *e, unsigned op, unsigned bits)
+{
+	static const uint8_t opc[8] = {0x01, 0x09, 0, 0, 0x21, 0x29, 0x31, 0x29};
+	static const uint8_t cc[8] = {CC_ADD, CC_LOGIC, 0, 0, CC_LOGIC, CC_SUB, CC_LOGIC, CC_SUB};
+
+	b(e, opc[op]); /* op eax, ecx */
+	b(e, 0xc8);
+	if (bits < 32) {
+		b(e, 0x0f); /* movzx eax, al / ax */
+		b(e, bits == 8 ? 0xb6 : 0xb7);
+		b(e, 0xc0);
+	}
+	store_eax(e, OFF(cc_res));
+	store_imm32(e, OFF(cc_op), cc[op]);
+	store_imm32(e, OFF(cc_bits), bits);
+	store_imm32(e, OFF(cc_c), 0);
+}
+
+static void alu_flags(Emit *e, unsigned op, unsigned bits)
+{
+	store_eax(e, OFF(cc_a));
+	b(e, 0x89); /* mov [rbx+cc_b], ecx */
+	m_rbx(e, 1, OFF(cc_b));
+	alu_flags_res(e, op, bits);
+}
+
+/* The same, 32-bit, the result to register @dst when @write. */
+static void alu_inline(Emit *e, unsigned op, unsigned dst, bool write)
+{
+	alu_flags(e, op, 32);
+	if (write)
+		store_eax(e, OFF(r[dst]));
+}
+
+/* eax / ecx = register @r (its low 16 bits, zero-extended, for 16-bit
+ * operands); the store keeps the upper half for 16 bits (setr()). */
+static void ld_reg(Emit *e, unsigned reg, unsigned r, unsigned bits)
+{
+	if (bits == 16) {
+		b(e, 0x0f); /* movzx reg, word [rbx+r] */
+		b(e, 0xb7);
+	} else {
+		b(e, 0x8b);
+	}
+	m_rbx(e, reg, OFF(r[r]));
+}
+
+static void st_reg(Emit *e, unsigned r, unsigned bits) /* r = eax / ax */
+{
+	if (bits == 16)
+		b(e, 0x66);
+	store_eax(e, OFF(r[r]));
+}
+
+/* ecx (eax for MOV) = the immediate of @in, as the handler takes it */
+static void ld_imm(Emit *e, const Insn *in, unsigned reg, unsigned bits, bool sx8)
+{
+	b(e, 0x48); /* mov rdx, imm64 */
+	b(e, 0xba);
+	d64(e, (uint64_t)(uintptr_t)in);
+	if (sx8) {
+		b(e, 0x0f); /* movsx reg, byte [rdx+imm] */
+		b(e, 0xbe);
+	} else if (bits == 16) {
+		b(e, 0x0f); /* movzx reg, word [rdx+imm] */
+		b(e, 0xb7);
+	} else {
+		b(e, 0x8b); /* mov reg, [rdx+imm] */
+	}
+	b(e, (uint8_t)(0x40 | reg << 3 | 2));
+	b(e, (uint8_t)offsetof(Insn, imm));
+	if (sx8 && bits == 16) {
+		b(e, 0x0f); /* movzx ecx, cx: b & 0xffff */
+		b(e, 0xb7);
+		b(e, (uint8_t)(0xc0 | reg << 3 | reg));
+	}
+}
+
+/* eax = a, ecx = b: op with lazy flags of @bits; result to @dst if @write */
+static void alu_bits(Emit *e, unsigned op, unsigned dst, bool write, unsigned bits)
+{
+	store_eax(e, OFF(cc_a));
+	b(e, 0x89); /* mov [rbx+cc_b], ecx */
+	m_rbx(e, 1, OFF(cc_b));
+	alu_flags_res(e, op, bits);
+	if (write)
+		st_reg(e, dst, bits);
+}
+
+static void emit_inline(Emit *e, const Insn *in, enum inl k)
+{
+	unsigned bits = in->o32 ? 32 : 16, op = (in->op >> 3) & 7;
+
+	switch (k) {
+	case INL_MOV_RR: /* 89: rm = reg; 8B: reg = rm */
+		ld_reg(e, 0, in->op == 0x89 ? in->reg : in->rm, bits);
+		st_reg(e, in->op == 0x89 ? in->rm : in->reg, bits);
+		break;
+	case INL_MOV_RI:
+		ld_imm(e, in, 0, bits, false);
+		st_reg(e, in->op & 7, bits);
+		break;
+	case INL_TEST_RR:
+		ld_reg(e, 0, in->rm, bits);
+		ld_reg(e, 1, in->reg, bits);
+		alu_bits(e, 4, 0, false, bits); /* AND, no result */
+		break;
+	case INL_ALU_RR:
+		if (in->op & 2) { /* op reg, rm */
+			ld_reg(e, 0, in->reg, bits);
+			ld_reg(e, 1, in->rm, bits);
+			alu_bits(e, op, in->reg, op != 7, bits);
+		} else { /* op rm, reg */
+			ld_reg(e, 0, in->rm, bits);
+			ld_reg(e, 1, in->reg, bits);
+			alu_bits(e, op, in->rm, op != 7, bits);
+		}
+		break;
+	case INL_ALU_RI:
+		ld_reg(e, 0, in->rm, bits);
+		ld_imm(e, in, 1, bits, in->op == 0x83);
+		alu_bits(e, in->reg, in->rm, in->reg != 7, bits);
+		break;
+	case INL_NONE:
+		break;
+	}
+	e->pend_eip += in->len;
+	e->pend_ic++;
+}
+
+/* x86 condition codes of the jumps used */
+enum { J_B = 0x2, J_E = 0x4, J_NE = 0x5, J_A = 0x7 };
+
+/* jcc rel32 with its field noted in @fix[*n] (patched by patch_to) */
+static void jcc_fix(Emit *e, uint8_t cc, uint8_t **fix, unsigned *n)
+{
+	b(e, 0x0f);
+	b(e, (uint8_t)(0x80 | cc));
+	if (e->p + 4 <= e->end)
+		fix[(*n)++] = e->p;
+	d32(e, 0);
+}
+
+static void patch_to(Emit *e, uint8_t **fix, unsigned n)
+{
+	for (unsigned i = 0; i < n && !e->full; i++) {
+		int32_t rel = (int32_t)(e->p - (fix[i] + 4));
+
+		memcpy(fix[i], &rel, 4);
+	}
+}
+
+/* jmp rel32 with its field noted (patched by patch_to) */
+static void jmp_fix(Emit *e, uint8_t **fix, unsigned *n)
+{
+	b(e, 0xe9);
+	if (e->p + 4 <= e->end)
+		fix[(*n)++] = e->p;
+	d32(e, 0);
+}
+
+/* A short forward jump; returns where to patch its rel8 (skip_here). */
+static uint8_t *jcc8(Emit *e, uint8_t cc)
+{
+	b(e, (uint8_t)(0x70 | cc));
+	b(e, 0);
+	return e->full ? NULL : e->p - 1;
+}
+
+static void skip_here(Emit *e, uint8_t *rel)
+{
+	if (rel && !e->full)
+		*rel = (uint8_t)(e->p - (rel + 1));
+}
+
+/* ModRM + disp32 for [RSI + off] / [R9 + off] (REX.B set by the caller) */
+static void m_rsi(Emit *e, unsigned reg, size_t off)
+{
+	b(e, (uint8_t)(0x80 | (reg & 7) << 3 | 6));
+	d32(e, (uint32_t)off);
+}
+
+static void m_r9(Emit *e, unsigned reg, size_t off)
+{
+	b(e, (uint8_t)(0x80 | (reg & 7) << 3 | 1));
+	d32(e, (uint32_t)off);
+}
+
+#define TBOFF(field) offsetof(TB, field)
+
+/* r9 = a block the next one may be (host, size and version checked),
+ * eax = EIP, ecx = its linear address: go to its code when it has code,
+ * lies inside the CS limit and fits under cpu->jit_limit; else to @miss
+ * (or, past the limit, @out). */
+static void emit_try(Emit *e, const TB *tb, uint8_t **miss, unsigned *nmiss, uint8_t **out,
+		     unsigned *nout)
+{
+	size_t cs = OFF(seg[0]) + (size_t)S_CS * sizeof(SegReg);
+
+	b(e, 0x4d); /* mov r10, [r9+code] */
+	b(e, 0x8b);
+	m_r9(e, 2, TBOFF(code));
+	b(e, 0x4d); /* test r10, r10 */
+	b(e, 0x85);
+	b(e, 0xd2);
+	jcc_fix(e, J_E, miss, nmiss);
+	/* eip <= limit, limit - eip >= bytes - 1 */
+	b(e, 0x44); /* mov r11d, [rbx+cs.limit] */
+	b(e, 0x8b);
+	m_rbx(e, 3, cs + offsetof(SegReg, limit));
+	b(e, 0x44); /* cmp eax, r11d */
+	b(e, 0x39);
+	b(e, 0xd8);
+	jcc_fix(e, J_A, miss, nmiss);
+	b(e, 0x41); /* sub r11d, eax */
+	b(e, 0x29);
+	b(e, 0xc3);
+	b(e, 0x45); /* movzx r8d, word [r9+bytes] */
+	b(e, 0x0f);
+	b(e, 0xb7);
+	m_r9(e, 0, TBOFF(bytes));
+	b(e, 0x41); /* dec r8d */
+	b(e, 0xff);
+	b(e, 0xc8);
+	b(e, 0x45); /* cmp r11d, r8d */
+	b(e, 0x39);
+	b(e, 0xc3);
+	jcc_fix(e, J_B, miss, nmiss);
+	if (!tb->c32) {
+		/* eip + bytes <= 0xffff */
+		b(e, 0x41); /* inc r8d */
+		b(e, 0xff);
+		b(e, 0xc0);
+		b(e, 0x41); /* add r8d, eax */
+		b(e, 0x01);
+		b(e, 0xc0);
+		b(e, 0x41); /* cmp r8d, 0xffff */
+		b(e, 0x81);
+		b(e, 0xf8);
+		d32(e, 0xffff);
+		jcc_fix(e, J_A, miss, nmiss);
+	}
+	/* icount + n <= jit_limit */
+	b(e, 0x45); /* movzx r8d, byte [r9+n] */
+	b(e, 0x0f);
+	b(e, 0xb6);
+	m_r9(e, 0, TBOFF(n));
+	b(e, 0x4c); /* add r8, [rbx+icount] */
+	b(e, 0x03);
+	m_rbx(e, 0, OFF(icount));
+	b(e, 0x4c); /* cmp r8, [rbx+jit_limit] */
+	b(e, 0x3b);
+	m_rbx(e, 0, OFF(jit_limit));
+	jcc_fix(e, J_A, out, nout);
+	/* go: what tb_next() and run_block() would note */
+	b(e, 0x41); /* mov [r9+lstart], ecx */
+	b(e, 0x89);
+	m_r9(e, 1, TBOFF(lstart));
+	b(e, 0x4c); /* mov [rbx+jit_tb], r9 */
+	b(e, 0x89);
+	m_rbx(e, 1, OFF(jit_tb));
+	store_byte(e, OFF(skip_bp), 0);
+	b(e, 0x49); /* add r10, JIT_ENTRY_SKIP: past the next block's prologue */
+	b(e, 0x83);
+	b(e, 0xc2);
+	b(e, JIT_ENTRY_SKIP);
+	b(e, 0x41); /* jmp r10 */
+	b(e, 0xff);
+	b(e, 0xe2);
+}
+
+/*
+ * The end of a block that ends with a near jump or runs on: go straight to
+ * the next block's code when tb_next() (dcache.c) would find that block
+ * through this one's links and run_block() would run it whole as host
+ * code: nothing asked to stop (cpu->brk, cpu->io_done), the same linear
+ * page, a link whose block lies at the same distance in the same host page
+ * with this block's code version and code size, inside the CS limit, with
+ * code, and whose instructions all fit under cpu->jit_limit (0 when
+ * run_block() saw something the loop must look at).  Else return to
+ * run_block(), whose tb_next() learns the links.
+ */
+static void emit_chain(Emit *e, const TB *tb)
+{
+	uint8_t *out[24] = {0}, *miss[12] = {0}, *cross[1] = {0}, *skip;
+	unsigned nout = 0, nmiss, ncross = 0;
+	size_t cs = OFF(seg[0]) + (size_t)S_CS * sizeof(SegReg);
+
+	b(e, 0x80); /* cmp byte [rbx+brk], 0 */
+	m_rbx(e, 7, OFF(brk));
+	b(e, 0);
+	jcc_fix(e, J_NE, out, &nout);
+	b(e, 0x80); /* cmp byte [rbx+io_done], 0 */
+	m_rbx(e, 7, OFF(io_done));
+	b(e, 0);
+	jcc_fix(e, J_NE, out, &nout);
+	b(e, 0x48); /* mov rsi, imm64: this TB */
+	b(e, 0xbe);
+	d64(e, (uint64_t)(uintptr_t)tb);
+	load_eax(e, OFF(eip));			  /* eax = eip */
+	load_ecx(e, cs + offsetof(SegReg, base)); /* ecx = lin */
+	b(e, 0x01);				  /* add ecx, eax */
+	b(e, 0xc1);
+	b(e, 0x8b); /* mov edx, [rsi+lstart] */
+	m_rsi(e, 2, TBOFF(lstart));
+	b(e, 0x31); /* xor edx, ecx */
+	b(e, 0xca);
+	b(e, 0x81); /* cmp edx, PAGE_SIZE - 1 */
+	b(e, 0xfa);
+	d32(e, PAGE_SIZE - 1);
+	jcc_fix(e, J_A, cross, &ncross); /* another page */
+	b(e, 0x89);		     /* mov edx, ecx */
+	b(e, 0xca);
+	b(e, 0x2b); /* sub edx, [rsi+lstart] */
+	m_rsi(e, 2, TBOFF(lstart));
+	b(e, 0x48); /* movsxd rdx, edx */
+	b(e, 0x63);
+	b(e, 0xd2);
+	b(e, 0x48); /* add rdx, [rsi+host]: the host address of the next block */
+	b(e, 0x03);
+	m_rsi(e, 2, TBOFF(host));
+	for (int k = 0; k < 2; k++) {
+		nmiss = 0;
+		b(e, 0x4c); /* mov r9, [rsi+link[k]] */
+		b(e, 0x8b);
+		m_rsi(e, 1, TBOFF(link) + (size_t)k * sizeof(TB *));
+		b(e, 0x4d); /* test r9, r9 */
+		b(e, 0x85);
+		b(e, 0xc9);
+		jcc_fix(e, J_E, miss, &nmiss);
+		b(e, 0x49); /* cmp rdx, [r9+host] */
+		b(e, 0x3b);
+		m_r9(e, 2, TBOFF(host));
+		jcc_fix(e, J_NE, miss, &nmiss);
+		b(e, 0x41); /* cmp byte [r9+c32], tb->c32 */
+		b(e, 0x80);
+		m_r9(e, 7, TBOFF(c32));
+		b(e, tb->c32);
+		jcc_fix(e, J_NE, miss, &nmiss);
+		b(e, 0x41); /* cmp dword [r9+ver], tb->ver */
+		b(e, 0x81);
+		m_r9(e, 7, TBOFF(ver));
+		d32(e, tb->ver);
+		jcc_fix(e, J_NE, miss, &nmiss);
+		emit_try(e, tb, miss, &nmiss, out, &nout);
+		patch_to(e, miss, nmiss);
+	}
+	jmp_fix(e, out, &nout);
+	/* another page: tb_find()'s way, through the TLB and the block table */
+	patch_to(e, cross, ncross);
+	b(e, 0x89); /* mov edx, ecx */
+	b(e, 0xca);
+	b(e, 0xc1); /* shr edx, 12 */
+	b(e, 0xea);
+	b(e, PAGE_BITS);
+	b(e, 0x81); /* and edx, TLB_SIZE - 1 */
+	b(e, 0xe2);
+	d32(e, TLB_SIZE - 1);
+	b(e, 0x83); /* cmp dword [cpl], 3 */
+	m_rbx(e, 7, OFF(cpl));
+	b(e, 3);
+	skip = jcc8(e, J_NE);
+	b(e, 0x81); /* add edx, TLB_SIZE */
+	b(e, 0xc2);
+	d32(e, TLB_SIZE);
+	skip_here(e, skip);
+	b(e, 0x69); /* imul edx, edx, sizeof(TLBEntry) */
+	b(e, 0xd2);
+	d32(e, (uint32_t)sizeof(TLBEntry));
+	b(e, 0x41); /* mov r8d, ecx */
+	b(e, 0x89);
+	b(e, 0xc8);
+	b(e, 0x41); /* and r8d, ~(PAGE_SIZE - 1) */
+	b(e, 0x81);
+	b(e, 0xe0);
+	d32(e, ~(uint32_t)(PAGE_SIZE - 1));
+	b(e, 0x41); /* or r8d, 1 */
+	b(e, 0x83);
+	b(e, 0xc8);
+	b(e, 1);
+	b(e, 0x44); /* cmp r8d, [rbx + rdx + tlb + rtag] */
+	b(e, 0x3b);
+	b(e, 0x84);
+	b(e, 0x13);
+	d32(e, (uint32_t)(OFF(tlb) + offsetof(TLBEntry, rtag)));
+	jcc_fix(e, J_NE, out, &nout);
+	b(e, 0x48); /* mov rsi, [rbx + rdx + tlb + ver] */
+	b(e, 0x8b);
+	b(e, 0xb4);
+	b(e, 0x13);
+	d32(e, (uint32_t)(OFF(tlb) + offsetof(TLBEntry, ver)));
+	b(e, 0x48); /* test rsi, rsi */
+	b(e, 0x85);
+	b(e, 0xf6);
+	jcc_fix(e, J_E, out, &nout);
+	b(e, 0x8b); /* mov esi, [rsi]: the page's code version */
+	b(e, 0x36);
+	b(e, 0x4c); /* mov r10, [rbx + rdx + tlb + addend] */
+	b(e, 0x8b);
+	b(e, 0x94);
+	b(e, 0x13);
+	d32(e, (uint32_t)(OFF(tlb) + offsetof(TLBEntry, addend)));
+	b(e, 0x89); /* mov edx, ecx */
+	b(e, 0xca);
+	b(e, 0x4c); /* add rdx, r10: the host address */
+	b(e, 0x01);
+	b(e, 0xd2);
+	b(e, 0x49); /* mov r9, rdx */
+	b(e, 0x89);
+	b(e, 0xd1);
+	b(e, 0x49); /* shr r9, TB_BITS */
+	b(e, 0xc1);
+	b(e, 0xe9);
+	b(e, TB_BITS);
+	b(e, 0x49); /* xor r9, rdx */
+	b(e, 0x31);
+	b(e, 0xd1);
+	b(e, 0x41); /* and r9d, TB_SIZE - 1 */
+	b(e, 0x81);
+	b(e, 0xe1);
+	d32(e, TB_SIZE - 1);
+	b(e, 0x4d); /* imul r9, r9, sizeof(TB) */
+	b(e, 0x69);
+	b(e, 0xc9);
+	d32(e, (uint32_t)sizeof(TB));
+	b(e, 0x4c); /* add r9, [rbx+tb] */
+	b(e, 0x03);
+	m_rbx(e, 1, OFF(tb));
+	b(e, 0x49); /* cmp rdx, [r9+host] */
+	b(e, 0x3b);
+	m_r9(e, 2, TBOFF(host));
+	jcc_fix(e, J_NE, out, &nout);
+	b(e, 0x41); /* cmp byte [r9+c32], tb->c32: CS is the same */
+	b(e, 0x80);
+	m_r9(e, 7, TBOFF(c32));
+	b(e, tb->c32);
+	jcc_fix(e, J_NE, out, &nout);
+	b(e, 0x41); /* cmp [r9+ver], esi */
+	b(e, 0x39);
+	m_r9(e, 6, TBOFF(ver));
+	jcc_fix(e, J_NE, out, &nout);
+	emit_try(e, tb, out, &nout, out, &nout);
+	patch_to(e, out, nout);
+}
+
+/* The interpreter's sequence for one instruction: bookkeeping, the call,
+ * the count; then leave the block if something asked (not after @last,
+ * where the block returns anyway). */
+static void emit_call(Emit *e, const Insn *in, bool first, bool last)
+{
+	flush_icount(e);
+	emit_save(e, in);
+	/* add eax, len; mov [rbx+eip], eax */
+	b(e, 0x83);
+	b(e, 0xc0);
+	b(e, in->len);
+	store_eax(e, OFF(eip));
+	/* handler(cpu, in) */
+	b(e, 0x48); /* mov rdi, rbx */
+	b(e, 0x89);
+	b(e, 0xdf);
+	b(e, 0x48); /* mov rsi, imm64 */
+	b(e, 0xbe);
+	d64(e, (uint64_t)(uintptr_t)in);
+	call(e, (const void *)in->fn);
+	/* inc qword [rbx+icount] */
+	b(e, 0x48);
+	b(e, 0xff);
+	m_rbx(e, 0, OFF(icount));
+	if (first)
+		store_imm32(e, OFF(stuck), 0); /* an instruction retired */
+	if (last) {
+		if (e->tb && (in->flow == FLOW_JUMP || in->flow == FLOW_NEXT))
+			emit_chain(e, e->tb);
+		ret_insn(e, in);
+		return;
+	}
+	/* cmp byte [rbx+brk], 0; je over; (return in) */
+	b(e, 0x80);
+	m_rbx(e, 7, OFF(brk));
+	b(e, 0);
+	b(e, 0x74);
+	b(e, 12);
+	ret_insn(e, in);
+}
+
+/* ---- memory operands through the TLB ------------------------------------ */
+
+/*
+ * The hot memory forms (32-bit addressing) run their fast path inline: the
+ * checks of mem_fast() (x86.h) in the same order, then the access through
+ * the TLB's host address.  Whenever one of them fails, the code jumps to a
+ * stub after the block that runs the instruction the interpreter's way
+ * (emit_call: exact EIP and icount, the handler, which does the whole
+ * access again and faults where it must), then takes back what the inline
+ * path would still owe (EIP and icount of the inline instructions so far)
+ * and jumps back.  The fast path cannot fault and touches only RAM the TLB
+ * maps for this access, so as with the register forms nothing can see the
+ * deferred EIP and icount.  Data breakpoints (cpu->dbg_data) never reach
+ * host code: cpu_exec() steps then.
+ */
+enum mem { MEM_NONE, LD32, LD8Z, LD8S, LD16Z, ST32, ST8R, ST8I, ST32I, LEA, ALU_R_M, CMP_M_I };
+
+static enum mem mem_kind(const Insn *in)
+{
+	unsigned op = in->op;
+
+	if (in->mod == 3 || !in->a32 || in->lock)
+		return MEM_NONE;
+	switch (op) {
+	case 0x88:
+		return ST8R;
+	case 0xc6:
+		return in->reg == 0 ? ST8I : MEM_NONE;
+	case 0x80:
+		return in->reg == 7 ? CMP_M_I : MEM_NONE;
+	}
+	if (!in->o32)
+		return MEM_NONE;
+	switch (op) {
+	case 0x8b:
+		return LD32;
+	case 0x89:
+		return ST32;
+	case 0xc7:
+		return in->reg == 0 ? ST32I : MEM_NONE;
+	case 0x8d:
+		return LEA;
+	case 0x1b6:
+		return LD8Z;
+	case 0x1be:
+		return LD8S;
+	case 0x1b7:
+		return LD16Z;
+	case 0x81:
+	case 0x83:
+		return in->reg == 7 ? CMP_M_I : MEM_NONE;
+	}
+	if (op < 0x40 && (op & 7) == 3 && ((op >> 3) & 7) != 2 && ((op >> 3) & 7) != 3)
+		return ALU_R_M;
+	return MEM_NONE;
+}
+
+/* A stub the fast paths of one instruction jump to. */
+#define MAX_FIX 8
+typedef struct Stub {
+	const Insn *in;
+	bool first;
+	unsigned pend_eip, pend_ic; /* owed before the instruction */
+	uint8_t *fix[MAX_FIX];	    /* rel32 fields to point at the stub */
+	unsigned nfix;
+	uint8_t *join; /* where the inline path goes on */
+} Stub;
+
+/* jcc rel32 to the stub (patched when the stub is written) */
+static void jcc_stub(Emit *e, Stub *st, uint8_t cc)
+{
+	b(e, 0x0f);
+	b(e, (uint8_t)(0x80 | cc));
+	if (st->nfix < MAX_FIX && e->p + 4 <= e->end)
+		st->fix[st->nfix++] = e->p;
+	else
+		e->full = true; /* never: at most MAX_FIX checks per access */
+	d32(e, 0);
+}
+
+/* ecx = the offset of the memory operand (ea32 of fast.c); rdx = the Insn */
+static void emit_ea(Emit *e, const Insn *in)
+{
+	b(e, 0x48); /* mov rdx, imm64 */
+	b(e, 0xba);
+	d64(e, (uint64_t)(uintptr_t)in);
+	b(e, 0x8b); /* mov ecx, [rdx+disp] */
+	b(e, 0x4a);
+	b(e, (uint8_t)offsetof(Insn, disp));
+	if (in->base >= 0) {
+		b(e, 0x03); /* add ecx, [rbx+r[base]] */
+		m_rbx(e, 1, OFF(r[in->base]));
+	}
+	if (in->index >= 0) {
+		load_eax(e, OFF(r[in->index]));
+		if (in->scale) {
+			b(e, 0xc1); /* shl eax, scale */
+			b(e, 0xe0);
+			b(e, in->scale);
+		}
+		b(e, 0x01); /* add ecx, eax */
+		b(e, 0xc1);
+	}
+}
+
+/* rdx = the host address of the @size-byte access at ea_seg:ecx, or a jump
+ * to the stub: mem_fast() of x86.h. */
+static void emit_tlb(Emit *e, const Insn *in, unsigned size, bool write, Stub *st)
+{
+	size_t seg = OFF(seg[0]) + (size_t)in->ea_seg * sizeof(SegReg);
+	uint32_t want = A_P | A_S | (write ? A_RW : 0);
+	uint8_t *r1, *r2;
+
+	/* the limit: last = off + size - 1, no wrap, last <= limit */
+	b(e, 0x8d); /* lea eax, [rcx + size - 1] */
+	b(e, 0x41);
+	b(e, (uint8_t)(size - 1));
+	b(e, 0x39); /* cmp eax, ecx */
+	b(e, 0xc8);
+	jcc_stub(e, st, J_B);
+	b(e, 0x3b); /* cmp eax, [seg.limit] */
+	m_rbx(e, 0, seg + offsetof(SegReg, limit));
+	jcc_stub(e, st, J_A);
+	/* protected mode, not virtual-8086: the type */
+	b(e, 0xf6); /* test byte [cr0], CR0_PE */
+	m_rbx(e, 0, OFF(cr0));
+	b(e, CR0_PE);
+	r1 = jcc8(e, J_E);
+	b(e, 0xf7); /* test dword [flags], F_VM */
+	m_rbx(e, 0, OFF(flags));
+	d32(e, F_VM);
+	r2 = jcc8(e, J_NE);
+	load_eax(e, seg + offsetof(SegReg, attr));
+	b(e, 0x25); /* and eax, mask */
+	d32(e, want | A_CODE | A_EXPDOWN);
+	b(e, 0x3d); /* cmp eax, want */
+	d32(e, want);
+	jcc_stub(e, st, J_NE);
+	skip_here(e, r1);
+	skip_here(e, r2);
+	/* eax = lin */
+	load_eax(e, seg + offsetof(SegReg, base));
+	b(e, 0x01); /* add eax, ecx */
+	b(e, 0xc8);
+	/* ecx = the TLB index: (lin >> 12) & 255, + 256 for CPL 3 */
+	b(e, 0x89); /* mov ecx, eax */
+	b(e, 0xc1);
+	b(e, 0xc1); /* shr ecx, 12 */
+	b(e, 0xe9);
+	b(e, PAGE_BITS);
+	b(e, 0x81); /* and ecx, TLB_SIZE - 1 */
+	b(e, 0xe1);
+	d32(e, TLB_SIZE - 1);
+	b(e, 0x83); /* cmp dword [cpl], 3 */
+	m_rbx(e, 7, OFF(cpl));
+	b(e, 3);
+	r1 = jcc8(e, J_NE);
+	if (size > 1) {
+		b(e, 0xa8); /* test al, size - 1: misaligned at CPL 3 (#AC) */
+		b(e, (uint8_t)(size - 1));
+		jcc_stub(e, st, J_NE);
+	}
+	b(e, 0x81); /* add ecx, TLB_SIZE */
+	b(e, 0xc1);
+	d32(e, TLB_SIZE);
+	skip_here(e, r1);
+	b(e, 0x69); /* imul ecx, ecx, sizeof(TLBEntry) */
+	b(e, 0xc9);
+	d32(e, (uint32_t)sizeof(TLBEntry));
+	/* the tag of the page of the access's last byte: equal to the entry's
+	 * (at the index of the first byte's page) only when both bytes lie in
+	 * that page, so this also checks that the access does not cross it */
+	b(e, 0x8d); /* lea edx, [rax + size - 1] */
+	b(e, 0x50);
+	b(e, (uint8_t)(size - 1));
+	b(e, 0x81); /* and edx, ~(PAGE_SIZE - 1) */
+	b(e, 0xe2);
+	d32(e, ~(uint32_t)(PAGE_SIZE - 1));
+	b(e, 0x83); /* or edx, 1 */
+	b(e, 0xca);
+	b(e, 1);
+	b(e, 0x3b); /* cmp edx, [rbx + rcx + tlb + tag] */
+	b(e, 0x94);
+	b(e, 0x0b);
+	d32(e,
+	    (uint32_t)(OFF(tlb) + (write ? offsetof(TLBEntry, wtag) : offsetof(TLBEntry, rtag))));
+	jcc_stub(e, st, J_NE);
+	/* rdx = lin + addend (eax is zero-extended) */
+	b(e, 0x48); /* mov rdx, [rbx + rcx + tlb + addend] */
+	b(e, 0x8b);
+	b(e, 0x94);
+	b(e, 0x0b);
+	d32(e, (uint32_t)(OFF(tlb) + offsetof(TLBEntry, addend)));
+	b(e, 0x48); /* add rdx, rax */
+	b(e, 0x01);
+	b(e, 0xc2);
+}
+
+/* ecx = the immediate of @in (rdx is free again); byte: sign-extended */
+static void imm_to_ecx(Emit *e, const Insn *in, bool sx8, bool zx8)
+{
+	b(e, 0x48); /* mov rsi, imm64 */
+	b(e, 0xbe);
+	d64(e, (uint64_t)(uintptr_t)in);
+	if (sx8) {
+		b(e, 0x0f); /* movsx ecx, byte [rsi+imm] */
+		b(e, 0xbe);
+	} else if (zx8) {
+		b(e, 0x0f); /* movzx ecx, byte [rsi+imm] */
+		b(e, 0xb6);
+	} else {
+		b(e, 0x8b); /* mov ecx, [rsi+imm] */
+	}
+	b(e, 0x4e);
+	b(e, (uint8_t)offsetof(Insn, imm));
+}
+
+static void emit_mem(Emit *e, const Insn *in, enum mem k, Stub *st)
+{
+	static const unsigned sizes[] = {
+	    [LD32] = 4, [LD8Z] = 1, [LD8S] = 1,	 [LD16Z] = 2,  [ST32] = 4,
+	    [ST8R] = 1, [ST8I] = 1, [ST32I] = 4, [ALU_R_M] = 4};
+	emit_ea(e, in);
+	if (k == LEA) {
+		b(e, 0x89); /* mov [rbx+r[reg]], ecx */
+		m_rbx(e, 1, OFF(r[in->reg]));
+		return;
+	}
+	unsigned size = k == CMP_M_I ? (in->op == 0x80 ? 1 : 4) : sizes[k];
+	bool write = k == ST32 || k == ST8R || k == ST8I || k == ST32I;
+
+	emit_tlb(e, in, size, write, st);
+	switch (k) {
+	case LD32:
+		b(e, 0x8b); /* mov eax, [rdx] */
+		b(e, 0x02);
+		store_eax(e, OFF(r[in->reg]));
+		break;
+	case LD8Z:
+	case LD8S:
+	case LD16Z:
+		b(e, 0x0f); /* movzx / movsx eax, byte/word [rdx] */
+		b(e, k == LD8Z ? 0xb6 : k == LD8S ? 0xbe : 0xb7);
+		b(e, 0x02);
+		store_eax(e, OFF(r[in->reg]));
+		break;
+	case ST32:
+		load_ecx(e, OFF(r[in->reg]));
+		b(e, 0x89); /* mov [rdx], ecx */
+		b(e, 0x0a);
+		break;
+	case ST8R:
+		load_ecx(e, OFF(r[in->reg & 3]));
+		if (in->reg >= 4) {
+			b(e, 0xc1); /* shr ecx, 8 */
+			b(e, 0xe9);
+			b(e, 8);
+		}
+		b(e, 0x88); /* mov [rdx], cl */
+		b(e, 0x0a);
+		break;
+	case ST8I:
+	case ST32I:
+		imm_to_ecx(e, in, false, false);
+		if (k == ST8I)
+			b(e, 0x88); /* mov [rdx], cl */
+		else
+			b(e, 0x89); /* mov [rdx], ecx */
+		b(e, 0x0a);
+		break;
+	case ALU_R_M:	    /* op reg, [mem]: a = reg, b = memory */
+		b(e, 0x8b); /* mov ecx, [rdx] */
+		b(e, 0x0a);
+		load_eax(e, OFF(r[in->reg]));
+		alu_inline(e, (in->op >> 3) & 7, in->reg, ((in->op >> 3) & 7) != 7);
+		break;
+	case CMP_M_I: /* cmp [mem], imm: a = memory, b = imm */
+		if (size == 1) {
+			b(e, 0x0f); /* movzx eax, byte [rdx] */
+			b(e, 0xb6);
+			b(e, 0x02);
+			imm_to_ecx(e, in, false, true);
+		} else {
+			b(e, 0x8b); /* mov eax, [rdx] */
+			b(e, 0x02);
+			imm_to_ecx(e, in, in->op == 0x83, false);
+		}
+		alu_flags(e, 7, size * 8);
+		break;
+	default:
+		break;
+	}
+}
+
+/* The stub of @st: the instruction the interpreter's way, then back to the
+ * inline path owing what it owes there. */
+static void emit_stub(Emit *e, Stub *st)
+{
+	if (e->full || !st->nfix)
+		return;
+	for (unsigned i = 0; i < st->nfix; i++) {
+		int32_t rel = (int32_t)(e->p - (st->fix[i] + 4));
+
+		memcpy(st->fix[i], &rel, 4);
+	}
+	e->pend_eip = st->pend_eip;
+	e->pend_ic = st->pend_ic;
+	emit_call(e, st->in, false, false);
+	unsigned owe_eip = st->pend_eip + st->in->len, owe_ic = st->pend_ic + 1;
+
+	b(e, 0x81); /* sub dword [rbx+eip], owe_eip */
+	m_rbx(e, 5, OFF(eip));
+	d32(e, owe_eip);
+	b(e, 0x48); /* sub qword [rbx+icount], owe_ic */
+	b(e, 0x83);
+	m_rbx(e, 5, OFF(icount));
+	b(e, (uint8_t)owe_ic);
+	b(e, 0xe9); /* jmp join */
+	d32(e, (uint32_t)(int32_t)(st->join - (e->p + 4)));
+	e->pend_eip = e->pend_ic = 0;
+}
+
+/*
+ * Register-only forms: no memory, no I/O, no fault, no EIP or icount read,
+ * no cpu->brk; they change general registers and flags only.  Their
+ * handlers are called with nothing around the call: EIP and icount are
+ * added with the next called instruction's, as for the inline forms.
+ */
+static bool pure_reg(const Insn *in)
+{
+	unsigned op = in->op;
+	bool r = in->mod == 3;
+
+	if (op < 0x40)
+		return (op & 7) < 4 && r;
+	if (op < 0x50 || (op >= 0x90 && op < 0x9a) || (op >= 0xb0 && op < 0xc0))
+		return true; /* INC, DEC r; XCHG, CBW, CWD; MOV r, imm */
+	if (op >= 0x1c8 && op < 0x1d0)
+		return true; /* BSWAP */
+	switch (op) {
+	case 0xf5: /* CMC CLC STC CLD STD */
+	case 0xf8:
+	case 0xf9:
+	case 0xfc:
+	case 0xfd:
+		return true;
+	case 0x69: /* IMUL r, r, imm */
+	case 0x6b:
+	case 0x80: /* group 1, TEST, XCHG, MOV */
+	case 0x81:
+	case 0x82:
+	case 0x83:
+	case 0x84:
+	case 0x85:
+	case 0x86:
+	case 0x87:
+	case 0x88:
+	case 0x89:
+	case 0x8a:
+	case 0x8b:
+	case 0xc0: /* shifts and rotates */
+	case 0xc1:
+	case 0xd0:
+	case 0xd1:
+	case 0xd2:
+	case 0xd3:
+	case 0x1a3: /* BT BTS BTR BTC, SHLD SHRD, IMUL, BSF BSR, MOVZX MOVSX */
+	case 0x1a4:
+	case 0x1a5:
+	case 0x1ab:
+	case 0x1ac:
+	case 0x1ad:
+	case 0x1af:
+	case 0x1b3:
+	case 0x1b6:
+	case 0x1b7:
+	case 0x1bb:
+	case 0x1bc:
+	case 0x1bd:
+	case 0x1be:
+	case 0x1bf:
+		return r;
+	case 0x1ba: /* BT BTS BTR BTC r, imm (/0-/3 are #UD) */
+		return r && in->reg >= 4;
+	case 0xf6: /* TEST NOT NEG MUL IMUL, not DIV IDIV (#DE) */
+	case 0xf7:
+		return r && in->reg < 6 && in->reg != 1;
+	case 0xfe: /* INC DEC */
+	case 0xff:
+		return r && in->reg < 2;
+	}
+	if ((op >= 0x140 && op < 0x150) || (op >= 0x190 && op < 0x1a0))
+		return r; /* CMOVcc, SETcc */
+	return false;
+}
+
+/* A pure_reg() instruction: just the call. */
+static void emit_pure(Emit *e, const Insn *in)
+{
+	b(e, 0x48); /* mov rdi, rbx */
+	b(e, 0x89);
+	b(e, 0xdf);
+	b(e, 0x48); /* mov rsi, imm64 */
+	b(e, 0xbe);
+	d64(e, (uint64_t)(uintptr_t)in);
+	call(e, (const void *)in->fn);
+	e->pend_eip += in->len;
+	e->pend_ic++;
+}
+
+/*
+ * A Jcc ending a block (32-bit operand size, the jcc handlers of fast.c):
+ * the condition straight from the lazy flags when they are those of a
+ * 32-bit SUB (no borrow in) or logic operation, for the conditions
+ * cond_quick() of fast.c answers from the lazy fields without changing
+ * them (B, E, BE, S, L, LE and their negations); otherwise, and for a
+ * target beyond the CS limit (#GP), the handler.  EIP, start_eip,
+ * cpu->saved and icount end as run_block() leaves them.
+ */
+static bool jcc_inline_ok(const Insn *in)
+{
+	unsigned cc = in->op & 15;
+
+	return in->o32 && !in->save &&
+	       ((in->op >= 0x70 && in->op < 0x80) || (in->op >= 0x180 && in->op < 0x190)) &&
+	       (cc >> 1) != 0 && (cc >> 1) != 5;
+}
+
+static void emit_jcc(Emit *e, const Insn *in, bool first)
+{
+	unsigned cc = in->op & 15, c = cc >> 1;
+	bool neg = cc & 1;
+	uint8_t *taken[8] = {0}, *nottaken[8] = {0}, *slow[6] = {0}, *done[4] = {0};
+	unsigned nt = 0, nn = 0, ns = 0, nd = 0;
+	size_t cs = OFF(seg[0]) + (size_t)S_CS * sizeof(SegReg);
+
+	flush_icount(e);
+	emit_save(e, in); /* eax = its EIP */
+	b(e, 0x83);	  /* add eax, len */
+	b(e, 0xc0);
+	b(e, in->len);
+	store_eax(e, OFF(eip));
+	b(e, 0x8b); /* mov ecx, [cc_op] */
+	m_rbx(e, 1, OFF(cc_op));
+	{
+		/* eager flags (after shifts and the like): EFLAGS itself */
+		uint8_t **T = neg ? nottaken : taken, **F = neg ? taken : nottaken;
+		unsigned *nT = neg ? &nn : &nt, *nF = neg ? &nt : &nn;
+		uint8_t *lazy[1] = {0};
+		unsigned nl = 0;
+		static const uint32_t test[8] = {0, F_CF, F_ZF, F_CF | F_ZF, F_SF, 0, 0, F_ZF};
+
+		b(e, 0x85); /* test ecx, ecx: CC_EAGER is 0 */
+		b(e, 0xc9);
+		jcc_fix(e, J_NE, lazy, &nl);
+		load_eax(e, OFF(flags));
+		if (test[c]) {
+			b(e, 0xa9); /* test eax, bits */
+			d32(e, test[c]);
+			jcc_fix(e, J_NE, T, nT);
+		}
+		if (c >= 6) {	    /* SF != OF */
+			b(e, 0x89); /* mov edx, eax */
+			b(e, 0xc2);
+			b(e, 0xc1); /* shr edx, 4: OF to SF's place */
+			b(e, 0xea);
+			b(e, 4);
+			b(e, 0x31); /* xor edx, eax */
+			b(e, 0xc2);
+			b(e, 0xf7); /* test edx, F_SF */
+			b(e, 0xc2);
+			d32(e, F_SF);
+			jcc_fix(e, J_NE, T, nT);
+		}
+		jmp_fix(e, F, nF);
+		patch_to(e, lazy, nl);
+	}
+	b(e, 0x83); /* cmp dword [cc_bits], 32 */
+	m_rbx(e, 7, OFF(cc_bits));
+	b(e, 32);
+	jcc_fix(e, J_NE, slow, &ns);
+	for (int logic = 0; logic < 2; logic++) {
+		uint8_t *other[2] = {0};
+		unsigned no = 0;
+		/* the condition c is true -> T, false -> F (swapped for neg) */
+		uint8_t **T = neg ? nottaken : taken, **F = neg ? taken : nottaken;
+		unsigned *nT = neg ? &nn : &nt, *nF = neg ? &nt : &nn;
+
+		b(e, 0x83); /* cmp ecx, CC_SUB / CC_LOGIC */
+		b(e, 0xf9);
+		b(e, logic ? CC_LOGIC : CC_SUB);
+		jcc_fix(e, J_NE, logic ? slow : other, logic ? &ns : &no);
+		if (!logic) {
+			b(e, 0x83); /* cmp dword [cc_c], 0 */
+			m_rbx(e, 7, OFF(cc_c));
+			b(e, 0);
+			jcc_fix(e, J_NE, slow, &ns);
+		}
+		if (c == 2 || c == 3 || c == 4 || (logic && c >= 6)) {
+			b(e, 0x83); /* cmp dword [cc_res], 0 */
+			m_rbx(e, 7, OFF(cc_res));
+			b(e, 0);
+		}
+		switch (c) {
+		case 1: /* B: a < b; logic: never */
+			if (logic)
+				break;
+			load_eax(e, OFF(cc_a));
+			b(e, 0x3b); /* cmp eax, [cc_b] */
+			m_rbx(e, 0, OFF(cc_b));
+			jcc_fix(e, J_B, T, nT);
+			break;
+		case 2: /* E */
+			jcc_fix(e, J_E, T, nT);
+			break;
+		case 3: /* BE */
+			jcc_fix(e, J_E, T, nT);
+			if (logic)
+				break;
+			load_eax(e, OFF(cc_a));
+			b(e, 0x3b);
+			m_rbx(e, 0, OFF(cc_b));
+			jcc_fix(e, J_B, T, nT);
+			break;
+		case 4:				/* S */
+			jcc_fix(e, 0x8, T, nT); /* js */
+			break;
+		case 6: /* L */
+		case 7: /* LE */
+			if (logic) {
+				jcc_fix(e, 0x8, T, nT); /* js */
+				if (c == 7)
+					jcc_fix(e, J_E, T, nT);
+				break;
+			}
+			load_eax(e, OFF(cc_a));
+			b(e, 0x3b);
+			m_rbx(e, 0, OFF(cc_b));
+			jcc_fix(e, c == 6 ? 0xc : 0xe, T, nT); /* jl / jle */
+			break;
+		}
+		b(e, 0xe9); /* jmp F */
+		if (e->p + 4 <= e->end)
+			F[(*nF)++] = e->p;
+		d32(e, 0);
+		patch_to(e, other, no);
+	}
+	/* taken: EIP + rel inside the CS limit */
+	patch_to(e, taken, nt);
+	load_eax(e, OFF(eip));
+	imm_to_ecx(e, in, in->op < 0x100, false);
+	b(e, 0x01); /* add eax, ecx */
+	b(e, 0xc8);
+	b(e, 0x3b); /* cmp eax, [cs.limit] */
+	m_rbx(e, 0, cs + offsetof(SegReg, limit));
+	jcc_fix(e, J_A, slow, &ns);
+	store_eax(e, OFF(eip));
+	b(e, 0xe9); /* jmp done */
+	if (e->p + 4 <= e->end)
+		done[nd++] = e->p;
+	d32(e, 0);
+	/* the handler */
+	patch_to(e, slow, ns);
+	b(e, 0x48); /* mov rdi, rbx */
+	b(e, 0x89);
+	b(e, 0xdf);
+	b(e, 0x48); /* mov rsi, imm64 */
+	b(e, 0xbe);
+	d64(e, (uint64_t)(uintptr_t)in);
+	call(e, (const void *)in->fn);
+	patch_to(e, nottaken, nn);
+	patch_to(e, done, nd);
+	b(e, 0x48); /* inc qword [rbx+icount] */
+	b(e, 0xff);
+	m_rbx(e, 0, OFF(icount));
+	if (first)
+		store_imm32(e, OFF(stuck), 0);
+	emit_chain(e, e->tb);
+	ret_insn(e, in);
+}
+
+/* SHL/SAL, SHR, SAR of a 32-bit register (C1, D1, D3 /4-/7), as
+ * alu_shift() of alu.c: a zero count changes nothing; otherwise the result,
+ * and all six arithmetic flags eagerly (set_flags_szp): SF ZF PF CF from
+ * the host's shift of the same value, AF clear, OF as alu_shift() defines
+ * it (SHL: sign of the result ^ CF; SHR: the old sign for a count of 1,
+ * else 0; SAR: 0). */
+static void emit_shift(Emit *e, const Insn *in)
+{
+	unsigned op = in->reg == 6 ? 4 : in->reg;
+	uint8_t *zero[1] = {0}, *skip;
+	unsigned nz = 0;
+
+	if (in->op == 0xc1) {
+		imm_to_ecx(e, in, false, true);
+	} else if (in->op == 0xd1) {
+		b(e, 0xb9); /* mov ecx, 1 */
+		d32(e, 1);
+	} else {
+		load_ecx(e, OFF(r[R_ECX]));
+	}
+	b(e, 0x83); /* and ecx, 31 */
+	b(e, 0xe1);
+	b(e, 31);
+	jcc_fix(e, J_E, zero, &nz);
+	load_eax(e, OFF(r[in->rm]));
+	b(e, 0x41); /* mov r8d, eax: the old value */
+	b(e, 0x89);
+	b(e, 0xc0);
+	b(e, 0xd3); /* shl / shr / sar eax, cl */
+	b(e, op == 4 ? 0xe0 : op == 5 ? 0xe8 : 0xf8);
+	b(e, 0x9c); /* pushfq; pop rdx */
+	b(e, 0x5a);
+	store_eax(e, OFF(r[in->rm]));
+	b(e, 0x81); /* and edx, CF PF ZF SF */
+	b(e, 0xe2);
+	d32(e, F_CF | F_PF | F_ZF | F_SF);
+	if (op == 4) {
+		b(e, 0x41); /* mov r9d, eax */
+		b(e, 0x89);
+		b(e, 0xc1);
+		b(e, 0x41); /* shr r9d, 31 */
+		b(e, 0xc1);
+		b(e, 0xe9);
+		b(e, 31);
+		b(e, 0x41); /* xor r9d, edx: sign ^ CF in bit 0 */
+		b(e, 0x31);
+		b(e, 0xd1);
+		b(e, 0x41); /* and r9d, 1 */
+		b(e, 0x83);
+		b(e, 0xe1);
+		b(e, 1);
+		b(e, 0x41); /* shl r9d, 11: OF */
+		b(e, 0xc1);
+		b(e, 0xe1);
+		b(e, 11);
+		b(e, 0x44); /* or edx, r9d */
+		b(e, 0x09);
+		b(e, 0xca);
+	} else if (op == 5) {
+		b(e, 0x83); /* cmp ecx, 1 */
+		b(e, 0xf9);
+		b(e, 1);
+		skip = jcc8(e, J_NE);
+		b(e, 0x41); /* shr r8d, 31 */
+		b(e, 0xc1);
+		b(e, 0xe8);
+		b(e, 31);
+		b(e, 0x41); /* shl r8d, 11: OF */
+		b(e, 0xc1);
+		b(e, 0xe0);
+		b(e, 11);
+		b(e, 0x44); /* or edx, r8d */
+		b(e, 0x09);
+		b(e, 0xc2);
+		skip_here(e, skip);
+	}
+	load_eax(e, OFF(flags));
+	b(e, 0x25); /* and eax, ~FLAGS_ARITH */
+	d32(e, ~(uint32_t)FLAGS_ARITH);
+	b(e, 0x09); /* or eax, edx */
+	b(e, 0xd0);
+	store_eax(e, OFF(flags));
+	store_imm32(e, OFF(cc_op), CC_EAGER);
+	patch_to(e, zero, nz);
+	e->pend_eip += in->len;
+	e->pend_ic++;
+}
+
+/* INC / DEC of a 32-bit register (40-4F), as alu_inc(): CF kept from the
+ * lazy state (cc_cf() of x86.h, worked out here for each cc_op; a SUB or
+ * ADD of 8 or 16 bits calls the handler), the rest lazy. */
+static void emit_incdec(Emit *e, const Insn *in)
+{
+	bool dec = in->op >= 0x48;
+	unsigned r = in->op & 7;
+	uint8_t *have[6] = {0}, *incdec[2] = {0}, *zero[1] = {0}, *eager[1] = {0}, *slow[2] = {0},
+		*add[1] = {0}, *done[1] = {0};
+	unsigned nh = 0, ni = 0, nz = 0, ne = 0, ns = 0, na = 0, nd = 0;
+
+	b(e, 0x8b); /* mov ecx, [cc_op] */
+	m_rbx(e, 1, OFF(cc_op));
+	static const uint8_t ops[4] = {CC_INC, CC_DEC, CC_LOGIC, CC_EAGER};
+	for (int i = 0; i < 4; i++) {
+		b(e, 0x83); /* cmp ecx, op */
+		b(e, 0xf9);
+		b(e, ops[i]);
+		if (i < 2)
+			jcc_fix(e, J_E, incdec, &ni);
+		else
+			jcc_fix(e, J_E, i == 2 ? zero : eager, i == 2 ? &nz : &ne);
+	}
+	b(e, 0x83); /* cmp dword [cc_bits], 32 */
+	m_rbx(e, 7, OFF(cc_bits));
+	b(e, 32);
+	jcc_fix(e, J_NE, slow, &ns);
+	load_eax(e, OFF(cc_a)); /* rax = a, rdx = b, both zero-extended */
+	b(e, 0x8b);		/* mov edx, [cc_b] */
+	m_rbx(e, 2, OFF(cc_b));
+	b(e, 0x83); /* cmp ecx, CC_ADD */
+	b(e, 0xf9);
+	b(e, CC_ADD);
+	jcc_fix(e, J_E, add, &na);
+	b(e, 0x83); /* cmp ecx, CC_SUB */
+	b(e, 0xf9);
+	b(e, CC_SUB);
+	jcc_fix(e, J_NE, slow, &ns);
+	/* SUB: a < b + c */
+	load_ecx(e, OFF(cc_c));
+	b(e, 0x48); /* add rdx, rcx */
+	b(e, 0x01);
+	b(e, 0xca);
+	b(e, 0x48); /* cmp rax, rdx */
+	b(e, 0x39);
+	b(e, 0xd0);
+	b(e, 0x0f); /* setb cl */
+	b(e, 0x92);
+	b(e, 0xc1);
+	jmp_fix(e, have, &nh);
+	/* ADD: a + b + c > 0xffffffff */
+	patch_to(e, add, na);
+	b(e, 0x48); /* add rax, rdx */
+	b(e, 0x01);
+	b(e, 0xd0);
+	b(e, 0x8b); /* mov edx, [cc_c] */
+	m_rbx(e, 2, OFF(cc_c));
+	b(e, 0x48); /* add rax, rdx */
+	b(e, 0x01);
+	b(e, 0xd0);
+	b(e, 0x48); /* shr rax, 32 */
+	b(e, 0xc1);
+	b(e, 0xe8);
+	b(e, 32);
+	b(e, 0x0f); /* setnz cl */
+	b(e, 0x95);
+	b(e, 0xc1);
+	jmp_fix(e, have, &nh);
+	/* INC, DEC: cc_c */
+	patch_to(e, incdec, ni);
+	b(e, 0x83); /* cmp dword [cc_c], 0 */
+	m_rbx(e, 7, OFF(cc_c));
+	b(e, 0);
+	b(e, 0x0f); /* setne cl */
+	b(e, 0x95);
+	b(e, 0xc1);
+	jmp_fix(e, have, &nh);
+	/* logic: 0 */
+	patch_to(e, zero, nz);
+	b(e, 0x31); /* xor ecx, ecx */
+	b(e, 0xc9);
+	jmp_fix(e, have, &nh);
+	/* eager: EFLAGS.CF */
+	patch_to(e, eager, ne);
+	load_ecx(e, OFF(flags));
+	b(e, 0x83); /* and ecx, 1 */
+	b(e, 0xe1);
+	b(e, 1);
+	jmp_fix(e, have, &nh);
+	/* the handler */
+	patch_to(e, slow, ns);
+	b(e, 0x48); /* mov rdi, rbx */
+	b(e, 0x89);
+	b(e, 0xdf);
+	b(e, 0x48); /* mov rsi, imm64 */
+	b(e, 0xbe);
+	d64(e, (uint64_t)(uintptr_t)in);
+	call(e, (const void *)in->fn);
+	jmp_fix(e, done, &nd);
+	/* ecx (low byte) = CF */
+	patch_to(e, have, nh);
+	b(e, 0x0f); /* movzx ecx, cl */
+	b(e, 0xb6);
+	b(e, 0xc9);
+	b(e, 0x89); /* mov [cc_c], ecx */
+	m_rbx(e, 1, OFF(cc_c));
+	load_eax(e, OFF(r[r]));
+	store_eax(e, OFF(cc_a));
+	b(e, 0xff); /* inc / dec eax */
+	b(e, dec ? 0xc8 : 0xc0);
+	store_eax(e, OFF(cc_res));
+	store_eax(e, OFF(r[r]));
+	store_imm32(e, OFF(cc_op), dec ? CC_DEC : CC_INC);
+	store_imm32(e, OFF(cc_bits), 32);
+	store_imm32(e, OFF(cc_b), 1);
+	patch_to(e, done, nd);
+	e->pend_eip += in->len;
+	e->pend_ic++;
+}
+
+static bool shift_inline_ok(const Insn *in)
+{
+	return in->o32 && in->mod == 3 && in->reg >= 4 &&
+	       (in->op == 0xc1 || in->op == 0xd1 || in->op == 0xd3);
+}
+
+static void emit_insn(Emit *e, const Insn *in, bool first, bool last, Stub *stubs, unsigned *nstubs)
+{
+	enum inl k = last ? INL_NONE : inline_kind(in);
+	enum mem m = last || k != INL_NONE ? MEM_NONE : mem_kind(in);
+
+	if (last && e->tb && jcc_inline_ok(in)) {
+		emit_jcc(e, in, first);
+		return;
+	}
+	if (m != MEM_NONE) {
+		Stub *st = &stubs[(*nstubs)++];
+
+		*st = (Stub){in, first, e->pend_eip, e->pend_ic, {NULL}, 0, NULL};
+		emit_mem(e, in, m, st);
+		st->join = e->p;
+		e->pend_eip += in->len;
+		e->pend_ic++;
+		if (first)
+			store_imm32(e, OFF(stuck), 0);
+		return;
+	}
+	if (k != INL_NONE || (!last && pure_reg(in))) {
+		if (k != INL_NONE)
+			emit_inline(e, in, k);
+		else if (shift_inline_ok(in))
+			emit_shift(e, in);
+		else if (in->o32 && in->op >= 0x40 && in->op < 0x50)
+			emit_incdec(e, in);
+		else
+			emit_pure(e, in);
+		if (first)
+			store_imm32(e, OFF(stuck), 0);
+		return;
+	}
+	emit_call(e, in, first, last);
+}
+
+size_t jit_emit_block(uint8_t *buf, size_t cap, const uint8_t *at, const TB *tb)
+{
+	Emit e = {buf, buf + cap, at, buf, false, 0, 0, tb};
+
+	b(&e, 0x53); /* push rbx */
+	b(&e, 0x48); /* mov rbx, rdi */
+	b(&e, 0x89);
+	b(&e, 0xfb);
+	/* a chained jump enters here, the frame and RBX already set */
+	Stub stubs[TB_MAX];
+	unsigned nstubs = 0;
+
+	for (unsigned i = 0; i < tb->n; i++)
+		emit_insn(&e, &tb->insn[i], i == 0, i + 1 == tb->n, stubs, &nstubs);
+	for (unsigned i = 0; i < nstubs; i++)
+		emit_stub(&e, &stubs[i]);
+	return e.full ? 0 : (size_t)(e.p - buf);
+}
+
+#endif
