@@ -6,6 +6,7 @@
  */
 #include "tools.h"
 #include "../src/base/base.h"
+#include "../src/lib/flashback.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -64,6 +65,34 @@ void tt_explain(ToolTrace *tt, sqlite3_stmt *st)
 		printf("  %s\n", (const char *)sqlite3_column_text(plan, 3));
 	sqlite3_finalize(plan);
 	free(sql);
+}
+
+_Noreturn void tool_lib_failed(void)
+{
+	fatal(fb_error_status() ? fb_error_status() : EXIT_USAGE, "%s", fb_error());
+}
+
+void tool_explain(fb_trace *t, const char *sql)
+{
+	size_t n = strlen(sql) + sizeof("EXPLAIN QUERY PLAN ");
+	char *text = xmalloc(n);
+	fb_query *plan;
+	int rc;
+
+	snprintf(text, n, "EXPLAIN QUERY PLAN %s", sql);
+	if (!(plan = fb_query_open(t, text)))
+		tool_lib_failed();
+	printf("plan: %s\n", sql);
+	while ((rc = fb_query_step(plan)) == 1) {
+		size_t len;
+		const char *detail = fb_query_bytes(plan, 3, &len);
+
+		printf("  %.*s\n", (int)len, detail ? detail : "");
+	}
+	if (rc == FB_ERROR)
+		tool_lib_failed();
+	fb_query_close(plan);
+	free(text);
 }
 
 bool tt_step(ToolTrace *tt, sqlite3_stmt *st)

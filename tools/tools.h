@@ -43,6 +43,13 @@ int tools_screen(int argc, char **argv);
 
 /* ---- shared by the tools (common.c) ------------------------------------ */
 
+/* The commands built on libflashback (flashback.h): exit with its last
+ * error line and status. */
+_Noreturn void tool_lib_failed(void);
+/* Print EXPLAIN QUERY PLAN of @sql on stdout, one step a line (as tt_explain). */
+struct fb_trace;
+void tool_explain(struct fb_trace *t, const char *sql);
+
 typedef struct sqlite3 sqlite3;
 typedef struct sqlite3_stmt sqlite3_stmt;
 

@@ -57,6 +57,7 @@ API int fb_error_status(void)
 struct fb_trace {
 	char *dir;
 	Trace *t;
+	double timeout; /* seconds a statement may run (fb_query_limits) */
 };
 
 API fb_trace *fb_open(const char *dir)
@@ -77,7 +78,8 @@ API fb_trace *fb_open(const char *dir)
 	t = xcalloc(1, sizeof(*t));
 	t->dir = xstrdup(dir);
 	t->t = tr;
-	trace_sql_limits(tr, 600.0, NULL, NULL);
+	t->timeout = 600.0;
+	trace_sql_limits(tr, t->timeout, NULL, NULL);
 	return t;
 }
 
@@ -363,29 +365,60 @@ struct fb_query {
 	sqlite3_stmt *st;
 };
 
-API fb_query *fb_query_open(fb_trace *t, const char *sql)
+/* Prepare the first statement of @sql; *@rest after it.  FB_END: none. */
+static int prepare(fb_trace *t, const char *sql, const char **rest, sqlite3_stmt **out)
 {
 	sqlite3 *db = trace_db(t->t);
 	sqlite3_stmt *st = NULL;
-	const char *tail = NULL;
-	fb_query *q;
 
-	if (sqlite3_prepare_v2(db, sql ? sql : "", -1, &st, &tail) != SQLITE_OK) {
-		fail(EXIT_USAGE, "query: %s", sqlite3_errmsg(db));
-		return NULL;
-	}
-	if (!st) {
-		fail(EXIT_USAGE, "query: no SQL statement");
-		return NULL;
-	}
+	if (sqlite3_prepare_v2(db, sql ? sql : "", -1, &st, rest) != SQLITE_OK)
+		return fail(EXIT_USAGE, "query: %s", sqlite3_errmsg(db));
+	if (!st)
+		return FB_END;
 	if (!sqlite3_stmt_readonly(st)) {
 		fail(EXIT_USAGE,
 		     "query: only read-only SQL is allowed (refused: %.60s%s); "
 		     "use sqlite3 on %s/index.sqlite to change the index",
 		     sqlite3_sql(st), strlen(sqlite3_sql(st)) > 60 ? "..." : "", t->dir);
 		sqlite3_finalize(st);
-		return NULL;
+		return FB_ERROR;
 	}
+	*out = st;
+	return FB_OK;
+}
+
+static fb_query *query_new(fb_trace *t, sqlite3_stmt *st)
+{
+	fb_query *q = xcalloc(1, sizeof(*q));
+
+	q->t = t;
+	q->st = st;
+	return q;
+}
+
+API int fb_query_first(fb_trace *t, const char *sql, const char **rest, fb_query **q)
+{
+	sqlite3_stmt *st = NULL;
+	const char *tail = NULL;
+	int rc = prepare(t, sql, &tail, &st);
+
+	if (rest)
+		*rest = tail ? tail : "";
+	if (rc == FB_OK)
+		*q = query_new(t, st);
+	return rc;
+}
+
+API fb_query *fb_query_open(fb_trace *t, const char *sql)
+{
+	sqlite3_stmt *st = NULL;
+	const char *tail = NULL;
+	int rc = prepare(t, sql, &tail, &st);
+
+	if (rc == FB_END)
+		fail(EXIT_USAGE, "query: no SQL statement");
+	if (rc != FB_OK)
+		return NULL;
 	while (tail && (*tail == ' ' || *tail == '\t' || *tail == '\n' || *tail == ';'))
 		tail++;
 	if (tail && *tail) {
@@ -393,10 +426,21 @@ API fb_query *fb_query_open(fb_trace *t, const char *sql)
 		sqlite3_finalize(st);
 		return NULL;
 	}
-	q = xcalloc(1, sizeof(*q));
-	q->t = t;
-	q->st = st;
-	return q;
+	return query_new(t, st);
+}
+
+API int fb_query_limits(fb_trace *t, double seconds, void (*tick)(void *opaque), void *opaque)
+{
+	if (!(seconds > 0))
+		return fail(EXIT_USAGE, "a query's time limit must be more than 0 s");
+	t->timeout = seconds;
+	trace_sql_limits(t->t, seconds, tick, opaque);
+	return FB_OK;
+}
+
+API int fb_query_timed_out(const fb_query *q)
+{
+	return trace_sql_timed_out(q->t->t);
 }
 
 API int fb_query_step(fb_query *q)
@@ -408,8 +452,8 @@ API int fb_query_step(fb_query *q)
 	if (rc == SQLITE_DONE)
 		return 0;
 	if (trace_sql_timed_out(q->t->t))
-		return fail(EXIT_USAGE, "%s/index.sqlite: the query took longer than 600 s",
-			    q->t->dir);
+		return fail(EXIT_USAGE, "%s/index.sqlite: the query took longer than %g s",
+			    q->t->dir, q->t->timeout);
 	return fail(EXIT_USAGE, "%s/index.sqlite: %s", q->t->dir,
 		    sqlite3_errmsg(sqlite3_db_handle(q->st)));
 }
@@ -453,6 +497,68 @@ API void fb_query_close(fb_query *q)
 		return;
 	sqlite3_finalize(q->st);
 	free(q);
+}
+
+/* ---- console ------------------------------------------------------------ */
+
+/* Keep in step with docs/tools.md (the plan `console --plan` shows). */
+static const char console_sql[] =
+    "SELECT icount, line FROM console "
+    "WHERE icount BETWEEN ?2 AND ?3 AND (?1 IS NULL OR instr(line, ?1) > 0) "
+    "ORDER BY icount, rowid";
+
+struct fb_console {
+	fb_query q;
+	char *grep;
+};
+
+API const char *fb_console_sql(void)
+{
+	return console_sql;
+}
+
+API fb_console *fb_console_open(fb_trace *t, const char *grep, uint64_t from, uint64_t to)
+{
+	sqlite3 *db = trace_db(t->t);
+	sqlite3_stmt *st = NULL;
+	fb_console *c;
+
+	if (sqlite3_prepare_v2(db, console_sql, -1, &st, NULL) != SQLITE_OK) {
+		fail(EXIT_USAGE, "%s/index.sqlite: %s", t->dir, sqlite3_errmsg(db));
+		return NULL;
+	}
+	c = xcalloc(1, sizeof(*c));
+	c->q = (fb_query){t, st};
+	if (grep) {
+		c->grep = xstrdup(grep);
+		sqlite3_bind_text(st, 1, c->grep, -1, SQLITE_STATIC);
+	}
+	sqlite3_bind_int64(st, 2, from > INT64_MAX ? INT64_MAX : (sqlite3_int64)from);
+	sqlite3_bind_int64(st, 3, to > INT64_MAX ? INT64_MAX : (sqlite3_int64)to);
+	return c;
+}
+
+API int fb_console_next(fb_console *c, fb_line *out)
+{
+	int rc = fb_query_step(&c->q);
+
+	if (rc != 1)
+		return rc;
+	out->icount = (uint64_t)sqlite3_column_int64(c->q.st, 0);
+	out->text = (const char *)sqlite3_column_text(c->q.st, 1);
+	out->len = (size_t)sqlite3_column_bytes(c->q.st, 1);
+	if (!out->text)
+		out->text = "";
+	return 1;
+}
+
+API void fb_console_close(fb_console *c)
+{
+	if (!c)
+		return;
+	sqlite3_finalize(c->q.st);
+	free(c->grep);
+	free(c);
 }
 
 /* ---- sessions ----------------------------------------------------------- */

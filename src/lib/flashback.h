@@ -115,18 +115,51 @@ void fb_events_close(fb_events *e);
 
 /*
  * One read-only SQL statement over the index (traces/FORMAT.md; as
- * `flashback query`).  Column types are SQLite's: 1 integer, 2 float,
- * 3 text, 4 blob, 5 null.
+ * `flashback query`).  Column types are SQLite's (FB_SQL_*).
  */
+enum { FB_SQL_INTEGER = 1, FB_SQL_FLOAT = 2, FB_SQL_TEXT = 3, FB_SQL_BLOB = 4, FB_SQL_NULL = 5 };
 fb_query *fb_query_open(fb_trace *t, const char *sql);
+/*
+ * The first statement of @sql, for a text of several separated by ';'
+ * (`flashback query` runs them in turn): FB_OK with *@q and *@rest after
+ * that statement, FB_END if @sql holds none (only blanks or comments),
+ * FB_ERROR (a syntax error, a writing statement).
+ */
+int fb_query_first(fb_trace *t, const char *sql, const char **rest, fb_query **q);
+/*
+ * How long one statement of @t may run (600 s unless set; 0 < @seconds),
+ * and @tick (or NULL), called about ten times a second while one runs.  A
+ * statement that takes longer fails, fb_query_timed_out() says so.
+ */
+int fb_query_limits(fb_trace *t, double seconds, void (*tick)(void *opaque), void *opaque);
+int fb_query_timed_out(const fb_query *q);
 int fb_query_step(fb_query *q); /* 1 a row, 0 done, FB_ERROR */
 int fb_query_columns(fb_query *q);
 const char *fb_query_name(fb_query *q, int col);
 int fb_query_type(fb_query *q, int col);
 int64_t fb_query_int(fb_query *q, int col);
 double fb_query_double(fb_query *q, int col);
-const void *fb_query_bytes(fb_query *q, int col, size_t *len); /* text or blob */
+/* A text or blob; a number as its text (as SQLite converts it). */
+const void *fb_query_bytes(fb_query *q, int col, size_t *len);
 void fb_query_close(fb_query *q);
+
+/*
+ * The guest's console output, one line per row of the index's console
+ * table (no journal is read), in icount order: the lines with @from <=
+ * icount <= @to, holding @grep (a plain, case-sensitive substring) unless
+ * it is NULL (`flashback console`).
+ */
+typedef struct fb_console fb_console;
+typedef struct fb_line {
+	uint64_t icount;  /* where the line starts */
+	const char *text; /* @len bytes, no newline: valid until the next fb_console_next() */
+	size_t len;
+} fb_line;
+fb_console *fb_console_open(fb_trace *t, const char *grep, uint64_t from, uint64_t to);
+int fb_console_next(fb_console *c, fb_line *out); /* 1 a line, 0 done, FB_ERROR */
+void fb_console_close(fb_console *c);
+/* The statement fb_console_open() runs (?1 grep, ?2 from, ?3 to), for EXPLAIN. */
+const char *fb_console_sql(void);
 
 /* ---- sessions ----------------------------------------------------------- */
 

@@ -58,6 +58,79 @@ static void straight(fb_trace *t, Seen *seen)
 	fb_session_free(s);
 }
 
+/* Several statements in turn (fb_query_first), a writing one refused, the limits. */
+static void check_query(fb_trace *t)
+{
+	const char *sql = "SELECT 1; SELECT 'a', NULL, 2.5, x'00ff'; -- the end\n", *rest;
+	fb_query *q = NULL;
+	size_t n;
+	int k = 0;
+
+	if (fb_query_limits(t, 0, NULL, NULL) != FB_ERROR ||
+	    fb_query_limits(t, 30, NULL, NULL) != FB_OK)
+		fail("fb_query_limits", 0);
+	while (fb_query_first(t, sql, &rest, &q) == FB_OK) {
+		if (fb_query_step(q) != 1 || fb_query_columns(q) != (k ? 4 : 1) ||
+		    fb_query_timed_out(q))
+			fail("a statement of several", 0);
+		if (k == 1 &&
+		    (fb_query_type(q, 0) != FB_SQL_TEXT || fb_query_type(q, 1) != FB_SQL_NULL ||
+		     fb_query_type(q, 2) != FB_SQL_FLOAT || fb_query_type(q, 3) != FB_SQL_BLOB ||
+		     memcmp(fb_query_bytes(q, 3, &n), "\0\377", 2) || n != 2))
+			fail("column types", 0);
+		if (fb_query_step(q) != 0)
+			fail("one row", 0);
+		fb_query_close(q);
+		sql = rest;
+		k++;
+	}
+	if (k != 2 || fb_query_first(t, sql, &rest, &q) != FB_END)
+		fail("the statements of a text", (uint64_t)k);
+	if (fb_query_first(t, "DELETE FROM events; SELECT 1", &rest, &q) != FB_ERROR ||
+	    !strstr(fb_error(), "only read-only SQL"))
+		fail("a writing statement", 0);
+	if (fb_query_open(t, "SELECT 1; SELECT 2") || !strstr(fb_error(), "one statement"))
+		fail("fb_query_open with two statements", 0);
+}
+
+/* The console lines: as many as the console table has, in icount order; --grep's filter. */
+static void check_console(fb_trace *t)
+{
+	fb_query *q = fb_query_open(t, "SELECT count(*), min(icount) FROM console");
+	fb_console *c = fb_console_open(t, NULL, 0, UINT64_MAX);
+	uint64_t rows, first, n = 0, prev = 0;
+	char word[8] = "";
+	fb_line l;
+
+	if (!q || fb_query_step(q) != 1 || !c) {
+		fail("the console table", 0);
+		return;
+	}
+	rows = (uint64_t)fb_query_int(q, 0);
+	first = (uint64_t)fb_query_int(q, 1);
+	fb_query_close(q);
+	while (fb_console_next(c, &l) == 1) {
+		if (l.icount < prev || memchr(l.text, '\n', l.len))
+			fail("console line order", l.icount);
+		if (!n++ && l.len >= 3)
+			memcpy(word, l.text, 3);
+		prev = l.icount;
+	}
+	fb_console_close(c);
+	if (n != rows || (n && !word[0]))
+		fail("console lines", n);
+	if (!n)
+		return;
+	c = fb_console_open(t, word, first, first);
+	if (!c || fb_console_next(c, &l) != 1 || l.icount != first || memcmp(l.text, word, 3))
+		fail("console --grep", first);
+	fb_console_close(c);
+	c = fb_console_open(t, "no such text\x01", 0, UINT64_MAX);
+	if (!c || fb_console_next(c, &l) != 0)
+		fail("console --grep nothing", 0);
+	fb_console_close(c);
+}
+
 int main(int argc, char **argv)
 {
 	static Seen seen[2][NPOS];
@@ -105,6 +178,8 @@ int main(int argc, char **argv)
 		fail("goto outside", 0);
 	if (fb_read(s[0], 0xfffffff0u, buf, sizeof(buf), 1) != FB_ERROR || !strchr(fb_error(), ':'))
 		fail("an unmapped read", 0);
+	check_query(t[0]);
+	check_console(t[0]);
 	for (int i = 0; i < 4; i++)
 		fb_session_free(s[i]);
 	fb_close(t[0]);
