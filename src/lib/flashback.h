@@ -114,6 +114,33 @@ int fb_events_next(fb_events *e, fb_event *out, unsigned max);
 void fb_events_close(fb_events *e);
 
 /*
+ * The events that pass @f, in icount order (`flashback events`, `screen`,
+ * `export`), answered from the index where it lists every event of the
+ * kinds asked for (such events carry no data: DMA and console bytes are in
+ * the journal), and from the journal for the chunks where the index only
+ * samples them (or all chunks, with @journal).  @fn returns 0 to stop;
+ * @journal_read tells it where an event came from.
+ */
+typedef struct fb_filter {
+	uint32_t kinds; /* bit k for kind k; 0: every kind */
+	uint32_t has_port, has_addr;
+	uint64_t port;	   /* port-read events of this port */
+	uint64_t addr;	   /* events with this address: MMIO, DMA, map change (its kind), RDMSR */
+	uint64_t from, to; /* icounts, both included */
+	uint32_t journal;  /* every chunk from the journal */
+	/* chunks read so far and of all, while the scan goes (or NULL) */
+	void (*progress)(void *opaque, uint64_t done, uint64_t total);
+	void *progress_opaque;
+	/* set by fb_scan: chunks of the trace, and those read from the journal */
+	uint64_t chunks, journal_chunks;
+} fb_filter;
+typedef int (*fb_event_fn)(void *opaque, const fb_event *ev, int journal_read);
+int fb_scan(fb_trace *t, fb_filter *f, fb_event_fn fn, void *opaque);
+/* The @i-th SQL statement fb_scan() runs for @f (for EXPLAIN QUERY PLAN) in
+ * @buf: FB_OK, FB_END past the last. */
+int fb_scan_sql(const fb_filter *f, unsigned i, char *buf, size_t len);
+
+/*
  * One read-only SQL statement over the index (traces/FORMAT.md; as
  * `flashback query`).  Column types are SQLite's (FB_SQL_*).
  */
@@ -141,6 +168,9 @@ int64_t fb_query_int(fb_query *q, int col);
 double fb_query_double(fb_query *q, int col);
 /* A text or blob; a number as its text (as SQLite converts it). */
 const void *fb_query_bytes(fb_query *q, int col, size_t *len);
+/* Parameters ?N of the statement (1-based), before its first step or after a reset. */
+int fb_query_bind_int(fb_query *q, int n, int64_t v);
+int fb_query_reset(fb_query *q); /* to run it again, parameters kept */
 void fb_query_close(fb_query *q);
 
 /*

@@ -91,6 +91,15 @@ static void check_query(fb_trace *t)
 		fail("a writing statement", 0);
 	if (fb_query_open(t, "SELECT 1; SELECT 2") || !strstr(fb_error(), "one statement"))
 		fail("fb_query_open with two statements", 0);
+	q = fb_query_open(t, "SELECT ?1 + 1");
+	for (int64_t v = 41; q && v > 0; v -= 40) {
+		if (fb_query_reset(q) != FB_OK || fb_query_bind_int(q, 1, v) != FB_OK ||
+		    fb_query_step(q) != 1 || fb_query_int(q, 0) != v + 1)
+			fail("a parameter", (uint64_t)v);
+	}
+	if (!q || fb_query_bind_int(q, 2, 0) != FB_ERROR)
+		fail("a parameter that is not there", 0);
+	fb_query_close(q);
 }
 
 /* The console lines: as many as the console table has, in icount order; --grep's filter. */
@@ -129,6 +138,56 @@ static void check_console(fb_trace *t)
 	if (!c || fb_console_next(c, &l) != 0)
 		fail("console --grep nothing", 0);
 	fb_console_close(c);
+}
+
+typedef struct Seen2 {
+	uint64_t n, last, journal_data, counts[16];
+	int sorted;
+} Seen2;
+
+static int count_event(void *opaque, const fb_event *ev, int journal_read)
+{
+	Seen2 *x = opaque;
+
+	if (ev->icount < x->last)
+		x->sorted = 0;
+	x->last = ev->icount;
+	x->n++;
+	x->counts[ev->kind & 15]++;
+	if (journal_read && ev->data)
+		x->journal_data++;
+	return 1;
+}
+
+/* fb_scan from the index and from the journal: the counts of fb_trace_info; a bound, a stop. */
+static void check_scan(fb_trace *t)
+{
+	fb_info info;
+	fb_filter f = {.to = UINT64_MAX};
+	Seen2 a = {.sorted = 1}, b = {.sorted = 1}, c = {.sorted = 1};
+	char sql[512];
+
+	fb_trace_info(t, &info);
+	if (fb_scan(t, &f, count_event, &a) != FB_OK || !a.sorted || f.chunks != info.chunks)
+		fail("fb_scan", 0);
+	f.journal = 1;
+	if (fb_scan(t, &f, count_event, &b) != FB_OK || !b.sorted ||
+	    f.journal_chunks != info.chunks)
+		fail("fb_scan --journal", 0);
+	for (int k = 1; k <= 10; k++)
+		if (a.counts[k] != info.counts[k] || b.counts[k] != info.counts[k])
+			fail("fb_scan's counts", (uint64_t)k);
+	if (info.counts[FB_DMA_WRITE] + info.counts[FB_CONSOLE] && !b.journal_data)
+		fail("fb_scan --journal's payloads", 0);
+	f = (fb_filter){
+	    .kinds = 1u << FB_INTERRUPT, .from = info.end_icount / 2, .to = info.end_icount};
+	if (fb_scan(t, &f, count_event, &c) != FB_OK || c.n != c.counts[FB_INTERRUPT] ||
+	    (c.n && c.last < f.from))
+		fail("fb_scan of a kind and a range", c.n);
+	if (fb_scan_sql(&f, 0, sql, sizeof(sql)) != FB_OK || !strstr(sql, "chunk_counts") ||
+	    fb_scan_sql(&f, 1, sql, sizeof(sql)) != FB_OK || !strstr(sql, "kind IN (3)") ||
+	    fb_scan_sql(&f, 2, sql, sizeof(sql)) != FB_END)
+		fail("fb_scan_sql", 0);
 }
 
 int main(int argc, char **argv)
@@ -180,6 +239,8 @@ int main(int argc, char **argv)
 		fail("an unmapped read", 0);
 	check_query(t[0]);
 	check_console(t[0]);
+	for (int k = 0; k < 2; k++)
+		check_scan(t[k]);
 	for (int i = 0; i < 4; i++)
 		fb_session_free(s[i]);
 	fb_close(t[0]);
