@@ -133,6 +133,21 @@ API int fb_trace_info(fb_trace *t, fb_info *out)
 	return FB_OK;
 }
 
+/* The machine options name the shift as "-icount shift=N" or "-icount N". */
+API int fb_icount_shift(fb_trace *t)
+{
+	const char *o = strstr(trace_info(t->t)->machine_options, "-icount ");
+	long v;
+
+	if (!o)
+		return 0;
+	o += strlen("-icount ");
+	if (strncmp(o, "shift=", 6) == 0)
+		o += 6;
+	v = strtol(o, NULL, 10);
+	return v >= 0 && v <= 10 ? (int)v : 0;
+}
+
 API const char *fb_kind_name(unsigned kind)
 {
 	return kind >= 1 && kind < TEV_KIND_COUNT ? trace_kind_name(kind) : NULL;

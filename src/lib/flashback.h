@@ -72,6 +72,8 @@ typedef struct fb_info {
 	char truncation[512]; /* "truncated after chunk K at icount N", or "" */
 } fb_info;
 int fb_trace_info(fb_trace *t, fb_info *out);
+/* Guest time: an instruction takes 2^N ns, N the recording's -icount shift=N (0 if none). */
+int fb_icount_shift(fb_trace *t);
 
 /* Event kinds: the numbers of traces/FORMAT.md. */
 enum {

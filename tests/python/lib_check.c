@@ -168,6 +168,10 @@ static void check_scan(fb_trace *t)
 	char sql[512];
 
 	fb_trace_info(t, &info);
+	if (fb_icount_shift(t) != (strstr(info.machine_options, "-icount shift=")
+				       ? atoi(strstr(info.machine_options, "shift=") + 6)
+				       : 0))
+		fail("fb_icount_shift", 0);
 	if (fb_scan(t, &f, count_event, &a) != FB_OK || !a.sorted || f.chunks != info.chunks)
 		fail("fb_scan", 0);
 	f.journal = 1;
