@@ -41,6 +41,9 @@ struct HistoryWrite;
 void history_header(FILE *out);
 void history_line(FILE *out, const struct HistoryWrite *w);
 
+/* info.c: a summary of the trace; returns the exit status. */
+int tools_info(int argc, char **argv);
+
 /* screen.c: the VGA text screen at an icount, from the replayed RAM. */
 int tools_screen(int argc, char **argv);
 

@@ -11,14 +11,17 @@
  */
 #include "flashback.h"
 
+#include <dirent.h>
 #include <inttypes.h>
 #include <sqlite3.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include <capstone/capstone.h>
 
+#include "../replay/pages.h"
 #include "../replay/replay.h"
 
 #define API __attribute__((visibility("default")))
@@ -130,6 +133,58 @@ API int fb_trace_info(fb_trace *t, fb_info *out)
 	snprintf(out->machine_options, sizeof(out->machine_options), "%s", i->machine_options);
 	snprintf(out->id, sizeof(out->id), "%s", i->id_hex);
 	snprintf(out->truncation, sizeof(out->truncation), "%s", i->truncation);
+	return FB_OK;
+}
+
+/* The files beside the journal: their sizes, and the first damage their headers show. */
+static void summarize(const char *dir, const uint8_t *id, fb_summary *d)
+{
+	DIR *dp = opendir(dir);
+	struct dirent *e;
+	char path[4096], err[TRACE_ERR_LEN];
+	struct stat st;
+	PageStore *ps;
+
+	while (dp && (e = readdir(dp)) != NULL) {
+		unsigned n;
+		char tail[8];
+		RRSnapHeader h;
+
+		if (e->d_name[0] == '.')
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
+		if (stat(path, &st) != 0 || !S_ISREG(st.st_mode))
+			continue;
+		d->total_bytes += (uint64_t)st.st_size;
+		if (sscanf(e->d_name, "snap-%6u.fb%1s", &n, tail) != 2)
+			continue;
+		d->snapshot_files++;
+		d->snapshot_bytes += (uint64_t)st.st_size;
+		if (!rr_snapshot_header(dir, n, id, &h, err, sizeof(err)) && !d->damage[0])
+			snprintf(d->damage, sizeof(d->damage), "%s", err);
+	}
+	if (dp)
+		closedir(dp);
+	ps = ps_open(dir, id, err, sizeof(err));
+	if (!ps && !d->damage[0])
+		snprintf(d->damage, sizeof(d->damage), "%s", err);
+	if (ps) {
+		d->pages = ps_count(ps);
+		snprintf(path, sizeof(path), "%s/" PS_FILE, dir);
+		if (stat(path, &st) == 0)
+			d->page_bytes = (uint64_t)st.st_size;
+		ps_close(ps);
+	}
+}
+
+API int fb_trace_summary(fb_trace *t, fb_summary *out)
+{
+	const TraceInfo *i = trace_info(t->t);
+
+	memset(out, 0, sizeof(*out));
+	out->last_event_icount = i->last_icount;
+	snprintf(out->index_note, sizeof(out->index_note), "%s", i->index_note);
+	summarize(t->dir, i->id, out);
 	return FB_OK;
 }
 

@@ -72,6 +72,21 @@ typedef struct fb_info {
 	char truncation[512]; /* "truncated after chunk K at icount N", or "" */
 } fb_info;
 int fb_trace_info(fb_trace *t, fb_info *out);
+/*
+ * What `flashback info` says beyond fb_info: the files of the trace and
+ * the first damage the quick checks find (snapshot and page store headers
+ * only; `replay --verify` reads everything).  FB_OK even with damage.
+ */
+typedef struct fb_summary {
+	uint64_t last_event_icount; /* of the last event in the journal */
+	uint64_t total_bytes;	    /* of every file in the directory */
+	uint64_t snapshot_bytes, page_bytes;
+	uint64_t pages; /* distinct pages in the page store */
+	uint32_t snapshot_files;
+	char index_note[512]; /* how the index was read when not simply the file, or "" */
+	char damage[1024];    /* the first damage found, or "" */
+} fb_summary;
+int fb_trace_summary(fb_trace *t, fb_summary *out);
 /* Guest time: an instruction takes 2^N ns, N the recording's -icount shift=N (0 if none). */
 int fb_icount_shift(fb_trace *t);
 

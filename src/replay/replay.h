@@ -251,8 +251,6 @@ enum replay_status replay_forward_stoppable(ReplaySession *s, uint64_t target);
 /* `replay --verify` (verify.c): check every part of the trace, then replay
  * it all (from o->snapshot if >= 0); returns the exit status. */
 int replay_verify(const char *dir, ReplayOptions *o);
-/* `flashback info`: a summary of the trace; returns the exit status. */
-int replay_info(const char *dir, FILE *out);
 
 /* ---- shared by record.c, replay.c and snapshot.c -------------------------- */
 

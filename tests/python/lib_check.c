@@ -163,6 +163,7 @@ static int count_event(void *opaque, const fb_event *ev, int journal_read)
 static void check_scan(fb_trace *t)
 {
 	fb_info info;
+	fb_summary sum;
 	fb_filter f = {.to = UINT64_MAX};
 	Seen2 a = {.sorted = 1}, b = {.sorted = 1}, c = {.sorted = 1};
 	char sql[512];
@@ -172,6 +173,10 @@ static void check_scan(fb_trace *t)
 				       ? atoi(strstr(info.machine_options, "shift=") + 6)
 				       : 0))
 		fail("fb_icount_shift", 0);
+	if (fb_trace_summary(t, &sum) != FB_OK || sum.damage[0] || !sum.snapshot_files ||
+	    sum.total_bytes <= sum.snapshot_bytes + sum.page_bytes ||
+	    sum.last_event_icount > info.end_icount || sum.last_event_icount < info.start_icount)
+		fail("fb_trace_summary", sum.snapshot_files);
 	if (fb_scan(t, &f, count_event, &a) != FB_OK || !a.sorted || f.chunks != info.chunks)
 		fail("fb_scan", 0);
 	f.journal = 1;
