@@ -1088,6 +1088,20 @@ API const char *fb_session_warning(const fb_session *s)
 	return replay_snapshot_damage(s->rs);
 }
 
+API int fb_snapshot_before(const fb_session *s, uint64_t icount, uint32_t *number, uint64_t *at)
+{
+	const RRSnapHeader *snaps;
+	unsigned n = replay_snapshots(s->rs, &snaps);
+	int rc = FB_END;
+
+	for (unsigned i = 0; i < n && snaps[i].icount <= icount; i++) {
+		*number = snaps[i].number;
+		*at = snaps[i].icount;
+		rc = FB_OK;
+	}
+	return rc;
+}
+
 static int replay_failed(fb_session *s)
 {
 	return fail(replay_error_status(s->rs), "%s", replay_error(s->rs));

@@ -222,6 +222,11 @@ uint64_t fb_end_icount(const fb_session *s);
  * another recording; an earlier one serves), as one line, or NULL. */
 const char *fb_session_warning(const fb_session *s);
 
+/* The latest snapshot of the trace at or before @icount that the session
+ * can restore (where a fb_goto() there replays from at the most): its
+ * number and icount.  FB_END if there is none. */
+int fb_snapshot_before(const fb_session *s, uint64_t icount, uint32_t *number, uint64_t *at);
+
 /* Be at @icount (start_icount to end_icount), forwards or backwards. */
 int fb_goto(fb_session *s, uint64_t icount);
 /* @n instructions forwards: FB_OK, FB_END if the recording ends first. */

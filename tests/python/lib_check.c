@@ -239,6 +239,18 @@ int main(int argc, char **argv)
 		    memcmp(x.stack, seen[i / 2][p].stack, sizeof(x.stack)))
 			fail(i / 2 ? "session on B" : "session on A", x.icount);
 	}
+	/* the snapshots a goto starts from: the latest at or before, in order */
+	for (int i = 0; i < 2; i++) {
+		uint32_t num, num2;
+		uint64_t at, at2, end = fb_end_icount(s[i * 2]);
+
+		if (fb_snapshot_before(s[i * 2], end, &num, &at) != FB_OK || at > end ||
+		    fb_snapshot_before(s[i * 2], at, &num2, &at2) != FB_OK || num2 != num ||
+		    at2 != at ||
+		    (at && fb_snapshot_before(s[i * 2], at - 1, &num2, &at2) == FB_OK &&
+		     (at2 >= at || num2 >= num)))
+			fail("fb_snapshot_before", end);
+	}
 	/* bad input: one line each, never a crash */
 	if (fb_open("/nonexistent.fbt") || !strstr(fb_error(), "/nonexistent.fbt"))
 		fail("a missing trace", 0);
