@@ -174,8 +174,7 @@ int tools_history(int argc, char **argv)
 	/* built on libflashback: what it finds is what a program finds */
 	if (!(t = fb_open(dir)) || !(s = fb_session_new(t, 0)))
 		tool_lib_failed();
-	if (fb_session_warning(s))
-		warn("%s: left out (an earlier snapshot is used instead)", fb_session_warning(s));
+	replay_warn_snapshot(fb_session_warning(s));
 	if (!has_from)
 		from = fb_start_icount(s);
 	if (!has_to)

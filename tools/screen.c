@@ -150,8 +150,7 @@ int tools_screen(int argc, char **argv)
 		      dir, at, l.icount);
 	if (!(s = fb_session_new(t, 0)))
 		tool_lib_failed();
-	if (fb_session_warning(s))
-		warn("%s: left out (an earlier snapshot is used instead)", fb_session_warning(s));
+	replay_warn_snapshot(fb_session_warning(s));
 	if (at < fb_start_icount(s))
 		fatal(EXIT_USAGE,
 		      "--at %" PRIu64 ": before the recording starts (icount %" PRIu64 ")", at,

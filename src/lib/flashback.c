@@ -1109,13 +1109,10 @@ static int replay_failed(fb_session *s)
 
 API int fb_goto(fb_session *s, uint64_t icount)
 {
-	uint64_t start = replay_start_icount(s->rs), end = replay_end_icount(s->rs);
+	char err[128];
 
-	if (icount < start || icount > end)
-		return fail(EXIT_USAGE,
-			    "icount %" PRIu64 " is outside the recording (%" PRIu64 " to %" PRIu64
-			    ")",
-			    icount, start, end);
+	if (!replay_goto_check(s->rs, icount, err, sizeof(err)))
+		return fail(EXIT_USAGE, "%s", err);
 	switch (replay_goto(s->rs, icount)) {
 	case REPLAY_ERROR:
 		return replay_failed(s);

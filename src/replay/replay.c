@@ -10,11 +10,28 @@
 
 /* ---- flashback replay ------------------------------------------------------------ */
 
+void replay_warn_snapshot(const char *damage)
+{
+	if (damage)
+		fprintf(stderr, "flashback: %s: left out (an earlier snapshot is used instead)\n",
+			damage);
+}
+
 void replay_warn_damage(const ReplaySession *s)
 {
-	if (replay_snapshot_damage(s))
-		fprintf(stderr, "flashback: %s: left out (an earlier snapshot is used instead)\n",
-			replay_snapshot_damage(s));
+	replay_warn_snapshot(replay_snapshot_damage(s));
+}
+
+bool replay_goto_check(const ReplaySession *s, uint64_t icount, char *err, size_t errlen)
+{
+	uint64_t start = replay_start_icount(s), end = replay_end_icount(s);
+
+	if (icount >= start && icount <= end)
+		return true;
+	snprintf(err, errlen,
+		 "icount %" PRIu64 " is outside the recording (%" PRIu64 " to %" PRIu64 ")", icount,
+		 start, end);
+	return false;
 }
 
 static bool has_snapshot(ReplaySession *s, unsigned number)
