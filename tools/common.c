@@ -72,12 +72,12 @@ unsigned tool_kind(const char *s)
 {
 	char *end;
 	unsigned long v;
+	int k = fb_kind_number(s);
 
-	for (unsigned k = 1; k < TEV_KIND_COUNT; k++)
-		if (strcmp(s, trace_kind_name(k)) == 0)
-			return k;
+	if (k != FB_ERROR)
+		return (unsigned)k;
 	v = strtoul(s, &end, 0);
-	if (*s && !*end && v >= 1 && v < TEV_KIND_COUNT)
+	if (*s && !*end && fb_kind_name((unsigned)v) && v == (unsigned)v)
 		return (unsigned)v;
 	fatal(EXIT_USAGE,
 	      "unknown event kind '%s' (port-read, mmio-read, interrupt, dma-write, time-read, "
