@@ -244,13 +244,6 @@ static int cmd_gdb(int argc, char **argv)
 	return gdb_replay_serve(&go);
 }
 
-static int cmd_info(int argc, char **argv)
-{
-	if (argc != 1)
-		fatal(EXIT_USAGE, "usage: flashback info TRACE");
-	return replay_info(argv[0], stdout);
-}
-
 /* `flashback reindex TRACE`: the only command that writes a finished trace. */
 static int cmd_reindex(int argc, char **argv)
 {
@@ -360,7 +353,7 @@ static const struct command {
     {"run", "run [MACHINE]                  run a guest live", cmd_run},
     {"record", "record -o TRACE [MACHINE]      run a guest and record it", cmd_record},
     {"replay", "replay TRACE [--until N] [--verify]  replay a recording", cmd_replay},
-    {"info", "info TRACE                     summary of a recording", cmd_info},
+    {"info", "info TRACE                     summary of a recording", tools_info},
     {"reindex", "reindex TRACE                  write the trace's index.sqlite afresh",
      cmd_reindex},
     {"gdb", "gdb TRACE [--port P] [--host H] [--snapshot-memory MB]  serve a recording to gdb",

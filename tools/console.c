@@ -7,20 +7,15 @@
  * (not per byte or per event), read in icount order through its
  * console(icount) index without touching the journal.  --grep keeps the
  * lines holding TEXT (a plain, case-sensitive substring) and says on stderr
- * the icount to jump to with gdb's `monitor goto N`.
+ * the icount to jump to with gdb's `monitor goto N`.  Built on libflashback
+ * (fb_console_open): a program gets these lines.
  */
 #include "tools.h"
 #include "../src/base/base.h"
+#include "../src/lib/flashback.h"
 
 #include <inttypes.h>
-#include <sqlite3.h>
 #include <string.h>
-
-/* Used by the test that checks the query plan: keep in step with docs/tools.md. */
-static const char console_sql[] =
-    "SELECT icount, line FROM console "
-    "WHERE icount BETWEEN ?2 AND ?3 AND (?1 IS NULL OR instr(line, ?1) > 0) "
-    "ORDER BY icount, rowid";
 
 static void usage(void)
 {
@@ -32,9 +27,12 @@ int tools_console(int argc, char **argv)
 {
 	const char *dir = NULL, *grep = NULL;
 	bool plan = false;
-	uint64_t from = 0, to = UINT64_MAX, lines = 0, first = 0;
-	sqlite3_stmt *st;
-	ToolTrace tt;
+	uint64_t from = 0, to = UINT64_MAX, lines = 0, first = 0, last;
+	fb_console *c;
+	fb_trace *t;
+	fb_info info;
+	fb_line l;
+	int rc;
 
 	for (int i = 0; i < argc; i++) {
 		const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
@@ -61,35 +59,34 @@ int tools_console(int argc, char **argv)
 	}
 	if (!dir)
 		usage();
-	tt_open(&tt, dir);
-	if (from > tt_last_icount(&tt) || (to != UINT64_MAX && to > tt_last_icount(&tt)))
+	if (!(t = fb_open(dir)))
+		tool_lib_failed();
+	fb_trace_info(t, &info);
+	last = info.end_icount;
+	if (from > last || (to != UINT64_MAX && to > last))
 		fatal(EXIT_USAGE,
 		      "--%s %" PRIu64 " is outside the recording (icount 0 to %" PRIu64 ")",
-		      from > tt_last_icount(&tt) ? "from" : "to",
-		      from > tt_last_icount(&tt) ? from : to, tt_last_icount(&tt));
-	st = tt_prepare(&tt, console_sql);
+		      from > last ? "from" : "to", from > last ? from : to, last);
 	if (plan) {
-		tt_explain(&tt, st);
-		sqlite3_finalize(st);
-		tt_close(&tt);
+		tool_explain(t, fb_console_sql());
+		fb_close(t);
 		return 0;
 	}
-	if (grep)
-		sqlite3_bind_text(st, 1, grep, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(st, 2, (sqlite3_int64)from);
-	sqlite3_bind_int64(st, 3, to > INT64_MAX ? INT64_MAX : (sqlite3_int64)to);
-	while (tt_step(&tt, st)) {
-		uint64_t icount = (uint64_t)sqlite3_column_int64(st, 0);
+	if (!(c = fb_console_open(t, grep, from, to)))
+		tool_lib_failed();
+	while ((rc = fb_console_next(c, &l)) == 1) {
 		if (!lines++)
-			first = icount;
-		printf("[%" PRIu64 "] ", icount);
-		fwrite(sqlite3_column_text(st, 1), 1, (size_t)sqlite3_column_bytes(st, 1), stdout);
+			first = l.icount;
+		printf("[%" PRIu64 "] ", l.icount);
+		fwrite(l.text, 1, l.len, stdout);
 		putchar('\n');
 	}
-	sqlite3_finalize(st);
+	if (rc == FB_ERROR)
+		tool_lib_failed();
+	fb_console_close(c);
 	if (fflush(stdout) != 0)
 		fatal(EXIT_INTERNAL, "console: cannot write the output");
-	tt_close(&tt);
+	fb_close(t);
 	if (grep && !lines) {
 		fprintf(stderr, "flashback: no console line contains '%s'\n", grep);
 		return 1;

@@ -3,9 +3,9 @@
  * TRACE --from N --to M: the instructions a recording executed, as they
  * executed, with the registers each one changed.
  *
- * Both stand on the replay engine (src/replay/replay.h): replay_goto() to
- * the first icount (one bounded replay from the nearest snapshot, with
- * progress on a terminal), then one replay_forward() per instruction.
+ * Both are built on libflashback (a session: fb_goto() to the first icount,
+ * one bounded replay from the nearest snapshot with progress on a
+ * terminal, then one fb_step() per instruction; fb_regs_get(), fb_read()).
  * Before each step the CPU state is noted and the instruction at CS:EIP is
  * disassembled with capstone in the mode the CPU is in (16-bit in real
  * mode, V86 mode or a 16-bit code segment); after the step the registers
@@ -14,14 +14,16 @@
  * An interrupt or exception delivered between two instructions does not
  * count as an instruction: the step then runs the handler's first
  * instruction instead of the one at CS:EIP.  Interrupts are inputs, so
- * the journal says which vector came at which icount (a cursor of our own
- * walks it alongside the replay).  Exceptions are not inputs: they are
+ * the journal says which vector came at which icount (fb_events, walked
+ * alongside the replay).  Exceptions are not inputs: they are
  * recognised when the next EIP is not where the instruction flows, and the
  * vector is found from the IDT (the gate whose handler leads there).
  */
 #include "tools.h"
 #include "../src/base/base.h"
-#include "../src/replay/replay.h"
+#include "../src/exec/cpu.h" /* the architecture's constants: EFLAGS, CR0, segments */
+#include "../src/lib/flashback.h"
+#include "../src/replay/replay.h" /* replay_warn_snapshot: the line replay and gdb print */
 
 #include <capstone/capstone.h>
 #include <inttypes.h>
@@ -51,11 +53,12 @@ typedef struct Where {
 } Where;
 
 typedef struct Lister {
-	ReplaySession *s;
-	CPU *cpu;
+	fb_trace *t;
+	fb_session *s;
+	fb_regs regs; /* the session's, as of the last regs_read() */
 	csh cs;
-	TraceCursor *cur; /* the journal's interrupts, alongside the replay */
-	TraceEvent ev;
+	fb_events *irq; /* the journal's interrupts, alongside the replay */
+	fb_event ev;
 	bool have_ev;
 	bool stats;
 	FILE *out;
@@ -82,24 +85,34 @@ static const struct {
     {F_RF, "RF"}, {F_VM, "VM"}, {F_AC, "AC"}, {F_ID, "ID"},
 };
 
-static void regs_read(CPU *cpu, Regs *g)
+static void regs_read(Lister *l, Regs *g)
 {
+	const fb_regs *r = &l->regs;
+
+	if (fb_regs_get(l->s, &l->regs) != FB_OK)
+		tool_lib_failed();
 	for (int i = 0; i < 8; i++)
-		g->r[i] = cpu_get_reg(cpu, i);
+		g->r[i] = r->gpr[i];
 	for (int i = 0; i < 6; i++)
-		g->sel[i] = cpu_get_seg(cpu, i).sel;
-	g->eip = cpu_get_eip(cpu);
-	g->eflags = cpu_get_eflags(cpu);
+		g->sel[i] = (uint16_t)r->seg[i].sel;
+	g->eip = r->eip;
+	g->eflags = r->eflags;
 	for (int i = 0; i < 5; i++)
-		g->cr[i] = i == 1 ? 0 : cpu_get_cr(cpu, i);
+		g->cr[i] = r->cr[i];
 }
 
 /* 16-bit code in real mode, V86 mode and 16-bit code segments. */
-static int code_bits(CPU *cpu)
+static int code_bits(const fb_regs *r)
 {
-	if (!(cpu_get_cr(cpu, 0) & CR0_PE) || (cpu_get_eflags(cpu) & F_VM))
+	if (!(r->cr[0] & CR0_PE) || (r->eflags & F_VM))
 		return 16;
-	return cpu_get_seg(cpu, S_CS).attr & A_DB ? 32 : 16;
+	return r->seg[S_CS].attr & A_DB ? 32 : 16;
+}
+
+/* @n bytes of guest memory at linear @addr now, or false. */
+static bool read_linear(Lister *l, uint32_t addr, void *buf, size_t n)
+{
+	return fb_read(l->s, addr, buf, n, 1) == FB_OK;
 }
 
 /* Read and decode the instruction at @cs (base @base) : @eip. */
@@ -117,7 +130,7 @@ static void where_decode(Lister *l, Where *w, uint16_t cs, uint32_t base, uint32
 	w->insn = NULL;
 	/* Byte by byte: an instruction may end just before an unmapped page. */
 	while (w->nbytes < MAX_INSN &&
-	       cpu_read_linear(l->cpu, w->linear + w->nbytes, w->bytes + w->nbytes, 1))
+	       read_linear(l, w->linear + w->nbytes, w->bytes + w->nbytes, 1))
 		w->nbytes++;
 	cs_option(l->cs, CS_OPT_MODE, bits == 32 ? CS_MODE_32 : CS_MODE_16);
 	code = w->bytes;
@@ -136,11 +149,12 @@ static void where_free(Where *w)
 	w->insn = NULL;
 }
 
+/* The instruction at CS:EIP (the registers of the last regs_read()). */
 static void where_here(Lister *l, Where *w)
 {
-	SegReg cs = cpu_get_seg(l->cpu, S_CS);
+	const fb_seg *cs = &l->regs.seg[S_CS];
 
-	where_decode(l, w, cs.sel, cs.base, cpu_get_eip(l->cpu), code_bits(l->cpu));
+	where_decode(l, w, (uint16_t)cs->sel, cs->base, l->regs.eip, code_bits(&l->regs));
 }
 
 /* ---- the handler of a vector, from the IVT or the IDT ----------------------- */
@@ -150,17 +164,17 @@ static void where_here(Lister *l, Where *w)
  * trap gate of the IDT and its code segment in the GDT.  false for task
  * gates, LDT selectors and tables that cannot be read.
  */
-static bool handler_of(CPU *cpu, unsigned vector, uint16_t *cs, uint32_t *base, uint32_t *eip,
+static bool handler_of(Lister *l, unsigned vector, uint16_t *cs, uint32_t *base, uint32_t *eip,
 		       int *bits)
 {
-	DescTable idt = cpu_get_idtr(cpu), gdt = cpu_get_gdtr(cpu);
+	const fb_regs *r = &l->regs;
 	uint8_t g[8], d[8];
 	unsigned type;
 	uint16_t sel;
 
-	if (!(cpu_get_cr(cpu, 0) & CR0_PE)) {
-		if (vector * 4 + 3 > idt.limit ||
-		    !cpu_read_linear(cpu, idt.base + vector * 4, g, 4))
+	if (!(r->cr[0] & CR0_PE)) {
+		if (vector * 4 + 3 > r->idt_limit ||
+		    !read_linear(l, r->idt_base + vector * 4, g, 4))
 			return false;
 		*eip = (uint32_t)(g[0] | g[1] << 8);
 		*cs = (uint16_t)(g[2] | g[3] << 8);
@@ -168,12 +182,12 @@ static bool handler_of(CPU *cpu, unsigned vector, uint16_t *cs, uint32_t *base, 
 		*bits = 16;
 		return true;
 	}
-	if (vector * 8 + 7 > idt.limit || !cpu_read_linear(cpu, idt.base + vector * 8, g, 8))
+	if (vector * 8 + 7 > r->idt_limit || !read_linear(l, r->idt_base + vector * 8, g, 8))
 		return false;
 	type = g[5] & 0x1f;
 	sel = (uint16_t)(g[2] | g[3] << 8);
 	if ((type != 0x06 && type != 0x07 && type != 0x0e && type != 0x0f) || (sel & 4) ||
-	    (sel | 7u) > gdt.limit || !cpu_read_linear(cpu, gdt.base + (sel & ~7u), d, 8))
+	    (sel | 7u) > r->gdt_limit || !read_linear(l, r->gdt_base + (sel & ~7u), d, 8))
 		return false;
 	*eip = (uint32_t)(g[0] | g[1] << 8);
 	if (type & 0x08)
@@ -326,16 +340,16 @@ static unsigned interrupts_at(Lister *l, uint64_t icount, uint64_t *vec, unsigne
 
 	for (;;) {
 		if (!l->have_ev) {
-			int rc = trace_next(l->cur, &l->ev);
+			int rc = fb_events_next(l->irq, &l->ev, 1);
 			if (rc < 0)
-				fatal(EXIT_USAGE, "%s", trace_error(replay_trace(l->s)));
+				tool_lib_failed();
 			if (rc == 0)
 				return n;
 			l->have_ev = true;
 		}
 		if (l->ev.icount > icount)
 			return n;
-		if (l->ev.icount == icount && l->ev.kind == TEV_INTERRUPT) {
+		if (l->ev.icount == icount && l->ev.kind == FB_INTERRUPT) {
 			if (n < max)
 				vec[n] = l->ev.value;
 			n++;
@@ -346,21 +360,16 @@ static unsigned interrupts_at(Lister *l, uint64_t icount, uint64_t *vec, unsigne
 
 /* ---- stepping ------------------------------------------------------------------ */
 
-static _Noreturn void replay_failed(Lister *l)
-{
-	fatal(replay_error_status(l->s), "%s", replay_error(l->s));
-}
-
 /* Run the instruction at @icount; false when the recording ends first. */
 static bool step(Lister *l, uint64_t icount)
 {
-	switch (replay_forward(l->s, icount + 1)) {
-	case REPLAY_OK:
+	switch (fb_step(l->s, 1)) {
+	case FB_OK:
 		return true;
-	case REPLAY_END:
-		return replay_icount(l->s) > icount;
+	case FB_END:
+		return fb_icount(l->s) > icount;
 	default:
-		replay_failed(l);
+		tool_lib_failed();
 	}
 }
 
@@ -370,19 +379,19 @@ static bool step(Lister *l, uint64_t icount)
  */
 static int guess_exception(Lister *l, Where *h)
 {
-	SegReg cs = cpu_get_seg(l->cpu, S_CS);
-	uint32_t eip = cpu_get_eip(l->cpu);
+	uint16_t cs = (uint16_t)l->regs.seg[S_CS].sel;
+	uint32_t eip = l->regs.eip;
 
 	for (unsigned v = 0; v < 32; v++) {
 		uint16_t sel;
 		uint32_t base, off;
 		int bits;
 
-		if (!handler_of(l->cpu, v, &sel, &base, &off, &bits))
+		if (!handler_of(l, v, &sel, &base, &off, &bits))
 			continue;
 		where_decode(l, h, sel, base, off, bits);
-		if (h->insn && flows_to(h, cs.sel, eip) &&
-		    !(h->insn->id == X86_INS_JMP && sel == cs.sel && off == eip))
+		if (h->insn && flows_to(h, cs, eip) &&
+		    !(h->insn->id == X86_INS_JMP && sel == cs && off == eip))
 			return (int)v;
 		where_free(h);
 	}
@@ -399,7 +408,7 @@ static bool list_one(Lister *l, uint64_t icount)
 	bool have_h = false;
 	char name[32];
 
-	regs_read(l->cpu, &before);
+	regs_read(l, &before);
 	where_here(l, &w);
 	if (nirq) {
 		/* The journal says: delivered before the instruction at CS:EIP. */
@@ -417,7 +426,7 @@ static bool list_one(Lister *l, uint64_t icount)
 		if (last == TRACE_NMI)
 			last = 2; /* an NMI goes through the IDT's vector 2 */
 		if (nirq <= ARRAY_SIZE(vec) && last < 256 &&
-		    handler_of(l->cpu, (unsigned)last, &sel, &base, &off, &bits)) {
+		    handler_of(l, (unsigned)last, &sel, &base, &off, &bits)) {
 			where_decode(l, &h, sel, base, off, bits);
 			have_h = true;
 		}
@@ -427,7 +436,7 @@ static bool list_one(Lister *l, uint64_t icount)
 		where_free(&h);
 		return false;
 	}
-	regs_read(l->cpu, &after);
+	regs_read(l, &after);
 	if (!nirq && !flows_to(&w, after.sel[S_CS], after.eip)) {
 		int v = guess_exception(l, &h);
 
@@ -469,48 +478,33 @@ static double seconds(void)
 	return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
 }
 
-/* The latest snapshot of the trace at or before @target. */
-static bool nearest_snapshot(ReplaySession *s, uint64_t target, RRSnapHeader *best)
+/* fb_goto(@target) with progress on a terminal. */
+static void go_to(Lister *l, uint64_t target)
 {
-	const RRSnapHeader *snaps;
-	unsigned n = replay_snapshots(s, &snaps);
-	bool found = false;
-
-	for (unsigned i = 0; i < n && snaps[i].icount <= target; i++) {
-		*best = snaps[i];
-		found = true;
-	}
-	return found;
-}
-
-/* replay_goto(@target) with progress on a terminal. */
-static void go_to(Lister *l, const char *dir, uint64_t target)
-{
-	RRSnapHeader snap = {0};
+	uint32_t number = 0;
+	uint64_t snap = 0, from;
 	Progress p;
 	double t0 = seconds();
-	uint64_t from;
 
-	if (nearest_snapshot(l->s, target, &snap) && snap.icount > replay_icount(l->s)) {
-		if (replay_goto(l->s, snap.icount) != REPLAY_OK)
-			replay_failed(l);
-	}
-	from = replay_icount(l->s);
+	if (fb_snapshot_before(l->s, target, &number, &snap) == FB_OK && snap > fb_icount(l->s) &&
+	    fb_goto(l->s, snap) != FB_OK)
+		tool_lib_failed();
+	from = fb_icount(l->s);
 	progress_init(&p, "replaying");
-	while (replay_icount(l->s) < target) {
-		uint64_t now = replay_icount(l->s);
+	while (fb_icount(l->s) < target) {
+		uint64_t now = fb_icount(l->s);
 		uint64_t next = target - now > STEP_PROGRESS ? now + STEP_PROGRESS : target;
 
-		if (replay_goto(l->s, next) != REPLAY_OK)
-			replay_failed(l);
-		progress_update(&p, replay_icount(l->s) - from, target - from, "instructions");
+		if (fb_goto(l->s, next) != FB_OK)
+			tool_lib_failed();
+		progress_update(&p, fb_icount(l->s) - from, target - from, "instructions");
 	}
 	progress_done(&p);
 	if (l->stats)
 		fprintf(stderr,
 			"flashback: replayed %" PRIu64
 			" instructions from snapshot %u at icount %" PRIu64 " in %.3f s\n",
-			target - from, snap.number, from, seconds() - t0);
+			target - from, number, from, seconds() - t0);
 }
 
 /* ---- the commands ---------------------------------------------------------------- */
@@ -521,16 +515,14 @@ static void go_to(Lister *l, const char *dir, uint64_t target)
  */
 static int listing(const char *dir, uint64_t from, uint64_t count, bool to_given, bool stats)
 {
-	char err[TRACE_ERR_LEN];
 	Lister l = {.out = stdout, .stats = stats};
 	uint64_t start, end, i;
 
-	l.s = replay_open(dir, NULL, err, sizeof(err));
-	if (!l.s)
-		fatal(EXIT_USAGE, "%s", err);
-	replay_warn_damage(l.s);
-	start = replay_start_icount(l.s);
-	end = replay_end_icount(l.s);
+	if (!(l.t = fb_open(dir)) || !(l.s = fb_session_new(l.t, 0)))
+		tool_lib_failed();
+	replay_warn_snapshot(fb_session_warning(l.s));
+	start = fb_start_icount(l.s);
+	end = fb_end_icount(l.s);
 	if (from < start || from >= end || (to_given && from + count > end))
 		fatal(EXIT_USAGE,
 		      "icount %" PRIu64 " is outside the recording (instructions %" PRIu64
@@ -540,18 +532,19 @@ static int listing(const char *dir, uint64_t from, uint64_t count, bool to_given
 	if (cs_open(CS_ARCH_X86, CS_MODE_32, &l.cs) != CS_ERR_OK)
 		fatal(EXIT_INTERNAL, "capstone: cannot open an x86 disassembler");
 	cs_option(l.cs, CS_OPT_DETAIL, CS_OPT_ON);
-	l.cpu = replay_cpu(l.s);
-	go_to(&l, dir, from);
-	l.cur = trace_cursor(replay_trace(l.s), from);
+	go_to(&l, from);
+	if (!(l.irq = fb_events_open(l.t, 1u << FB_INTERRUPT, from, UINT64_MAX, 0, 0)))
+		tool_lib_failed();
 	for (i = from; i - from < count && i < end; i++)
 		if (!list_one(&l, i))
 			break;
 	if (i - from < count)
 		fprintf(stdout, "%12s  -- the recording ends at icount %" PRIu64 "\n", "",
-			replay_icount(l.s));
-	trace_cursor_free(l.cur);
+			fb_icount(l.s));
+	fb_events_close(l.irq);
 	cs_close(&l.cs);
-	replay_close(l.s);
+	fb_session_free(l.s);
+	fb_close(l.t);
 	return 0;
 }
 

@@ -3,24 +3,27 @@
  * [--from N] [--to N] [--journal] [--limit N]: the recorded inputs with
  * their icount and decoded payload, one a line.
  *
- * Answered by tt_scan(): from the index for chunks where it lists every
- * event of the asked kinds, from the journal chunks it samples (and only
- * those).  A summary line on stderr says how many chunks were read from
- * the journal.  --journal reads every chunk of the range from the journal
- * (exact payload bytes for DMA and console events).
+ * Built on libflashback's fb_scan(): from the index for chunks where it
+ * lists every event of the asked kinds, from the journal chunks it samples
+ * (and only those); a program gets the same events.  A summary line on stderr says how many chunks
+ * were read from the journal.  --journal reads every chunk of the range from the journal (exact
+ * payload bytes for DMA and console events).
  */
 #include "tools.h"
 #include "../src/base/base.h"
+#include "../src/lib/flashback.h"
 #include "../src/replay/replay.h"
 
 #include <inttypes.h>
-#include <sqlite3.h>
 #include <string.h>
 
+/* The console line that starts at an icount (for console events from the index). */
+static const char line_sql[] = "SELECT line FROM console WHERE icount = ?1 ORDER BY rowid LIMIT 1";
+
 typedef struct EventsOut {
-	ToolTrace *tt;
-	sqlite3_stmt *line; /* the console line that starts at an icount */
+	fb_query *line; /* line_sql */
 	uint64_t limit, shown;
+	Progress progress;
 } EventsOut;
 
 /* Printable text: C escapes for everything that is not ASCII. */
@@ -51,7 +54,7 @@ static void put_vector(FILE *out, uint64_t v)
 		fprintf(out, "vector 0x%02" PRIx64, v);
 }
 
-static void put_time(FILE *out, const TraceEvent *ev)
+static void put_time(FILE *out, const fb_event *ev)
 {
 	if (ev->addr == 0)
 		fprintf(out, "rdtsc -> %" PRIu64, ev->value);
@@ -61,7 +64,7 @@ static void put_time(FILE *out, const TraceEvent *ev)
 		fprintf(out, "rdmsr 0x%" PRIx64 " -> 0x%" PRIx64, ev->addr, ev->value);
 }
 
-static void put_map_change(FILE *out, const TraceEvent *ev)
+static void put_map_change(FILE *out, const fb_event *ev)
 {
 	static const char *const names[] = {"?", "view", "a20", "reset", "display"};
 	RRDisplay d;
@@ -87,7 +90,7 @@ static void put_bytes(FILE *out, const uint8_t *p, uint32_t n)
 }
 
 /* The console text of an index row: the line of the console table that starts there. */
-static void put_console(EventsOut *o, FILE *out, const TraceEvent *ev)
+static void put_console(EventsOut *o, FILE *out, const fb_event *ev)
 {
 	if (ev->data) {
 		fputc('"', out);
@@ -96,17 +99,24 @@ static void put_console(EventsOut *o, FILE *out, const TraceEvent *ev)
 		return;
 	}
 	fprintf(out, "%u bytes", ev->size);
-	sqlite3_reset(o->line);
-	sqlite3_bind_int64(o->line, 1, (sqlite3_int64)ev->icount);
-	if (tt_step(o->tt, o->line)) {
+	fb_query_reset(o->line);
+	fb_query_bind_int(o->line, 1, (int64_t)ev->icount);
+	switch (fb_query_step(o->line)) {
+	case 1: {
+		size_t n;
+		const uint8_t *text = fb_query_bytes(o->line, 0, &n);
+
 		fputs(", line \"", out);
-		put_text(out, sqlite3_column_text(o->line, 0),
-			 (size_t)sqlite3_column_bytes(o->line, 0));
+		put_text(out, text, n);
 		fputc('"', out);
+		break;
+	}
+	case FB_ERROR:
+		tool_lib_failed();
 	}
 }
 
-static void put_payload(EventsOut *o, FILE *out, const TraceEvent *ev)
+static void put_payload(EventsOut *o, FILE *out, const fb_event *ev)
 {
 	switch (ev->kind) {
 	case TEV_PORT_READ:
@@ -148,17 +158,23 @@ static void put_payload(EventsOut *o, FILE *out, const TraceEvent *ev)
 	}
 }
 
-static bool print_event(void *opaque, const TraceEvent *ev, enum event_source src)
+static int print_event(void *opaque, const fb_event *ev, int journal_read)
 {
 	EventsOut *o = opaque;
 
+	(void)journal_read;
 	if (o->limit && o->shown >= o->limit)
-		return false;
-	printf("%12" PRIu64 "  %-10s  ", ev->icount, trace_kind_name(ev->kind));
+		return 0;
+	printf("%12" PRIu64 "  %-10s  ", ev->icount, fb_kind_name(ev->kind));
 	put_payload(o, stdout, ev);
 	putchar('\n');
 	o->shown++;
-	return true;
+	return 1;
+}
+
+static void progress(void *opaque, uint64_t done, uint64_t total)
+{
+	progress_update(opaque, done, total, "chunks");
 }
 
 static void usage(void)
@@ -168,10 +184,13 @@ static void usage(void)
 }
 
 /* The icount range must lie in the recording; one line otherwise. */
-static void check_range(ToolTrace *tt, EventFilter *f, bool has_to)
+static void check_range(fb_trace *t, fb_filter *f, bool has_to)
 {
-	uint64_t last = tt_last_icount(tt);
+	fb_info info;
+	uint64_t last;
 
+	fb_trace_info(t, &info);
+	last = info.end_icount;
 	if (f->from > last)
 		fatal(EXIT_USAGE,
 		      "--from %" PRIu64 " is outside the recording (icount 0 to %" PRIu64 ")",
@@ -186,14 +205,23 @@ static void check_range(ToolTrace *tt, EventFilter *f, bool has_to)
 		fatal(EXIT_USAGE, "--from %" PRIu64 " is after --to %" PRIu64, f->from, f->to);
 }
 
+/* --plan: the plans of the scan's statements and of the console line's. */
+static void explain(fb_trace *t, const fb_filter *f)
+{
+	char sql[512];
+
+	for (unsigned i = 0; fb_scan_sql(f, i, sql, sizeof(sql)) == FB_OK; i++)
+		tool_explain(t, sql);
+	tool_explain(t, line_sql);
+}
+
 int tools_events(int argc, char **argv)
 {
-	EventFilter f = {.to = UINT64_MAX};
+	fb_filter f = {.to = UINT64_MAX};
 	EventsOut o = {0};
-	ToolTrace tt;
+	fb_trace *t;
 	const char *dir = NULL;
-	bool has_to = false;
-	uint64_t journal_chunks;
+	bool has_to = false, plan = false;
 
 	for (int i = 0; i < argc; i++) {
 		const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
@@ -225,7 +253,7 @@ int tools_events(int argc, char **argv)
 			o.limit = tool_number(a, v);
 			i++;
 		} else if (strcmp(a, "--plan") == 0) {
-			f.plan = true;
+			plan = true;
 		} else if (strcmp(a, "--journal") == 0) {
 			f.journal = true;
 		} else if (a[0] == '-' && a[1]) {
@@ -238,25 +266,29 @@ int tools_events(int argc, char **argv)
 	}
 	if (!dir)
 		usage();
-	tt_open(&tt, dir);
-	check_range(&tt, &f, has_to);
-	o.tt = &tt;
-	o.line =
-	    tt_prepare(&tt, "SELECT line FROM console WHERE icount = ?1 ORDER BY rowid LIMIT 1");
-	journal_chunks = tt_scan(&tt, &f, print_event, &o);
-	if (f.plan) {
-		tt_explain(&tt, o.line);
-		sqlite3_finalize(o.line);
-		tt_close(&tt);
+	if (!(t = fb_open(dir)))
+		tool_lib_failed();
+	check_range(t, &f, has_to);
+	if (plan) {
+		explain(t, &f);
+		fb_close(t);
 		return 0;
 	}
+	if (!(o.line = fb_query_open(t, line_sql)))
+		tool_lib_failed();
+	progress_init(&o.progress, "reading");
+	f.progress = progress;
+	f.progress_opaque = &o.progress;
+	if (fb_scan(t, &f, print_event, &o) != FB_OK)
+		tool_lib_failed();
+	progress_done(&o.progress);
 	if (fflush(stdout) != 0)
 		fatal(EXIT_INTERNAL, "events: cannot write the output");
 	fprintf(stderr,
-		"flashback: %" PRIu64 " events; %" PRIu64 " of %zu chunks read from the "
-		"journal, the rest from the index\n",
-		o.shown, journal_chunks, tt.nchunks);
-	sqlite3_finalize(o.line);
-	tt_close(&tt);
+		"flashback: %" PRIu64 " events; %" PRIu64 " of %" PRIu64
+		" chunks read from the journal, the rest from the index\n",
+		o.shown, f.journal_chunks, f.chunks);
+	fb_query_close(o.line);
+	fb_close(t);
 	return 0;
 }

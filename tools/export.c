@@ -15,13 +15,14 @@
  * Timestamps are guest time: an instruction takes 2^shift ns (-icount
  * shift=N of the recording, from the machine options in the meta table),
  * so at shift 0, 1 instruction = 1 ns; "ts" is in microseconds as the
- * format wants, printed exactly (three decimals).
+ * format wants, printed exactly (three decimals).  Built on libflashback
+ * (fb_scan, fb_query, fb_console_open).
  */
 #include "tools.h"
 #include "../src/base/base.h"
+#include "../src/lib/flashback.h"
 
 #include <inttypes.h>
-#include <sqlite3.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -32,7 +33,7 @@
 enum track { T_IRQ = 1, T_PORTIO, T_DMA, T_CONSOLE, T_SNAPSHOT };
 
 typedef struct Export {
-	ToolTrace *tt;
+	fb_trace *t;
 	FILE *out;
 	int shift;
 	uint64_t first, last; /* icount range */
@@ -100,10 +101,11 @@ static void vector_name(char *buf, size_t len, unsigned v)
 
 /* ---- the tracks ---------------------------------------------------------- */
 
-static bool count_event(void *opaque, const TraceEvent *ev, enum event_source src)
+static int count_event(void *opaque, const fb_event *ev, int journal_read)
 {
 	Export *x = opaque;
 
+	(void)journal_read;
 	if (ev->kind == TEV_INTERRUPT && ev->value < NVECTORS) {
 		size_t b = (size_t)((ev->icount - x->first) / x->bin);
 		if (!x->irq[ev->value])
@@ -116,16 +118,17 @@ static bool count_event(void *opaque, const TraceEvent *ev, enum event_source sr
 			ev->icount, ev->addr, ev->size);
 		x->dma++;
 	}
-	return true;
+	return 1;
 }
 
 /* Interrupt counts (exact) and DMA instants, in one scan of the recording. */
 static void scan_interrupts_dma(Export *x)
 {
-	EventFilter f = {
-	    .kinds = 1u << TEV_INTERRUPT | 1u << TEV_DMA_WRITE, .from = x->first, .to = x->last};
+	fb_filter f = {
+	    .kinds = 1u << FB_INTERRUPT | 1u << FB_DMA_WRITE, .from = x->first, .to = x->last};
 
-	tt_scan(x->tt, &f, count_event, x);
+	if (fb_scan(x->t, &f, count_event, x) != FB_OK)
+		tool_lib_failed();
 }
 
 static void irq_counters(Export *x)
@@ -148,66 +151,89 @@ static void irq_counters(Export *x)
 	}
 }
 
+/* A statement over the index, or exit with the library's line. */
+static fb_query *query(Export *x, const char *sql)
+{
+	fb_query *q = fb_query_open(x->t, sql);
+
+	if (!q)
+		tool_lib_failed();
+	return q;
+}
+
+/* fb_query_step(): true while there is a row, exit on an error. */
+static bool step(fb_query *q)
+{
+	int rc = fb_query_step(q);
+
+	if (rc == FB_ERROR)
+		tool_lib_failed();
+	return rc == 1;
+}
+
 static void port_io(Export *x)
 {
-	sqlite3_stmt *st = tt_prepare(x->tt, "SELECT icount, port, size, value FROM events "
-					     "WHERE kind = 1 ORDER BY icount, rowid");
+	fb_query *st = query(x, "SELECT icount, port, size, value FROM events "
+				"WHERE kind = 1 ORDER BY icount, rowid");
 	uint64_t n = 0;
 	char name[32];
 
-	while (n < EXPORT_MAX_PORTIO && tt_step(x->tt, st)) {
-		uint64_t icount = (uint64_t)sqlite3_column_int64(st, 0);
-		unsigned port = (unsigned)sqlite3_column_int(st, 1);
+	while (n < EXPORT_MAX_PORTIO && step(st)) {
+		uint64_t icount = (uint64_t)fb_query_int(st, 0);
+		unsigned port = (unsigned)fb_query_int(st, 1);
 		snprintf(name, sizeof(name), "in 0x%x", port);
 		begin_event(x, "i", T_PORTIO, name, icount);
 		fprintf(x->out,
 			",\"args\":{\"icount\":%" PRIu64 ",\"port\":\"0x%x\",\"size\":%d,"
 			"\"value\":\"0x%" PRIx64 "\"}}",
-			icount, port, sqlite3_column_int(st, 2),
-			(uint64_t)sqlite3_column_int64(st, 3));
+			icount, port, (int)fb_query_int(st, 2), (uint64_t)fb_query_int(st, 3));
 		n++;
 	}
-	sqlite3_finalize(st);
+	fb_query_close(st);
 }
 
 static void console_lines(Export *x)
 {
-	sqlite3_stmt *st = tt_prepare(x->tt, "SELECT icount, line FROM console "
-					     "ORDER BY icount, rowid");
+	fb_console *c = fb_console_open(x->t, NULL, 0, UINT64_MAX);
+	fb_line l;
+	int rc;
 
-	while (tt_step(x->tt, st)) {
-		uint64_t icount = (uint64_t)sqlite3_column_int64(st, 0);
-		const unsigned char *line = sqlite3_column_text(st, 1);
-		size_t n = (size_t)sqlite3_column_bytes(st, 1);
+	if (!c)
+		tool_lib_failed();
+	while ((rc = fb_console_next(c, &l)) == 1) {
+		const unsigned char *line = (const unsigned char *)l.text;
 
 		fprintf(x->out, "%s\n{\"ph\":\"i\",\"s\":\"t\",\"pid\":1,\"tid\":%d,\"name\":",
 			x->comma ? "," : "", T_CONSOLE);
-		json_str(x->out, line, n < 60 ? n : 60);
+		json_str(x->out, line, l.len < 60 ? l.len : 60);
 		fputs(",\"ts\":", x->out);
-		put_ts(x, icount);
-		fprintf(x->out, ",\"args\":{\"icount\":%" PRIu64 ",\"line\":", icount);
-		json_str(x->out, line, n);
+		put_ts(x, l.icount);
+		fprintf(x->out, ",\"args\":{\"icount\":%" PRIu64 ",\"line\":", l.icount);
+		json_str(x->out, line, l.len);
 		fputs("}}", x->out);
 		x->comma = true;
 	}
-	sqlite3_finalize(st);
+	if (rc == FB_ERROR)
+		tool_lib_failed();
+	fb_console_close(c);
 }
 
 static void snapshots(Export *x)
 {
-	sqlite3_stmt *st = tt_prepare(x->tt, "SELECT icount, file, size FROM snapshots "
-					     "ORDER BY icount, rowid");
+	fb_query *st = query(x, "SELECT icount, file, size FROM snapshots "
+				"ORDER BY icount, rowid");
 
-	while (tt_step(x->tt, st)) {
-		uint64_t icount = (uint64_t)sqlite3_column_int64(st, 0);
-		const unsigned char *file = sqlite3_column_text(st, 1);
+	while (step(st)) {
+		uint64_t icount = (uint64_t)fb_query_int(st, 0);
+		size_t n;
+		const unsigned char *file = fb_query_bytes(st, 1, &n);
 
 		begin_event(x, "i", T_SNAPSHOT, "snapshot", icount);
 		fprintf(x->out, ",\"args\":{\"icount\":%" PRIu64 ",\"file\":", icount);
-		json_str(x->out, file, (size_t)sqlite3_column_bytes(st, 1));
-		fprintf(x->out, ",\"size\":%lld}}", (long long)sqlite3_column_int64(st, 2));
+		json_str(x->out, file, n);
+		fprintf(x->out, ",\"size\":%lld}}", (long long)fb_query_int(st, 2));
 	}
-	sqlite3_finalize(st);
+	fb_query_close(st);
 }
 
 static void header(Export *x, const char *dir)
@@ -239,7 +265,7 @@ int tools_export(int argc, char **argv)
 {
 	const char *dir = NULL, *file = NULL;
 	Export x = {0};
-	ToolTrace tt;
+	fb_info info;
 
 	for (int i = 0; i < argc; i++) {
 		if (strcmp(argv[i], "--perfetto") == 0) {
@@ -256,11 +282,12 @@ int tools_export(int argc, char **argv)
 	}
 	if (!dir || !file)
 		usage();
-	tt_open(&tt, dir);
-	x.tt = &tt;
-	x.shift = tt_icount_shift(&tt);
+	if (!(x.t = fb_open(dir)))
+		tool_lib_failed();
+	fb_trace_info(x.t, &info);
+	x.shift = fb_icount_shift(x.t);
 	x.first = 0;
-	x.last = tt_last_icount(&tt);
+	x.last = info.end_icount;
 	x.bin = x.last / EXPORT_BINS + 1;
 	x.nbins = (size_t)(x.last / x.bin + 1);
 	x.out = strcmp(file, "-") == 0 ? stdout : fopen(file, "w");
@@ -278,6 +305,6 @@ int tools_export(int argc, char **argv)
 		fatal(EXIT_INTERNAL, "export: cannot write %s: %m", file);
 	for (unsigned v = 0; v < NVECTORS; v++)
 		free(x.irq[v]);
-	tt_close(&tt);
+	fb_close(x.t);
 	return 0;
 }

@@ -135,12 +135,6 @@ static int found(void *opaque, const fb_write *w)
 	return 1;
 }
 
-/* A failure of the library: its line, the command's status. */
-static _Noreturn void lib_failed(void)
-{
-	fatal(fb_error_status() ? fb_error_status() : EXIT_USAGE, "%s", fb_error());
-}
-
 int tools_history(int argc, char **argv)
 {
 	const char *dir = NULL;
@@ -179,21 +173,20 @@ int tools_history(int argc, char **argv)
 		usage();
 	/* built on libflashback: what it finds is what a program finds */
 	if (!(t = fb_open(dir)) || !(s = fb_session_new(t, 0)))
-		lib_failed();
-	if (fb_session_warning(s))
-		warn("%s: left out (an earlier snapshot is used instead)", fb_session_warning(s));
+		tool_lib_failed();
+	replay_warn_snapshot(fb_session_warning(s));
 	if (!has_from)
 		from = fb_start_icount(s);
 	if (!has_to)
 		to = fb_end_icount(s);
 	if (fb_history_range(s, addr, len, phys, from, to, &pa) != FB_OK)
-		lib_failed();
+		tool_lib_failed();
 	printf("writes to physical 0x%08" PRIx32 "-0x%08" PRIx32 " from icount %" PRIu64
 	       " to %" PRIu64 ":\n",
 	       pa, (uint32_t)(pa + len - 1), from, to);
 	history_header(stdout);
 	if (fb_history(s, pa, len, 1, from, to, found, &f) != FB_OK)
-		lib_failed();
+		tool_lib_failed();
 	printf("%" PRIu64 " writes\n", f.count);
 	if (f.save) {
 		snprintf(query, sizeof(query),

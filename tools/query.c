@@ -2,17 +2,18 @@
  * query.c - flashback query TRACE [--csv | --json] SQL: read-only SQL over
  * a trace's index.sqlite.
  *
- * The database is opened SQLITE_OPEN_READONLY and every statement must
- * also pass sqlite3_stmt_readonly(), so that a writing statement is refused
- * with one line before it runs (rather than failing half-way).  Several
- * statements separated by ';' run in turn.  The default output is an
+ * Built on libflashback (fb_query_first: the database is opened read-only
+ * and every statement must also pass sqlite3_stmt_readonly(), so that a
+ * writing statement is refused with one line before it runs rather than
+ * failing half-way); a program gets the rows and errors this prints.
+ * Several statements separated by ';' run in turn.  The default output is an
  * aligned table whose column widths come from the first rows (later,
  * wider values push their line out rather than hold the output back).
  */
 #include "tools.h"
 #include "../src/base/base.h"
+#include "../src/lib/flashback.h"
 
-#include <sqlite3.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -31,32 +32,29 @@ typedef struct Table {
 } Table;
 
 /* A cell as text: NULL is empty, a blob is x'..' as in SQL. */
-static char *cell_text(sqlite3_stmt *st, int i)
+static char *cell_text(fb_query *q, int i)
 {
-	const unsigned char *b;
-	int n = sqlite3_column_bytes(st, i);
+	size_t n;
+	const unsigned char *b = fb_query_bytes(q, i, &n);
 	char *s;
 
-	switch (sqlite3_column_type(st, i)) {
-	case SQLITE_NULL:
+	switch (fb_query_type(q, i)) {
+	case FB_SQL_NULL:
 		return xstrdup("");
-	case SQLITE_BLOB:
-		b = sqlite3_column_blob(st, i);
-		n = sqlite3_column_bytes(st, i);
-		s = xmalloc((size_t)n * 2 + 4);
+	case FB_SQL_BLOB:
+		s = xmalloc(n * 2 + 4);
 		strcpy(s, "x'");
-		for (int k = 0; k < n; k++)
+		for (size_t k = 0; k < n; k++)
 			sprintf(s + 2 + k * 2, "%02x", b[k]);
 		strcpy(s + 2 + n * 2, "'");
 		return s;
 	default:
-		b = sqlite3_column_text(st, i);
-		n = sqlite3_column_bytes(st, i);
-		s = xmalloc((size_t)n + 1);
-		memcpy(s, b, (size_t)n);
+		s = xmalloc(n + 1);
+		if (n)
+			memcpy(s, b, n);
 		s[n] = 0;
 		/* One row a line: newlines and tabs in text become spaces. */
-		for (int k = 0; k < n; k++)
+		for (size_t k = 0; k < n; k++)
 			if (s[k] == '\n' || s[k] == '\r' || s[k] == '\t' || s[k] == 0)
 				s[k] = ' ';
 		return s;
@@ -72,13 +70,13 @@ static void table_line(Table *t, char **cells)
 	putchar('\n');
 }
 
-static void table_flush(Table *t, sqlite3_stmt *st)
+static void table_flush(Table *t, fb_query *st)
 {
 	char **rule = xcalloc((size_t)t->ncols, sizeof(*rule));
 	char **names = xcalloc((size_t)t->ncols, sizeof(*names));
 
 	for (int i = 0; i < t->ncols; i++) {
-		names[i] = (char *)sqlite3_column_name(st, i);
+		names[i] = (char *)fb_query_name(st, i);
 		rule[i] = xmalloc(t->width[i] + 1);
 		memset(rule[i], '-', t->width[i]);
 		rule[i][t->width[i]] = 0;
@@ -97,16 +95,16 @@ static void table_flush(Table *t, sqlite3_stmt *st)
 	t->flushed = true;
 }
 
-static void table_init(Table *t, sqlite3_stmt *st)
+static void table_init(Table *t, fb_query *st)
 {
-	t->ncols = sqlite3_column_count(st);
+	t->ncols = fb_query_columns(st);
 	t->width = xcalloc((size_t)t->ncols, sizeof(*t->width));
 	t->cells = xcalloc(WIDTH_ROWS * (size_t)t->ncols, sizeof(*t->cells));
 	for (int i = 0; i < t->ncols; i++)
-		t->width[i] = strlen(sqlite3_column_name(st, i));
+		t->width[i] = strlen(fb_query_name(st, i));
 }
 
-static void table_row(Table *t, sqlite3_stmt *st)
+static void table_row(Table *t, fb_query *st)
 {
 	char **row;
 
@@ -147,17 +145,24 @@ static void csv_field(const char *s)
 	putchar('"');
 }
 
-static void csv_row(sqlite3_stmt *st, bool header)
+static void csv_row(fb_query *st, bool header)
 {
-	int n = sqlite3_column_count(st);
+	int n = fb_query_columns(st);
 
 	for (int i = 0; i < n; i++) {
 		if (i)
 			putchar(',');
 		if (header) {
-			csv_field(sqlite3_column_name(st, i));
-		} else if (sqlite3_column_type(st, i) == SQLITE_TEXT) {
-			csv_field((const char *)sqlite3_column_text(st, i));
+			csv_field(fb_query_name(st, i));
+		} else if (fb_query_type(st, i) == FB_SQL_TEXT) {
+			size_t len;
+			const char *b = fb_query_bytes(st, i, &len);
+			char *s = xmalloc(len + 1);
+
+			memcpy(s, b ? b : "", len);
+			s[len] = 0;
+			csv_field(s);
+			free(s);
 		} else {
 			char *s = cell_text(st, i);
 			csv_field(s);
@@ -182,24 +187,24 @@ static void json_string(const char *s)
 	putchar('"');
 }
 
-static void json_row(sqlite3_stmt *st, bool first)
+static void json_row(fb_query *st, bool first)
 {
-	int n = sqlite3_column_count(st);
+	int n = fb_query_columns(st);
 
 	printf("%s\n  {", first ? "" : ",");
 	for (int i = 0; i < n; i++) {
 		printf("%s", i ? ", " : "");
-		json_string(sqlite3_column_name(st, i));
+		json_string(fb_query_name(st, i));
 		putchar(':');
-		switch (sqlite3_column_type(st, i)) {
-		case SQLITE_NULL:
+		switch (fb_query_type(st, i)) {
+		case FB_SQL_NULL:
 			printf("null");
 			break;
-		case SQLITE_INTEGER:
-			printf("%lld", (long long)sqlite3_column_int64(st, i));
+		case FB_SQL_INTEGER:
+			printf("%lld", (long long)fb_query_int(st, i));
 			break;
-		case SQLITE_FLOAT:
-			printf("%.17g", sqlite3_column_double(st, i));
+		case FB_SQL_FLOAT:
+			printf("%.17g", fb_query_double(st, i));
 			break;
 		default: {
 			char *s = cell_text(st, i);
@@ -236,17 +241,25 @@ static void before_row(QueryProgress *q)
 	}
 }
 
+/* A failure of the library: its line (naming --timeout when that was it). */
+static _Noreturn void query_failed(fb_query *st)
+{
+	fatal(fb_error_status() ? fb_error_status() : EXIT_USAGE, "%s%s", fb_error(),
+	      st && fb_query_timed_out(st) ? " (--timeout)" : "");
+}
+
 /* Run one prepared statement, printing its rows. */
-static void run_statement(ToolTrace *tt, sqlite3_stmt *st, enum format fmt, QueryProgress *q)
+static void run_statement(fb_query *st, enum format fmt, QueryProgress *q)
 {
 	Table t = {0};
 	uint64_t rows = 0;
+	int rc;
 
 	if (fmt == JSON)
 		putchar('[');
-	if (fmt == CSV && sqlite3_column_count(st) > 0)
+	if (fmt == CSV && fb_query_columns(st) > 0)
 		csv_row(st, true);
-	while (tt_step(tt, st)) {
+	while ((rc = fb_query_step(st)) == 1) {
 		before_row(q);
 		if (fmt == TABLE)
 			table_row(&t, st);
@@ -256,9 +269,11 @@ static void run_statement(ToolTrace *tt, sqlite3_stmt *st, enum format fmt, Quer
 			json_row(st, rows == 0);
 		rows++;
 	}
+	if (rc == FB_ERROR)
+		query_failed(st);
 	if (fmt == JSON)
 		printf("%s]\n", rows ? "\n" : "");
-	if (fmt == TABLE && sqlite3_column_count(st) > 0) {
+	if (fmt == TABLE && fb_query_columns(st) > 0) {
 		if (!t.cells)
 			table_init(&t, st);
 		if (!t.flushed)
@@ -277,7 +292,7 @@ int tools_query(int argc, char **argv)
 {
 	const char *dir = NULL, *sql = NULL, *tail;
 	enum format fmt = TABLE;
-	ToolTrace tt;
+	fb_trace *t;
 	QueryProgress q = {0};
 	double timeout = TOOL_SQL_SECONDS;
 
@@ -305,30 +320,24 @@ int tools_query(int argc, char **argv)
 	}
 	if (!dir || !sql)
 		usage();
-	tt_open(&tt, dir);
+	if (!(t = fb_open(dir)))
+		query_failed(NULL);
 	progress_init(&q.p, "querying");
-	tt.timeout = timeout;
-	trace_sql_limits(tt.t, timeout, query_progress, &q);
+	fb_query_limits(t, timeout, query_progress, &q);
 	for (tail = sql; *tail;) {
-		sqlite3_stmt *st = NULL;
-		const char *next;
+		fb_query *st = NULL;
+		int rc = fb_query_first(t, tail, &tail, &st);
 
-		if (sqlite3_prepare_v2(tt.db, tail, -1, &st, &next) != SQLITE_OK)
-			fatal(EXIT_USAGE, "query: %s", sqlite3_errmsg(tt.db));
-		if (!st) /* only blanks or a comment were left */
+		if (rc == FB_ERROR)
+			query_failed(NULL);
+		if (rc == FB_END) /* only blanks or a comment were left */
 			break;
-		if (!sqlite3_stmt_readonly(st))
-			fatal(EXIT_USAGE,
-			      "query: only read-only SQL is allowed (refused: %.60s%s); "
-			      "use sqlite3 on %s/index.sqlite to change the index",
-			      sqlite3_sql(st), strlen(sqlite3_sql(st)) > 60 ? "..." : "", dir);
-		run_statement(&tt, st, fmt, &q);
-		sqlite3_finalize(st);
-		tail = next;
+		run_statement(st, fmt, &q);
+		fb_query_close(st);
 	}
 	progress_done(&q.p);
 	if (fflush(stdout) != 0)
 		fatal(EXIT_INTERNAL, "query: cannot write the output");
-	tt_close(&tt);
+	fb_close(t);
 	return 0;
 }

@@ -92,18 +92,15 @@ static void mon_when(ReplayTarget *rt, FILE *out)
 
 static void mon_goto(ReplayTarget *rt, const char *arg, FILE *out)
 {
-	char *end;
+	char *end, err[128];
 	unsigned long long n = strtoull(arg, &end, 0);
 
 	if (!*arg || *end) {
 		fprintf(out, "usage: monitor goto ICOUNT\n");
 		return;
 	}
-	if (n < replay_start_icount(rt->rs) || n > replay_end_icount(rt->rs)) {
-		fprintf(out,
-			"icount %llu is outside the recording (%" PRIu64 " to %" PRIu64
-			"): not moved\n",
-			n, replay_start_icount(rt->rs), replay_end_icount(rt->rs));
+	if (!replay_goto_check(rt->rs, n, err, sizeof(err))) {
+		fprintf(out, "%s: not moved\n", err); /* fb_goto's line */
 		return;
 	}
 	report_status(rt, replay_goto(rt->rs, n), out);

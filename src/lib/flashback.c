@@ -11,14 +11,17 @@
  */
 #include "flashback.h"
 
+#include <dirent.h>
 #include <inttypes.h>
 #include <sqlite3.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include <capstone/capstone.h>
 
+#include "../replay/pages.h"
 #include "../replay/replay.h"
 
 #define API __attribute__((visibility("default")))
@@ -57,6 +60,7 @@ API int fb_error_status(void)
 struct fb_trace {
 	char *dir;
 	Trace *t;
+	double timeout; /* seconds a statement may run (fb_query_limits) */
 };
 
 API fb_trace *fb_open(const char *dir)
@@ -77,7 +81,8 @@ API fb_trace *fb_open(const char *dir)
 	t = xcalloc(1, sizeof(*t));
 	t->dir = xstrdup(dir);
 	t->t = tr;
-	trace_sql_limits(tr, 600.0, NULL, NULL);
+	t->timeout = 600.0;
+	trace_sql_limits(tr, t->timeout, NULL, NULL);
 	return t;
 }
 
@@ -129,6 +134,73 @@ API int fb_trace_info(fb_trace *t, fb_info *out)
 	snprintf(out->id, sizeof(out->id), "%s", i->id_hex);
 	snprintf(out->truncation, sizeof(out->truncation), "%s", i->truncation);
 	return FB_OK;
+}
+
+/* The files beside the journal: their sizes, and the first damage their headers show. */
+static void summarize(const char *dir, const uint8_t *id, fb_summary *d)
+{
+	DIR *dp = opendir(dir);
+	struct dirent *e;
+	char path[4096], err[TRACE_ERR_LEN];
+	struct stat st;
+	PageStore *ps;
+
+	while (dp && (e = readdir(dp)) != NULL) {
+		unsigned n;
+		char tail[8];
+		RRSnapHeader h;
+
+		if (e->d_name[0] == '.')
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
+		if (stat(path, &st) != 0 || !S_ISREG(st.st_mode))
+			continue;
+		d->total_bytes += (uint64_t)st.st_size;
+		if (sscanf(e->d_name, "snap-%6u.fb%1s", &n, tail) != 2)
+			continue;
+		d->snapshot_files++;
+		d->snapshot_bytes += (uint64_t)st.st_size;
+		if (!rr_snapshot_header(dir, n, id, &h, err, sizeof(err)) && !d->damage[0])
+			snprintf(d->damage, sizeof(d->damage), "%s", err);
+	}
+	if (dp)
+		closedir(dp);
+	ps = ps_open(dir, id, err, sizeof(err));
+	if (!ps && !d->damage[0])
+		snprintf(d->damage, sizeof(d->damage), "%s", err);
+	if (ps) {
+		d->pages = ps_count(ps);
+		snprintf(path, sizeof(path), "%s/" PS_FILE, dir);
+		if (stat(path, &st) == 0)
+			d->page_bytes = (uint64_t)st.st_size;
+		ps_close(ps);
+	}
+}
+
+API int fb_trace_summary(fb_trace *t, fb_summary *out)
+{
+	const TraceInfo *i = trace_info(t->t);
+
+	memset(out, 0, sizeof(*out));
+	out->last_event_icount = i->last_icount;
+	snprintf(out->index_note, sizeof(out->index_note), "%s", i->index_note);
+	summarize(t->dir, i->id, out);
+	return FB_OK;
+}
+
+/* The machine options name the shift as "-icount shift=N" or "-icount N". */
+API int fb_icount_shift(fb_trace *t)
+{
+	const char *o = strstr(trace_info(t->t)->machine_options, "-icount ");
+	long v;
+
+	if (!o)
+		return 0;
+	o += strlen("-icount ");
+	if (strncmp(o, "shift=", 6) == 0)
+		o += 6;
+	v = strtol(o, NULL, 10);
+	return v >= 0 && v <= 10 ? (int)v : 0;
 }
 
 API const char *fb_kind_name(unsigned kind)
@@ -363,29 +435,60 @@ struct fb_query {
 	sqlite3_stmt *st;
 };
 
-API fb_query *fb_query_open(fb_trace *t, const char *sql)
+/* Prepare the first statement of @sql; *@rest after it.  FB_END: none. */
+static int prepare(fb_trace *t, const char *sql, const char **rest, sqlite3_stmt **out)
 {
 	sqlite3 *db = trace_db(t->t);
 	sqlite3_stmt *st = NULL;
-	const char *tail = NULL;
-	fb_query *q;
 
-	if (sqlite3_prepare_v2(db, sql ? sql : "", -1, &st, &tail) != SQLITE_OK) {
-		fail(EXIT_USAGE, "query: %s", sqlite3_errmsg(db));
-		return NULL;
-	}
-	if (!st) {
-		fail(EXIT_USAGE, "query: no SQL statement");
-		return NULL;
-	}
+	if (sqlite3_prepare_v2(db, sql ? sql : "", -1, &st, rest) != SQLITE_OK)
+		return fail(EXIT_USAGE, "query: %s", sqlite3_errmsg(db));
+	if (!st)
+		return FB_END;
 	if (!sqlite3_stmt_readonly(st)) {
 		fail(EXIT_USAGE,
 		     "query: only read-only SQL is allowed (refused: %.60s%s); "
 		     "use sqlite3 on %s/index.sqlite to change the index",
 		     sqlite3_sql(st), strlen(sqlite3_sql(st)) > 60 ? "..." : "", t->dir);
 		sqlite3_finalize(st);
-		return NULL;
+		return FB_ERROR;
 	}
+	*out = st;
+	return FB_OK;
+}
+
+static fb_query *query_new(fb_trace *t, sqlite3_stmt *st)
+{
+	fb_query *q = xcalloc(1, sizeof(*q));
+
+	q->t = t;
+	q->st = st;
+	return q;
+}
+
+API int fb_query_first(fb_trace *t, const char *sql, const char **rest, fb_query **q)
+{
+	sqlite3_stmt *st = NULL;
+	const char *tail = NULL;
+	int rc = prepare(t, sql, &tail, &st);
+
+	if (rest)
+		*rest = tail ? tail : "";
+	if (rc == FB_OK)
+		*q = query_new(t, st);
+	return rc;
+}
+
+API fb_query *fb_query_open(fb_trace *t, const char *sql)
+{
+	sqlite3_stmt *st = NULL;
+	const char *tail = NULL;
+	int rc = prepare(t, sql, &tail, &st);
+
+	if (rc == FB_END)
+		fail(EXIT_USAGE, "query: no SQL statement");
+	if (rc != FB_OK)
+		return NULL;
 	while (tail && (*tail == ' ' || *tail == '\t' || *tail == '\n' || *tail == ';'))
 		tail++;
 	if (tail && *tail) {
@@ -393,10 +496,21 @@ API fb_query *fb_query_open(fb_trace *t, const char *sql)
 		sqlite3_finalize(st);
 		return NULL;
 	}
-	q = xcalloc(1, sizeof(*q));
-	q->t = t;
-	q->st = st;
-	return q;
+	return query_new(t, st);
+}
+
+API int fb_query_limits(fb_trace *t, double seconds, void (*tick)(void *opaque), void *opaque)
+{
+	if (!(seconds > 0))
+		return fail(EXIT_USAGE, "a query's time limit must be more than 0 s");
+	t->timeout = seconds;
+	trace_sql_limits(t->t, seconds, tick, opaque);
+	return FB_OK;
+}
+
+API int fb_query_timed_out(const fb_query *q)
+{
+	return trace_sql_timed_out(q->t->t);
 }
 
 API int fb_query_step(fb_query *q)
@@ -408,8 +522,8 @@ API int fb_query_step(fb_query *q)
 	if (rc == SQLITE_DONE)
 		return 0;
 	if (trace_sql_timed_out(q->t->t))
-		return fail(EXIT_USAGE, "%s/index.sqlite: the query took longer than 600 s",
-			    q->t->dir);
+		return fail(EXIT_USAGE, "%s/index.sqlite: the query took longer than %g s",
+			    q->t->dir, q->t->timeout);
 	return fail(EXIT_USAGE, "%s/index.sqlite: %s", q->t->dir,
 		    sqlite3_errmsg(sqlite3_db_handle(q->st)));
 }
@@ -453,6 +567,469 @@ API void fb_query_close(fb_query *q)
 		return;
 	sqlite3_finalize(q->st);
 	free(q);
+}
+
+API int fb_query_bind_int(fb_query *q, int n, int64_t v)
+{
+	if (sqlite3_bind_int64(q->st, n, v) != SQLITE_OK)
+		return fail(EXIT_USAGE, "query: parameter %d: %s", n,
+			    sqlite3_errmsg(sqlite3_db_handle(q->st)));
+	return FB_OK;
+}
+
+API int fb_query_reset(fb_query *q)
+{
+	sqlite3_reset(q->st);
+	return FB_OK;
+}
+
+/* ---- the event scan ------------------------------------------------------
+ *
+ * Chunks whose events of the filtered kinds all have rows in the index are
+ * answered from the index; chunks the index samples (chunk_counts.indexed
+ * < count) are decompressed from the journal, and only those.
+ */
+
+/* One chunk row of the index. */
+typedef struct ScanChunk {
+	uint64_t first_icount, last_icount;
+	uint32_t events;
+	/* its rows of table events: rowids first_row .. first_row + rows - 1
+	 * (rows are added chunk by chunk, in journal order) */
+	uint64_t first_row, rows;
+} ScanChunk;
+
+typedef struct Scan {
+	fb_trace *t;
+	fb_filter *f;
+	fb_event_fn fn;
+	void *opaque;
+	ScanChunk *chunks;
+	size_t nchunks;
+	sqlite3_stmt *rows;
+	uint64_t done; /* chunks delivered, for progress */
+	bool stop, failed;
+} Scan;
+
+static bool scan_prepare(Scan *s, const char *sql, sqlite3_stmt **st)
+{
+	sqlite3 *db = trace_db(s->t->t);
+
+	*st = NULL;
+	if (sqlite3_prepare_v2(db, sql, -1, st, NULL) == SQLITE_OK)
+		return true;
+	fail(EXIT_USAGE, "%s/index.sqlite: %s", s->t->dir, sqlite3_errmsg(db));
+	s->failed = true;
+	return false;
+}
+
+/* sqlite3_step(): true while there is a row; an error fails the scan. */
+static bool scan_step(Scan *s, sqlite3_stmt *st)
+{
+	int rc = sqlite3_step(st);
+
+	if (rc == SQLITE_ROW)
+		return true;
+	if (rc != SQLITE_DONE) {
+		if (trace_sql_timed_out(s->t->t))
+			fail(EXIT_USAGE, "%s/index.sqlite: the query took longer than %g s",
+			     s->t->dir, s->t->timeout);
+		else
+			fail(EXIT_USAGE, "%s/index.sqlite: %s", s->t->dir,
+			     sqlite3_errmsg(trace_db(s->t->t)));
+		s->failed = true;
+	}
+	return false;
+}
+
+static uint64_t col_u64(sqlite3_stmt *st, int i)
+{
+	return (uint64_t)sqlite3_column_int64(st, i);
+}
+
+/* Load the chunk table (numbers are 0..n-1, as trace_open() checked). */
+static bool scan_chunks(Scan *s)
+{
+	sqlite3_stmt *st;
+	size_t cap = 0;
+
+	if (!scan_prepare(s,
+			  "SELECT number, first_icount, last_icount, events FROM chunks "
+			  "ORDER BY number",
+			  &st))
+		return false;
+	while (scan_step(s, st)) {
+		if (col_u64(st, 0) != s->nchunks) {
+			fail(EXIT_USAGE, "%s/index.sqlite: chunk %zu is missing from table chunks",
+			     s->t->dir, s->nchunks);
+			s->failed = true;
+			break;
+		}
+		if (s->nchunks == cap) {
+			cap = cap ? cap * 2 : 256;
+			s->chunks = xrealloc(s->chunks, cap * sizeof(*s->chunks));
+		}
+		s->chunks[s->nchunks++] = (ScanChunk){
+		    .first_icount = col_u64(st, 1),
+		    .last_icount = col_u64(st, 2),
+		    .events = (uint32_t)col_u64(st, 3),
+		};
+	}
+	sqlite3_finalize(st);
+	if (s->failed)
+		return false;
+	if (s->nchunks != trace_info(s->t->t)->chunks) {
+		fail(EXIT_USAGE, "%s/index.sqlite lists %zu chunks but the journal holds %u",
+		     s->t->dir, s->nchunks, trace_info(s->t->t)->chunks);
+		return false;
+	}
+	if (!scan_prepare(s, "SELECT chunk, sum(indexed) FROM chunk_counts GROUP BY chunk", &st))
+		return false;
+	while (scan_step(s, st)) {
+		uint64_t c = col_u64(st, 0);
+
+		if (c < s->nchunks)
+			s->chunks[c].rows = col_u64(st, 1);
+	}
+	sqlite3_finalize(st);
+	for (size_t i = 0, row = 1; i < s->nchunks; row += s->chunks[i++].rows)
+		s->chunks[i].first_row = row;
+	return !s->failed;
+}
+
+/* The address column of the index for @ev, as index.c fills it. */
+static bool event_address(const TraceEvent *ev, uint64_t *a)
+{
+	switch (ev->kind) {
+	case TEV_MMIO_READ:
+	case TEV_DMA_WRITE:
+	case TEV_MAP_CHANGE:
+		*a = ev->addr;
+		return true;
+	case TEV_TIME_READ: /* NULL for RDTSC */
+		*a = ev->addr;
+		return ev->addr != 0;
+	default:
+		return false;
+	}
+}
+
+static bool event_passes(const fb_filter *f, const TraceEvent *ev)
+{
+	uint64_t a;
+
+	if (ev->icount < f->from || ev->icount > f->to)
+		return false;
+	if (f->kinds && !(f->kinds >> ev->kind & 1))
+		return false;
+	if (f->has_port && (ev->kind != TEV_PORT_READ || ev->addr != f->port))
+		return false;
+	if (f->has_addr && (!event_address(ev, &a) || a != f->addr))
+		return false;
+	return true;
+}
+
+/* The kinds a filter can match: a port or an address narrows the kinds. */
+static uint32_t filter_kinds(const fb_filter *f)
+{
+	uint32_t all = ((1u << TEV_KIND_COUNT) - 1) & ~1u;
+	uint32_t k = f->kinds ? f->kinds : all;
+
+	if (f->has_port)
+		k &= 1u << TEV_PORT_READ;
+	if (f->has_addr)
+		k &= 1u << TEV_MMIO_READ | 1u << TEV_DMA_WRITE | 1u << TEV_MAP_CHANGE |
+		     1u << TEV_TIME_READ;
+	return k;
+}
+
+static const char sampled_sql[] = "SELECT DISTINCT chunk FROM chunk_counts "
+				  "WHERE chunk BETWEEN ?1 AND ?2 AND indexed < count "
+				  "AND (?3 >> kind) & 1";
+
+/*
+ * The SQL for the index path; ?1-?4 icount and chunk ranges, ?5 port, ?6
+ * address, ?7-?8 the rowids of those chunks: the rows are in journal order,
+ * so a range of chunks is a range of rowids (no index on icount needed),
+ * and rowid order is icount order.
+ */
+static void index_sql(const fb_filter *f, uint32_t kinds, char *sql, size_t len)
+{
+	char list[64] = "";
+	size_t at = 0;
+	bool some = f->kinds || f->has_port || f->has_addr;
+
+	for (unsigned k = 1; k < TEV_KIND_COUNT; k++)
+		if (kinds >> k & 1)
+			at += (size_t)snprintf(list + at, sizeof(list) - at, "%s%u", at ? "," : "",
+					       k);
+	snprintf(sql, len,
+		 "SELECT icount, kind, port, address, size, value, value2 FROM events "
+		 "WHERE icount BETWEEN ?1 AND ?2 AND chunk BETWEEN ?3 AND ?4%s%s%s%s%s "
+		 "AND rowid BETWEEN ?7 AND ?8 ORDER BY %s",
+		 some ? " AND kind IN (" : "", some ? list : "", some ? ")" : "",
+		 f->has_port ? " AND port = ?5" : "", f->has_addr ? " AND address = ?6" : "",
+		 /* the order the index searched gives, so that nothing is sorted:
+		  * one kind, a port or an address search an index by icount,
+		  * anything else goes through the chunks' rowids */
+		 f->has_port || f->has_addr || (kinds && !(kinds & (kinds - 1))) ? "icount, rowid"
+										 : "rowid");
+}
+
+API int fb_scan_sql(const fb_filter *f, unsigned i, char *buf, size_t len)
+{
+	if (i == 0)
+		snprintf(buf, len, "%s", sampled_sql);
+	else if (i == 1)
+		index_sql(f, filter_kinds(f), buf, len);
+	else
+		return FB_END;
+	return FB_OK;
+}
+
+static void scan_progress(Scan *s)
+{
+	if (s->f->progress)
+		s->f->progress(s->f->progress_opaque, s->done, s->nchunks);
+}
+
+static void deliver(Scan *s, const TraceEvent *ev, bool journal)
+{
+	fb_event e = {.icount = ev->icount,
+		      .addr = ev->addr,
+		      .value = ev->value,
+		      .value2 = ev->value2,
+		      .size = ev->size,
+		      .kind = ev->kind,
+		      .flags = ev->flags,
+		      .data = ev->data};
+
+	s->stop = !s->fn(s->opaque, &e, journal);
+}
+
+/* Deliver the index rows of chunks [a, b]. */
+static void scan_index(Scan *s, size_t a, size_t b)
+{
+	ScanChunk *c = s->chunks;
+	sqlite3_stmt *st = s->rows;
+	uint64_t lo = c[a].first_icount > s->f->from ? c[a].first_icount : s->f->from;
+	uint64_t hi = c[b].last_icount < s->f->to ? c[b].last_icount : s->f->to;
+
+	sqlite3_reset(st);
+	sqlite3_bind_int64(st, 1, (sqlite3_int64)lo);
+	sqlite3_bind_int64(st, 2, (sqlite3_int64)hi);
+	sqlite3_bind_int64(st, 3, (sqlite3_int64)a);
+	sqlite3_bind_int64(st, 4, (sqlite3_int64)b);
+	sqlite3_bind_int64(st, 7, (sqlite3_int64)c[a].first_row);
+	sqlite3_bind_int64(st, 8, (sqlite3_int64)(c[b].first_row + c[b].rows - 1));
+	while (!s->stop && scan_step(s, st)) {
+		TraceEvent ev = {
+		    .icount = col_u64(st, 0),
+		    .kind = (uint8_t)sqlite3_column_int(st, 1),
+		    .size = (uint32_t)sqlite3_column_int64(st, 4),
+		    .value = col_u64(st, 5),
+		    .value2 = col_u64(st, 6),
+		};
+		ev.addr = ev.kind == TEV_PORT_READ ? col_u64(st, 2) : col_u64(st, 3);
+		if (ev.kind == TEV_CHECK && sqlite3_column_type(st, 6) != SQLITE_NULL)
+			ev.flags = TRACE_CHECK_RAM;
+		deliver(s, &ev, false);
+	}
+	if (s->failed)
+		s->stop = true;
+	s->done += b - a + 1;
+	scan_progress(s);
+}
+
+/*
+ * Deliver the events of chunks [a, b] from the journal.  The cursor gives
+ * every event from an icount on, so it starts at a chunk no earlier chunk
+ * shares its first icount with (the caller ensures it), and the chunk
+ * sizes of the index say where chunk b ends.
+ */
+static void scan_journal(Scan *s, size_t a, size_t b)
+{
+	TraceCursor *cur = trace_cursor(s->t->t, s->chunks[a].first_icount);
+	TraceEvent ev;
+
+	if (!cur) {
+		fail(EXIT_USAGE, "%s", trace_error(s->t->t));
+		s->failed = s->stop = true;
+		return;
+	}
+	for (size_t i = a; i <= b && !s->stop; i++) {
+		s->f->journal_chunks++;
+		for (uint32_t n = 0; n < s->chunks[i].events && !s->stop; n++) {
+			int rc = trace_next(cur, &ev);
+
+			if (rc <= 0) {
+				if (rc < 0)
+					fail(EXIT_USAGE, "%s", trace_error(s->t->t));
+				else
+					fail(EXIT_USAGE, "%s: the journal ends inside chunk %zu",
+					     s->t->dir, i);
+				s->failed = s->stop = true;
+				break;
+			}
+			if (event_passes(s->f, &ev))
+				deliver(s, &ev, true);
+		}
+		s->done++;
+		scan_progress(s);
+	}
+	trace_cursor_free(cur);
+}
+
+/* Mark the chunks in [a, b] whose events of @kinds the index samples. */
+static void mark_sampled(Scan *s, size_t a, size_t b, uint32_t kinds, bool *journal)
+{
+	sqlite3_stmt *st;
+
+	if (!scan_prepare(s, sampled_sql, &st))
+		return;
+	sqlite3_bind_int64(st, 1, (sqlite3_int64)a);
+	sqlite3_bind_int64(st, 2, (sqlite3_int64)b);
+	sqlite3_bind_int64(st, 3, kinds);
+	while (scan_step(s, st)) {
+		uint64_t c = col_u64(st, 0);
+
+		if (c >= a && c <= b)
+			journal[c] = true;
+	}
+	sqlite3_finalize(st);
+}
+
+/* The chunks [*a, *b) that hold the icount range, and which to read from the journal. */
+static void scan_plan(Scan *s, uint32_t kinds, size_t *pa, size_t *pb, bool *journal)
+{
+	size_t a, b;
+
+	for (a = 0; a < s->nchunks && s->chunks[a].last_icount < s->f->from; a++)
+		;
+	for (b = a; b < s->nchunks && s->chunks[b].first_icount <= s->f->to; b++)
+		;
+	if (a < b && s->f->journal)
+		memset(journal + a, 1, b - a);
+	else if (a < b)
+		mark_sampled(s, a, b - 1, kinds, journal);
+	/*
+	 * A journal run must start at a chunk whose first icount no earlier
+	 * chunk reaches, for the cursor to start exactly there: take the
+	 * earlier chunks from the journal too (their events outside the range
+	 * are filtered out).
+	 */
+	for (size_t i = b; i-- > 0;)
+		if (journal[i] && i > 0 &&
+		    s->chunks[i - 1].last_icount >= s->chunks[i].first_icount)
+			journal[i - 1] = true;
+	if (a < b && journal[a])
+		while (a > 0 && journal[a - 1])
+			a--;
+	*pa = a;
+	*pb = b;
+}
+
+API int fb_scan(fb_trace *t, fb_filter *f, fb_event_fn fn, void *opaque)
+{
+	uint32_t kinds = filter_kinds(f);
+	Scan s = {.t = t, .f = f, .fn = fn, .opaque = opaque};
+	char sql[512];
+	size_t a = 0, b = 0;
+	bool *journal = NULL;
+
+	f->chunks = f->journal_chunks = 0;
+	if (!scan_chunks(&s))
+		goto out;
+	f->chunks = s.nchunks;
+	if (!kinds || !s.nchunks || f->from > f->to)
+		goto out;
+	journal = xcalloc(s.nchunks, sizeof(*journal));
+	scan_plan(&s, kinds, &a, &b, journal);
+	index_sql(f, kinds, sql, sizeof(sql));
+	if (s.failed || a == b || !scan_prepare(&s, sql, &s.rows))
+		goto out;
+	if (f->has_port)
+		sqlite3_bind_int64(s.rows, 5, (sqlite3_int64)f->port);
+	if (f->has_addr)
+		sqlite3_bind_int64(s.rows, 6, (sqlite3_int64)f->addr);
+	for (size_t i = a; i < b && !s.stop;) {
+		size_t j = i;
+
+		while (j + 1 < b && journal[j + 1] == journal[i])
+			j++;
+		if (journal[i])
+			scan_journal(&s, i, j);
+		else
+			scan_index(&s, i, j);
+		i = j + 1;
+	}
+out:
+	sqlite3_finalize(s.rows);
+	free(journal);
+	free(s.chunks);
+	return s.failed ? FB_ERROR : FB_OK;
+}
+
+/* ---- console ------------------------------------------------------------ */
+
+/* Keep in step with docs/tools.md (the plan `console --plan` shows). */
+static const char console_sql[] =
+    "SELECT icount, line FROM console "
+    "WHERE icount BETWEEN ?2 AND ?3 AND (?1 IS NULL OR instr(line, ?1) > 0) "
+    "ORDER BY icount, rowid";
+
+struct fb_console {
+	fb_query q;
+	char *grep;
+};
+
+API const char *fb_console_sql(void)
+{
+	return console_sql;
+}
+
+API fb_console *fb_console_open(fb_trace *t, const char *grep, uint64_t from, uint64_t to)
+{
+	sqlite3 *db = trace_db(t->t);
+	sqlite3_stmt *st = NULL;
+	fb_console *c;
+
+	if (sqlite3_prepare_v2(db, console_sql, -1, &st, NULL) != SQLITE_OK) {
+		fail(EXIT_USAGE, "%s/index.sqlite: %s", t->dir, sqlite3_errmsg(db));
+		return NULL;
+	}
+	c = xcalloc(1, sizeof(*c));
+	c->q = (fb_query){t, st};
+	if (grep) {
+		c->grep = xstrdup(grep);
+		sqlite3_bind_text(st, 1, c->grep, -1, SQLITE_STATIC);
+	}
+	sqlite3_bind_int64(st, 2, from > INT64_MAX ? INT64_MAX : (sqlite3_int64)from);
+	sqlite3_bind_int64(st, 3, to > INT64_MAX ? INT64_MAX : (sqlite3_int64)to);
+	return c;
+}
+
+API int fb_console_next(fb_console *c, fb_line *out)
+{
+	int rc = fb_query_step(&c->q);
+
+	if (rc != 1)
+		return rc;
+	out->icount = (uint64_t)sqlite3_column_int64(c->q.st, 0);
+	out->text = (const char *)sqlite3_column_text(c->q.st, 1);
+	out->len = (size_t)sqlite3_column_bytes(c->q.st, 1);
+	if (!out->text)
+		out->text = "";
+	return 1;
+}
+
+API void fb_console_close(fb_console *c)
+{
+	if (!c)
+		return;
+	sqlite3_finalize(c->q.st);
+	free(c->grep);
+	free(c);
 }
 
 /* ---- sessions ----------------------------------------------------------- */
@@ -511,6 +1088,20 @@ API const char *fb_session_warning(const fb_session *s)
 	return replay_snapshot_damage(s->rs);
 }
 
+API int fb_snapshot_before(const fb_session *s, uint64_t icount, uint32_t *number, uint64_t *at)
+{
+	const RRSnapHeader *snaps;
+	unsigned n = replay_snapshots(s->rs, &snaps);
+	int rc = FB_END;
+
+	for (unsigned i = 0; i < n && snaps[i].icount <= icount; i++) {
+		*number = snaps[i].number;
+		*at = snaps[i].icount;
+		rc = FB_OK;
+	}
+	return rc;
+}
+
 static int replay_failed(fb_session *s)
 {
 	return fail(replay_error_status(s->rs), "%s", replay_error(s->rs));
@@ -518,13 +1109,10 @@ static int replay_failed(fb_session *s)
 
 API int fb_goto(fb_session *s, uint64_t icount)
 {
-	uint64_t start = replay_start_icount(s->rs), end = replay_end_icount(s->rs);
+	char err[128];
 
-	if (icount < start || icount > end)
-		return fail(EXIT_USAGE,
-			    "icount %" PRIu64 " is outside the recording (%" PRIu64 " to %" PRIu64
-			    ")",
-			    icount, start, end);
+	if (!replay_goto_check(s->rs, icount, err, sizeof(err)))
+		return fail(EXIT_USAGE, "%s", err);
 	switch (replay_goto(s->rs, icount)) {
 	case REPLAY_ERROR:
 		return replay_failed(s);

@@ -72,6 +72,23 @@ typedef struct fb_info {
 	char truncation[512]; /* "truncated after chunk K at icount N", or "" */
 } fb_info;
 int fb_trace_info(fb_trace *t, fb_info *out);
+/*
+ * What `flashback info` says beyond fb_info: the files of the trace and
+ * the first damage the quick checks find (snapshot and page store headers
+ * only; `replay --verify` reads everything).  FB_OK even with damage.
+ */
+typedef struct fb_summary {
+	uint64_t last_event_icount; /* of the last event in the journal */
+	uint64_t total_bytes;	    /* of every file in the directory */
+	uint64_t snapshot_bytes, page_bytes;
+	uint64_t pages; /* distinct pages in the page store */
+	uint32_t snapshot_files;
+	char index_note[512]; /* how the index was read when not simply the file, or "" */
+	char damage[1024];    /* the first damage found, or "" */
+} fb_summary;
+int fb_trace_summary(fb_trace *t, fb_summary *out);
+/* Guest time: an instruction takes 2^N ns, N the recording's -icount shift=N (0 if none). */
+int fb_icount_shift(fb_trace *t);
 
 /* Event kinds: the numbers of traces/FORMAT.md. */
 enum {
@@ -114,19 +131,82 @@ int fb_events_next(fb_events *e, fb_event *out, unsigned max);
 void fb_events_close(fb_events *e);
 
 /*
- * One read-only SQL statement over the index (traces/FORMAT.md; as
- * `flashback query`).  Column types are SQLite's: 1 integer, 2 float,
- * 3 text, 4 blob, 5 null.
+ * The events that pass @f, in icount order (`flashback events`, `screen`,
+ * `export`), answered from the index where it lists every event of the
+ * kinds asked for (such events carry no data: DMA and console bytes are in
+ * the journal), and from the journal for the chunks where the index only
+ * samples them (or all chunks, with @journal).  @fn returns 0 to stop;
+ * @journal_read tells it where an event came from.
  */
+typedef struct fb_filter {
+	uint32_t kinds; /* bit k for kind k; 0: every kind */
+	uint32_t has_port, has_addr;
+	uint64_t port;	   /* port-read events of this port */
+	uint64_t addr;	   /* events with this address: MMIO, DMA, map change (its kind), RDMSR */
+	uint64_t from, to; /* icounts, both included */
+	uint32_t journal;  /* every chunk from the journal */
+	/* chunks read so far and of all, while the scan goes (or NULL) */
+	void (*progress)(void *opaque, uint64_t done, uint64_t total);
+	void *progress_opaque;
+	/* set by fb_scan: chunks of the trace, and those read from the journal */
+	uint64_t chunks, journal_chunks;
+} fb_filter;
+typedef int (*fb_event_fn)(void *opaque, const fb_event *ev, int journal_read);
+int fb_scan(fb_trace *t, fb_filter *f, fb_event_fn fn, void *opaque);
+/* The @i-th SQL statement fb_scan() runs for @f (for EXPLAIN QUERY PLAN) in
+ * @buf: FB_OK, FB_END past the last. */
+int fb_scan_sql(const fb_filter *f, unsigned i, char *buf, size_t len);
+
+/*
+ * One read-only SQL statement over the index (traces/FORMAT.md; as
+ * `flashback query`).  Column types are SQLite's (FB_SQL_*).
+ */
+enum { FB_SQL_INTEGER = 1, FB_SQL_FLOAT = 2, FB_SQL_TEXT = 3, FB_SQL_BLOB = 4, FB_SQL_NULL = 5 };
 fb_query *fb_query_open(fb_trace *t, const char *sql);
+/*
+ * The first statement of @sql, for a text of several separated by ';'
+ * (`flashback query` runs them in turn): FB_OK with *@q and *@rest after
+ * that statement, FB_END if @sql holds none (only blanks or comments),
+ * FB_ERROR (a syntax error, a writing statement).
+ */
+int fb_query_first(fb_trace *t, const char *sql, const char **rest, fb_query **q);
+/*
+ * How long one statement of @t may run (600 s unless set; 0 < @seconds),
+ * and @tick (or NULL), called about ten times a second while one runs.  A
+ * statement that takes longer fails, fb_query_timed_out() says so.
+ */
+int fb_query_limits(fb_trace *t, double seconds, void (*tick)(void *opaque), void *opaque);
+int fb_query_timed_out(const fb_query *q);
 int fb_query_step(fb_query *q); /* 1 a row, 0 done, FB_ERROR */
 int fb_query_columns(fb_query *q);
 const char *fb_query_name(fb_query *q, int col);
 int fb_query_type(fb_query *q, int col);
 int64_t fb_query_int(fb_query *q, int col);
 double fb_query_double(fb_query *q, int col);
-const void *fb_query_bytes(fb_query *q, int col, size_t *len); /* text or blob */
+/* A text or blob; a number as its text (as SQLite converts it). */
+const void *fb_query_bytes(fb_query *q, int col, size_t *len);
+/* Parameters ?N of the statement (1-based), before its first step or after a reset. */
+int fb_query_bind_int(fb_query *q, int n, int64_t v);
+int fb_query_reset(fb_query *q); /* to run it again, parameters kept */
 void fb_query_close(fb_query *q);
+
+/*
+ * The guest's console output, one line per row of the index's console
+ * table (no journal is read), in icount order: the lines with @from <=
+ * icount <= @to, holding @grep (a plain, case-sensitive substring) unless
+ * it is NULL (`flashback console`).
+ */
+typedef struct fb_console fb_console;
+typedef struct fb_line {
+	uint64_t icount;  /* where the line starts */
+	const char *text; /* @len bytes, no newline: valid until the next fb_console_next() */
+	size_t len;
+} fb_line;
+fb_console *fb_console_open(fb_trace *t, const char *grep, uint64_t from, uint64_t to);
+int fb_console_next(fb_console *c, fb_line *out); /* 1 a line, 0 done, FB_ERROR */
+void fb_console_close(fb_console *c);
+/* The statement fb_console_open() runs (?1 grep, ?2 from, ?3 to), for EXPLAIN. */
+const char *fb_console_sql(void);
 
 /* ---- sessions ----------------------------------------------------------- */
 
@@ -141,6 +221,11 @@ uint64_t fb_end_icount(const fb_session *s);
 /* A snapshot file of the trace that the session leaves out (damaged, or of
  * another recording; an earlier one serves), as one line, or NULL. */
 const char *fb_session_warning(const fb_session *s);
+
+/* The latest snapshot of the trace at or before @icount that the session
+ * can restore (where a fb_goto() there replays from at the most): its
+ * number and icount.  FB_END if there is none. */
+int fb_snapshot_before(const fb_session *s, uint64_t icount, uint32_t *number, uint64_t *at);
 
 /* Be at @icount (start_icount to end_icount), forwards or backwards. */
 int fb_goto(fb_session *s, uint64_t icount);

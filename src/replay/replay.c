@@ -1,23 +1,37 @@
 /*
- * replay.c - `flashback replay` and `flashback info` on top of the replay
- * engine (engine.c) and the trace library.
+ * replay.c - `flashback replay` on top of the replay engine (engine.c) and
+ * the trace library.  (`flashback info` is tools/info.c, on libflashback.)
  */
 #include "replay.h"
-#include "pages.h"
 
-#include <dirent.h>
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 /* ---- flashback replay ------------------------------------------------------------ */
 
+void replay_warn_snapshot(const char *damage)
+{
+	if (damage)
+		fprintf(stderr, "flashback: %s: left out (an earlier snapshot is used instead)\n",
+			damage);
+}
+
 void replay_warn_damage(const ReplaySession *s)
 {
-	if (replay_snapshot_damage(s))
-		fprintf(stderr, "flashback: %s: left out (an earlier snapshot is used instead)\n",
-			replay_snapshot_damage(s));
+	replay_warn_snapshot(replay_snapshot_damage(s));
+}
+
+bool replay_goto_check(const ReplaySession *s, uint64_t icount, char *err, size_t errlen)
+{
+	uint64_t start = replay_start_icount(s), end = replay_end_icount(s);
+
+	if (icount >= start && icount <= end)
+		return true;
+	snprintf(err, errlen,
+		 "icount %" PRIu64 " is outside the recording (%" PRIu64 " to %" PRIu64 ")", icount,
+		 start, end);
+	return false;
 }
 
 static bool has_snapshot(ReplaySession *s, unsigned number)
@@ -115,104 +129,4 @@ int replay_run(const char *dir, ReplayOptions *o)
 out:
 	replay_close(s);
 	return status;
-}
-
-/* ---- flashback info ------------------------------------------------------------ */
-
-/* What `info` learns from the files beside the journal: their sizes, and
- * the first damage its quick checks find (headers only: --verify reads all). */
-typedef struct DirSummary {
-	uint64_t total, snap_bytes, pages_bytes;
-	unsigned snapshots;
-	uint64_t pages;
-	char damage[TRACE_ERR_LEN + 64];
-} DirSummary;
-
-static void summarize(const char *dir, const uint8_t *id, DirSummary *d)
-{
-	DIR *dp = opendir(dir);
-	struct dirent *e;
-	char path[4096], err[TRACE_ERR_LEN];
-	struct stat st;
-	PageStore *ps;
-
-	memset(d, 0, sizeof(*d));
-	while (dp && (e = readdir(dp)) != NULL) {
-		unsigned n;
-		char tail[8];
-		RRSnapHeader h;
-
-		if (e->d_name[0] == '.')
-			continue;
-		snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
-		if (stat(path, &st) != 0 || !S_ISREG(st.st_mode))
-			continue;
-		d->total += (uint64_t)st.st_size;
-		if (sscanf(e->d_name, "snap-%6u.fb%1s", &n, tail) != 2)
-			continue;
-		d->snapshots++;
-		d->snap_bytes += (uint64_t)st.st_size;
-		if (!rr_snapshot_header(dir, n, id, &h, err, sizeof(err)) && !d->damage[0])
-			snprintf(d->damage, sizeof(d->damage), "%s", err);
-	}
-	if (dp)
-		closedir(dp);
-	ps = ps_open(dir, id, err, sizeof(err));
-	if (!ps && !d->damage[0])
-		snprintf(d->damage, sizeof(d->damage), "%s", err);
-	if (ps) {
-		d->pages = ps_count(ps);
-		snprintf(path, sizeof(path), "%s/" PS_FILE, dir);
-		if (stat(path, &st) == 0)
-			d->pages_bytes = (uint64_t)st.st_size;
-		ps_close(ps);
-	}
-}
-
-int replay_info(const char *dir, FILE *out)
-{
-	char err[TRACE_ERR_LEN];
-	Trace *t = trace_open(dir, err);
-	const TraceInfo *i;
-	uint64_t counts[TEV_KIND_COUNT] = {0};
-	DirSummary d;
-
-	if (!t) {
-		fprintf(stderr, "flashback: %s\n", err);
-		return EXIT_USAGE;
-	}
-	i = trace_info(t);
-	summarize(dir, i->id, &d);
-	fprintf(out, "trace           %s\n", dir);
-	fprintf(out, "recording       %s\n", i->id_hex);
-	fprintf(out, "format version  %u\n", i->format_version);
-	fprintf(out, "recorded by     %s\n", i->emulator_version);
-	fprintf(out, "machine         %s\n", i->machine_options);
-	fprintf(out, "cpu, ram        %s, %" PRIu64 " MiB\n", i->cpu_model, i->ram_size >> 20);
-	fprintf(out, "icount range    %" PRIu64 " - %" PRIu64 "\n", i->first_icount, i->last_icount);
-	fprintf(out, "chunks          %u\n", i->chunks);
-	fprintf(out, "events          %" PRIu64 "\n", i->events);
-	if (trace_counts(t, counts))
-		for (unsigned k = 1; k < TEV_KIND_COUNT; k++)
-			if (counts[k])
-				fprintf(out, "  %-13s %" PRIu64 "\n", trace_kind_name(k), counts[k]);
-	fprintf(out, "snapshots       %u (%" PRIu64 " bytes)\n", d.snapshots, d.snap_bytes);
-	fprintf(out, "pages           %" PRIu64 " distinct (%" PRIu64 " bytes)\n", d.pages,
-		d.pages_bytes);
-	if (i->index_note[0])
-		fprintf(out, "index           %s\n", i->index_note);
-	fprintf(out, "size            %" PRIu64 " bytes\n", d.total);
-	if (i->complete)
-		fprintf(out, "state           complete, final icount %" PRIu64 " hash %016" PRIx64 "\n",
-			i->final_icount, i->final_hash);
-	else
-		fprintf(out, "state           truncated: %s\n",
-			i->truncation[0] ? i->truncation : "no end event");
-	trace_free(t);
-	if (d.damage[0]) {
-		fflush(out);
-		fprintf(stderr, "flashback: %s\n", d.damage);
-		return EXIT_USAGE;
-	}
-	return 0;
 }

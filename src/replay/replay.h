@@ -142,8 +142,13 @@ bool replay_check_pages(ReplaySession *s, char *err, size_t errlen);
 /* Why a snapshot file of the trace was left out (damaged, from another
  * recording), or NULL. */
 const char *replay_snapshot_damage(const ReplaySession *s);
-/* For the commands: say on stderr, in one line, which snapshot file was left out. */
+/* For the commands: say on stderr, in one line, which snapshot file was left
+ * out (@damage: replay_snapshot_damage(), fb_session_warning(); NULL: none). */
 void replay_warn_damage(const ReplaySession *s);
+void replay_warn_snapshot(const char *damage);
+/* Whether replay_goto(@icount) may go there; if not, why in @err:
+ * "icount N is outside the recording (A to B)" (fb_goto, gdb's monitor goto). */
+bool replay_goto_check(const ReplaySession *s, uint64_t icount, char *err, size_t errlen);
 /* Restart from the trace's snapshot @number (`replay --snapshot K`). */
 enum replay_status replay_goto_snapshot(ReplaySession *s, unsigned number);
 
@@ -251,8 +256,6 @@ enum replay_status replay_forward_stoppable(ReplaySession *s, uint64_t target);
 /* `replay --verify` (verify.c): check every part of the trace, then replay
  * it all (from o->snapshot if >= 0); returns the exit status. */
 int replay_verify(const char *dir, ReplayOptions *o);
-/* `flashback info`: a summary of the trace; returns the exit status. */
-int replay_info(const char *dir, FILE *out);
 
 /* ---- shared by record.c, replay.c and snapshot.c -------------------------- */
 

@@ -58,6 +58,147 @@ static void straight(fb_trace *t, Seen *seen)
 	fb_session_free(s);
 }
 
+/* Several statements in turn (fb_query_first), a writing one refused, the limits. */
+static void check_query(fb_trace *t)
+{
+	const char *sql = "SELECT 1; SELECT 'a', NULL, 2.5, x'00ff'; -- the end\n", *rest;
+	fb_query *q = NULL;
+	size_t n;
+	int k = 0;
+
+	if (fb_query_limits(t, 0, NULL, NULL) != FB_ERROR ||
+	    fb_query_limits(t, 30, NULL, NULL) != FB_OK)
+		fail("fb_query_limits", 0);
+	while (fb_query_first(t, sql, &rest, &q) == FB_OK) {
+		if (fb_query_step(q) != 1 || fb_query_columns(q) != (k ? 4 : 1) ||
+		    fb_query_timed_out(q))
+			fail("a statement of several", 0);
+		if (k == 1 &&
+		    (fb_query_type(q, 0) != FB_SQL_TEXT || fb_query_type(q, 1) != FB_SQL_NULL ||
+		     fb_query_type(q, 2) != FB_SQL_FLOAT || fb_query_type(q, 3) != FB_SQL_BLOB ||
+		     memcmp(fb_query_bytes(q, 3, &n), "\0\377", 2) || n != 2))
+			fail("column types", 0);
+		if (fb_query_step(q) != 0)
+			fail("one row", 0);
+		fb_query_close(q);
+		sql = rest;
+		k++;
+	}
+	if (k != 2 || fb_query_first(t, sql, &rest, &q) != FB_END)
+		fail("the statements of a text", (uint64_t)k);
+	if (fb_query_first(t, "DELETE FROM events; SELECT 1", &rest, &q) != FB_ERROR ||
+	    !strstr(fb_error(), "only read-only SQL"))
+		fail("a writing statement", 0);
+	if (fb_query_open(t, "SELECT 1; SELECT 2") || !strstr(fb_error(), "one statement"))
+		fail("fb_query_open with two statements", 0);
+	q = fb_query_open(t, "SELECT ?1 + 1");
+	for (int64_t v = 41; q && v > 0; v -= 40) {
+		if (fb_query_reset(q) != FB_OK || fb_query_bind_int(q, 1, v) != FB_OK ||
+		    fb_query_step(q) != 1 || fb_query_int(q, 0) != v + 1)
+			fail("a parameter", (uint64_t)v);
+	}
+	if (!q || fb_query_bind_int(q, 2, 0) != FB_ERROR)
+		fail("a parameter that is not there", 0);
+	fb_query_close(q);
+}
+
+/* The console lines: as many as the console table has, in icount order; --grep's filter. */
+static void check_console(fb_trace *t)
+{
+	fb_query *q = fb_query_open(t, "SELECT count(*), min(icount) FROM console");
+	fb_console *c = fb_console_open(t, NULL, 0, UINT64_MAX);
+	uint64_t rows, first, n = 0, prev = 0;
+	char word[8] = "";
+	fb_line l;
+
+	if (!q || fb_query_step(q) != 1 || !c) {
+		fail("the console table", 0);
+		return;
+	}
+	rows = (uint64_t)fb_query_int(q, 0);
+	first = (uint64_t)fb_query_int(q, 1);
+	fb_query_close(q);
+	while (fb_console_next(c, &l) == 1) {
+		if (l.icount < prev || memchr(l.text, '\n', l.len))
+			fail("console line order", l.icount);
+		if (!n++ && l.len >= 3)
+			memcpy(word, l.text, 3);
+		prev = l.icount;
+	}
+	fb_console_close(c);
+	if (n != rows || (n && !word[0]))
+		fail("console lines", n);
+	if (!n)
+		return;
+	c = fb_console_open(t, word, first, first);
+	if (!c || fb_console_next(c, &l) != 1 || l.icount != first || memcmp(l.text, word, 3))
+		fail("console --grep", first);
+	fb_console_close(c);
+	c = fb_console_open(t, "no such text\x01", 0, UINT64_MAX);
+	if (!c || fb_console_next(c, &l) != 0)
+		fail("console --grep nothing", 0);
+	fb_console_close(c);
+}
+
+typedef struct Seen2 {
+	uint64_t n, last, journal_data, counts[16];
+	int sorted;
+} Seen2;
+
+static int count_event(void *opaque, const fb_event *ev, int journal_read)
+{
+	Seen2 *x = opaque;
+
+	if (ev->icount < x->last)
+		x->sorted = 0;
+	x->last = ev->icount;
+	x->n++;
+	x->counts[ev->kind & 15]++;
+	if (journal_read && ev->data)
+		x->journal_data++;
+	return 1;
+}
+
+/* fb_scan from the index and from the journal: the counts of fb_trace_info; a bound, a stop. */
+static void check_scan(fb_trace *t)
+{
+	fb_info info;
+	fb_summary sum;
+	fb_filter f = {.to = UINT64_MAX};
+	Seen2 a = {.sorted = 1}, b = {.sorted = 1}, c = {.sorted = 1};
+	char sql[512];
+
+	fb_trace_info(t, &info);
+	if (fb_icount_shift(t) != (strstr(info.machine_options, "-icount shift=")
+				       ? atoi(strstr(info.machine_options, "shift=") + 6)
+				       : 0))
+		fail("fb_icount_shift", 0);
+	if (fb_trace_summary(t, &sum) != FB_OK || sum.damage[0] || !sum.snapshot_files ||
+	    sum.total_bytes <= sum.snapshot_bytes + sum.page_bytes ||
+	    sum.last_event_icount > info.end_icount || sum.last_event_icount < info.start_icount)
+		fail("fb_trace_summary", sum.snapshot_files);
+	if (fb_scan(t, &f, count_event, &a) != FB_OK || !a.sorted || f.chunks != info.chunks)
+		fail("fb_scan", 0);
+	f.journal = 1;
+	if (fb_scan(t, &f, count_event, &b) != FB_OK || !b.sorted ||
+	    f.journal_chunks != info.chunks)
+		fail("fb_scan --journal", 0);
+	for (int k = 1; k <= 10; k++)
+		if (a.counts[k] != info.counts[k] || b.counts[k] != info.counts[k])
+			fail("fb_scan's counts", (uint64_t)k);
+	if (info.counts[FB_DMA_WRITE] + info.counts[FB_CONSOLE] && !b.journal_data)
+		fail("fb_scan --journal's payloads", 0);
+	f = (fb_filter){
+	    .kinds = 1u << FB_INTERRUPT, .from = info.end_icount / 2, .to = info.end_icount};
+	if (fb_scan(t, &f, count_event, &c) != FB_OK || c.n != c.counts[FB_INTERRUPT] ||
+	    (c.n && c.last < f.from))
+		fail("fb_scan of a kind and a range", c.n);
+	if (fb_scan_sql(&f, 0, sql, sizeof(sql)) != FB_OK || !strstr(sql, "chunk_counts") ||
+	    fb_scan_sql(&f, 1, sql, sizeof(sql)) != FB_OK || !strstr(sql, "kind IN (3)") ||
+	    fb_scan_sql(&f, 2, sql, sizeof(sql)) != FB_END)
+		fail("fb_scan_sql", 0);
+}
+
 int main(int argc, char **argv)
 {
 	static Seen seen[2][NPOS];
@@ -98,6 +239,18 @@ int main(int argc, char **argv)
 		    memcmp(x.stack, seen[i / 2][p].stack, sizeof(x.stack)))
 			fail(i / 2 ? "session on B" : "session on A", x.icount);
 	}
+	/* the snapshots a goto starts from: the latest at or before, in order */
+	for (int i = 0; i < 2; i++) {
+		uint32_t num, num2;
+		uint64_t at, at2, end = fb_end_icount(s[i * 2]);
+
+		if (fb_snapshot_before(s[i * 2], end, &num, &at) != FB_OK || at > end ||
+		    fb_snapshot_before(s[i * 2], at, &num2, &at2) != FB_OK || num2 != num ||
+		    at2 != at ||
+		    (at && fb_snapshot_before(s[i * 2], at - 1, &num2, &at2) == FB_OK &&
+		     (at2 >= at || num2 >= num)))
+			fail("fb_snapshot_before", end);
+	}
 	/* bad input: one line each, never a crash */
 	if (fb_open("/nonexistent.fbt") || !strstr(fb_error(), "/nonexistent.fbt"))
 		fail("a missing trace", 0);
@@ -105,6 +258,10 @@ int main(int argc, char **argv)
 		fail("goto outside", 0);
 	if (fb_read(s[0], 0xfffffff0u, buf, sizeof(buf), 1) != FB_ERROR || !strchr(fb_error(), ':'))
 		fail("an unmapped read", 0);
+	check_query(t[0]);
+	check_console(t[0]);
+	for (int k = 0; k < 2; k++)
+		check_scan(t[k]);
 	for (int i = 0; i < 4; i++)
 		fb_session_free(s[i]);
 	fb_close(t[0]);
