@@ -20,7 +20,7 @@ void sp_set(CPU *cpu, uint32_t v)
 	if (stack32(cpu))
 		cpu->r[R_ESP] = v;
 	else
-		cpu->r[R_ESP] = (cpu->r[R_ESP] & 0xffff0000u) | (v & 0xffff);
+		setr_whole(cpu, R_ESP, (cpu->r[R_ESP] & 0xffff0000u) | (v & 0xffff));
 }
 
 void sp_add(CPU *cpu, uint32_t n)
