@@ -49,6 +49,7 @@ typedef struct Emit {
 	unsigned pend_ic;  /* inline instructions not yet added to icount */
 	const TB *tb;	   /* the block */
 	Cache c;	   /* guest registers also in host registers */
+	bool dead_cc;	   /* the next instruction overwrites all lazy flags */
 } Emit;
 
 static void b(Emit *e, uint8_t v)
@@ -312,6 +313,8 @@ static void alu_flags_res(Emit *e, unsigned op, unsigned bits)
 		b(e, bits == 8 ? 0xb6 : 0xb7);
 		b(e, 0xc0);
 	}
+	if (e->dead_cc)
+		return;
 	store_eax(e, OFF(cc_res));
 	store_imm32(e, OFF(cc_op), cc[op]);
 	store_imm32(e, OFF(cc_bits), bits);
@@ -320,9 +323,11 @@ static void alu_flags_res(Emit *e, unsigned op, unsigned bits)
 
 static void alu_flags(Emit *e, unsigned op, unsigned bits)
 {
-	store_eax(e, OFF(cc_a));
-	b(e, 0x89); /* mov [rbx+cc_b], ecx */
-	m_rbx(e, 1, OFF(cc_b));
+	if (!e->dead_cc) {
+		store_eax(e, OFF(cc_a));
+		b(e, 0x89); /* mov [rbx+cc_b], ecx */
+		m_rbx(e, 1, OFF(cc_b));
+	}
 	alu_flags_res(e, op, bits);
 }
 
@@ -402,10 +407,7 @@ static void ld_imm(Emit *e, const Insn *in, unsigned reg, unsigned bits, bool sx
 /* eax = a, ecx = b: op with lazy flags of @bits; result to @dst if @write */
 static void alu_bits(Emit *e, unsigned op, unsigned dst, bool write, unsigned bits)
 {
-	store_eax(e, OFF(cc_a));
-	b(e, 0x89); /* mov [rbx+cc_b], ecx */
-	m_rbx(e, 1, OFF(cc_b));
-	alu_flags_res(e, op, bits);
+	alu_flags(e, op, bits);
 	if (write)
 		st_reg(e, dst, bits);
 }
@@ -1666,6 +1668,21 @@ static bool shift_inline_ok(const Insn *in)
 	       (in->op == 0xc1 || in->op == 0xd1 || in->op == 0xd3);
 }
 
+/*
+ * Whether the instruction after one is an inline register ALU or TEST form,
+ * which writes all six lazy-flag fields and reads none: then the lazy flags
+ * of the one before are never seen (nothing between the two can fault or
+ * stop, and a block runs whole), and its inline code does not store them.
+ */
+static bool next_sets_cc(const TB *tb, unsigned i)
+{
+	if (!tb || i + 2 >= tb->n) /* the last instruction is called */
+		return false;
+	enum inl k = inline_kind(&tb->insn[i + 1]);
+
+	return k == INL_ALU_RR || k == INL_ALU_RI || k == INL_TEST_RR;
+}
+
 static void emit_insn(Emit *e, const Insn *in, bool first, bool last, Stub *stubs, unsigned *nstubs)
 {
 	enum inl k = last ? INL_NONE : inline_kind(in);
@@ -1711,7 +1728,7 @@ static void emit_insn(Emit *e, const Insn *in, bool first, bool last, Stub *stub
 
 size_t jit_emit_block(uint8_t *buf, size_t cap, const uint8_t *at, const TB *tb)
 {
-	Emit e = {buf, buf + cap, at, buf, false, 0, 0, tb, {{0}, {0}, 0}};
+	Emit e = {buf, buf + cap, at, buf, false, 0, 0, tb, {{0}, {0}, 0}, false};
 
 	cache_clear(&e);
 
@@ -1723,8 +1740,11 @@ size_t jit_emit_block(uint8_t *buf, size_t cap, const uint8_t *at, const TB *tb)
 	Stub stubs[TB_MAX];
 	unsigned nstubs = 0;
 
-	for (unsigned i = 0; i < tb->n; i++)
+	for (unsigned i = 0; i < tb->n; i++) {
+		e.dead_cc = next_sets_cc(tb, i);
 		emit_insn(&e, &tb->insn[i], i == 0, i + 1 == tb->n, stubs, &nstubs);
+	}
+	e.dead_cc = false;
 	for (unsigned i = 0; i < nstubs; i++)
 		emit_stub(&e, &stubs[i]);
 	return e.full ? 0 : (size_t)(e.p - buf);

@@ -1117,24 +1117,77 @@ static uint32_t rnd(void)
 enum fuzz_mode { FZ_REAL, FZ_PM, FZ_V86 };
 static const char *const fuzz_names[] = {"real", "pm", "v86"};
 
-/* When set, about a third of the random bytes are opcodes the host-code
- * backend runs inline (PUSH/POP r, register MOV and ALU, the operand-size
- * prefix), so that runs of them, with the following random bytes as their
- * ModRM, are frequent. */
+/* When set, the first 1 MiB is not random bytes but random instructions of
+ * the forms the host-code backend runs inline or calls bare (register ALU,
+ * MOV, TEST, PUSH/POP, INC/DEC, shifts, loads and stores through a random
+ * register, 16-bit forms), with readers of the flags among them (Jcc,
+ * SETcc, ADC, PUSHF): long runs of them in one block, which random bytes
+ * rarely give. */
 static bool fuzz_dense;
+
+static uint8_t *gen_insn(uint8_t *p)
+{
+	static const uint8_t alu[] = {0x01, 0x03, 0x09, 0x0b, 0x11, 0x21, 0x23, 0x29,
+				      0x2b, 0x31, 0x33, 0x39, 0x3b, 0x85, 0x89, 0x8b};
+	uint32_t x = rnd(), rm = 0xc0 | (x >> 8 & 63);
+
+	if ((x >> 16) % 8 == 0)
+		*p++ = 0x66;
+	switch (x % 16) {
+	case 0:
+	case 1:
+	case 2:
+	case 3:
+		*p++ = alu[(x >> 4) % 16], *p++ = (uint8_t)rm;
+		break;
+	case 4:
+		*p++ = 0x83, *p++ = (uint8_t)rm, *p++ = (uint8_t)(x >> 20);
+		break;
+	case 5:
+		*p++ = 0x81, *p++ = (uint8_t)rm, st32(p, rnd()), p += 4;
+		break;
+	case 6:
+		*p++ = (uint8_t)(0xb8 + (x >> 4) % 8), st32(p, rnd() & 0x7ffff), p += 4;
+		break;
+	case 7:
+	case 8:
+		*p++ = (uint8_t)(0x50 + (x >> 4) % 16);
+		break;
+	case 9:
+		*p++ = (uint8_t)(0x40 + (x >> 4) % 16);
+		break;
+	case 10:
+		*p++ = 0xc1, *p++ = (uint8_t)(rm | 0x20), *p++ = (uint8_t)(x >> 20);
+		break;
+	case 11: /* load or store through a register, now and then with disp8 */
+		*p++ = (x >> 4) & 1 ? 0x8b : 0x89;
+		*p++ = (uint8_t)((x >> 5) % 4 == 0 ? 0x40 : 0) | (rm & 0x38) | 3 | ((x >> 7) & 4);
+		if ((x >> 5) % 4 == 0)
+			*p++ = (uint8_t)(x >> 24);
+		break;
+	case 12:
+		*p++ = (uint8_t)(0x70 + (x >> 4) % 16), *p++ = (uint8_t)((x >> 20) % 8);
+		break;
+	case 13:
+		*p++ = 0x0f, *p++ = (uint8_t)(0x90 + (x >> 4) % 16),
+		*p++ = (uint8_t)(0xc0 | (x >> 8 & 7));
+		break;
+	case 14:
+		*p++ = (x >> 4) & 1 ? 0x9c : 0x9d;
+		break;
+	default:
+		*p++ = 0x8d, *p++ = (uint8_t)(0x80 | (rm & 0x3f)), st32(p, rnd() & 0xfff), p += 4;
+		break;
+	}
+	return p;
+}
 
 static void fuzz_densify(void)
 {
-	static const uint8_t hot[] = {0x89, 0x8b, 0x01, 0x03, 0x29, 0x31, 0x39, 0x85,
-				      0x66, 0x81, 0x83, 0x8d, 0xc1, 0x40, 0x4b, 0xb8};
+	uint8_t *p = ram, *end = ram + (1u << 20) - 16;
 
-	for (uint32_t a = 0; a < (1u << 20); a++) {
-		uint32_t x = rnd();
-
-		if (x % 3 == 0)
-			ram[a] = (x >> 8) & 1 ? (uint8_t)(0x50 + ((x >> 9) & 15))
-					      : hot[(x >> 9) % sizeof(hot)];
-	}
+	while (p < end)
+		p = gen_insn(p);
 }
 
 /* Random code and data in the first 1 MiB, and the machine in @mode (round
