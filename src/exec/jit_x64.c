@@ -675,23 +675,21 @@ static void emit_chain(Emit *e, const TB *tb)
 	patch_to(e, cross, ncross);
 	b(e, 0x89); /* mov edx, ecx */
 	b(e, 0xca);
-	b(e, 0xc1); /* shr edx, 12 */
+	/* edx = the TLB index times sizeof(TLBEntry) */
+	b(e, 0xc1); /* shr edx, PAGE_BITS - TLB_ENTRY_BITS */
 	b(e, 0xea);
-	b(e, PAGE_BITS);
-	b(e, 0x81); /* and edx, TLB_SIZE - 1 */
+	b(e, PAGE_BITS - TLB_ENTRY_BITS);
+	b(e, 0x81); /* and edx, (TLB_SIZE - 1) << TLB_ENTRY_BITS */
 	b(e, 0xe2);
-	d32(e, TLB_SIZE - 1);
+	d32(e, (TLB_SIZE - 1) << TLB_ENTRY_BITS);
 	b(e, 0x83); /* cmp dword [cpl], 3 */
 	m_rbx(e, 7, OFF(cpl));
 	b(e, 3);
 	skip = jcc8(e, J_NE);
-	b(e, 0x81); /* add edx, TLB_SIZE */
+	b(e, 0x81); /* add edx, TLB_SIZE << TLB_ENTRY_BITS */
 	b(e, 0xc2);
-	d32(e, TLB_SIZE);
+	d32(e, TLB_SIZE << TLB_ENTRY_BITS);
 	skip_here(e, skip);
-	b(e, 0x69); /* imul edx, edx, sizeof(TLBEntry) */
-	b(e, 0xd2);
-	d32(e, (uint32_t)sizeof(TLBEntry));
 	b(e, 0x41); /* mov r8d, ecx */
 	b(e, 0x89);
 	b(e, 0xc8);
@@ -974,15 +972,16 @@ static void emit_tlb(Emit *e, unsigned s, unsigned size, bool write, Stub *st)
 	load_eax(e, seg + offsetof(SegReg, base));
 	b(e, 0x01); /* add eax, ecx */
 	b(e, 0xc8);
-	/* ecx = the TLB index: (lin >> 12) & 255, + 256 for CPL 3 */
+	/* the TLB index: (lin >> 12) & 255, + 256 for CPL 3 */
 	b(e, 0x89); /* mov ecx, eax */
 	b(e, 0xc1);
-	b(e, 0xc1); /* shr ecx, 12 */
+	/* ecx = the TLB index times sizeof(TLBEntry), a shift away */
+	b(e, 0xc1); /* shr ecx, PAGE_BITS - TLB_ENTRY_BITS */
 	b(e, 0xe9);
-	b(e, PAGE_BITS);
-	b(e, 0x81); /* and ecx, TLB_SIZE - 1 */
+	b(e, PAGE_BITS - TLB_ENTRY_BITS);
+	b(e, 0x81); /* and ecx, (TLB_SIZE - 1) << TLB_ENTRY_BITS */
 	b(e, 0xe1);
-	d32(e, TLB_SIZE - 1);
+	d32(e, (TLB_SIZE - 1) << TLB_ENTRY_BITS);
 	b(e, 0x83); /* cmp dword [cpl], 3 */
 	m_rbx(e, 7, OFF(cpl));
 	b(e, 3);
@@ -992,13 +991,10 @@ static void emit_tlb(Emit *e, unsigned s, unsigned size, bool write, Stub *st)
 		b(e, (uint8_t)(size - 1));
 		jcc_stub(e, st, J_NE);
 	}
-	b(e, 0x81); /* add ecx, TLB_SIZE */
+	b(e, 0x81); /* add ecx, TLB_SIZE << TLB_ENTRY_BITS */
 	b(e, 0xc1);
-	d32(e, TLB_SIZE);
+	d32(e, TLB_SIZE << TLB_ENTRY_BITS);
 	skip_here(e, r1);
-	b(e, 0x69); /* imul ecx, ecx, sizeof(TLBEntry) */
-	b(e, 0xc9);
-	d32(e, (uint32_t)sizeof(TLBEntry));
 	/* the tag of the page of the access's last byte: equal to the entry's
 	 * (at the index of the first byte's page) only when both bytes lie in
 	 * that page, so this also checks that the access does not cross it */

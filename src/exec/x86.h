@@ -79,8 +79,11 @@ typedef struct TLBEntry {
 	 * the slow path then reads or writes through the host pointer at once
 	 * and reports the access (mmu.c), without a page walk. */
 	uint32_t wrtag, wwtag;
-	uint32_t phys; /* the physical page, for physical watches */
+	uint32_t phys;	 /* the physical page, for physical watches */
+	uint32_t pad[2]; /* to 64 bytes: the host code indexes with a shift */
 } TLBEntry;
+#define TLB_ENTRY_BITS 6
+_Static_assert(sizeof(TLBEntry) == 1u << TLB_ENTRY_BITS, "TLBEntry size");
 
 /*
  * An instruction handler.  Rule: it may change ESP, EFLAGS and memory before
