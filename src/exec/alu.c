@@ -172,6 +172,15 @@ static void set_cf_of(CPU *cpu, bool cf, bool of)
 	cpu->flags = f | (cf ? F_CF : 0) | (of ? F_OF : 0);
 }
 
+/* RCL/RCR's count modulo bits + 1 (a count is under 32): without the
+ * host's division, which a modulo by a value known only at run time is */
+static unsigned rc_count(unsigned count, unsigned bits)
+{
+	while (bits < 32 && count > bits)
+		count -= bits + 1;
+	return count;
+}
+
 /* Group 2: ROL ROR RCL RCR SHL SHR SAL SAR; @count is already masked to 5
  * bits.  A zero count changes nothing, not even flags. */
 uint32_t alu_shift(CPU *cpu, unsigned op, uint32_t a, unsigned count, unsigned bits)
@@ -184,7 +193,7 @@ uint32_t alu_shift(CPU *cpu, unsigned op, uint32_t a, unsigned count, unsigned b
 		return a;
 	switch (op) {
 	case 0: { /* ROL */
-		unsigned n = count % bits;
+		unsigned n = count & top; /* count % bits: bits is a power of 2 */
 
 		res = n ? ((a << n) | (a >> (bits - n))) & m : a;
 		cf = res & 1;
@@ -192,7 +201,7 @@ uint32_t alu_shift(CPU *cpu, unsigned op, uint32_t a, unsigned count, unsigned b
 		return res;
 	}
 	case 1: { /* ROR */
-		unsigned n = count % bits;
+		unsigned n = count & top; /* count % bits: bits is a power of 2 */
 
 		res = n ? ((a >> n) | (a << (bits - n))) & m : a;
 		cf = res >> top & 1;
@@ -200,7 +209,7 @@ uint32_t alu_shift(CPU *cpu, unsigned op, uint32_t a, unsigned count, unsigned b
 		return res;
 	}
 	case 2: { /* RCL: rotate the bits+1 wide value CF:a */
-		unsigned n = bits == 32 ? count : count % (bits + 1);
+		unsigned n = rc_count(count, bits);
 		uint64_t v = (uint64_t)a | (uint64_t)cc_cf(cpu) << bits;
 
 		/* a count that is a multiple of bits+1 still sets OF (undefined:
@@ -213,7 +222,7 @@ uint32_t alu_shift(CPU *cpu, unsigned op, uint32_t a, unsigned count, unsigned b
 		return res;
 	}
 	case 3: { /* RCR */
-		unsigned n = bits == 32 ? count : count % (bits + 1);
+		unsigned n = rc_count(count, bits);
 		uint64_t v = (uint64_t)a | (uint64_t)cc_cf(cpu) << bits;
 
 		if (n)

@@ -20,7 +20,7 @@ void sp_set(CPU *cpu, uint32_t v)
 	if (stack32(cpu))
 		cpu->r[R_ESP] = v;
 	else
-		cpu->r[R_ESP] = (cpu->r[R_ESP] & 0xffff0000u) | (v & 0xffff);
+		setr_whole(cpu, R_ESP, (cpu->r[R_ESP] & 0xffff0000u) | (v & 0xffff));
 }
 
 void sp_add(CPU *cpu, uint32_t n)
@@ -235,7 +235,10 @@ static void do_div(CPU *cpu, uint32_t src, unsigned bits, bool sign)
 			     : bits == 16
 				 ? (cpu->r[R_EDX] & 0xffff) << 16 | (cpu->r[R_EAX] & 0xffff)
 				 : (uint64_t)cpu->r[R_EDX] << 32 | cpu->r[R_EAX];
-		uint64_t q = n / src, r = n % src;
+		/* a 64-bit host division is several times slower than a
+		 * 32-bit one: that one when the dividend fits */
+		uint64_t q = n <= UINT32_MAX ? (uint32_t)n / src : n / src;
+		uint64_t r = n <= UINT32_MAX ? (uint32_t)n % src : n % src;
 
 		if (q > m)
 			cpu_fault(cpu, EX_DE);
@@ -255,7 +258,9 @@ static void do_div(CPU *cpu, uint32_t src, unsigned bits, bool sign)
 
 	if (n == INT64_MIN && d == -1)
 		cpu_fault(cpu, EX_DE);
-	int64_t q = n / d, r = n % d;
+	bool narrow = n == (int32_t)n && d != -1; /* as above; INT32_MIN / -1 would trap */
+	int64_t q = narrow ? (int32_t)n / (int32_t)d : n / d;
+	int64_t r = narrow ? (int32_t)n % (int32_t)d : n % d;
 	int64_t lo = -((int64_t)1 << (bits - 1)), hi = ((int64_t)1 << (bits - 1)) - 1;
 
 	if (q < lo || q > hi)

@@ -250,16 +250,25 @@ bool jit_rep_bulk(CPU *cpu, const Insn *in, uint64_t limit)
 	uint32_t bytes = (uint32_t)n * size;
 
 	if (movs) {
-		for (uint32_t i = 0; i < bytes; i += size) /* one element at a time */
-			for (unsigned k = 0; k < size; k++)
-				d[i + k] = sp[i + k];
+		/* apart: the same as one at a time */
+		if ((uintptr_t)d >= (uintptr_t)sp + bytes || (uintptr_t)sp >= (uintptr_t)d + bytes)
+			memcpy(d, sp, bytes);
+		else
+			for (uint32_t i = 0; i < bytes; i += size) /* one element at a time */
+				for (unsigned k = 0; k < size; k++)
+					d[i + k] = sp[i + k];
 		cpu->r[R_ESI] = si + bytes;
 	} else {
 		uint32_t v = cpu->r[R_EAX];
 
-		for (uint32_t i = 0; i < bytes; i += size)
-			for (unsigned k = 0; k < size; k++)
-				d[i + k] = (uint8_t)(v >> (8 * k));
+		if (size == 1)
+			memset(d, (int)(v & 0xff), bytes);
+		else if (size == 2)
+			for (uint32_t i = 0; i < bytes; i += 2)
+				st16(d + i, (uint16_t)v);
+		else
+			for (uint32_t i = 0; i < bytes; i += 4)
+				st32(d + i, v);
 	}
 	cpu->r[R_EDI] = di + bytes;
 	cpu->r[R_ECX] -= (uint32_t)n;

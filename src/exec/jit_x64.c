@@ -22,6 +22,24 @@
 
 #if FB_JIT_HOST
 
+/*
+ * A write-through cache of guest registers in R8-R11 along the inline code:
+ * a guest register an inline form read or wrote is also kept in one of
+ * them, so the next inline form reads it from there rather than from the
+ * CPU structure it was just stored to.  Every write still goes to the CPU
+ * structure at once, so forgetting the cache costs nothing: it is emptied
+ * by anything that may change a guest register another way or clobber the
+ * host registers (a handler call, the shift and INC/DEC forms, which use
+ * R8/R9), and a stub reloads the registers the cache holds where the inline
+ * path goes on after it.
+ */
+#define NSLOT 4
+typedef struct Cache {
+	int8_t slot[8];	     /* guest register -> slot, or -1 */
+	int8_t guest[NSLOT]; /* slot -> guest register, or -1 */
+	unsigned next;	     /* the slot to reuse next */
+} Cache;
+
 typedef struct Emit {
 	uint8_t *p, *end;  /* where the next byte goes, end of the room */
 	const uint8_t *at; /* run-time address of the first byte */
@@ -30,6 +48,8 @@ typedef struct Emit {
 	unsigned pend_eip; /* bytes of inline instructions not yet added to EIP */
 	unsigned pend_ic;  /* inline instructions not yet added to icount */
 	const TB *tb;	   /* the block */
+	Cache c;	   /* guest registers also in host registers */
+	bool dead_cc;	   /* the next instruction overwrites all lazy flags */
 } Emit;
 
 static void b(Emit *e, uint8_t v)
@@ -166,6 +186,70 @@ static void flush_icount(Emit *e)
 	e->pend_ic = 0;
 }
 
+/* ---- the register cache ------------------------------------------------ */
+
+static void cache_clear(Emit *e)
+{
+	memset(e->c.slot, -1, sizeof(e->c.slot));
+	memset(e->c.guest, -1, sizeof(e->c.guest));
+}
+
+/* mov r8d+@s, @h (eax, ecx, edx) */
+static void to_slot(Emit *e, unsigned s, unsigned h)
+{
+	b(e, 0x41);
+	b(e, 0x89);
+	b(e, (uint8_t)(0xc0 | h << 3 | s));
+}
+
+/* the slot that now holds guest register @g (a free or the oldest one) */
+static unsigned cache_take(Emit *e, unsigned g)
+{
+	if (e->c.slot[g] >= 0)
+		return (unsigned)e->c.slot[g];
+	unsigned s = e->c.next++ % NSLOT;
+
+	if (e->c.guest[s] >= 0)
+		e->c.slot[e->c.guest[s]] = -1;
+	e->c.guest[s] = (int8_t)g;
+	e->c.slot[g] = (int8_t)s;
+	return s;
+}
+
+/* host register @h (eax, ecx, edx) = guest register @g, 32 bits */
+static void get_reg(Emit *e, unsigned h, unsigned g)
+{
+	if (e->c.slot[g] >= 0) {
+		b(e, 0x44); /* mov h, r8d+slot */
+		b(e, 0x89);
+		b(e, (uint8_t)(0xc0 | (unsigned)e->c.slot[g] << 3 | h));
+		return;
+	}
+	b(e, 0x8b); /* mov h, [rbx+r[g]] */
+	m_rbx(e, h, OFF(r[g]));
+	to_slot(e, cache_take(e, g), h);
+}
+
+/* guest register @g = host register @h (eax, ecx, edx), 32 bits */
+static void put_reg(Emit *e, unsigned h, unsigned g)
+{
+	b(e, 0x89); /* mov [rbx+r[g]], h */
+	m_rbx(e, h, OFF(r[g]));
+	to_slot(e, cache_take(e, g), h);
+}
+
+/* reload the slots of @c from the CPU structure (a stub, after the handler) */
+static void cache_reload(Emit *e, const Cache *c)
+{
+	for (unsigned s = 0; s < NSLOT; s++) {
+		if (c->guest[s] < 0)
+			continue;
+		b(e, 0x44); /* mov r8d+s, [rbx+r[g]] */
+		b(e, 0x8b);
+		m_rbx(e, s, OFF(r[c->guest[s]]));
+	}
+}
+
 /* ---- inline forms ------------------------------------------------------ */
 
 /*
@@ -229,6 +313,8 @@ static void alu_flags_res(Emit *e, unsigned op, unsigned bits)
 		b(e, bits == 8 ? 0xb6 : 0xb7);
 		b(e, 0xc0);
 	}
+	if (e->dead_cc)
+		return;
 	store_eax(e, OFF(cc_res));
 	store_imm32(e, OFF(cc_op), cc[op]);
 	store_imm32(e, OFF(cc_bits), bits);
@@ -237,9 +323,11 @@ static void alu_flags_res(Emit *e, unsigned op, unsigned bits)
 
 static void alu_flags(Emit *e, unsigned op, unsigned bits)
 {
-	store_eax(e, OFF(cc_a));
-	b(e, 0x89); /* mov [rbx+cc_b], ecx */
-	m_rbx(e, 1, OFF(cc_b));
+	if (!e->dead_cc) {
+		store_eax(e, OFF(cc_a));
+		b(e, 0x89); /* mov [rbx+cc_b], ecx */
+		m_rbx(e, 1, OFF(cc_b));
+	}
 	alu_flags_res(e, op, bits);
 }
 
@@ -248,13 +336,24 @@ static void alu_inline(Emit *e, unsigned op, unsigned dst, bool write)
 {
 	alu_flags(e, op, 32);
 	if (write)
-		store_eax(e, OFF(r[dst]));
+		put_reg(e, 0, dst);
 }
 
 /* eax / ecx = register @r (its low 16 bits, zero-extended, for 16-bit
  * operands); the store keeps the upper half for 16 bits (setr()). */
 static void ld_reg(Emit *e, unsigned reg, unsigned r, unsigned bits)
 {
+	if (bits == 32) {
+		get_reg(e, reg, r);
+		return;
+	}
+	if (e->c.slot[r] >= 0) {
+		b(e, 0x41); /* movzx reg, r8w+slot */
+		b(e, 0x0f);
+		b(e, 0xb7);
+		b(e, (uint8_t)(0xc0 | reg << 3 | (unsigned)e->c.slot[r]));
+		return;
+	}
 	if (bits == 16) {
 		b(e, 0x0f); /* movzx reg, word [rbx+r] */
 		b(e, 0xb7);
@@ -266,9 +365,19 @@ static void ld_reg(Emit *e, unsigned reg, unsigned r, unsigned bits)
 
 static void st_reg(Emit *e, unsigned r, unsigned bits) /* r = eax / ax */
 {
-	if (bits == 16)
-		b(e, 0x66);
-	store_eax(e, OFF(r[r]));
+	if (bits == 32) {
+		put_reg(e, 0, r);
+		return;
+	}
+	/* the whole register, merged: a 16-bit store would make the next
+	 * 32-bit load of the register wait for it (see setr_whole()) */
+	get_reg(e, 2, r);
+	b(e, 0x81); /* and edx, 0xffff0000 */
+	b(e, 0xe2);
+	d32(e, 0xffff0000u);
+	b(e, 0x09); /* or edx, eax */
+	b(e, 0xc2);
+	put_reg(e, 2, r);
 }
 
 /* ecx (eax for MOV) = the immediate of @in, as the handler takes it */
@@ -298,10 +407,7 @@ static void ld_imm(Emit *e, const Insn *in, unsigned reg, unsigned bits, bool sx
 /* eax = a, ecx = b: op with lazy flags of @bits; result to @dst if @write */
 static void alu_bits(Emit *e, unsigned op, unsigned dst, bool write, unsigned bits)
 {
-	store_eax(e, OFF(cc_a));
-	b(e, 0x89); /* mov [rbx+cc_b], ecx */
-	m_rbx(e, 1, OFF(cc_b));
-	alu_flags_res(e, op, bits);
+	alu_flags(e, op, bits);
 	if (write)
 		st_reg(e, dst, bits);
 }
@@ -569,23 +675,21 @@ static void emit_chain(Emit *e, const TB *tb)
 	patch_to(e, cross, ncross);
 	b(e, 0x89); /* mov edx, ecx */
 	b(e, 0xca);
-	b(e, 0xc1); /* shr edx, 12 */
+	/* edx = the TLB index times sizeof(TLBEntry) */
+	b(e, 0xc1); /* shr edx, PAGE_BITS - TLB_ENTRY_BITS */
 	b(e, 0xea);
-	b(e, PAGE_BITS);
-	b(e, 0x81); /* and edx, TLB_SIZE - 1 */
+	b(e, PAGE_BITS - TLB_ENTRY_BITS);
+	b(e, 0x81); /* and edx, (TLB_SIZE - 1) << TLB_ENTRY_BITS */
 	b(e, 0xe2);
-	d32(e, TLB_SIZE - 1);
+	d32(e, (TLB_SIZE - 1) << TLB_ENTRY_BITS);
 	b(e, 0x83); /* cmp dword [cpl], 3 */
 	m_rbx(e, 7, OFF(cpl));
 	b(e, 3);
 	skip = jcc8(e, J_NE);
-	b(e, 0x81); /* add edx, TLB_SIZE */
+	b(e, 0x81); /* add edx, TLB_SIZE << TLB_ENTRY_BITS */
 	b(e, 0xc2);
-	d32(e, TLB_SIZE);
+	d32(e, TLB_SIZE << TLB_ENTRY_BITS);
 	skip_here(e, skip);
-	b(e, 0x69); /* imul edx, edx, sizeof(TLBEntry) */
-	b(e, 0xd2);
-	d32(e, (uint32_t)sizeof(TLBEntry));
 	b(e, 0x41); /* mov r8d, ecx */
 	b(e, 0x89);
 	b(e, 0xc8);
@@ -718,13 +822,32 @@ static void emit_call(Emit *e, const Insn *in, bool first, bool last)
  * deferred EIP and icount.  Data breakpoints (cpu->dbg_data) never reach
  * host code: cpu_exec() steps then.
  */
-enum mem { MEM_NONE, LD32, LD8Z, LD8S, LD16Z, ST32, ST8R, ST8I, ST32I, LEA, ALU_R_M, CMP_M_I };
+enum mem {
+	MEM_NONE,
+	LD32,
+	LD8Z,
+	LD8S,
+	LD16Z,
+	ST32,
+	ST8R,
+	ST8I,
+	ST32I,
+	LEA,
+	ALU_R_M,
+	CMP_M_I,
+	PUSH_R,
+	POP_R
+};
 
 static enum mem mem_kind(const Insn *in)
 {
 	unsigned op = in->op;
 
-	if (in->mod == 3 || !in->a32 || in->lock)
+	if (in->lock)
+		return MEM_NONE;
+	if (op >= 0x50 && op < 0x60) /* PUSH/POP r32 on a 32-bit stack */
+		return !in->o32 ? MEM_NONE : op < 0x58 ? PUSH_R : POP_R;
+	if (in->mod == 3 || !in->a32)
 		return MEM_NONE;
 	switch (op) {
 	case 0x88:
@@ -769,6 +892,7 @@ typedef struct Stub {
 	uint8_t *fix[MAX_FIX];	    /* rel32 fields to point at the stub */
 	unsigned nfix;
 	uint8_t *join; /* where the inline path goes on */
+	Cache c;       /* the register cache there */
 } Stub;
 
 /* jcc rel32 to the stub (patched when the stub is written) */
@@ -793,11 +917,12 @@ static void emit_ea(Emit *e, const Insn *in)
 	b(e, 0x4a);
 	b(e, (uint8_t)offsetof(Insn, disp));
 	if (in->base >= 0) {
-		b(e, 0x03); /* add ecx, [rbx+r[base]] */
-		m_rbx(e, 1, OFF(r[in->base]));
+		get_reg(e, 0, (unsigned)in->base);
+		b(e, 0x01); /* add ecx, eax */
+		b(e, 0xc1);
 	}
 	if (in->index >= 0) {
-		load_eax(e, OFF(r[in->index]));
+		get_reg(e, 0, (unsigned)in->index);
 		if (in->scale) {
 			b(e, 0xc1); /* shl eax, scale */
 			b(e, 0xe0);
@@ -808,11 +933,11 @@ static void emit_ea(Emit *e, const Insn *in)
 	}
 }
 
-/* rdx = the host address of the @size-byte access at ea_seg:ecx, or a jump
- * to the stub: mem_fast() of x86.h. */
-static void emit_tlb(Emit *e, const Insn *in, unsigned size, bool write, Stub *st)
+/* rdx = the host address of the @size-byte access at segment @s:ecx, or a
+ * jump to the stub: mem_fast() of x86.h. */
+static void emit_tlb(Emit *e, unsigned s, unsigned size, bool write, Stub *st)
 {
-	size_t seg = OFF(seg[0]) + (size_t)in->ea_seg * sizeof(SegReg);
+	size_t seg = OFF(seg[0]) + (size_t)s * sizeof(SegReg);
 	uint32_t want = A_P | A_S | (write ? A_RW : 0);
 	uint8_t *r1, *r2;
 
@@ -847,15 +972,16 @@ static void emit_tlb(Emit *e, const Insn *in, unsigned size, bool write, Stub *s
 	load_eax(e, seg + offsetof(SegReg, base));
 	b(e, 0x01); /* add eax, ecx */
 	b(e, 0xc8);
-	/* ecx = the TLB index: (lin >> 12) & 255, + 256 for CPL 3 */
+	/* the TLB index: (lin >> 12) & 255, + 256 for CPL 3 */
 	b(e, 0x89); /* mov ecx, eax */
 	b(e, 0xc1);
-	b(e, 0xc1); /* shr ecx, 12 */
+	/* ecx = the TLB index times sizeof(TLBEntry), a shift away */
+	b(e, 0xc1); /* shr ecx, PAGE_BITS - TLB_ENTRY_BITS */
 	b(e, 0xe9);
-	b(e, PAGE_BITS);
-	b(e, 0x81); /* and ecx, TLB_SIZE - 1 */
+	b(e, PAGE_BITS - TLB_ENTRY_BITS);
+	b(e, 0x81); /* and ecx, (TLB_SIZE - 1) << TLB_ENTRY_BITS */
 	b(e, 0xe1);
-	d32(e, TLB_SIZE - 1);
+	d32(e, (TLB_SIZE - 1) << TLB_ENTRY_BITS);
 	b(e, 0x83); /* cmp dword [cpl], 3 */
 	m_rbx(e, 7, OFF(cpl));
 	b(e, 3);
@@ -865,13 +991,10 @@ static void emit_tlb(Emit *e, const Insn *in, unsigned size, bool write, Stub *s
 		b(e, (uint8_t)(size - 1));
 		jcc_stub(e, st, J_NE);
 	}
-	b(e, 0x81); /* add ecx, TLB_SIZE */
+	b(e, 0x81); /* add ecx, TLB_SIZE << TLB_ENTRY_BITS */
 	b(e, 0xc1);
-	d32(e, TLB_SIZE);
+	d32(e, TLB_SIZE << TLB_ENTRY_BITS);
 	skip_here(e, r1);
-	b(e, 0x69); /* imul ecx, ecx, sizeof(TLBEntry) */
-	b(e, 0xc9);
-	d32(e, (uint32_t)sizeof(TLBEntry));
 	/* the tag of the page of the access's last byte: equal to the entry's
 	 * (at the index of the first byte's page) only when both bytes lie in
 	 * that page, so this also checks that the access does not cross it */
@@ -920,26 +1043,68 @@ static void imm_to_ecx(Emit *e, const Insn *in, bool sx8, bool zx8)
 	b(e, (uint8_t)offsetof(Insn, imm));
 }
 
+/* PUSH r32 / POP r32 with SS a 32-bit stack: push_r() and pop_r() of
+ * fast.c; a 16-bit stack goes to the stub.  ESP changes only after the
+ * access went through, so the stub starts from the same state. */
+static void emit_stack(Emit *e, const Insn *in, bool push, Stub *st)
+{
+	unsigned r = in->op & 7;
+
+	b(e, 0xf7); /* test dword [ss.attr], A_DB */
+	m_rbx(e, 0, OFF(seg[S_SS]) + offsetof(SegReg, attr));
+	d32(e, A_DB);
+	jcc_stub(e, st, J_E);
+	get_reg(e, 1, R_ESP);
+	if (push) {
+		b(e, 0x83); /* sub ecx, 4 */
+		b(e, 0xe9);
+		b(e, 4);
+	}
+	emit_tlb(e, S_SS, 4, push, st);
+	if (push) {
+		get_reg(e, 0, r); /* PUSH ESP: the value before */
+		b(e, 0x89);	  /* mov [rdx], eax */
+		b(e, 0x02);
+		get_reg(e, 0, R_ESP);
+		b(e, 0x83); /* sub eax, 4 */
+		b(e, 0xe8);
+		b(e, 4);
+		put_reg(e, 0, R_ESP);
+	} else {
+		b(e, 0x8b); /* mov ecx, [rdx] */
+		b(e, 0x0a);
+		get_reg(e, 0, R_ESP);
+		b(e, 0x83); /* add eax, 4 */
+		b(e, 0xc0);
+		b(e, 4);
+		put_reg(e, 0, R_ESP);
+		put_reg(e, 1, r); /* POP ESP: the value read wins */
+	}
+}
+
 static void emit_mem(Emit *e, const Insn *in, enum mem k, Stub *st)
 {
 	static const unsigned sizes[] = {
 	    [LD32] = 4, [LD8Z] = 1, [LD8S] = 1,	 [LD16Z] = 2,  [ST32] = 4,
 	    [ST8R] = 1, [ST8I] = 1, [ST32I] = 4, [ALU_R_M] = 4};
+	if (k == PUSH_R || k == POP_R) {
+		emit_stack(e, in, k == PUSH_R, st);
+		return;
+	}
 	emit_ea(e, in);
 	if (k == LEA) {
-		b(e, 0x89); /* mov [rbx+r[reg]], ecx */
-		m_rbx(e, 1, OFF(r[in->reg]));
+		put_reg(e, 1, in->reg);
 		return;
 	}
 	unsigned size = k == CMP_M_I ? (in->op == 0x80 ? 1 : 4) : sizes[k];
 	bool write = k == ST32 || k == ST8R || k == ST8I || k == ST32I;
 
-	emit_tlb(e, in, size, write, st);
+	emit_tlb(e, in->ea_seg, size, write, st);
 	switch (k) {
 	case LD32:
 		b(e, 0x8b); /* mov eax, [rdx] */
 		b(e, 0x02);
-		store_eax(e, OFF(r[in->reg]));
+		put_reg(e, 0, in->reg);
 		break;
 	case LD8Z:
 	case LD8S:
@@ -947,15 +1112,15 @@ static void emit_mem(Emit *e, const Insn *in, enum mem k, Stub *st)
 		b(e, 0x0f); /* movzx / movsx eax, byte/word [rdx] */
 		b(e, k == LD8Z ? 0xb6 : k == LD8S ? 0xbe : 0xb7);
 		b(e, 0x02);
-		store_eax(e, OFF(r[in->reg]));
+		put_reg(e, 0, in->reg);
 		break;
 	case ST32:
-		load_ecx(e, OFF(r[in->reg]));
+		get_reg(e, 1, in->reg);
 		b(e, 0x89); /* mov [rdx], ecx */
 		b(e, 0x0a);
 		break;
 	case ST8R:
-		load_ecx(e, OFF(r[in->reg & 3]));
+		get_reg(e, 1, in->reg & 3u);
 		if (in->reg >= 4) {
 			b(e, 0xc1); /* shr ecx, 8 */
 			b(e, 0xe9);
@@ -976,7 +1141,7 @@ static void emit_mem(Emit *e, const Insn *in, enum mem k, Stub *st)
 	case ALU_R_M:	    /* op reg, [mem]: a = reg, b = memory */
 		b(e, 0x8b); /* mov ecx, [rdx] */
 		b(e, 0x0a);
-		load_eax(e, OFF(r[in->reg]));
+		get_reg(e, 0, in->reg);
 		alu_inline(e, (in->op >> 3) & 7, in->reg, ((in->op >> 3) & 7) != 7);
 		break;
 	case CMP_M_I: /* cmp [mem], imm: a = memory, b = imm */
@@ -1020,6 +1185,7 @@ static void emit_stub(Emit *e, Stub *st)
 	b(e, 0x83);
 	m_rbx(e, 5, OFF(icount));
 	b(e, (uint8_t)owe_ic);
+	cache_reload(e, &st->c);
 	b(e, 0xe9); /* jmp join */
 	d32(e, (uint32_t)(int32_t)(st->join - (e->p + 4)));
 	e->pend_eip = e->pend_ic = 0;
@@ -1498,21 +1664,38 @@ static bool shift_inline_ok(const Insn *in)
 	       (in->op == 0xc1 || in->op == 0xd1 || in->op == 0xd3);
 }
 
+/*
+ * Whether the instruction after one is an inline register ALU or TEST form,
+ * which writes all six lazy-flag fields and reads none: then the lazy flags
+ * of the one before are never seen (nothing between the two can fault or
+ * stop, and a block runs whole), and its inline code does not store them.
+ */
+static bool next_sets_cc(const TB *tb, unsigned i)
+{
+	if (!tb || i + 2 >= tb->n) /* the last instruction is called */
+		return false;
+	enum inl k = inline_kind(&tb->insn[i + 1]);
+
+	return k == INL_ALU_RR || k == INL_ALU_RI || k == INL_TEST_RR;
+}
+
 static void emit_insn(Emit *e, const Insn *in, bool first, bool last, Stub *stubs, unsigned *nstubs)
 {
 	enum inl k = last ? INL_NONE : inline_kind(in);
 	enum mem m = last || k != INL_NONE ? MEM_NONE : mem_kind(in);
 
 	if (last && e->tb && jcc_inline_ok(in)) {
+		cache_clear(e);
 		emit_jcc(e, in, first);
 		return;
 	}
 	if (m != MEM_NONE) {
 		Stub *st = &stubs[(*nstubs)++];
 
-		*st = (Stub){in, first, e->pend_eip, e->pend_ic, {NULL}, 0, NULL};
+		*st = (Stub){in, first, e->pend_eip, e->pend_ic, {NULL}, 0, NULL, {{0}, {0}, 0}};
 		emit_mem(e, in, m, st);
 		st->join = e->p;
+		st->c = e->c;
 		e->pend_eip += in->len;
 		e->pend_ic++;
 		if (first)
@@ -1520,24 +1703,30 @@ static void emit_insn(Emit *e, const Insn *in, bool first, bool last, Stub *stub
 		return;
 	}
 	if (k != INL_NONE || (!last && pure_reg(in))) {
-		if (k != INL_NONE)
+		if (k != INL_NONE) {
 			emit_inline(e, in, k);
-		else if (shift_inline_ok(in))
-			emit_shift(e, in);
-		else if (in->o32 && in->op >= 0x40 && in->op < 0x50)
-			emit_incdec(e, in);
-		else
-			emit_pure(e, in);
+		} else {
+			cache_clear(e); /* R8/R9 used, or a handler called */
+			if (shift_inline_ok(in))
+				emit_shift(e, in);
+			else if (in->o32 && in->op >= 0x40 && in->op < 0x50)
+				emit_incdec(e, in);
+			else
+				emit_pure(e, in);
+		}
 		if (first)
 			store_imm32(e, OFF(stuck), 0);
 		return;
 	}
+	cache_clear(e);
 	emit_call(e, in, first, last);
 }
 
 size_t jit_emit_block(uint8_t *buf, size_t cap, const uint8_t *at, const TB *tb)
 {
-	Emit e = {buf, buf + cap, at, buf, false, 0, 0, tb};
+	Emit e = {buf, buf + cap, at, buf, false, 0, 0, tb, {{0}, {0}, 0}, false};
+
+	cache_clear(&e);
 
 	b(&e, 0x53); /* push rbx */
 	b(&e, 0x48); /* mov rbx, rdi */
@@ -1547,8 +1736,11 @@ size_t jit_emit_block(uint8_t *buf, size_t cap, const uint8_t *at, const TB *tb)
 	Stub stubs[TB_MAX];
 	unsigned nstubs = 0;
 
-	for (unsigned i = 0; i < tb->n; i++)
+	for (unsigned i = 0; i < tb->n; i++) {
+		e.dead_cc = next_sets_cc(tb, i);
 		emit_insn(&e, &tb->insn[i], i == 0, i + 1 == tb->n, stubs, &nstubs);
+	}
+	e.dead_cc = false;
 	for (unsigned i = 0; i < nstubs; i++)
 		emit_stub(&e, &stubs[i]);
 	return e.full ? 0 : (size_t)(e.p - buf);

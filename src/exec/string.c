@@ -26,7 +26,7 @@ static inline void idx_step(CPU *cpu, const Insn *in, int r, unsigned bits)
 	if (in->a32)
 		cpu->r[r] += d;
 	else
-		cpu->r[r] = (cpu->r[r] & 0xffff0000u) | ((cpu->r[r] + d) & 0xffff);
+		setr_whole(cpu, r, (cpu->r[r] & 0xffff0000u) | ((cpu->r[r] + d) & 0xffff));
 }
 
 static inline int src_seg(const Insn *in)
@@ -51,7 +51,7 @@ static void rep_next(CPU *cpu, const Insn *in, bool cmp)
 	if (in->a32)
 		cpu->r[R_ECX] = c;
 	else
-		cpu->r[R_ECX] = (cpu->r[R_ECX] & 0xffff0000u) | (c & 0xffff);
+		setr_whole(cpu, R_ECX, (cpu->r[R_ECX] & 0xffff0000u) | (c & 0xffff));
 	if (!(in->a32 ? c : c & 0xffff))
 		return;
 	if (cmp && cc_zf(cpu) != (in->rep == 0xf3))

@@ -1117,6 +1117,79 @@ static uint32_t rnd(void)
 enum fuzz_mode { FZ_REAL, FZ_PM, FZ_V86 };
 static const char *const fuzz_names[] = {"real", "pm", "v86"};
 
+/* When set, the first 1 MiB is not random bytes but random instructions of
+ * the forms the host-code backend runs inline or calls bare (register ALU,
+ * MOV, TEST, PUSH/POP, INC/DEC, shifts, loads and stores through a random
+ * register, 16-bit forms), with readers of the flags among them (Jcc,
+ * SETcc, ADC, PUSHF): long runs of them in one block, which random bytes
+ * rarely give. */
+static bool fuzz_dense;
+
+static uint8_t *gen_insn(uint8_t *p)
+{
+	static const uint8_t alu[] = {0x01, 0x03, 0x09, 0x0b, 0x11, 0x21, 0x23, 0x29,
+				      0x2b, 0x31, 0x33, 0x39, 0x3b, 0x85, 0x89, 0x8b};
+	uint32_t x = rnd(), rm = 0xc0 | (x >> 8 & 63);
+
+	if ((x >> 16) % 8 == 0)
+		*p++ = 0x66;
+	switch (x % 16) {
+	case 0:
+	case 1:
+	case 2:
+	case 3:
+		*p++ = alu[(x >> 4) % 16], *p++ = (uint8_t)rm;
+		break;
+	case 4:
+		*p++ = 0x83, *p++ = (uint8_t)rm, *p++ = (uint8_t)(x >> 20);
+		break;
+	case 5:
+		*p++ = 0x81, *p++ = (uint8_t)rm, st32(p, rnd()), p += 4;
+		break;
+	case 6:
+		*p++ = (uint8_t)(0xb8 + (x >> 4) % 8), st32(p, rnd() & 0x7ffff), p += 4;
+		break;
+	case 7:
+	case 8:
+		*p++ = (uint8_t)(0x50 + (x >> 4) % 16);
+		break;
+	case 9:
+		*p++ = (uint8_t)(0x40 + (x >> 4) % 16);
+		break;
+	case 10:
+		*p++ = 0xc1, *p++ = (uint8_t)(rm | 0x20), *p++ = (uint8_t)(x >> 20);
+		break;
+	case 11: /* load or store through a register, now and then with disp8 */
+		*p++ = (x >> 4) & 1 ? 0x8b : 0x89;
+		*p++ = (uint8_t)((x >> 5) % 4 == 0 ? 0x40 : 0) | (rm & 0x38) | 3 | ((x >> 7) & 4);
+		if ((x >> 5) % 4 == 0)
+			*p++ = (uint8_t)(x >> 24);
+		break;
+	case 12:
+		*p++ = (uint8_t)(0x70 + (x >> 4) % 16), *p++ = (uint8_t)((x >> 20) % 8);
+		break;
+	case 13:
+		*p++ = 0x0f, *p++ = (uint8_t)(0x90 + (x >> 4) % 16),
+		*p++ = (uint8_t)(0xc0 | (x >> 8 & 7));
+		break;
+	case 14:
+		*p++ = (x >> 4) & 1 ? 0x9c : 0x9d;
+		break;
+	default:
+		*p++ = 0x8d, *p++ = (uint8_t)(0x80 | (rm & 0x3f)), st32(p, rnd() & 0xfff), p += 4;
+		break;
+	}
+	return p;
+}
+
+static void fuzz_densify(void)
+{
+	uint8_t *p = ram, *end = ram + (1u << 20) - 16;
+
+	while (p < end)
+		p = gen_insn(p);
+}
+
 /* Random code and data in the first 1 MiB, and the machine in @mode (round
  * @r picks the variant: paging, a 16-bit stack, 16-bit code). */
 static void fuzz_setup(enum fuzz_mode mode, unsigned r)
@@ -1124,6 +1197,8 @@ static void fuzz_setup(enum fuzz_mode mode, unsigned r)
 	machine_reset();
 	for (uint32_t a = 0; a < (1u << 20); a += 4)
 		st32(ram + a, rnd());
+	if (fuzz_dense)
+		fuzz_densify();
 	if (mode == FZ_REAL) {
 		cpu_set_seg(cpu, S_CS, (SegReg){0x1000, 0x10000, 0xffff, 0x9b});
 		cpu_set_eip(cpu, rnd() & 0xffff);
@@ -1307,8 +1382,8 @@ static void fuzz_diff(enum fuzz_mode mode, unsigned rounds)
 		stops += na;
 	}
 	cpu_set_accel(cpu, cpu_default_accel());
-	printf("fuzz-diff %s: %u rounds, %u stops agree (interp and jit)\n", fuzz_names[mode],
-	       rounds, stops);
+	printf("fuzz-diff %s%s: %u rounds, %u stops agree (interp and jit)\n", fuzz_names[mode],
+	       fuzz_dense ? " (dense)" : "", rounds, stops);
 }
 
 int main(int argc, char **argv)
@@ -1348,5 +1423,10 @@ int main(int argc, char **argv)
 		fuzz(m, rounds);
 		fuzz_diff(m, rounds);
 	}
+	/* the inline forms in long runs, with every variant of fuzz_setup() */
+	fuzz_dense = true;
+	fuzz_diff(FZ_PM, 2 * rounds);
+	fuzz_diff(FZ_REAL, rounds);
+	fuzz_dense = false;
 	return unit_done("cpu");
 }
