@@ -609,6 +609,15 @@ typedef struct Scan {
 	sqlite3_stmt *rows;
 	uint64_t done; /* chunks delivered, for progress */
 	bool stop, failed;
+	bool data; /* the kinds with data from the journal (fb_scanner) */
+	/* where the scan is, for it to go on after a stop (fb_scanner) */
+	bool *journal;	     /* which chunks come from the journal */
+	size_t at, end;	     /* the next run of chunks starts at @at; runs end at @end */
+	size_t run_a, run_b; /* the run being delivered, while in_run */
+	bool in_run;
+	TraceCursor *cur; /* a journal run: the cursor, its chunk and event */
+	size_t jc;
+	uint32_t jn;
 } Scan;
 
 static bool scan_prepare(Scan *s, const char *sql, sqlite3_stmt **st)
@@ -747,6 +756,11 @@ static const char sampled_sql[] = "SELECT DISTINCT chunk FROM chunk_counts "
 				  "WHERE chunk BETWEEN ?1 AND ?2 AND indexed < count "
 				  "AND (?3 >> kind) & 1";
 
+/* The chunks holding events of ?3 at all (their data is only in the journal). */
+static const char holding_sql[] = "SELECT DISTINCT chunk FROM chunk_counts "
+				  "WHERE chunk BETWEEN ?1 AND ?2 AND count > 0 "
+				  "AND (?3 >> kind) & 1";
+
 /*
  * The SQL for the index path; ?1-?4 icount and chunk ranges, ?5 port, ?6
  * address, ?7-?8 the rowids of those chunks: the rows are in journal order,
@@ -807,8 +821,8 @@ static void deliver(Scan *s, const TraceEvent *ev, bool journal)
 	s->stop = !s->fn(s->opaque, &e, journal);
 }
 
-/* Deliver the index rows of chunks [a, b]. */
-static void scan_index(Scan *s, size_t a, size_t b)
+/* Start delivering the index rows of chunks [a, b]. */
+static void scan_index_start(Scan *s, size_t a, size_t b)
 {
 	ScanChunk *c = s->chunks;
 	sqlite3_stmt *st = s->rows;
@@ -822,7 +836,16 @@ static void scan_index(Scan *s, size_t a, size_t b)
 	sqlite3_bind_int64(st, 4, (sqlite3_int64)b);
 	sqlite3_bind_int64(st, 7, (sqlite3_int64)c[a].first_row);
 	sqlite3_bind_int64(st, 8, (sqlite3_int64)(c[b].first_row + c[b].rows - 1));
-	while (!s->stop && scan_step(s, st)) {
+}
+
+/* Deliver the index rows of the run until the end (true) or a stop. */
+static bool scan_index(Scan *s)
+{
+	sqlite3_stmt *st = s->rows;
+
+	while (!s->stop) {
+		if (!scan_step(s, st))
+			goto end;
 		TraceEvent ev = {
 		    .icount = col_u64(st, 0),
 		    .kind = (uint8_t)sqlite3_column_int(st, 1),
@@ -835,57 +858,78 @@ static void scan_index(Scan *s, size_t a, size_t b)
 			ev.flags = TRACE_CHECK_RAM;
 		deliver(s, &ev, false);
 	}
+	return false;
+end:
 	if (s->failed)
 		s->stop = true;
-	s->done += b - a + 1;
+	s->done += s->run_b - s->run_a + 1;
 	scan_progress(s);
+	return true;
 }
 
 /*
- * Deliver the events of chunks [a, b] from the journal.  The cursor gives
- * every event from an icount on, so it starts at a chunk no earlier chunk
- * shares its first icount with (the caller ensures it), and the chunk
- * sizes of the index say where chunk b ends.
+ * Deliver the events of the run's chunks from the journal, until its end
+ * (true) or a stop.  The cursor gives every event from an icount on, so it
+ * starts at a chunk no earlier chunk shares its first icount with (the
+ * caller ensures it), and the chunk sizes of the index say where each
+ * chunk ends.
  */
-static void scan_journal(Scan *s, size_t a, size_t b)
+static bool scan_journal(Scan *s)
 {
-	TraceCursor *cur = trace_cursor(s->t->t, s->chunks[a].first_icount);
 	TraceEvent ev;
 
-	if (!cur) {
-		fail(EXIT_USAGE, "%s", trace_error(s->t->t));
-		s->failed = s->stop = true;
-		return;
-	}
-	for (size_t i = a; i <= b && !s->stop; i++) {
-		s->f->journal_chunks++;
-		for (uint32_t n = 0; n < s->chunks[i].events && !s->stop; n++) {
-			int rc = trace_next(cur, &ev);
-
-			if (rc <= 0) {
-				if (rc < 0)
-					fail(EXIT_USAGE, "%s", trace_error(s->t->t));
-				else
-					fail(EXIT_USAGE, "%s: the journal ends inside chunk %zu",
-					     s->t->dir, i);
-				s->failed = s->stop = true;
-				break;
-			}
-			if (event_passes(s->f, &ev))
-				deliver(s, &ev, true);
+	if (!s->cur) {
+		s->cur = trace_cursor(s->t->t, s->chunks[s->run_a].first_icount);
+		s->jc = s->run_a;
+		s->jn = 0;
+		if (!s->cur) {
+			fail(EXIT_USAGE, "%s", trace_error(s->t->t));
+			s->failed = s->stop = true;
+			return true;
 		}
-		s->done++;
-		scan_progress(s);
+		s->f->journal_chunks++;
 	}
-	trace_cursor_free(cur);
+	while (!s->stop) {
+		if (s->jn == s->chunks[s->jc].events) {
+			s->done++;
+			scan_progress(s);
+			if (s->jc == s->run_b)
+				break;
+			s->jc++;
+			s->jn = 0;
+			s->f->journal_chunks++;
+			continue;
+		}
+		int rc = trace_next(s->cur, &ev);
+
+		if (rc <= 0) {
+			if (rc < 0)
+				fail(EXIT_USAGE, "%s", trace_error(s->t->t));
+			else
+				fail(EXIT_USAGE, "%s: the journal ends inside chunk %zu", s->t->dir,
+				     s->jc);
+			s->failed = s->stop = true;
+			break;
+		}
+		s->jn++;
+		if (event_passes(s->f, &ev))
+			deliver(s, &ev, true);
+	}
+	if (s->stop && !s->failed)
+		return false;
+	trace_cursor_free(s->cur);
+	s->cur = NULL;
+	return true;
 }
 
-/* Mark the chunks in [a, b] whose events of @kinds the index samples. */
-static void mark_sampled(Scan *s, size_t a, size_t b, uint32_t kinds, bool *journal)
+/* Mark the chunks in [a, b] whose events of @kinds the index samples
+ * (@sql sampled_sql), or that hold any (holding_sql). */
+static void mark_sampled(Scan *s, const char *sql, size_t a, size_t b, uint32_t kinds,
+			 bool *journal)
 {
 	sqlite3_stmt *st;
 
-	if (!scan_prepare(s, sampled_sql, &st))
+	if (!scan_prepare(s, sql, &st))
 		return;
 	sqlite3_bind_int64(st, 1, (sqlite3_int64)a);
 	sqlite3_bind_int64(st, 2, (sqlite3_int64)b);
@@ -910,8 +954,14 @@ static void scan_plan(Scan *s, uint32_t kinds, size_t *pa, size_t *pb, bool *jou
 		;
 	if (a < b && s->f->journal)
 		memset(journal + a, 1, b - a);
-	else if (a < b)
-		mark_sampled(s, a, b - 1, kinds, journal);
+	else if (a < b) {
+		uint32_t data =
+		    kinds & (1u << TEV_DMA_WRITE | 1u << TEV_MAP_CHANGE | 1u << TEV_CONSOLE);
+
+		mark_sampled(s, sampled_sql, a, b - 1, kinds, journal);
+		if (s->data && data)
+			mark_sampled(s, holding_sql, a, b - 1, data, journal);
+	}
 	/*
 	 * A journal run must start at a chunk whose first icount no earlier
 	 * chunk reaches, for the cursor to start exactly there: take the
@@ -929,45 +979,148 @@ static void scan_plan(Scan *s, uint32_t kinds, size_t *pa, size_t *pb, bool *jou
 	*pb = b;
 }
 
+/* Plan the scan of @s->f: false if it failed (s->failed) or there is nothing to read. */
+static bool scan_begin(Scan *s)
+{
+	uint32_t kinds = filter_kinds(s->f);
+	char sql[512];
+
+	s->f->chunks = s->f->journal_chunks = 0;
+	if (!scan_chunks(s))
+		return false;
+	s->f->chunks = s->nchunks;
+	if (!kinds || !s->nchunks || s->f->from > s->f->to)
+		return true;
+	s->journal = xcalloc(s->nchunks, sizeof(*s->journal));
+	scan_plan(s, kinds, &s->at, &s->end, s->journal);
+	index_sql(s->f, kinds, sql, sizeof(sql));
+	if (s->failed || s->at == s->end || !scan_prepare(s, sql, &s->rows))
+		return false;
+	if (s->f->has_port)
+		sqlite3_bind_int64(s->rows, 5, (sqlite3_int64)s->f->port);
+	if (s->f->has_addr)
+		sqlite3_bind_int64(s->rows, 6, (sqlite3_int64)s->f->addr);
+	return true;
+}
+
+/* Deliver events until the end (true) or a stop (false). */
+static bool scan_go(Scan *s)
+{
+	while (!s->stop) {
+		if (!s->in_run) {
+			size_t i = s->at, j = i;
+
+			if (!s->rows || i >= s->end)
+				return true;
+			while (j + 1 < s->end && s->journal[j + 1] == s->journal[i])
+				j++;
+			s->run_a = i;
+			s->run_b = j;
+			s->at = j + 1;
+			s->in_run = true;
+			if (!s->journal[i])
+				scan_index_start(s, i, j);
+		}
+		if (!(s->journal[s->run_a] ? scan_journal(s) : scan_index(s)))
+			return false;
+		s->in_run = false;
+	}
+	return s->failed;
+}
+
+static void scan_end(Scan *s)
+{
+	trace_cursor_free(s->cur);
+	sqlite3_finalize(s->rows);
+	free(s->journal);
+	free(s->chunks);
+}
+
 API int fb_scan(fb_trace *t, fb_filter *f, fb_event_fn fn, void *opaque)
 {
-	uint32_t kinds = filter_kinds(f);
 	Scan s = {.t = t, .f = f, .fn = fn, .opaque = opaque};
-	char sql[512];
-	size_t a = 0, b = 0;
-	bool *journal = NULL;
 
-	f->chunks = f->journal_chunks = 0;
-	if (!scan_chunks(&s))
-		goto out;
-	f->chunks = s.nchunks;
-	if (!kinds || !s.nchunks || f->from > f->to)
-		goto out;
-	journal = xcalloc(s.nchunks, sizeof(*journal));
-	scan_plan(&s, kinds, &a, &b, journal);
-	index_sql(f, kinds, sql, sizeof(sql));
-	if (s.failed || a == b || !scan_prepare(&s, sql, &s.rows))
-		goto out;
-	if (f->has_port)
-		sqlite3_bind_int64(s.rows, 5, (sqlite3_int64)f->port);
-	if (f->has_addr)
-		sqlite3_bind_int64(s.rows, 6, (sqlite3_int64)f->addr);
-	for (size_t i = a; i < b && !s.stop;) {
-		size_t j = i;
-
-		while (j + 1 < b && journal[j + 1] == journal[i])
-			j++;
-		if (journal[i])
-			scan_journal(&s, i, j);
-		else
-			scan_index(&s, i, j);
-		i = j + 1;
-	}
-out:
-	sqlite3_finalize(s.rows);
-	free(journal);
-	free(s.chunks);
+	if (scan_begin(&s))
+		scan_go(&s);
+	scan_end(&s);
 	return s.failed ? FB_ERROR : FB_OK;
+}
+
+/* fb_scan() in batches. */
+struct fb_scanner {
+	Scan s;
+	fb_filter f;
+	bool done;
+	fb_event *out;
+	unsigned max, n;
+	uint8_t *arena; /* the data of the events of the last batch */
+	size_t cap, used;
+};
+
+static int scanner_take(void *opaque, const fb_event *ev, int journal_read)
+{
+	fb_scanner *sc = opaque;
+
+	(void)journal_read;
+	sc->out[sc->n] = *ev;
+	if (ev->data && ev->size) {
+		if (sc->used + ev->size > sc->cap) {
+			sc->cap = (sc->used + ev->size) * 2;
+			sc->arena = xrealloc(sc->arena, sc->cap);
+		}
+		memcpy(sc->arena + sc->used, ev->data, ev->size);
+		/* an offset for now: the arena may move while the batch fills */
+		sc->out[sc->n].data = (const uint8_t *)(uintptr_t)(sc->used + 1);
+		sc->used += ev->size;
+	} else {
+		sc->out[sc->n].data = NULL;
+	}
+	return ++sc->n < sc->max;
+}
+
+API fb_scanner *fb_scanner_open(fb_trace *t, const fb_filter *f)
+{
+	fb_scanner *sc = xcalloc(1, sizeof(*sc));
+
+	sc->f = *f;
+	sc->f.progress = NULL;
+	sc->s = (Scan){.t = t, .f = &sc->f, .fn = scanner_take, .opaque = sc, .data = true};
+	if (!scan_begin(&sc->s)) {
+		if (sc->s.failed) {
+			fb_scanner_close(sc);
+			return NULL;
+		}
+		sc->done = true;
+	}
+	return sc;
+}
+
+API int fb_scanner_next(fb_scanner *sc, fb_event *out, unsigned max)
+{
+	if (sc->done || !max)
+		return 0;
+	sc->out = out;
+	sc->max = max;
+	sc->n = 0;
+	sc->used = 0;
+	sc->s.stop = false;
+	if (scan_go(&sc->s))
+		sc->done = true;
+	if (sc->s.failed)
+		return FB_ERROR;
+	for (unsigned i = 0; i < sc->n; i++)
+		if (out[i].data)
+			out[i].data = sc->arena + ((uintptr_t)out[i].data - 1);
+	return (int)sc->n;
+}
+
+API void fb_scanner_close(fb_scanner *sc)
+{
+	if (!sc)
+		return;
+	scan_end(&sc->s);
+	free(sc->arena);
+	free(sc);
 }
 
 /* ---- console ------------------------------------------------------------ */

@@ -39,6 +39,7 @@ extern "C" {
 typedef struct fb_trace fb_trace;
 typedef struct fb_session fb_session;
 typedef struct fb_events fb_events;
+typedef struct fb_scanner fb_scanner;
 typedef struct fb_query fb_query;
 
 enum {
@@ -153,6 +154,17 @@ typedef struct fb_filter {
 } fb_filter;
 typedef int (*fb_event_fn)(void *opaque, const fb_event *ev, int journal_read);
 int fb_scan(fb_trace *t, fb_filter *f, fb_event_fn fn, void *opaque);
+/*
+ * fb_scan() in batches (the Python module's Trace.events): the events that
+ * pass @f (its progress is not called), up to @max into @out a call: how
+ * many (0 at the end), FB_ERROR.  Unlike fb_scan(), every event carries
+ * its data (the chunks holding DMA writes, map changes or console bytes
+ * of the kinds asked for are read from the journal); it stays valid until
+ * the next call.
+ */
+fb_scanner *fb_scanner_open(fb_trace *t, const fb_filter *f);
+int fb_scanner_next(fb_scanner *sc, fb_event *out, unsigned max);
+void fb_scanner_close(fb_scanner *sc);
 /* The @i-th SQL statement fb_scan() runs for @f (for EXPLAIN QUERY PLAN) in
  * @buf: FB_OK, FB_END past the last. */
 int fb_scan_sql(const fb_filter *f, unsigned i, char *buf, size_t len);

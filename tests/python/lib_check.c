@@ -199,6 +199,79 @@ static void check_scan(fb_trace *t)
 		fail("fb_scan_sql", 0);
 }
 
+/* Every event fb_scan --journal gives, with its data, for fb_scanner to match. */
+typedef struct All {
+	fb_event *ev;
+	uint8_t **data;
+	size_t n, cap;
+} All;
+
+static int keep_event(void *opaque, const fb_event *ev, int journal_read)
+{
+	All *a = opaque;
+
+	(void)journal_read;
+	if (a->n == a->cap) {
+		a->cap = a->cap ? a->cap * 2 : 1024;
+		a->ev = realloc(a->ev, a->cap * sizeof(*a->ev));
+		a->data = realloc(a->data, a->cap * sizeof(*a->data));
+		if (!a->ev || !a->data)
+			abort();
+	}
+	a->ev[a->n] = *ev;
+	a->data[a->n] = NULL;
+	if (ev->data && ev->size) {
+		a->data[a->n] = malloc(ev->size);
+		memcpy(a->data[a->n], ev->data, ev->size);
+	}
+	a->n++;
+	return 1;
+}
+
+/* fb_scanner in batches of 1, 7 and 4096: the events of fb_scan --journal, data and all. */
+static void check_scanner(fb_trace *t)
+{
+	fb_filter f = {.to = UINT64_MAX, .journal = 1};
+	All all = {0};
+	fb_event out[4096];
+	static const unsigned batch[] = {1, 7, 4096};
+
+	if (fb_scan(t, &f, keep_event, &all) != FB_OK || !all.n)
+		fail("fb_scan --journal for fb_scanner", 0);
+	f.journal = 0;
+	for (unsigned b = 0; b < 3; b++) {
+		fb_scanner *sc = fb_scanner_open(t, &f);
+		size_t at = 0;
+		int n;
+
+		if (!sc)
+			fail("fb_scanner_open", batch[b]);
+		while ((n = fb_scanner_next(sc, out, batch[b])) > 0)
+			for (int i = 0; i < n; i++, at++) {
+				const fb_event *x = &out[i], *y = &all.ev[at];
+
+				if (at >= all.n || x->icount != y->icount || x->kind != y->kind ||
+				    x->addr != y->addr || x->value != y->value ||
+				    x->size != y->size || !x->data != !all.data[at] ||
+				    (x->data && memcmp(x->data, all.data[at], x->size)))
+					fail("fb_scanner's events", at);
+			}
+		if (n < 0 || at != all.n)
+			fail("fb_scanner's count", at);
+		fb_scanner_close(sc);
+	}
+	/* a kind from the index, stopped early */
+	f.kinds = 1u << FB_INTERRUPT;
+	fb_scanner *sc = fb_scanner_open(t, &f);
+	if (!sc || fb_scanner_next(sc, out, 1) < 0)
+		fail("fb_scanner stopped early", 0);
+	fb_scanner_close(sc);
+	for (size_t i = 0; i < all.n; i++)
+		free(all.data[i]);
+	free(all.ev);
+	free(all.data);
+}
+
 int main(int argc, char **argv)
 {
 	static Seen seen[2][NPOS];
@@ -260,8 +333,10 @@ int main(int argc, char **argv)
 		fail("an unmapped read", 0);
 	check_query(t[0]);
 	check_console(t[0]);
-	for (int k = 0; k < 2; k++)
+	for (int k = 0; k < 2; k++) {
 		check_scan(t[k]);
+		check_scanner(t[k]);
+	}
 	for (int i = 0; i < 4; i++)
 		fb_session_free(s[i]);
 	fb_close(t[0]);

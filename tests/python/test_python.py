@@ -139,6 +139,22 @@ def raises(fn, match, what):
     check(False, '%s raises flashback.Error' % what)
 
 
+def event_text(e):
+    """What flashback events prints after the icount and kind, for the kinds
+    the golden comparisons ask for."""
+    if e.kind == 'port-read':
+        return 'port %#x size %d -> %#x' % (e.addr, e.size, e.value)
+    if e.kind == 'interrupt':
+        return 'vector %#04x' % e.value
+    if e.kind == 'dma-write':
+        return 'addr %#x len %d' % (e.addr, e.size)
+    if e.kind == 'snapshot':
+        return 'snapshot %d' % e.value
+    if e.kind == 'end':
+        return 'final hash %016x' % e.value
+    return None
+
+
 def dump_regs(trace, n):
     out = run('replay', trace, '--until', n).stdout.decode()
     regs = dict(re.findall(r'([A-Z]{2,3}) ?=([0-9a-f]{4,8})', out))
@@ -177,6 +193,24 @@ def case_api(tmp):
                 check(list(t.events(kind=kinds, start=lo, stop=hi)) == want,
                       'events(kind=%s, %s, %s): only the chunks holding them, the same events'
                       % (kinds, lo, hi))
+        # against flashback events on the golden traces, a couple of filters
+        golden = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(DOCS))),
+                              'traces', 'golden')
+        for name, args, kw in (
+                ('timer', ['--kind', 'interrupt', '--from', 23400, '--to', 28599],
+                 dict(kind='interrupt', start=23400, stop=28600)),
+                ('timer', ['--port', '0x3fd', '--from', 1000, '--to', 200000],
+                 dict(port=0x3fd, start=1000, stop=200001)),
+                ('ata', ['--kind', 'dma-write'], dict(kind='dma-write')),
+                ('ata', ['--addr', '0x10a000'], dict(addr=0x10a000)),
+                ('timer', ['--kind', 'snapshot', '--kind', 'end'], dict(kind=['snapshot', 'end']))):
+            r = run('events', os.path.join(golden, name), *args)
+            cli = [l.split(None, 2) for l in r.stdout.decode().splitlines()]
+            with flashback.open(os.path.join(golden, name)) as g:
+                mine = [[str(e.icount), e.kind, event_text(e)] for e in g.events(**kw)]
+            check(r.returncode == 0 and cli and cli == mine,
+                  'events(%s) on golden/%s = flashback events %s (%d, %d events)'
+                  % (kw, name, ' '.join(map(str, args)), len(cli), len(mine)))
         con = list(t.events(kind=['console']))
         check(b''.join(e.data for e in con).startswith(b'timer'), 'console bytes as data')
         ports = list(t.events(port=0x3fd))
