@@ -16,6 +16,7 @@
 #include "tools.h"
 #include "../src/base/base.h"
 #include "../src/lib/flashback.h"
+#include "../src/lib/internal.h"
 #include "../src/replay/replay.h"
 
 #include <inttypes.h>
@@ -83,21 +84,9 @@ void history_header(FILE *out)
 /* gdb's monitor history: the engine's write as libflashback gives it. */
 void history_line(FILE *out, const HistoryWrite *h)
 {
-	fb_write w = {.icount = h->icount,
-		      .cs = h->cs,
-		      .eip = h->eip,
-		      .phys = h->phys,
-		      .size = h->size,
-		      .dma = h->dma,
-		      .walker = h->walker,
-		      .old = h->old,
-		      .now = h->now};
+	fb_write w;
 
-	if (h->dma || h->walker)
-		snprintf(w.text, sizeof(w.text), "%s",
-			 h->dma ? "(device DMA)" : "(accessed/dirty bits)");
-	else
-		fb_disasm(h->insn, h->insn_len, h->eip, h->bits, w.text, sizeof(w.text));
+	lib_write_of(h, &w);
 	print_write(out, &w);
 }
 

@@ -10,6 +10,7 @@
  * exception says what `flashback` would.
  */
 #include "flashback.h"
+#include "internal.h"
 
 #include <dirent.h>
 #include <inttypes.h>
@@ -1472,30 +1473,36 @@ typedef struct HistoryCall {
 	bool stopped; /* fn asked to stop: not an error */
 } HistoryCall;
 
+void lib_write_of(const HistoryWrite *h, fb_write *w)
+{
+	*w = (fb_write){.icount = h->icount,
+			.cs = h->cs,
+			.eip = h->eip,
+			.lin = h->lin,
+			.phys = h->phys,
+			.offset = h->offset,
+			.size = h->size,
+			.dma = h->dma,
+			.walker = h->walker,
+			.bits = (uint32_t)h->bits,
+			.old = h->old,
+			.now = h->now};
+	/* the same column `flashback history` prints, and the instruction's own bytes */
+	if (h->dma || h->walker)
+		snprintf(w->text, sizeof(w->text), "%s",
+			 h->dma ? "(device DMA)" : "(accessed/dirty bits)");
+	else
+		w->insn_len =
+		    fb_disasm(h->insn, h->insn_len, h->eip, h->bits, w->text, sizeof(w->text));
+	memcpy(w->insn, h->insn, w->insn_len < sizeof(w->insn) ? w->insn_len : sizeof(w->insn));
+}
+
 static bool history_one(void *opaque, const HistoryWrite *h)
 {
 	HistoryCall *c = opaque;
-	fb_write w = {.icount = h->icount,
-		      .cs = h->cs,
-		      .eip = h->eip,
-		      .lin = h->lin,
-		      .phys = h->phys,
-		      .offset = h->offset,
-		      .size = h->size,
-		      .dma = h->dma,
-		      .walker = h->walker,
-		      .bits = (uint32_t)h->bits,
-		      .old = h->old,
-		      .now = h->now};
+	fb_write w;
 
-	/* the same column `flashback history` prints, and the instruction's own bytes */
-	if (h->dma || h->walker)
-		snprintf(w.text, sizeof(w.text), "%s",
-			 h->dma ? "(device DMA)" : "(accessed/dirty bits)");
-	else
-		w.insn_len =
-		    fb_disasm(h->insn, h->insn_len, h->eip, h->bits, w.text, sizeof(w.text));
-	memcpy(w.insn, h->insn, w.insn_len < sizeof(w.insn) ? w.insn_len : sizeof(w.insn));
+	lib_write_of(h, &w);
 	if (c->fn(c->opaque, &w))
 		return true;
 	c->stopped = true;
