@@ -167,44 +167,6 @@ static int cmd_record(int argc, char **argv)
 	return status;
 }
 
-static int cmd_replay(int argc, char **argv)
-{
-	ReplayOptions ro = {.snapshot = -1, .console = stdout};
-	const char *dir = NULL;
-
-	for (int i = 0; i < argc; i++) {
-		if (strcmp(argv[i], "--until") == 0) {
-			ro.has_until = true;
-			ro.until = number_arg(argv[i], argv[i + 1]);
-			i++;
-		} else if (strcmp(argv[i], "--verify") == 0) {
-			ro.verify = true;
-		} else if (strcmp(argv[i], "--snapshot") == 0) {
-			uint64_t k = number_arg(argv[i], argv[i + 1]);
-
-			if (k > 999999)
-				fatal(EXIT_USAGE,
-				      "--snapshot %s: snapshots are numbered 0 to 999999",
-				      argv[i + 1]);
-			ro.snapshot = (int)k;
-			i++;
-		} else if (argv[i][0] == '-') {
-			fatal(EXIT_USAGE, "replay: unknown option '%s'", argv[i]);
-		} else if (!dir) {
-			dir = argv[i];
-		} else {
-			fatal(EXIT_USAGE, "replay: one trace at a time ('%s')", argv[i]);
-		}
-	}
-	if (!dir)
-		fatal(EXIT_USAGE, "usage: flashback replay TRACE [--until N] [--verify]");
-	if (ro.verify && ro.has_until)
-		fatal(EXIT_USAGE,
-		      "replay: --verify checks the whole recording: it does not go with "
-		      "--until");
-	return replay_run(dir, &ro);
-}
-
 /* `flashback gdb TRACE [--port P] [--host H] [--snapshot-memory MB]` */
 static int cmd_gdb(int argc, char **argv)
 {
@@ -270,7 +232,7 @@ static int cmd_demo(int argc, char **argv)
 {
 	MachineOptions o;
 	RecordOptions rec = {.machine_options = "(the built-in demo)"};
-	ReplayOptions rep = {.snapshot = -1};
+	ToolReplay rep = {.snapshot = -1};
 	enum run_end end;
 	int status, rstatus;
 	const char *tmp = getenv("TMPDIR"), *base;
@@ -309,8 +271,9 @@ static int cmd_demo(int argc, char **argv)
 		fatal(EXIT_INTERNAL, "demo: the recording in %s could not be closed", dir);
 
 	mem = open_memstream(&again, &again_len);
+	rep.dir = dir;
 	rep.console = mem;
-	rstatus = replay_run(dir, &rep);
+	rstatus = tool_replay_run(&rep);
 	fclose(mem);
 	if (rstatus != 0) {
 		fprintf(stderr, "flashback: demo: the replay of %s did not match (status %d)\n", dir,
@@ -352,7 +315,7 @@ static const struct command {
 } commands[] = {
     {"run", "run [MACHINE]                  run a guest live", cmd_run},
     {"record", "record -o TRACE [MACHINE]      run a guest and record it", cmd_record},
-    {"replay", "replay TRACE [--until N] [--verify]  replay a recording", cmd_replay},
+    {"replay", "replay TRACE [--until N] [--verify]  replay a recording", tools_replay},
     {"info", "info TRACE                     summary of a recording", tools_info},
     {"reindex", "reindex TRACE                  write the trace's index.sqlite afresh",
      cmd_reindex},

@@ -23,7 +23,7 @@
 #include "../src/base/base.h"
 #include "../src/exec/cpu.h" /* the architecture's constants: EFLAGS, CR0, segments */
 #include "../src/lib/flashback.h"
-#include "../src/replay/replay.h" /* replay_warn_snapshot: the line replay and gdb print */
+#include "../src/lib/internal.h" /* lib_warn_snapshot: the line every replaying command prints */
 
 #include <capstone/capstone.h>
 #include <inttypes.h>
@@ -520,7 +520,7 @@ static int listing(const char *dir, uint64_t from, uint64_t count, bool to_given
 
 	if (!(l.t = fb_open(dir)) || !(l.s = fb_session_new(l.t, 0)))
 		tool_lib_failed();
-	replay_warn_snapshot(fb_session_warning(l.s));
+	lib_warn_snapshot(fb_session_warning(l.s));
 	start = fb_start_icount(l.s);
 	end = fb_end_icount(l.s);
 	if (from < start || from >= end || (to_given && from + count > end))

@@ -81,13 +81,10 @@ void history_header(FILE *out)
 		"size", "old -> new");
 }
 
-/* gdb's monitor history: the engine's write as libflashback gives it. */
-void history_line(FILE *out, const HistoryWrite *h)
+/* gdb's monitor history: the lines fb_history's callers get. */
+void history_line(FILE *out, const fb_write *w)
 {
-	fb_write w;
-
-	lib_write_of(h, &w);
-	print_write(out, &w);
+	print_write(out, w);
 }
 
 static int found(void *opaque, const fb_write *w)
@@ -163,7 +160,7 @@ int tools_history(int argc, char **argv)
 	/* built on libflashback: what it finds is what a program finds */
 	if (!(t = fb_open(dir)) || !(s = fb_session_new(t, 0)))
 		tool_lib_failed();
-	replay_warn_snapshot(fb_session_warning(s));
+	lib_warn_snapshot(fb_session_warning(s));
 	if (!has_from)
 		from = fb_start_icount(s);
 	if (!has_to)

@@ -16,6 +16,7 @@
 #include "tools.h"
 #include "../src/base/base.h"
 #include "../src/lib/flashback.h"
+#include "../src/lib/internal.h"
 #include "../src/replay/replay.h"
 
 #include <inttypes.h>
@@ -150,7 +151,7 @@ int tools_screen(int argc, char **argv)
 		      dir, at, l.icount);
 	if (!(s = fb_session_new(t, 0)))
 		tool_lib_failed();
-	replay_warn_snapshot(fb_session_warning(s));
+	lib_warn_snapshot(fb_session_warning(s));
 	if (at < fb_start_icount(s))
 		fatal(EXIT_USAGE,
 		      "--at %" PRIu64 ": before the recording starts (icount %" PRIu64 ")", at,

@@ -1,21 +1,20 @@
 /*
- * tools.h - the trace database tools: flashback query, events, console,
+ * tools.h - the trace tools: flashback replay, query, events, console,
  * export, screen, history, disasm and trace, over the index (index.sqlite)
- * and the journal of a recording (screen, history, disasm and trace replay
- * it).
+ * and the journal of a recording (replay, screen, history, disasm and trace
+ * replay it).
  *
- * query, events, console, export, screen and history are programs over
- * libflashback (src/lib/flashback.h): fb_open() checks the journal against
- * the index and says clearly what is wrong with a damaged trace; their
- * lines and errors are what the library gives a program.  Exact events of
- * kinds the index samples come from the journal chunks that hold them
- * (fb_scan), never from a full decompression.  disasm and trace still
- * drive the replay engine directly (src/replay/replay.h).
+ * All are programs over libflashback (src/lib/flashback.h): fb_open()
+ * checks the journal against the index and says clearly what is wrong with
+ * a damaged trace; their lines and errors are what the library gives a
+ * program.  Exact events of kinds the index samples come from the journal
+ * chunks that hold them (fb_scan), never from a full decompression.
  * docs/tools.md describes the commands; traces/FORMAT.md the files.
  *
  * Exit statuses: 0, 1 (console --grep found nothing), 2 bad usage or input
- * (SQL errors, writing statements, damaged or missing traces), 4 host
- * failure (an output file that cannot be written).
+ * (SQL errors, writing statements, damaged or missing traces), 3 a replay
+ * that diverged, 4 host failure (an output file that cannot be written),
+ * 128 + a signal that stopped a replay.
  */
 #ifndef FB_TOOLS_H
 #define FB_TOOLS_H
@@ -31,15 +30,29 @@ int tools_query(int argc, char **argv);
 int tools_events(int argc, char **argv);
 int tools_console(int argc, char **argv);
 int tools_export(int argc, char **argv);
-/* disasm.c: the instructions as executed, replayed with src/replay's engine. */
+/* disasm.c: the instructions as executed, from a session's replay. */
 int tools_disasm(int argc, char **argv);
 int tools_trace(int argc, char **argv);
 /* history.c: every write to a range of memory, from a replay with a watch. */
 int tools_history(int argc, char **argv);
 /* The lines it prints, for the gdb server's `monitor history`. */
-struct HistoryWrite;
+struct fb_write;
 void history_header(FILE *out);
-void history_line(FILE *out, const struct HistoryWrite *w);
+void history_line(FILE *out, const struct fb_write *w);
+
+/* replay.c: replay a recording, print its console output again. */
+int tools_replay(int argc, char **argv);
+typedef struct ToolReplay {
+	const char *dir;
+	bool has_until, verify;
+	uint64_t until; /* stop there and print the CPU state */
+	int snapshot;	/* start from this trace snapshot; -1: from the start */
+	FILE *console;	/* where the guest's console output goes again (NULL: nowhere) */
+	/* where it ended, for the demo */
+	uint64_t final_icount, final_hash;
+} ToolReplay;
+/* The exit status (0, 2, 3, 128 + a signal). */
+int tool_replay_run(ToolReplay *o);
 
 /* info.c: a summary of the trace; returns the exit status. */
 int tools_info(int argc, char **argv);

@@ -168,11 +168,10 @@ static uint32_t f_neg(CPU *cpu, uint32_t v, unsigned bits, unsigned arg)
 	return alu_op(cpu, 5, 0, v, bits);
 }
 
-static unsigned shift_count;
-
-static uint32_t f_shift(CPU *cpu, uint32_t v, unsigned bits, unsigned op)
+/* @arg: the operation (ModRM.reg) in bits 0-2, the masked count above */
+static uint32_t f_shift(CPU *cpu, uint32_t v, unsigned bits, unsigned arg)
 {
-	return alu_shift(cpu, op, v, shift_count, bits);
+	return alu_shift(cpu, arg & 7, v, arg >> 3, bits);
 }
 
 static H(op_grp2)
@@ -186,8 +185,7 @@ static H(op_grp2)
 		count = 1;
 	else
 		count = cpu->r[R_ECX];
-	shift_count = count & 31;
-	rmw(cpu, in, bits, f_shift, in->reg);
+	rmw(cpu, in, bits, f_shift, in->reg | (count & 31) << 3);
 }
 
 /* ---- multiply and divide ------------------------------------------- */

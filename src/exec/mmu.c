@@ -292,25 +292,45 @@ static uint32_t translate(CPU *cpu, uint32_t lin, bool write, bool user)
 	return a20_mask(cpu, (pte & 0xfffff000u) | (lin & 0xfff));
 }
 
+/*
+ * A page-table entry for mmu_probe(): from RAM or ROM only, so that a look
+ * by a debugger or a tool never reaches a device (an MMIO read would
+ * change it, or in replay take the journal's next event).  false if the
+ * entry is anywhere else.
+ */
+static bool probe_entry(CPU *cpu, uint32_t phys, uint32_t *v)
+{
+	const FlatRange *fr;
+	uint8_t *p = phys_host(cpu, a20_mask(cpu, phys), &fr);
+
+	if (!p || a20_mask(cpu, phys) + 3 > fr->end)
+		return false;
+	*v = (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+	return true;
+}
+
+/*
+ * The one page walk for everything outside the instructions (gdb, the
+ * trace tools, libflashback, the watch's page search): the walk of
+ * translate() above without its checks and side effects (no fault, no
+ * accessed or dirty bits, no TLB fill, no device read).
+ */
 bool mmu_probe(CPU *cpu, uint32_t lin, uint32_t *phys)
 {
+	uint32_t pde, pte;
+
 	if (!(cpu->cr0 & CR0_PG)) {
 		*phys = a20_mask(cpu, lin);
 		return true;
 	}
-	uint32_t pde =
-	    phys_read(cpu, a20_mask(cpu, (cpu->cr3 & 0xfffff000u) | ((lin >> 20) & 0xffc)), 4);
-
-	if (!(pde & PTE_P))
+	if (!probe_entry(cpu, (cpu->cr3 & 0xfffff000u) | ((lin >> 20) & 0xffc), &pde) ||
+	    !(pde & PTE_P))
 		return false;
 	if ((pde & PTE_PS) && (cpu->cr4 & CR4_PSE)) {
 		*phys = a20_mask(cpu, (pde & 0xffc00000u) | (lin & 0x3fffffu));
 		return true;
 	}
-	uint32_t pte =
-	    phys_read(cpu, a20_mask(cpu, (pde & 0xfffff000u) | ((lin >> 10) & 0xffc)), 4);
-
-	if (!(pte & PTE_P))
+	if (!probe_entry(cpu, (pde & 0xfffff000u) | ((lin >> 10) & 0xffc), &pte) || !(pte & PTE_P))
 		return false;
 	*phys = a20_mask(cpu, (pte & 0xfffff000u) | (lin & 0xfff));
 	return true;

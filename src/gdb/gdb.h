@@ -4,7 +4,7 @@
  * The stub speaks the protocol over one TCP connection at a time (it keeps
  * listening when a client goes away) and debugs a *target*: the live
  * machine (gdb_live_new, src/gdb/live.c) or a recording
- * (gdb_replay_serve, src/gdb/replay_target.c).  A
+ * (gdb_replay_serve, src/gdb/replay_target.c, a libflashback session).  A
  * target hands the stub its CPU (registers go through src/exec/cpu.h), its
  * guest memory, its own monitor commands and - only if it can - reverse
  * execution.  Breakpoints, watchpoints, single steps and stop replies are
@@ -115,7 +115,7 @@ void gdb_guest_exited(GdbStub *s, int status);
 bool gdb_kill_requested(const GdbStub *s);
 
 /* A recording as a target (src/gdb/replay_target.c): `flashback gdb TRACE`. */
-struct HistoryWrite; /* src/replay/replay.h */
+struct fb_write; /* src/lib/flashback.h */
 typedef struct GdbReplayOptions {
 	const char *dir;  /* the trace directory */
 	const char *host; /* NULL: 127.0.0.1 */
@@ -125,7 +125,7 @@ typedef struct GdbReplayOptions {
 	/* How `monitor history` prints (tools/history.c, which the stub does
 	 * not link): a header and one line per write. */
 	void (*history_header)(FILE *out);
-	void (*history_line)(FILE *out, const struct HistoryWrite *w);
+	void (*history_line)(FILE *out, const struct fb_write *w);
 } GdbReplayOptions;
 /* Serve the recording until gdb kills it; returns the exit status. */
 int gdb_replay_serve(const GdbReplayOptions *o);

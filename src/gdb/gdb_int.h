@@ -127,10 +127,10 @@ void stub_clear_points(GdbStub *s);
 void resume(GdbStub *s, bool step);
 /*
  * Hand the breakpoints and watchpoints to the target (or the CPU), with
- * @fn as the watch function (NULL: the stub's own, which stops and sets
- * s->stop).  The replay target's reverse scan passes its own.
+ * the stub's watch function, which stops and sets s->stop (the replay
+ * target keeps the lists and runs the session with them itself).
  */
-void stub_apply_hooks(GdbStub *s, cpu_watch_fn fn, void *opaque);
+void stub_apply_hooks(GdbStub *s);
 /* Which watchpoint, if any, access @a triggers, as a stop reason. */
 bool stub_watch_match(GdbStub *s, const CPUAccess *a, GdbStop *why);
 /* Is there a breakpoint at @eip? */
@@ -138,7 +138,7 @@ bool breakpoint_at(GdbStub *s, uint32_t eip, GdbStop *why);
 /* After CPU_EXIT_BREAKPOINT: set s->stop from the CPU's reason. */
 void stub_cpu_stopped(GdbStub *s);
 
-/* vmem.c: guest linear memory through the current paging, RAM/ROM only */
+/* vmem.c: the live target's linear memory through the CPU's page walk, RAM/ROM only */
 bool vmem_page_ok(CPU *cpu, AddressSpace *as, uint32_t lin, bool write, uint32_t *phys);
 bool vmem_range_ok(CPU *cpu, AddressSpace *as, uint32_t addr, uint32_t len, bool write);
 bool vmem_read(CPU *cpu, AddressSpace *as, uint32_t addr, void *buf, uint32_t len);

@@ -50,7 +50,7 @@ static bool watch_stop(void *opaque, CPU *cpu, const CPUAccess *a)
 	return stub_watch_match(s, a, &s->stop);
 }
 
-void stub_apply_hooks(GdbStub *s, cpu_watch_fn fn, void *opaque)
+void stub_apply_hooks(GdbStub *s)
 {
 	uint32_t eips[GDB_MAX_BREAKPOINTS];
 	CPUWatch w[GDB_MAX_WATCHPOINTS];
@@ -61,16 +61,12 @@ void stub_apply_hooks(GdbStub *s, cpu_watch_fn fn, void *opaque)
 		eips[i] = s->bp[i].addr;
 	for (int i = 0; i < s->nwp; i++)
 		w[i] = (CPUWatch){s->wp[i].addr, s->wp[i].len, kinds[s->wp[i].type], false};
-	if (!fn) {
-		fn = watch_stop;
-		opaque = s;
-	}
 	if (s->t.set_hooks) {
-		s->t.set_hooks(s->t.opaque, eips, (unsigned)s->nbp, w, (unsigned)s->nwp, fn,
-			       opaque);
+		s->t.set_hooks(s->t.opaque, eips, (unsigned)s->nbp, w, (unsigned)s->nwp, watch_stop,
+			       s);
 	} else {
 		cpu_set_breakpoints(s->t.cpu, eips, (unsigned)s->nbp);
-		cpu_set_watches(s->t.cpu, w, (unsigned)s->nwp, fn, opaque);
+		cpu_set_watches(s->t.cpu, w, (unsigned)s->nwp, watch_stop, s);
 	}
 }
 
@@ -79,7 +75,7 @@ bool break_insert(GdbStub *s, int type, uint32_t addr)
 	if (s->nbp == GDB_MAX_BREAKPOINTS)
 		return false;
 	s->bp[s->nbp++] = (Breakpoint){addr, (uint8_t)type};
-	stub_apply_hooks(s, NULL, NULL);
+	stub_apply_hooks(s);
 	return true;
 }
 
@@ -93,7 +89,7 @@ bool break_remove(GdbStub *s, int type, uint32_t addr)
 			break;
 		}
 	}
-	stub_apply_hooks(s, NULL, NULL);
+	stub_apply_hooks(s);
 	return true;
 }
 
@@ -102,7 +98,7 @@ bool watch_insert(GdbStub *s, int type, uint32_t addr, uint32_t len)
 	if (s->nwp == GDB_MAX_WATCHPOINTS)
 		return false;
 	s->wp[s->nwp++] = (Watchpoint){addr, len, (uint8_t)type};
-	stub_apply_hooks(s, NULL, NULL);
+	stub_apply_hooks(s);
 	return true;
 }
 
@@ -116,14 +112,14 @@ bool watch_remove(GdbStub *s, int type, uint32_t addr, uint32_t len)
 			break;
 		}
 	}
-	stub_apply_hooks(s, NULL, NULL);
+	stub_apply_hooks(s);
 	return true;
 }
 
 void stub_clear_points(GdbStub *s)
 {
 	s->nbp = s->nwp = 0;
-	stub_apply_hooks(s, NULL, NULL);
+	stub_apply_hooks(s);
 }
 
 bool breakpoint_at(GdbStub *s, uint32_t eip, GdbStop *why)
@@ -150,7 +146,7 @@ void resume(GdbStub *s, bool step)
 {
 	s->state = step ? RS_STEPPING : RS_RUNNING;
 	s->step_from = cpu_icount(s->t.cpu);
-	stub_apply_hooks(s, NULL, NULL);
+	stub_apply_hooks(s);
 	cpu_skip_breakpoint(s->t.cpu);
 }
 

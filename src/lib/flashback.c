@@ -1190,11 +1190,18 @@ API void fb_console_close(fb_console *c)
 
 struct fb_session {
 	ReplaySession *rs;
-	/* fb_run's watches: which one was hit, and how */
+	fb_trace *t;
+	/* fb_run's watches: which one was hit, and how; fb_run_hits' @fn */
 	const fb_watch *w;
 	unsigned nw;
 	fb_stop *stop;
 	bool hit;
+	fb_hit_fn fn;
+	void *fn_opaque;
+	/* fb_session_cancel's */
+	int (*cancel)(void *opaque);
+	void *cancel_opaque;
+	bool cancelled; /* it said stop */
 };
 
 API fb_session *fb_session_new(fb_trace *t, int cache)
@@ -1211,6 +1218,7 @@ API fb_session *fb_session_new(fb_trace *t, int cache)
 		replay_set_cache(rs, REPLAY_CACHE_INTERVAL, REPLAY_CACHE_BYTES);
 	s = xcalloc(1, sizeof(*s));
 	s->rs = rs;
+	s->t = t;
 	return s;
 }
 
@@ -1242,6 +1250,89 @@ API const char *fb_session_warning(const fb_session *s)
 	return replay_snapshot_damage(s->rs);
 }
 
+void lib_warn_snapshot(const char *damage)
+{
+	if (damage)
+		fprintf(stderr, "flashback: %s: left out (an earlier snapshot is used instead)\n",
+			damage);
+}
+
+API int fb_session_console(fb_session *s, FILE *out)
+{
+	replay_set_console(s->rs, out);
+	return FB_OK;
+}
+
+static bool ask_cancel(void *opaque)
+{
+	fb_session *s = opaque;
+
+	s->cancelled = s->cancel(s->cancel_opaque) != 0;
+	return s->cancelled;
+}
+
+API void fb_session_cancel(fb_session *s, int (*fn)(void *opaque), void *opaque)
+{
+	s->cancel = fn;
+	s->cancel_opaque = opaque;
+	replay_set_cancel(s->rs, fn ? ask_cancel : NULL, s);
+}
+
+API int fb_session_cache(fb_session *s, uint64_t interval, uint64_t max_bytes)
+{
+	if (!interval != !max_bytes || max_bytes > SIZE_MAX)
+		return fail(EXIT_USAGE,
+			    "the snapshot cache needs an interval and a size (or neither)");
+	replay_set_cache(s->rs, interval, (size_t)max_bytes);
+	return FB_OK;
+}
+
+API int fb_session_cache_stats(const fb_session *s, fb_cache_stats *out)
+{
+	ReplayCacheInfo ci;
+
+	replay_cache_info(s->rs, &ci);
+	*out = (fb_cache_stats){.entries = ci.entries,
+				.bytes = ci.bytes,
+				.mirror_bytes = ci.mirror_bytes,
+				.max_bytes = ci.max_bytes,
+				.interval = ci.interval,
+				.first_icount = ci.first_icount,
+				.last_icount = ci.last_icount};
+	return FB_OK;
+}
+
+API int fb_snapshot_get(const fb_session *s, uint32_t i, fb_snapshot *out)
+{
+	const RRSnapHeader *snaps;
+	unsigned n = replay_snapshots(s->rs, &snaps);
+
+	if (i >= n)
+		return FB_END;
+	*out = (fb_snapshot){snaps[i].number, snaps[i].icount, snaps[i].size};
+	return FB_OK;
+}
+
+static bool has_snapshot(const fb_session *s, uint32_t number)
+{
+	fb_snapshot sn;
+
+	for (uint32_t i = 0; fb_snapshot_get(s, i, &sn) == FB_OK; i++)
+		if (sn.number == number)
+			return true;
+	return false;
+}
+
+API uint64_t fb_restore_point(fb_session *s, uint64_t icount)
+{
+	return replay_restore_point(s->rs, icount);
+}
+
+CPU *lib_session_cpu(fb_session *s)
+{
+	return replay_cpu(s->rs);
+}
+
 API int fb_snapshot_before(const fb_session *s, uint64_t icount, uint32_t *number, uint64_t *at)
 {
 	const RRSnapHeader *snaps;
@@ -1261,37 +1352,83 @@ static int replay_failed(fb_session *s)
 	return fail(replay_error_status(s->rs), "%s", replay_error(s->rs));
 }
 
+/* What a move that ended with @st returns. */
+static int moved(fb_session *s, enum replay_status st)
+{
+	switch (st) {
+	case REPLAY_ERROR:
+		return replay_failed(s);
+	case REPLAY_END:
+		return FB_END;
+	case REPLAY_CANCELLED:
+		return FB_STOPPED;
+	default:
+		return FB_OK;
+	}
+}
+
 API int fb_goto(fb_session *s, uint64_t icount)
 {
 	char err[128];
 
 	if (!replay_goto_check(s->rs, icount, err, sizeof(err)))
 		return fail(EXIT_USAGE, "%s", err);
-	switch (replay_goto(s->rs, icount)) {
-	case REPLAY_ERROR:
-		return replay_failed(s);
-	case REPLAY_END:
-		return FB_END;
-	default:
-		return FB_OK;
-	}
+	return moved(s, replay_goto(s->rs, icount));
 }
 
 API int fb_step(fb_session *s, uint64_t n)
 {
 	uint64_t now = replay_icount(s->rs);
 	uint64_t to = n > UINT64_MAX - now ? UINT64_MAX : now + n;
+	int rc;
 
+	/* past the end: up to the end event, whose checks then run */
 	if (to > replay_end_icount(s->rs))
-		to = replay_end_icount(s->rs);
-	switch (replay_forward(s->rs, to)) {
-	case REPLAY_ERROR:
-		return replay_failed(s);
-	case REPLAY_END:
+		to = UINT64_MAX;
+	rc = moved(s, replay_forward(s->rs, to));
+	if (rc == FB_OK && replay_icount(s->rs) < to)
 		return FB_END;
+	return rc;
+}
+
+API int fb_goto_snapshot(fb_session *s, uint32_t number)
+{
+	const char *damage = replay_snapshot_damage(s->rs);
+
+	if (!has_snapshot(s, number))
+		return fail(EXIT_USAGE, "%s has no snapshot %u%s%s%s", s->t->dir, number,
+			    damage ? " (" : "", damage ? damage : "", damage ? ")" : "");
+	return moved(s, replay_goto_snapshot(s->rs, number));
+}
+
+API int fb_verify(fb_session *s, int64_t snapshot)
+{
+	char err[TRACE_ERR_LEN + 256];
+	int status = EXIT_USAGE;
+
+	if (snapshot >= 0 && (snapshot > UINT32_MAX || !has_snapshot(s, (uint32_t)snapshot)))
+		return fail(EXIT_USAGE, "%s has no snapshot %" PRId64, s->t->dir, snapshot);
+	/* the markers from the start: a session that moved begins again */
+	if (snapshot < 0 && replay_icount(s->rs) != replay_start_icount(s->rs))
+		snapshot = 0;
+	switch (replay_verify(s->rs, (int)snapshot, err, sizeof(err), &status)) {
+	case REPLAY_CANCELLED:
+		return FB_STOPPED;
+	case REPLAY_ERROR:
+		return fail(status, "%s", err);
 	default:
-		return replay_icount(s->rs) < now + n ? FB_END : FB_OK;
+		return FB_OK;
 	}
+}
+
+API uint64_t fb_checks(const fb_session *s)
+{
+	return replay_checks(s->rs);
+}
+
+API uint64_t fb_state_hash(fb_session *s)
+{
+	return cpu_state_hash(replay_cpu(s->rs));
 }
 
 API int fb_regs_get(fb_session *s, fb_regs *r)
@@ -1337,6 +1474,54 @@ API int fb_fpu_get(fb_session *s, fb_fpu *f)
 	f->fcs = c.fcs;
 	f->fds = c.fds;
 	return FB_OK;
+}
+
+/* What @dump writes, as fb_cpu_text() gives text. */
+static size_t text_of(void (*dump)(fb_session *s, FILE *out), fb_session *s, char *buf, size_t len)
+{
+	char *p = NULL;
+	size_t n = 0;
+	FILE *f = open_memstream(&p, &n);
+
+	if (len)
+		buf[0] = '\0';
+	if (!f)
+		return 0;
+	dump(s, f);
+	if (fclose(f) != 0) {
+		free(p);
+		return 0;
+	}
+	if (len) {
+		size_t k = n < len - 1 ? n : len - 1;
+
+		memcpy(buf, p, k);
+		buf[k] = '\0';
+	}
+	free(p);
+	return n;
+}
+
+static void dump_cpu(fb_session *s, FILE *out)
+{
+	cpu_dump(replay_cpu(s->rs), out);
+}
+
+static void dump_mtree(fb_session *s, FILE *out)
+{
+	as_dump_tree(replay_address_space(s->rs), out);
+	fputc('\n', out);
+	as_dump_flat(replay_address_space(s->rs), out);
+}
+
+API size_t fb_cpu_text(fb_session *s, char *buf, size_t len)
+{
+	return text_of(dump_cpu, s, buf, len);
+}
+
+API size_t fb_mtree_text(fb_session *s, char *buf, size_t len)
+{
+	return text_of(dump_mtree, s, buf, len);
 }
 
 API int fb_read(fb_session *s, uint64_t addr, void *buf, size_t len, int linear)
@@ -1401,21 +1586,51 @@ static bool run_watch(void *opaque, CPU *cpu, const CPUAccess *a)
 			continue;
 		if (!overlaps(at, a->size, w->addr, w->len))
 			continue;
-		*s->stop = (fb_stop){.reason = FB_STOP_WATCH,
-				     .eip = a->dma ? 0 : cpu_insn_eip(cpu),
-				     .watch = i,
-				     .addr = at,
-				     .size = a->size,
-				     .write = a->write,
-				     .dma = a->dma};
+		fb_stop hit = {.reason = FB_STOP_WATCH,
+			       .eip = a->dma ? 0 : cpu_insn_eip(cpu),
+			       .icount = cpu_icount(cpu),
+			       .watch = i,
+			       .addr = at,
+			       .size = a->size,
+			       .write = a->write,
+			       .dma = a->dma};
+		if (s->fn && !s->fn(s->fn_opaque, &hit))
+			return false;
+		*s->stop = hit;
 		s->hit = true;
 		return true;
 	}
 	return false;
 }
 
+/* Replay to @target; breakpoints the hit function passes are run over. */
+static enum replay_status run_to(fb_session *s, uint64_t target)
+{
+	CPU *cpu = replay_cpu(s->rs);
+	enum replay_status st;
+
+	for (;;) {
+		st = replay_forward(s->rs, target);
+		if (st != REPLAY_STOPPED || s->hit || !s->fn ||
+		    cpu_stop_reason(cpu) != CPU_STOP_BREAKPOINT)
+			return st;
+		fb_stop hit = {.reason = FB_STOP_BREAKPOINT,
+			       .eip = cpu_get_eip(cpu),
+			       .icount = replay_icount(s->rs)};
+		if (s->fn(s->fn_opaque, &hit))
+			return st;
+		cpu_skip_breakpoint(cpu);
+	}
+}
+
 API int fb_run(fb_session *s, uint64_t until, const uint32_t *bps, unsigned nbps, const fb_watch *w,
 	       unsigned nw, fb_stop *stop)
+{
+	return fb_run_hits(s, until, bps, nbps, w, nw, NULL, NULL, stop);
+}
+
+API int fb_run_hits(fb_session *s, uint64_t until, const uint32_t *bps, unsigned nbps,
+		    const fb_watch *w, unsigned nw, fb_hit_fn fn, void *opaque, fb_stop *stop)
 {
 	CPUWatch cw[CPU_MAX_WATCHES];
 	uint64_t end = replay_end_icount(s->rs);
@@ -1442,16 +1657,23 @@ API int fb_run(fb_session *s, uint64_t until, const uint32_t *bps, unsigned nbps
 	s->nw = nw;
 	s->stop = stop;
 	s->hit = false;
+	s->fn = fn;
+	s->fn_opaque = opaque;
 	replay_set_breakpoints(s->rs, bps, nbps);
 	replay_set_watches(s->rs, cw, nw, nw ? run_watch : NULL, s);
-	cpu_skip_breakpoint(cpu); /* a run always moves */
-	st = replay_forward(s->rs, until < end ? until : end);
+	if (!fn)
+		cpu_skip_breakpoint(cpu); /* a run always moves */
+	/* past the end: up to the end event, whose checks then run */
+	st = run_to(s, until <= end ? until : UINT64_MAX);
 	replay_set_breakpoints(s->rs, NULL, 0);
 	replay_set_watches(s->rs, NULL, 0, NULL, NULL);
 	s->w = NULL;
 	s->nw = 0;
+	s->fn = NULL;
 	if (st == REPLAY_ERROR)
 		return replay_failed(s);
+	if (st == REPLAY_CANCELLED)
+		return FB_STOPPED;
 	stop->icount = replay_icount(s->rs);
 	if (st == REPLAY_STOPPED && !s->hit && cpu_stop_reason(cpu) == CPU_STOP_BREAKPOINT) {
 		stop->reason = FB_STOP_BREAKPOINT;
@@ -1473,7 +1695,8 @@ typedef struct HistoryCall {
 	bool stopped; /* fn asked to stop: not an error */
 } HistoryCall;
 
-void lib_write_of(const HistoryWrite *h, fb_write *w)
+/* The engine's memory-history write as the library gives it. */
+static void write_of(const HistoryWrite *h, fb_write *w)
 {
 	*w = (fb_write){.icount = h->icount,
 			.cs = h->cs,
@@ -1502,7 +1725,7 @@ static bool history_one(void *opaque, const HistoryWrite *h)
 	HistoryCall *c = opaque;
 	fb_write w;
 
-	lib_write_of(h, &w);
+	write_of(h, &w);
 	if (c->fn(c->opaque, &w))
 		return true;
 	c->stopped = true;
@@ -1526,11 +1749,14 @@ API int fb_history(fb_session *s, uint64_t addr, uint64_t len, int phys, uint64_
 	char err[1024];
 	uint32_t pa;
 
+	s->cancelled = false;
 	if (!replay_history_range(s->rs, addr, len, phys, from, to, &pa, err, sizeof(err)) ||
-	    !replay_history(s->rs, pa, (uint32_t)len, from, to, history_one, NULL, &c, err,
+	    !replay_history(s->rs, pa, (uint32_t)len, from, to, history_one, &c, err,
 			    sizeof(err))) {
 		if (c.stopped)
 			return FB_OK;
+		if (s->cancelled)
+			return FB_STOPPED;
 		return fail(replay_error_status(s->rs), "%s", err);
 	}
 	return FB_OK;

@@ -11,8 +11,8 @@
  * several, live in one process; each owns its machine, and none changes
  * what another sees.  The library is not thread-safe: call it from one
  * thread at a time (the memory map's update batching and some scratch
- * state of the CPU are process-wide); the Python module holds the GIL
- * through every call for that reason.
+ * state of the CPU are process-wide: docs/architecture.md); the Python
+ * module holds the GIL through every call for that reason.
  *
  * Errors: a function that fails returns NULL or FB_ERROR and leaves one
  * line in fb_error() (this thread's last error): the same line the
@@ -29,6 +29,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -45,7 +46,8 @@ typedef struct fb_query fb_query;
 enum {
 	FB_ERROR = -1,
 	FB_OK = 0,
-	FB_END = 1, /* the recording ends first: the session is at its end */
+	FB_END = 1,	/* the recording ends first: the session is at its end */
+	FB_STOPPED = 2, /* the session's cancel function asked to stop (fb_session_cancel) */
 };
 
 int fb_api_version(void);
@@ -234,15 +236,75 @@ uint64_t fb_end_icount(const fb_session *s);
  * another recording; an earlier one serves), as one line, or NULL. */
 const char *fb_session_warning(const fb_session *s);
 
+/*
+ * The guest's console output (COM1's THR, ports 0xE9 and 0x402) as the
+ * session replays it, written to @out from now on (NULL, the default:
+ * nowhere); only the first time replay passes it, so going back and forth
+ * does not repeat it (`flashback replay` prints it on stdout).
+ */
+int fb_session_console(fb_session *s, FILE *out);
+/*
+ * A long fb_goto(), fb_step(), fb_run(), fb_history() or fb_verify() asks
+ * @fn every 2^22 instructions whether to go on: nonzero ends it there, with
+ * FB_STOPPED, between two instructions (`flashback replay` on SIGINT, gdb's
+ * Ctrl-C).  NULL: never asked.
+ */
+void fb_session_cancel(fb_session *s, int (*fn)(void *opaque), void *opaque);
+/*
+ * The in-memory snapshot cache: a snapshot every @interval instructions as
+ * replay goes forwards, at most @max_bytes of them (thinned where densest
+ * beyond), plus one copy of guest RAM.  0, 0 turns it off; fb_session_new()
+ * with @cache is 2^21 and 256 MiB.
+ */
+int fb_session_cache(fb_session *s, uint64_t interval, uint64_t max_bytes);
+typedef struct fb_cache_stats {
+	uint32_t entries;
+	uint64_t bytes;	       /* in the entries: CPU state, memory map, undo logs */
+	uint64_t mirror_bytes; /* the copy of RAM */
+	uint64_t max_bytes, interval;
+	uint64_t first_icount, last_icount; /* of the cached snapshots */
+} fb_cache_stats;
+/* All zero when the cache is off. */
+int fb_session_cache_stats(const fb_session *s, fb_cache_stats *out);
+
+/* A snapshot file of the trace that the session can restore. */
+typedef struct fb_snapshot {
+	uint32_t number;
+	uint64_t icount;
+	uint64_t bytes; /* of its file */
+} fb_snapshot;
+/* The @i-th one, in icount order: FB_OK, FB_END past the last. */
+int fb_snapshot_get(const fb_session *s, uint32_t i, fb_snapshot *out);
+
 /* The latest snapshot of the trace at or before @icount that the session
  * can restore (where a fb_goto() there replays from at the most): its
  * number and icount.  FB_END if there is none. */
 int fb_snapshot_before(const fb_session *s, uint64_t icount, uint32_t *number, uint64_t *at);
 
+/* The latest icount at or before @icount that fb_goto() reaches without
+ * replaying from further back: a trace snapshot, or one of the cache. */
+uint64_t fb_restore_point(fb_session *s, uint64_t icount);
 /* Be at @icount (start_icount to end_icount), forwards or backwards. */
 int fb_goto(fb_session *s, uint64_t icount);
-/* @n instructions forwards: FB_OK, FB_END if the recording ends first. */
+/* @n instructions forwards: FB_OK, FB_END if the recording ends first (then
+ * its end is checked: the final state hash and console, as `replay` does). */
 int fb_step(fb_session *s, uint64_t n);
+/* Be at trace snapshot @number as it was recorded (`replay --snapshot K`). */
+int fb_goto_snapshot(fb_session *s, uint32_t number);
+/*
+ * `flashback replay --verify` on a session that has not replayed yet: check
+ * every file of the trace (journal, index, page store, each snapshot on its
+ * own), then replay the whole recording from its start (or from trace
+ * snapshot @snapshot, if >= 0) comparing every check event and each
+ * snapshot it passes.  FB_OK: all of it proven, the session at the end;
+ * FB_ERROR with status 2 (damage, a truncated trace) or 3 (divergence);
+ * FB_STOPPED.
+ */
+int fb_verify(fb_session *s, int64_t snapshot);
+/* Check events compared by this session so far. */
+uint64_t fb_checks(const fb_session *s);
+/* The hash of the CPU state (what check events hold). */
+uint64_t fb_state_hash(fb_session *s);
 
 typedef struct fb_seg {
 	uint32_t sel, base, limit, attr; /* attr: descriptor bits 8-23 of the high dword */
@@ -265,6 +327,15 @@ typedef struct fb_fpu {
 	uint32_t cw, sw, tw, fop, fip, fdp, fcs, fds;
 } fb_fpu;
 int fb_fpu_get(fb_session *s, fb_fpu *f);
+
+/*
+ * As text, the way snprintf() gives it (the length of the whole text; @buf
+ * gets what fits of it, NUL-terminated): the CPU state as `replay --until`
+ * prints it, and the memory map (region tree, then the flat view) as gdb's
+ * `monitor info mtree`.
+ */
+size_t fb_cpu_text(fb_session *s, char *buf, size_t len);
+size_t fb_mtree_text(fb_session *s, char *buf, size_t len);
 
 /* Guest memory at the session's position: physical (RAM and ROM), or a
  * linear address (as gdb shows a pointer) through the guest's page tables
@@ -303,6 +374,17 @@ typedef struct fb_stop {
  */
 int fb_run(fb_session *s, uint64_t until, const uint32_t *bps, unsigned nbps, const fb_watch *w,
 	   unsigned nw, fb_stop *stop);
+/*
+ * fb_run() that shows each hit to @fn first (gdb's reverse-continue notes
+ * every hit of a stretch and stops at none): a breakpoint before its
+ * instruction, a watch at the access, with @hit->icount the access's (the
+ * instruction's before it retires, or the DMA's).  @fn returns nonzero to
+ * stop there as fb_run() would, 0 to go on.  A breakpoint at the session's
+ * EIP is a hit too (fb_run() runs over it).
+ */
+typedef int (*fb_hit_fn)(void *opaque, const fb_stop *hit);
+int fb_run_hits(fb_session *s, uint64_t until, const uint32_t *bps, unsigned nbps,
+		const fb_watch *w, unsigned nw, fb_hit_fn fn, void *opaque, fb_stop *stop);
 
 /* ---- memory history --------------------------------------------------- */
 

@@ -7,11 +7,14 @@
 
 #include "flashback.h"
 
-struct HistoryWrite;
+struct CPU;
 
-/* The engine's memory-history write as the library gives it (fb_history's
- * fb_write, its instruction text included): gdb's monitor history prints
- * the lines fb_history's callers get. */
-void lib_write_of(const struct HistoryWrite *h, fb_write *w);
+/* The session's CPU, for the gdb stub, which reads the registers of every
+ * target through cpu.h (the replay target never writes them). */
+struct CPU *lib_session_cpu(fb_session *s);
+
+/* For the commands that replay: say on stderr, in one line, which snapshot
+ * file the session leaves out (@damage: fb_session_warning(); NULL: none). */
+void lib_warn_snapshot(const char *damage);
 
 #endif

@@ -79,7 +79,13 @@ typedef struct ReplaySession {
 	uint64_t start_icount, end_icount;
 	RRCache *cache;	     /* NULL when off */
 	uint64_t cache_stop; /* the next icount to stop at for the cache */
+	bool (*cancel)(void *opaque); /* asked every CANCEL_SLICE instructions */
+	void *cancel_opaque;
+	uint64_t cancel_next; /* the icount to ask it at */
 } ReplaySession;
+
+/* Instructions between two questions to the cancel function. */
+#define CANCEL_SLICE (1ull << 22)
 
 /* ---- the journal ------------------------------------------------------------ */
 
@@ -974,8 +980,18 @@ static enum replay_status stopped(ReplaySession *r, enum replay_status st)
 	return st;
 }
 
+/* Ask the cancel function when a slice is done: true to stop now. */
+static bool cancelled(ReplaySession *r, uint64_t now)
+{
+	if (!r->cancel || now < r->cancel_next)
+		return false;
+	r->cancel_next = now + CANCEL_SLICE;
+	return r->cancel(r->cancel_opaque);
+}
+
 enum replay_status replay_forward(ReplaySession *r, uint64_t target)
 {
+	r->cancel_next = cpu_icount(r->cpu) + CANCEL_SLICE;
 	for (;;) {
 		const TraceEvent *ev;
 		uint64_t now = cpu_icount(r->cpu), limit;
@@ -987,6 +1003,8 @@ enum replay_status replay_forward(ReplaySession *r, uint64_t target)
 			cache_pass(r);
 		if (now >= target)
 			return stopped(r, REPLAY_OK);
+		if (cancelled(r, now))
+			return stopped(r, REPLAY_CANCELLED);
 		ev = peek(r);
 		if (r->damaged)
 			return stopped(r, REPLAY_ERROR);
@@ -1016,6 +1034,8 @@ enum replay_status replay_forward(ReplaySession *r, uint64_t target)
 		limit = ev->icount < target ? ev->icount : target;
 		if (r->cache && r->cache_stop > now && r->cache_stop < limit)
 			limit = r->cache_stop;
+		if (r->cancel && r->cancel_next < limit)
+			limit = r->cancel_next;
 		if (r->hook)
 			limit = now + 1;
 		why = cpu_exec(r->cpu, limit);
@@ -1261,6 +1281,27 @@ uint64_t replay_end_icount(const ReplaySession *r)
 uint64_t replay_start_icount(const ReplaySession *r)
 {
 	return r->start_icount;
+}
+
+void replay_set_console(ReplaySession *r, FILE *console)
+{
+	r->console = console;
+}
+
+void replay_set_cancel(ReplaySession *r, bool (*fn)(void *opaque), void *opaque)
+{
+	r->cancel = fn;
+	r->cancel_opaque = opaque;
+}
+
+bool replay_goto_check(const ReplaySession *r, uint64_t icount, char *err, size_t errlen)
+{
+	if (icount >= r->start_icount && icount <= r->end_icount)
+		return true;
+	snprintf(err, errlen,
+		 "icount %" PRIu64 " is outside the recording (%" PRIu64 " to %" PRIu64 ")", icount,
+		 r->start_icount, r->end_icount);
+	return false;
 }
 
 void replay_set_step_hook(ReplaySession *r, replay_step_fn fn, void *opaque)

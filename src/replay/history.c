@@ -6,16 +6,14 @@
  * (another mapping, the page walker's accessed/dirty bits) and a device's
  * DMA are all seen.  The replay runs at block speed: only the pages of the
  * range take the CPU's slow path (src/exec/debug.c), and the watch function
- * never stops it; it runs in steps so that the caller can give up between
- * two (Ctrl-C).
+ * stops it only when the caller has seen enough; the session's cancel
+ * function (replay_set_cancel: gdb's Ctrl-C) ends it early.
  */
 #include "replay.h"
 
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
-
-#define HISTORY_STEP (1ull << 24)
 
 typedef struct HistoryRun {
 	ReplaySession *s;
@@ -54,12 +52,11 @@ static bool on_write(void *opaque, CPU *cpu, const CPUAccess *a)
 	}
 	if (!h->fn(h->opaque, &w))
 		h->gave_up = true;
-	return false;
+	return h->gave_up; /* stop right after this write if @fn said so */
 }
 
 bool replay_history(ReplaySession *s, uint32_t phys, uint32_t len, uint64_t from, uint64_t to,
-		    history_fn fn, bool (*cancel)(void *opaque), void *opaque, char *err,
-		    size_t errlen)
+		    history_fn fn, void *opaque, char *err, size_t errlen)
 {
 	HistoryRun h = {s, phys, len, fn, opaque, false};
 	CPUWatch w = {phys, len, CPU_WATCH_WRITE, true};
@@ -76,19 +73,14 @@ bool replay_history(ReplaySession *s, uint32_t phys, uint32_t len, uint64_t from
 			 from, to, replay_start_icount(s), replay_end_icount(s));
 		return false;
 	}
-	if (replay_goto(s, from) == REPLAY_ERROR) {
-		snprintf(err, errlen, "%s", replay_error(s));
-		return false;
+	st = replay_goto(s, from);
+	if (st == REPLAY_OK) {
+		replay_set_watches(s, &w, 1, on_write, &h);
+		st = replay_forward(s, to);
+		replay_set_watches(s, NULL, 0, NULL, NULL);
 	}
-	replay_set_watches(s, &w, 1, on_write, &h);
-	while (st == REPLAY_OK && replay_icount(s) < to && !h.gave_up) {
-		uint64_t now = replay_icount(s);
-
-		st = replay_forward(s, to - now > HISTORY_STEP ? now + HISTORY_STEP : to);
-		if (cancel && cancel(opaque))
-			h.gave_up = true;
-	}
-	replay_set_watches(s, NULL, 0, NULL, NULL);
+	if (st == REPLAY_CANCELLED)
+		h.gave_up = true;
 	if (st == REPLAY_ERROR) {
 		snprintf(err, errlen, "%s", replay_error(s));
 		return false;

@@ -3,7 +3,7 @@
  *
  * Recording (record.c) wraps the live machine's CPUBus, the DMA hook, the
  * A20 hook and the memory map, and journals every input that enters CPU +
- * RAM, plus periodic check events and snapshots.  Replay (replay.c) builds
+ * RAM, plus periodic check events and snapshots.  Replay (engine.c) builds
  * CPU + RAM alone from a snapshot and feeds every input back from the
  * journal, stopping at the first divergence.  Snapshots (snapshot.c) hold
  * the CPU state, RAM / ROM pages and the flat view of the memory map.
@@ -61,21 +61,11 @@ const uint8_t *record_console(const Recorder *r, size_t *len);
 
 /* ---- replay -------------------------------------------------------------- */
 
-typedef struct ReplayOptions {
-	bool has_until;
-	uint64_t until;	  /* stop at this icount and print the CPU state */
-	bool verify;	  /* check every check event and print a summary */
-	int snapshot;	  /* start from this snapshot; -1 = automatic */
-	FILE *console;	  /* where the guest's console goes again (NULL: nowhere) */
-	/* Results, for callers (the demo). */
-	uint64_t final_icount, final_hash;
-	uint64_t checks;
-} ReplayOptions;
-
 /*
  * The replay engine (engine.c): a recording opened as a machine that can be
- * moved to any icount, forwards or backwards.  `flashback replay`, the gdb
- * stub's replay target and the tools (disasm, trace) all stand on it.
+ * moved to any icount, forwards or backwards.  libflashback's sessions
+ * (src/lib/flashback.h) stand on it, and every command that replays
+ * (`replay`, `gdb TRACE`, the tools) on those.
  *
  * Moving backwards restores the latest snapshot at or before the target -
  * one of the trace's own (snap-*.fbs) or one of the in-memory snapshot
@@ -86,16 +76,25 @@ typedef struct ReplayOptions {
 typedef struct ReplaySession ReplaySession;
 
 enum replay_status {
-	REPLAY_OK,	/* reached the requested icount */
-	REPLAY_END,	/* the recording ends first: the session is at its end */
-	REPLAY_STOPPED, /* the step hook asked to stop */
-	REPLAY_ERROR,	/* divergence or a damaged trace: see replay_error() */
+	REPLAY_OK,	  /* reached the requested icount */
+	REPLAY_END,	  /* the recording ends first: the session is at its end */
+	REPLAY_STOPPED,	  /* the step hook, a breakpoint or a watch asked to stop */
+	REPLAY_ERROR,	  /* divergence or a damaged trace: see replay_error() */
+	REPLAY_CANCELLED, /* the cancel function said so (replay_set_cancel) */
 };
 
 /* Open the trace in @dir at its initial snapshot; NULL with a message in
  * @err on failure.  @console receives the guest's console output (NULL: none). */
 ReplaySession *replay_open(const char *dir, FILE *console, char *err, size_t errlen);
 void replay_close(ReplaySession *s);
+/* Where the console output goes from now on (NULL: nowhere). */
+void replay_set_console(ReplaySession *s, FILE *console);
+/*
+ * A long replay_forward() or replay_goto() asks @fn every 2^22
+ * instructions whether to go on: true ends it with REPLAY_CANCELLED between
+ * two instructions (`replay` on SIGINT, gdb's Ctrl-C).  NULL: never.
+ */
+void replay_set_cancel(ReplaySession *s, bool (*fn)(void *opaque), void *opaque);
 
 CPU *replay_cpu(ReplaySession *s);
 AddressSpace *replay_address_space(ReplaySession *s);
@@ -142,10 +141,6 @@ bool replay_check_pages(ReplaySession *s, char *err, size_t errlen);
 /* Why a snapshot file of the trace was left out (damaged, from another
  * recording), or NULL. */
 const char *replay_snapshot_damage(const ReplaySession *s);
-/* For the commands: say on stderr, in one line, which snapshot file was left
- * out (@damage: replay_snapshot_damage(), fb_session_warning(); NULL: none). */
-void replay_warn_damage(const ReplaySession *s);
-void replay_warn_snapshot(const char *damage);
 /* Whether replay_goto(@icount) may go there; if not, why in @err:
  * "icount N is outside the recording (A to B)" (fb_goto, gdb's monitor goto). */
 bool replay_goto_check(const ReplaySession *s, uint64_t icount, char *err, size_t errlen);
@@ -170,7 +165,7 @@ void replay_set_watches(ReplaySession *s, const CPUWatch *w, unsigned n, cpu_wat
  * icounts @from and @to - by an instruction (its CS:EIP and bytes, and the
  * linear address it used), by the page walker (accessed/dirty bits) or by a
  * device's DMA - in icount order, each given to @fn (which returns false to
- * stop).  @cancel, if set, is asked every 2^24 instructions.  The replay
+ * stop).  The session's cancel function ends it early too.  The replay
  * runs at block speed with a watch on the range; the session ends at @to.
  * false with one line in @err.
  */
@@ -190,8 +185,7 @@ typedef struct HistoryWrite {
 } HistoryWrite;
 typedef bool (*history_fn)(void *opaque, const HistoryWrite *w);
 bool replay_history(ReplaySession *s, uint32_t phys, uint32_t len, uint64_t from, uint64_t to,
-		    history_fn fn, bool (*cancel)(void *opaque), void *opaque, char *err,
-		    size_t errlen);
+		    history_fn fn, void *opaque, char *err, size_t errlen);
 /*
  * What a memory history of [@addr, +@len) between @from and @to watches:
  * the checks and messages of `flashback history` (the command and
@@ -248,16 +242,17 @@ void replay_cache_info(const ReplaySession *s, ReplayCacheInfo *info);
 #define REPLAY_CACHE_INTERVAL (1ull << 21)
 #define REPLAY_CACHE_BYTES ((size_t)256 << 20)
 
-/* Replay the trace in @dir; returns the exit status (0, 2, 3 or 4). */
-int replay_run(const char *dir, ReplayOptions *o);
-/* replay_forward() to @target in steps of 2^24 instructions, stopping
- * between two when SIGINT or SIGTERM came (stop_signal()). */
-enum replay_status replay_forward_stoppable(ReplaySession *s, uint64_t target);
-/* `replay --verify` (verify.c): check every part of the trace, then replay
- * it all (from o->snapshot if >= 0); returns the exit status. */
-int replay_verify(const char *dir, ReplayOptions *o);
+/*
+ * `replay --verify` (verify.c) on @s, which must not have moved yet: check
+ * every part of the trace, then replay it all (from trace snapshot
+ * @snapshot if >= 0) comparing each snapshot it passes.  REPLAY_END when
+ * all of it is proven; REPLAY_CANCELLED; REPLAY_ERROR with one line in @err
+ * and the exit status in *@status (2 damage, 3 divergence).
+ */
+enum replay_status replay_verify(ReplaySession *s, int snapshot, char *err, size_t errlen,
+				 int *status);
 
-/* ---- shared by record.c, replay.c and snapshot.c -------------------------- */
+/* ---- shared by record.c, engine.c and snapshot.c -------------------------- */
 
 /* Map-change kinds (TraceEvent.addr of TEV_MAP_CHANGE). */
 enum { RR_MAP_VIEW = 1, RR_MAP_A20 = 2, RR_MAP_RESET = 3, RR_MAP_DISPLAY = 4 };

@@ -13,21 +13,13 @@
  * replayed machine against the snapshot.
  *
  * Damage: one line naming the file, exit 2.  A replay that does not match
- * the recording (a snapshot included): one line, exit 3.
+ * the recording (a snapshot included): one line, exit 3.  The lines are
+ * libflashback's fb_verify(), which `flashback replay --verify` calls.
  */
 #include "replay.h"
 
 #include <inttypes.h>
 #include <string.h>
-
-#define ERR_LEN (TRACE_ERR_LEN + 256)
-
-static int damaged(ReplaySession *s, const char *msg)
-{
-	fprintf(stderr, "flashback: %s\n", msg);
-	replay_close(s);
-	return EXIT_USAGE;
-}
 
 /*
  * Every snapshot file after the one the replay started from must have had
@@ -83,57 +75,44 @@ static bool check_parts(ReplaySession *s, char *err, size_t errlen)
 	return true;
 }
 
-int replay_verify(const char *dir, ReplayOptions *o)
+/* A failed verify: @msg (or the engine's line) and its status. */
+static enum replay_status failed(int *status, int value)
 {
-	char err[ERR_LEN];
-	ReplaySession *s = replay_open(dir, o->console, err, sizeof(err));
-	const TraceInfo *info;
+	*status = value;
+	return REPLAY_ERROR;
+}
+
+enum replay_status replay_verify(ReplaySession *s, int snapshot, char *err, size_t errlen,
+				 int *status)
+{
+	const TraceInfo *info = trace_info(replay_trace(s));
 	enum replay_status st = REPLAY_OK;
 	uint64_t start;
 
-	if (!s) {
-		fprintf(stderr, "flashback: %s\n", err);
-		return EXIT_USAGE;
-	}
-	info = trace_info(replay_trace(s));
-	stop_signals_catch();
-	if (!check_parts(s, err, sizeof(err)))
-		return damaged(s, err);
+	if (!check_parts(s, err, errlen))
+		return failed(status, EXIT_USAGE);
 	replay_set_verify(s, true);
-	if (o->snapshot >= 0)
-		st = replay_goto_snapshot(s, (unsigned)o->snapshot);
+	if (snapshot >= 0)
+		st = replay_goto_snapshot(s, (unsigned)snapshot);
 	start = replay_icount(s);
 	if (st == REPLAY_OK)
-		st = replay_forward_stoppable(s, UINT64_MAX);
+		st = replay_forward(s, UINT64_MAX);
+	replay_set_verify(s, false);
+	if (st == REPLAY_CANCELLED)
+		return st;
 	if (st == REPLAY_ERROR) {
-		int status = replay_error_status(s);
-
-		fprintf(stderr, "flashback: %s\n", replay_error(s));
-		replay_close(s);
-		return status;
+		snprintf(err, errlen, "%s", replay_error(s));
+		return failed(status, replay_error_status(s));
 	}
-	if (st == REPLAY_OK && stop_signal()) {
-		fprintf(stderr, "flashback: verify stopped by %s at icount %" PRIu64 "\n",
-			stop_signal_name(stop_signal()), replay_icount(s));
-		replay_close(s);
-		return 128 + stop_signal();
-	}
-	if (!markers_match(s, o->snapshot >= 0 ? (unsigned)o->snapshot : 0, err, sizeof(err)))
-		return damaged(s, err);
-	o->final_icount = replay_icount(s);
-	o->final_hash = cpu_state_hash(replay_cpu(s));
-	o->checks = replay_checks(s);
+	if (!markers_match(s, snapshot >= 0 ? (unsigned)snapshot : 0, err, errlen))
+		return failed(status, EXIT_USAGE);
 	if (!info->complete) {
-		snprintf(
-		    err, sizeof(err),
-		    "the trace is truncated (%s): what it holds is intact and replays from icount "
-		    "%" PRIu64 " to %" PRIu64 ", but nothing proves the rest",
-		    info->truncation[0] ? info->truncation : "no end event", start,
-		    o->final_icount);
-		return damaged(s, err);
+		snprintf(err, errlen,
+			 "the trace is truncated (%s): what it holds is intact and replays from "
+			 "icount %" PRIu64 " to %" PRIu64 ", but nothing proves the rest",
+			 info->truncation[0] ? info->truncation : "no end event", start,
+			 replay_icount(s));
+		return failed(status, EXIT_USAGE);
 	}
-	printf("verified: %" PRIu64 " checks, final icount %" PRIu64 " hash %016" PRIx64 "\n",
-	       o->checks, o->final_icount, o->final_hash);
-	replay_close(s);
-	return 0;
+	return REPLAY_END;
 }

@@ -8,7 +8,10 @@
  * at some positions; then two sessions per trace, all four open at once,
  * go to those positions in an interleaved order (forwards and backwards)
  * and must see the same.  Bad input must fail with one line in fb_error():
- * a missing trace, an icount outside, an unmapped read.  Exit 0 or 1.
+ * a missing trace, an icount outside, an unmapped read.  The calls
+ * `flashback replay` and gdb's target stand on (console, verify, snapshots,
+ * text dumps, runs that show every hit) are checked against each other and
+ * against the index.  Exit 0 or 1.
  */
 #include <flashback.h>
 #include <inttypes.h>
@@ -272,6 +275,162 @@ static void check_scanner(fb_trace *t)
 	free(all.data);
 }
 
+/* The console printed again: every line the index has, in order, once. */
+static void check_console_out(fb_trace *t)
+{
+	fb_session *s = fb_session_new(t, 1);
+	fb_console *c = fb_console_open(t, NULL, 0, UINT64_MAX);
+	char *out = NULL, *at;
+	size_t len = 0, first;
+	FILE *f = open_memstream(&out, &len);
+	fb_line line;
+	fb_info info;
+
+	fb_trace_info(t, &info);
+	fb_session_console(s, f);
+	if (fb_step(s, UINT64_MAX) != FB_END || fb_icount(s) != info.end_icount)
+		fail("fb_step to the end", fb_icount(s));
+	if (info.complete && fb_state_hash(s) != info.final_hash)
+		fail("fb_state_hash at the end", fb_icount(s));
+	fflush(f);
+	first = len;
+	/* back and forth again: nothing is printed twice */
+	if (fb_goto(s, info.start_icount) != FB_OK || fb_step(s, UINT64_MAX) != FB_END)
+		fail("a second pass", fb_icount(s));
+	fb_session_console(s, NULL);
+	fclose(f);
+	if (len != first)
+		fail("the console printed twice", fb_icount(s));
+	at = out;
+	while (c && fb_console_next(c, &line) == 1) {
+		char *text = strndup(line.text, line.len);
+		char *hit = strstr(at, text);
+
+		if (!hit)
+			fail("a console line not printed again", line.icount);
+		else
+			at = hit + line.len;
+		free(text);
+	}
+	fb_console_close(c);
+	free(out);
+	fb_session_free(s);
+}
+
+/* replay --verify, --snapshot, --until's dump; the cache's settings. */
+static void check_replay(fb_trace *t)
+{
+	fb_session *s = fb_session_new(t, 0);
+	fb_snapshot sn, last = {0};
+	fb_cache_stats cs;
+	fb_info info;
+	char small[16], *big;
+	size_t n;
+	uint32_t k;
+
+	fb_trace_info(t, &info);
+	if (fb_verify(s, -1) != FB_OK || fb_icount(s) != info.end_icount || !fb_checks(s) ||
+	    fb_state_hash(s) != info.final_hash)
+		fail("fb_verify", fb_icount(s));
+	/* a session that moved verifies from the start again */
+	if (fb_goto(s, info.end_icount / 2) != FB_OK || fb_verify(s, -1) != FB_OK)
+		fail("fb_verify after a goto", fb_icount(s));
+	for (k = 0; fb_snapshot_get(s, k, &sn) == FB_OK; k++) {
+		if (k ? sn.icount < last.icount : sn.icount != info.start_icount || sn.number)
+			fail("fb_snapshot_get", sn.icount);
+		last = sn;
+	}
+	if (k != info.snapshots || fb_goto_snapshot(s, last.number) != FB_OK ||
+	    fb_icount(s) != last.icount || fb_restore_point(s, last.icount) != last.icount)
+		fail("fb_goto_snapshot", last.icount);
+	if (fb_goto_snapshot(s, 999999) != FB_ERROR || !strstr(fb_error(), "no snapshot 999999"))
+		fail("a snapshot that is not there", 0);
+	if (fb_restore_point(s, info.end_icount) < last.icount)
+		fail("fb_restore_point", info.end_icount);
+	/* text the way snprintf gives it */
+	n = fb_cpu_text(s, small, sizeof(small));
+	big = malloc(n + 1);
+	if (n < 100 || strlen(small) != sizeof(small) - 1 || fb_cpu_text(s, big, n + 1) != n ||
+	    strlen(big) != n || strncmp(big, small, sizeof(small) - 1) || !strstr(big, "CR0="))
+		fail("fb_cpu_text", fb_icount(s));
+	free(big);
+	n = fb_mtree_text(s, NULL, 0);
+	big = malloc(n + 1);
+	if (!n || fb_mtree_text(s, big, n + 1) != n || strlen(big) != n)
+		fail("fb_mtree_text", fb_icount(s));
+	free(big);
+	if (fb_session_cache(s, 1, 0) != FB_ERROR || fb_session_cache(s, 1u << 16, 1u << 24) ||
+	    fb_goto(s, info.end_icount) || fb_session_cache_stats(s, &cs) ||
+	    cs.interval != 1u << 16 || !cs.entries || fb_session_cache(s, 0, 0) ||
+	    fb_session_cache_stats(s, &cs) || cs.entries)
+		fail("fb_session_cache", fb_icount(s));
+	fb_session_free(s);
+}
+
+typedef struct Hits {
+	unsigned n;
+	uint64_t icount[4096];
+	uint32_t eip[4096];
+} Hits;
+
+static int note_hit(void *opaque, const fb_stop *hit)
+{
+	Hits *h = opaque;
+
+	if (h->n < 4096) {
+		h->icount[h->n] = hit->icount;
+		h->eip[h->n] = hit->eip;
+	}
+	h->n++;
+	return 0;
+}
+
+/* fb_run_hits() sees every hit that fb_run() stops at, one by one. */
+static void check_hits(fb_trace *t, const Seen *seen)
+{
+	fb_session *s = fb_session_new(t, 0);
+	static Hits h, w;
+	uint64_t to = seen[NPOS / 2].icount;
+	uint32_t bp = seen[NPOS / 4].regs.eip;
+	fb_watch wt = {seen[NPOS / 4].regs.gpr[4] - 16, 16, FB_WATCH_WRITE, 0};
+	fb_stop st;
+	unsigned n = 0, nw = 0;
+
+	memset(&h, 0, sizeof(h));
+	memset(&w, 0, sizeof(w));
+
+	if (fb_run_hits(s, to, &bp, 1, NULL, 0, note_hit, &h, &st) != FB_OK ||
+	    st.reason != FB_STOP_ICOUNT || fb_icount(s) != to || !h.n)
+		fail("fb_run_hits to an icount", fb_icount(s));
+	fb_goto(s, fb_start_icount(s));
+	while (fb_run(s, to, &bp, 1, NULL, 0, &st) == FB_OK && st.reason == FB_STOP_BREAKPOINT) {
+		if (n < 4096 && (h.icount[n] != st.icount || h.eip[n] != bp))
+			fail("a breakpoint hit", st.icount);
+		n++;
+	}
+	if (n != h.n)
+		fail("breakpoint hits", n);
+	/* watches: every stop of fb_run() is a hit (an instruction or an
+	 * interrupt's delivery may write several times: several hits, one stop),
+	 * the hit's icount the access's, at most the stop's */
+	fb_goto(s, fb_start_icount(s));
+	fb_run_hits(s, to, NULL, 0, &wt, 1, note_hit, &w, &st);
+	fb_goto(s, fb_start_icount(s));
+	while (nw < w.n && nw < 4096 && fb_run(s, to, NULL, 0, &wt, 1, &st) == FB_OK &&
+	       st.reason == FB_STOP_WATCH) {
+		while (nw < w.n && nw < 4096 &&
+		       !(w.eip[nw] == st.eip && w.icount[nw] <= st.icount &&
+			 w.icount[nw] + 1 >= st.icount))
+			nw++;
+		if (nw >= w.n || nw >= 4096)
+			fail("a watch stop that was no hit", st.icount);
+		nw++;
+	}
+	if (!w.n)
+		fail("no watch hits", 0);
+	fb_session_free(s);
+}
+
 int main(int argc, char **argv)
 {
 	static Seen seen[2][NPOS];
@@ -336,6 +495,9 @@ int main(int argc, char **argv)
 	for (int k = 0; k < 2; k++) {
 		check_scan(t[k]);
 		check_scanner(t[k]);
+		check_console_out(t[k]);
+		check_replay(t[k]);
+		check_hits(t[k], seen[k]);
 	}
 	for (int i = 0; i < 4; i++)
 		fb_session_free(s[i]);
