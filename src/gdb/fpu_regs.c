@@ -11,24 +11,36 @@
 
 #include "../base/base.h"
 
+#include <string.h>
+
 static unsigned phys_reg(const CPUFpuRegs *f, int i)
 {
 	return (((unsigned)f->sw >> 11) + (unsigned)i) & 7;
 }
 
-void fpu_reg_read(CPU *cpu, int i, uint8_t *buf)
+void fpu_regs_of_cpu(CPU *cpu, GdbRegs *r)
 {
 	CPUFpuRegs f;
 
 	cpu_get_fpu(cpu, &f);
 	const uint32_t ctl[8] = {f.cw, f.sw, f.tw, f.fcs, f.fip, f.fds, f.fdp, f.fop};
 
+	for (int k = 0; k < 8; k++) {
+		r->mant[k] = f.mant[k];
+		r->se[k] = f.se[k];
+	}
+	memcpy(r->fctrl, ctl, sizeof(ctl));
+}
+
+void fpu_reg_encode(const GdbRegs *r, int i, uint8_t *buf)
+{
 	if (i < 8) {
-		unsigned r = phys_reg(&f, i);
-		st64(buf, f.mant[r]);
-		st16(buf + 8, f.se[r]);
+		unsigned k = ((r->fctrl[1] >> 11) + (unsigned)i) & 7; /* ST(i) = R[TOP + i] */
+
+		st64(buf, r->mant[k]);
+		st16(buf + 8, (uint16_t)r->se[k]);
 	} else {
-		st32(buf, ctl[i - 8]);
+		st32(buf, r->fctrl[i - 8]);
 	}
 }
 

@@ -46,22 +46,37 @@ typedef struct GdbStop {
 	uint32_t addr; /* the watched address for watchpoint stops */
 } GdbStop;
 
+/* The registers gdb reads, in its numbering (the i386 target description
+ * of regs.c): what a target without a CPU of its own hands the stub. */
+typedef struct GdbRegs {
+	uint32_t gpr[8]; /* eax ecx edx ebx esp ebp esi edi */
+	uint32_t eip, eflags;
+	uint32_t sel[6];   /* cs ss ds es fs gs */
+	uint64_t mant[8];  /* the x87's physical registers R0-R7 */
+	uint32_t se[8];	   /* their sign and exponent */
+	uint32_t fctrl[8]; /* fctrl fstat ftag fiseg fioff foseg fooff fop */
+} GdbRegs;
+
 /*
- * What the stub debugs.  A recording will fill in the same structure with
- * can_reverse and read_only set and a reverse() that restores a snapshot
- * and replays; the packet layer does not change.
+ * What the stub debugs: the live machine (a CPU the stub reads and writes
+ * through cpu.h) or a recording (read_only, can_reverse, a reverse() that
+ * goes back in the replay, the registers through read_regs and no CPU);
+ * the packet layer does not change.
  */
 typedef struct GdbTarget {
 	void *opaque;
-	CPU *cpu;	  /* registers are read and written through cpu.h */
+	CPU *cpu; /* registers are read and written through cpu.h; NULL with read_regs */
+	/* A target with no CPU (read_only): the registers now. */
+	void (*read_regs)(void *opaque, GdbRegs *r);
 	bool can_reverse; /* advertise ReverseStep+/ReverseContinue+, accept bs/bc */
 	bool read_only;	  /* refuse G, P, M, X (a replay must not diverge) */
 	/* Guest virtual memory through the current paging; false if any byte
 	 * is unmapped (or not RAM/ROM: reading MMIO would have side effects). */
 	bool (*read_mem)(void *opaque, uint32_t addr, void *buf, uint32_t len);
 	bool (*write_mem)(void *opaque, uint32_t addr, const void *buf, uint32_t len);
-	/* Monitor commands beyond the stub's own: print to @out, return false
-	 * if @cmd is not one of them.  May be NULL. */
+	/* Monitor commands beyond the stub's own, asked first (a target with
+	 * no CPU answers "icount" and "info registers"): print to @out, return
+	 * false if @cmd is not one of them.  May be NULL. */
 	bool (*monitor)(void *opaque, const char *cmd, FILE *out);
 	const char *monitor_help; /* lines for "monitor help"; may be NULL */
 	/*

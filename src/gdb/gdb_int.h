@@ -56,14 +56,18 @@ size_t unescape_binary(char *buf, size_t len);
 extern const char gdb_target_xml[];
 /* Size in bytes of register @n, 0 if there is none. */
 unsigned reg_size(int n);
-void reg_read(CPU *cpu, int n, uint8_t *buf);
+/* The registers of the CPU (a target with read_regs gives its own); register
+ * @n of them in gdb's encoding. */
+void regs_of_cpu(CPU *cpu, GdbRegs *r);
+void reg_encode(const GdbRegs *r, int n, uint8_t *buf);
 /* False if the value cannot be loaded (a selector that names no descriptor). */
 bool reg_write(const GdbTarget *t, int n, const uint8_t *buf);
 
 /* ---- the x87 registers (fpu_regs.c) -------------------------------------- */
 
 /* gdb's st0-7 / fctrl..fop, in its order: index 0-7 st(i), 8-15 the rest. */
-void fpu_reg_read(CPU *cpu, int i, uint8_t *buf);
+void fpu_regs_of_cpu(CPU *cpu, GdbRegs *r);
+void fpu_reg_encode(const GdbRegs *r, int i, uint8_t *buf);
 void fpu_reg_write(CPU *cpu, int i, const uint8_t *buf);
 
 /* ---- the stub (stub.c, run.c, net.c) ------------------------------------ */

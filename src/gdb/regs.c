@@ -85,18 +85,29 @@ unsigned reg_size(int n)
 	return n >= REG_ST0 && n < REG_FCTRL ? 10 : 4;
 }
 
-void reg_read(CPU *cpu, int n, uint8_t *buf)
+void regs_of_cpu(CPU *cpu, GdbRegs *r)
+{
+	for (int n = 0; n < 8; n++)
+		r->gpr[n] = cpu_get_reg(cpu, n); /* gdb's order is the encoding order */
+	r->eip = cpu_get_eip(cpu);
+	r->eflags = cpu_get_eflags(cpu);
+	for (int i = 0; i < 6; i++)
+		r->sel[i] = cpu_get_seg(cpu, seg_of_reg[i]).sel;
+	fpu_regs_of_cpu(cpu, r);
+}
+
+void reg_encode(const GdbRegs *r, int n, uint8_t *buf)
 {
 	if (n < REG_EIP)
-		st32(buf, cpu_get_reg(cpu, n)); /* gdb's order is the encoding order */
+		st32(buf, r->gpr[n]);
 	else if (n == REG_EIP)
-		st32(buf, cpu_get_eip(cpu));
+		st32(buf, r->eip);
 	else if (n == REG_EFLAGS)
-		st32(buf, cpu_get_eflags(cpu));
+		st32(buf, r->eflags);
 	else if (n < REG_ST0)
-		st32(buf, cpu_get_seg(cpu, seg_of_reg[n - REG_SEG0]).sel);
+		st32(buf, r->sel[n - REG_SEG0]);
 	else
-		fpu_reg_read(cpu, n - REG_ST0, buf);
+		fpu_reg_encode(r, n - REG_ST0, buf);
 }
 
 /* Descriptor fields (Intel SDM vol. 3, 3.4.5) into a SegReg. */

@@ -30,9 +30,8 @@
  *   - a read watchpoint going backwards stops before the reading
  *     instruction too.
  *
- * The registers the stub reads through cpu.h, for this target as for the
- * live machine: the session's CPU (lib_session_cpu, not exported), read
- * and never written.
+ * The registers come from fb_regs_get() and fb_fpu_get() (read_regs): the
+ * stub gets no CPU from this target, and writes nothing.
  */
 #include "gdb_int.h"
 
@@ -78,7 +77,28 @@ static int interrupted(void *opaque)
 	return net_interrupt_pending(rt->stub);
 }
 
-/* ---- memory and monitor ------------------------------------------------------ */
+/* ---- registers, memory and monitor ------------------------------------------- */
+
+static void rt_read_regs(void *opaque, GdbRegs *g)
+{
+	/* gdb's cs ss ds es fs gs among fb_regs' es cs ss ds fs gs */
+	static const int seg_of[6] = {1, 2, 3, 0, 4, 5};
+	ReplayTarget *rt = opaque;
+	fb_regs r;
+	fb_fpu f;
+
+	fb_regs_get(rt->s, &r);
+	fb_fpu_get(rt->s, &f);
+	memcpy(g->gpr, r.gpr, sizeof(g->gpr));
+	g->eip = r.eip;
+	g->eflags = r.eflags;
+	for (int i = 0; i < 6; i++)
+		g->sel[i] = r.seg[seg_of[i]].sel;
+	memcpy(g->mant, f.mant, sizeof(g->mant));
+	memcpy(g->se, f.se, sizeof(g->se));
+	memcpy(g->fctrl, (uint32_t[8]){f.cw, f.sw, f.tw, f.fcs, f.fip, f.fds, f.fdp, f.fop},
+	       sizeof(g->fctrl));
+}
 
 static bool rt_read(void *opaque, uint32_t addr, void *buf, uint32_t len)
 {
@@ -221,12 +241,13 @@ static void mon_snapshots(ReplayTarget *rt, FILE *out)
 		ci.mirror_bytes);
 }
 
-static void mon_mtree(ReplayTarget *rt, FILE *out)
+/* The text of fb_cpu_text() or fb_mtree_text(). */
+static void mon_text(ReplayTarget *rt, size_t (*fn)(fb_session *, char *, size_t), FILE *out)
 {
-	size_t n = fb_mtree_text(rt->s, NULL, 0);
+	size_t n = fn(rt->s, NULL, 0);
 	char *text = xmalloc(n + 1);
 
-	fb_mtree_text(rt->s, text, n + 1);
+	fn(rt->s, text, n + 1);
 	fputs(text, out);
 	free(text);
 }
@@ -311,7 +332,11 @@ static bool rt_monitor(void *opaque, const char *cmd, FILE *out)
 {
 	ReplayTarget *rt = opaque;
 
-	if (strcmp(cmd, "when") == 0)
+	if (strcmp(cmd, "icount") == 0)
+		fprintf(out, "%" PRIu64 "\n", fb_icount(rt->s));
+	else if (strcmp(cmd, "info registers") == 0)
+		mon_text(rt, fb_cpu_text, out);
+	else if (strcmp(cmd, "when") == 0)
 		mon_when(rt, out);
 	else if (strncmp(cmd, "goto ", 5) == 0 || strcmp(cmd, "goto") == 0)
 		mon_goto(rt, cmd + (cmd[4] ? 5 : 4), out);
@@ -322,7 +347,7 @@ static bool rt_monitor(void *opaque, const char *cmd, FILE *out)
 	else if (strcmp(cmd, "info snapshots") == 0)
 		mon_snapshots(rt, out);
 	else if (strcmp(cmd, "info mtree") == 0)
-		mon_mtree(rt, out);
+		mon_text(rt, fb_mtree_text, out);
 	else
 		return false;
 	return true;
@@ -520,8 +545,8 @@ static void forward(ReplayTarget *rt)
 	int rc;
 
 	fb_session_cancel(rt->s, interrupted, rt);
-	rc = fb_run(rt->s, step ? s->step_from + 1 : UINT64_MAX, rt->bps, rt->nbp, rt->w, rt->nw,
-		    &stop);
+	rc = fb_run(rt->s, step ? fb_icount(rt->s) + 1 : UINT64_MAX, rt->bps, rt->nbp, rt->w,
+		    rt->nw, &stop);
 	fb_session_cancel(rt->s, NULL, NULL);
 	if (rc == FB_STOPPED) {
 		stop_with(s, (GdbStop){GDB_STOP_INTERRUPT, 0});
@@ -552,6 +577,7 @@ int gdb_replay_serve(const GdbReplayOptions *o)
 	    .opaque = &rt,
 	    .can_reverse = true,
 	    .read_only = true,
+	    .read_regs = rt_read_regs,
 	    .read_mem = rt_read,
 	    .write_mem = rt_write,
 	    .monitor = rt_monitor,
@@ -571,7 +597,6 @@ int gdb_replay_serve(const GdbReplayOptions *o)
 	}
 	lib_warn_snapshot(fb_session_warning(rt.s));
 	fb_session_console(rt.s, stdout); /* the guest's output, as `replay` prints it */
-	t.cpu = lib_session_cpu(rt.s);
 	rt.stub = gdb_listen(&t, o->host, o->port, true, err);
 	if (!rt.stub) {
 		fprintf(stderr, "flashback: %s\n", err);

@@ -145,8 +145,10 @@ void stub_cpu_stopped(GdbStub *s)
 void resume(GdbStub *s, bool step)
 {
 	s->state = step ? RS_STEPPING : RS_RUNNING;
-	s->step_from = cpu_icount(s->t.cpu);
 	stub_apply_hooks(s);
+	if (!s->t.cpu)
+		return; /* the target runs its own CPU (and steps over a breakpoint) */
+	s->step_from = cpu_icount(s->t.cpu);
 	cpu_skip_breakpoint(s->t.cpu);
 }
 

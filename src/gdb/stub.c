@@ -126,13 +126,24 @@ void send_stop(GdbStub *s)
 
 /* ---- registers ----------------------------------------------------------------- */
 
+/* The registers now: the target's, or its CPU's. */
+static void read_regs(GdbStub *s, GdbRegs *r)
+{
+	if (s->t.read_regs)
+		s->t.read_regs(s->t.opaque, r);
+	else
+		regs_of_cpu(s->t.cpu, r);
+}
+
 static void h_read_regs(GdbStub *s, char *args)
 {
 	char hex[GDB_NUM_REGS * 10 * 2 + 1], *p = hex;
 	uint8_t buf[10];
+	GdbRegs r;
 
+	read_regs(s, &r);
 	for (int n = 0; n < GDB_NUM_REGS; n++) {
-		reg_read(s->t.cpu, n, buf);
+		reg_encode(&r, n, buf);
 		bytes_to_hex(buf, reg_size(n), p);
 		p += 2 * reg_size(n);
 	}
@@ -168,10 +179,12 @@ static void h_read_reg(GdbStub *s, char *args)
 	uint64_t n;
 	uint8_t buf[10];
 	char hex[21];
+	GdbRegs r;
 
 	if (!parse_hex(&p, &n) || *p || n >= GDB_NUM_REGS)
 		return reply(s, E_BADARG);
-	reg_read(s->t.cpu, (int)n, buf);
+	read_regs(s, &r);
+	reg_encode(&r, (int)n, buf);
 	bytes_to_hex(buf, reg_size((int)n), hex);
 	reply(s, hex);
 }
@@ -547,11 +560,13 @@ static void run_monitor(GdbStub *s, const char *cmd, FILE *out)
 {
 	if (strcmp(cmd, "help") == 0)
 		monitor_help(s, out);
-	else if (strcmp(cmd, "icount") == 0)
+	else if (s->t.monitor && s->t.monitor(s->t.opaque, cmd, out))
+		return;
+	else if (strcmp(cmd, "icount") == 0 && s->t.cpu)
 		fprintf(out, "%" PRIu64 "\n", cpu_icount(s->t.cpu));
-	else if (strcmp(cmd, "info registers") == 0)
+	else if (strcmp(cmd, "info registers") == 0 && s->t.cpu)
 		cpu_dump(s->t.cpu, out);
-	else if (!s->t.monitor || !s->t.monitor(s->t.opaque, cmd, out))
+	else
 		fprintf(out, "unknown monitor command '%s' (try 'monitor help')\n", cmd);
 }
 

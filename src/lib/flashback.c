@@ -1328,11 +1328,6 @@ API uint64_t fb_restore_point(fb_session *s, uint64_t icount)
 	return replay_restore_point(s->rs, icount);
 }
 
-CPU *lib_session_cpu(fb_session *s)
-{
-	return replay_cpu(s->rs);
-}
-
 API int fb_snapshot_before(const fb_session *s, uint64_t icount, uint32_t *number, uint64_t *at)
 {
 	const RRSnapHeader *snaps;
