@@ -161,11 +161,34 @@ def dump_regs(trace, n):
     return {k: int(v, 16) for k, v in regs.items()}
 
 
+def check_replay_calls(trace):
+    """What `flashback replay` stands on, against what it prints."""
+    with flashback.open(trace) as t, t.session(cache=False) as s:
+        info = t.info
+        checks = s.verify()
+        line = run('replay', trace, '--verify').stdout.decode().strip().splitlines()[-1]
+        check(line == 'verified: %d checks, final icount %d hash %016x' %
+              (checks, s.icount, s.state_hash), 'verify() as replay --verify: %r' % line)
+        snaps = s.snapshots
+        check(len(snaps) == info.snapshots and snaps[0][:2] == (0, info.start_icount),
+              'snapshots: %r' % (snaps,))
+        check(s.goto_snapshot(snaps[-1].number).icount == snaps[-1].icount,
+              'goto_snapshot to the last one')
+        check(s.restore_point(info.end_icount) >= snaps[-1].icount, 'restore_point')
+        raises(lambda: s.goto_snapshot(999999), 'no snapshot 999999', 'a snapshot not there')
+        n = info.end_icount // 3
+        out = run('replay', trace, '--until', n).stdout.decode()
+        text = s.goto(n).cpu_text()
+        check(text and out.endswith(text), 'cpu_text() is what replay --until prints')
+        check('\n' in s.mtree_text(), 'mtree_text()')
+
+
 def case_api(tmp):
     timer_elf = os.path.join(GUESTS, 'timer.elf')
     trace = record(os.path.join(tmp, 'timer.fbt'), timer_elf)
     ata = record(os.path.join(tmp, 'ata.fbt'), os.path.join(GUESTS, 'ata.elf'),
                  os.path.join(GUESTS, 'guest-disk.img'))
+    check_replay_calls(trace)
     with flashback.open(trace) as t:
         info = t.info
         cli = run('info', trace).stdout.decode()
