@@ -10,9 +10,9 @@
  * of `flashback history`).  Any number of sessions, on one trace or on
  * several, live in one process; each owns its machine, and none changes
  * what another sees.  The library is not thread-safe: call it from one
- * thread at a time (the memory map's update batching and some scratch
- * state of the CPU are process-wide: docs/architecture.md); the Python
- * module holds the GIL through every call for that reason.
+ * thread at a time (the memory module's list of address spaces and a few
+ * tables built on first use are process-wide: docs/architecture.md); the
+ * Python module holds the GIL through every call for that reason.
  *
  * Errors: a function that fails returns NULL or FB_ERROR and leaves one
  * line in fb_error() (this thread's last error): the same line the
@@ -292,13 +292,13 @@ int fb_step(fb_session *s, uint64_t n);
 /* Be at trace snapshot @number as it was recorded (`replay --snapshot K`). */
 int fb_goto_snapshot(fb_session *s, uint32_t number);
 /*
- * `flashback replay --verify` on a session that has not replayed yet: check
- * every file of the trace (journal, index, page store, each snapshot on its
- * own), then replay the whole recording from its start (or from trace
- * snapshot @snapshot, if >= 0) comparing every check event and each
- * snapshot it passes.  FB_OK: all of it proven, the session at the end;
- * FB_ERROR with status 2 (damage, a truncated trace) or 3 (divergence);
- * FB_STOPPED.
+ * `flashback replay --verify`: check every file of the trace (journal,
+ * index, page store, each snapshot on its own), then replay the whole
+ * recording from its start (or from trace snapshot @snapshot, if >= 0)
+ * comparing every check event and each snapshot it passes; a session that
+ * has moved starts again from snapshot 0.  FB_OK: all of it proven, the
+ * session at the end; FB_ERROR with status 2 (damage, a truncated trace)
+ * or 3 (divergence); FB_STOPPED.
  */
 int fb_verify(fb_session *s, int64_t snapshot);
 /* Check events compared by this session so far. */
@@ -370,7 +370,8 @@ typedef struct fb_stop {
 /*
  * Run forwards until icount @until (UINT64_MAX: the end), a breakpoint
  * (the instruction at the session's EIP runs first, so a run always moves)
- * or an access to a watch.  FB_OK with @stop saying where, or FB_ERROR.
+ * or an access to a watch.  FB_OK with @stop saying where, FB_STOPPED (the
+ * session's cancel function), or FB_ERROR.
  */
 int fb_run(fb_session *s, uint64_t until, const uint32_t *bps, unsigned nbps, const fb_watch *w,
 	   unsigned nw, fb_stop *stop);

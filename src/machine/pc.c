@@ -365,7 +365,7 @@ static void pam_changed(void *opaque, const uint8_t pam[7])
 	Machine *m = opaque;
 	int i;
 
-	mr_begin_update();
+	mr_begin_update(m->sysmem);
 	for (i = 0; i < PAM_PIECES; i++) {
 		uint8_t bits = i == PAM_PIECES - 1 ? pam[0] >> 4 : pam[1 + i / 2] >> (i % 2 * 4);
 		bool dram = bits & 1;
@@ -381,7 +381,7 @@ static void pam_changed(void *opaque, const uint8_t pam[7])
 			m->pam_shadow[i] = NULL;
 		}
 	}
-	mr_commit_update();
+	mr_commit_update(m->sysmem);
 }
 
 /* ---- building ------------------------------------------------------------ */

@@ -15,7 +15,9 @@
  * Any change to a tree rebuilds the flat view of every address space that
  * reaches the changed region (through children or aliases), bumps its
  * generation and calls its listeners.  mr_begin_update()/mr_commit_update()
- * batch several changes into one rebuild.
+ * batch several changes to one map (the tree under one root) into one
+ * rebuild; the batch is the root's, so maps of other machines and replay
+ * sessions in the process are not held back.
  *
  * Text formats (as_dump_tree / as_dump_flat), addresses as 16 hex digits:
  *
@@ -63,6 +65,7 @@ struct MemoryRegion {
 	uint64_t offset;
 	int priority;
 	uint64_t seq; /* order of mr_add calls: later wins at equal priority */
+	int updates;  /* an address space's root: update batches open on its map */
 
 	/* Container: children sorted by priority, then seq, both descending. */
 	MemoryRegion **children;
@@ -104,7 +107,6 @@ struct AddressSpace {
 
 static AddressSpace *all_spaces;
 static uint64_t add_counter;
-static int update_depth;
 
 /* ---- regions ------------------------------------------------------------ */
 
@@ -285,26 +287,26 @@ static void tree_changed(MemoryRegion *mr)
 	for (as = all_spaces; as; as = as->next) {
 		if (!as->root || !reaches(as->root, mr, 0))
 			continue;
-		if (update_depth)
+		if (as->root->updates)
 			as->stale = true;
 		else
 			as_rebuild(as);
 	}
 }
 
-void mr_begin_update(void)
+void mr_begin_update(MemoryRegion *root)
 {
-	update_depth++;
+	root->updates++;
 }
 
-void mr_commit_update(void)
+void mr_commit_update(MemoryRegion *root)
 {
 	AddressSpace *as;
 
-	if (update_depth == 0 || --update_depth)
+	if (root->updates == 0 || --root->updates)
 		return;
 	for (as = all_spaces; as; as = as->next) {
-		if (as->stale) {
+		if (as->root == root && as->stale) {
 			as->stale = false;
 			as_rebuild(as);
 		}

@@ -66,12 +66,15 @@ void mr_set_offset(MemoryRegion *mr, uint64_t offset);
 void mr_set_alias_offset(MemoryRegion *alias, uint64_t offset);
 
 /*
- * Batch changes: between begin and the matching commit (they nest), changes
- * only mark the affected address spaces; the outermost commit rebuilds each
- * of them once (one generation bump, one listener call each).
+ * Batch changes to the views of the map under @root (an address space's
+ * root region: a machine's or a replay session's): between begin and the
+ * matching commit (they nest), changes only mark its address spaces; the
+ * outermost commit rebuilds each of them once (one generation bump, one
+ * listener call each).  Other maps are not held back meanwhile: a batch
+ * belongs to its map, not to the process.
  */
-void mr_begin_update(void);
-void mr_commit_update(void);
+void mr_begin_update(MemoryRegion *root);
+void mr_commit_update(MemoryRegion *root);
 
 const char *mr_name(const MemoryRegion *mr);
 enum mr_kind mr_kind(const MemoryRegion *mr);

@@ -241,7 +241,7 @@ bool rr_view_apply(RRMemory *mem, const uint8_t *p, size_t len, char *err, size_
 
 		r.pos = start_pos;
 		if (pass == 1) {
-			mr_begin_update();
+			mr_begin_update(mem->root);
 			for (unsigned i = 0; i < mem->nmapped; i++) {
 				mr_remove(mem->root, mem->mapped[i]);
 				mr_free(mem->mapped[i]);
@@ -277,7 +277,7 @@ bool rr_view_apply(RRMemory *mem, const uint8_t *p, size_t len, char *err, size_
 			mem->mapped[mem->nmapped++] = mr;
 		}
 		if (pass == 1)
-			mr_commit_update();
+			mr_commit_update(mem->root);
 	}
 	if (r.pos != r.len)
 		goto bad;

@@ -405,19 +405,29 @@ static void test_listeners(void)
 	check_range(as, 0x8000, 0x8000, 0x80ff, piece, 0);
 
 	/* A batch rebuilds once, at the outermost commit. */
-	mr_begin_update();
+	mr_begin_update(root);
 	mr_add(root, ram, 0, 0);
-	mr_begin_update();
+	mr_begin_update(root);
 	mr_set_offset(piece, 0x10);
-	mr_commit_update();
+	mr_commit_update(root);
 	mr_set_offset(ram, 0x2000);
 	CHECK_EQ(s.calls, 6);
-	mr_commit_update();
+	/* another map (another machine or session) is not held back */
+	mr_set_enabled(port, false);
+	CHECK_EQ(sio.calls, 2);
+	mr_commit_update(root);
 	CHECK_EQ(s.calls, 7);
 	CHECK_EQ(as_generation(as), g0 + 7);
 	check_range(as, 0x2000, 0x2000, 0x2fff, ram, 0);
 	check_range(as, 0x8010, 0x8010, 0x810f, piece, 0);
-	CHECK_EQ(sio.calls, 1);
+	/* nor does its batch hold back this one */
+	mr_begin_update(ioroot);
+	mr_set_enabled(port, true);
+	mr_set_offset(ram, 0x3000);
+	CHECK_EQ(s.calls, 8);
+	CHECK_EQ(sio.calls, 2);
+	mr_commit_update(ioroot);
+	CHECK_EQ(sio.calls, 3);
 	as_free(as);
 	as_free(io);
 	mr_free(root);
@@ -861,14 +871,14 @@ static void test_many_ranges(void)
 	AddressSpace *as = as_new("io", root);
 	size_t i;
 
-	mr_begin_update();
+	mr_begin_update(root);
 	for (i = 0; i < ARRAY_SIZE(ports); i++) {
 		char name[16];
 		snprintf(name, sizeof(name), "p%zu", i);
 		ports[i] = mr_mmio(name, 2, &dev_ops, &d);
 		mr_add(root, ports[i], 0x100 + 4 * i, 0);
 	}
-	mr_commit_update();
+	mr_commit_update(root);
 	CHECK_EQ(range_count(as), ARRAY_SIZE(ports));
 	for (i = 0; i < ARRAY_SIZE(ports); i++) {
 		check_range(as, 0x101 + 4 * i, 0x100 + 4 * i, 0x101 + 4 * i, ports[i], 0);
