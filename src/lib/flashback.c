@@ -1287,6 +1287,21 @@ API int fb_session_cache(fb_session *s, uint64_t interval, uint64_t max_bytes)
 	return FB_OK;
 }
 
+API int fb_session_accel(fb_session *s, const char *name)
+{
+	enum cpu_accel a;
+
+	if (!name || !cpu_accel_parse(name, &a))
+		return fail(EXIT_USAGE, "accel '%s': expected interp or jit", name ? name : "");
+	cpu_set_accel(replay_cpu(s->rs), a);
+	return FB_OK;
+}
+
+API const char *fb_session_accel_name(const fb_session *s)
+{
+	return cpu_get_accel(replay_cpu(s->rs)) == CPU_ACCEL_JIT ? "jit" : "interp";
+}
+
 API int fb_session_cache_stats(const fb_session *s, fb_cache_stats *out)
 {
 	ReplayCacheInfo ci;

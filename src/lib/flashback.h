@@ -267,6 +267,16 @@ typedef struct fb_cache_stats {
 /* All zero when the cache is off. */
 int fb_session_cache_stats(const fb_session *s, fb_cache_stats *out);
 
+/*
+ * The engine this session runs guest code with: "jit" (host code, the
+ * default on x86-64 Linux hosts) or "interp" (the interpreter, the
+ * reference).  Results do not depend on it; two sessions with different
+ * engines are how the differential tests compare them.  Where the host
+ * cannot run host code, "jit" interprets.
+ */
+int fb_session_accel(fb_session *s, const char *name);
+const char *fb_session_accel_name(const fb_session *s);
+
 /* A snapshot file of the trace that the session can restore. */
 typedef struct fb_snapshot {
 	uint32_t number;
