@@ -1345,6 +1345,31 @@ static void emit_jcc(Emit *e, const Insn *in, bool first)
 		}
 		jmp_fix(e, F, nF);
 		patch_to(e, lazy, nl);
+		if (c == 2 || c == 4) {
+			/* ZF and SF of every lazy operation (INC, DEC, ADD, 8 and
+			 * 16 bits too) come from its result alone, masked to its
+			 * width: the code below is not reached */
+			load_ecx(e, OFF(cc_bits));
+			b(e, 0xba); /* mov edx, 1 */
+			d32(e, 1);
+			b(e, 0x48); /* shl rdx, cl */
+			b(e, 0xd3);
+			b(e, 0xe2);
+			b(e, 0x48); /* dec rdx: the mask */
+			b(e, 0xff);
+			b(e, 0xca);
+			if (c == 4) {
+				b(e, 0x48); /* shr rdx, 1 */
+				b(e, 0xd1);
+				b(e, 0xea);
+				b(e, 0xff); /* inc edx: the top bit */
+				b(e, 0xc2);
+			}
+			b(e, 0x85); /* test [cc_res], edx */
+			m_rbx(e, 2, OFF(cc_res));
+			jcc_fix(e, c == 2 ? J_E : J_NE, T, nT);
+			jmp_fix(e, F, nF);
+		}
 	}
 	b(e, 0x83); /* cmp dword [cc_bits], 32 */
 	m_rbx(e, 7, OFF(cc_bits));
@@ -1538,126 +1563,6 @@ static void emit_shift(Emit *e, const Insn *in)
 	e->pend_ic++;
 }
 
-/* INC / DEC of a 32-bit register (40-4F), as alu_inc(): CF kept from the
- * lazy state (cc_cf() of x86.h, worked out here for each cc_op; a SUB or
- * ADD of 8 or 16 bits calls the handler), the rest lazy. */
-static void emit_incdec(Emit *e, const Insn *in)
-{
-	bool dec = in->op >= 0x48;
-	unsigned r = in->op & 7;
-	uint8_t *have[6] = {0}, *incdec[2] = {0}, *zero[1] = {0}, *eager[1] = {0}, *slow[2] = {0},
-		*add[1] = {0}, *done[1] = {0};
-	unsigned nh = 0, ni = 0, nz = 0, ne = 0, ns = 0, na = 0, nd = 0;
-
-	b(e, 0x8b); /* mov ecx, [cc_op] */
-	m_rbx(e, 1, OFF(cc_op));
-	static const uint8_t ops[4] = {CC_INC, CC_DEC, CC_LOGIC, CC_EAGER};
-	for (int i = 0; i < 4; i++) {
-		b(e, 0x83); /* cmp ecx, op */
-		b(e, 0xf9);
-		b(e, ops[i]);
-		if (i < 2)
-			jcc_fix(e, J_E, incdec, &ni);
-		else
-			jcc_fix(e, J_E, i == 2 ? zero : eager, i == 2 ? &nz : &ne);
-	}
-	b(e, 0x83); /* cmp dword [cc_bits], 32 */
-	m_rbx(e, 7, OFF(cc_bits));
-	b(e, 32);
-	jcc_fix(e, J_NE, slow, &ns);
-	load_eax(e, OFF(cc_a)); /* rax = a, rdx = b, both zero-extended */
-	b(e, 0x8b);		/* mov edx, [cc_b] */
-	m_rbx(e, 2, OFF(cc_b));
-	b(e, 0x83); /* cmp ecx, CC_ADD */
-	b(e, 0xf9);
-	b(e, CC_ADD);
-	jcc_fix(e, J_E, add, &na);
-	b(e, 0x83); /* cmp ecx, CC_SUB */
-	b(e, 0xf9);
-	b(e, CC_SUB);
-	jcc_fix(e, J_NE, slow, &ns);
-	/* SUB: a < b + c */
-	load_ecx(e, OFF(cc_c));
-	b(e, 0x48); /* add rdx, rcx */
-	b(e, 0x01);
-	b(e, 0xca);
-	b(e, 0x48); /* cmp rax, rdx */
-	b(e, 0x39);
-	b(e, 0xd0);
-	b(e, 0x0f); /* setb cl */
-	b(e, 0x92);
-	b(e, 0xc1);
-	jmp_fix(e, have, &nh);
-	/* ADD: a + b + c > 0xffffffff */
-	patch_to(e, add, na);
-	b(e, 0x48); /* add rax, rdx */
-	b(e, 0x01);
-	b(e, 0xd0);
-	b(e, 0x8b); /* mov edx, [cc_c] */
-	m_rbx(e, 2, OFF(cc_c));
-	b(e, 0x48); /* add rax, rdx */
-	b(e, 0x01);
-	b(e, 0xd0);
-	b(e, 0x48); /* shr rax, 32 */
-	b(e, 0xc1);
-	b(e, 0xe8);
-	b(e, 32);
-	b(e, 0x0f); /* setnz cl */
-	b(e, 0x95);
-	b(e, 0xc1);
-	jmp_fix(e, have, &nh);
-	/* INC, DEC: cc_c */
-	patch_to(e, incdec, ni);
-	b(e, 0x83); /* cmp dword [cc_c], 0 */
-	m_rbx(e, 7, OFF(cc_c));
-	b(e, 0);
-	b(e, 0x0f); /* setne cl */
-	b(e, 0x95);
-	b(e, 0xc1);
-	jmp_fix(e, have, &nh);
-	/* logic: 0 */
-	patch_to(e, zero, nz);
-	b(e, 0x31); /* xor ecx, ecx */
-	b(e, 0xc9);
-	jmp_fix(e, have, &nh);
-	/* eager: EFLAGS.CF */
-	patch_to(e, eager, ne);
-	load_ecx(e, OFF(flags));
-	b(e, 0x83); /* and ecx, 1 */
-	b(e, 0xe1);
-	b(e, 1);
-	jmp_fix(e, have, &nh);
-	/* the handler */
-	patch_to(e, slow, ns);
-	b(e, 0x48); /* mov rdi, rbx */
-	b(e, 0x89);
-	b(e, 0xdf);
-	b(e, 0x48); /* mov rsi, imm64 */
-	b(e, 0xbe);
-	d64(e, (uint64_t)(uintptr_t)in);
-	call(e, (const void *)in->fn);
-	jmp_fix(e, done, &nd);
-	/* ecx (low byte) = CF */
-	patch_to(e, have, nh);
-	b(e, 0x0f); /* movzx ecx, cl */
-	b(e, 0xb6);
-	b(e, 0xc9);
-	b(e, 0x89); /* mov [cc_c], ecx */
-	m_rbx(e, 1, OFF(cc_c));
-	load_eax(e, OFF(r[r]));
-	store_eax(e, OFF(cc_a));
-	b(e, 0xff); /* inc / dec eax */
-	b(e, dec ? 0xc8 : 0xc0);
-	store_eax(e, OFF(cc_res));
-	store_eax(e, OFF(r[r]));
-	store_imm32(e, OFF(cc_op), dec ? CC_DEC : CC_INC);
-	store_imm32(e, OFF(cc_bits), 32);
-	store_imm32(e, OFF(cc_b), 1);
-	patch_to(e, done, nd);
-	e->pend_eip += in->len;
-	e->pend_ic++;
-}
-
 /* ---- 8- and 16-bit register forms, ADC/SBB, MOVZX/MOVSX, XCHG ----------- */
 
 /*
@@ -1688,6 +1593,8 @@ enum alu2 {
 	A2_IMUL,   /* 69 6B, 0F AF */
 	A2_SHLD,   /* 0F A4 A5 AC AD, 32 bits */
 	A2_SETCC,  /* 0F 90-9F, some conditions */
+	A2_CBW,	   /* 98 CBW / CWDE */
+	A2_CWD,	   /* 99 CWD / CDQ */
 };
 
 static bool setcc_inline_ok(const Insn *in);
@@ -1704,8 +1611,10 @@ static enum alu2 alu2_kind(const Insn *in)
 		return A2_MOVI8;
 	if (op >= 0x91 && op < 0x98)
 		return A2_XCHG;
+	if (op == 0x98 || op == 0x99)
+		return op == 0x98 ? A2_CBW : A2_CWD;
 	if (op >= 0x40 && op < 0x50)
-		return in->o32 ? A2_NONE : A2_INCDEC; /* 32 bits: emit_incdec() */
+		return A2_INCDEC;
 	if (op < 0x40 && ((op & 7) == 4 || (op & 7) == 5))
 		return A2_ACC;
 	if (op == 0xa8 || op == 0xa9)
@@ -2517,7 +2426,7 @@ static void emit_alu2(Emit *e, const Insn *in, enum alu2 k)
 		break;
 	case A2_INCDEC:
 		if (in->op < 0x50)
-			incdec_any(e, in->op & 7, 16, in->op & 8);
+			incdec_any(e, in->op & 7, osz, in->op & 8);
 		else
 			incdec_any(e, in->rm, bits, in->reg == 1);
 		break;
@@ -2570,6 +2479,27 @@ static void emit_alu2(Emit *e, const Insn *in, enum alu2 k)
 		break;
 	case A2_SETCC:
 		emit_setcc(e, in);
+		break;
+	case A2_CBW: /* op_cbw(): AX = AL or EAX = AX, sign-extended */
+		get_reg(e, 0, R_EAX);
+		b(e, 0x0f); /* movsx eax, al / ax */
+		b(e, in->o32 ? 0xbf : 0xbe);
+		b(e, 0xc0);
+		zx_bits(e, 0, osz);
+		st_any(e, R_EAX, osz);
+		break;
+	case A2_CWD: /* op_cwd(): DX or EDX = the sign of AX or EAX */
+		get_reg(e, 0, R_EAX);
+		if (!in->o32) {
+			b(e, 0x0f); /* movsx eax, ax */
+			b(e, 0xbf);
+			b(e, 0xc0);
+		}
+		b(e, 0xc1); /* sar eax, 31 */
+		b(e, 0xf8);
+		b(e, 31);
+		zx_bits(e, 0, osz);
+		st_any(e, R_EDX, osz);
 		break;
 	case A2_NONE:
 		break;
@@ -2648,8 +2578,6 @@ static void emit_insn(Emit *e, const Insn *in, bool first, bool last, Stub *stub
 			cache_clear(e); /* R8/R9 used, or a handler called */
 			if (shift_inline_ok(in))
 				emit_shift(e, in);
-			else if (in->o32 && in->op >= 0x40 && in->op < 0x50)
-				emit_incdec(e, in);
 			else
 				emit_pure(e, in);
 		}
