@@ -1967,31 +1967,100 @@ static void size_pfx(Emit *e, unsigned bits)
 		b(e, 0x66);
 }
 
+/*
+ * SF ZF PF AF of lazy flags made eager, CF and OF left for the caller to
+ * set (a rotate replaces them): what cpu_flags() leaves of cc_compute()'s
+ * result but those two.  SF ZF PF from the result at its width (shifted
+ * up so that the host's TEST sees its top bit), AF from the operands.
+ * eax, ecx, edx, edi are clobbered; esi is kept.
+ */
+static void emit_szap_eager(Emit *e)
+{
+	uint8_t *done[1] = {0}, *logic, *notinc;
+	unsigned nd = 0;
+
+	b(e, 0x83); /* cmp dword [cc_op], CC_EAGER */
+	m_rbx(e, 7, OFF(cc_op));
+	b(e, CC_EAGER);
+	jcc_fix(e, J_E, done, &nd);
+	load_ecx(e, OFF(cc_bits));
+	load_eax(e, OFF(cc_res));
+	b(e, 0xf7); /* neg ecx */
+	b(e, 0xd9);
+	b(e, 0x83); /* add ecx, 32 */
+	b(e, 0xc1);
+	b(e, 32);
+	b(e, 0x89); /* mov edi, eax */
+	b(e, 0xc7);
+	b(e, 0xd3); /* shl edi, cl: the result's top bit at bit 31 */
+	b(e, 0xe7);
+	b(e, 0x85); /* test edi, edi */
+	b(e, 0xff);
+	b(e, 0x9c); /* pushfq; pop rdx */
+	b(e, 0x5a);
+	b(e, 0x81); /* and edx, ZF | SF */
+	b(e, 0xe2);
+	d32(e, F_ZF | F_SF);
+	b(e, 0x84); /* test al, al */
+	b(e, 0xc0);
+	b(e, 0x9c); /* pushfq; pop rdi */
+	b(e, 0x5f);
+	b(e, 0x83); /* and edi, PF */
+	b(e, 0xe7);
+	b(e, F_PF);
+	b(e, 0x09); /* or edx, edi */
+	b(e, 0xfa);
+	b(e, 0x83); /* cmp dword [cc_op], CC_LOGIC: AF clear */
+	m_rbx(e, 7, OFF(cc_op));
+	b(e, CC_LOGIC);
+	logic = jcc8(e, J_E);
+	b(e, 0x8b); /* mov edi, [cc_b] */
+	m_rbx(e, 7, OFF(cc_b));
+	b(e, 0x83); /* cmp dword [cc_op], CC_INC */
+	m_rbx(e, 7, OFF(cc_op));
+	b(e, CC_INC);
+	notinc = jcc8(e, J_B);
+	b(e, 0xbf); /* mov edi, 1: INC and DEC add or take 1 */
+	d32(e, 1);
+	skip_here(e, notinc);
+	b(e, 0x33); /* xor edi, [cc_a] */
+	m_rbx(e, 7, OFF(cc_a));
+	b(e, 0x31); /* xor edi, eax */
+	b(e, 0xc7);
+	b(e, 0x83); /* and edi, AF */
+	b(e, 0xe7);
+	b(e, F_AF);
+	b(e, 0x09); /* or edx, edi */
+	b(e, 0xfa);
+	skip_here(e, logic);
+	load_eax(e, OFF(flags));
+	b(e, 0x25); /* and eax, ~FLAGS_ARITH */
+	d32(e, ~(uint32_t)FLAGS_ARITH);
+	b(e, 0x09); /* or eax, edx */
+	b(e, 0xd0);
+	store_eax(e, OFF(flags));
+	store_imm32(e, OFF(cc_op), CC_EAGER);
+	patch_to(e, done, nd);
+}
+
 /* Group 2 of a register, every operation and size, as alu_shift(): a zero
  * count changes nothing; SHL SHR SAR set all six flags from the result
  * and CF/OF as alu_shift() defines them; the rotates set CF and OF on
- * EFLAGS made eager first (set_cf_of(): cpu_flags() is called for lazy
- * flags, as the handler would). */
+ * EFLAGS made eager first, as set_cf_of() does (emit_szap_eager()). */
 static void emit_shift_any(Emit *e, const Insn *in)
 {
 	unsigned bits = in->op & 1 ? (in->o32 ? 32 : 16) : 8, top = bits - 1, op = in->reg;
-	uint8_t *zero[1] = {0}, *eager;
+	uint8_t *zero[1] = {0};
 	unsigned nz = 0;
 
 	shift_count(e, in);
 	jcc_fix(e, J_E, zero, &nz);
 	if (op < 4) {
-		/* the rotates keep SF ZF AF PF: make them eager */
-		b(e, 0x83); /* cmp dword [cc_op], CC_EAGER */
-		m_rbx(e, 7, OFF(cc_op));
-		b(e, CC_EAGER);
-		eager = jcc8(e, J_E);
-		b(e, 0x48); /* mov rdi, rbx */
-		b(e, 0x89);
-		b(e, 0xdf);
-		call(e, (const void *)cpu_flags);
-		skip_here(e, eager);
-		cache_clear(e); /* the call may have clobbered R8-R11 */
+		/* RCL, RCR: CF in, from the lazy state; then SF ZF AF PF,
+		 * which the rotates keep, made eager */
+		if (op >= 2)
+			emit_cf(e);
+		emit_szap_eager(e);
 		shift_count(e, in);
 	}
 	ld_any(e, 0, in->rm, bits);
@@ -2044,8 +2113,6 @@ static void emit_shift_any(Emit *e, const Insn *in)
 		emit_eager(e, bits);
 	} else {
 		if (op >= 2) {
-			b(e, 0x8b); /* mov esi, [flags] */
-			m_rbx(e, 6, OFF(flags));
 			b(e, 0x0f); /* bt esi, 0: CF in */
 			b(e, 0xba);
 			b(e, 0xe6);
