@@ -2354,6 +2354,33 @@ static void emit_setcc(Emit *e, const Insn *in)
 	st_any(e, in->rm, 8);
 }
 
+/* TEST m8 / m32, imm (F6 F7 /0 /1, 32-bit addressing): a read through the
+ * TLB as the memory forms do (the stub runs the handler when a check
+ * fails), then alu_op()'s AND with lazy flags */
+static bool testm_inline_ok(const Insn *in)
+{
+	return (in->op == 0xf6 || (in->op == 0xf7 && in->o32)) && !in->lock && in->reg < 2 &&
+	       in->mod != 3 && in->a32;
+}
+
+static void emit_testm(Emit *e, const Insn *in, Stub *st)
+{
+	unsigned bits = in->op == 0xf6 ? 8 : 32;
+
+	emit_ea(e, in);
+	emit_tlb(e, in->ea_seg, bits / 8, false, st);
+	if (bits == 8) {
+		b(e, 0x0f); /* movzx eax, byte [rdx] */
+		b(e, 0xb6);
+		b(e, 0x02);
+	} else {
+		b(e, 0x8b); /* mov eax, [rdx] */
+		b(e, 0x02);
+	}
+	ld_imm_any(e, in, 1, bits, false);
+	alu_any(e, 4, bits);
+}
+
 /*
  * DIV / IDIV r/m32 (F7 /6 /7; a register, or memory through the TLB as
  * the memory forms): the host's division when it cannot trap and the
@@ -2606,11 +2633,14 @@ static void emit_insn(Emit *e, const Insn *in, bool first, bool last, Stub *stub
 		emit_jcc(e, in, first);
 		return;
 	}
-	if (!last && div_inline_ok(in)) {
+	if (!last && (div_inline_ok(in) || testm_inline_ok(in))) {
 		Stub *st = &stubs[(*nstubs)++];
 
 		*st = (Stub){in, first, e->pend_eip, e->pend_ic, {NULL}, 0, NULL, {{0}, {0}, 0}};
-		emit_div(e, in, st);
+		if (div_inline_ok(in))
+			emit_div(e, in, st);
+		else
+			emit_testm(e, in, st);
 		st->join = e->p;
 		st->c = e->c;
 		e->pend_eip += in->len;

@@ -1216,10 +1216,14 @@ static uint8_t *gen_insn_alu(uint8_t *p)
 		*p++ = (uint8_t)(0x84 + y % 8 - (y % 8 == 5 || y % 8 == 7 ? 1 : 0)),
 		*p++ = (uint8_t)rm;
 		break;
-	case 7: /* F6/F7: TEST NOT NEG MUL IMUL DIV IDIV; DIV/IDIV of [EBX] too */
-		if (((rm >> 3) & 7) >= 6 && (y & 4))
-			rm = (rm & 0x38) | 3;
-		*p++ = (uint8_t)(0xf6 + y % 2), *p++ = (uint8_t)rm;
+	case 7: /* F6/F7: TEST NOT NEG MUL IMUL DIV IDIV; TEST and DIV/IDIV of
+		 * [disp32] too (RAM in protected mode; [DI] in 16-bit code) */
+		if ((((rm >> 3) & 7) >= 6 || ((rm >> 3) & 7) < 2) && (y & 4)) {
+			*p++ = (uint8_t)(0xf6 + y % 2), *p++ = (uint8_t)((rm & 0x38) | 5);
+			st32(p, 0x90000 | (y >> 8 & 0xffc)), p += 4;
+		} else {
+			*p++ = (uint8_t)(0xf6 + y % 2), *p++ = (uint8_t)rm;
+		}
 		if (((rm >> 3) & 7) < 2)
 			st32(p, rnd()), p += y % 2 ? iv : 1;
 		break;
