@@ -40,6 +40,18 @@ typedef struct Cache {
 	unsigned next;	     /* the slot to reuse next */
 } Cache;
 
+/*
+ * The lazy-flag state an inline form of alu2_kind() left, when the code
+ * knows it: the next such form (before anything else runs) reads CF or
+ * makes flags eager from it without testing cc_op.  Valid only from one
+ * instruction to the next one: emit_insn() forgets it for every other.
+ */
+typedef struct CcKnown {
+	bool valid;
+	uint8_t op;   /* CC_*; CC_ADD and CC_SUB only with cc_c = 0 */
+	uint8_t bits; /* cc_bits */
+} CcKnown;
+
 typedef struct Emit {
 	uint8_t *p, *end;  /* where the next byte goes, end of the room */
 	const uint8_t *at; /* run-time address of the first byte */
@@ -50,6 +62,8 @@ typedef struct Emit {
 	const TB *tb;	   /* the block */
 	Cache c;	   /* guest registers also in host registers */
 	bool dead_cc;	   /* the next instruction overwrites all lazy flags */
+	CcKnown cc;	   /* what the instruction emitted last left in cc_op */
+	CcKnown cc_prev;   /* the same before the instruction being emitted */
 } Emit;
 
 static void b(Emit *e, uint8_t v)
@@ -1745,12 +1759,72 @@ static void ld_imm_any(Emit *e, const Insn *in, unsigned h, unsigned bits, bool 
 
 /* esi = CF (0 or 1) from the lazy state, cc_cf() of x86.h for every
  * cc_op and width; eax, ecx, edx, edi are clobbered */
+/* emit_cf() when the instruction before is known (CcKnown) */
+static bool emit_cf_known(Emit *e)
+{
+	const CcKnown *k = &e->cc_prev;
+
+	if (!k->valid)
+		return false;
+	switch (k->op) {
+	case CC_LOGIC:
+		b(e, 0x31); /* xor esi, esi */
+		b(e, 0xf6);
+		return true;
+	case CC_EAGER:
+		b(e, 0x8b); /* mov esi, [flags] */
+		m_rbx(e, 6, OFF(flags));
+		b(e, 0x83); /* and esi, 1 */
+		b(e, 0xe6);
+		b(e, 1);
+		return true;
+	case CC_INC:
+	case CC_DEC:
+		b(e, 0x8b); /* mov esi, [cc_c]: 0 or 1 (incdec_any()) */
+		m_rbx(e, 6, OFF(cc_c));
+		return true;
+	case CC_ADD: /* a + b > m, both masked, no carry in */
+		load_eax(e, OFF(cc_a));
+		b(e, 0x03); /* add eax, [cc_b] */
+		m_rbx(e, 0, OFF(cc_b));
+		if (k->bits < 32) {
+			b(e, 0xc1); /* shr eax, bits: the carry out */
+			b(e, 0xe8);
+			b(e, k->bits);
+			b(e, 0x89); /* mov esi, eax */
+			b(e, 0xc6);
+			return true;
+		}
+		b(e, 0x40); /* setc sil */
+		b(e, 0x0f);
+		b(e, 0x92);
+		b(e, 0xc6);
+		break;
+	default: /* CC_SUB: a < b, no borrow in */
+		load_eax(e, OFF(cc_a));
+		b(e, 0x3b); /* cmp eax, [cc_b] */
+		m_rbx(e, 0, OFF(cc_b));
+		b(e, 0x40); /* setb sil */
+		b(e, 0x0f);
+		b(e, 0x92);
+		b(e, 0xc6);
+		break;
+	}
+	b(e, 0x40); /* movzx esi, sil */
+	b(e, 0x0f);
+	b(e, 0xb6);
+	b(e, 0xf6);
+	return true;
+}
+
 static void emit_cf(Emit *e)
 {
 	uint8_t *zero[1] = {0}, *add[1] = {0}, *sub[1] = {0}, *eager[1] = {0}, *done[4] = {0},
 		*have[3] = {0};
 	unsigned nz = 0, na = 0, ns = 0, ne = 0, nd = 0, nh = 0;
 
+	if (emit_cf_known(e))
+		return;
 	load_eax(e, OFF(cc_op));
 	b(e, 0x83); /* cmp eax, CC_LOGIC */
 	b(e, 0xf8);
@@ -1863,6 +1937,7 @@ static void alu_any(Emit *e, unsigned op, unsigned bits)
 	zx_bits(e, 0, bits);
 	if (e->dead_cc)
 		return;
+	e->cc = (CcKnown){!carry, cc[op], (uint8_t)bits};
 	store_eax(e, OFF(cc_res));
 	store_imm32(e, OFF(cc_op), cc[op]);
 	store_imm32(e, OFF(cc_bits), bits);
@@ -1892,6 +1967,7 @@ static void incdec_any(Emit *e, unsigned g, unsigned bits, bool dec)
 		store_imm32(e, OFF(cc_b), 1);
 		b(e, 0x89); /* mov [cc_c], esi */
 		m_rbx(e, 6, OFF(cc_c));
+		e->cc = (CcKnown){true, dec ? CC_DEC : CC_INC, (uint8_t)bits};
 	}
 	st_any(e, g, bits);
 }
@@ -1978,6 +2054,9 @@ static void emit_szap_eager(Emit *e)
 {
 	uint8_t *done[1] = {0}, *logic, *notinc;
 	unsigned nd = 0;
+
+	if (e->cc_prev.valid && e->cc_prev.op == CC_EAGER)
+		return;
 
 	b(e, 0x83); /* cmp dword [cc_op], CC_EAGER */
 	m_rbx(e, 7, OFF(cc_op));
@@ -2598,6 +2677,28 @@ static void emit_alu2(Emit *e, const Insn *in, enum alu2 k)
 	case A2_NONE:
 		break;
 	}
+	switch (k) {
+	case A2_NOT: /* the lazy state as it was */
+	case A2_MOV8:
+	case A2_MOVI8:
+	case A2_MOVX:
+	case A2_XCHG:
+	case A2_CBW:
+	case A2_CWD:
+	case A2_SETCC:
+		e->cc = e->cc_prev;
+		break;
+	case A2_MUL: /* eager (emit_eager()) */
+	case A2_IMUL:
+		e->cc = (CcKnown){true, CC_EAGER, 0};
+		break;
+	case A2_SHIFT: /* eager after a count of 1; a count of 0 changes nothing */
+		if (in->op == 0xd0 || in->op == 0xd1)
+			e->cc = (CcKnown){true, CC_EAGER, 0};
+		break;
+	default:
+		break;
+	}
 	e->pend_eip += in->len;
 	e->pend_ic++;
 }
@@ -2627,6 +2728,9 @@ static void emit_insn(Emit *e, const Insn *in, bool first, bool last, Stub *stub
 {
 	enum inl k = last ? INL_NONE : inline_kind(in);
 	enum mem m = last || k != INL_NONE ? MEM_NONE : mem_kind(in);
+
+	e->cc_prev = e->cc;
+	e->cc.valid = false;
 
 	if (last && e->tb && jcc_inline_ok(in)) {
 		cache_clear(e);
@@ -2688,7 +2792,7 @@ static void emit_insn(Emit *e, const Insn *in, bool first, bool last, Stub *stub
 
 size_t jit_emit_block(uint8_t *buf, size_t cap, const uint8_t *at, const TB *tb)
 {
-	Emit e = {buf, buf + cap, at, buf, false, 0, 0, tb, {{0}, {0}, 0}, false};
+	Emit e = {buf, buf + cap, at, buf, false, 0, 0, tb, {{0}, {0}, 0}, false, {0}, {0}};
 
 	cache_clear(&e);
 
