@@ -62,9 +62,13 @@ static int intack(void *o)
 	return next_vector;
 }
 
+/* RDTSC counts from the start of a fuzz round (fuzz_setup()), so that the
+ * two engines' runs of one round, one after the other, read the same */
+static uint64_t tsc_base;
+
 static uint64_t rdtsc(void *o)
 {
-	return cpu_icount(cpu) * 3;
+	return (cpu_icount(cpu) - tsc_base) * 3;
 }
 
 static void machine_new(void)
@@ -1312,6 +1316,7 @@ static void fuzz_densify(void)
 static void fuzz_setup(enum fuzz_mode mode, unsigned r)
 {
 	machine_reset();
+	tsc_base = cpu_icount(cpu);
 	for (uint32_t a = 0; a < (1u << 20); a += 4)
 		st32(ram + a, rnd());
 	if (fuzz_dense)
