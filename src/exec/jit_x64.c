@@ -40,6 +40,18 @@ typedef struct Cache {
 	unsigned next;	     /* the slot to reuse next */
 } Cache;
 
+/*
+ * The lazy-flag state an inline form of alu2_kind() left, when the code
+ * knows it: the next such form (before anything else runs) reads CF or
+ * makes flags eager from it without testing cc_op.  Valid only from one
+ * instruction to the next one: emit_insn() forgets it for every other.
+ */
+typedef struct CcKnown {
+	bool valid;
+	uint8_t op;   /* CC_*; CC_ADD and CC_SUB only with cc_c = 0 */
+	uint8_t bits; /* cc_bits */
+} CcKnown;
+
 typedef struct Emit {
 	uint8_t *p, *end;  /* where the next byte goes, end of the room */
 	const uint8_t *at; /* run-time address of the first byte */
@@ -50,6 +62,8 @@ typedef struct Emit {
 	const TB *tb;	   /* the block */
 	Cache c;	   /* guest registers also in host registers */
 	bool dead_cc;	   /* the next instruction overwrites all lazy flags */
+	CcKnown cc;	   /* what the instruction emitted last left in cc_op */
+	CcKnown cc_prev;   /* the same before the instruction being emitted */
 } Emit;
 
 static void b(Emit *e, uint8_t v)
@@ -1345,6 +1359,31 @@ static void emit_jcc(Emit *e, const Insn *in, bool first)
 		}
 		jmp_fix(e, F, nF);
 		patch_to(e, lazy, nl);
+		if (c == 2 || c == 4) {
+			/* ZF and SF of every lazy operation (INC, DEC, ADD, 8 and
+			 * 16 bits too) come from its result alone, masked to its
+			 * width: the code below is not reached */
+			load_ecx(e, OFF(cc_bits));
+			b(e, 0xba); /* mov edx, 1 */
+			d32(e, 1);
+			b(e, 0x48); /* shl rdx, cl */
+			b(e, 0xd3);
+			b(e, 0xe2);
+			b(e, 0x48); /* dec rdx: the mask */
+			b(e, 0xff);
+			b(e, 0xca);
+			if (c == 4) {
+				b(e, 0x48); /* shr rdx, 1 */
+				b(e, 0xd1);
+				b(e, 0xea);
+				b(e, 0xff); /* inc edx: the top bit */
+				b(e, 0xc2);
+			}
+			b(e, 0x85); /* test [cc_res], edx */
+			m_rbx(e, 2, OFF(cc_res));
+			jcc_fix(e, c == 2 ? J_E : J_NE, T, nT);
+			jmp_fix(e, F, nF);
+		}
 	}
 	b(e, 0x83); /* cmp dword [cc_bits], 32 */
 	m_rbx(e, 7, OFF(cc_bits));
@@ -1538,122 +1577,1128 @@ static void emit_shift(Emit *e, const Insn *in)
 	e->pend_ic++;
 }
 
-/* INC / DEC of a 32-bit register (40-4F), as alu_inc(): CF kept from the
- * lazy state (cc_cf() of x86.h, worked out here for each cc_op; a SUB or
- * ADD of 8 or 16 bits calls the handler), the rest lazy. */
-static void emit_incdec(Emit *e, const Insn *in)
-{
-	bool dec = in->op >= 0x48;
-	unsigned r = in->op & 7;
-	uint8_t *have[6] = {0}, *incdec[2] = {0}, *zero[1] = {0}, *eager[1] = {0}, *slow[2] = {0},
-		*add[1] = {0}, *done[1] = {0};
-	unsigned nh = 0, ni = 0, nz = 0, ne = 0, ns = 0, na = 0, nd = 0;
+/* ---- 8- and 16-bit register forms, ADC/SBB, MOVZX/MOVSX, XCHG ----------- */
 
-	b(e, 0x8b); /* mov ecx, [cc_op] */
-	m_rbx(e, 1, OFF(cc_op));
-	static const uint8_t ops[4] = {CC_INC, CC_DEC, CC_LOGIC, CC_EAGER};
-	for (int i = 0; i < 4; i++) {
-		b(e, 0x83); /* cmp ecx, op */
-		b(e, 0xf9);
-		b(e, ops[i]);
-		if (i < 2)
-			jcc_fix(e, J_E, incdec, &ni);
-		else
-			jcc_fix(e, J_E, i == 2 ? zero : eager, i == 2 ? &nz : &ne);
+/*
+ * The register-only forms of every operand size run inline too, with the
+ * register and lazy-flag effects of their handlers (getr()/setr() and
+ * alu_op()/alu_inc() of x86.h): the ALU operations including ADC and SBB
+ * (CF read from the lazy state as cc_cf() does), TEST, NOT, NEG, INC, DEC,
+ * MOV of bytes, MOVZX, MOVSX and XCHG.  Like the other inline forms they
+ * cannot fault and read neither EIP nor icount.  Host registers: EAX, ECX,
+ * EDX, ESI, EDI; R8-R11 stay the register cache.
+ */
+enum alu2 {
+	A2_NONE,
+	A2_ALU,	   /* 00-3B op E,G / op G,E */
+	A2_ACC,	   /* 04 05 ... 3C 3D op AL/eAX, imm */
+	A2_ALUI,   /* 80-83 op E, imm */
+	A2_TEST,   /* 84 85 TEST E,G */
+	A2_TESTI,  /* A8 A9, F6 F7 /0 /1 TEST E, imm */
+	A2_NOT,	   /* F6 F7 /2 */
+	A2_NEG,	   /* F6 F7 /3 */
+	A2_INCDEC, /* 40-4F (16-bit), FE FF /0 /1 */
+	A2_MOV8,   /* 88 8A MOV r8, r8 */
+	A2_MOVI8,  /* B0-B7 MOV r8, imm8 */
+	A2_MOVX,   /* 0F B6 B7 BE BF */
+	A2_XCHG,   /* 86 87, 91-97 */
+	A2_SHIFT,  /* C0 C1 D0-D3 */
+	A2_MUL,	   /* F6 F7 /4 /5 */
+	A2_IMUL,   /* 69 6B, 0F AF */
+	A2_SHLD,   /* 0F A4 A5 AC AD, 32 bits */
+	A2_SETCC,  /* 0F 90-9F, some conditions */
+	A2_CBW,	   /* 98 CBW / CWDE */
+	A2_CWD,	   /* 99 CWD / CDQ */
+};
+
+static bool setcc_inline_ok(const Insn *in);
+
+static bool shift_inline_ok(const Insn *in);
+
+static enum alu2 alu2_kind(const Insn *in)
+{
+	unsigned op = in->op;
+
+	if (in->lock)
+		return A2_NONE;
+	if (op >= 0xb0 && op < 0xb8)
+		return A2_MOVI8;
+	if (op >= 0x91 && op < 0x98)
+		return A2_XCHG;
+	if (op == 0x98 || op == 0x99)
+		return op == 0x98 ? A2_CBW : A2_CWD;
+	if (op >= 0x40 && op < 0x50)
+		return A2_INCDEC;
+	if (op < 0x40 && ((op & 7) == 4 || (op & 7) == 5))
+		return A2_ACC;
+	if (op == 0xa8 || op == 0xa9)
+		return A2_TESTI;
+	if (in->mod != 3)
+		return A2_NONE;
+	if (op < 0x40 && (op & 7) < 4)
+		return A2_ALU;
+	if (op >= 0x190 && op < 0x1a0 && setcc_inline_ok(in))
+		return A2_SETCC;
+	switch (op) {
+	case 0x80:
+	case 0x81:
+	case 0x82:
+	case 0x83:
+		return A2_ALUI;
+	case 0x84:
+	case 0x85:
+		return A2_TEST;
+	case 0x86:
+	case 0x87:
+		return A2_XCHG;
+	case 0x88:
+	case 0x8a:
+		return A2_MOV8;
+	case 0xf6:
+	case 0xf7:
+		return in->reg < 2    ? A2_TESTI
+		       : in->reg == 2 ? A2_NOT
+		       : in->reg == 3 ? A2_NEG
+		       : in->reg < 6  ? A2_MUL
+				      : A2_NONE;
+	case 0xc0:
+	case 0xc1:
+	case 0xd0:
+	case 0xd1:
+	case 0xd2:
+	case 0xd3:
+		return shift_inline_ok(in) ? A2_NONE : A2_SHIFT; /* 32-bit: emit_shift() */
+	case 0x69:
+	case 0x6b:
+	case 0x1af:
+		return A2_IMUL;
+	case 0x1a4:
+	case 0x1a5:
+	case 0x1ac:
+	case 0x1ad:
+		return in->o32 ? A2_SHLD : A2_NONE;
+	case 0xfe:
+	case 0xff:
+		return in->reg < 2 ? A2_INCDEC : A2_NONE;
+	case 0x1b6:
+	case 0x1b7:
+	case 0x1be:
+	case 0x1bf:
+		return A2_MOVX;
 	}
-	b(e, 0x83); /* cmp dword [cc_bits], 32 */
-	m_rbx(e, 7, OFF(cc_bits));
-	b(e, 32);
-	jcc_fix(e, J_NE, slow, &ns);
-	load_eax(e, OFF(cc_a)); /* rax = a, rdx = b, both zero-extended */
-	b(e, 0x8b);		/* mov edx, [cc_b] */
-	m_rbx(e, 2, OFF(cc_b));
-	b(e, 0x83); /* cmp ecx, CC_ADD */
-	b(e, 0xf9);
+	return A2_NONE;
+}
+
+/* movzx h, h8 / h16 (@h: eax, ecx, edx) */
+static void zx_bits(Emit *e, unsigned h, unsigned bits)
+{
+	if (bits == 32)
+		return;
+	b(e, 0x0f);
+	b(e, bits == 8 ? 0xb6 : 0xb7);
+	b(e, (uint8_t)(0xc0 | h << 3 | h));
+}
+
+/* @h (eax, ecx, edx) = guest register @g of @bits (8: AL..BH, getr()),
+ * zero-extended */
+static void ld_any(Emit *e, unsigned h, unsigned g, unsigned bits)
+{
+	get_reg(e, h, bits == 8 ? g & 3 : g);
+	if (bits == 8 && g >= 4) {
+		b(e, 0xc1); /* shr h, 8 */
+		b(e, (uint8_t)(0xe8 | h));
+		b(e, 8);
+	}
+	zx_bits(e, h, bits);
+}
+
+/* guest register @g of @bits = eax (zero-extended), as setr() merges it;
+ * eax and edx are clobbered */
+static void st_any(Emit *e, unsigned g, unsigned bits)
+{
+	unsigned w = bits == 8 ? g & 3 : g;
+
+	if (bits == 32) {
+		put_reg(e, 0, g);
+		return;
+	}
+	get_reg(e, 2, w);
+	b(e, 0x81); /* and edx, mask */
+	b(e, 0xe2);
+	if (bits == 8 && g >= 4) {
+		d32(e, 0xffff00ffu);
+		b(e, 0xc1); /* shl eax, 8 */
+		b(e, 0xe0);
+		b(e, 8);
+	} else {
+		d32(e, bits == 8 ? 0xffffff00u : 0xffff0000u);
+	}
+	b(e, 0x09); /* or edx, eax */
+	b(e, 0xc2);
+	put_reg(e, 2, w);
+}
+
+/* @h (eax, ecx) = the immediate of @in masked to @bits (sign-extended
+ * from 8 bits first for @sx8); rdx is clobbered */
+static void ld_imm_any(Emit *e, const Insn *in, unsigned h, unsigned bits, bool sx8)
+{
+	b(e, 0x48); /* mov rdx, imm64 */
+	b(e, 0xba);
+	d64(e, (uint64_t)(uintptr_t)in);
+	if (sx8 || bits < 32) {
+		b(e, 0x0f); /* movsx / movzx h, byte / word [rdx+imm] */
+		b(e, sx8 ? 0xbe : bits == 8 ? 0xb6 : 0xb7);
+	} else {
+		b(e, 0x8b); /* mov h, [rdx+imm] */
+	}
+	b(e, (uint8_t)(0x40 | h << 3 | 2));
+	b(e, (uint8_t)offsetof(Insn, imm));
+	if (sx8)
+		zx_bits(e, h, bits);
+}
+
+/* esi = CF (0 or 1) from the lazy state, cc_cf() of x86.h for every
+ * cc_op and width; eax, ecx, edx, edi are clobbered */
+/* emit_cf() when the instruction before is known (CcKnown) */
+static bool emit_cf_known(Emit *e)
+{
+	const CcKnown *k = &e->cc_prev;
+
+	if (!k->valid)
+		return false;
+	switch (k->op) {
+	case CC_LOGIC:
+		b(e, 0x31); /* xor esi, esi */
+		b(e, 0xf6);
+		return true;
+	case CC_EAGER:
+		b(e, 0x8b); /* mov esi, [flags] */
+		m_rbx(e, 6, OFF(flags));
+		b(e, 0x83); /* and esi, 1 */
+		b(e, 0xe6);
+		b(e, 1);
+		return true;
+	case CC_INC:
+	case CC_DEC:
+		b(e, 0x8b); /* mov esi, [cc_c]: 0 or 1 (incdec_any()) */
+		m_rbx(e, 6, OFF(cc_c));
+		return true;
+	case CC_ADD: /* a + b > m, both masked, no carry in */
+		load_eax(e, OFF(cc_a));
+		b(e, 0x03); /* add eax, [cc_b] */
+		m_rbx(e, 0, OFF(cc_b));
+		if (k->bits < 32) {
+			b(e, 0xc1); /* shr eax, bits: the carry out */
+			b(e, 0xe8);
+			b(e, k->bits);
+			b(e, 0x89); /* mov esi, eax */
+			b(e, 0xc6);
+			return true;
+		}
+		b(e, 0x40); /* setc sil */
+		b(e, 0x0f);
+		b(e, 0x92);
+		b(e, 0xc6);
+		break;
+	default: /* CC_SUB: a < b, no borrow in */
+		load_eax(e, OFF(cc_a));
+		b(e, 0x3b); /* cmp eax, [cc_b] */
+		m_rbx(e, 0, OFF(cc_b));
+		b(e, 0x40); /* setb sil */
+		b(e, 0x0f);
+		b(e, 0x92);
+		b(e, 0xc6);
+		break;
+	}
+	b(e, 0x40); /* movzx esi, sil */
+	b(e, 0x0f);
+	b(e, 0xb6);
+	b(e, 0xf6);
+	return true;
+}
+
+static void emit_cf(Emit *e)
+{
+	uint8_t *zero[1] = {0}, *add[1] = {0}, *sub[1] = {0}, *eager[1] = {0}, *done[4] = {0},
+		*have[3] = {0};
+	unsigned nz = 0, na = 0, ns = 0, ne = 0, nd = 0, nh = 0;
+
+	if (emit_cf_known(e))
+		return;
+	load_eax(e, OFF(cc_op));
+	b(e, 0x83); /* cmp eax, CC_LOGIC */
+	b(e, 0xf8);
+	b(e, CC_LOGIC);
+	jcc_fix(e, J_E, zero, &nz);
+	b(e, 0x83); /* cmp eax, CC_ADD */
+	b(e, 0xf8);
 	b(e, CC_ADD);
 	jcc_fix(e, J_E, add, &na);
-	b(e, 0x83); /* cmp ecx, CC_SUB */
-	b(e, 0xf9);
+	b(e, 0x83); /* cmp eax, CC_SUB */
+	b(e, 0xf8);
 	b(e, CC_SUB);
-	jcc_fix(e, J_NE, slow, &ns);
-	/* SUB: a < b + c */
-	load_ecx(e, OFF(cc_c));
-	b(e, 0x48); /* add rdx, rcx */
-	b(e, 0x01);
-	b(e, 0xca);
-	b(e, 0x48); /* cmp rax, rdx */
-	b(e, 0x39);
-	b(e, 0xd0);
-	b(e, 0x0f); /* setb cl */
-	b(e, 0x92);
-	b(e, 0xc1);
-	jmp_fix(e, have, &nh);
-	/* ADD: a + b + c > 0xffffffff */
-	patch_to(e, add, na);
-	b(e, 0x48); /* add rax, rdx */
-	b(e, 0x01);
-	b(e, 0xd0);
-	b(e, 0x8b); /* mov edx, [cc_c] */
-	m_rbx(e, 2, OFF(cc_c));
-	b(e, 0x48); /* add rax, rdx */
-	b(e, 0x01);
-	b(e, 0xd0);
-	b(e, 0x48); /* shr rax, 32 */
-	b(e, 0xc1);
-	b(e, 0xe8);
-	b(e, 32);
-	b(e, 0x0f); /* setnz cl */
-	b(e, 0x95);
-	b(e, 0xc1);
-	jmp_fix(e, have, &nh);
-	/* INC, DEC: cc_c */
-	patch_to(e, incdec, ni);
+	jcc_fix(e, J_E, sub, &ns);
+	b(e, 0x85); /* test eax, eax: CC_EAGER */
+	b(e, 0xc0);
+	jcc_fix(e, J_E, eager, &ne);
+	/* CC_INC, CC_DEC: cc_c */
 	b(e, 0x83); /* cmp dword [cc_c], 0 */
 	m_rbx(e, 7, OFF(cc_c));
 	b(e, 0);
-	b(e, 0x0f); /* setne cl */
+	b(e, 0x40); /* setne sil */
+	b(e, 0x0f);
 	b(e, 0x95);
-	b(e, 0xc1);
+	b(e, 0xc6);
 	jmp_fix(e, have, &nh);
-	/* logic: 0 */
-	patch_to(e, zero, nz);
-	b(e, 0x31); /* xor ecx, ecx */
-	b(e, 0xc9);
-	jmp_fix(e, have, &nh);
-	/* eager: EFLAGS.CF */
+	for (int s = 0; s < 2; s++) {
+		patch_to(e, s ? sub : add, s ? ns : na);
+		load_ecx(e, OFF(cc_bits));
+		b(e, 0xba); /* mov edx, 1 */
+		d32(e, 1);
+		b(e, 0x48); /* shl rdx, cl */
+		b(e, 0xd3);
+		b(e, 0xe2);
+		b(e, 0x48); /* dec rdx: the mask, bits_mask(cc_bits) */
+		b(e, 0xff);
+		b(e, 0xca);
+		load_eax(e, OFF(cc_a));
+		b(e, 0x21); /* and eax, edx */
+		b(e, 0xd0);
+		b(e, 0x8b); /* mov edi, [cc_b] */
+		m_rbx(e, 7, OFF(cc_b));
+		b(e, 0x21); /* and edi, edx */
+		b(e, 0xd7);
+		load_ecx(e, OFF(cc_c));
+		if (!s) {
+			/* ADD: a + b + c > m */
+			b(e, 0x48); /* add rax, rdi */
+			b(e, 0x01);
+			b(e, 0xf8);
+			b(e, 0x48); /* add rax, rcx */
+			b(e, 0x01);
+			b(e, 0xc8);
+			b(e, 0x48); /* cmp rdx, rax */
+			b(e, 0x39);
+			b(e, 0xc2);
+		} else {
+			/* SUB: a < b + c */
+			b(e, 0x48); /* add rdi, rcx */
+			b(e, 0x01);
+			b(e, 0xcf);
+			b(e, 0x48); /* cmp rax, rdi */
+			b(e, 0x39);
+			b(e, 0xf8);
+		}
+		b(e, 0x40); /* setb sil */
+		b(e, 0x0f);
+		b(e, 0x92);
+		b(e, 0xc6);
+		jmp_fix(e, have, &nh);
+	}
 	patch_to(e, eager, ne);
-	load_ecx(e, OFF(flags));
-	b(e, 0x83); /* and ecx, 1 */
-	b(e, 0xe1);
+	b(e, 0x8b); /* mov esi, [flags] */
+	m_rbx(e, 6, OFF(flags));
+	b(e, 0x83); /* and esi, 1: F_CF */
+	b(e, 0xe6);
 	b(e, 1);
-	jmp_fix(e, have, &nh);
-	/* the handler */
-	patch_to(e, slow, ns);
-	b(e, 0x48); /* mov rdi, rbx */
-	b(e, 0x89);
-	b(e, 0xdf);
-	b(e, 0x48); /* mov rsi, imm64 */
-	b(e, 0xbe);
-	d64(e, (uint64_t)(uintptr_t)in);
-	call(e, (const void *)in->fn);
 	jmp_fix(e, done, &nd);
-	/* ecx (low byte) = CF */
+	patch_to(e, zero, nz);
+	b(e, 0x31); /* xor esi, esi */
+	b(e, 0xf6);
+	jmp_fix(e, done, &nd);
 	patch_to(e, have, nh);
-	b(e, 0x0f); /* movzx ecx, cl */
+	b(e, 0x40); /* movzx esi, sil */
+	b(e, 0x0f);
 	b(e, 0xb6);
-	b(e, 0xc9);
-	b(e, 0x89); /* mov [cc_c], ecx */
-	m_rbx(e, 1, OFF(cc_c));
-	load_eax(e, OFF(r[r]));
-	store_eax(e, OFF(cc_a));
+	b(e, 0xf6);
+	patch_to(e, done, nd);
+}
+
+/* eax = a, ecx = b, both masked to @bits, esi = the carry in for ADC and
+ * SBB: alu_op() of @op with its lazy flags; the result in eax */
+static void alu_any(Emit *e, unsigned op, unsigned bits)
+{
+	static const uint8_t opc[8] = {0x01, 0x09, 0x01, 0x29, 0x21, 0x29, 0x31, 0x29};
+	static const uint8_t cc[8] = {CC_ADD,	CC_LOGIC, CC_ADD,   CC_SUB,
+				      CC_LOGIC, CC_SUB,	  CC_LOGIC, CC_SUB};
+	bool carry = op == 2 || op == 3;
+
+	if (!e->dead_cc) {
+		store_eax(e, OFF(cc_a));
+		b(e, 0x89); /* mov [cc_b], ecx */
+		m_rbx(e, 1, OFF(cc_b));
+	}
+	b(e, opc[op]); /* op eax, ecx */
+	b(e, 0xc8);
+	if (carry) {
+		b(e, opc[op]); /* op eax, esi */
+		b(e, 0xf0);
+	}
+	zx_bits(e, 0, bits);
+	if (e->dead_cc)
+		return;
+	e->cc = (CcKnown){!carry, cc[op], (uint8_t)bits};
+	store_eax(e, OFF(cc_res));
+	store_imm32(e, OFF(cc_op), cc[op]);
+	store_imm32(e, OFF(cc_bits), bits);
+	if (carry) {
+		b(e, 0x89); /* mov [cc_c], esi */
+		m_rbx(e, 6, OFF(cc_c));
+	} else {
+		store_imm32(e, OFF(cc_c), 0);
+	}
+}
+
+/* INC / DEC of guest register @g, alu_inc() */
+static void incdec_any(Emit *e, unsigned g, unsigned bits, bool dec)
+{
+	if (!e->dead_cc)
+		emit_cf(e);
+	ld_any(e, 0, g, bits);
+	if (!e->dead_cc)
+		store_eax(e, OFF(cc_a));
 	b(e, 0xff); /* inc / dec eax */
 	b(e, dec ? 0xc8 : 0xc0);
-	store_eax(e, OFF(cc_res));
-	store_eax(e, OFF(r[r]));
-	store_imm32(e, OFF(cc_op), dec ? CC_DEC : CC_INC);
-	store_imm32(e, OFF(cc_bits), 32);
-	store_imm32(e, OFF(cc_b), 1);
+	zx_bits(e, 0, bits);
+	if (!e->dead_cc) {
+		store_eax(e, OFF(cc_res));
+		store_imm32(e, OFF(cc_op), dec ? CC_DEC : CC_INC);
+		store_imm32(e, OFF(cc_bits), bits);
+		store_imm32(e, OFF(cc_b), 1);
+		b(e, 0x89); /* mov [cc_c], esi */
+		m_rbx(e, 6, OFF(cc_c));
+		e->cc = (CcKnown){true, dec ? CC_DEC : CC_INC, (uint8_t)bits};
+	}
+	st_any(e, g, bits);
+}
+
+/* ---- shifts, rotates, multiplication of every size ----------------------- */
+
+/* SF ZF PF of eax's low @bits, CF AF OF from esi: set_flags_szp() (all six
+ * arithmetic flags replaced, cc_op eager); ecx, edx are clobbered */
+static void emit_eager(Emit *e, unsigned bits)
+{
+	if (bits == 16)
+		b(e, 0x66);
+	b(e, bits == 8 ? 0x84 : 0x85); /* test al, al / ax, ax / eax, eax */
+	b(e, 0xc0);
+	b(e, 0x9c); /* pushfq; pop rdx */
+	b(e, 0x5a);
+	b(e, 0x81); /* and edx, SF ZF PF */
+	b(e, 0xe2);
+	d32(e, F_SF | F_ZF | F_PF);
+	b(e, 0x09); /* or edx, esi */
+	b(e, 0xf2);
+	load_ecx(e, OFF(flags));
+	b(e, 0x81); /* and ecx, ~FLAGS_ARITH */
+	b(e, 0xe1);
+	d32(e, ~(uint32_t)FLAGS_ARITH);
+	b(e, 0x09); /* or ecx, edx */
+	b(e, 0xd1);
+	b(e, 0x89); /* mov [flags], ecx */
+	m_rbx(e, 1, OFF(flags));
+	store_imm32(e, OFF(cc_op), CC_EAGER);
+}
+
+/* esi |= OF when bit @top of eax differs from bit 0 of @h (esi: CF; edx:
+ * another bit of the result); edi is clobbered */
+static void of_xor(Emit *e, unsigned top, unsigned h)
+{
+	b(e, 0x89); /* mov edi, eax */
+	b(e, 0xc7);
+	b(e, 0xc1); /* shr edi, top */
+	b(e, 0xef);
+	b(e, (uint8_t)top);
+	b(e, 0x31); /* xor edi, h */
+	b(e, (uint8_t)(0xc7 | h << 3));
+	b(e, 0x83); /* and edi, 1 */
+	b(e, 0xe7);
+	b(e, 1);
+	b(e, 0xc1); /* shl edi, 11: OF */
+	b(e, 0xe7);
+	b(e, 11);
+	b(e, 0x09); /* or esi, edi */
+	b(e, 0xfe);
+}
+
+/* ecx = the count of a shift (@in: C0 C1 D0-D3, 0F A4 A5 AC AD), & 31 */
+static void shift_count(Emit *e, const Insn *in)
+{
+	if (in->op == 0xd0 || in->op == 0xd1) {
+		b(e, 0xb9); /* mov ecx, 1 (the AND below sets ZF for the caller) */
+		d32(e, 1);
+	} else if (in->op == 0xd2 || in->op == 0xd3 || in->op == 0x1a5 || in->op == 0x1ad)
+		get_reg(e, 1, R_ECX);
+	else
+		ld_imm_any(e, in, 1, 8, false);
+	b(e, 0x83); /* and ecx, 31 */
+	b(e, 0xe1);
+	b(e, 31);
+}
+
+/* the prefix of an operation on al / ax / eax */
+static void size_pfx(Emit *e, unsigned bits)
+{
+	if (bits == 16)
+		b(e, 0x66);
+}
+
+/*
+ * SF ZF PF AF of lazy flags made eager, CF and OF left for the caller to
+ * set (a rotate replaces them): what cpu_flags() leaves of cc_compute()'s
+ * result but those two.  SF ZF PF from the result at its width (shifted
+ * up so that the host's TEST sees its top bit), AF from the operands.
+ * eax, ecx, edx, edi are clobbered; esi is kept.
+ */
+static void emit_szap_eager(Emit *e)
+{
+	uint8_t *done[1] = {0}, *logic, *notinc;
+	unsigned nd = 0;
+
+	if (e->cc_prev.valid && e->cc_prev.op == CC_EAGER)
+		return;
+
+	b(e, 0x83); /* cmp dword [cc_op], CC_EAGER */
+	m_rbx(e, 7, OFF(cc_op));
+	b(e, CC_EAGER);
+	jcc_fix(e, J_E, done, &nd);
+	load_ecx(e, OFF(cc_bits));
+	load_eax(e, OFF(cc_res));
+	b(e, 0xf7); /* neg ecx */
+	b(e, 0xd9);
+	b(e, 0x83); /* add ecx, 32 */
+	b(e, 0xc1);
+	b(e, 32);
+	b(e, 0x89); /* mov edi, eax */
+	b(e, 0xc7);
+	b(e, 0xd3); /* shl edi, cl: the result's top bit at bit 31 */
+	b(e, 0xe7);
+	b(e, 0x85); /* test edi, edi */
+	b(e, 0xff);
+	b(e, 0x9c); /* pushfq; pop rdx */
+	b(e, 0x5a);
+	b(e, 0x81); /* and edx, ZF | SF */
+	b(e, 0xe2);
+	d32(e, F_ZF | F_SF);
+	b(e, 0x84); /* test al, al */
+	b(e, 0xc0);
+	b(e, 0x9c); /* pushfq; pop rdi */
+	b(e, 0x5f);
+	b(e, 0x83); /* and edi, PF */
+	b(e, 0xe7);
+	b(e, F_PF);
+	b(e, 0x09); /* or edx, edi */
+	b(e, 0xfa);
+	b(e, 0x83); /* cmp dword [cc_op], CC_LOGIC: AF clear */
+	m_rbx(e, 7, OFF(cc_op));
+	b(e, CC_LOGIC);
+	logic = jcc8(e, J_E);
+	b(e, 0x8b); /* mov edi, [cc_b] */
+	m_rbx(e, 7, OFF(cc_b));
+	b(e, 0x83); /* cmp dword [cc_op], CC_INC */
+	m_rbx(e, 7, OFF(cc_op));
+	b(e, CC_INC);
+	notinc = jcc8(e, J_B);
+	b(e, 0xbf); /* mov edi, 1: INC and DEC add or take 1 */
+	d32(e, 1);
+	skip_here(e, notinc);
+	b(e, 0x33); /* xor edi, [cc_a] */
+	m_rbx(e, 7, OFF(cc_a));
+	b(e, 0x31); /* xor edi, eax */
+	b(e, 0xc7);
+	b(e, 0x83); /* and edi, AF */
+	b(e, 0xe7);
+	b(e, F_AF);
+	b(e, 0x09); /* or edx, edi */
+	b(e, 0xfa);
+	skip_here(e, logic);
+	load_eax(e, OFF(flags));
+	b(e, 0x25); /* and eax, ~FLAGS_ARITH */
+	d32(e, ~(uint32_t)FLAGS_ARITH);
+	b(e, 0x09); /* or eax, edx */
+	b(e, 0xd0);
+	store_eax(e, OFF(flags));
+	store_imm32(e, OFF(cc_op), CC_EAGER);
 	patch_to(e, done, nd);
+}
+
+/* Group 2 of a register, every operation and size, as alu_shift(): a zero
+ * count changes nothing; SHL SHR SAR set all six flags from the result
+ * and CF/OF as alu_shift() defines them; the rotates set CF and OF on
+ * EFLAGS made eager first, as set_cf_of() does (emit_szap_eager()). */
+static void emit_shift_any(Emit *e, const Insn *in)
+{
+	unsigned bits = in->op & 1 ? (in->o32 ? 32 : 16) : 8, top = bits - 1, op = in->reg;
+	uint8_t *zero[1] = {0};
+	unsigned nz = 0;
+
+	shift_count(e, in);
+	jcc_fix(e, J_E, zero, &nz);
+	if (op < 4) {
+		/* RCL, RCR: CF in, from the lazy state; then SF ZF AF PF,
+		 * which the rotates keep, made eager */
+		if (op >= 2)
+			emit_cf(e);
+		emit_szap_eager(e);
+		shift_count(e, in);
+	}
+	ld_any(e, 0, in->rm, bits);
+	if (op >= 4) {
+		if (op == 7) {
+			if (bits < 32) {
+				b(e, 0x0f); /* movsx eax, al / ax */
+				b(e, bits == 8 ? 0xbe : 0xbf);
+				b(e, 0xc0);
+			}
+		}
+		/* 32-bit host shifts of the zero- (SAR: sign-) extended value
+		 * give bit top of every step for 8 and 16 bits too */
+		b(e, 0xff); /* dec ecx: the last step apart */
+		b(e, 0xc9);
+		b(e, 0xd3); /* shl / shr / sar eax, cl */
+		b(e, op == 5 ? 0xe8 : op == 7 ? 0xf8 : 0xe0);
+		/* esi = CF: the bit the last step shifts out */
+		b(e, 0x89); /* mov esi, eax */
+		b(e, 0xc6);
+		if (op == 4 || op == 6) {
+			b(e, 0xc1); /* shr esi, top */
+			b(e, 0xee);
+			b(e, (uint8_t)top);
+		}
+		b(e, 0x83); /* and esi, 1 */
+		b(e, 0xe6);
+		b(e, 1);
+		if (op == 5) {
+			/* OF: bit top of a >> (count - 1) */
+			b(e, 0x89); /* mov edi, eax */
+			b(e, 0xc7);
+			b(e, 0xc1); /* shr edi, top */
+			b(e, 0xef);
+			b(e, (uint8_t)top);
+			b(e, 0x83); /* and edi, 1 */
+			b(e, 0xe7);
+			b(e, 1);
+			b(e, 0xc1); /* shl edi, 11 */
+			b(e, 0xe7);
+			b(e, 11);
+			b(e, 0x09); /* or esi, edi */
+			b(e, 0xfe);
+		}
+		b(e, 0xd1); /* shl / shr / sar eax, 1: the last step */
+		b(e, op == 5 ? 0xe8 : op == 7 ? 0xf8 : 0xe0);
+		zx_bits(e, 0, bits);
+		if (op == 4 || op == 6)
+			of_xor(e, top, 6); /* OF = sign of the result ^ CF */
+		emit_eager(e, bits);
+	} else {
+		if (op >= 2) {
+			b(e, 0x0f); /* bt esi, 0: CF in */
+			b(e, 0xba);
+			b(e, 0xe6);
+			b(e, 0);
+		} else {
+			if (bits < 32) {
+				b(e, 0x83); /* and ecx, top: count % bits */
+				b(e, 0xe1);
+				b(e, (uint8_t)top);
+			}
+		}
+		/* rol / ror / rcl / rcr al / ax / eax, cl; RCL and RCR take
+		 * the count modulo 9 / 17 as rc_count() does */
+		size_pfx(e, bits);
+		b(e, bits == 8 ? 0xd2 : 0xd3);
+		b(e, (uint8_t)(0xc0 | op << 3));
+		b(e, 0x40); /* setc sil */
+		b(e, 0x0f);
+		b(e, 0x92);
+		b(e, 0xc6);
+		zx_bits(e, 0, bits);
+		if (op < 2) {
+			/* ROL: CF = bit 0 of the result, ROR: its top bit (the host's
+			 * CF is the same but not after a rotation by 0) */
+			b(e, 0x89); /* mov esi, eax */
+			b(e, 0xc6);
+			if (op == 1) {
+				b(e, 0xc1); /* shr esi, top */
+				b(e, 0xee);
+				b(e, (uint8_t)top);
+			}
+		}
+		b(e, 0x83); /* and esi, 1 */
+		b(e, 0xe6);
+		b(e, 1);
+		if (op == 0 || op == 2) {
+			of_xor(e, top, 6); /* OF = top bit ^ CF */
+		} else {
+			b(e, 0x89); /* mov edx, eax */
+			b(e, 0xc2);
+			b(e, 0xc1); /* shr edx, top - 1 */
+			b(e, 0xea);
+			b(e, (uint8_t)(top - 1));
+			of_xor(e, top, 2); /* OF = top bit ^ the one below */
+		}
+		load_ecx(e, OFF(flags));
+		b(e, 0x81); /* and ecx, ~(CF | OF) */
+		b(e, 0xe1);
+		d32(e, ~(uint32_t)(F_CF | F_OF));
+		b(e, 0x09); /* or ecx, esi */
+		b(e, 0xf1);
+		b(e, 0x89); /* mov [flags], ecx */
+		m_rbx(e, 1, OFF(flags));
+	}
+	st_any(e, in->rm, bits);
+	patch_to(e, zero, nz);
+	cache_clear(e); /* the paths may differ in what the cache holds */
+}
+
+/* MUL / IMUL r/m (F6 F7 /4 /5, a register): do_mul() of insn.c */
+static void emit_mul(Emit *e, const Insn *in)
+{
+	unsigned bits = in->op & 1 ? (in->o32 ? 32 : 16) : 8;
+
+	ld_any(e, 1, in->rm, bits);
+	get_reg(e, 0, R_EAX);
+	if (bits == 16)
+		get_reg(e, 2, R_EDX); /* the upper half stays */
+	size_pfx(e, bits);
+	b(e, bits == 8 ? 0xf6 : 0xf7); /* mul / imul cl / cx / ecx */
+	b(e, in->reg == 4 ? 0xe1 : 0xe9);
+	/* the host's CF = OF: the upper half is not the extension of the
+	 * lower, as do_mul() decides */
+	b(e, 0x40); /* setc sil */
+	b(e, 0x0f);
+	b(e, 0x92);
+	b(e, 0xc6);
+	b(e, 0x40); /* movzx esi, sil */
+	b(e, 0x0f);
+	b(e, 0xb6);
+	b(e, 0xf6);
+	b(e, 0x69); /* imul esi, esi, CF | OF */
+	b(e, 0xf6);
+	d32(e, F_CF | F_OF);
+	b(e, 0x89); /* mov edi, edx: the upper half */
+	b(e, 0xd7);
+	emit_eager(e, bits);
+	if (bits == 32) {
+		put_reg(e, 0, R_EAX);
+		put_reg(e, 7, R_EDX);
+		return;
+	}
+	zx_bits(e, 0, 16); /* 8 bits: AX = the product */
+	st_any(e, R_EAX, 16);
+	if (bits == 16) {
+		b(e, 0x89); /* mov eax, edi */
+		b(e, 0xf8);
+		zx_bits(e, 0, 16);
+		st_any(e, R_EDX, 16);
+	}
+}
+
+/* IMUL r, r, imm (69 6B) and IMUL r, r (0F AF), registers: imul_trunc() */
+static void emit_imul(Emit *e, const Insn *in)
+{
+	unsigned bits = in->o32 ? 32 : 16;
+
+	if (in->op == 0x1af) {
+		ld_any(e, 0, in->reg, bits);
+		ld_any(e, 1, in->rm, bits);
+	} else {
+		ld_any(e, 0, in->rm, bits);
+		ld_imm_any(e, in, 1, bits, in->op == 0x6b);
+	}
+	size_pfx(e, bits);
+	b(e, 0x0f); /* imul eax, ecx (ax, cx) */
+	b(e, 0xaf);
+	b(e, 0xc1);
+	b(e, 0x40); /* setc sil */
+	b(e, 0x0f);
+	b(e, 0x92);
+	b(e, 0xc6);
+	b(e, 0x40); /* movzx esi, sil */
+	b(e, 0x0f);
+	b(e, 0xb6);
+	b(e, 0xf6);
+	b(e, 0x69); /* imul esi, esi, CF | OF */
+	b(e, 0xf6);
+	d32(e, F_CF | F_OF);
+	zx_bits(e, 0, bits);
+	emit_eager(e, bits);
+	st_any(e, in->reg, bits);
+}
+
+/* SHLD / SHRD of 32-bit registers (0F A4 A5 AC AD): alu_shld(); the host
+ * instruction gives the result and CF for counts 1-31 */
+static void emit_shld(Emit *e, const Insn *in)
+{
+	uint8_t *zero[1] = {0};
+	unsigned nz = 0;
+
+	shift_count(e, in);
+	jcc_fix(e, J_E, zero, &nz);
+	get_reg(e, 0, in->rm);
+	get_reg(e, 2, in->reg);
+	b(e, 0x89); /* mov edi, eax: dst before */
+	b(e, 0xc7);
+	b(e, 0x0f); /* shld / shrd eax, edx, cl */
+	b(e, in->op < 0x1ac ? 0xa5 : 0xad);
+	b(e, 0xd0);
+	b(e, 0x40); /* setc sil */
+	b(e, 0x0f);
+	b(e, 0x92);
+	b(e, 0xc6);
+	b(e, 0x83); /* and esi, 1 */
+	b(e, 0xe6);
+	b(e, 1);
+	b(e, 0x31); /* xor edi, eax: OF = the sign changed */
+	b(e, 0xc7);
+	b(e, 0xc1); /* shr edi, 31 */
+	b(e, 0xef);
+	b(e, 31);
+	b(e, 0xc1); /* shl edi, 11 */
+	b(e, 0xe7);
+	b(e, 11);
+	b(e, 0x09); /* or esi, edi */
+	b(e, 0xfe);
+	emit_eager(e, 32);
+	put_reg(e, 0, in->rm);
+	patch_to(e, zero, nz);
+	cache_clear(e); /* the paths may differ in what the cache holds */
+}
+
+/* SETcc r8 for the conditions on one flag that every lazy state answers
+ * cheaply: E (ZF: the result is 0), S (its top bit), B (CF: emit_cf());
+ * and their negations.  The others call the handler. */
+static bool setcc_inline_ok(const Insn *in)
+{
+	unsigned c = (in->op & 15) >> 1;
+
+	return c == 1 || c == 2 || c == 4;
+}
+
+static void emit_setcc(Emit *e, const Insn *in)
+{
+	unsigned c = (in->op & 15) >> 1;
+	uint8_t *eager, *done;
+
+	if (c == 1) {
+		emit_cf(e);
+		b(e, 0x89); /* mov eax, esi */
+		b(e, 0xf0);
+	} else {
+		load_ecx(e, OFF(cc_bits));
+		b(e, 0xba); /* mov edx, 1 */
+		d32(e, 1);
+		b(e, 0x48); /* shl rdx, cl */
+		b(e, 0xd3);
+		b(e, 0xe2);
+		b(e, 0x48); /* dec rdx: the mask */
+		b(e, 0xff);
+		b(e, 0xca);
+		if (c == 4) {
+			b(e, 0x48); /* shr rdx, 1 */
+			b(e, 0xd1);
+			b(e, 0xea);
+			b(e, 0xff); /* inc edx: the top bit */
+			b(e, 0xc2);
+		}
+		b(e, 0x83); /* cmp dword [cc_op], CC_EAGER */
+		m_rbx(e, 7, OFF(cc_op));
+		b(e, CC_EAGER);
+		eager = jcc8(e, J_E);
+		b(e, 0x85); /* test [cc_res], edx */
+		m_rbx(e, 2, OFF(cc_res));
+		b(e, 0x0f); /* ZF: setz al (the result is 0); SF: setnz al */
+		b(e, c == 2 ? 0x94 : 0x95);
+		b(e, 0xc0);
+		b(e, 0xeb); /* jmp done */
+		b(e, 0);
+		done = e->full ? NULL : e->p - 1;
+		skip_here(e, eager);
+		b(e, 0xf7); /* test dword [flags], ZF / SF */
+		m_rbx(e, 0, OFF(flags));
+		d32(e, c == 2 ? F_ZF : F_SF);
+		b(e, 0x0f); /* setnz al: the flag is set */
+		b(e, 0x95);
+		b(e, 0xc0);
+		skip_here(e, done);
+		b(e, 0x0f); /* movzx eax, al */
+		b(e, 0xb6);
+		b(e, 0xc0);
+	}
+	if (in->op & 1) {
+		b(e, 0x83); /* xor eax, 1 */
+		b(e, 0xf0);
+		b(e, 1);
+	}
+	st_any(e, in->rm, 8);
+}
+
+/* TEST m8 / m32, imm (F6 F7 /0 /1, 32-bit addressing): a read through the
+ * TLB as the memory forms do (the stub runs the handler when a check
+ * fails), then alu_op()'s AND with lazy flags */
+static bool testm_inline_ok(const Insn *in)
+{
+	return (in->op == 0xf6 || (in->op == 0xf7 && in->o32)) && !in->lock && in->reg < 2 &&
+	       in->mod != 3 && in->a32;
+}
+
+static void emit_testm(Emit *e, const Insn *in, Stub *st)
+{
+	unsigned bits = in->op == 0xf6 ? 8 : 32;
+
+	emit_ea(e, in);
+	emit_tlb(e, in->ea_seg, bits / 8, false, st);
+	if (bits == 8) {
+		b(e, 0x0f); /* movzx eax, byte [rdx] */
+		b(e, 0xb6);
+		b(e, 0x02);
+	} else {
+		b(e, 0x8b); /* mov eax, [rdx] */
+		b(e, 0x02);
+	}
+	ld_imm_any(e, in, 1, bits, false);
+	alu_any(e, 4, bits);
+}
+
+/*
+ * DIV / IDIV r/m32 (F7 /6 /7; a register, or memory through the TLB as
+ * the memory forms): the host's division when it cannot trap and the
+ * quotient fits, which is when do_div() does not raise #DE; otherwise,
+ * and for a divisor of -1 (whose INT64_MIN / -1 would trap the host),
+ * the stub runs the handler, which raises #DE where it must.  Flags are
+ * not changed (do_div() leaves them).
+ */
+static bool div_inline_ok(const Insn *in)
+{
+	return in->op == 0xf7 && in->o32 && !in->lock && in->reg >= 6 && (in->mod == 3 || in->a32);
+}
+
+static void emit_div(Emit *e, const Insn *in, Stub *st)
+{
+	uint8_t *wide, *done;
+
+	if (in->mod == 3) {
+		get_reg(e, 1, in->rm);
+	} else {
+		emit_ea(e, in);
+		emit_tlb(e, in->ea_seg, 4, false, st);
+		b(e, 0x8b); /* mov ecx, [rdx] */
+		b(e, 0x0a);
+	}
+	get_reg(e, 0, R_EAX);
+	get_reg(e, 2, R_EDX);
+	b(e, 0x85); /* test ecx, ecx */
+	b(e, 0xc9);
+	jcc_stub(e, st, J_E);
+	if (in->reg == 6) {
+		b(e, 0x39); /* cmp edx, ecx: the quotient fits in 32 bits */
+		b(e, 0xca);
+		jcc_stub(e, st, 0x3); /* jae */
+		b(e, 0xf7);	      /* div ecx */
+		b(e, 0xf1);
+	} else {
+		b(e, 0x83); /* cmp ecx, -1 */
+		b(e, 0xf9);
+		b(e, 0xff);
+		jcc_stub(e, st, J_E);
+		b(e, 0x89); /* mov esi, eax */
+		b(e, 0xc6);
+		b(e, 0xc1); /* sar esi, 31 */
+		b(e, 0xfe);
+		b(e, 31);
+		b(e, 0x39); /* cmp esi, edx: the dividend fits in 32 bits */
+		b(e, 0xd6);
+		wide = jcc8(e, J_NE);
+		b(e, 0xf7); /* idiv ecx: no overflow, the divisor is not -1 */
+		b(e, 0xf9);
+		b(e, 0xeb); /* jmp done */
+		b(e, 0);
+		done = e->full ? NULL : e->p - 1;
+		skip_here(e, wide);
+		b(e, 0x48); /* shl rdx, 32 */
+		b(e, 0xc1);
+		b(e, 0xe2);
+		b(e, 32);
+		b(e, 0x48); /* or rax, rdx: the 64-bit dividend */
+		b(e, 0x09);
+		b(e, 0xd0);
+		b(e, 0x48); /* movsxd rcx, ecx */
+		b(e, 0x63);
+		b(e, 0xc9);
+		b(e, 0x48); /* cqo */
+		b(e, 0x99);
+		b(e, 0x48); /* idiv rcx */
+		b(e, 0xf7);
+		b(e, 0xf9);
+		b(e, 0x48); /* movsxd rsi, eax */
+		b(e, 0x63);
+		b(e, 0xf0);
+		b(e, 0x48); /* cmp rsi, rax: the quotient fits in 32 bits */
+		b(e, 0x39);
+		b(e, 0xc6);
+		jcc_stub(e, st, J_NE);
+		skip_here(e, done);
+	}
+	put_reg(e, 0, R_EAX);
+	put_reg(e, 2, R_EDX);
+}
+
+static void emit_alu2(Emit *e, const Insn *in, enum alu2 k)
+{
+	unsigned osz = in->o32 ? 32 : 16, bits = in->op & 1 ? osz : 8;
+	unsigned op = (in->op >> 3) & 7, dst, src;
+
+	switch (k) {
+	case A2_ALU:
+		dst = in->op & 2 ? in->reg : in->rm;
+		src = in->op & 2 ? in->rm : in->reg;
+		if (op == 2 || op == 3)
+			emit_cf(e);
+		ld_any(e, 0, dst, bits);
+		ld_any(e, 1, src, bits);
+		alu_any(e, op, bits);
+		if (op != 7)
+			st_any(e, dst, bits);
+		break;
+	case A2_ACC:
+	case A2_ALUI:
+		if (k == A2_ALUI)
+			op = in->reg;
+		dst = k == A2_ACC ? R_EAX : in->rm;
+		if (op == 2 || op == 3)
+			emit_cf(e);
+		ld_any(e, 0, dst, bits);
+		ld_imm_any(e, in, 1, bits, in->op == 0x83);
+		alu_any(e, op, bits);
+		if (op != 7)
+			st_any(e, dst, bits);
+		break;
+	case A2_TEST:
+		ld_any(e, 0, in->rm, bits);
+		ld_any(e, 1, in->reg, bits);
+		alu_any(e, 4, bits);
+		break;
+	case A2_TESTI:
+		ld_any(e, 0, in->op < 0xf0 ? R_EAX : in->rm, bits);
+		ld_imm_any(e, in, 1, bits, false);
+		alu_any(e, 4, bits);
+		break;
+	case A2_NOT:
+		ld_any(e, 0, in->rm, bits);
+		b(e, 0xf7); /* not eax */
+		b(e, 0xd0);
+		zx_bits(e, 0, bits);
+		st_any(e, in->rm, bits);
+		break;
+	case A2_NEG: /* alu_op(SUB, 0, v) */
+		ld_any(e, 1, in->rm, bits);
+		b(e, 0x31); /* xor eax, eax */
+		b(e, 0xc0);
+		alu_any(e, 5, bits);
+		st_any(e, in->rm, bits);
+		break;
+	case A2_INCDEC:
+		if (in->op < 0x50)
+			incdec_any(e, in->op & 7, osz, in->op & 8);
+		else
+			incdec_any(e, in->rm, bits, in->reg == 1);
+		break;
+	case A2_MOV8:
+		dst = in->op == 0x88 ? in->rm : in->reg;
+		src = in->op == 0x88 ? in->reg : in->rm;
+		ld_any(e, 0, src, 8);
+		st_any(e, dst, 8);
+		break;
+	case A2_MOVI8:
+		ld_imm_any(e, in, 0, 8, false);
+		st_any(e, in->op & 7, 8);
+		break;
+	case A2_MOVX:
+		src = in->op & 1 ? 16 : 8;
+		ld_any(e, 0, in->rm, src);
+		if (in->op >= 0x1be) {
+			b(e, 0x0f); /* movsx eax, al / ax */
+			b(e, src == 8 ? 0xbe : 0xbf);
+			b(e, 0xc0);
+			zx_bits(e, 0, osz);
+		}
+		st_any(e, in->reg, osz);
+		break;
+	case A2_XCHG: /* reg (eAX) = rm (r), then rm = reg, as op_xchg_rm() */
+		dst = in->op < 0x90 ? in->reg : R_EAX;
+		src = in->op < 0x90 ? in->rm : in->op & 7;
+		if (in->op >= 0x90)
+			bits = osz;
+		ld_any(e, 0, dst, bits);
+		b(e, 0x89); /* mov esi, eax */
+		b(e, 0xc6);
+		ld_any(e, 0, src, bits);
+		st_any(e, dst, bits);
+		b(e, 0x89); /* mov eax, esi */
+		b(e, 0xf0);
+		st_any(e, src, bits);
+		break;
+	case A2_SHIFT:
+		emit_shift_any(e, in);
+		break;
+	case A2_MUL:
+		emit_mul(e, in);
+		break;
+	case A2_IMUL:
+		emit_imul(e, in);
+		break;
+	case A2_SHLD:
+		emit_shld(e, in);
+		break;
+	case A2_SETCC:
+		emit_setcc(e, in);
+		break;
+	case A2_CBW: /* op_cbw(): AX = AL or EAX = AX, sign-extended */
+		get_reg(e, 0, R_EAX);
+		b(e, 0x0f); /* movsx eax, al / ax */
+		b(e, in->o32 ? 0xbf : 0xbe);
+		b(e, 0xc0);
+		zx_bits(e, 0, osz);
+		st_any(e, R_EAX, osz);
+		break;
+	case A2_CWD: /* op_cwd(): DX or EDX = the sign of AX or EAX */
+		get_reg(e, 0, R_EAX);
+		if (!in->o32) {
+			b(e, 0x0f); /* movsx eax, ax */
+			b(e, 0xbf);
+			b(e, 0xc0);
+		}
+		b(e, 0xc1); /* sar eax, 31 */
+		b(e, 0xf8);
+		b(e, 31);
+		zx_bits(e, 0, osz);
+		st_any(e, R_EDX, osz);
+		break;
+	case A2_NONE:
+		break;
+	}
+	switch (k) {
+	case A2_NOT: /* the lazy state as it was */
+	case A2_MOV8:
+	case A2_MOVI8:
+	case A2_MOVX:
+	case A2_XCHG:
+	case A2_CBW:
+	case A2_CWD:
+	case A2_SETCC:
+		e->cc = e->cc_prev;
+		break;
+	case A2_MUL: /* eager (emit_eager()) */
+	case A2_IMUL:
+		e->cc = (CcKnown){true, CC_EAGER, 0};
+		break;
+	case A2_SHIFT: /* eager after a count of 1; a count of 0 changes nothing */
+		if (in->op == 0xd0 || in->op == 0xd1)
+			e->cc = (CcKnown){true, CC_EAGER, 0};
+		break;
+	default:
+		break;
+	}
 	e->pend_eip += in->len;
 	e->pend_ic++;
 }
@@ -1684,9 +2729,28 @@ static void emit_insn(Emit *e, const Insn *in, bool first, bool last, Stub *stub
 	enum inl k = last ? INL_NONE : inline_kind(in);
 	enum mem m = last || k != INL_NONE ? MEM_NONE : mem_kind(in);
 
+	e->cc_prev = e->cc;
+	e->cc.valid = false;
+
 	if (last && e->tb && jcc_inline_ok(in)) {
 		cache_clear(e);
 		emit_jcc(e, in, first);
+		return;
+	}
+	if (!last && (div_inline_ok(in) || testm_inline_ok(in))) {
+		Stub *st = &stubs[(*nstubs)++];
+
+		*st = (Stub){in, first, e->pend_eip, e->pend_ic, {NULL}, 0, NULL, {{0}, {0}, 0}};
+		if (div_inline_ok(in))
+			emit_div(e, in, st);
+		else
+			emit_testm(e, in, st);
+		st->join = e->p;
+		st->c = e->c;
+		e->pend_eip += in->len;
+		e->pend_ic++;
+		if (first)
+			store_imm32(e, OFF(stuck), 0);
 		return;
 	}
 	if (m != MEM_NONE) {
@@ -1702,6 +2766,12 @@ static void emit_insn(Emit *e, const Insn *in, bool first, bool last, Stub *stub
 			store_imm32(e, OFF(stuck), 0);
 		return;
 	}
+	if (!last && k == INL_NONE && alu2_kind(in) != A2_NONE) {
+		emit_alu2(e, in, alu2_kind(in));
+		if (first)
+			store_imm32(e, OFF(stuck), 0);
+		return;
+	}
 	if (k != INL_NONE || (!last && pure_reg(in))) {
 		if (k != INL_NONE) {
 			emit_inline(e, in, k);
@@ -1709,8 +2779,6 @@ static void emit_insn(Emit *e, const Insn *in, bool first, bool last, Stub *stub
 			cache_clear(e); /* R8/R9 used, or a handler called */
 			if (shift_inline_ok(in))
 				emit_shift(e, in);
-			else if (in->o32 && in->op >= 0x40 && in->op < 0x50)
-				emit_incdec(e, in);
 			else
 				emit_pure(e, in);
 		}
@@ -1724,7 +2792,7 @@ static void emit_insn(Emit *e, const Insn *in, bool first, bool last, Stub *stub
 
 size_t jit_emit_block(uint8_t *buf, size_t cap, const uint8_t *at, const TB *tb)
 {
-	Emit e = {buf, buf + cap, at, buf, false, 0, 0, tb, {{0}, {0}, 0}, false};
+	Emit e = {buf, buf + cap, at, buf, false, 0, 0, tb, {{0}, {0}, 0}, false, {0}, {0}};
 
 	cache_clear(&e);
 

@@ -62,9 +62,13 @@ static int intack(void *o)
 	return next_vector;
 }
 
+/* RDTSC counts from the start of a fuzz round (fuzz_setup()), so that the
+ * two engines' runs of one round, one after the other, read the same */
+static uint64_t tsc_base;
+
 static uint64_t rdtsc(void *o)
 {
-	return cpu_icount(cpu) * 3;
+	return (cpu_icount(cpu) - tsc_base) * 3;
 }
 
 static void machine_new(void)
@@ -1182,12 +1186,129 @@ static uint8_t *gen_insn(uint8_t *p)
 	return p;
 }
 
+/* When set (with fuzz_dense), the dense code is of the register forms of
+ * every size the backend also runs inline: 8-bit (AH..BH too) and 16-bit
+ * ALU, ADC/SBB chains, TEST, NOT, NEG, INC/DEC, MOVZX/MOVSX, XCHG, shifts
+ * and rotates, SHLD/SHRD, MUL/IMUL/DIV/IDIV, with flag writers and readers
+ * (CLC/STC/CMC, SETcc, Jcc, PUSHF) and CDQ / XOR EDX,EDX before divisions. */
+static bool fuzz_dense_alu;
+
+static uint8_t *gen_insn_alu(uint8_t *p)
+{
+	uint32_t x = rnd(), y = rnd(), rm = 0xc0 | (x >> 8 & 63);
+	bool o16 = (x >> 16) % 4 == 0;
+	unsigned iv = o16 ? 2 : 4; /* bytes of a full-size immediate */
+
+	if (o16)
+		*p++ = 0x66;
+	switch (x % 24) {
+	case 0:
+	case 1:
+	case 2:
+	case 3: /* 00-3B, every operation, size and direction */
+		*p++ = (uint8_t)((y % 8) << 3 | (y >> 3) % 4), *p++ = (uint8_t)rm;
+		break;
+	case 4: /* op AL/eAX, imm */
+		*p++ = (uint8_t)((y % 8) << 3 | 4 | (y >> 3) % 2);
+		st32(p, rnd()), p += (y >> 3) % 2 ? iv : 1;
+		break;
+	case 5: /* 80-83 op E, imm */
+		*p++ = (uint8_t)(0x80 + y % 4), *p++ = (uint8_t)rm;
+		st32(p, rnd()), p += y % 4 == 1 ? iv : 1;
+		break;
+	case 6: /* TEST, XCHG, MOV r8 */
+		*p++ = (uint8_t)(0x84 + y % 8 - (y % 8 == 5 || y % 8 == 7 ? 1 : 0)),
+		*p++ = (uint8_t)rm;
+		break;
+	case 7: /* F6/F7: TEST NOT NEG MUL IMUL DIV IDIV; TEST and DIV/IDIV of
+		 * [disp32] too (RAM in protected mode; [DI] in 16-bit code) */
+		if ((((rm >> 3) & 7) >= 6 || ((rm >> 3) & 7) < 2) && (y & 4)) {
+			*p++ = (uint8_t)(0xf6 + y % 2), *p++ = (uint8_t)((rm & 0x38) | 5);
+			st32(p, 0x90000 | (y >> 8 & 0xffc)), p += 4;
+		} else {
+			*p++ = (uint8_t)(0xf6 + y % 2), *p++ = (uint8_t)rm;
+		}
+		if (((rm >> 3) & 7) < 2)
+			st32(p, rnd()), p += y % 2 ? iv : 1;
+		break;
+	case 8: /* INC/DEC r, FE/FF /0 /1 */
+		if (y & 1)
+			*p++ = (uint8_t)(0x40 + (y >> 1) % 16);
+		else
+			*p++ = (uint8_t)(0xfe + (y >> 1) % 2), *p++ = (uint8_t)(rm & 0xcf);
+		break;
+	case 9: /* MOV r8, imm8; XCHG eAX, r */
+		if (y & 1)
+			*p++ = (uint8_t)(0xb0 + (y >> 1) % 8), *p++ = (uint8_t)(y >> 8);
+		else
+			*p++ = (uint8_t)(0x91 + (y >> 1) % 7);
+		break;
+	case 10: /* MOVZX / MOVSX */
+		*p++ = 0x0f, *p++ = (uint8_t)(0xb6 + (y % 2) + (y & 2 ? 8 : 0)), *p++ = (uint8_t)rm;
+		break;
+	case 11:
+	case 12: /* shifts and rotates: by imm, 1, CL */
+		*p++ = (uint8_t)(0xc0 + (y % 6 < 2 ? y % 2 : 0x10 + y % 4)), *p++ = (uint8_t)rm;
+		if (y % 6 < 2)
+			*p++ = (uint8_t)(y >> 8) % 40;
+		break;
+	case 13: /* SHLD / SHRD, imm and CL */
+		*p++ = 0x0f, *p++ = (uint8_t)(0xa4 + y % 2 + (y & 2 ? 8 : 0)), *p++ = (uint8_t)rm;
+		if (!(y % 2))
+			*p++ = (uint8_t)(y >> 8) % 40;
+		break;
+	case 14: /* IMUL r, r, imm; IMUL r, r */
+		if (y % 3 == 2) {
+			*p++ = 0x0f, *p++ = 0xaf, *p++ = (uint8_t)rm;
+			break;
+		}
+		*p++ = y % 3 ? 0x6b : 0x69, *p++ = (uint8_t)rm;
+		st32(p, rnd()), p += y % 3 ? 1 : iv;
+		break;
+	case 15: /* CLC STC CMC; CDQ, XOR EDX, EDX, MOV ECX, small */
+		switch (y % 6) {
+		case 0:
+			*p++ = 0xf8;
+			break;
+		case 1:
+			*p++ = 0xf9;
+			break;
+		case 2:
+			*p++ = 0xf5;
+			break;
+		case 3:
+			*p++ = 0x99;
+			break;
+		case 4:
+			*p++ = 0x31, *p++ = 0xd2;
+			break;
+		default:
+			*p++ = 0xb1, *p++ = (uint8_t)(y >> 8) % 40;
+			break;
+		}
+		break;
+	case 16: /* SETcc */
+		*p++ = 0x0f, *p++ = (uint8_t)(0x90 + y % 16), *p++ = (uint8_t)(0xc0 | (y >> 4) % 8);
+		break;
+	case 17: /* Jcc short, a little way on */
+		*p++ = (uint8_t)(0x70 + y % 16), *p++ = (uint8_t)((y >> 4) % 8);
+		break;
+	case 18: /* PUSHF, POP r (not POPF: a random TF would step everything) */
+		*p++ = (y & 1) ? 0x9c : (uint8_t)(0x58 + "\0\1\2\3\5\6\7\0"[(y >> 1) % 8]);
+		break;
+	default: /* the 32-bit inline ALU forms, which leave flags for the next */
+		*p++ = (uint8_t)((y % 8) << 3 | 1 | (y & 8 ? 2 : 0)), *p++ = (uint8_t)rm;
+		break;
+	}
+	return p;
+}
+
 static void fuzz_densify(void)
 {
 	uint8_t *p = ram, *end = ram + (1u << 20) - 16;
 
 	while (p < end)
-		p = gen_insn(p);
+		p = fuzz_dense_alu ? gen_insn_alu(p) : gen_insn(p);
 }
 
 /* Random code and data in the first 1 MiB, and the machine in @mode (round
@@ -1195,6 +1316,7 @@ static void fuzz_densify(void)
 static void fuzz_setup(enum fuzz_mode mode, unsigned r)
 {
 	machine_reset();
+	tsc_base = cpu_icount(cpu);
 	for (uint32_t a = 0; a < (1u << 20); a += 4)
 		st32(ram + a, rnd());
 	if (fuzz_dense)
@@ -1383,7 +1505,10 @@ static void fuzz_diff(enum fuzz_mode mode, unsigned rounds)
 	}
 	cpu_set_accel(cpu, cpu_default_accel());
 	printf("fuzz-diff %s%s: %u rounds, %u stops agree (interp and jit)\n", fuzz_names[mode],
-	       fuzz_dense ? " (dense)" : "", rounds, stops);
+	       fuzz_dense_alu ? " (dense alu)"
+	       : fuzz_dense   ? " (dense)"
+			      : "",
+	       rounds, stops);
 }
 
 int main(int argc, char **argv)
@@ -1427,6 +1552,10 @@ int main(int argc, char **argv)
 	fuzz_dense = true;
 	fuzz_diff(FZ_PM, 2 * rounds);
 	fuzz_diff(FZ_REAL, rounds);
+	fuzz_dense_alu = true;
+	fuzz_diff(FZ_PM, 2 * rounds);
+	fuzz_diff(FZ_REAL, rounds);
+	fuzz_dense_alu = false;
 	fuzz_dense = false;
 	return unit_done("cpu");
 }
