@@ -607,7 +607,7 @@ static void emit_try(Emit *e, const TB *tb, uint8_t **miss, unsigned *nmiss, uin
  */
 static void emit_chain(Emit *e, const TB *tb)
 {
-	uint8_t *out[24] = {0}, *miss[12] = {0}, *cross[1] = {0}, *skip;
+	uint8_t *out[24] = {0}, *miss[12] = {0}, *cross[2] = {0}, *skip;
 	unsigned nout = 0, nmiss, ncross = 0;
 	size_t cs = OFF(seg[0]) + (size_t)S_CS * sizeof(SegReg);
 
@@ -670,7 +670,10 @@ static void emit_chain(Emit *e, const TB *tb)
 		emit_try(e, tb, miss, &nmiss, out, &nout);
 		patch_to(e, miss, nmiss);
 	}
-	jmp_fix(e, out, &nout);
+	/* neither link (a return, an indirect jump to one of many targets):
+	 * the block table as for another page, which is what tb_next() does
+	 * (without learning the link: the links stay run_block()'s hints) */
+	jmp_fix(e, cross, &ncross);
 	/* another page: tb_find()'s way, through the TLB and the block table */
 	patch_to(e, cross, ncross);
 	b(e, 0x89); /* mov edx, ecx */
@@ -1450,6 +1453,172 @@ static void emit_jcc(Emit *e, const Insn *in, bool first)
 	ret_insn(e, in);
 }
 
+/*
+ * The near transfers that end most blocks (32-bit operand size): JMP rel8/
+ * rel32, CALL rel32, RET, and JMP/CALL through a register or a memory word
+ * with 32-bit addressing; CALL and RET on a 32-bit stack.  The fast path
+ * does the checks of the handler (op_jmp_rel, op_call_rel, op_ret_near,
+ * op_grp5) and of mem_fast() first and writes nothing until all passed:
+ * target inside the CS limit, the stack or memory word in RAM the TLB maps.
+ * When one fails the handler runs the interpreter's way, which faults where
+ * it must.  Either way EIP, start_eip and icount end as run_block() leaves
+ * them, and the block goes on as after any near jump (emit_chain).
+ *
+ * Only cpu->saved differs from the interpreter on the fast path of RET
+ * (whose row says "save always"): it is left clear and save_* are not
+ * written.  Those fields are read only by cpu_restore_state() when the
+ * same instruction faults, and the fast path does not fault; the next
+ * instruction writes them again before it runs.
+ */
+static bool xfer_inline_ok(const Insn *in)
+{
+	unsigned op = in->op;
+
+	if (!in->o32 || in->lock)
+		return false;
+	if (op == 0xeb || op == 0xe9 || op == 0xe8 || op == 0xc3)
+		return true;
+	return op == 0xff && (in->reg == 2 || in->reg == 4) && (in->mod == 3 || in->a32);
+}
+
+/* cmp r11d, [cs.limit]; ja slow */
+static void xfer_limit(Emit *e, uint8_t **slow, unsigned *ns)
+{
+	size_t cs = OFF(seg[0]) + (size_t)S_CS * sizeof(SegReg);
+
+	b(e, 0x44); /* cmp r11d, [rbx+cs.limit] */
+	b(e, 0x3b);
+	m_rbx(e, 3, cs + offsetof(SegReg, limit));
+	jcc_fix(e, J_A, slow, ns);
+}
+
+/* rdx = the host address of the dword at SS:ESP (@push: ESP - 4) on a
+ * 32-bit stack; the failures are noted in @st */
+static void xfer_stack(Emit *e, bool push, Stub *st)
+{
+	b(e, 0xf7); /* test dword [ss.attr], A_DB */
+	m_rbx(e, 0, OFF(seg[S_SS]) + offsetof(SegReg, attr));
+	d32(e, A_DB);
+	jcc_stub(e, st, J_E);
+	load_ecx(e, OFF(r[R_ESP]));
+	if (push) {
+		b(e, 0x83); /* sub ecx, 4 */
+		b(e, 0xe9);
+		b(e, 4);
+	}
+	emit_tlb(e, S_SS, 4, push, st);
+}
+
+/* the failures of a TLB path noted in @st go to @slow too */
+static void xfer_fixes(Stub *st, uint8_t **slow, unsigned *ns)
+{
+	for (unsigned i = 0; i < st->nfix; i++)
+		slow[(*ns)++] = st->fix[i];
+	st->nfix = 0;
+}
+
+static void emit_xfer(Emit *e, const Insn *in, bool first)
+{
+	uint8_t *slow[24] = {0}, *done[1] = {0};
+	unsigned ns = 0, nd = 0;
+	unsigned op = in->op;
+	/* the TLB paths report their failures through a Stub's fixups; here
+	 * they all go to the handler below */
+	Stub st = {0};
+
+	cache_clear(e);
+	flush_icount(e);
+	/* start_eip, then EIP = the next instruction (eax) */
+	load_eax(e, OFF(eip));
+	if (e->pend_eip) {
+		b(e, 0x05); /* add eax, imm32 */
+		d32(e, e->pend_eip);
+		e->pend_eip = 0;
+	}
+	store_eax(e, OFF(start_eip));
+	b(e, 0x83); /* add eax, len */
+	b(e, 0xc0);
+	b(e, in->len);
+	store_eax(e, OFF(eip));
+	/* r11d = the target */
+	if (op == 0xeb || op == 0xe9 || op == 0xe8) {
+		imm_to_ecx(e, in, op == 0xeb, false);
+		b(e, 0x01); /* add ecx, eax */
+		b(e, 0xc1);
+		b(e, 0x41); /* mov r11d, ecx */
+		b(e, 0x89);
+		b(e, 0xcb);
+	} else if (op == 0xc3) {
+		xfer_stack(e, false, &st);
+		xfer_fixes(&st, slow, &ns);
+		b(e, 0x44); /* mov r11d, [rdx] */
+		b(e, 0x8b);
+		b(e, 0x1a);
+	} else if (in->mod == 3) {
+		b(e, 0x44); /* mov r11d, [rbx+r[rm]] */
+		b(e, 0x8b);
+		m_rbx(e, 3, OFF(r[in->rm]));
+	} else {
+		emit_ea(e, in);
+		emit_tlb(e, in->ea_seg, 4, false, &st);
+		xfer_fixes(&st, slow, &ns);
+		b(e, 0x44); /* mov r11d, [rdx] */
+		b(e, 0x8b);
+		b(e, 0x1a);
+	}
+	xfer_limit(e, slow, &ns);
+	if (op == 0xe8 || (op == 0xff && in->reg == 2)) {
+		xfer_stack(e, true, &st);
+		xfer_fixes(&st, slow, &ns);
+		load_eax(e, OFF(eip)); /* the return address */
+		b(e, 0x89);	       /* mov [rdx], eax */
+		b(e, 0x02);
+		b(e, 0x83); /* sub dword [rbx+r[ESP]], 4 */
+		m_rbx(e, 5, OFF(r[R_ESP]));
+		b(e, 4);
+	} else if (op == 0xc3) {
+		b(e, 0x83); /* add dword [rbx+r[ESP]], 4 */
+		m_rbx(e, 0, OFF(r[R_ESP]));
+		b(e, 4);
+	}
+	b(e, 0x44); /* mov [rbx+eip], r11d */
+	b(e, 0x89);
+	m_rbx(e, 3, OFF(eip));
+	store_byte(e, OFF(saved), 0);
+	jmp_fix(e, done, &nd);
+	/* the handler, as emit_call() does it */
+	patch_to(e, slow, ns);
+	if (in->save) {
+		store_byte(e, OFF(saved), 1);
+		copy32(e, OFF(r[R_ESP]), OFF(save_esp));
+		copy32(e, OFF(flags), OFF(save_flags));
+		copy32(e, OFF(cc_op), OFF(save_cc[0]));
+		copy32(e, OFF(cc_bits), OFF(save_cc[1]));
+		copy32(e, OFF(cc_res), OFF(save_cc[2]));
+		copy32(e, OFF(cc_a), OFF(save_cc[3]));
+		copy32(e, OFF(cc_b), OFF(save_cc[4]));
+		copy32(e, OFF(cc_c), OFF(save_cc[5]));
+	} else {
+		store_byte(e, OFF(saved), 0);
+	}
+	b(e, 0x48); /* mov rdi, rbx */
+	b(e, 0x89);
+	b(e, 0xdf);
+	b(e, 0x48); /* mov rsi, imm64 */
+	b(e, 0xbe);
+	d64(e, (uint64_t)(uintptr_t)in);
+	call(e, (const void *)in->fn);
+	patch_to(e, done, nd);
+	b(e, 0x48); /* inc qword [rbx+icount] */
+	b(e, 0xff);
+	m_rbx(e, 0, OFF(icount));
+	if (first)
+		store_imm32(e, OFF(stuck), 0);
+	cache_clear(e);
+	emit_chain(e, e->tb);
+	ret_insn(e, in);
+}
+
 /* SHL/SAL, SHR, SAR of a 32-bit register (C1, D1, D3 /4-/7), as
  * alu_shift() of alu.c: a zero count changes nothing; otherwise the result,
  * and all six arithmetic flags eagerly (set_flags_szp): SF ZF PF CF from
@@ -1687,6 +1856,10 @@ static void emit_insn(Emit *e, const Insn *in, bool first, bool last, Stub *stub
 	if (last && e->tb && jcc_inline_ok(in)) {
 		cache_clear(e);
 		emit_jcc(e, in, first);
+		return;
+	}
+	if (last && e->tb && xfer_inline_ok(in)) {
+		emit_xfer(e, in, first);
 		return;
 	}
 	if (m != MEM_NONE) {

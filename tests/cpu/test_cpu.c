@@ -1121,8 +1121,9 @@ static const char *const fuzz_names[] = {"real", "pm", "v86"};
  * the forms the host-code backend runs inline or calls bare (register ALU,
  * MOV, TEST, PUSH/POP, INC/DEC, shifts, loads and stores through a random
  * register, 16-bit forms), with readers of the flags among them (Jcc,
- * SETcc, ADC, PUSHF): long runs of them in one block, which random bytes
- * rarely give. */
+ * SETcc, ADC, PUSHF), and the near transfers that end blocks (JMP, CALL,
+ * RET, JMP/CALL through registers and the stack) with targets that mostly
+ * lie in that code: long runs of them, which random bytes rarely give. */
 static bool fuzz_dense;
 
 static uint8_t *gen_insn(uint8_t *p)
@@ -1133,7 +1134,7 @@ static uint8_t *gen_insn(uint8_t *p)
 
 	if ((x >> 16) % 8 == 0)
 		*p++ = 0x66;
-	switch (x % 16) {
+	switch (x % 22) {
 	case 0:
 	case 1:
 	case 2:
@@ -1175,8 +1176,34 @@ static uint8_t *gen_insn(uint8_t *p)
 	case 14:
 		*p++ = (x >> 4) & 1 ? 0x9c : 0x9d;
 		break;
-	default:
+	case 15:
 		*p++ = 0x8d, *p++ = (uint8_t)(0x80 | (rm & 0x3f)), st32(p, rnd() & 0xfff), p += 4;
+		break;
+	/* near transfers to places nearby, to return addresses and to
+	 * addresses in registers and on the stack: valid targets mostly */
+	case 16:
+		*p++ = 0xeb, *p++ = (uint8_t)(x >> 20);
+		break;
+	case 17:
+	case 18:
+		*p++ = x % 22 == 17 ? 0xe9 : 0xe8;
+		st32(p, (uint32_t)((int32_t)(x >> 20) - 0x800)), p += 4;
+		break;
+	case 19:
+		*p++ = 0xc3;
+		break;
+	case 20: /* mov r, imm; call/jmp r */
+		*p++ = (uint8_t)(0xb8 + (x >> 4) % 8), st32(p, rnd() & 0xfffff), p += 4;
+		*p++ = 0xff, *p++ = (uint8_t)((x >> 7) & 1 ? 0xd0 : 0xe0) | ((x >> 4) % 8);
+		break;
+	default: /* call/jmp [esp], [esp+disp8], [reg+disp8] */
+		*p++ = 0xff;
+		if ((x >> 8) % 4 == 3) {
+			*p++ = (uint8_t)((x >> 7) & 1 ? 0x50 : 0x60) | ((x >> 4) % 8);
+		} else {
+			*p++ = (uint8_t)((x >> 7) & 1 ? 0x54 : 0x64), *p++ = 0x24;
+		}
+		*p++ = (uint8_t)((x >> 10) % 4 * 4);
 		break;
 	}
 	return p;
