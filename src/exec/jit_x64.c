@@ -50,6 +50,8 @@ typedef struct Emit {
 	const TB *tb;	   /* the block */
 	Cache c;	   /* guest registers also in host registers */
 	bool dead_cc;	   /* the next instruction overwrites all lazy flags */
+	uint32_t flat;	   /* jit_flat_state() the block is compiled for */
+	uint32_t need;	   /* the flat segments its memory paths rely on */
 } Emit;
 
 static void b(Emit *e, uint8_t v)
@@ -936,6 +938,60 @@ static void emit_ea(Emit *e, const Insn *in)
 	}
 }
 
+/*
+ * emit_tlb() for a flat segment (jit_flat_state(): base 0, limit 4 GiB,
+ * writable data) with CPL as compiled: mem_fast()'s segment checks reduce
+ * to "no wrap", the linear address is the offset and the TLB half is
+ * known.  The block's entry checks that all of it still holds.
+ */
+static void emit_tlb_flat(Emit *e, unsigned s, unsigned size, bool write, Stub *st)
+{
+	uint32_t tlb = (uint32_t)OFF(tlb) + ((e->flat & JIT_CPL3) ? TLB_SIZE << TLB_ENTRY_BITS : 0);
+
+	e->need |= 1u << s;
+	b(e, 0x8d); /* lea eax, [rcx + size - 1]: the last byte */
+	b(e, 0x41);
+	b(e, (uint8_t)(size - 1));
+	if (size > 1) {
+		b(e, 0x39); /* cmp eax, ecx */
+		b(e, 0xc8);
+		jcc_stub(e, st, J_B);
+		if (e->flat & JIT_CPL3) {
+			b(e, 0xf6); /* test cl, size - 1: misaligned at CPL 3 */
+			b(e, 0xc1);
+			b(e, (uint8_t)(size - 1));
+			jcc_stub(e, st, J_NE);
+		}
+	}
+	b(e, 0x89); /* mov edx, ecx */
+	b(e, 0xca);
+	b(e, 0xc1); /* shr edx, PAGE_BITS - TLB_ENTRY_BITS */
+	b(e, 0xea);
+	b(e, PAGE_BITS - TLB_ENTRY_BITS);
+	b(e, 0x81); /* and edx, (TLB_SIZE - 1) << TLB_ENTRY_BITS */
+	b(e, 0xe2);
+	d32(e, (TLB_SIZE - 1) << TLB_ENTRY_BITS);
+	/* the tag of the last byte's page: see emit_tlb() */
+	b(e, 0x25); /* and eax, ~(PAGE_SIZE - 1) */
+	d32(e, ~(uint32_t)(PAGE_SIZE - 1));
+	b(e, 0x83); /* or eax, 1 */
+	b(e, 0xc8);
+	b(e, 1);
+	b(e, 0x3b); /* cmp eax, [rbx + rdx + tlb + tag] */
+	b(e, 0x84);
+	b(e, 0x13);
+	d32(e, tlb + (uint32_t)(write ? offsetof(TLBEntry, wtag) : offsetof(TLBEntry, rtag)));
+	jcc_stub(e, st, J_NE);
+	b(e, 0x48); /* mov rdx, [rbx + rdx + tlb + addend] */
+	b(e, 0x8b);
+	b(e, 0x94);
+	b(e, 0x13);
+	d32(e, tlb + (uint32_t)offsetof(TLBEntry, addend));
+	b(e, 0x48); /* add rdx, rcx (ecx's upper half is zero) */
+	b(e, 0x01);
+	b(e, 0xca);
+}
+
 /* rdx = the host address of the @size-byte access at segment @s:ecx, or a
  * jump to the stub: mem_fast() of x86.h. */
 static void emit_tlb(Emit *e, unsigned s, unsigned size, bool write, Stub *st)
@@ -943,6 +999,11 @@ static void emit_tlb(Emit *e, unsigned s, unsigned size, bool write, Stub *st)
 	size_t seg = OFF(seg[0]) + (size_t)s * sizeof(SegReg);
 	uint32_t want = A_P | A_S | (write ? A_RW : 0);
 	uint8_t *r1, *r2;
+
+	if (e->flat & (1u << s)) {
+		emit_tlb_flat(e, s, size, write, st);
+		return;
+	}
 
 	/* the limit: last = off + size - 1, no wrap, last <= limit */
 	b(e, 0x8d); /* lea eax, [rcx + size - 1] */
@@ -1895,9 +1956,11 @@ static void emit_insn(Emit *e, const Insn *in, bool first, bool last, Stub *stub
 	emit_call(e, in, first, last);
 }
 
-size_t jit_emit_block(uint8_t *buf, size_t cap, const uint8_t *at, const TB *tb)
+size_t jit_emit_block(uint8_t *buf, size_t cap, const uint8_t *at, const TB *tb, uint32_t flat)
 {
-	Emit e = {buf, buf + cap, at, buf, false, 0, 0, tb, {{0}, {0}, 0}, false};
+	Emit e = {buf, buf + cap, at, buf, false, 0, 0, tb, {{0}, {0}, 0}, false, flat, 0};
+	uint8_t *guard, *and_imm, *cmp_imm, *fail[1] = {0};
+	unsigned nfail = 0;
 
 	cache_clear(&e);
 
@@ -1905,7 +1968,19 @@ size_t jit_emit_block(uint8_t *buf, size_t cap, const uint8_t *at, const TB *tb)
 	b(&e, 0x48); /* mov rbx, rdi */
 	b(&e, 0x89);
 	b(&e, 0xfb);
-	/* a chained jump enters here, the frame and RBX already set */
+	/* a chained jump enters here, the frame and RBX already set: the
+	 * flat segments the memory paths rely on, patched in at the end
+	 * (jumped over when there are none) */
+	guard = e.p;
+	b(&e, 0x8b); /* mov eax, [rbx+jit_flat] */
+	m_rbx(&e, 0, OFF(jit_flat));
+	b(&e, 0x25); /* and eax, need | JIT_CPL3 */
+	and_imm = e.p;
+	d32(&e, 0);
+	b(&e, 0x3d); /* cmp eax, need | CPL 3 as compiled */
+	cmp_imm = e.p;
+	d32(&e, 0);
+	jcc_fix(&e, J_NE, fail, &nfail);
 	Stub stubs[TB_MAX];
 	unsigned nstubs = 0;
 
@@ -1916,7 +1991,24 @@ size_t jit_emit_block(uint8_t *buf, size_t cap, const uint8_t *at, const TB *tb)
 	e.dead_cc = false;
 	for (unsigned i = 0; i < nstubs; i++)
 		emit_stub(&e, &stubs[i]);
-	return e.full ? 0 : (size_t)(e.p - buf);
+	/* entered with other segments: nothing ran (cpu.c compiles again) */
+	patch_to(&e, fail, nfail);
+	b(&e, 0x31); /* xor eax, eax */
+	b(&e, 0xc0);
+	b(&e, 0x5b); /* pop rbx */
+	b(&e, 0xc3); /* ret */
+	if (e.full)
+		return 0;
+	if (e.need) {
+		uint32_t a = e.need | JIT_CPL3, c = e.need | (flat & JIT_CPL3);
+
+		memcpy(and_imm, &a, 4);
+		memcpy(cmp_imm, &c, 4);
+	} else {
+		guard[0] = 0xeb; /* jmp over the guard */
+		guard[1] = (uint8_t)(cmp_imm + 4 + 6 - (guard + 2));
+	}
+	return (size_t)(e.p - buf);
 }
 
 #endif
