@@ -52,6 +52,7 @@ typedef struct Emit {
 	bool dead_cc;	   /* the next instruction overwrites all lazy flags */
 	uint32_t flat;	   /* jit_flat_state() the block is compiled for */
 	uint32_t need;	   /* the flat segments its memory paths rely on */
+	uint8_t *body;	   /* the first instruction's code, after the entry check */
 } Emit;
 
 static void b(Emit *e, uint8_t v)
@@ -621,6 +622,41 @@ static void emit_chain(Emit *e, const TB *tb)
 	m_rbx(e, 7, OFF(io_done));
 	b(e, 0);
 	jcc_fix(e, J_NE, out, &nout);
+	if (e->body) {
+		/*
+		 * A loop of one block: back to its own start.  tb_next() would
+		 * find this block again (same page, host address, version
+		 * and CS), whose code runs now, lies inside the CS limit and
+		 * checked its segments on entry; what is left to check is
+		 * the limit.  lstart and jit_tb stay.
+		 */
+		const Insn *last = &tb->insn[tb->n - 1];
+		uint8_t *other;
+
+		b(e, 0x8b); /* mov ecx, [rbx+start_eip]: the last instruction's */
+		m_rbx(e, 1, OFF(start_eip));
+		b(e, 0x81); /* sub ecx, bytes before it: the block's start */
+		b(e, 0xe9);
+		d32(e, (uint32_t)(tb->bytes - last->len));
+		b(e, 0x3b); /* cmp ecx, [rbx+eip] */
+		m_rbx(e, 1, OFF(eip));
+		other = jcc8(e, J_NE);
+		b(e, 0x48); /* mov rcx, [rbx+icount] */
+		b(e, 0x8b);
+		m_rbx(e, 1, OFF(icount));
+		b(e, 0x48); /* add rcx, n */
+		b(e, 0x83);
+		b(e, 0xc1);
+		b(e, tb->n);
+		b(e, 0x48); /* cmp rcx, [rbx+jit_limit] */
+		b(e, 0x3b);
+		m_rbx(e, 1, OFF(jit_limit));
+		jcc_fix(e, J_A, out, &nout);
+		store_byte(e, OFF(skip_bp), 0);
+		b(e, 0xe9); /* jmp body */
+		d32(e, (uint32_t)(int32_t)(e->body - (e->p + 4)));
+		skip_here(e, other);
+	}
 	b(e, 0x48); /* mov rsi, imm64: this TB */
 	b(e, 0xbe);
 	d64(e, (uint64_t)(uintptr_t)tb);
@@ -841,7 +877,8 @@ enum mem {
 	ALU_R_M,
 	CMP_M_I,
 	PUSH_R,
-	POP_R
+	POP_R,
+	ALU_M_R
 };
 
 static enum mem mem_kind(const Insn *in)
@@ -885,6 +922,8 @@ static enum mem mem_kind(const Insn *in)
 	}
 	if (op < 0x40 && (op & 7) == 3 && ((op >> 3) & 7) != 2 && ((op >> 3) & 7) != 3)
 		return ALU_R_M;
+	if (op < 0x40 && (op & 7) == 1 && ((op >> 3) & 7) != 2 && ((op >> 3) & 7) != 3)
+		return ALU_M_R;
 	return MEM_NONE;
 }
 
@@ -944,7 +983,7 @@ static void emit_ea(Emit *e, const Insn *in)
  * to "no wrap", the linear address is the offset and the TLB half is
  * known.  The block's entry checks that all of it still holds.
  */
-static void emit_tlb_flat(Emit *e, unsigned s, unsigned size, bool write, Stub *st)
+static void emit_tlb_flat(Emit *e, unsigned s, unsigned size, bool write, bool also_read, Stub *st)
 {
 	uint32_t tlb = (uint32_t)OFF(tlb) + ((e->flat & JIT_CPL3) ? TLB_SIZE << TLB_ENTRY_BITS : 0);
 
@@ -982,6 +1021,13 @@ static void emit_tlb_flat(Emit *e, unsigned s, unsigned size, bool write, Stub *
 	b(e, 0x13);
 	d32(e, tlb + (uint32_t)(write ? offsetof(TLBEntry, wtag) : offsetof(TLBEntry, rtag)));
 	jcc_stub(e, st, J_NE);
+	if (also_read) {
+		b(e, 0x3b); /* cmp eax, [rbx + rdx + tlb + rtag] */
+		b(e, 0x84);
+		b(e, 0x13);
+		d32(e, tlb + (uint32_t)offsetof(TLBEntry, rtag));
+		jcc_stub(e, st, J_NE);
+	}
 	b(e, 0x48); /* mov rdx, [rbx + rdx + tlb + addend] */
 	b(e, 0x8b);
 	b(e, 0x94);
@@ -1001,7 +1047,7 @@ static void emit_tlb(Emit *e, unsigned s, unsigned size, bool write, Stub *st)
 	uint8_t *r1, *r2;
 
 	if (e->flat & (1u << s)) {
-		emit_tlb_flat(e, s, size, write, st);
+		emit_tlb_flat(e, s, size, write, false, st);
 		return;
 	}
 
@@ -1088,6 +1134,36 @@ static void emit_tlb(Emit *e, unsigned s, unsigned size, bool write, Stub *st)
 	b(e, 0xc2);
 }
 
+/*
+ * emit_tlb() for a read-modify-write: the interpreter reads the operand
+ * (rdv) and then writes it (wrv), each through mem_fast(); the inline path
+ * takes both only when both would be fast, so both TLB tags must match
+ * (the segment checks for a write cover the read's: data segments are
+ * readable).
+ */
+static void emit_tlb_rw(Emit *e, unsigned s, unsigned size, Stub *st)
+{
+	if (e->flat & (1u << s)) {
+		emit_tlb_flat(e, s, size, true, true, st);
+		return;
+	}
+	emit_tlb(e, s, size, true, st);
+	/* eax = lin, ecx = the TLB entry's offset: the read tag too */
+	b(e, 0x8d); /* lea eax, [rax + size - 1] */
+	b(e, 0x40);
+	b(e, (uint8_t)(size - 1));
+	b(e, 0x25); /* and eax, ~(PAGE_SIZE - 1) */
+	d32(e, ~(uint32_t)(PAGE_SIZE - 1));
+	b(e, 0x83); /* or eax, 1 */
+	b(e, 0xc8);
+	b(e, 1);
+	b(e, 0x3b); /* cmp eax, [rbx + rcx + tlb + rtag] */
+	b(e, 0x84);
+	b(e, 0x0b);
+	d32(e, (uint32_t)(OFF(tlb) + offsetof(TLBEntry, rtag)));
+	jcc_stub(e, st, J_NE);
+}
+
 /* ecx = the immediate of @in (rdx is free again); byte: sign-extended */
 static void imm_to_ecx(Emit *e, const Insn *in, bool sx8, bool zx8)
 {
@@ -1146,6 +1222,26 @@ static void emit_stack(Emit *e, const Insn *in, bool push, Stub *st)
 	}
 }
 
+/* op [mem], reg (32 bits; not ADC, SBB): as alu##OP##_m_r_32 of fast.c,
+ * a = memory, b = the register; CMP only reads */
+static void emit_alu_m_r(Emit *e, const Insn *in, Stub *st)
+{
+	unsigned op = (in->op >> 3) & 7;
+
+	if (op == 7)
+		emit_tlb(e, in->ea_seg, 4, false, st);
+	else
+		emit_tlb_rw(e, in->ea_seg, 4, st);
+	b(e, 0x8b); /* mov eax, [rdx] */
+	b(e, 0x02);
+	get_reg(e, 1, in->reg);
+	alu_flags(e, op, 32);
+	if (op != 7) {
+		b(e, 0x89); /* mov [rdx], eax */
+		b(e, 0x02);
+	}
+}
+
 static void emit_mem(Emit *e, const Insn *in, enum mem k, Stub *st)
 {
 	static const unsigned sizes[] = {
@@ -1158,6 +1254,10 @@ static void emit_mem(Emit *e, const Insn *in, enum mem k, Stub *st)
 	emit_ea(e, in);
 	if (k == LEA) {
 		put_reg(e, 1, in->reg);
+		return;
+	}
+	if (k == ALU_M_R) {
+		emit_alu_m_r(e, in, st);
 		return;
 	}
 	unsigned size = k == CMP_M_I ? (in->op == 0x80 ? 1 : 4) : sizes[k];
@@ -1346,7 +1446,8 @@ static void emit_pure(Emit *e, const Insn *in)
 /*
  * A Jcc ending a block (32-bit operand size, the jcc handlers of fast.c):
  * the condition straight from the lazy flags when they are those of a
- * 32-bit SUB (no borrow in) or logic operation, for the conditions
+ * SUB (no borrow in) or logic operation of any size (an 8- or 16-bit one
+ * shifted to the top, as cond_quick() does), for the conditions
  * cond_quick() of fast.c answers from the lazy fields without changing
  * them (B, E, BE, S, L, LE and their negations); otherwise, and for a
  * target beyond the CS limit (#GP), the handler.  EIP, start_eip,
@@ -1359,6 +1460,20 @@ static bool jcc_inline_ok(const Insn *in)
 	return in->o32 && !in->save &&
 	       ((in->op >= 0x70 && in->op < 0x80) || (in->op >= 0x180 && in->op < 0x190)) &&
 	       (cc >> 1) != 0 && (cc >> 1) != 5;
+}
+
+/* cmp cc_a << cl, cc_b << cl (cl = 32 - cc_bits) */
+static void jcc_ab(Emit *e)
+{
+	load_eax(e, OFF(cc_a));
+	b(e, 0x8b); /* mov edx, [cc_b] */
+	m_rbx(e, 2, OFF(cc_b));
+	b(e, 0xd3); /* shl eax, cl */
+	b(e, 0xe0);
+	b(e, 0xd3); /* shl edx, cl */
+	b(e, 0xe2);
+	b(e, 0x39); /* cmp eax, edx */
+	b(e, 0xd0);
 }
 
 static void emit_jcc(Emit *e, const Insn *in, bool first)
@@ -1410,10 +1525,15 @@ static void emit_jcc(Emit *e, const Insn *in, bool first)
 		jmp_fix(e, F, nF);
 		patch_to(e, lazy, nl);
 	}
-	b(e, 0x83); /* cmp dword [cc_bits], 32 */
-	m_rbx(e, 7, OFF(cc_bits));
-	b(e, 32);
-	jcc_fix(e, J_NE, slow, &ns);
+	/* cl = 32 - cc_bits (mod 32): 8- and 16-bit results shifted to the
+	 * top, as cond_quick() compares them */
+	b(e, 0xb9); /* mov ecx, 32 */
+	d32(e, 32);
+	b(e, 0x2b); /* sub ecx, [cc_bits] */
+	m_rbx(e, 1, OFF(cc_bits));
+	b(e, 0x83); /* and ecx, 31 */
+	b(e, 0xe1);
+	b(e, 31);
 	for (int logic = 0; logic < 2; logic++) {
 		uint8_t *other[2] = {0};
 		unsigned no = 0;
@@ -1421,8 +1541,8 @@ static void emit_jcc(Emit *e, const Insn *in, bool first)
 		uint8_t **T = neg ? nottaken : taken, **F = neg ? taken : nottaken;
 		unsigned *nT = neg ? &nn : &nt, *nF = neg ? &nt : &nn;
 
-		b(e, 0x83); /* cmp ecx, CC_SUB / CC_LOGIC */
-		b(e, 0xf9);
+		b(e, 0x83); /* cmp dword [cc_op], CC_SUB / CC_LOGIC */
+		m_rbx(e, 7, OFF(cc_op));
 		b(e, logic ? CC_LOGIC : CC_SUB);
 		jcc_fix(e, J_NE, logic ? slow : other, logic ? &ns : &no);
 		if (!logic) {
@@ -1432,17 +1552,17 @@ static void emit_jcc(Emit *e, const Insn *in, bool first)
 			jcc_fix(e, J_NE, slow, &ns);
 		}
 		if (c == 2 || c == 3 || c == 4 || (logic && c >= 6)) {
-			b(e, 0x83); /* cmp dword [cc_res], 0 */
-			m_rbx(e, 7, OFF(cc_res));
-			b(e, 0);
+			load_eax(e, OFF(cc_res));
+			b(e, 0xd3); /* shl eax, cl */
+			b(e, 0xe0);
+			b(e, 0x85); /* test eax, eax */
+			b(e, 0xc0);
 		}
 		switch (c) {
 		case 1: /* B: a < b; logic: never */
 			if (logic)
 				break;
-			load_eax(e, OFF(cc_a));
-			b(e, 0x3b); /* cmp eax, [cc_b] */
-			m_rbx(e, 0, OFF(cc_b));
+			jcc_ab(e);
 			jcc_fix(e, J_B, T, nT);
 			break;
 		case 2: /* E */
@@ -1452,9 +1572,7 @@ static void emit_jcc(Emit *e, const Insn *in, bool first)
 			jcc_fix(e, J_E, T, nT);
 			if (logic)
 				break;
-			load_eax(e, OFF(cc_a));
-			b(e, 0x3b);
-			m_rbx(e, 0, OFF(cc_b));
+			jcc_ab(e);
 			jcc_fix(e, J_B, T, nT);
 			break;
 		case 4:				/* S */
@@ -1468,9 +1586,7 @@ static void emit_jcc(Emit *e, const Insn *in, bool first)
 					jcc_fix(e, J_E, T, nT);
 				break;
 			}
-			load_eax(e, OFF(cc_a));
-			b(e, 0x3b);
-			m_rbx(e, 0, OFF(cc_b));
+			jcc_ab(e);
 			jcc_fix(e, c == 6 ? 0xc : 0xe, T, nT); /* jl / jle */
 			break;
 		}
@@ -1958,7 +2074,7 @@ static void emit_insn(Emit *e, const Insn *in, bool first, bool last, Stub *stub
 
 size_t jit_emit_block(uint8_t *buf, size_t cap, const uint8_t *at, const TB *tb, uint32_t flat)
 {
-	Emit e = {buf, buf + cap, at, buf, false, 0, 0, tb, {{0}, {0}, 0}, false, flat, 0};
+	Emit e = {buf, buf + cap, at, buf, false, 0, 0, tb, {{0}, {0}, 0}, false, flat, 0, NULL};
 	uint8_t *guard, *and_imm, *cmp_imm, *fail[1] = {0};
 	unsigned nfail = 0;
 
@@ -1981,6 +2097,7 @@ size_t jit_emit_block(uint8_t *buf, size_t cap, const uint8_t *at, const TB *tb,
 	cmp_imm = e.p;
 	d32(&e, 0);
 	jcc_fix(&e, J_NE, fail, &nfail);
+	e.body = e.p;
 	Stub stubs[TB_MAX];
 	unsigned nstubs = 0;
 

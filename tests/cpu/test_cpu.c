@@ -1132,6 +1132,7 @@ static uint8_t *gen_insn(uint8_t *p)
 {
 	static const uint8_t alu[] = {0x01, 0x03, 0x09, 0x0b, 0x11, 0x21, 0x23, 0x29,
 				      0x2b, 0x31, 0x33, 0x39, 0x3b, 0x85, 0x89, 0x8b};
+	static const uint8_t memop[] = {0x89, 0x89, 0x01, 0x09, 0x21, 0x29, 0x31, 0x39};
 	uint32_t x = rnd(), rm = 0xc0 | (x >> 8 & 63);
 
 	if ((x >> 16) % 8 == 0)
@@ -1162,8 +1163,9 @@ static uint8_t *gen_insn(uint8_t *p)
 	case 10:
 		*p++ = 0xc1, *p++ = (uint8_t)(rm | 0x20), *p++ = (uint8_t)(x >> 20);
 		break;
-	case 11: /* load or store through a register, now and then with disp8 */
-		*p++ = (x >> 4) & 1 ? 0x8b : 0x89;
+	case 11: /* load, store or ALU m, r through a register, now and then
+		  * with disp8 */
+		*p++ = (x >> 4) & 1 ? 0x8b : memop[rnd() % 8];
 		*p++ = (uint8_t)((x >> 5) % 4 == 0 ? 0x40 : 0) | (rm & 0x38) | 3 | ((x >> 7) & 4);
 		if ((x >> 5) % 4 == 0)
 			*p++ = (uint8_t)(x >> 24);
@@ -1201,8 +1203,8 @@ static uint8_t *gen_insn(uint8_t *p)
 	case 22: /* now and then DS, ES or SS = flat data, a 16-bit data
 		  * segment or code (protected mode): the blocks compiled
 		  * for flat segments meet others (jit_flat_state) */
-		if ((x >> 12) % 4) {
-			*p++ = alu[(x >> 4) % 16], *p++ = (uint8_t)rm;
+		if ((x >> 12) % 4) { /* or an 8-bit ALU form */
+			*p++ = alu[(x >> 4) % 16] & 0xfe, *p++ = (uint8_t)rm;
 			break;
 		}
 		{
