@@ -264,7 +264,7 @@ static void cache_reload(Emit *e, const Cache *c)
  * They write the registers and the lazy flags exactly as alu_op() does.
  * Immediates are read from the Insn at run time, never put in the code.
  */
-enum inl { INL_NONE, INL_MOV_RR, INL_ALU_RR, INL_ALU_RI, INL_MOV_RI, INL_TEST_RR };
+enum inl { INL_NONE, INL_MOV_RR, INL_ALU_RR, INL_ALU_RI, INL_MOV_RI, INL_TEST_RR, INL_ALU_AI };
 
 static enum inl inline_kind(const Insn *in)
 {
@@ -274,6 +274,9 @@ static enum inl inline_kind(const Insn *in)
 		return INL_NONE;
 	if (op >= 0xb8 && op < 0xc0)
 		return INL_MOV_RI;
+	/* op eAX, imm (op_alu_acc): ADD OR AND SUB XOR CMP, not ADC SBB */
+	if (op < 0x40 && (op & 7) == 5 && ((op >> 3) & 7) != 2 && ((op >> 3) & 7) != 3)
+		return INL_ALU_AI;
 	if (in->mod != 3)
 		return INL_NONE;
 	if (op == 0x89 || op == 0x8b)
@@ -448,6 +451,11 @@ static void emit_inline(Emit *e, const Insn *in, enum inl k)
 		ld_reg(e, 0, in->rm, bits);
 		ld_imm(e, in, 1, bits, in->op == 0x83);
 		alu_bits(e, in->reg, in->rm, in->reg != 7, bits);
+		break;
+	case INL_ALU_AI:
+		ld_reg(e, 0, R_EAX, bits);
+		ld_imm(e, in, 1, bits, false);
+		alu_bits(e, op, R_EAX, op != 7, bits);
 		break;
 	case INL_NONE:
 		break;
@@ -2018,11 +2026,34 @@ static bool shift_inline_ok(const Insn *in)
  */
 static bool next_sets_cc(const TB *tb, unsigned i)
 {
-	if (!tb || i + 2 >= tb->n) /* the last instruction is called */
+	if (!tb)
 		return false;
-	enum inl k = inline_kind(&tb->insn[i + 1]);
+	/* past moves and LEA, which neither read flags nor leave the
+	 * inline code (no stub, no fault) */
+	for (unsigned j = i + 1; j + 1 < tb->n; j++) { /* the last is called */
+		const Insn *in = &tb->insn[j];
+		enum inl k = inline_kind(in);
 
-	return k == INL_ALU_RR || k == INL_ALU_RI || k == INL_TEST_RR;
+		if (k == INL_ALU_RR || k == INL_ALU_RI || k == INL_TEST_RR || k == INL_ALU_AI)
+			return true;
+		if (k != INL_MOV_RR && k != INL_MOV_RI && mem_kind(in) != LEA)
+			return false;
+	}
+	return false;
+}
+
+/* INC/DEC r32 whose flags the next flag-setting form replaces before
+ * anything can see them (next_sets_cc): just the register */
+static void emit_incdec_dead(Emit *e, const Insn *in)
+{
+	unsigned r = in->op & 7;
+
+	get_reg(e, 0, r);
+	b(e, 0xff); /* inc / dec eax */
+	b(e, in->op >= 0x48 ? 0xc8 : 0xc0);
+	put_reg(e, 0, r);
+	e->pend_eip += in->len;
+	e->pend_ic++;
 }
 
 static void emit_insn(Emit *e, const Insn *in, bool first, bool last, Stub *stubs, unsigned *nstubs)
@@ -2048,6 +2079,12 @@ static void emit_insn(Emit *e, const Insn *in, bool first, bool last, Stub *stub
 		st->c = e->c;
 		e->pend_eip += in->len;
 		e->pend_ic++;
+		if (first)
+			store_imm32(e, OFF(stuck), 0);
+		return;
+	}
+	if (!last && e->dead_cc && in->o32 && in->op >= 0x40 && in->op < 0x50 && !in->lock) {
+		emit_incdec_dead(e, in);
 		if (first)
 			store_imm32(e, OFF(stuck), 0);
 		return;

@@ -1147,8 +1147,12 @@ static uint8_t *gen_insn(uint8_t *p)
 	case 4:
 		*p++ = 0x83, *p++ = (uint8_t)rm, *p++ = (uint8_t)(x >> 20);
 		break;
-	case 5:
-		*p++ = 0x81, *p++ = (uint8_t)rm, st32(p, rnd()), p += 4;
+	case 5: /* op r, imm32 or op eAX, imm32 */
+		if ((x >> 20) & 1)
+			*p++ = 0x81, *p++ = (uint8_t)rm;
+		else
+			*p++ = (uint8_t)(0x05 | (x >> 8 & 0x38));
+		st32(p, rnd()), p += 4;
 		break;
 	case 6:
 		*p++ = (uint8_t)(0xb8 + (x >> 4) % 8), st32(p, rnd() & 0x7ffff), p += 4;
