@@ -53,6 +53,8 @@ typedef struct Emit {
 	uint32_t flat;	   /* jit_flat_state() the block is compiled for */
 	uint32_t need;	   /* the flat segments its memory paths rely on */
 	uint8_t *body;	   /* the first instruction's code, after the entry check */
+	unsigned jcc_op;   /* the lazy flags before the Jcc: CC_SUB or CC_LOGIC */
+	unsigned jcc_bits; /* (with cc_c 0) and their size, or jcc_op 0: unknown */
 } Emit;
 
 static void b(Emit *e, uint8_t v)
@@ -605,6 +607,48 @@ static void emit_try(Emit *e, const TB *tb, uint8_t **miss, unsigned *nmiss, uin
 	b(e, 0xe2);
 }
 
+/* r9 = the block table's entry for host address rdx, when it holds the
+ * block there with this block's code size and version (tb_find's lookup),
+ * else to @miss */
+static void emit_table(Emit *e, const TB *tb, uint8_t **miss, unsigned *nmiss)
+{
+	b(e, 0x49); /* mov r9, rdx */
+	b(e, 0x89);
+	b(e, 0xd1);
+	b(e, 0x49); /* shr r9, TB_BITS */
+	b(e, 0xc1);
+	b(e, 0xe9);
+	b(e, TB_BITS);
+	b(e, 0x49); /* xor r9, rdx */
+	b(e, 0x31);
+	b(e, 0xd1);
+	b(e, 0x41); /* and r9d, TB_SIZE - 1 */
+	b(e, 0x81);
+	b(e, 0xe1);
+	d32(e, TB_SIZE - 1);
+	b(e, 0x4d); /* imul r9, r9, sizeof(TB) */
+	b(e, 0x69);
+	b(e, 0xc9);
+	d32(e, (uint32_t)sizeof(TB));
+	b(e, 0x4c); /* add r9, [rbx+tb] */
+	b(e, 0x03);
+	m_rbx(e, 1, OFF(tb));
+	b(e, 0x49); /* cmp rdx, [r9+host] */
+	b(e, 0x3b);
+	m_r9(e, 2, TBOFF(host));
+	jcc_fix(e, J_NE, miss, nmiss);
+	b(e, 0x41); /* cmp byte [r9+c32], tb->c32 */
+	b(e, 0x80);
+	m_r9(e, 7, TBOFF(c32));
+	b(e, tb->c32);
+	jcc_fix(e, J_NE, miss, nmiss);
+	b(e, 0x41); /* cmp dword [r9+ver], tb->ver */
+	b(e, 0x81);
+	m_r9(e, 7, TBOFF(ver));
+	d32(e, tb->ver);
+	jcc_fix(e, J_NE, miss, nmiss);
+}
+
 /*
  * The end of a block that ends with a near jump or runs on: go straight to
  * the next block's code when tb_next() (dcache.c) would find that block
@@ -618,7 +662,7 @@ static void emit_try(Emit *e, const TB *tb, uint8_t **miss, unsigned *nmiss, uin
  */
 static void emit_chain(Emit *e, const TB *tb)
 {
-	uint8_t *out[24] = {0}, *miss[12] = {0}, *cross[2] = {0}, *skip;
+	uint8_t *out[32] = {0}, *miss[12] = {0}, *cross[2] = {0}, *skip;
 	unsigned nout = 0, nmiss, ncross = 0;
 	size_t cs = OFF(seg[0]) + (size_t)S_CS * sizeof(SegReg);
 
@@ -716,10 +760,16 @@ static void emit_chain(Emit *e, const TB *tb)
 		emit_try(e, tb, miss, &nmiss, out, &nout);
 		patch_to(e, miss, nmiss);
 	}
-	/* neither link (a return, an indirect jump to one of many targets):
-	 * the block table as for another page, which is what tb_next() does
-	 * (without learning the link: the links stay run_block()'s hints) */
-	jmp_fix(e, cross, &ncross);
+	/*
+	 * Neither link (a return, an indirect jump to one of many targets):
+	 * the block table, as tb_next() does (without learning the link: the
+	 * links stay run_block()'s hints).  rdx is the host address already,
+	 * and the page's code version is this block's: it runs, so nothing
+	 * wrote the page since it was entered (a write would have set brk),
+	 * and its translation held (a paging change sets brk too).
+	 */
+	emit_table(e, tb, out, &nout);
+	emit_try(e, tb, out, &nout, out, &nout);
 	/* another page: tb_find()'s way, through the TLB and the block table */
 	patch_to(e, cross, ncross);
 	b(e, 0x89); /* mov edx, ecx */
@@ -1484,6 +1534,103 @@ static void jcc_ab(Emit *e)
 	b(e, 0xd0);
 }
 
+/*
+ * The lazy flags an instruction leaves whatever way it runs (inline, in a
+ * stub or its handler): alu_op() of a SUB, CMP, AND, OR, XOR or TEST sets
+ * cc_op CC_SUB or CC_LOGIC, cc_c 0 and cc_bits the operand size.  Returns
+ * the cc_op (and *bits), or 0 for any other instruction.
+ */
+static unsigned static_cc(const Insn *in, unsigned *bits)
+{
+	unsigned op = in->op, alu, wide = in->o32 ? 32 : 16;
+
+	if (op < 0x40 && (op & 7) < 6) {
+		alu = (op >> 3) & 7;
+		*bits = (op & 1) ? wide : 8;
+	} else if (op == 0x80 || op == 0x81 || op == 0x83) {
+		alu = in->reg;
+		*bits = op == 0x80 ? 8 : wide;
+	} else if (op == 0x84 || op == 0x85 || op == 0xa8 || op == 0xa9) {
+		alu = 4;
+		*bits = (op & 1) ? wide : 8;
+	} else {
+		return 0;
+	}
+	if (alu == 5 || alu == 7)
+		return CC_SUB;
+	return alu == 1 || alu == 4 || alu == 6 ? CC_LOGIC : 0;
+}
+
+/* cmp eax, edx with eax = cc_a, edx = cc_b shifted left by @sh */
+static void jcc_ab_static(Emit *e, unsigned sh)
+{
+	load_eax(e, OFF(cc_a));
+	b(e, 0x8b); /* mov edx, [cc_b] */
+	m_rbx(e, 2, OFF(cc_b));
+	if (sh) {
+		b(e, 0xc1); /* shl eax, sh */
+		b(e, 0xe0);
+		b(e, (uint8_t)sh);
+		b(e, 0xc1); /* shl edx, sh */
+		b(e, 0xe2);
+		b(e, (uint8_t)sh);
+	}
+	b(e, 0x39); /* cmp eax, edx */
+	b(e, 0xd0);
+}
+
+/* The Jcc's decision when the flags are known to be e->jcc_op's
+ * (static_cc): cond_quick()'s, without looking at cc_op, cc_bits, cc_c */
+static void jcc_static(Emit *e, unsigned c, uint8_t **T, unsigned *nT, uint8_t **F, unsigned *nF)
+{
+	bool logic = e->jcc_op == CC_LOGIC;
+	unsigned sh = 32 - e->jcc_bits;
+
+	if (c == 2 || c == 3 || c == 4 || (logic && c >= 6)) {
+		load_eax(e, OFF(cc_res));
+		if (sh) {
+			b(e, 0xc1); /* shl eax, sh */
+			b(e, 0xe0);
+			b(e, (uint8_t)sh);
+		}
+		b(e, 0x85); /* test eax, eax */
+		b(e, 0xc0);
+	}
+	switch (c) {
+	case 1: /* B: a < b; logic: never */
+		if (!logic) {
+			jcc_ab_static(e, sh);
+			jcc_fix(e, J_B, T, nT);
+		}
+		break;
+	case 2: /* E */
+		jcc_fix(e, J_E, T, nT);
+		break;
+	case 3: /* BE */
+		jcc_fix(e, J_E, T, nT);
+		if (!logic) {
+			jcc_ab_static(e, sh);
+			jcc_fix(e, J_B, T, nT);
+		}
+		break;
+	case 4:				/* S */
+		jcc_fix(e, 0x8, T, nT); /* js */
+		break;
+	case 6: /* L */
+	case 7: /* LE */
+		if (logic) {
+			jcc_fix(e, 0x8, T, nT); /* js */
+			if (c == 7)
+				jcc_fix(e, J_E, T, nT);
+			break;
+		}
+		jcc_ab_static(e, sh);
+		jcc_fix(e, c == 6 ? 0xc : 0xe, T, nT); /* jl / jle */
+		break;
+	}
+	jmp_fix(e, F, nF);
+}
+
 static void emit_jcc(Emit *e, const Insn *in, bool first)
 {
 	unsigned cc = in->op & 15, c = cc >> 1;
@@ -1498,6 +1645,13 @@ static void emit_jcc(Emit *e, const Insn *in, bool first)
 	b(e, 0xc0);
 	b(e, in->len);
 	store_eax(e, OFF(eip));
+	if (e->jcc_op) {
+		if (neg)
+			jcc_static(e, c, nottaken, &nn, taken, &nt);
+		else
+			jcc_static(e, c, taken, &nt, nottaken, &nn);
+		goto decided;
+	}
 	b(e, 0x8b); /* mov ecx, [cc_op] */
 	m_rbx(e, 1, OFF(cc_op));
 	{
@@ -1604,6 +1758,7 @@ static void emit_jcc(Emit *e, const Insn *in, bool first)
 		d32(e, 0);
 		patch_to(e, other, no);
 	}
+decided:
 	/* taken: EIP + rel inside the CS limit */
 	patch_to(e, taken, nt);
 	load_eax(e, OFF(eip));
@@ -2063,7 +2218,10 @@ static void emit_insn(Emit *e, const Insn *in, bool first, bool last, Stub *stub
 
 	if (last && e->tb && jcc_inline_ok(in)) {
 		cache_clear(e);
+		/* the flags of the instruction before, when known */
+		e->jcc_op = in > e->tb->insn ? static_cc(in - 1, &e->jcc_bits) : 0;
 		emit_jcc(e, in, first);
+		e->jcc_op = 0;
 		return;
 	}
 	if (last && e->tb && xfer_inline_ok(in)) {
@@ -2111,7 +2269,8 @@ static void emit_insn(Emit *e, const Insn *in, bool first, bool last, Stub *stub
 
 size_t jit_emit_block(uint8_t *buf, size_t cap, const uint8_t *at, const TB *tb, uint32_t flat)
 {
-	Emit e = {buf, buf + cap, at, buf, false, 0, 0, tb, {{0}, {0}, 0}, false, flat, 0, NULL};
+	Emit e = {buf,		 buf + cap, at,	  buf, false, 0, 0, tb,
+		  {{0}, {0}, 0}, false,	    flat, 0,   NULL,  0, 0};
 	uint8_t *guard, *and_imm, *cmp_imm, *fail[1] = {0};
 	unsigned nfail = 0;
 
