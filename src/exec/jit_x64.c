@@ -2174,10 +2174,42 @@ static bool shift_inline_ok(const Insn *in)
 }
 
 /*
- * Whether the instruction after one is an inline register ALU or TEST form,
- * which writes all six lazy-flag fields and reads none: then the lazy flags
- * of the one before are never seen (nothing between the two can fault or
- * stop, and a block runs whole), and its inline code does not store them.
+ * A register-only ALU form but ADC/SBB (ADD OR AND SUB XOR CMP TEST, of
+ * any size): it cannot fault and writes all six lazy-flag fields, whether
+ * it runs inline or its handler is called bare (alu_op).
+ */
+static bool reg_sets_cc(const Insn *in)
+{
+	unsigned op = in->op, alu;
+
+	if (in->lock)
+		return false;
+	if (op < 0x40 && (op & 7) < 6) {
+		if ((op & 7) < 4 && in->mod != 3)
+			return false;
+		alu = (op >> 3) & 7;
+	} else if (op == 0x80 || op == 0x81 || op == 0x83) {
+		if (in->mod != 3)
+			return false;
+		alu = in->reg;
+	} else if (op == 0x84 || op == 0x85) {
+		if (in->mod != 3)
+			return false;
+		alu = 4;
+	} else if (op == 0xa8 || op == 0xa9) {
+		alu = 4;
+	} else {
+		return false;
+	}
+	return alu != 2 && alu != 3;
+}
+
+/*
+ * Whether a later instruction is an inline register ALU or TEST form or
+ * another reg_sets_cc() form, which writes all six lazy-flag fields and
+ * reads none, with only moves and LEA between: then the lazy flags of this
+ * one are never seen (nothing between the two can fault or stop, and a
+ * block runs whole), and its inline code does not store them.
  */
 static bool next_sets_cc(const TB *tb, unsigned i)
 {
@@ -2189,7 +2221,8 @@ static bool next_sets_cc(const TB *tb, unsigned i)
 		const Insn *in = &tb->insn[j];
 		enum inl k = inline_kind(in);
 
-		if (k == INL_ALU_RR || k == INL_ALU_RI || k == INL_TEST_RR || k == INL_ALU_AI)
+		if (k == INL_ALU_RR || k == INL_ALU_RI || k == INL_TEST_RR || k == INL_ALU_AI ||
+		    reg_sets_cc(in))
 			return true;
 		if (k != INL_MOV_RR && k != INL_MOV_RI && mem_kind(in) != LEA)
 			return false;
