@@ -191,6 +191,15 @@ static void flush_icount(Emit *e)
 	e->pend_ic = 0;
 }
 
+/* icount += @n (1 to 127) */
+static void icount_add(Emit *e, unsigned n)
+{
+	b(e, 0x48); /* add qword [rbx+icount], imm8 */
+	b(e, 0x83);
+	m_rbx(e, 0, OFF(icount));
+	b(e, (uint8_t)n);
+}
+
 /* ---- the register cache ------------------------------------------------ */
 
 static void cache_clear(Emit *e)
@@ -1535,6 +1544,34 @@ static void jcc_ab(Emit *e)
 }
 
 /*
+ * The end of a block's last instruction when it has a fast path and a
+ * handler (emit_jcc, emit_xfer): the fast paths jump to @fast (their own
+ * count and the @ic inline instructions before, one addition); the handler
+ * is called with those @ic counted first (it may fault), then counts its
+ * own.  Both go on at the same place.
+ */
+static void count_tail(Emit *e, const Insn *in, unsigned ic, uint8_t **fast, unsigned nfast)
+{
+	uint8_t *join[1] = {0};
+	unsigned nj = 0;
+
+	if (ic)
+		icount_add(e, ic);
+	b(e, 0x48); /* mov rdi, rbx */
+	b(e, 0x89);
+	b(e, 0xdf);
+	b(e, 0x48); /* mov rsi, imm64 */
+	b(e, 0xbe);
+	d64(e, (uint64_t)(uintptr_t)in);
+	call(e, (const void *)in->fn);
+	icount_add(e, 1);
+	jmp_fix(e, join, &nj);
+	patch_to(e, fast, nfast);
+	icount_add(e, ic + 1);
+	patch_to(e, join, nj);
+}
+
+/*
  * The lazy flags an instruction leaves whatever way it runs (inline, in a
  * stub or its handler): alu_op() of a SUB, CMP, AND, OR, XOR or TEST sets
  * cc_op CC_SUB or CC_LOGIC, cc_c 0 and cc_bits the operand size.  Returns
@@ -1635,11 +1672,13 @@ static void emit_jcc(Emit *e, const Insn *in, bool first)
 {
 	unsigned cc = in->op & 15, c = cc >> 1;
 	bool neg = cc & 1;
-	uint8_t *taken[8] = {0}, *nottaken[8] = {0}, *slow[6] = {0}, *done[4] = {0};
+	uint8_t *taken[8] = {0}, *nottaken[8] = {0}, *slow[6] = {0}, *done[12] = {0};
 	unsigned nt = 0, nn = 0, ns = 0, nd = 0;
 	size_t cs = OFF(seg[0]) + (size_t)S_CS * sizeof(SegReg);
 
-	flush_icount(e);
+	unsigned ic = e->pend_ic; /* counted at the end (count_tail) */
+
+	e->pend_ic = 0;
 	emit_save(e, in); /* eax = its EIP */
 	b(e, 0x83);	  /* add eax, len */
 	b(e, 0xc0);
@@ -1775,18 +1814,10 @@ decided:
 	d32(e, 0);
 	/* the handler */
 	patch_to(e, slow, ns);
-	b(e, 0x48); /* mov rdi, rbx */
-	b(e, 0x89);
-	b(e, 0xdf);
-	b(e, 0x48); /* mov rsi, imm64 */
-	b(e, 0xbe);
-	d64(e, (uint64_t)(uintptr_t)in);
-	call(e, (const void *)in->fn);
-	patch_to(e, nottaken, nn);
-	patch_to(e, done, nd);
-	b(e, 0x48); /* inc qword [rbx+icount] */
-	b(e, 0xff);
-	m_rbx(e, 0, OFF(icount));
+	for (unsigned k = 0; k < nn; k++) /* not taken: a fast path too */
+		if (nd < 12)
+			done[nd++] = nottaken[k];
+	count_tail(e, in, ic, done, nd);
 	if (first)
 		store_imm32(e, OFF(stuck), 0);
 	emit_chain(e, e->tb);
@@ -1866,8 +1897,10 @@ static void emit_xfer(Emit *e, const Insn *in, bool first)
 	 * they all go to the handler below */
 	Stub st = {0};
 
+	unsigned ic = e->pend_ic; /* counted at the end (count_tail) */
+
 	cache_clear(e);
-	flush_icount(e);
+	e->pend_ic = 0;
 	/* start_eip, then EIP = the next instruction (eax) */
 	load_eax(e, OFF(eip));
 	if (e->pend_eip) {
@@ -1941,17 +1974,7 @@ static void emit_xfer(Emit *e, const Insn *in, bool first)
 	} else {
 		store_byte(e, OFF(saved), 0);
 	}
-	b(e, 0x48); /* mov rdi, rbx */
-	b(e, 0x89);
-	b(e, 0xdf);
-	b(e, 0x48); /* mov rsi, imm64 */
-	b(e, 0xbe);
-	d64(e, (uint64_t)(uintptr_t)in);
-	call(e, (const void *)in->fn);
-	patch_to(e, done, nd);
-	b(e, 0x48); /* inc qword [rbx+icount] */
-	b(e, 0xff);
-	m_rbx(e, 0, OFF(icount));
+	count_tail(e, in, ic, done, nd);
 	if (first)
 		store_imm32(e, OFF(stuck), 0);
 	cache_clear(e);
