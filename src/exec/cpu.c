@@ -353,8 +353,17 @@ static void run_block(CPU *cpu, TB *tb, uint64_t limit)
 			 * what quiet() checks changes without cpu->brk then */
 			cpu->jit_tb = tb;
 			cpu->jit_limit = quiet(cpu) ? limit : 0;
+			cpu->jit_flat = jit_flat_state(cpu);
 			in = code(cpu);
 			tb = cpu->jit_tb;
+			if (!in) {
+				/* its code is for other segments: interpret
+				 * the block (whole: it fits under the limit,
+				 * a chained jump checked), compile it again */
+				tb->code = NULL;
+				tb->runs = 0;
+				in = interp_block(cpu, tb->insn, tb->insn + tb->n);
+			}
 		} else {
 			in = interp_block(cpu, in, end);
 		}

@@ -126,7 +126,8 @@ static void *compile(CPU *cpu, TB *tb)
 
 		if (at < cb->size) {
 			cb_begin(cb);
-			n = jit_emit_block(cb->rw + at, cb->size - at, cb->rx + at, tb);
+			n = jit_emit_block(cb->rw + at, cb->size - at, cb->rx + at, tb,
+					   jit_flat_state(cpu));
 			cb_end(cb);
 		}
 		if (n) {
@@ -184,8 +185,9 @@ JitFn *jit_block(CPU *cpu, TB *tb)
 	return NULL;
 }
 
-size_t jit_emit_block(uint8_t *buf, size_t cap, const uint8_t *at, const TB *tb)
+size_t jit_emit_block(uint8_t *buf, size_t cap, const uint8_t *at, const TB *tb, uint32_t flat)
 {
+	(void)flat;
 	(void)buf;
 	(void)cap;
 	(void)at;

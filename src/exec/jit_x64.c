@@ -64,6 +64,11 @@ typedef struct Emit {
 	bool dead_cc;	   /* the next instruction overwrites all lazy flags */
 	CcKnown cc;	   /* what the instruction emitted last left in cc_op */
 	CcKnown cc_prev;   /* the same before the instruction being emitted */
+	uint32_t flat;	   /* jit_flat_state() the block is compiled for */
+	uint32_t need;	   /* the flat segments its memory paths rely on */
+	uint8_t *body;	   /* the first instruction's code, after the entry check */
+	unsigned jcc_op;   /* the lazy flags before the Jcc: CC_SUB or CC_LOGIC */
+	unsigned jcc_bits; /* (with cc_c 0) and their size, or jcc_op 0: unknown */
 } Emit;
 
 static void b(Emit *e, uint8_t v)
@@ -200,6 +205,15 @@ static void flush_icount(Emit *e)
 	e->pend_ic = 0;
 }
 
+/* icount += @n (1 to 127) */
+static void icount_add(Emit *e, unsigned n)
+{
+	b(e, 0x48); /* add qword [rbx+icount], imm8 */
+	b(e, 0x83);
+	m_rbx(e, 0, OFF(icount));
+	b(e, (uint8_t)n);
+}
+
 /* ---- the register cache ------------------------------------------------ */
 
 static void cache_clear(Emit *e)
@@ -275,7 +289,7 @@ static void cache_reload(Emit *e, const Cache *c)
  * They write the registers and the lazy flags exactly as alu_op() does.
  * Immediates are read from the Insn at run time, never put in the code.
  */
-enum inl { INL_NONE, INL_MOV_RR, INL_ALU_RR, INL_ALU_RI, INL_MOV_RI, INL_TEST_RR };
+enum inl { INL_NONE, INL_MOV_RR, INL_ALU_RR, INL_ALU_RI, INL_MOV_RI, INL_TEST_RR, INL_ALU_AI };
 
 static enum inl inline_kind(const Insn *in)
 {
@@ -285,6 +299,9 @@ static enum inl inline_kind(const Insn *in)
 		return INL_NONE;
 	if (op >= 0xb8 && op < 0xc0)
 		return INL_MOV_RI;
+	/* op eAX, imm (op_alu_acc): ADD OR AND SUB XOR CMP, not ADC SBB */
+	if (op < 0x40 && (op & 7) == 5 && ((op >> 3) & 7) != 2 && ((op >> 3) & 7) != 3)
+		return INL_ALU_AI;
 	if (in->mod != 3)
 		return INL_NONE;
 	if (op == 0x89 || op == 0x8b)
@@ -460,6 +477,11 @@ static void emit_inline(Emit *e, const Insn *in, enum inl k)
 		ld_imm(e, in, 1, bits, in->op == 0x83);
 		alu_bits(e, in->reg, in->rm, in->reg != 7, bits);
 		break;
+	case INL_ALU_AI:
+		ld_reg(e, 0, R_EAX, bits);
+		ld_imm(e, in, 1, bits, false);
+		alu_bits(e, op, R_EAX, op != 7, bits);
+		break;
 	case INL_NONE:
 		break;
 	}
@@ -608,6 +630,48 @@ static void emit_try(Emit *e, const TB *tb, uint8_t **miss, unsigned *nmiss, uin
 	b(e, 0xe2);
 }
 
+/* r9 = the block table's entry for host address rdx, when it holds the
+ * block there with this block's code size and version (tb_find's lookup),
+ * else to @miss */
+static void emit_table(Emit *e, const TB *tb, uint8_t **miss, unsigned *nmiss)
+{
+	b(e, 0x49); /* mov r9, rdx */
+	b(e, 0x89);
+	b(e, 0xd1);
+	b(e, 0x49); /* shr r9, TB_BITS */
+	b(e, 0xc1);
+	b(e, 0xe9);
+	b(e, TB_BITS);
+	b(e, 0x49); /* xor r9, rdx */
+	b(e, 0x31);
+	b(e, 0xd1);
+	b(e, 0x41); /* and r9d, TB_SIZE - 1 */
+	b(e, 0x81);
+	b(e, 0xe1);
+	d32(e, TB_SIZE - 1);
+	b(e, 0x4d); /* imul r9, r9, sizeof(TB) */
+	b(e, 0x69);
+	b(e, 0xc9);
+	d32(e, (uint32_t)sizeof(TB));
+	b(e, 0x4c); /* add r9, [rbx+tb] */
+	b(e, 0x03);
+	m_rbx(e, 1, OFF(tb));
+	b(e, 0x49); /* cmp rdx, [r9+host] */
+	b(e, 0x3b);
+	m_r9(e, 2, TBOFF(host));
+	jcc_fix(e, J_NE, miss, nmiss);
+	b(e, 0x41); /* cmp byte [r9+c32], tb->c32 */
+	b(e, 0x80);
+	m_r9(e, 7, TBOFF(c32));
+	b(e, tb->c32);
+	jcc_fix(e, J_NE, miss, nmiss);
+	b(e, 0x41); /* cmp dword [r9+ver], tb->ver */
+	b(e, 0x81);
+	m_r9(e, 7, TBOFF(ver));
+	d32(e, tb->ver);
+	jcc_fix(e, J_NE, miss, nmiss);
+}
+
 /*
  * The end of a block that ends with a near jump or runs on: go straight to
  * the next block's code when tb_next() (dcache.c) would find that block
@@ -621,7 +685,7 @@ static void emit_try(Emit *e, const TB *tb, uint8_t **miss, unsigned *nmiss, uin
  */
 static void emit_chain(Emit *e, const TB *tb)
 {
-	uint8_t *out[24] = {0}, *miss[12] = {0}, *cross[1] = {0}, *skip;
+	uint8_t *out[32] = {0}, *miss[12] = {0}, *cross[2] = {0}, *skip;
 	unsigned nout = 0, nmiss, ncross = 0;
 	size_t cs = OFF(seg[0]) + (size_t)S_CS * sizeof(SegReg);
 
@@ -633,6 +697,41 @@ static void emit_chain(Emit *e, const TB *tb)
 	m_rbx(e, 7, OFF(io_done));
 	b(e, 0);
 	jcc_fix(e, J_NE, out, &nout);
+	if (e->body) {
+		/*
+		 * A loop of one block: back to its own start.  tb_next() would
+		 * find this block again (same page, host address, version
+		 * and CS), whose code runs now, lies inside the CS limit and
+		 * checked its segments on entry; what is left to check is
+		 * the limit.  lstart and jit_tb stay.
+		 */
+		const Insn *last = &tb->insn[tb->n - 1];
+		uint8_t *other;
+
+		b(e, 0x8b); /* mov ecx, [rbx+start_eip]: the last instruction's */
+		m_rbx(e, 1, OFF(start_eip));
+		b(e, 0x81); /* sub ecx, bytes before it: the block's start */
+		b(e, 0xe9);
+		d32(e, (uint32_t)(tb->bytes - last->len));
+		b(e, 0x3b); /* cmp ecx, [rbx+eip] */
+		m_rbx(e, 1, OFF(eip));
+		other = jcc8(e, J_NE);
+		b(e, 0x48); /* mov rcx, [rbx+icount] */
+		b(e, 0x8b);
+		m_rbx(e, 1, OFF(icount));
+		b(e, 0x48); /* add rcx, n */
+		b(e, 0x83);
+		b(e, 0xc1);
+		b(e, tb->n);
+		b(e, 0x48); /* cmp rcx, [rbx+jit_limit] */
+		b(e, 0x3b);
+		m_rbx(e, 1, OFF(jit_limit));
+		jcc_fix(e, J_A, out, &nout);
+		store_byte(e, OFF(skip_bp), 0);
+		b(e, 0xe9); /* jmp body */
+		d32(e, (uint32_t)(int32_t)(e->body - (e->p + 4)));
+		skip_here(e, other);
+	}
 	b(e, 0x48); /* mov rsi, imm64: this TB */
 	b(e, 0xbe);
 	d64(e, (uint64_t)(uintptr_t)tb);
@@ -684,7 +783,16 @@ static void emit_chain(Emit *e, const TB *tb)
 		emit_try(e, tb, miss, &nmiss, out, &nout);
 		patch_to(e, miss, nmiss);
 	}
-	jmp_fix(e, out, &nout);
+	/*
+	 * Neither link (a return, an indirect jump to one of many targets):
+	 * the block table, as tb_next() does (without learning the link: the
+	 * links stay run_block()'s hints).  rdx is the host address already,
+	 * and the page's code version is this block's: it runs, so nothing
+	 * wrote the page since it was entered (a write would have set brk),
+	 * and its translation held (a paging change sets brk too).
+	 */
+	emit_table(e, tb, out, &nout);
+	emit_try(e, tb, out, &nout, out, &nout);
 	/* another page: tb_find()'s way, through the TLB and the block table */
 	patch_to(e, cross, ncross);
 	b(e, 0x89); /* mov edx, ecx */
@@ -850,7 +958,8 @@ enum mem {
 	ALU_R_M,
 	CMP_M_I,
 	PUSH_R,
-	POP_R
+	POP_R,
+	ALU_M_R
 };
 
 static enum mem mem_kind(const Insn *in)
@@ -894,6 +1003,8 @@ static enum mem mem_kind(const Insn *in)
 	}
 	if (op < 0x40 && (op & 7) == 3 && ((op >> 3) & 7) != 2 && ((op >> 3) & 7) != 3)
 		return ALU_R_M;
+	if (op < 0x40 && (op & 7) == 1 && ((op >> 3) & 7) != 2 && ((op >> 3) & 7) != 3)
+		return ALU_M_R;
 	return MEM_NONE;
 }
 
@@ -947,6 +1058,67 @@ static void emit_ea(Emit *e, const Insn *in)
 	}
 }
 
+/*
+ * emit_tlb() for a flat segment (jit_flat_state(): base 0, limit 4 GiB,
+ * writable data) with CPL as compiled: mem_fast()'s segment checks reduce
+ * to "no wrap", the linear address is the offset and the TLB half is
+ * known.  The block's entry checks that all of it still holds.
+ */
+static void emit_tlb_flat(Emit *e, unsigned s, unsigned size, bool write, bool also_read, Stub *st)
+{
+	uint32_t tlb = (uint32_t)OFF(tlb) + ((e->flat & JIT_CPL3) ? TLB_SIZE << TLB_ENTRY_BITS : 0);
+
+	e->need |= 1u << s;
+	b(e, 0x8d); /* lea eax, [rcx + size - 1]: the last byte */
+	b(e, 0x41);
+	b(e, (uint8_t)(size - 1));
+	if (size > 1) {
+		b(e, 0x39); /* cmp eax, ecx */
+		b(e, 0xc8);
+		jcc_stub(e, st, J_B);
+		if (e->flat & JIT_CPL3) {
+			b(e, 0xf6); /* test cl, size - 1: misaligned at CPL 3 */
+			b(e, 0xc1);
+			b(e, (uint8_t)(size - 1));
+			jcc_stub(e, st, J_NE);
+		}
+	}
+	b(e, 0x89); /* mov edx, ecx */
+	b(e, 0xca);
+	b(e, 0xc1); /* shr edx, PAGE_BITS - TLB_ENTRY_BITS */
+	b(e, 0xea);
+	b(e, PAGE_BITS - TLB_ENTRY_BITS);
+	b(e, 0x81); /* and edx, (TLB_SIZE - 1) << TLB_ENTRY_BITS */
+	b(e, 0xe2);
+	d32(e, (TLB_SIZE - 1) << TLB_ENTRY_BITS);
+	/* the tag of the last byte's page: see emit_tlb() */
+	b(e, 0x25); /* and eax, ~(PAGE_SIZE - 1) */
+	d32(e, ~(uint32_t)(PAGE_SIZE - 1));
+	b(e, 0x83); /* or eax, 1 */
+	b(e, 0xc8);
+	b(e, 1);
+	b(e, 0x3b); /* cmp eax, [rbx + rdx + tlb + tag] */
+	b(e, 0x84);
+	b(e, 0x13);
+	d32(e, tlb + (uint32_t)(write ? offsetof(TLBEntry, wtag) : offsetof(TLBEntry, rtag)));
+	jcc_stub(e, st, J_NE);
+	if (also_read) {
+		b(e, 0x3b); /* cmp eax, [rbx + rdx + tlb + rtag] */
+		b(e, 0x84);
+		b(e, 0x13);
+		d32(e, tlb + (uint32_t)offsetof(TLBEntry, rtag));
+		jcc_stub(e, st, J_NE);
+	}
+	b(e, 0x48); /* mov rdx, [rbx + rdx + tlb + addend] */
+	b(e, 0x8b);
+	b(e, 0x94);
+	b(e, 0x13);
+	d32(e, tlb + (uint32_t)offsetof(TLBEntry, addend));
+	b(e, 0x48); /* add rdx, rcx (ecx's upper half is zero) */
+	b(e, 0x01);
+	b(e, 0xca);
+}
+
 /* rdx = the host address of the @size-byte access at segment @s:ecx, or a
  * jump to the stub: mem_fast() of x86.h. */
 static void emit_tlb(Emit *e, unsigned s, unsigned size, bool write, Stub *st)
@@ -954,6 +1126,11 @@ static void emit_tlb(Emit *e, unsigned s, unsigned size, bool write, Stub *st)
 	size_t seg = OFF(seg[0]) + (size_t)s * sizeof(SegReg);
 	uint32_t want = A_P | A_S | (write ? A_RW : 0);
 	uint8_t *r1, *r2;
+
+	if (e->flat & (1u << s)) {
+		emit_tlb_flat(e, s, size, write, false, st);
+		return;
+	}
 
 	/* the limit: last = off + size - 1, no wrap, last <= limit */
 	b(e, 0x8d); /* lea eax, [rcx + size - 1] */
@@ -1038,6 +1215,36 @@ static void emit_tlb(Emit *e, unsigned s, unsigned size, bool write, Stub *st)
 	b(e, 0xc2);
 }
 
+/*
+ * emit_tlb() for a read-modify-write: the interpreter reads the operand
+ * (rdv) and then writes it (wrv), each through mem_fast(); the inline path
+ * takes both only when both would be fast, so both TLB tags must match
+ * (the segment checks for a write cover the read's: data segments are
+ * readable).
+ */
+static void emit_tlb_rw(Emit *e, unsigned s, unsigned size, Stub *st)
+{
+	if (e->flat & (1u << s)) {
+		emit_tlb_flat(e, s, size, true, true, st);
+		return;
+	}
+	emit_tlb(e, s, size, true, st);
+	/* eax = lin, ecx = the TLB entry's offset: the read tag too */
+	b(e, 0x8d); /* lea eax, [rax + size - 1] */
+	b(e, 0x40);
+	b(e, (uint8_t)(size - 1));
+	b(e, 0x25); /* and eax, ~(PAGE_SIZE - 1) */
+	d32(e, ~(uint32_t)(PAGE_SIZE - 1));
+	b(e, 0x83); /* or eax, 1 */
+	b(e, 0xc8);
+	b(e, 1);
+	b(e, 0x3b); /* cmp eax, [rbx + rcx + tlb + rtag] */
+	b(e, 0x84);
+	b(e, 0x0b);
+	d32(e, (uint32_t)(OFF(tlb) + offsetof(TLBEntry, rtag)));
+	jcc_stub(e, st, J_NE);
+}
+
 /* ecx = the immediate of @in (rdx is free again); byte: sign-extended */
 static void imm_to_ecx(Emit *e, const Insn *in, bool sx8, bool zx8)
 {
@@ -1096,6 +1303,26 @@ static void emit_stack(Emit *e, const Insn *in, bool push, Stub *st)
 	}
 }
 
+/* op [mem], reg (32 bits; not ADC, SBB): as alu##OP##_m_r_32 of fast.c,
+ * a = memory, b = the register; CMP only reads */
+static void emit_alu_m_r(Emit *e, const Insn *in, Stub *st)
+{
+	unsigned op = (in->op >> 3) & 7;
+
+	if (op == 7)
+		emit_tlb(e, in->ea_seg, 4, false, st);
+	else
+		emit_tlb_rw(e, in->ea_seg, 4, st);
+	b(e, 0x8b); /* mov eax, [rdx] */
+	b(e, 0x02);
+	get_reg(e, 1, in->reg);
+	alu_flags(e, op, 32);
+	if (op != 7) {
+		b(e, 0x89); /* mov [rdx], eax */
+		b(e, 0x02);
+	}
+}
+
 static void emit_mem(Emit *e, const Insn *in, enum mem k, Stub *st)
 {
 	static const unsigned sizes[] = {
@@ -1108,6 +1335,10 @@ static void emit_mem(Emit *e, const Insn *in, enum mem k, Stub *st)
 	emit_ea(e, in);
 	if (k == LEA) {
 		put_reg(e, 1, in->reg);
+		return;
+	}
+	if (k == ALU_M_R) {
+		emit_alu_m_r(e, in, st);
 		return;
 	}
 	unsigned size = k == CMP_M_I ? (in->op == 0x80 ? 1 : 4) : sizes[k];
@@ -1296,7 +1527,8 @@ static void emit_pure(Emit *e, const Insn *in)
 /*
  * A Jcc ending a block (32-bit operand size, the jcc handlers of fast.c):
  * the condition straight from the lazy flags when they are those of a
- * 32-bit SUB (no borrow in) or logic operation, for the conditions
+ * SUB (no borrow in) or logic operation of any size (an 8- or 16-bit one
+ * shifted to the top, as cond_quick() does), for the conditions
  * cond_quick() of fast.c answers from the lazy fields without changing
  * them (B, E, BE, S, L, LE and their negations); otherwise, and for a
  * target beyond the CS limit (#GP), the handler.  EIP, start_eip,
@@ -1311,20 +1543,168 @@ static bool jcc_inline_ok(const Insn *in)
 	       (cc >> 1) != 0 && (cc >> 1) != 5;
 }
 
+/* cmp cc_a << cl, cc_b << cl (cl = 32 - cc_bits) */
+static void jcc_ab(Emit *e)
+{
+	load_eax(e, OFF(cc_a));
+	b(e, 0x8b); /* mov edx, [cc_b] */
+	m_rbx(e, 2, OFF(cc_b));
+	b(e, 0xd3); /* shl eax, cl */
+	b(e, 0xe0);
+	b(e, 0xd3); /* shl edx, cl */
+	b(e, 0xe2);
+	b(e, 0x39); /* cmp eax, edx */
+	b(e, 0xd0);
+}
+
+/*
+ * The end of a block's last instruction when it has a fast path and a
+ * handler (emit_jcc, emit_xfer): the fast paths jump to @fast (their own
+ * count and the @ic inline instructions before, one addition); the handler
+ * is called with those @ic counted first (it may fault), then counts its
+ * own.  Both go on at the same place.
+ */
+static void count_tail(Emit *e, const Insn *in, unsigned ic, uint8_t **fast, unsigned nfast)
+{
+	uint8_t *join[1] = {0};
+	unsigned nj = 0;
+
+	if (ic)
+		icount_add(e, ic);
+	b(e, 0x48); /* mov rdi, rbx */
+	b(e, 0x89);
+	b(e, 0xdf);
+	b(e, 0x48); /* mov rsi, imm64 */
+	b(e, 0xbe);
+	d64(e, (uint64_t)(uintptr_t)in);
+	call(e, (const void *)in->fn);
+	icount_add(e, 1);
+	jmp_fix(e, join, &nj);
+	patch_to(e, fast, nfast);
+	icount_add(e, ic + 1);
+	patch_to(e, join, nj);
+}
+
+/*
+ * The lazy flags an instruction leaves whatever way it runs (inline, in a
+ * stub or its handler): alu_op() of a SUB, CMP, AND, OR, XOR or TEST sets
+ * cc_op CC_SUB or CC_LOGIC, cc_c 0 and cc_bits the operand size.  Returns
+ * the cc_op (and *bits), or 0 for any other instruction.
+ */
+static unsigned static_cc(const Insn *in, unsigned *bits)
+{
+	unsigned op = in->op, alu, wide = in->o32 ? 32 : 16;
+
+	if (op < 0x40 && (op & 7) < 6) {
+		alu = (op >> 3) & 7;
+		*bits = (op & 1) ? wide : 8;
+	} else if (op == 0x80 || op == 0x81 || op == 0x83) {
+		alu = in->reg;
+		*bits = op == 0x80 ? 8 : wide;
+	} else if (op == 0x84 || op == 0x85 || op == 0xa8 || op == 0xa9) {
+		alu = 4;
+		*bits = (op & 1) ? wide : 8;
+	} else {
+		return 0;
+	}
+	if (alu == 5 || alu == 7)
+		return CC_SUB;
+	return alu == 1 || alu == 4 || alu == 6 ? CC_LOGIC : 0;
+}
+
+/* cmp eax, edx with eax = cc_a, edx = cc_b shifted left by @sh */
+static void jcc_ab_static(Emit *e, unsigned sh)
+{
+	load_eax(e, OFF(cc_a));
+	b(e, 0x8b); /* mov edx, [cc_b] */
+	m_rbx(e, 2, OFF(cc_b));
+	if (sh) {
+		b(e, 0xc1); /* shl eax, sh */
+		b(e, 0xe0);
+		b(e, (uint8_t)sh);
+		b(e, 0xc1); /* shl edx, sh */
+		b(e, 0xe2);
+		b(e, (uint8_t)sh);
+	}
+	b(e, 0x39); /* cmp eax, edx */
+	b(e, 0xd0);
+}
+
+/* The Jcc's decision when the flags are known to be e->jcc_op's
+ * (static_cc): cond_quick()'s, without looking at cc_op, cc_bits, cc_c */
+static void jcc_static(Emit *e, unsigned c, uint8_t **T, unsigned *nT, uint8_t **F, unsigned *nF)
+{
+	bool logic = e->jcc_op == CC_LOGIC;
+	unsigned sh = 32 - e->jcc_bits;
+
+	if (c == 2 || c == 3 || c == 4 || (logic && c >= 6)) {
+		load_eax(e, OFF(cc_res));
+		if (sh) {
+			b(e, 0xc1); /* shl eax, sh */
+			b(e, 0xe0);
+			b(e, (uint8_t)sh);
+		}
+		b(e, 0x85); /* test eax, eax */
+		b(e, 0xc0);
+	}
+	switch (c) {
+	case 1: /* B: a < b; logic: never */
+		if (!logic) {
+			jcc_ab_static(e, sh);
+			jcc_fix(e, J_B, T, nT);
+		}
+		break;
+	case 2: /* E */
+		jcc_fix(e, J_E, T, nT);
+		break;
+	case 3: /* BE */
+		jcc_fix(e, J_E, T, nT);
+		if (!logic) {
+			jcc_ab_static(e, sh);
+			jcc_fix(e, J_B, T, nT);
+		}
+		break;
+	case 4:				/* S */
+		jcc_fix(e, 0x8, T, nT); /* js */
+		break;
+	case 6: /* L */
+	case 7: /* LE */
+		if (logic) {
+			jcc_fix(e, 0x8, T, nT); /* js */
+			if (c == 7)
+				jcc_fix(e, J_E, T, nT);
+			break;
+		}
+		jcc_ab_static(e, sh);
+		jcc_fix(e, c == 6 ? 0xc : 0xe, T, nT); /* jl / jle */
+		break;
+	}
+	jmp_fix(e, F, nF);
+}
+
 static void emit_jcc(Emit *e, const Insn *in, bool first)
 {
 	unsigned cc = in->op & 15, c = cc >> 1;
 	bool neg = cc & 1;
-	uint8_t *taken[8] = {0}, *nottaken[8] = {0}, *slow[6] = {0}, *done[4] = {0};
+	uint8_t *taken[8] = {0}, *nottaken[8] = {0}, *slow[6] = {0}, *done[12] = {0};
 	unsigned nt = 0, nn = 0, ns = 0, nd = 0;
 	size_t cs = OFF(seg[0]) + (size_t)S_CS * sizeof(SegReg);
 
-	flush_icount(e);
+	unsigned ic = e->pend_ic; /* counted at the end (count_tail) */
+
+	e->pend_ic = 0;
 	emit_save(e, in); /* eax = its EIP */
 	b(e, 0x83);	  /* add eax, len */
 	b(e, 0xc0);
 	b(e, in->len);
 	store_eax(e, OFF(eip));
+	if (e->jcc_op) {
+		if (neg)
+			jcc_static(e, c, nottaken, &nn, taken, &nt);
+		else
+			jcc_static(e, c, taken, &nt, nottaken, &nn);
+		goto decided;
+	}
 	b(e, 0x8b); /* mov ecx, [cc_op] */
 	m_rbx(e, 1, OFF(cc_op));
 	{
@@ -1385,10 +1765,15 @@ static void emit_jcc(Emit *e, const Insn *in, bool first)
 			jmp_fix(e, F, nF);
 		}
 	}
-	b(e, 0x83); /* cmp dword [cc_bits], 32 */
-	m_rbx(e, 7, OFF(cc_bits));
-	b(e, 32);
-	jcc_fix(e, J_NE, slow, &ns);
+	/* cl = 32 - cc_bits (mod 32): 8- and 16-bit results shifted to the
+	 * top, as cond_quick() compares them */
+	b(e, 0xb9); /* mov ecx, 32 */
+	d32(e, 32);
+	b(e, 0x2b); /* sub ecx, [cc_bits] */
+	m_rbx(e, 1, OFF(cc_bits));
+	b(e, 0x83); /* and ecx, 31 */
+	b(e, 0xe1);
+	b(e, 31);
 	for (int logic = 0; logic < 2; logic++) {
 		uint8_t *other[2] = {0};
 		unsigned no = 0;
@@ -1396,8 +1781,8 @@ static void emit_jcc(Emit *e, const Insn *in, bool first)
 		uint8_t **T = neg ? nottaken : taken, **F = neg ? taken : nottaken;
 		unsigned *nT = neg ? &nn : &nt, *nF = neg ? &nt : &nn;
 
-		b(e, 0x83); /* cmp ecx, CC_SUB / CC_LOGIC */
-		b(e, 0xf9);
+		b(e, 0x83); /* cmp dword [cc_op], CC_SUB / CC_LOGIC */
+		m_rbx(e, 7, OFF(cc_op));
 		b(e, logic ? CC_LOGIC : CC_SUB);
 		jcc_fix(e, J_NE, logic ? slow : other, logic ? &ns : &no);
 		if (!logic) {
@@ -1407,17 +1792,17 @@ static void emit_jcc(Emit *e, const Insn *in, bool first)
 			jcc_fix(e, J_NE, slow, &ns);
 		}
 		if (c == 2 || c == 3 || c == 4 || (logic && c >= 6)) {
-			b(e, 0x83); /* cmp dword [cc_res], 0 */
-			m_rbx(e, 7, OFF(cc_res));
-			b(e, 0);
+			load_eax(e, OFF(cc_res));
+			b(e, 0xd3); /* shl eax, cl */
+			b(e, 0xe0);
+			b(e, 0x85); /* test eax, eax */
+			b(e, 0xc0);
 		}
 		switch (c) {
 		case 1: /* B: a < b; logic: never */
 			if (logic)
 				break;
-			load_eax(e, OFF(cc_a));
-			b(e, 0x3b); /* cmp eax, [cc_b] */
-			m_rbx(e, 0, OFF(cc_b));
+			jcc_ab(e);
 			jcc_fix(e, J_B, T, nT);
 			break;
 		case 2: /* E */
@@ -1427,9 +1812,7 @@ static void emit_jcc(Emit *e, const Insn *in, bool first)
 			jcc_fix(e, J_E, T, nT);
 			if (logic)
 				break;
-			load_eax(e, OFF(cc_a));
-			b(e, 0x3b);
-			m_rbx(e, 0, OFF(cc_b));
+			jcc_ab(e);
 			jcc_fix(e, J_B, T, nT);
 			break;
 		case 4:				/* S */
@@ -1443,9 +1826,7 @@ static void emit_jcc(Emit *e, const Insn *in, bool first)
 					jcc_fix(e, J_E, T, nT);
 				break;
 			}
-			load_eax(e, OFF(cc_a));
-			b(e, 0x3b);
-			m_rbx(e, 0, OFF(cc_b));
+			jcc_ab(e);
 			jcc_fix(e, c == 6 ? 0xc : 0xe, T, nT); /* jl / jle */
 			break;
 		}
@@ -1455,6 +1836,7 @@ static void emit_jcc(Emit *e, const Insn *in, bool first)
 		d32(e, 0);
 		patch_to(e, other, no);
 	}
+decided:
 	/* taken: EIP + rel inside the CS limit */
 	patch_to(e, taken, nt);
 	load_eax(e, OFF(eip));
@@ -1471,20 +1853,170 @@ static void emit_jcc(Emit *e, const Insn *in, bool first)
 	d32(e, 0);
 	/* the handler */
 	patch_to(e, slow, ns);
-	b(e, 0x48); /* mov rdi, rbx */
-	b(e, 0x89);
-	b(e, 0xdf);
-	b(e, 0x48); /* mov rsi, imm64 */
-	b(e, 0xbe);
-	d64(e, (uint64_t)(uintptr_t)in);
-	call(e, (const void *)in->fn);
-	patch_to(e, nottaken, nn);
-	patch_to(e, done, nd);
-	b(e, 0x48); /* inc qword [rbx+icount] */
-	b(e, 0xff);
-	m_rbx(e, 0, OFF(icount));
+	for (unsigned k = 0; k < nn; k++) /* not taken: a fast path too */
+		if (nd < 12)
+			done[nd++] = nottaken[k];
+	count_tail(e, in, ic, done, nd);
 	if (first)
 		store_imm32(e, OFF(stuck), 0);
+	emit_chain(e, e->tb);
+	ret_insn(e, in);
+}
+
+/*
+ * The near transfers that end most blocks (32-bit operand size): JMP rel8/
+ * rel32, CALL rel32, RET, and JMP/CALL through a register or a memory word
+ * with 32-bit addressing; CALL and RET on a 32-bit stack.  The fast path
+ * does the checks of the handler (op_jmp_rel, op_call_rel, op_ret_near,
+ * op_grp5) and of mem_fast() first and writes nothing until all passed:
+ * target inside the CS limit, the stack or memory word in RAM the TLB maps.
+ * When one fails the handler runs the interpreter's way, which faults where
+ * it must.  Either way EIP, start_eip and icount end as run_block() leaves
+ * them, and the block goes on as after any near jump (emit_chain).
+ *
+ * Only cpu->saved differs from the interpreter on the fast path of RET
+ * (whose row says "save always"): it is left clear and save_* are not
+ * written.  Those fields are read only by cpu_restore_state() when the
+ * same instruction faults, and the fast path does not fault; the next
+ * instruction writes them again before it runs.
+ */
+static bool xfer_inline_ok(const Insn *in)
+{
+	unsigned op = in->op;
+
+	if (!in->o32 || in->lock)
+		return false;
+	if (op == 0xeb || op == 0xe9 || op == 0xe8 || op == 0xc3)
+		return true;
+	return op == 0xff && (in->reg == 2 || in->reg == 4) && (in->mod == 3 || in->a32);
+}
+
+/* cmp r11d, [cs.limit]; ja slow */
+static void xfer_limit(Emit *e, uint8_t **slow, unsigned *ns)
+{
+	size_t cs = OFF(seg[0]) + (size_t)S_CS * sizeof(SegReg);
+
+	b(e, 0x44); /* cmp r11d, [rbx+cs.limit] */
+	b(e, 0x3b);
+	m_rbx(e, 3, cs + offsetof(SegReg, limit));
+	jcc_fix(e, J_A, slow, ns);
+}
+
+/* rdx = the host address of the dword at SS:ESP (@push: ESP - 4) on a
+ * 32-bit stack; the failures are noted in @st */
+static void xfer_stack(Emit *e, bool push, Stub *st)
+{
+	b(e, 0xf7); /* test dword [ss.attr], A_DB */
+	m_rbx(e, 0, OFF(seg[S_SS]) + offsetof(SegReg, attr));
+	d32(e, A_DB);
+	jcc_stub(e, st, J_E);
+	load_ecx(e, OFF(r[R_ESP]));
+	if (push) {
+		b(e, 0x83); /* sub ecx, 4 */
+		b(e, 0xe9);
+		b(e, 4);
+	}
+	emit_tlb(e, S_SS, 4, push, st);
+}
+
+/* the failures of a TLB path noted in @st go to @slow too */
+static void xfer_fixes(Stub *st, uint8_t **slow, unsigned *ns)
+{
+	for (unsigned i = 0; i < st->nfix; i++)
+		slow[(*ns)++] = st->fix[i];
+	st->nfix = 0;
+}
+
+static void emit_xfer(Emit *e, const Insn *in, bool first)
+{
+	uint8_t *slow[24] = {0}, *done[1] = {0};
+	unsigned ns = 0, nd = 0;
+	unsigned op = in->op;
+	/* the TLB paths report their failures through a Stub's fixups; here
+	 * they all go to the handler below */
+	Stub st = {0};
+
+	unsigned ic = e->pend_ic; /* counted at the end (count_tail) */
+
+	cache_clear(e);
+	e->pend_ic = 0;
+	/* start_eip, then EIP = the next instruction (eax) */
+	load_eax(e, OFF(eip));
+	if (e->pend_eip) {
+		b(e, 0x05); /* add eax, imm32 */
+		d32(e, e->pend_eip);
+		e->pend_eip = 0;
+	}
+	store_eax(e, OFF(start_eip));
+	b(e, 0x83); /* add eax, len */
+	b(e, 0xc0);
+	b(e, in->len);
+	store_eax(e, OFF(eip));
+	/* r11d = the target */
+	if (op == 0xeb || op == 0xe9 || op == 0xe8) {
+		imm_to_ecx(e, in, op == 0xeb, false);
+		b(e, 0x01); /* add ecx, eax */
+		b(e, 0xc1);
+		b(e, 0x41); /* mov r11d, ecx */
+		b(e, 0x89);
+		b(e, 0xcb);
+	} else if (op == 0xc3) {
+		xfer_stack(e, false, &st);
+		xfer_fixes(&st, slow, &ns);
+		b(e, 0x44); /* mov r11d, [rdx] */
+		b(e, 0x8b);
+		b(e, 0x1a);
+	} else if (in->mod == 3) {
+		b(e, 0x44); /* mov r11d, [rbx+r[rm]] */
+		b(e, 0x8b);
+		m_rbx(e, 3, OFF(r[in->rm]));
+	} else {
+		emit_ea(e, in);
+		emit_tlb(e, in->ea_seg, 4, false, &st);
+		xfer_fixes(&st, slow, &ns);
+		b(e, 0x44); /* mov r11d, [rdx] */
+		b(e, 0x8b);
+		b(e, 0x1a);
+	}
+	xfer_limit(e, slow, &ns);
+	if (op == 0xe8 || (op == 0xff && in->reg == 2)) {
+		xfer_stack(e, true, &st);
+		xfer_fixes(&st, slow, &ns);
+		load_eax(e, OFF(eip)); /* the return address */
+		b(e, 0x89);	       /* mov [rdx], eax */
+		b(e, 0x02);
+		b(e, 0x83); /* sub dword [rbx+r[ESP]], 4 */
+		m_rbx(e, 5, OFF(r[R_ESP]));
+		b(e, 4);
+	} else if (op == 0xc3) {
+		b(e, 0x83); /* add dword [rbx+r[ESP]], 4 */
+		m_rbx(e, 0, OFF(r[R_ESP]));
+		b(e, 4);
+	}
+	b(e, 0x44); /* mov [rbx+eip], r11d */
+	b(e, 0x89);
+	m_rbx(e, 3, OFF(eip));
+	store_byte(e, OFF(saved), 0);
+	jmp_fix(e, done, &nd);
+	/* the handler, as emit_call() does it */
+	patch_to(e, slow, ns);
+	if (in->save) {
+		store_byte(e, OFF(saved), 1);
+		copy32(e, OFF(r[R_ESP]), OFF(save_esp));
+		copy32(e, OFF(flags), OFF(save_flags));
+		copy32(e, OFF(cc_op), OFF(save_cc[0]));
+		copy32(e, OFF(cc_bits), OFF(save_cc[1]));
+		copy32(e, OFF(cc_res), OFF(save_cc[2]));
+		copy32(e, OFF(cc_a), OFF(save_cc[3]));
+		copy32(e, OFF(cc_b), OFF(save_cc[4]));
+		copy32(e, OFF(cc_c), OFF(save_cc[5]));
+	} else {
+		store_byte(e, OFF(saved), 0);
+	}
+	count_tail(e, in, ic, done, nd);
+	if (first)
+		store_imm32(e, OFF(stuck), 0);
+	cache_clear(e);
 	emit_chain(e, e->tb);
 	ret_insn(e, in);
 }
@@ -2710,18 +3242,74 @@ static bool shift_inline_ok(const Insn *in)
 }
 
 /*
- * Whether the instruction after one is an inline register ALU or TEST form,
- * which writes all six lazy-flag fields and reads none: then the lazy flags
- * of the one before are never seen (nothing between the two can fault or
- * stop, and a block runs whole), and its inline code does not store them.
+ * A register-only ALU form but ADC/SBB (ADD OR AND SUB XOR CMP TEST, of
+ * any size): it cannot fault and writes all six lazy-flag fields, whether
+ * it runs inline or its handler is called bare (alu_op).
+ */
+static bool reg_sets_cc(const Insn *in)
+{
+	unsigned op = in->op, alu;
+
+	if (in->lock)
+		return false;
+	if (op < 0x40 && (op & 7) < 6) {
+		if ((op & 7) < 4 && in->mod != 3)
+			return false;
+		alu = (op >> 3) & 7;
+	} else if (op == 0x80 || op == 0x81 || op == 0x83) {
+		if (in->mod != 3)
+			return false;
+		alu = in->reg;
+	} else if (op == 0x84 || op == 0x85) {
+		if (in->mod != 3)
+			return false;
+		alu = 4;
+	} else if (op == 0xa8 || op == 0xa9) {
+		alu = 4;
+	} else {
+		return false;
+	}
+	return alu != 2 && alu != 3;
+}
+
+/*
+ * Whether a later instruction is an inline register ALU or TEST form or
+ * another reg_sets_cc() form, which writes all six lazy-flag fields and
+ * reads none, with only moves and LEA between: then the lazy flags of this
+ * one are never seen (nothing between the two can fault or stop, and a
+ * block runs whole), and its inline code does not store them.
  */
 static bool next_sets_cc(const TB *tb, unsigned i)
 {
-	if (!tb || i + 2 >= tb->n) /* the last instruction is called */
+	if (!tb)
 		return false;
-	enum inl k = inline_kind(&tb->insn[i + 1]);
+	/* past moves and LEA, which neither read flags nor leave the
+	 * inline code (no stub, no fault) */
+	for (unsigned j = i + 1; j + 1 < tb->n; j++) { /* the last is called */
+		const Insn *in = &tb->insn[j];
+		enum inl k = inline_kind(in);
 
-	return k == INL_ALU_RR || k == INL_ALU_RI || k == INL_TEST_RR;
+		if (k == INL_ALU_RR || k == INL_ALU_RI || k == INL_TEST_RR || k == INL_ALU_AI ||
+		    reg_sets_cc(in))
+			return true;
+		if (k != INL_MOV_RR && k != INL_MOV_RI && mem_kind(in) != LEA)
+			return false;
+	}
+	return false;
+}
+
+/* INC/DEC r32 whose flags the next flag-setting form replaces before
+ * anything can see them (next_sets_cc): just the register */
+static void emit_incdec_dead(Emit *e, const Insn *in)
+{
+	unsigned r = in->op & 7;
+
+	get_reg(e, 0, r);
+	b(e, 0xff); /* inc / dec eax */
+	b(e, in->op >= 0x48 ? 0xc8 : 0xc0);
+	put_reg(e, 0, r);
+	e->pend_eip += in->len;
+	e->pend_ic++;
 }
 
 static void emit_insn(Emit *e, const Insn *in, bool first, bool last, Stub *stubs, unsigned *nstubs)
@@ -2734,7 +3322,14 @@ static void emit_insn(Emit *e, const Insn *in, bool first, bool last, Stub *stub
 
 	if (last && e->tb && jcc_inline_ok(in)) {
 		cache_clear(e);
+		/* the flags of the instruction before, when known */
+		e->jcc_op = in > e->tb->insn ? static_cc(in - 1, &e->jcc_bits) : 0;
 		emit_jcc(e, in, first);
+		e->jcc_op = 0;
+		return;
+	}
+	if (last && e->tb && xfer_inline_ok(in)) {
+		emit_xfer(e, in, first);
 		return;
 	}
 	if (!last && (div_inline_ok(in) || testm_inline_ok(in))) {
@@ -2766,6 +3361,12 @@ static void emit_insn(Emit *e, const Insn *in, bool first, bool last, Stub *stub
 			store_imm32(e, OFF(stuck), 0);
 		return;
 	}
+	if (!last && e->dead_cc && in->o32 && in->op >= 0x40 && in->op < 0x50 && !in->lock) {
+		emit_incdec_dead(e, in);
+		if (first)
+			store_imm32(e, OFF(stuck), 0);
+		return;
+	}
 	if (!last && k == INL_NONE && alu2_kind(in) != A2_NONE) {
 		emit_alu2(e, in, alu2_kind(in));
 		if (first)
@@ -2790,9 +3391,11 @@ static void emit_insn(Emit *e, const Insn *in, bool first, bool last, Stub *stub
 	emit_call(e, in, first, last);
 }
 
-size_t jit_emit_block(uint8_t *buf, size_t cap, const uint8_t *at, const TB *tb)
+size_t jit_emit_block(uint8_t *buf, size_t cap, const uint8_t *at, const TB *tb, uint32_t flat)
 {
-	Emit e = {buf, buf + cap, at, buf, false, 0, 0, tb, {{0}, {0}, 0}, false, {0}, {0}};
+	Emit e = {.p = buf, .end = buf + cap, .at = at, .start = buf, .tb = tb, .flat = flat};
+	uint8_t *guard, *and_imm, *cmp_imm, *fail[1] = {0};
+	unsigned nfail = 0;
 
 	cache_clear(&e);
 
@@ -2800,7 +3403,20 @@ size_t jit_emit_block(uint8_t *buf, size_t cap, const uint8_t *at, const TB *tb)
 	b(&e, 0x48); /* mov rbx, rdi */
 	b(&e, 0x89);
 	b(&e, 0xfb);
-	/* a chained jump enters here, the frame and RBX already set */
+	/* a chained jump enters here, the frame and RBX already set: the
+	 * flat segments the memory paths rely on, patched in at the end
+	 * (jumped over when there are none) */
+	guard = e.p;
+	b(&e, 0x8b); /* mov eax, [rbx+jit_flat] */
+	m_rbx(&e, 0, OFF(jit_flat));
+	b(&e, 0x25); /* and eax, need | JIT_CPL3 */
+	and_imm = e.p;
+	d32(&e, 0);
+	b(&e, 0x3d); /* cmp eax, need | CPL 3 as compiled */
+	cmp_imm = e.p;
+	d32(&e, 0);
+	jcc_fix(&e, J_NE, fail, &nfail);
+	e.body = e.p;
 	Stub stubs[TB_MAX];
 	unsigned nstubs = 0;
 
@@ -2811,7 +3427,24 @@ size_t jit_emit_block(uint8_t *buf, size_t cap, const uint8_t *at, const TB *tb)
 	e.dead_cc = false;
 	for (unsigned i = 0; i < nstubs; i++)
 		emit_stub(&e, &stubs[i]);
-	return e.full ? 0 : (size_t)(e.p - buf);
+	/* entered with other segments: nothing ran (cpu.c compiles again) */
+	patch_to(&e, fail, nfail);
+	b(&e, 0x31); /* xor eax, eax */
+	b(&e, 0xc0);
+	b(&e, 0x5b); /* pop rbx */
+	b(&e, 0xc3); /* ret */
+	if (e.full)
+		return 0;
+	if (e.need) {
+		uint32_t a = e.need | JIT_CPL3, c = e.need | (flat & JIT_CPL3);
+
+		memcpy(and_imm, &a, 4);
+		memcpy(cmp_imm, &c, 4);
+	} else {
+		guard[0] = 0xeb; /* jmp over the guard */
+		guard[1] = (uint8_t)(cmp_imm + 4 + 6 - (guard + 2));
+	}
+	return (size_t)(e.p - buf);
 }
 
 #endif

@@ -255,6 +255,7 @@ struct CPU {
 	struct Jit *jit;
 	TB *jit_tb;	    /* the block whose host code runs or ran last */
 	uint64_t jit_limit; /* host code may go on to the next block below this icount */
+	uint32_t jit_flat;  /* jit_flat_state() as the running host code started */
 };
 
 /* ---- cpu.c ---- */

@@ -1125,19 +1125,23 @@ static const char *const fuzz_names[] = {"real", "pm", "v86"};
  * the forms the host-code backend runs inline or calls bare (register ALU,
  * MOV, TEST, PUSH/POP, INC/DEC, shifts, loads and stores through a random
  * register, 16-bit forms), with readers of the flags among them (Jcc,
- * SETcc, ADC, PUSHF): long runs of them in one block, which random bytes
- * rarely give. */
+ * SETcc, ADC, PUSHF), and the near transfers that end blocks (JMP, CALL,
+ * RET, JMP/CALL through registers and the stack) with targets that mostly
+ * lie in that code: long runs of them, which random bytes rarely give. */
 static bool fuzz_dense;
+/* protected mode: change DS or ES between some stops (fuzz_run) */
+static bool fuzz_seg_flips;
 
 static uint8_t *gen_insn(uint8_t *p)
 {
 	static const uint8_t alu[] = {0x01, 0x03, 0x09, 0x0b, 0x11, 0x21, 0x23, 0x29,
 				      0x2b, 0x31, 0x33, 0x39, 0x3b, 0x85, 0x89, 0x8b};
+	static const uint8_t memop[] = {0x89, 0x89, 0x01, 0x09, 0x21, 0x29, 0x31, 0x39};
 	uint32_t x = rnd(), rm = 0xc0 | (x >> 8 & 63);
 
 	if ((x >> 16) % 8 == 0)
 		*p++ = 0x66;
-	switch (x % 16) {
+	switch (x % 23) {
 	case 0:
 	case 1:
 	case 2:
@@ -1147,8 +1151,12 @@ static uint8_t *gen_insn(uint8_t *p)
 	case 4:
 		*p++ = 0x83, *p++ = (uint8_t)rm, *p++ = (uint8_t)(x >> 20);
 		break;
-	case 5:
-		*p++ = 0x81, *p++ = (uint8_t)rm, st32(p, rnd()), p += 4;
+	case 5: /* op r, imm32 or op eAX, imm32 */
+		if ((x >> 20) & 1)
+			*p++ = 0x81, *p++ = (uint8_t)rm;
+		else
+			*p++ = (uint8_t)(0x05 | (x >> 8 & 0x38));
+		st32(p, rnd()), p += 4;
 		break;
 	case 6:
 		*p++ = (uint8_t)(0xb8 + (x >> 4) % 8), st32(p, rnd() & 0x7ffff), p += 4;
@@ -1163,8 +1171,9 @@ static uint8_t *gen_insn(uint8_t *p)
 	case 10:
 		*p++ = 0xc1, *p++ = (uint8_t)(rm | 0x20), *p++ = (uint8_t)(x >> 20);
 		break;
-	case 11: /* load or store through a register, now and then with disp8 */
-		*p++ = (x >> 4) & 1 ? 0x8b : 0x89;
+	case 11: /* load, store or ALU m, r through a register, now and then
+		  * with disp8 */
+		*p++ = (x >> 4) & 1 ? 0x8b : memop[rnd() % 8];
 		*p++ = (uint8_t)((x >> 5) % 4 == 0 ? 0x40 : 0) | (rm & 0x38) | 3 | ((x >> 7) & 4);
 		if ((x >> 5) % 4 == 0)
 			*p++ = (uint8_t)(x >> 24);
@@ -1179,8 +1188,51 @@ static uint8_t *gen_insn(uint8_t *p)
 	case 14:
 		*p++ = (x >> 4) & 1 ? 0x9c : 0x9d;
 		break;
-	default:
+	case 15:
 		*p++ = 0x8d, *p++ = (uint8_t)(0x80 | (rm & 0x3f)), st32(p, rnd() & 0xfff), p += 4;
+		break;
+	/* near transfers to places nearby, to return addresses and to
+	 * addresses in registers and on the stack: valid targets mostly */
+	case 16:
+		*p++ = 0xeb, *p++ = (uint8_t)(x >> 20);
+		break;
+	case 17:
+	case 18:
+		*p++ = x % 23 == 17 ? 0xe9 : 0xe8;
+		st32(p, (uint32_t)((int32_t)(x >> 20) - 0x800)), p += 4;
+		break;
+	case 19:
+		*p++ = 0xc3;
+		break;
+	case 20: /* mov r, imm; call/jmp r */
+		*p++ = (uint8_t)(0xb8 + (x >> 4) % 8), st32(p, rnd() & 0xfffff), p += 4;
+		*p++ = 0xff, *p++ = (uint8_t)((x >> 7) & 1 ? 0xd0 : 0xe0) | ((x >> 4) % 8);
+		break;
+	case 22: /* now and then DS, ES or SS = flat data, a 16-bit data
+		  * segment or code (protected mode): the blocks compiled
+		  * for flat segments meet others (jit_flat_state) */
+		if ((x >> 12) % 4) { /* or an 8-bit ALU form */
+			*p++ = alu[(x >> 4) % 16] & 0xfe, *p++ = (uint8_t)rm;
+			break;
+		}
+		{
+			/* SS only flat: a 16-bit stack under ESP 0x80000 would
+			 * end the round in a triple fault */
+			bool ss = (x >> 6) % 4 == 0;
+
+			*p++ = 0x66, *p++ = 0xb8;
+			*p++ = ss ? 0x10 : (uint8_t)(0x08 + (x >> 4) % 3 * 8), *p++ = 0;
+			*p++ = 0x8e, *p++ = ss ? 0xd0 : (x >> 6) % 2 ? 0xd8 : 0xc0;
+		}
+		break;
+	default: /* call/jmp [esp], [esp+disp8], [reg+disp8] */
+		*p++ = 0xff;
+		if ((x >> 8) % 4 == 3) {
+			*p++ = (uint8_t)((x >> 7) & 1 ? 0x50 : 0x60) | ((x >> 4) % 8);
+		} else {
+			*p++ = (uint8_t)((x >> 7) & 1 ? 0x54 : 0x64), *p++ = 0x24;
+		}
+		*p++ = (uint8_t)((x >> 10) % 4 * 4);
 		break;
 	}
 	return p;
@@ -1431,6 +1483,14 @@ static unsigned fuzz_run(uint64_t stops_seed, FuzzStop *out, unsigned *triples, 
 		if (out && n < FUZZ_STOPS)
 			out[n++] = (FuzzStop){cpu_icount(cpu) - start, cpu_state_hash(cpu),
 					      k % 8 == 0 ? ram_hash() : 0, e};
+		if (fuzz_seg_flips && (s >> 40) % 4 == 0) {
+			/* DS or ES flat or not under code compiled for either:
+			 * the host code's segment guard (jit_flat_state) */
+			static const SegReg flat = {0x10, 0, 0xffffffff, 0xc093},
+					    small = {0x18, 0x70000, 0xffff, 0x93};
+
+			cpu_set_seg(cpu, (s >> 42) & 1 ? S_DS : S_ES, (s >> 43) & 1 ? small : flat);
+		}
 		if (e == CPU_EXIT_TRIPLE_FAULT) {
 			(*triples)++;
 			break;
@@ -1511,6 +1571,54 @@ static void fuzz_diff(enum fuzz_mode mode, unsigned rounds)
 	       rounds, stops);
 }
 
+/*
+ * A loop compiled for a flat DS, run on with DS based elsewhere, then flat
+ * again: the host code's entry check (jit_flat_state) must send the block
+ * back to the interpreter and have it compiled again each time; both
+ * engines must leave the same state and RAM at every stop.
+ */
+static void seg_guard_run(enum cpu_accel a, uint64_t *out)
+{
+	static const uint8_t loop[] = {
+	    0x8b, 0x03,	      /* mov eax, [ebx] */
+	    0x89, 0x43, 0x04, /* mov [ebx+4], eax */
+	    0x40,	      /* inc eax */
+	    0x89, 0x03,	      /* mov [ebx], eax */
+	    0x49,	      /* dec ecx */
+	    0x75, 0xf5,	      /* jnz loop */
+	    0xf4,	      /* hlt */
+	};
+	static const SegReg flat = {0x10, 0, 0xffffffff, 0xc093},
+			    small = {0x18, 0x70000, 0xffff, 0x93};
+	uint64_t seed = rng, start;
+
+	cpu_set_accel(cpu, a);
+	fuzz_setup(FZ_PM, 0);
+	rng = seed;
+	memcpy(ram + 0x20000, loop, sizeof(loop));
+	cpu_set_eip(cpu, 0x20000);
+	cpu_set_reg(cpu, R_EBX, 0x100);
+	cpu_set_reg(cpu, R_ECX, 1000);
+	start = cpu_icount(cpu);
+	for (int k = 0; k < 6; k++) {
+		cpu_set_seg(cpu, S_DS, k % 2 ? small : flat);
+		cpu_exec(cpu, cpu_icount(cpu) + 600 + 7 * (uint64_t)k);
+		out[k] = cpu_state_hash(cpu) ^ ram_hash() ^ (cpu_icount(cpu) - start);
+	}
+	cpu_set_accel(cpu, cpu_default_accel());
+}
+
+static void test_seg_guard(void)
+{
+	uint64_t a[6], b[6];
+
+	seg_guard_run(CPU_ACCEL_INTERP, a);
+	seg_guard_run(CPU_ACCEL_JIT, b);
+	for (int k = 0; k < 6; k++)
+		CHECK_EQ(a[k], b[k]);
+	CHECK(cpu_get_reg(cpu, R_ECX) < 1000);
+}
+
 int main(int argc, char **argv)
 {
 	if (argc < 5) {
@@ -1538,6 +1646,7 @@ int main(int argc, char **argv)
 	test_stack_calls();
 	test_stack_interrupts();
 	test_reset_intr();
+	test_seg_guard();
 	/* FUZZ_ROUNDS=N runs a longer fuzz (by hand, e.g. under ASan) */
 	unsigned rounds = getenv("FUZZ_ROUNDS") ? (unsigned)atoi(getenv("FUZZ_ROUNDS")) : 20;
 
@@ -1550,7 +1659,9 @@ int main(int argc, char **argv)
 	}
 	/* the inline forms in long runs, with every variant of fuzz_setup() */
 	fuzz_dense = true;
+	fuzz_seg_flips = true;
 	fuzz_diff(FZ_PM, 2 * rounds);
+	fuzz_seg_flips = false;
 	fuzz_diff(FZ_REAL, rounds);
 	fuzz_dense_alu = true;
 	fuzz_diff(FZ_PM, 2 * rounds);
