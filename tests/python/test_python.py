@@ -181,6 +181,16 @@ def check_replay_calls(trace):
         text = s.goto(n).cpu_text()
         check(text and out.endswith(text), 'cpu_text() is what replay --until prints')
         check('\n' in s.mtree_text(), 'mtree_text()')
+    # the engine per session: the same state whichever runs the code
+    with flashback.open(trace) as t, t.session(accel='interp') as a, \
+            t.session(accel='jit') as b:
+        check((a.accel, b.accel) == ('interp', 'jit'), 'accel: %s %s' % (a.accel, b.accel))
+        for n in (t.info.end_icount // 5, t.info.end_icount // 2 + 3, t.info.end_icount):
+            check(a.goto(n).state_hash == b.goto(n).state_hash and
+                  a.read(0x100000, 4096) == b.read(0x100000, 4096),
+                  'interp and jit sessions agree at icount %d' % n)
+        raises(lambda: t.session(accel='fast'), "accel 'fast': expected interp or jit",
+               'an engine that does not exist')
 
 
 def case_api(tmp):
