@@ -254,6 +254,7 @@ static bool decode_body(CPU *cpu, Insn *in, Fetch *f, bool c32)
 	if (!in->fn)
 		in->fn = form->fn;
 	in->flow = form->flow;
+	in->jit = form->jit;
 	if (in->flow == FLOW_STR)
 		in->flow = in->rep ? FLOW_REP : FLOW_NEXT;
 	in->save = form->save == SV_ALWAYS || (form->save == SV_MEM && in->mod != 3);

@@ -1154,7 +1154,7 @@ static H(op_nop)
 
 /* clang-format off */
 /* Every handler opcodes.def names (the other files' are declared here). */
-#define FORM(first, last, reg1, reg2, name, fmt, fn, flow, save, lock, fast) H(fn);
+#define FORM(first, last, reg1, reg2, name, fmt, fn, flow, save, lock, fast, jit) H(fn);
 #include "opcodes.def"
 
 /* Each row fills its forms.  Two rows that fill one form do not compile
@@ -1164,9 +1164,9 @@ _Static_assert(0
 #include "opcodes.def"
 	       == 0x200 << 3, "opcodes.def: every opcode and ModRM.reg once");
 
-#define FORM(first, last, reg1, reg2, name, fmt, fn, flow, save, lock, fast) \
+#define FORM(first, last, reg1, reg2, name, fmt, fn, flow, save, lock, fast, jit) \
 	[(first) << 3 | (reg1) ... (last) << 3 | (reg2)] = \
-		{fn, OPF_##fmt, FLOW_##flow, SV_##save, OPL_##lock, FAST_##fast},
+		{fn, OPF_##fmt, FLOW_##flow, SV_##save, OPL_##lock, FAST_##fast, JIT_##jit},
 const InsnForm insn_forms[0x200 << 3] = {
 #include "opcodes.def"
 };

@@ -291,28 +291,53 @@ static void cache_reload(Emit *e, const Cache *c)
  */
 enum inl { INL_NONE, INL_MOV_RR, INL_ALU_RR, INL_ALU_RI, INL_MOV_RI, INL_TEST_RR, INL_ALU_AI };
 
+/* Opcode bit 0 of the forms that have it (Insn.jit families ALU, ACC,
+ * ALUI, TEST, TESTA, MOV, MOVEI, SHIFT, GRP3, XCHG): a word or dword, not a
+ * byte.  Bit 1 of ALU and MOV: to the ModRM.reg register. */
+static bool wide(const Insn *in)
+{
+	return in->op & 1;
+}
+
+static bool to_reg(const Insn *in)
+{
+	return in->op & 2;
+}
+
+/* The ALU operation of ALU and ACC forms (0 ADD .. 7 CMP) */
+static unsigned alu_of(const Insn *in)
+{
+	return (in->op >> 3) & 7;
+}
+
+/* ADD OR AND SUB XOR CMP, not ADC SBB */
+static bool no_carry_in(unsigned alu)
+{
+	return alu != 2 && alu != 3;
+}
+
 static enum inl inline_kind(const Insn *in)
 {
-	unsigned op = in->op;
-
 	if (in->lock)
 		return INL_NONE;
-	if (op >= 0xb8 && op < 0xc0)
+	switch (in->jit) {
+	case JIT_MOVI:
 		return INL_MOV_RI;
-	/* op eAX, imm (op_alu_acc): ADD OR AND SUB XOR CMP, not ADC SBB */
-	if (op < 0x40 && (op & 7) == 5 && ((op >> 3) & 7) != 2 && ((op >> 3) & 7) != 3)
-		return INL_ALU_AI;
-	if (in->mod != 3)
+	case JIT_ACC: /* op eAX, imm (op_alu_acc) */
+		return wide(in) && no_carry_in(alu_of(in)) ? INL_ALU_AI : INL_NONE;
+	}
+	if (in->mod != 3 || !wide(in))
 		return INL_NONE;
-	if (op == 0x89 || op == 0x8b)
+	switch (in->jit) {
+	case JIT_MOV:
 		return INL_MOV_RR;
-	if (op == 0x85)
+	case JIT_TEST:
 		return INL_TEST_RR;
-	if (op < 0x40 && ((op & 7) == 1 || (op & 7) == 3) && ((op >> 3) & 7) != 2 &&
-	    ((op >> 3) & 7) != 3)
-		return INL_ALU_RR;
-	if ((op == 0x81 || op == 0x83) && in->reg != 2 && in->reg != 3)
-		return INL_ALU_RI;
+	case JIT_ALU:
+		return no_carry_in(alu_of(in)) ? INL_ALU_RR : INL_NONE;
+	case JIT_ALUI:
+		return no_carry_in(in->reg) ? INL_ALU_RI : INL_NONE;
+	}
 	return INL_NONE;
 }
 
@@ -449,8 +474,8 @@ static void emit_inline(Emit *e, const Insn *in, enum inl k)
 
 	switch (k) {
 	case INL_MOV_RR: /* 89: rm = reg; 8B: reg = rm */
-		ld_reg(e, 0, in->op == 0x89 ? in->reg : in->rm, bits);
-		st_reg(e, in->op == 0x89 ? in->rm : in->reg, bits);
+		ld_reg(e, 0, to_reg(in) ? in->rm : in->reg, bits);
+		st_reg(e, to_reg(in) ? in->reg : in->rm, bits);
 		break;
 	case INL_MOV_RI:
 		ld_imm(e, in, 0, bits, false);
@@ -964,47 +989,44 @@ enum mem {
 
 static enum mem mem_kind(const Insn *in)
 {
-	unsigned op = in->op;
-
 	if (in->lock)
 		return MEM_NONE;
-	if (op >= 0x50 && op < 0x60) /* PUSH/POP r32 on a 32-bit stack */
-		return !in->o32 ? MEM_NONE : op < 0x58 ? PUSH_R : POP_R;
+	switch (in->jit) { /* PUSH/POP r32 on a 32-bit stack */
+	case JIT_PUSH:
+		return in->o32 ? PUSH_R : MEM_NONE;
+	case JIT_POP:
+		return in->o32 ? POP_R : MEM_NONE;
+	}
 	if (in->mod == 3 || !in->a32)
 		return MEM_NONE;
-	switch (op) {
-	case 0x88:
-		return ST8R;
-	case 0xc6:
-		return in->reg == 0 ? ST8I : MEM_NONE;
-	case 0x80:
-		return in->reg == 7 ? CMP_M_I : MEM_NONE;
+	if (!wide(in)) { /* the byte forms of any operand size */
+		switch (in->jit) {
+		case JIT_MOV: /* MOV Eb,Gb only */
+			return to_reg(in) ? MEM_NONE : ST8R;
+		case JIT_MOVEI:
+			return ST8I;
+		case JIT_ALUI:
+			return in->reg == 7 ? CMP_M_I : MEM_NONE;
+		}
 	}
 	if (!in->o32)
 		return MEM_NONE;
-	switch (op) {
-	case 0x8b:
-		return LD32;
-	case 0x89:
-		return ST32;
-	case 0xc7:
-		return in->reg == 0 ? ST32I : MEM_NONE;
-	case 0x8d:
+	switch (in->jit) {
+	case JIT_MOV:
+		return !wide(in) ? MEM_NONE : to_reg(in) ? LD32 : ST32;
+	case JIT_MOVEI:
+		return wide(in) ? ST32I : MEM_NONE;
+	case JIT_LEA:
 		return LEA;
-	case 0x1b6:
-		return LD8Z;
-	case 0x1be:
-		return LD8S;
-	case 0x1b7:
-		return LD16Z;
-	case 0x81:
-	case 0x83:
-		return in->reg == 7 ? CMP_M_I : MEM_NONE;
+	case JIT_MOVX: /* bit 0: from a word; bit 3: sign-extended (not of a word) */
+		return !(in->op & 8) ? (wide(in) ? LD16Z : LD8Z) : !wide(in) ? LD8S : MEM_NONE;
+	case JIT_ALUI:
+		return wide(in) && in->reg == 7 ? CMP_M_I : MEM_NONE;
+	case JIT_ALU:
+		if (!wide(in) || !no_carry_in(alu_of(in)))
+			return MEM_NONE;
+		return to_reg(in) ? ALU_R_M : ALU_M_R;
 	}
-	if (op < 0x40 && (op & 7) == 3 && ((op >> 3) & 7) != 2 && ((op >> 3) & 7) != 3)
-		return ALU_R_M;
-	if (op < 0x40 && (op & 7) == 1 && ((op >> 3) & 7) != 2 && ((op >> 3) & 7) != 3)
-		return ALU_M_R;
 	return MEM_NONE;
 }
 
@@ -1341,7 +1363,7 @@ static void emit_mem(Emit *e, const Insn *in, enum mem k, Stub *st)
 		emit_alu_m_r(e, in, st);
 		return;
 	}
-	unsigned size = k == CMP_M_I ? (in->op == 0x80 ? 1 : 4) : sizes[k];
+	unsigned size = k == CMP_M_I ? (wide(in) ? 4 : 1) : sizes[k];
 	bool write = k == ST32 || k == ST8R || k == ST8I || k == ST32I;
 
 	emit_tlb(e, in->ea_seg, size, write, st);
@@ -1444,69 +1466,34 @@ static void emit_stub(Emit *e, Stub *st)
  */
 static bool pure_reg(const Insn *in)
 {
-	unsigned op = in->op;
 	bool r = in->mod == 3;
 
-	if (op < 0x40)
-		return (op & 7) < 4 && r;
-	if (op < 0x50 || (op >= 0x90 && op < 0x9a) || (op >= 0xb0 && op < 0xc0))
-		return true; /* INC, DEC r; XCHG, CBW, CWD; MOV r, imm */
-	if (op >= 0x1c8 && op < 0x1d0)
-		return true; /* BSWAP */
-	switch (op) {
-	case 0xf5: /* CMC CLC STC CLD STD */
-	case 0xf8:
-	case 0xf9:
-	case 0xfc:
-	case 0xfd:
+	switch (in->jit) {
+	case JIT_PURE: /* without ModRM, or its register forms */
+		return !(insn_form(in->op, in->reg & 7)->fmt & OPF_E) || r;
+	case JIT_INCDEC: /* INC, DEC r; XCHG, CBW, CWD; MOV r, imm */
+	case JIT_XCHGA:
+	case JIT_CBW:
+	case JIT_CWD:
+	case JIT_MOVI8:
+	case JIT_MOVI:
 		return true;
-	case 0x69: /* IMUL r, r, imm */
-	case 0x6b:
-	case 0x80: /* group 1, TEST, XCHG, MOV */
-	case 0x81:
-	case 0x82:
-	case 0x83:
-	case 0x84:
-	case 0x85:
-	case 0x86:
-	case 0x87:
-	case 0x88:
-	case 0x89:
-	case 0x8a:
-	case 0x8b:
-	case 0xc0: /* shifts and rotates */
-	case 0xc1:
-	case 0xd0:
-	case 0xd1:
-	case 0xd2:
-	case 0xd3:
-	case 0x1a3: /* BT BTS BTR BTC, SHLD SHRD, IMUL, BSF BSR, MOVZX MOVSX */
-	case 0x1a4:
-	case 0x1a5:
-	case 0x1ab:
-	case 0x1ac:
-	case 0x1ad:
-	case 0x1af:
-	case 0x1b3:
-	case 0x1b6:
-	case 0x1b7:
-	case 0x1bb:
-	case 0x1bc:
-	case 0x1bd:
-	case 0x1be:
-	case 0x1bf:
+	case JIT_ALU:
+	case JIT_ALUI:
+	case JIT_ALUI_REG:
+	case JIT_TEST:
+	case JIT_XCHG:
+	case JIT_MOV:
+	case JIT_SHIFT:
+	case JIT_SHLD:
+	case JIT_IMUL:
+	case JIT_MOVX:
+	case JIT_SETCC:
+	case JIT_INCDEC_E:
 		return r;
-	case 0x1ba: /* BT BTS BTR BTC r, imm (/0-/3 are #UD) */
-		return r && in->reg >= 4;
-	case 0xf6: /* TEST NOT NEG MUL IMUL, not DIV IDIV (#DE) */
-	case 0xf7:
+	case JIT_GRP3: /* TEST NOT NEG MUL IMUL, not DIV IDIV (#DE) */
 		return r && in->reg < 6 && in->reg != 1;
-	case 0xfe: /* INC DEC */
-	case 0xff:
-		return r && in->reg < 2;
 	}
-	if ((op >= 0x140 && op < 0x150) || (op >= 0x190 && op < 0x1a0))
-		return r; /* CMOVcc, SETcc */
 	return false;
 }
 
@@ -1538,9 +1525,7 @@ static bool jcc_inline_ok(const Insn *in)
 {
 	unsigned cc = in->op & 15;
 
-	return in->o32 && !in->save &&
-	       ((in->op >= 0x70 && in->op < 0x80) || (in->op >= 0x180 && in->op < 0x190)) &&
-	       (cc >> 1) != 0 && (cc >> 1) != 5;
+	return in->o32 && !in->save && in->jit == JIT_JCC && (cc >> 1) != 0 && (cc >> 1) != 5;
 }
 
 /* cmp cc_a << cl, cc_b << cl (cl = 32 - cc_bits) */
@@ -1593,20 +1578,24 @@ static void count_tail(Emit *e, const Insn *in, unsigned ic, uint8_t **fast, uns
  */
 static unsigned static_cc(const Insn *in, unsigned *bits)
 {
-	unsigned op = in->op, alu, wide = in->o32 ? 32 : 16;
+	unsigned alu;
 
-	if (op < 0x40 && (op & 7) < 6) {
-		alu = (op >> 3) & 7;
-		*bits = (op & 1) ? wide : 8;
-	} else if (op == 0x80 || op == 0x81 || op == 0x83) {
+	switch (in->jit) {
+	case JIT_ALU:
+	case JIT_ACC:
+		alu = alu_of(in);
+		break;
+	case JIT_ALUI:
 		alu = in->reg;
-		*bits = op == 0x80 ? 8 : wide;
-	} else if (op == 0x84 || op == 0x85 || op == 0xa8 || op == 0xa9) {
+		break;
+	case JIT_TEST:
+	case JIT_TESTA:
 		alu = 4;
-		*bits = (op & 1) ? wide : 8;
-	} else {
+		break;
+	default:
 		return 0;
 	}
+	*bits = wide(in) ? (in->o32 ? 32 : 16) : 8;
 	if (alu == 5 || alu == 7)
 		return CC_SUB;
 	return alu == 1 || alu == 4 || alu == 6 ? CC_LOGIC : 0;
@@ -1882,13 +1871,11 @@ decided:
  */
 static bool xfer_inline_ok(const Insn *in)
 {
-	unsigned op = in->op;
-
 	if (!in->o32 || in->lock)
 		return false;
-	if (op == 0xeb || op == 0xe9 || op == 0xe8 || op == 0xc3)
+	if (in->jit == JIT_XFER)
 		return true;
-	return op == 0xff && (in->reg == 2 || in->reg == 4) && (in->mod == 3 || in->a32);
+	return in->jit == JIT_XFER_E && (in->mod == 3 || in->a32);
 }
 
 /* cmp r11d, [cs.limit]; ja slow */
@@ -2149,73 +2136,55 @@ static bool shift_inline_ok(const Insn *in);
 
 static enum alu2 alu2_kind(const Insn *in)
 {
-	unsigned op = in->op;
-
 	if (in->lock)
 		return A2_NONE;
-	if (op >= 0xb0 && op < 0xb8)
+	switch (in->jit) { /* no ModRM */
+	case JIT_MOVI8:
 		return A2_MOVI8;
-	if (op >= 0x91 && op < 0x98)
+	case JIT_XCHGA:
 		return A2_XCHG;
-	if (op == 0x98 || op == 0x99)
-		return op == 0x98 ? A2_CBW : A2_CWD;
-	if (op >= 0x40 && op < 0x50)
+	case JIT_CBW:
+		return A2_CBW;
+	case JIT_CWD:
+		return A2_CWD;
+	case JIT_INCDEC:
 		return A2_INCDEC;
-	if (op < 0x40 && ((op & 7) == 4 || (op & 7) == 5))
+	case JIT_ACC:
 		return A2_ACC;
-	if (op == 0xa8 || op == 0xa9)
+	case JIT_TESTA:
 		return A2_TESTI;
+	}
 	if (in->mod != 3)
 		return A2_NONE;
-	if (op < 0x40 && (op & 7) < 4)
+	switch (in->jit) {
+	case JIT_ALU:
 		return A2_ALU;
-	if (op >= 0x190 && op < 0x1a0 && setcc_inline_ok(in))
-		return A2_SETCC;
-	switch (op) {
-	case 0x80:
-	case 0x81:
-	case 0x82:
-	case 0x83:
+	case JIT_SETCC:
+		return setcc_inline_ok(in) ? A2_SETCC : A2_NONE;
+	case JIT_ALUI:
+	case JIT_ALUI_REG:
 		return A2_ALUI;
-	case 0x84:
-	case 0x85:
+	case JIT_TEST:
 		return A2_TEST;
-	case 0x86:
-	case 0x87:
+	case JIT_XCHG:
 		return A2_XCHG;
-	case 0x88:
-	case 0x8a:
-		return A2_MOV8;
-	case 0xf6:
-	case 0xf7:
+	case JIT_MOV: /* 88 8A; 89 8B are inline_kind()'s */
+		return wide(in) ? A2_NONE : A2_MOV8;
+	case JIT_GRP3:
 		return in->reg < 2    ? A2_TESTI
 		       : in->reg == 2 ? A2_NOT
 		       : in->reg == 3 ? A2_NEG
 		       : in->reg < 6  ? A2_MUL
 				      : A2_NONE;
-	case 0xc0:
-	case 0xc1:
-	case 0xd0:
-	case 0xd1:
-	case 0xd2:
-	case 0xd3:
+	case JIT_SHIFT:
 		return shift_inline_ok(in) ? A2_NONE : A2_SHIFT; /* 32-bit: emit_shift() */
-	case 0x69:
-	case 0x6b:
-	case 0x1af:
+	case JIT_IMUL:
 		return A2_IMUL;
-	case 0x1a4:
-	case 0x1a5:
-	case 0x1ac:
-	case 0x1ad:
+	case JIT_SHLD:
 		return in->o32 ? A2_SHLD : A2_NONE;
-	case 0xfe:
-	case 0xff:
-		return in->reg < 2 ? A2_INCDEC : A2_NONE;
-	case 0x1b6:
-	case 0x1b7:
-	case 0x1be:
-	case 0x1bf:
+	case JIT_INCDEC_E:
+		return A2_INCDEC;
+	case JIT_MOVX:
 		return A2_MOVX;
 	}
 	return A2_NONE;
@@ -2970,13 +2939,13 @@ static void emit_setcc(Emit *e, const Insn *in)
  * fails), then alu_op()'s AND with lazy flags */
 static bool testm_inline_ok(const Insn *in)
 {
-	return (in->op == 0xf6 || (in->op == 0xf7 && in->o32)) && !in->lock && in->reg < 2 &&
+	return in->jit == JIT_GRP3 && (!wide(in) || in->o32) && !in->lock && in->reg < 2 &&
 	       in->mod != 3 && in->a32;
 }
 
 static void emit_testm(Emit *e, const Insn *in, Stub *st)
 {
-	unsigned bits = in->op == 0xf6 ? 8 : 32;
+	unsigned bits = wide(in) ? 32 : 8;
 
 	emit_ea(e, in);
 	emit_tlb(e, in->ea_seg, bits / 8, false, st);
@@ -3002,7 +2971,8 @@ static void emit_testm(Emit *e, const Insn *in, Stub *st)
  */
 static bool div_inline_ok(const Insn *in)
 {
-	return in->op == 0xf7 && in->o32 && !in->lock && in->reg >= 6 && (in->mod == 3 || in->a32);
+	return in->jit == JIT_GRP3 && wide(in) && in->o32 && !in->lock && in->reg >= 6 &&
+	       (in->mod == 3 || in->a32);
 }
 
 static void emit_div(Emit *e, const Insn *in, Stub *st)
@@ -3111,7 +3081,7 @@ static void emit_alu2(Emit *e, const Insn *in, enum alu2 k)
 		alu_any(e, 4, bits);
 		break;
 	case A2_TESTI:
-		ld_any(e, 0, in->op < 0xf0 ? R_EAX : in->rm, bits);
+		ld_any(e, 0, in->jit == JIT_TESTA ? R_EAX : in->rm, bits);
 		ld_imm_any(e, in, 1, bits, false);
 		alu_any(e, 4, bits);
 		break;
@@ -3130,14 +3100,14 @@ static void emit_alu2(Emit *e, const Insn *in, enum alu2 k)
 		st_any(e, in->rm, bits);
 		break;
 	case A2_INCDEC:
-		if (in->op < 0x50)
+		if (in->jit == JIT_INCDEC)
 			incdec_any(e, in->op & 7, osz, in->op & 8);
 		else
 			incdec_any(e, in->rm, bits, in->reg == 1);
 		break;
 	case A2_MOV8:
-		dst = in->op == 0x88 ? in->rm : in->reg;
-		src = in->op == 0x88 ? in->reg : in->rm;
+		dst = to_reg(in) ? in->reg : in->rm;
+		src = to_reg(in) ? in->rm : in->reg;
 		ld_any(e, 0, src, 8);
 		st_any(e, dst, 8);
 		break;
@@ -3148,7 +3118,7 @@ static void emit_alu2(Emit *e, const Insn *in, enum alu2 k)
 	case A2_MOVX:
 		src = in->op & 1 ? 16 : 8;
 		ld_any(e, 0, in->rm, src);
-		if (in->op >= 0x1be) {
+		if (in->op & 8) {   /* MOVSX */
 			b(e, 0x0f); /* movsx eax, al / ax */
 			b(e, src == 8 ? 0xbe : 0xbf);
 			b(e, 0xc0);
@@ -3157,9 +3127,9 @@ static void emit_alu2(Emit *e, const Insn *in, enum alu2 k)
 		st_any(e, in->reg, osz);
 		break;
 	case A2_XCHG: /* reg (eAX) = rm (r), then rm = reg, as op_xchg_rm() */
-		dst = in->op < 0x90 ? in->reg : R_EAX;
-		src = in->op < 0x90 ? in->rm : in->op & 7;
-		if (in->op >= 0x90)
+		dst = in->jit == JIT_XCHG ? in->reg : R_EAX;
+		src = in->jit == JIT_XCHG ? in->rm : in->op & 7;
+		if (in->jit == JIT_XCHGA)
 			bits = osz;
 		ld_any(e, 0, dst, bits);
 		b(e, 0x89); /* mov esi, eax */
@@ -3237,8 +3207,7 @@ static void emit_alu2(Emit *e, const Insn *in, enum alu2 k)
 
 static bool shift_inline_ok(const Insn *in)
 {
-	return in->o32 && in->mod == 3 && in->reg >= 4 &&
-	       (in->op == 0xc1 || in->op == 0xd1 || in->op == 0xd3);
+	return in->jit == JIT_SHIFT && wide(in) && in->o32 && in->mod == 3 && in->reg >= 4;
 }
 
 /*
@@ -3248,28 +3217,28 @@ static bool shift_inline_ok(const Insn *in)
  */
 static bool reg_sets_cc(const Insn *in)
 {
-	unsigned op = in->op, alu;
+	unsigned alu;
 
 	if (in->lock)
 		return false;
-	if (op < 0x40 && (op & 7) < 6) {
-		if ((op & 7) < 4 && in->mod != 3)
-			return false;
-		alu = (op >> 3) & 7;
-	} else if (op == 0x80 || op == 0x81 || op == 0x83) {
+	switch (in->jit) {
+	case JIT_ALU:
+	case JIT_ALUI:
+	case JIT_TEST:
 		if (in->mod != 3)
 			return false;
-		alu = in->reg;
-	} else if (op == 0x84 || op == 0x85) {
-		if (in->mod != 3)
-			return false;
+		alu = in->jit == JIT_ALU ? alu_of(in) : in->jit == JIT_ALUI ? in->reg : 4;
+		break;
+	case JIT_ACC:
+		alu = alu_of(in);
+		break;
+	case JIT_TESTA:
 		alu = 4;
-	} else if (op == 0xa8 || op == 0xa9) {
-		alu = 4;
-	} else {
+		break;
+	default:
 		return false;
 	}
-	return alu != 2 && alu != 3;
+	return no_carry_in(alu);
 }
 
 /*
@@ -3306,7 +3275,7 @@ static void emit_incdec_dead(Emit *e, const Insn *in)
 
 	get_reg(e, 0, r);
 	b(e, 0xff); /* inc / dec eax */
-	b(e, in->op >= 0x48 ? 0xc8 : 0xc0);
+	b(e, in->op & 8 ? 0xc8 : 0xc0); /* DEC : INC */
 	put_reg(e, 0, r);
 	e->pend_eip += in->len;
 	e->pend_ic++;
@@ -3361,7 +3330,7 @@ static void emit_insn(Emit *e, const Insn *in, bool first, bool last, Stub *stub
 			store_imm32(e, OFF(stuck), 0);
 		return;
 	}
-	if (!last && e->dead_cc && in->o32 && in->op >= 0x40 && in->op < 0x50 && !in->lock) {
+	if (!last && e->dead_cc && in->o32 && in->jit == JIT_INCDEC && !in->lock) {
 		emit_incdec_dead(e, in);
 		if (first)
 			store_imm32(e, OFF(stuck), 0);

@@ -121,6 +121,7 @@ struct Insn {
 	int8_t ea_seg; /* segment after overrides */
 	uint8_t flow; /* FLOW_* */
 	bool save;    /* may change ESP or EFLAGS before it can fault (decode.c) */
+	uint8_t jit;  /* JIT_*: InsnForm.jit */
 	uint32_t disp;
 	uint32_t imm, imm2;
 };
@@ -622,6 +623,49 @@ enum {
 	FAST_MOVX,   /* 0F B6 B7 BE BF MOVZX/MOVSX r32 */
 };
 
+/*
+ * InsnForm.jit (Insn.jit): the family of emitters the host-code backend
+ * (jit_x64.c) has for a form, JIT_NONE when it calls the handler.  The
+ * backend picks among a family's emitters by operand size, address size,
+ * register or memory operand, LOCK, and the bits that choose the operation
+ * as the handler does (the width bit 0, the direction bit 1, the ALU
+ * operation in bits 3-5 or ModRM.reg, the condition in bits 0-3); which
+ * forms belong to a family is this column's alone.
+ */
+enum {
+	JIT_NONE,
+	JIT_PURE,     /* the handler called bare: changes registers and flags only
+		       * (its register forms, all of them without ModRM) */
+	JIT_ALU,      /* 00-3B op E,G / op G,E */
+	JIT_ACC,      /* 04 05 ... 3C 3D op AL/eAX, imm */
+	JIT_ALUI,     /* 80 81 83 op E, imm; the operation in ModRM.reg */
+	JIT_ALUI_REG, /* 82 (= 80): its register forms only */
+	JIT_TEST,     /* 84 85 TEST E,G */
+	JIT_TESTA,    /* A8 A9 TEST AL/eAX, imm */
+	JIT_GRP3,     /* F6 F7 TEST NOT NEG MUL IMUL DIV IDIV, by ModRM.reg */
+	JIT_INCDEC,   /* 40-4F INC/DEC Zv */
+	JIT_INCDEC_E, /* FE FF /0 /1 INC/DEC E */
+	JIT_MOV,      /* 88-8B MOV E,G and G,E */
+	JIT_MOVI8,    /* B0-B7 MOV Zb, imm */
+	JIT_MOVI,     /* B8-BF MOV Zv, imm */
+	JIT_MOVEI,    /* C6 C7 /0 MOV E, imm */
+	JIT_MOVX,     /* 0F B6 B7 BE BF MOVZX/MOVSX */
+	JIT_XCHG,     /* 86 87 XCHG E,G */
+	JIT_XCHGA,    /* 91-97 XCHG eAX,Zv */
+	JIT_CBW,      /* 98 CBW/CWDE */
+	JIT_CWD,      /* 99 CWD/CDQ */
+	JIT_LEA,      /* 8D LEA */
+	JIT_PUSH,     /* 50-57 PUSH Zv */
+	JIT_POP,      /* 58-5F POP Zv */
+	JIT_SHIFT,    /* C0 C1 D0-D3 shifts and rotates */
+	JIT_SHLD,     /* 0F A4 A5 AC AD SHLD/SHRD */
+	JIT_IMUL,     /* 69 6B, 0F AF IMUL G,E(,imm) */
+	JIT_SETCC,    /* 0F 90-9F SETcc */
+	JIT_JCC,      /* 70-7F, 0F 80-8F Jcc */
+	JIT_XFER,     /* E8 E9 EB CALL/JMP rel, C3 RET */
+	JIT_XFER_E,   /* FF /2 /4 CALL/JMP E */
+};
+
 /* What the decoder, the block builder and the specialiser know of one
  * opcode form (opcodes.def describes each field). */
 typedef struct InsnForm {
@@ -631,6 +675,7 @@ typedef struct InsnForm {
 	uint8_t save; /* SV_* */
 	uint8_t lock; /* OPL_LOCK: LOCK allowed with a memory operand */
 	uint8_t fast; /* FAST_* */
+	uint8_t jit;  /* JIT_* */
 } InsnForm;
 
 /* Indexed by Insn.op << 3 | ModRM.reg; the eight entries of an opcode

@@ -33,13 +33,13 @@
 typedef struct Row {
 	unsigned first, last, reg1, reg2;
 	const char *name, *fn;
-	uint8_t fmt, flow, save, lock, fast;
+	uint8_t fmt, flow, save, lock, fast, jit;
 } Row;
 
 static const Row rows[] = {
-#define FORM(first, last, reg1, reg2, name, fmt, fn, flow, save, lock, fast)                       \
-	{first,	    last,	 reg1,	    reg2,	name,	    #fn,                           \
-	 OPF_##fmt, FLOW_##flow, SV_##save, OPL_##lock, FAST_##fast},
+#define FORM(first, last, reg1, reg2, name, fmt, fn, flow, save, lock, fast, jit)                  \
+	{first,	    last,	 reg1,	    reg2,	name,	     #fn,                          \
+	 OPF_##fmt, FLOW_##flow, SV_##save, OPL_##lock, FAST_##fast, JIT_##jit},
 #include "../../src/exec/opcodes.def"
 };
 #define NROWS  (sizeof(rows) / sizeof(rows[0]))
@@ -173,6 +173,7 @@ static void test_table(void)
 		CHECK_EQ(f->save, r->save);
 		CHECK_EQ(f->lock, r->lock);
 		CHECK_EQ(f->fast, r->fast);
+		CHECK_EQ(f->jit, r->jit);
 		for (k = 0; k < n; k++)
 			if (!strcmp(names[k], r->fn))
 				break;
@@ -284,7 +285,7 @@ static void test_decoder(void)
 			bool spec = specialised(r->fast, mem, o32, c32);
 
 			if (in.op != s >> 3 || in.len != len || in.flow != flow ||
-			    in.save != save || (e && in.reg != (s & 7)) ||
+			    in.save != save || in.jit != r->jit || (e && in.reg != (s & 7)) ||
 			    (in.fn != f->fn) != spec) {
 				if (bad++ < 20)
 					fprintf(stderr,
@@ -685,6 +686,89 @@ static void test_fast_families(void)
 	cpu_free(real);
 }
 
+/* ---- the backend's families (the jit column) --------------------------- */
+
+/* Whether the row's first operand is a byte ("Eb", "Gb", "AL"), a word or
+ * dword ("Ev", "Gv", "eAX"), or the name does not say (-1). */
+static int wide_by_name(const char *name)
+{
+	const char *sp = strchr(name, ' ');
+
+	if (!sp)
+		return -1;
+	if (!strncmp(sp + 1, "AL", 2) || (sp[2] == 'b' && strchr("EG", sp[1])))
+		return 0;
+	if (!strncmp(sp + 1, "eAX", 3) || (sp[2] == 'v' && strchr("EG", sp[1])))
+		return 1;
+	return -1;
+}
+
+/*
+ * jit_x64.c chooses within a family by the operand fields and the opcode's
+ * operation bits and trusts the column for the rest: each form of a family
+ * has the ModRM, flow and width bit its emitters take for granted, and the
+ * families that match one of fast.c's cover the same forms.
+ */
+static void test_jit_families(void)
+{
+	static const struct {
+		uint8_t fast, jit;
+	} same[] = {{FAST_ALU, JIT_ALU},    {FAST_TEST, JIT_TEST},   {FAST_MOV, JIT_MOV},
+		    {FAST_MOVI, JIT_MOVEI}, {FAST_SHIFT, JIT_SHIFT}, {FAST_INCDEC, JIT_INCDEC},
+		    {FAST_PUSH, JIT_PUSH},  {FAST_POP, JIT_POP},     {FAST_JCC, JIT_JCC},
+		    {FAST_LEA, JIT_LEA},    {FAST_MOVX, JIT_MOVX}};
+	/* families whose forms take a ModRM byte (the others never do) */
+	static const uint8_t modrm[] = {JIT_ALU,  JIT_ALUI,	JIT_ALUI_REG, JIT_TEST,
+					JIT_GRP3, JIT_INCDEC_E, JIT_MOV,      JIT_MOVEI,
+					JIT_MOVX, JIT_XCHG,	JIT_LEA,      JIT_SHIFT,
+					JIT_SHLD, JIT_IMUL,	JIT_SETCC,    JIT_XFER_E};
+	/* families where opcode bit 0 is the operand width (jit_x64.c wide()) */
+	static const uint8_t width[] = {JIT_ALU,   JIT_ACC,   JIT_ALUI, JIT_ALUI_REG,
+					JIT_TEST,  JIT_TESTA, JIT_MOV,	JIT_MOVEI,
+					JIT_SHIFT, JIT_GRP3,  JIT_XCHG, JIT_INCDEC_E};
+	unsigned n = 0;
+
+	for (unsigned s = 0; s < NFORMS; s++) {
+		const Row *r = row_of[s];
+		unsigned op = s >> 3;
+
+		if (!r)
+			continue;
+		for (size_t i = 0; i < sizeof(same) / sizeof(same[0]); i++)
+			if (r->fast == same[i].fast || r->jit == same[i].jit)
+				CHECK(r->fast == same[i].fast && r->jit == same[i].jit);
+		if (r->fast == FAST_ALUI)
+			CHECK(r->jit == JIT_ALUI || r->jit == JIT_ALUI_REG);
+		if (r->jit == JIT_NONE)
+			continue;
+		n++;
+		if (is_ud(r) || r->fmt == OPF_PFX || r->fmt == OPF_ESC) {
+			fprintf(stderr, "form %03x/%u (%s): jit %u\n", op, s & 7, r->name, r->jit);
+			CHECK(0);
+		}
+		if (r->jit != JIT_PURE) /* PURE: either */
+			CHECK_EQ(!!(r->fmt & OPF_E), memchr(modrm, r->jit, sizeof(modrm)) != NULL);
+		if (r->jit == JIT_JCC || r->jit == JIT_XFER || r->jit == JIT_XFER_E) {
+			/* a block's last instruction, a near transfer */
+			CHECK_EQ(r->flow, FLOW_JUMP);
+		} else {
+			/* in the middle of a block; the inline paths never save */
+			CHECK_EQ(r->flow, FLOW_NEXT);
+			CHECK(r->save != SV_ALWAYS);
+		}
+		if (memchr(width, r->jit, sizeof(width)) && wide_by_name(r->name) >= 0 &&
+		    wide_by_name(r->name) != (int)(op & 1)) {
+			fprintf(stderr, "form %03x/%u (%s): width bit\n", op, s & 7, r->name);
+			CHECK(0);
+		}
+		/* PURE: no memory but its memory forms, which it never calls */
+		if (r->jit == JIT_PURE)
+			CHECK(r->save == SV_NEVER);
+	}
+	CHECK(n > 0);
+	printf("jit families: %u forms\n", n);
+}
+
 int main(void)
 {
 	cpu = calloc(1, sizeof(*cpu));
@@ -696,6 +780,7 @@ int main(void)
 	test_flows();
 	test_lock();
 	test_fast_families();
+	test_jit_families();
 	printf("%zu rows, %u forms\n", NROWS, NFORMS);
 	free(cpu);
 	return unit_done("opcodes");
