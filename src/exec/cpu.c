@@ -352,7 +352,7 @@ static void run_block(CPU *cpu, TB *tb, uint64_t limit)
 			 * a block ending FLOW_END nor the limit comes: none of
 			 * what quiet() checks changes without cpu->brk then */
 			cpu->jit_tb = tb;
-			cpu->jit_limit = quiet(cpu) ? limit : 0;
+			cpu->jit_limit = quiet(cpu) && !cpu->block_hook ? limit : 0;
 			cpu->jit_flat = jit_flat_state(cpu);
 			in = code(cpu);
 			tb = cpu->jit_tb;
@@ -387,6 +387,8 @@ static void run_block(CPU *cpu, TB *tb, uint64_t limit)
 			dc_settle(cpu);
 		if (cpu->io_done)
 			code_pages_check(cpu); /* a device may have written code by DMA */
+		if (cpu->block_hook)
+			cpu->block_hook(cpu->block_hook_opaque, cpu);
 		if (!cpu->use_jit || !may_chain(cpu, limit))
 			return;
 		cpu->skip_bp = false;
@@ -394,6 +396,12 @@ static void run_block(CPU *cpu, TB *tb, uint64_t limit)
 		if (!tb)
 			return; /* the loop steps through it */
 	}
+}
+
+void cpu_set_block_hook(CPU *cpu, void (*fn)(void *opaque, CPU *cpu), void *opaque)
+{
+	cpu->block_hook = fn;
+	cpu->block_hook_opaque = opaque;
 }
 
 static bool take_interrupt(CPU *cpu)

@@ -125,6 +125,11 @@ enum cpu_accel cpu_default_accel(void);
 /* Falls back to the interpreter where there is no backend for the host. */
 void cpu_set_accel(CPU *cpu, enum cpu_accel a);
 enum cpu_accel cpu_get_accel(const CPU *cpu);
+/* For the engines' differential tests (tests/cpu): @fn after every block,
+ * run as host code or interpreted, whole or cut by the limit.  While a hook
+ * is set, host code does not go on to the next block by itself, so no
+ * block end goes unseen.  NULL removes it. */
+void cpu_set_block_hook(CPU *cpu, void (*fn)(void *opaque, CPU *cpu), void *opaque);
 
 /* Make the running cpu_exec() return after the current instruction. */
 void cpu_request_exit(CPU *cpu);

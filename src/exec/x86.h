@@ -257,6 +257,9 @@ struct CPU {
 	TB *jit_tb;	    /* the block whose host code runs or ran last */
 	uint64_t jit_limit; /* host code may go on to the next block below this icount */
 	uint32_t jit_flat;  /* jit_flat_state() as the running host code started */
+	/* cpu_set_block_hook(): the differential tests' look at every block end */
+	void (*block_hook)(void *opaque, CPU *cpu);
+	void *block_hook_opaque;
 };
 
 /* ---- cpu.c ---- */

@@ -91,10 +91,17 @@ static void machine_new(void)
 	cpu = cpu_new(&bus);
 }
 
-/* Fresh state: zeroed RAM, CPU reset, INTR low. */
+/* Fresh state: zeroed RAM, CPU reset, INTR low.  RAM is written here and
+ * by the tests through the host pointer, behind the CPU's back: marking it
+ * all dirty makes cpu_flush_tlb() (code_pages_check) stop watching every
+ * code page.  Otherwise a page watched in the previous run (its DIRTY_CODE
+ * bit still clear) stays watched, and a write to it cuts the running block
+ * (code_write) in one run but not in the next: fuzz_blocks() saw the two
+ * engines' block ends differ by the other engine's history, not their own. */
 static void machine_reset(void)
 {
 	memset(ram, 0, RAM_SIZE);
+	ram_mark_dirty(ram_mr, 0, RAM_SIZE);
 	cpu_reset(cpu);
 	cpu_set_intr(cpu, false);
 	cpu_flush_tlb(cpu);
@@ -1571,6 +1578,78 @@ static void fuzz_diff(enum fuzz_mode mode, unsigned rounds)
 	       rounds, stops);
 }
 
+/* Every block end of a run (cpu_set_block_hook): icount, CPU state hash,
+ * and the RAM hash at every BLOCK_RAM_EVERY-th (hashing 8 MiB each time
+ * would take the test minutes). */
+#define BLOCK_ENDS 16384
+#define BLOCK_RAM_EVERY 128
+typedef struct BlockEnds {
+	FuzzStop *v;
+	unsigned n;
+	uint64_t start;
+} BlockEnds;
+
+static void note_block_end(void *opaque, CPU *c)
+{
+	BlockEnds *b = opaque;
+
+	if (b->n < BLOCK_ENDS)
+		b->v[b->n] = (FuzzStop){cpu_icount(c) - b->start, cpu_state_hash(c),
+					b->n % BLOCK_RAM_EVERY == 0 ? ram_hash() : 0, 0};
+	b->n++;
+}
+
+/*
+ * The engines compared at every block end: both cut the code into the same
+ * blocks (dcache.c) at the same limits, so each run, the host code's
+ * without chaining while the hook looks, must pass the same block ends
+ * with the same state.  fuzz_diff() covers the chained runs.
+ */
+static void fuzz_blocks(enum fuzz_mode mode, unsigned rounds)
+{
+	static FuzzStop a[BLOCK_ENDS], b[BLOCK_ENDS];
+	unsigned triples = 0, halts = 0;
+	uint64_t ends = 0;
+
+	for (unsigned r = 0; r < rounds; r++) {
+		uint64_t seed = rng, stops_seed = rnd();
+		BlockEnds ba = {a, 0, 0}, bb = {b, 0, 0};
+
+		cpu_set_accel(cpu, CPU_ACCEL_INTERP);
+		fuzz_setup(mode, r);
+		ba.start = cpu_icount(cpu);
+		cpu_set_block_hook(cpu, note_block_end, &ba);
+		fuzz_run(stops_seed, NULL, &triples, &halts);
+		rng = seed;
+		rnd();
+		cpu_set_accel(cpu, CPU_ACCEL_JIT);
+		fuzz_setup(mode, r);
+		bb.start = cpu_icount(cpu);
+		cpu_set_block_hook(cpu, note_block_end, &bb);
+		fuzz_run(stops_seed, NULL, &triples, &halts);
+		cpu_set_block_hook(cpu, NULL, NULL);
+		CHECK_EQ(ba.n, bb.n);
+		for (unsigned i = 0; i < ba.n && i < bb.n && i < BLOCK_ENDS; i++) {
+			if (a[i].icount == b[i].icount && a[i].cpu == b[i].cpu && a[i].ram == b[i].ram)
+				continue;
+			fprintf(stderr,
+				"fuzz-blocks %s round %u block end %u: interp icount %llu hash "
+				"%016llx ram %016llx, jit icount %llu hash %016llx ram %016llx\n",
+				fuzz_names[mode], r, i, (unsigned long long)a[i].icount,
+				(unsigned long long)a[i].cpu, (unsigned long long)a[i].ram,
+				(unsigned long long)b[i].icount, (unsigned long long)b[i].cpu,
+				(unsigned long long)b[i].ram);
+			CHECK(false);
+			break;
+		}
+		ends += ba.n;
+	}
+	cpu_set_accel(cpu, cpu_default_accel());
+	printf("fuzz-blocks %s%s: %u rounds, %llu block ends agree (interp and jit)\n",
+	       fuzz_names[mode], fuzz_dense_alu ? " (dense alu)" : fuzz_dense ? " (dense)" : "",
+	       rounds, (unsigned long long)ends);
+}
+
 /*
  * A loop compiled for a flat DS, run on with DS based elsewhere, then flat
  * again: the host code's entry check (jit_flat_state) must send the block
@@ -1656,16 +1735,20 @@ int main(int argc, char **argv)
 		cpu_set_accel(cpu, CPU_ACCEL_JIT);
 		fuzz(m, rounds);
 		fuzz_diff(m, rounds);
+		fuzz_blocks(m, rounds / 2);
 	}
 	/* the inline forms in long runs, with every variant of fuzz_setup() */
 	fuzz_dense = true;
 	fuzz_seg_flips = true;
 	fuzz_diff(FZ_PM, 2 * rounds);
+	fuzz_blocks(FZ_PM, rounds);
 	fuzz_seg_flips = false;
 	fuzz_diff(FZ_REAL, rounds);
 	fuzz_dense_alu = true;
 	fuzz_diff(FZ_PM, 2 * rounds);
 	fuzz_diff(FZ_REAL, rounds);
+	fuzz_blocks(FZ_PM, rounds);
+	fuzz_blocks(FZ_REAL, rounds / 2);
 	fuzz_dense_alu = false;
 	fuzz_dense = false;
 	return unit_done("cpu");
