@@ -656,9 +656,9 @@ static void emit_try(Emit *e, const TB *tb, uint8_t **miss, unsigned *nmiss, uin
 }
 
 /* r9 = the block table's entry for host address rdx, when it holds the
- * block there with this block's code size and version (tb_find's lookup),
- * else to @miss */
-static void emit_table(Emit *e, const TB *tb, uint8_t **miss, unsigned *nmiss)
+ * block there with this block's code size (tb_find's lookup but for the
+ * code version, which the callers compare), else to @miss */
+static void emit_table_entry(Emit *e, const TB *tb, uint8_t **miss, unsigned *nmiss)
 {
 	b(e, 0x49); /* mov r9, rdx */
 	b(e, 0x89);
@@ -690,6 +690,12 @@ static void emit_table(Emit *e, const TB *tb, uint8_t **miss, unsigned *nmiss)
 	m_r9(e, 7, TBOFF(c32));
 	b(e, tb->c32);
 	jcc_fix(e, J_NE, miss, nmiss);
+}
+
+/* The same for a block in this block's page: its code version too */
+static void emit_table(Emit *e, const TB *tb, uint8_t **miss, unsigned *nmiss)
+{
+	emit_table_entry(e, tb, miss, nmiss);
 	b(e, 0x41); /* cmp dword [r9+ver], tb->ver */
 	b(e, 0x81);
 	m_r9(e, 7, TBOFF(ver));
@@ -875,36 +881,7 @@ static void emit_chain(Emit *e, const TB *tb)
 	b(e, 0x4c); /* add rdx, r10: the host address */
 	b(e, 0x01);
 	b(e, 0xd2);
-	b(e, 0x49); /* mov r9, rdx */
-	b(e, 0x89);
-	b(e, 0xd1);
-	b(e, 0x49); /* shr r9, TB_BITS */
-	b(e, 0xc1);
-	b(e, 0xe9);
-	b(e, TB_BITS);
-	b(e, 0x49); /* xor r9, rdx */
-	b(e, 0x31);
-	b(e, 0xd1);
-	b(e, 0x41); /* and r9d, TB_SIZE - 1 */
-	b(e, 0x81);
-	b(e, 0xe1);
-	d32(e, TB_SIZE - 1);
-	b(e, 0x4d); /* imul r9, r9, sizeof(TB) */
-	b(e, 0x69);
-	b(e, 0xc9);
-	d32(e, (uint32_t)sizeof(TB));
-	b(e, 0x4c); /* add r9, [rbx+tb] */
-	b(e, 0x03);
-	m_rbx(e, 1, OFF(tb));
-	b(e, 0x49); /* cmp rdx, [r9+host] */
-	b(e, 0x3b);
-	m_r9(e, 2, TBOFF(host));
-	jcc_fix(e, J_NE, out, &nout);
-	b(e, 0x41); /* cmp byte [r9+c32], tb->c32: CS is the same */
-	b(e, 0x80);
-	m_r9(e, 7, TBOFF(c32));
-	b(e, tb->c32);
-	jcc_fix(e, J_NE, out, &nout);
+	emit_table_entry(e, tb, out, &nout); /* CS is the same */
 	b(e, 0x41); /* cmp [r9+ver], esi */
 	b(e, 0x39);
 	m_r9(e, 6, TBOFF(ver));
