@@ -1648,6 +1648,29 @@ static void jcc_static(Emit *e, unsigned c, uint8_t **T, unsigned *nT, uint8_t *
 	jmp_fix(e, F, nF);
 }
 
+/* rdx = the mask of the lazy result's width (cc_bits), or only its top
+ * bit when @top: ZF tests the result under the one, SF under the other;
+ * ecx clobbered */
+static void emit_res_mask(Emit *e, bool top)
+{
+	load_ecx(e, OFF(cc_bits));
+	b(e, 0xba); /* mov edx, 1 */
+	d32(e, 1);
+	b(e, 0x48); /* shl rdx, cl */
+	b(e, 0xd3);
+	b(e, 0xe2);
+	b(e, 0x48); /* dec rdx: the mask */
+	b(e, 0xff);
+	b(e, 0xca);
+	if (top) {
+		b(e, 0x48); /* shr rdx, 1 */
+		b(e, 0xd1);
+		b(e, 0xea);
+		b(e, 0xff); /* inc edx: the top bit */
+		b(e, 0xc2);
+	}
+}
+
 static void emit_jcc(Emit *e, const Insn *in, bool first)
 {
 	unsigned cc = in->op & 15, c = cc >> 1;
@@ -1709,22 +1732,7 @@ static void emit_jcc(Emit *e, const Insn *in, bool first)
 			/* ZF and SF of every lazy operation (INC, DEC, ADD, 8 and
 			 * 16 bits too) come from its result alone, masked to its
 			 * width: the code below is not reached */
-			load_ecx(e, OFF(cc_bits));
-			b(e, 0xba); /* mov edx, 1 */
-			d32(e, 1);
-			b(e, 0x48); /* shl rdx, cl */
-			b(e, 0xd3);
-			b(e, 0xe2);
-			b(e, 0x48); /* dec rdx: the mask */
-			b(e, 0xff);
-			b(e, 0xca);
-			if (c == 4) {
-				b(e, 0x48); /* shr rdx, 1 */
-				b(e, 0xd1);
-				b(e, 0xea);
-				b(e, 0xff); /* inc edx: the top bit */
-				b(e, 0xc2);
-			}
+			emit_res_mask(e, c == 4);
 			b(e, 0x85); /* test [cc_res], edx */
 			m_rbx(e, 2, OFF(cc_res));
 			jcc_fix(e, c == 2 ? J_E : J_NE, T, nT);
@@ -2863,22 +2871,7 @@ static void emit_setcc(Emit *e, const Insn *in)
 		b(e, 0x89); /* mov eax, esi */
 		b(e, 0xf0);
 	} else {
-		load_ecx(e, OFF(cc_bits));
-		b(e, 0xba); /* mov edx, 1 */
-		d32(e, 1);
-		b(e, 0x48); /* shl rdx, cl */
-		b(e, 0xd3);
-		b(e, 0xe2);
-		b(e, 0x48); /* dec rdx: the mask */
-		b(e, 0xff);
-		b(e, 0xca);
-		if (c == 4) {
-			b(e, 0x48); /* shr rdx, 1 */
-			b(e, 0xd1);
-			b(e, 0xea);
-			b(e, 0xff); /* inc edx: the top bit */
-			b(e, 0xc2);
-		}
+		emit_res_mask(e, c == 4);
 		b(e, 0x83); /* cmp dword [cc_op], CC_EAGER */
 		m_rbx(e, 7, OFF(cc_op));
 		b(e, CC_EAGER);
