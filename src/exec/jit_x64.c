@@ -703,6 +703,19 @@ static void emit_table(Emit *e, const TB *tb, uint8_t **miss, unsigned *nmiss)
 	jcc_fix(e, J_NE, miss, nmiss);
 }
 
+/* Host register @r (eax 0, ecx 1, edx 2) holding a linear address becomes
+ * the offset of its TLB entry in the CPL 0-2 half: (lin >> PAGE_BITS) mod
+ * TLB_SIZE, times sizeof(TLBEntry), in one shift and one mask. */
+static void emit_tlb_slot(Emit *e, unsigned r)
+{
+	b(e, 0xc1); /* shr r32, PAGE_BITS - TLB_ENTRY_BITS */
+	b(e, 0xe8 | r);
+	b(e, PAGE_BITS - TLB_ENTRY_BITS);
+	b(e, 0x81); /* and r32, (TLB_SIZE - 1) << TLB_ENTRY_BITS */
+	b(e, 0xe0 | r);
+	d32(e, (TLB_SIZE - 1) << TLB_ENTRY_BITS);
+}
+
 /*
  * The end of a block that ends with a near jump or runs on: go straight to
  * the next block's code when tb_next() (dcache.c) would find that block
@@ -829,12 +842,7 @@ static void emit_chain(Emit *e, const TB *tb)
 	b(e, 0x89); /* mov edx, ecx */
 	b(e, 0xca);
 	/* edx = the TLB index times sizeof(TLBEntry) */
-	b(e, 0xc1); /* shr edx, PAGE_BITS - TLB_ENTRY_BITS */
-	b(e, 0xea);
-	b(e, PAGE_BITS - TLB_ENTRY_BITS);
-	b(e, 0x81); /* and edx, (TLB_SIZE - 1) << TLB_ENTRY_BITS */
-	b(e, 0xe2);
-	d32(e, (TLB_SIZE - 1) << TLB_ENTRY_BITS);
+	emit_tlb_slot(e, 2);
 	b(e, 0x83); /* cmp dword [cpl], 3 */
 	m_rbx(e, 7, OFF(cpl));
 	b(e, 3);
@@ -1084,12 +1092,7 @@ static void emit_tlb_flat(Emit *e, unsigned s, unsigned size, bool write, bool a
 	}
 	b(e, 0x89); /* mov edx, ecx */
 	b(e, 0xca);
-	b(e, 0xc1); /* shr edx, PAGE_BITS - TLB_ENTRY_BITS */
-	b(e, 0xea);
-	b(e, PAGE_BITS - TLB_ENTRY_BITS);
-	b(e, 0x81); /* and edx, (TLB_SIZE - 1) << TLB_ENTRY_BITS */
-	b(e, 0xe2);
-	d32(e, (TLB_SIZE - 1) << TLB_ENTRY_BITS);
+	emit_tlb_slot(e, 2);
 	/* the tag of the last byte's page: see emit_tlb() */
 	b(e, 0x25); /* and eax, ~(PAGE_SIZE - 1) */
 	d32(e, ~(uint32_t)(PAGE_SIZE - 1));
@@ -1166,12 +1169,7 @@ static void emit_tlb(Emit *e, unsigned s, unsigned size, bool write, Stub *st)
 	b(e, 0x89); /* mov ecx, eax */
 	b(e, 0xc1);
 	/* ecx = the TLB index times sizeof(TLBEntry), a shift away */
-	b(e, 0xc1); /* shr ecx, PAGE_BITS - TLB_ENTRY_BITS */
-	b(e, 0xe9);
-	b(e, PAGE_BITS - TLB_ENTRY_BITS);
-	b(e, 0x81); /* and ecx, (TLB_SIZE - 1) << TLB_ENTRY_BITS */
-	b(e, 0xe1);
-	d32(e, (TLB_SIZE - 1) << TLB_ENTRY_BITS);
+	emit_tlb_slot(e, 1);
 	b(e, 0x83); /* cmp dword [cpl], 3 */
 	m_rbx(e, 7, OFF(cpl));
 	b(e, 3);
